@@ -1,0 +1,126 @@
+"""The command line: `python -m admin.cli COMMAND` (also `flask --app admin homeward COMMAND`).
+
+Commands that need the database join the servers `make run` started, or
+start the embedded ones for the length of the command.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from config import ConfigError, Settings, load_settings
+from core.errors import PhotoRejected
+from infra.services import backing_services
+from storage.connections import connect
+from storage.users import ROLES, UserExists, create_user
+
+
+@click.group("homeward")
+def group() -> None:
+    """Homeward administration."""
+
+
+@group.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), default="reviewer", show_default=True)
+@click.password_option(help="At least 10 characters; asked for when not given.")
+def create_user_command(username: str, role: str, password: str) -> None:
+    """Create an account for the admin panel."""
+    settings = _settings()
+    with backing_services(settings) as urls:
+        connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url)
+        try:
+            create_user(connections.db, username, password, role)
+        except (UserExists, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            connections.close()
+    click.echo(f"created {role} {username!r}")
+
+
+@group.command("embed")
+@click.argument("photos", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def embed_command(photos: tuple[Path, ...]) -> None:
+    """Find the faces in photos and print each with its quality, as the workers would."""
+    from core.photo_analysis import analyse_photo  # noqa: PLC0415 - loads the face models
+
+    settings = _settings()
+    for path in photos:
+        try:
+            result = analyse_photo(path.read_bytes(), settings.max_photo_bytes, settings.max_photo_pixels)
+        except PhotoRejected as rejected:
+            click.echo(f"{path}: rejected ({rejected.reason}) {rejected.detail}")
+            continue
+        click.echo(f"{path}: {result.width}x{result.height} {result.format}, {len(result.faces)} face(s), {result.timings_ms} ms")
+        for number, face in enumerate(result.faces, 1):
+            top, right, bottom, left = face.box
+            click.echo(
+                f"  face {number}: box {left},{top}-{right},{bottom} size {face.size_px}px "
+                f"score {face.score:.2f} sharpness {face.sharpness:.0f} -> {face.quality} ({face.quality_reason})"
+            )
+
+
+@group.command("doctor")
+def doctor_command() -> None:
+    """Check the install: models load, servers reachable, data dir writable."""
+    settings = _settings()
+    checks: list[tuple[str, Callable[[], str]]] = [
+        ("data dir writable", lambda: _check_writable(settings.data_dir)),
+        ("face models load", _check_models),
+        ("MongoDB and Redis reachable", lambda: _check_servers(settings)),
+    ]
+    failed = 0
+    for name, check in checks:
+        try:
+            click.echo(f"ok    {name}: {check()}")
+        except Exception as exc:  # noqa: BLE001 - doctor reports every failure and goes on
+            failed += 1
+            click.echo(f"FAIL  {name}: {exc}")
+    if failed:
+        raise click.ClickException(f"{failed} check(s) failed")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _check_writable(directory: Path) -> str:
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=directory):
+        pass
+    return str(directory)
+
+
+def _check_models() -> str:
+    import numpy as np  # noqa: PLC0415
+
+    from core import face_model  # noqa: PLC0415
+
+    started = time.perf_counter()
+    face_model.load()
+    face_model.detect(np.zeros((100, 100, 3), np.uint8), 0)
+    return f"dlib HOG detector and ResNet encoder ready in {time.perf_counter() - started:.1f} s"
+
+
+def _check_servers(settings: Settings) -> str:
+    with backing_services(settings) as urls:
+        connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url)
+        try:
+            version = connections.mongo.server_info().get("version", "?")
+            connections.redis.ping()
+        finally:
+            connections.close()
+    where = "configured" if settings.mongodb_uri and settings.redis_url else "embedded"
+    return f"{where}; MongoDB protocol {version}, Redis answers PING"
+
+
+if __name__ == "__main__":
+    sys.exit(group())

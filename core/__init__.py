@@ -1,0 +1,1 @@
+"""Domain logic: pure functions over plain data. No connections, no environment."""

@@ -1,0 +1,63 @@
+"""The only door to dlib and face_recognition.
+
+Models load on first use (importing face_recognition costs ~1.2 s and
+~150 MB), and dlib's results become plain tuples and float32 arrays at once,
+so nothing else in Homeward knows dlib exists.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+ENCODING_SIZE = 128
+_lock = threading.Lock()
+_api: ModuleType | None = None
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: tuple[int, int, int, int]  # top, right, bottom, left in the detected image's pixels
+    score: float  # HOG detector confidence; real faces ~0.5-2, false positives near 0
+
+
+def load() -> ModuleType:
+    """Import face_recognition (and its models) once per process."""
+    global _api
+    if _api is None:
+        with _lock:
+            if _api is None:
+                import face_recognition.api as api  # noqa: PLC0415 - deliberately lazy
+
+                _api = api
+    return _api
+
+
+def detect(rgb: np.ndarray, upsample: int) -> list[Detection]:
+    """HOG face detection; boxes are clipped to the image."""
+    api = load()
+    rects, scores, _poses = api.face_detector.run(rgb, upsample, 0.0)
+    height, width = rgb.shape[:2]
+    found = []
+    for rect, score in zip(rects, scores):
+        top, bottom = max(rect.top(), 0), min(rect.bottom(), height)
+        left, right = max(rect.left(), 0), min(rect.right(), width)
+        if bottom > top and right > left:
+            found.append(Detection((int(top), int(right), int(bottom), int(left)), float(score)))
+    return found
+
+
+def encode(rgb: np.ndarray, boxes: list[tuple[int, int, int, int]], jitters: int = 1) -> list[np.ndarray]:
+    """128-d float32 encodings, one per box (dlib ResNet on 5-point aligned chips)."""
+    if not boxes:
+        return []
+    api = load()
+    encodings = api.face_encodings(rgb, known_face_locations=boxes, num_jitters=jitters, model="small")
+    return [np.asarray(e, dtype=np.float32) for e in encodings]
+
+
+def distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Euclidean distance, the scale face_recognition's 0.6 tolerance is stated in."""
+    return float(np.linalg.norm(np.asarray(a, np.float32) - np.asarray(b, np.float32)))

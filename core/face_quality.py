@@ -1,0 +1,69 @@
+"""How a photo is searched for faces, and whether a found face is good enough to match.
+
+Pure policy over numbers and arrays, so it can be tested and tuned without a
+detector. The numbers are starting points; the accuracy evaluation replaces
+them with measured ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Photos are detected on a copy no longer than this; bigger ones cost more and find nothing more.
+MAX_WORK_SIDE = 2000
+# dlib's HOG window is 80 px: at upsample 0 it finds faces from ~80 px, at 1 from ~40 px.
+HOG_MIN_FACE_PX = 80
+# A found face this small hints at more small faces in the same photo (a group shot).
+SMALL_FACE_HINT_PX = 120
+# Small photos are cheap to upsample twice; tight crops and thumbnails need it.
+SMALL_PHOTO_SIDE = 500
+
+MIN_FACE_PX = 40  # below this the 150 px chip the encoder sees is mostly interpolation
+MIN_SHARPNESS = 15.0  # variance of the Laplacian of the face at 100 px; see sharpness()
+MIN_DETECTOR_SCORE = 0.0  # HOG scores at or below are not trusted (false positives ~0.1)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    quality: str  # ok, too_small, blurred
+    reason: str  # a sentence for logs and the admin
+
+
+def work_scale(width: int, height: int) -> float:
+    """Factor (<= 1) that brings a photo down to MAX_WORK_SIDE on its long side."""
+    return min(1.0, MAX_WORK_SIDE / max(width, height))
+
+
+def next_upsample(done: int, long_side: int, face_sizes: list[int]) -> int | None:
+    """The next HOG upsample level worth paying for, or None to stop.
+
+    Upsampling a 1280 px photo costs ~4x its plain pass, so pay it only when
+    the plain pass leaves room for missed faces: it found none, or it found
+    faces near the detector's limit (where smaller ones are likely too).
+    """
+    limit = 2 if long_side <= SMALL_PHOTO_SIDE else 1
+    if done >= limit:
+        return None
+    if not face_sizes or min(face_sizes) < SMALL_FACE_HINT_PX:
+        return done + 1
+    return None
+
+
+def sharpness(gray_face: np.ndarray) -> float:
+    """Variance of the Laplacian on the face resized to 100x100: low means blurred.
+
+    Resizing first makes the number comparable between small and large faces.
+    """
+    face = cv2.resize(gray_face, (100, 100), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(face, cv2.CV_64F).var())
+
+
+def judge(size_px: int, sharpness_value: float) -> Verdict:
+    """Whether a face is fit for matching, and if not, why."""
+    if size_px < MIN_FACE_PX:
+        return Verdict("too_small", f"face is {size_px} px across, at least {MIN_FACE_PX} px needed")
+    if sharpness_value < MIN_SHARPNESS:
+        return Verdict("blurred", f"sharpness {sharpness_value:.1f} is below {MIN_SHARPNESS}")
+    return Verdict("ok", "usable for matching")

@@ -1,0 +1,112 @@
+"""From a photo's bytes to its faces: decode, detect, judge, encode.
+
+One pure function, `analyse_photo`, used by the workers, the CLI and the
+accuracy evaluation alike, so all three measure the same pipeline.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from core import face_model
+from core.face_quality import judge, next_upsample, sharpness, work_scale
+from core.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode_photo
+
+Box = tuple[int, int, int, int]  # top, right, bottom, left in the upright photo's pixels
+
+
+@dataclass(frozen=True)
+class Face:
+    box: Box
+    score: float
+    size_px: int
+    sharpness: float
+    quality: str
+    quality_reason: str
+    encoding: np.ndarray  # 128 float32
+
+
+@dataclass(frozen=True)
+class PhotoAnalysis:
+    width: int
+    height: int
+    format: str
+    faces: list[Face]
+    upsample: int  # the HOG upsample level whose detections were kept
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        """no_face, one_face or several_faces: what the sender hears about."""
+        return "no_face" if not self.faces else "one_face" if len(self.faces) == 1 else "several_faces"
+
+
+def analyse_photo(
+    data: bytes,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    jitters: int = 1,
+) -> PhotoAnalysis:
+    """Find and encode every face in `data`; raise PhotoRejected when it is no usable image."""
+    clock = _Stopwatch()
+    photo = decode_photo(data, max_bytes, max_pixels)
+    clock.lap("decode")
+    scale = work_scale(photo.width, photo.height)
+    work = _resize(photo.rgb, scale)
+    detections, upsample = _detect(work)
+    clock.lap("detect")
+    boxes = [d.box for d in detections]
+    encodings = face_model.encode(work, boxes, jitters)
+    clock.lap("encode")
+    gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
+    faces = [_face(gray, d, e, scale) for d, e in zip(detections, encodings)]
+    faces.sort(key=lambda f: (f.box[3], f.box[0]))  # left to right, as a person reads a group photo
+    return PhotoAnalysis(photo.width, photo.height, photo.format, faces, upsample, clock.laps)
+
+
+def _detect(work: np.ndarray) -> tuple[list[face_model.Detection], int]:
+    long_side = max(work.shape[:2])
+    upsample = 0
+    detections = face_model.detect(work, upsample)
+    while (more := next_upsample(upsample, long_side, [_size(d.box) for d in detections])) is not None:
+        upsample = more
+        found = face_model.detect(work, upsample)
+        if len(found) >= len(detections):
+            detections = found
+    return detections, upsample
+
+
+def _face(gray: np.ndarray, detection: face_model.Detection, encoding: np.ndarray, scale: float) -> Face:
+    top, right, bottom, left = detection.box
+    crisp = sharpness(gray[top:bottom, left:right])
+    box = tuple(int(round(v / scale)) for v in detection.box)
+    size = _size(box)  # in the original photo's pixels, which is what the sender can change
+    verdict = judge(size, crisp)
+    return Face(box, detection.score, size, crisp, verdict.quality, verdict.reason, encoding)  # type: ignore[arg-type]
+
+
+def _size(box: Box) -> int:
+    top, right, bottom, left = box
+    return min(bottom - top, right - left)
+
+
+def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
+    if scale >= 1.0:
+        return rgb
+    height, width = rgb.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round((now - self._last) * 1000, 1)
+        self._last = now

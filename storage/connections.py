@@ -1,0 +1,37 @@
+"""One MongoClient and one Redis per process, created here and passed in."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pymongo
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+from pymongo.database import Database
+
+from storage.schema import ensure_indexes
+
+
+@dataclass(frozen=True)
+class Connections:
+    mongo: pymongo.MongoClient
+    db: Database
+    redis: redis.Redis
+
+    def close(self) -> None:
+        self.mongo.close()
+        self.redis.close()
+
+
+def connect(mongodb_uri: str, database: str, redis_url: str) -> Connections:
+    """Open both connections and make sure every collection has its indexes."""
+    mongo: pymongo.MongoClient = pymongo.MongoClient(mongodb_uri, serverSelectionTimeoutMS=5000, tz_aware=True)
+    db = mongo[database]
+    ensure_indexes(db)
+    return Connections(mongo, db, redis_client(redis_url))
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A Redis client that retries a blip briefly instead of stalling health checks for seconds."""
+    retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2)
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=30, retry=retry)

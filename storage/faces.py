@@ -1,0 +1,56 @@
+"""Face records: one per face found, with its vector stored as 512 bytes of float32."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+from bson import Binary, ObjectId
+from pymongo import UpdateOne
+from pymongo.database import Database
+
+from core.face_model import ENCODING_SIZE
+from core.photo_analysis import PhotoAnalysis
+
+
+def vector_to_bytes(encoding: np.ndarray) -> Binary:
+    vector = np.asarray(encoding, dtype="<f4").reshape(ENCODING_SIZE)
+    return Binary(vector.tobytes())
+
+
+def bytes_to_vector(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f4", count=ENCODING_SIZE)
+
+
+def store_faces(db: Database, photo: dict[str, Any], analysis: PhotoAnalysis) -> int:
+    """Upsert the photo's faces by (photo, index): running it twice stores nothing more."""
+    now = datetime.now(timezone.utc)
+    writes = [
+        UpdateOne(
+            {"photo_id": photo["_id"], "index": index},
+            {
+                "$setOnInsert": {
+                    "photo_id": photo["_id"],
+                    "index": index,
+                    "owner": photo["owner"],
+                    "box": list(face.box),
+                    "score": face.score,
+                    "size_px": face.size_px,
+                    "sharpness": face.sharpness,
+                    "quality": face.quality,
+                    "quality_reason": face.quality_reason,
+                    "encoding": vector_to_bytes(face.encoding),
+                    "created_at": now,
+                }
+            },
+            upsert=True,
+        )
+        for index, face in enumerate(analysis.faces)
+    ]
+    if not writes:
+        return 0
+    return db.faces.bulk_write(writes, ordered=False).upserted_count
+
+
+def faces_of_photo(db: Database, photo_id: ObjectId) -> list[dict[str, Any]]:
+    return list(db.faces.find({"photo_id": photo_id}).sort("index", 1))

@@ -1,0 +1,87 @@
+"""Photos: the bytes in GridFS, a record per photo in `photos`.
+
+GridFS rather than files under the data dir: photos then live, back up and
+are erased together with the records that point at them, a web process and
+a worker on different hosts see the same photos, and platforms with
+throw-away disks (the Procfile deployments) lose nothing on restart.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import gridfs
+from bson import ObjectId
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from storage.schema import PHOTO_BUCKET
+
+
+@dataclass(frozen=True)
+class Owner:
+    kind: str  # case, sighting or cli
+    id: str
+
+    def as_doc(self) -> dict[str, str]:
+        return {"kind": self.kind, "id": self.id}
+
+
+@dataclass(frozen=True)
+class SavedPhoto:
+    id: ObjectId
+    created: bool  # False when this owner already had these exact bytes
+
+
+def save_photo(db: Database, data: bytes, owner: Owner, content_type: str = "") -> SavedPhoto:
+    """Store the bytes and a `pending` record; the same bytes for the same owner are kept once."""
+    digest = hashlib.sha256(data).hexdigest()
+    existing = db.photos.find_one({"owner": owner.as_doc(), "sha256": digest}, {"_id": 1})
+    if existing:
+        return SavedPhoto(existing["_id"], created=False)
+    bucket = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET)
+    file_id = bucket.upload_from_stream(digest, data, metadata={"content_type": content_type})
+    record = {
+        "owner": owner.as_doc(),
+        "sha256": digest,
+        "file_id": file_id,
+        "size": len(data),
+        "content_type": content_type,
+        "status": "pending",
+        "created_at": _now(),
+    }
+    try:
+        return SavedPhoto(db.photos.insert_one(record).inserted_id, created=True)
+    except DuplicateKeyError:
+        # A concurrent delivery of the same photo won the race; keep theirs only.
+        bucket.delete(file_id)
+        winner = db.photos.find_one({"owner": owner.as_doc(), "sha256": digest}, {"_id": 1})
+        assert winner is not None
+        return SavedPhoto(winner["_id"], created=False)
+
+
+def photo_bytes(db: Database, photo: dict[str, Any]) -> bytes:
+    return gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET).open_download_stream(photo["file_id"]).read()
+
+
+def find_photo(db: Database, photo_id: ObjectId | str) -> dict[str, Any] | None:
+    return db.photos.find_one({"_id": ObjectId(photo_id)})
+
+
+def delete_photos(db: Database, owner: Owner) -> int:
+    """Erase an owner's photos: bytes, records and faces."""
+    bucket = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET)
+    photos = list(db.photos.find({"owner": owner.as_doc()}, {"file_id": 1}))
+    for photo in photos:
+        try:
+            bucket.delete(photo["file_id"])
+        except gridfs.errors.NoFile:
+            pass  # already gone: erasure is what we wanted
+    db.faces.delete_many({"photo_id": {"$in": [p["_id"] for p in photos]}})
+    return db.photos.delete_many({"_id": {"$in": [p["_id"] for p in photos]}}).deleted_count
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,79 @@
+"""Shared fixtures: real embedded MongoDB and Redis servers, a fresh database per test, real photos."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import redis as redis_lib
+from pymongo.database import Database
+
+from config import Settings, load_settings
+from infra.embedded import EmbeddedServer, start_mongodb, start_redis
+from storage.connections import Connections, connect
+
+FACES_HINT = "set HOMEWARD_FACES_DIR to a copy of shared/faces (LFW, small sets, groups)"
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedServer, EmbeddedServer]]:
+    """One SecantusDB and one valkey for the whole test session, spoken to over loopback."""
+    data_dir = tmp_path_factory.mktemp("servers")
+    mongodb = start_mongodb(data_dir)
+    redis_server = start_redis(data_dir)
+    yield mongodb, redis_server
+    redis_server.stop()
+    mongodb.stop()
+
+
+@pytest.fixture
+def settings(servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path) -> Settings:
+    mongodb, redis_server = servers
+    return load_settings(
+        {
+            "HOMEWARD_DATA_DIR": str(tmp_path / "data"),
+            "MONGODB_URI": mongodb.url,
+            "MONGODB_DATABASE": f"test_{uuid.uuid4().hex[:12]}",
+            "REDIS_URL": redis_server.url,
+            "HOMEWARD_ADMIN_PASSWORD": "correct-horse-battery",
+            "HOMEWARD_FACES_DIR": os.environ.get("HOMEWARD_FACES_DIR", "../shared/faces"),
+        }
+    )
+
+
+@pytest.fixture
+def connections(settings: Settings) -> Iterator[Connections]:
+    """A throwaway database on the real server, and an empty Redis."""
+    assert settings.mongodb_uri and settings.redis_url
+    opened = connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url)
+    opened.redis.flushdb()
+    yield opened
+    opened.mongo.drop_database(settings.mongodb_database)
+    opened.redis.flushdb()
+    opened.close()
+
+
+@pytest.fixture
+def db(connections: Connections) -> Database:
+    return connections.db
+
+
+@pytest.fixture
+def redis(connections: Connections) -> redis_lib.Redis:
+    return connections.redis
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    """The shared labelled photos; tests that need them skip, saying why, where they are absent."""
+    path = load_settings({"HOMEWARD_DATA_DIR": "/tmp", "HOMEWARD_SECRET_KEY": "x"} | _faces_env()).faces_dir
+    if not (path / "lfw").is_dir() or not (path / "groups").is_dir():
+        pytest.skip(f"face photos not found at {path}: {FACES_HINT}")
+    return path
+
+
+def _faces_env() -> dict[str, str]:
+    value = os.environ.get("HOMEWARD_FACES_DIR")
+    return {"HOMEWARD_FACES_DIR": value} if value else {}

@@ -1,0 +1,44 @@
+"""Settings come from the environment only, and a bad one is named at start."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, load_settings
+from config.settings import SETTINGS, settings_table
+
+
+def test_defaults_start_embedded_servers(tmp_path: Path) -> None:
+    settings = load_settings({"HOMEWARD_DATA_DIR": str(tmp_path)})
+    assert settings.mongodb_uri is None and settings.redis_url is None
+    assert settings.port == 8000 and settings.data_dir == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("PORT", "eighty"), ("PORT", "70000"), ("MONGODB_URI", "localhost:27017"), ("REDIS_URL", "http://x"), ("HOMEWARD_LOG_LEVEL", "LOUD"), ("HOMEWARD_ADMIN_PASSWORD", "short")],
+)
+def test_a_bad_value_is_refused_naming_the_variable(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings({"HOMEWARD_DATA_DIR": str(tmp_path), name: value})
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
+    first = load_settings({"HOMEWARD_DATA_DIR": str(tmp_path)}).secret_key
+    second = load_settings({"HOMEWARD_DATA_DIR": str(tmp_path)}).secret_key
+    assert first == second and len(first) >= 40
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0  # readable by its owner only
+
+
+def test_secrets_can_come_from_files(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("from-a-mounted-secret\n")
+    settings = load_settings({"HOMEWARD_DATA_DIR": str(tmp_path), "HOMEWARD_ADMIN_PASSWORD_FILE": str(secret)})
+    assert settings.admin_password == "from-a-mounted-secret"
+
+
+def test_readme_table_lists_every_setting() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert settings_table() in readme, "regenerate the table: python -c 'from config.settings import settings_table; print(settings_table())'"
+    assert all(f"`{s.name}`" in readme for s in SETTINGS)

@@ -1,0 +1,76 @@
+"""Records on the real server: compact vectors, nothing stored twice."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pymongo.database import Database
+
+from core.photo_analysis import analyse_photo
+from storage.faces import bytes_to_vector, faces_of_photo, store_faces, vector_to_bytes
+from storage.photos import Owner, delete_photos, find_photo, photo_bytes, save_photo
+from storage.schema import ensure_indexes
+from storage.users import UserExists, bootstrap_admin, create_user
+
+
+def test_vectors_are_512_bytes_of_float32_and_round_trip() -> None:
+    vector = np.random.default_rng(1).normal(size=128).astype(np.float32)
+    blob = vector_to_bytes(vector)
+    assert len(blob) == 512
+    assert np.array_equal(bytes_to_vector(bytes(blob)), vector)
+
+
+def test_the_same_photo_for_the_same_owner_is_kept_once(db: Database) -> None:
+    owner = Owner("case", "HW-7K3P")
+    first = save_photo(db, b"\xff\xd8 not really a jpeg", owner, "image/jpeg")
+    again = save_photo(db, b"\xff\xd8 not really a jpeg", owner, "image/jpeg")
+    elsewhere = save_photo(db, b"\xff\xd8 not really a jpeg", Owner("sighting", "S-1"), "image/jpeg")
+    assert first.created and not again.created and again.id == first.id
+    assert elsewhere.created and elsewhere.id != first.id
+    assert db.photos.count_documents({}) == 2
+    assert db.photo_files.files.count_documents({}) == 2
+    assert photo_bytes(db, find_photo(db, first.id)) == b"\xff\xd8 not really a jpeg"
+
+
+def test_storing_faces_twice_stores_them_once(db: Database, faces_dir: Path) -> None:
+    data = (faces_dir / "groups/two_people.jpg").read_bytes()
+    saved = save_photo(db, data, Owner("sighting", "S-2"))
+    photo = find_photo(db, saved.id)
+    analysis = analyse_photo(data)
+    assert store_faces(db, photo, analysis) == 2
+    assert store_faces(db, photo, analysis) == 0
+    faces = faces_of_photo(db, saved.id)
+    assert [f["index"] for f in faces] == [0, 1]
+    assert faces[0]["owner"] == {"kind": "sighting", "id": "S-2"} and faces[0]["quality"] == "ok"
+    assert np.array_equal(bytes_to_vector(faces[0]["encoding"]), analysis.faces[0].encoding)
+
+
+def test_erasing_an_owner_removes_bytes_records_and_faces(db: Database, faces_dir: Path) -> None:
+    data = (faces_dir / "groups/two_people.jpg").read_bytes()
+    owner = Owner("case", "HW-ERAS")
+    saved = save_photo(db, data, owner)
+    store_faces(db, find_photo(db, saved.id), analyse_photo(data))
+    assert delete_photos(db, owner) == 1
+    assert db.photos.count_documents({}) == 0 and db.faces.count_documents({}) == 0
+    assert db.photo_files.files.count_documents({}) == 0 and db.photo_files.chunks.count_documents({}) == 0
+
+
+def test_indexes_are_created_idempotently(db: Database) -> None:
+    ensure_indexes(db)
+    ensure_indexes(db)
+    assert "owner_sha256_unique" in db.photos.index_information()
+
+
+def test_admin_is_created_once_with_a_generated_password(db: Database) -> None:
+    generated = bootstrap_admin(db, None)
+    assert generated and len(generated) >= 12
+    assert bootstrap_admin(db, None) is None
+    assert db.users.count_documents({"username": "admin", "role": "admin"}) == 1
+    assert generated not in str(db.users.find_one())  # only a hash is kept
+
+
+def test_usernames_are_unique(db: Database) -> None:
+    create_user(db, "rosa", "a-long-password", "reviewer")
+    with pytest.raises(UserExists):
+        create_user(db, "rosa", "another-long-one", "viewer")

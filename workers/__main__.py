@@ -1,0 +1,40 @@
+"""A worker process: `python -m workers`. Loads the face models once, then serves jobs.
+
+It runs jobs in-process (RQ's SimpleWorker) rather than forking per job, so
+the ~1.2 s model load and the database connections are paid once per process,
+not once per photo.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+from rq import SimpleWorker
+
+from config import ConfigError, load_settings
+from core import face_model
+from storage.connections import connect
+from workers.context import WorkerContext, install
+from workers.queue import make_queue
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"worker: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s worker %(levelname)s %(name)s: %(message)s")
+    if not (settings.mongodb_uri and settings.redis_url):
+        print("worker: MONGODB_URI and REDIS_URL must be set (`make run` sets them)", file=sys.stderr)
+        return 2
+    connections = connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url)
+    install(WorkerContext(settings, connections))
+    face_model.load()
+    worker = SimpleWorker([make_queue(connections.redis)], connection=connections.redis)
+    worker.work(with_scheduler=True, logging_level=settings.log_level)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""The queue and how jobs are put on it: ids, never payloads; retries declared here."""
+from __future__ import annotations
+
+import redis
+from rq import Queue, Retry
+
+QUEUE_NAME = "homeward"
+# Temporary failures (a server restarting) heal within minutes; after that a
+# person should look at the failed-job registry.
+PHOTO_RETRY = Retry(max=3, interval=[10, 60, 300])
+
+
+def make_queue(connection: redis.Redis) -> Queue:
+    return Queue(QUEUE_NAME, connection=connection)
+
+
+def enqueue_photo_analysis(queue: Queue, photo_id: str) -> str:
+    """Queue the analysis of one stored photo; the job id makes a second enqueue harmless."""
+    job = queue.enqueue(
+        "workers.jobs.analyse_photo",
+        photo_id,
+        job_id=f"analyse-photo-{photo_id}",
+        retry=PHOTO_RETRY,
+        job_timeout=300,
+        result_ttl=3600,
+        failure_ttl=30 * 24 * 3600,
+    )
+    return job.id
