@@ -53,7 +53,7 @@ def main() -> int:
             if _wait_healthy(url, children):
                 _banner(url, login, time.monotonic() - started)
                 return _watch(children)
-            return 1
+            return 0 if _Stop.requested else 1
         finally:
             _stop_children(children)
             log.info("stopping the embedded servers")
