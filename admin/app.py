@@ -5,13 +5,14 @@ import logging
 
 from flask import Flask
 
-from admin import cli, health, home
+from admin import cli, health, home, simulator, webhooks
 from admin.context import Homeward
 from config import Settings, load_settings
 from storage.connections import Connections, connect
 from storage.users import bootstrap_admin
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # a little above the photo limit, so the limit can answer politely
+# Well above the photo limit, so a 40 MB upload still reaches the dialog and gets a polite "too large".
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 
 
 def create_app(settings: Settings | None = None, connections: Connections | None = None) -> Flask:
@@ -29,6 +30,8 @@ def create_app(settings: Settings | None = None, connections: Connections | None
         logging.getLogger(__name__).warning("created the admin account: user admin, password %s (shown once)", generated)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(home.blueprint)
+    app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(simulator.blueprint)
     app.cli.add_command(cli.group)
     return app
 

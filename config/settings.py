@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.errors import ConfigError
 
@@ -38,12 +39,42 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOMEWARD_MAX_PHOTO_MEGAPIXELS", "40", "Largest photo accepted, in megapixels (guards against decompression bombs)."),
     Setting("HOMEWARD_FACES_DIR", "../shared/faces", "Labelled face photos used by tests and benchmarks (never copied into the repository)."),
     Setting("HOMEWARD_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
+    Setting("HOMEWARD_TIMEZONE", "UTC", "Time zone people mean when they write 'yesterday 5pm' (an IANA name, e.g. Europe/Madrid)."),
+    Setting("HOMEWARD_CHAT_RATE_PER_MINUTE", "20", "Messages one chat may send per minute; past it they get one polite notice, then silence until it cools down."),
+    Setting("HOMEWARD_SIMULATOR", "auto", "The chat simulator at /simulator: on, off, or auto (on when no chat channel is configured)."),
+    Setting("PUBLIC_BASE_URL", "", "The address the platforms reach this service at, e.g. https://homeward.example.org (Twilio signatures are checked against it)."),
+    Setting("TELEGRAM_BOT_TOKEN", "", "Telegram bot token from @BotFather. Unset: Telegram is off.", secret=True),
+    Setting("TELEGRAM_WEBHOOK_SECRET", "", "Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; required with a token in webhook mode.", secret=True),
+    Setting("TELEGRAM_API_BASE_URL", "https://api.telegram.org", "Root of the Bot API server (a local Bot API server or a test stand-in)."),
+    Setting("TELEGRAM_MODE", "webhook", "webhook (Telegram posts to /webhooks/telegram) or polling (no public URL needed; `make run` polls)."),
+    Setting("TWILIO_ACCOUNT_SID", "", "Twilio account SID. Unset: WhatsApp is off.", secret=True),
+    Setting("TWILIO_AUTH_TOKEN", "", "Twilio auth token: checks webhook signatures, fetches media, sends.", secret=True),
+    Setting("TWILIO_WHATSAPP_FROM", "", "The WhatsApp sender number, e.g. +14155238886."),
+    Setting("TWILIO_API_BASE_URL", "https://api.twilio.com", "Where the Twilio client sends API calls (a test stand-in in tests)."),
+    Setting("TWILIO_TEMPLATE_SID", "", "Content SID of the approved template used outside WhatsApp's 24-hour window; its variable {{1}} carries the message."),
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # The defaults above in parentheses describe behaviour, not values.
 _NO_VALUE = {"(embedded)", "(generated)"}
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str
+    webhook_secret: str
+    api_base_url: str
+    mode: str  # webhook or polling
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    account_sid: str
+    auth_token: str
+    whatsapp_from: str
+    api_base_url: str
+    template_sid: str
 
 
 @dataclass(frozen=True)
@@ -61,6 +92,12 @@ class Settings:
     max_photo_pixels: int
     faces_dir: Path
     log_level: str
+    timezone: str
+    chat_rate_per_minute: int
+    simulator: bool
+    public_base_url: str
+    telegram: TelegramSettings | None
+    twilio: TwilioSettings | None
 
     @property
     def run_dir(self) -> Path:
@@ -72,6 +109,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and check every setting; raise ConfigError naming the first bad one."""
     env = _Env(os.environ if environ is None else environ)
     data_dir = env.path("HOMEWARD_DATA_DIR")
+    public_base_url = (env.optional("PUBLIC_BASE_URL", _check_prefix("https://", "http://")) or "").rstrip("/")
+    telegram = _telegram(env)
+    twilio = _twilio(env, public_base_url)
     return Settings(
         data_dir=data_dir,
         port=env.integer("PORT", 1, 65535),
@@ -86,7 +126,49 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_photo_pixels=env.integer("HOMEWARD_MAX_PHOTO_MEGAPIXELS", 1, 200) * 1_000_000,
         faces_dir=env.path("HOMEWARD_FACES_DIR"),
         log_level=env.choice("HOMEWARD_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        timezone=_check_timezone(env.text("HOMEWARD_TIMEZONE")),
+        chat_rate_per_minute=env.integer("HOMEWARD_CHAT_RATE_PER_MINUTE", 1, 1000),
+        simulator=_simulator(env.choice("HOMEWARD_SIMULATOR", ("AUTO", "ON", "OFF")), telegram, twilio),
+        public_base_url=public_base_url,
+        telegram=telegram,
+        twilio=twilio,
     )
+
+
+def _telegram(env: _Env) -> TelegramSettings | None:
+    token = env.optional("TELEGRAM_BOT_TOKEN")
+    if not token:
+        return None
+    mode = env.choice("TELEGRAM_MODE", ("WEBHOOK", "POLLING")).lower()
+    secret = env.optional("TELEGRAM_WEBHOOK_SECRET") or ""
+    if mode == "webhook" and len(secret) < 16:
+        raise ConfigError("TELEGRAM_WEBHOOK_SECRET must be set (16+ characters of A-Z, a-z, 0-9, _ or -) when TELEGRAM_MODE is webhook")
+    return TelegramSettings(token, secret, env.text("TELEGRAM_API_BASE_URL").rstrip("/"), mode)
+
+
+def _twilio(env: _Env, public_base_url: str) -> TwilioSettings | None:
+    sid = env.optional("TWILIO_ACCOUNT_SID")
+    if not sid:
+        return None
+    token = env.optional("TWILIO_AUTH_TOKEN")
+    sender = env.optional("TWILIO_WHATSAPP_FROM")
+    if not token or not sender:
+        raise ConfigError("TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM must be set with TWILIO_ACCOUNT_SID")
+    if not public_base_url:
+        raise ConfigError("PUBLIC_BASE_URL must be set with TWILIO_ACCOUNT_SID: Twilio signatures are checked against it")
+    return TwilioSettings(sid, token, sender.removeprefix("whatsapp:"), env.text("TWILIO_API_BASE_URL").rstrip("/"), env.optional("TWILIO_TEMPLATE_SID") or "")
+
+
+def _simulator(choice: str, telegram: TelegramSettings | None, twilio: TwilioSettings | None) -> bool:
+    return choice == "ON" or (choice == "AUTO" and telegram is None and twilio is None)
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"HOMEWARD_TIMEZONE must be an IANA time zone such as Europe/Madrid, got {name!r}") from None
+    return name
 
 
 def settings_table() -> str:
@@ -105,7 +187,7 @@ class _Env:
 
     def optional(self, name: str, check: Callable[[str, str], None] | None = None) -> str | None:
         value = self._raw(name)
-        if value is None or value in _NO_VALUE:
+        if not value or value in _NO_VALUE:
             return None
         if check:
             check(name, value)

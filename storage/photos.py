@@ -35,8 +35,11 @@ class SavedPhoto:
     created: bool  # False when this owner already had these exact bytes
 
 
-def save_photo(db: Database, data: bytes, owner: Owner, content_type: str = "") -> SavedPhoto:
-    """Store the bytes and a `pending` record; the same bytes for the same owner are kept once."""
+def save_photo(db: Database, data: bytes, owner: Owner, content_type: str = "", notify: dict[str, Any] | None = None) -> SavedPhoto:
+    """Store the bytes and a `pending` record; the same bytes for the same owner are kept once.
+
+    `notify` says whom to tell what the worker found (contact, channel, chat id, photo number).
+    """
     digest = hashlib.sha256(data).hexdigest()
     existing = db.photos.find_one({"owner": owner.as_doc(), "sha256": digest}, {"_id": 1})
     if existing:
@@ -50,6 +53,7 @@ def save_photo(db: Database, data: bytes, owner: Owner, content_type: str = "") 
         "size": len(data),
         "content_type": content_type,
         "status": "pending",
+        "notify": notify,
         "created_at": _now(),
     }
     try:

@@ -23,9 +23,34 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("owner.kind", ASCENDING), ("owner.id", ASCENDING)], name="owner"),
         IndexModel([("owner.kind", ASCENDING), ("quality", ASCENDING), ("created_at", DESCENDING)], name="kind_quality_created"),
     ],
+    # A platform delivering the same update again (Telegram update_id, Twilio MessageSid) is stored once.
+    "inbound": [
+        IndexModel([("channel", ASCENDING), ("message_id", ASCENDING)], unique=True, name="platform_id_unique"),
+        IndexModel([("contact", ASCENDING), ("status", ASCENDING), ("received_at", ASCENDING)], name="contact_pending"),
+    ],
+    "conversations": [IndexModel([("contact", ASCENDING)], unique=True, name="contact_unique")],
+    "outbox": [
+        IndexModel([("contact", ASCENDING), ("seq", ASCENDING)], unique=True, name="contact_seq_unique"),
+        IndexModel([("contact", ASCENDING), ("status", ASCENDING), ("seq", ASCENDING)], name="contact_pending"),
+        IndexModel([("source", ASCENDING)], unique=True, name="source_unique", partialFilterExpression={"source": {"$exists": True}}),
+    ],
+    "counters": [],
+    "cases": [
+        IndexModel([("reference", ASCENDING)], unique=True, name="reference_unique"),
+        IndexModel([("source", ASCENDING)], unique=True, name="source_unique"),
+        IndexModel([("reporter", ASCENDING), ("created_at", DESCENDING)], name="reporter"),
+        IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
+    ],
+    "sightings": [
+        IndexModel([("reference", ASCENDING)], unique=True, name="reference_unique"),
+        IndexModel([("source", ASCENDING)], unique=True, name="source_unique"),
+        IndexModel([("reporter", ASCENDING)], name="reporter"),
+        IndexModel([("created_at", DESCENDING)], name="created"),
+    ],
 }
 
 
 def ensure_indexes(db: Database) -> None:
     for collection, indexes in INDEXES.items():
-        db[collection].create_indexes(indexes)
+        if indexes:
+            db[collection].create_indexes(indexes)

@@ -1,20 +1,34 @@
 """The connections of this worker process, opened once and shared by its jobs.
 
-RQ jobs take ids only, so they need somewhere to find the database; this is
-that place, set up by the worker's main before the first job runs.
+RQ jobs take ids only, so they need somewhere to find the database, the
+queue and the chat channels; this is that place, set up by the worker's main
+before the first job runs (or from the environment on first use).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from rq import Queue
+
+from bot.channels import Channel
+from bot.registry import build_channels
 from config import Settings, load_settings
 from storage.connections import Connections, connect
+from workers.queue import make_queue
 
 
-@dataclass(frozen=True)
+@dataclass
 class WorkerContext:
     settings: Settings
     connections: Connections
+    channels: dict[str, Channel] = field(default_factory=dict)
+    queue: Queue | None = None
+
+    def __post_init__(self) -> None:
+        if not self.channels:
+            self.channels = build_channels(self.settings, self.connections.redis)
+        if self.queue is None:
+            self.queue = make_queue(self.connections.redis)
 
 
 _current: WorkerContext | None = None

@@ -4,11 +4,19 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from core.catalog import render
 from core.errors import PhotoRejected
 from core.photo_analysis import analyse_photo as analyse
-from storage.faces import store_faces
+from core.photo_feedback import photo_feedback
+from storage.conversations import queue_outbound
+from storage.faces import faces_of_photo, store_faces
 from storage.photos import find_photo, photo_bytes
-from workers.context import current
+from workers.context import WorkerContext, current
+from workers.queue import enqueue_outbox
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +47,27 @@ def analyse_photo(photo_id: str) -> str:
             "timings_ms": result.timings_ms,
         }
         log.info("photo %s analysed: %d face(s) in %s ms", photo_id, len(result.faces), result.timings_ms)
-    # Only the first finisher records; a concurrent duplicate run changes nothing.
-    db.photos.update_one({"_id": photo["_id"], "status": "pending"}, {"$set": update | {"analysed_at": datetime.now(timezone.utc)}})
+    # Only the first finisher records and tells the sender; a concurrent duplicate run changes nothing.
+    claimed = db.photos.find_one_and_update(
+        {"_id": photo["_id"], "status": "pending"},
+        {"$set": update | {"analysed_at": datetime.now(timezone.utc)}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if claimed is not None:
+        # The photo may have moved from a draft to its case while we worked: faces follow their photo.
+        db.faces.update_many({"photo_id": photo["_id"]}, {"$set": {"owner": claimed["owner"]}})
+        _tell_sender(context, claimed)
     return str(update["status"])
+
+
+def _tell_sender(context: WorkerContext, photo: dict[str, Any]) -> None:
+    notify = photo.get("notify")
+    if not notify:
+        return
+    qualities = [face["quality"] for face in faces_of_photo(context.connections.db, photo["_id"])]
+    reply = photo_feedback(photo, qualities)
+    if reply is None:
+        return
+    queue_outbound(context.connections.db, notify["contact"], notify["channel"], notify["chat_id"], render(reply), source=f"photo:{photo['_id']}")
+    assert context.queue is not None
+    enqueue_outbox(context.queue, notify["contact"])

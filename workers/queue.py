@@ -8,6 +8,9 @@ QUEUE_NAME = "homeward"
 # Temporary failures (a server restarting) heal within minutes; after that a
 # person should look at the failed-job registry.
 PHOTO_RETRY = Retry(max=3, interval=[10, 60, 300])
+CONVERSATION_RETRY = Retry(max=5, interval=[2, 10, 60, 300, 900])
+# Platforms' outages last minutes to hours; messages wait in order meanwhile.
+OUTBOX_RETRY = Retry(max=8, interval=[5, 30, 120, 600, 1800, 3600, 3600, 3600])
 
 
 def make_queue(connection: redis.Redis) -> Queue:
@@ -26,3 +29,12 @@ def enqueue_photo_analysis(queue: Queue, photo_id: str) -> str:
         failure_ttl=30 * 24 * 3600,
     )
     return job.id
+
+
+def enqueue_conversation(queue: Queue, contact: str) -> None:
+    """Wake the job that answers a contact's pending messages, in order."""
+    queue.enqueue("workers.conversation.process_conversation", contact, retry=CONVERSATION_RETRY, job_timeout=600, result_ttl=600, failure_ttl=30 * 24 * 3600)
+
+
+def enqueue_outbox(queue: Queue, contact: str) -> None:
+    queue.enqueue("workers.outbox.send_outbox", contact, retry=OUTBOX_RETRY, job_timeout=300, result_ttl=600, failure_ttl=30 * 24 * 3600)

@@ -1,0 +1,21 @@
+"""The channels this process can talk through, built once from settings."""
+from __future__ import annotations
+
+import redis
+
+from bot.channels import Channel
+from bot.simulator import SimulatorChannel
+from config import Settings
+
+
+def build_channels(settings: Settings, connection: redis.Redis) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {"simulator": SimulatorChannel(connection)}
+    if settings.telegram:
+        from bot.telegram import TelegramChannel  # noqa: PLC0415 - PTB loads only where Telegram is on
+
+        channels["telegram"] = TelegramChannel(settings.telegram)
+    if settings.twilio:
+        from bot.twilio import TwilioChannel  # noqa: PLC0415
+
+        channels["whatsapp"] = TwilioChannel(settings.twilio)
+    return channels

@@ -1,0 +1,41 @@
+"""Turn a reply key and its parameters into words, in the contact's language.
+
+Each language is a module here with a MESSAGES dict; a missing key falls
+back to English, so a partial translation still works.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from core.catalog.en import MESSAGES as ENGLISH
+from core.chat import Reply
+
+DEFAULT_LANGUAGE = "en"
+
+
+def text(key: str, language: str = DEFAULT_LANGUAGE, **params: Any) -> str:
+    """The sentence for `key` with its {placeholders} filled; nested replies are rendered too."""
+    template = _messages(language).get(key) or ENGLISH[key]
+    return template.format(**{name: _value(value, language) for name, value in params.items()})
+
+
+def render(reply: Reply, language: str = DEFAULT_LANGUAGE, extra: dict[str, Any] | None = None) -> str:
+    return text(reply.key, language, **(reply.params | (extra or {})))
+
+
+def _value(value: Any, language: str) -> Any:
+    if isinstance(value, Reply):
+        return render(value, language)
+    if isinstance(value, list):
+        return "\n".join(str(_value(item, language)) for item in value)
+    return value
+
+
+def _messages(language: str) -> dict[str, str]:
+    if language == DEFAULT_LANGUAGE:
+        return ENGLISH
+    try:
+        return importlib.import_module(f"core.catalog.{language}").MESSAGES  # type: ignore[no-any-return]
+    except ModuleNotFoundError:
+        return ENGLISH

@@ -1,0 +1,114 @@
+"""English: every sentence Homeward says in chat. A translation is a copy of this file."""
+
+MESSAGES: dict[str, str] = {
+    # First contact and consent
+    "welcome": (
+        "Hello, this is Homeward. We help families find missing people.\n\n"
+        "If you report a missing person or send a photo of someone you saw, we keep the photos "
+        "and the faces in them, and compare them with other reports. Only Homeward's reviewers "
+        "see possible matches; whoever sends a sighting never learns whom it matched. "
+        "You can erase everything you sent at any time by writing 'delete my data'.\n\n"
+        "Do you agree? Reply yes or no."
+    ),
+    "photo_again_after_consent": "I have not kept the photo you sent. Once you agree, please send it again.",
+    "consent_reask": "Please reply yes or no: may Homeward keep the photos and details you send, as described above?",
+    "consent_declined": "Understood: nothing has been stored. Write 'hi' if you change your mind.",
+    "consent_thanks": "Thank you.",
+    "menu": (
+        "What would you like to do?\n"
+        "1. Report a missing person\n"
+        "2. Report a sighting (or simply send a photo)\n"
+        "3. My reports\n"
+        "4. Delete my data\n\n"
+        "Reply with a number or a word, e.g. 'report'. 'cancel' stops anything; 'help' shows this menu."
+    ),
+    "menu_in_flow": "You are in the middle of something. Answer the question above to go on, or write 'cancel' to stop it.",
+    "not_understood": "Sorry, I didn't understand that.",
+    # Reporting a missing person
+    "ask_name": "Let's report a missing person. What is their full name?",
+    "ask_name_hint": "Please type the person's name (at least 2 letters).",
+    "ask_age": "How old is {name}? Reply with a number, or 'unknown'.",
+    "ask_age_hint": "Please reply with an age in years (0 to 120), or 'unknown'.",
+    "ask_gender": "What is {name}'s gender? Reply in your own words, or 'skip'.",
+    "ask_place": "Where was {name} last seen? Share a location (paper clip, then Location) or type the place.",
+    "ask_place_hint": "Please share a location or type the place, for example 'Central Station, platform 3'.",
+    "ask_time": "When was {name} last seen? For example 'yesterday 5pm', '12/11' or '2 days ago'.",
+    "ask_time_hint": "Please type when, for example 'yesterday 5pm', or 'unknown'.",
+    "ask_description": "Describe {name}: clothes, height, hair, anything that helps. Or 'skip'.",
+    "ask_photos": "Send 1 to 5 clear photos of {name}'s face, one per message. Write 'done' when finished.",
+    "ask_photos_hint": "Please send a photo of {name}, or write 'done' when finished.",
+    "photos_needed": "Please send at least one photo of {name}; a face to compare is what lets us search.",
+    "photo_received": "Photo {count} received.",
+    "photo_received_more": "Photo {count} received. Send another, or write 'done'.",
+    "photos_full": "That is {count} photos, the most I take. Write 'done' to go on.",
+    "photos_so_far": "You have sent {count} photo(s) of {name}. Send more (up to 5), or write 'done'.",
+    "photo_kept_for_later": "Photo {count} received; I'll use it with the report.",
+    "summary": (
+        "Please check the report:\n"
+        "Name: {name}\nAge: {age}\nGender: {gender}\n"
+        "Last seen: {place}, {time}\nDescription: {description}\nPhotos: {photos}\n\n"
+        "Reply 'yes' to submit it, or 'cancel' to discard it."
+    ),
+    "confirm_hint": "Reply 'yes' to submit this report, or 'cancel' to discard it.",
+    "case_created": (
+        "Your report is registered. Its reference is {reference}.\n"
+        "Write 'status {reference}' to see its progress. We will write to you here as soon as "
+        "a reviewer confirms a possible sighting."
+    ),
+    "unknown": "unknown",
+    "not_given": "not given",
+    # Sightings
+    "sighting_ask_photo": "Please send a photo of the person you saw.",
+    "sighting_ask_place": "Thank you. Where did you see this person? Share a location or type the place.",
+    "sighting_ask_place_hint": "Please share a location or type the place where you saw them.",
+    "sighting_ask_time": "When did you see them? For example 'now', 'today 3pm' or '2 hours ago'.",
+    "sighting_ask_note": "Anything else that helps (clothes, direction, who they were with)? Or 'skip'.",
+    "sighting_photo_added": "Photo {count} added to your sighting.",
+    "sighting_created": (
+        "Thank you: your sighting is recorded. Its reference is {reference}.\n"
+        "Our reviewers will look at it. To protect everyone involved we cannot tell you whom it may match."
+    ),
+    # My reports
+    "cases_none": "You have not reported anyone yet. Write 'report' to start.",
+    "cases_list": "Your reports:\n{lines}\n\nWrite 'status HW-…' for details, 'found HW-…' when the person is found, or 'add photo HW-…'.",
+    "case_line": "{reference}: {name} ({status})",
+    "case_status": "{reference}: {name}, {status}. Reported on {created}. Photos: {photos}.",
+    "status_open": "open, being searched",
+    "status_closed": "closed",
+    "case_unknown": "I can't find {reference} among your reports. Write 'my reports' to list them.",
+    "need_reference": "Please include the reference, for example '{command} HW-7K3P'.",
+    "case_closed": "{reference} is closed. We are so glad {name} has been found. The photos no longer take part in searches.",
+    "case_already_closed": "{reference} was already closed.",
+    "add_photo_ask": "Send photos for {reference}, one per message, then write 'done'.",
+    "add_photo_done": "Added {count} photo(s) to {reference}. They will be searched from now on.",
+    "add_photo_none": "No photos added to {reference}.",
+    "add_photo_closed": "{reference} is closed; reopen it by writing to us if the person is missing again.",
+    # Cancel and erase
+    "cancelled": "Stopped; nothing from it was kept. Write 'menu' to see what I can do.",
+    "nothing_to_cancel": "There is nothing to cancel. Write 'menu' to see what I can do.",
+    "erase_confirm": (
+        "This erases everything you sent to Homeward: your reports, sightings, photos and this "
+        "conversation. Your reports will no longer be searched. Reply 'delete' to confirm, or 'cancel'."
+    ),
+    "erase_hint": "Reply 'delete' to erase everything, or 'cancel' to keep it.",
+    "erased": "Done: everything you sent to Homeward has been erased. Write 'hi' if you ever need us again.",
+    # Files we can't use
+    "unsupported_video": "I can only use photos, not videos. Please send a still photo; a screenshot of the video works.",
+    "unsupported_audio": "I can't listen to voice messages. Please type your answer.",
+    "unsupported_document": "I can't use that kind of file. Please send a photo (JPEG or PNG).",
+    "unsupported_sticker": "Stickers can't be used. Please send a photo or type your answer.",
+    "file_too_large": "That file is too large ({size_mb} MB). Please send a photo smaller than {limit_mb} MB.",
+    "rate_limited": "You are sending messages very quickly, so I'll pause for a minute. Please wait a little before writing again.",
+    # After a worker has looked at a photo
+    "feedback_no_face": "I couldn't find a face in photo {count}. Please send one where the face is clearly visible and turned towards the camera.",
+    "feedback_too_small": "The face in photo {count} is very small. A closer photo would help a lot.",
+    "feedback_blurred": "Photo {count} is blurred. A sharper photo would help a lot.",
+    "feedback_several_faces_case": "Photo {count} shows {faces} faces. Please send a photo where only {name} can be seen, or crop it to their face.",
+    "feedback_unreadable": "I couldn't open photo {count}: {why} Please send it again as a normal photo.",
+    "why_not_an_image": "it is not an image.",
+    "why_video": "it is a video.",
+    "why_too_large_file": "the file is too large.",
+    "why_too_many_pixels": "the picture is too large.",
+    "why_truncated": "the file is incomplete.",
+    "why_empty": "the file is empty.",
+}

@@ -1,0 +1,115 @@
+"""What the dialog reads and returns: conversation state, context, effects, outcome.
+
+State is plain data kept in MongoDB, so any process can continue any
+conversation. Effects are requests the dialog makes of the outside world
+(store a photo, create a case); workers carry them out and may return
+values (a new reference) that replies then show.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from core.chat import Attachment, Reply
+
+MAX_PHOTOS = 5
+
+
+@dataclass(frozen=True)
+class State:
+    consent: bool = False
+    asked_consent: bool = False
+    flow: str | None = None  # report, sighting, add_photo, erase
+    step: str | None = None
+    draft: dict[str, Any] = field(default_factory=dict)
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"consent": self.consent, "asked_consent": self.asked_consent, "flow": self.flow, "step": self.step, "draft": self.draft}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any] | None) -> State:
+        doc = doc or {}
+        return cls(doc.get("consent", False), doc.get("asked_consent", False), doc.get("flow"), doc.get("step"), dict(doc.get("draft") or {}))
+
+    def at(self, flow: str | None, step: str | None, **draft: Any) -> State:
+        """This state moved to another step, with draft fields added."""
+        return replace(self, flow=flow, step=step, draft=self.draft | draft)
+
+    def idle(self) -> State:
+        return replace(self, flow=None, step=None, draft={})
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    reference: str
+    name: str
+    status: str  # open or closed
+    created: str  # a date as people read it
+    photos: int
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the dialog may know besides the message: the time and the contact's own reports."""
+
+    now: datetime
+    cases: tuple[CaseSummary, ...] = ()
+    max_photo_bytes: int = 15 * 1024 * 1024
+
+    def case(self, reference: str) -> CaseSummary | None:
+        return next((c for c in self.cases if c.reference == reference), None)
+
+
+# Effects -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordConsent:
+    given: bool
+
+
+@dataclass(frozen=True)
+class StorePhoto:
+    """Download and keep a photo: in the draft (report or sighting in progress) or for a case."""
+
+    attachment: Attachment
+    number: int  # its number in this report or sighting, for the feedback message
+    purpose: str  # case or sighting: what feedback fits (a sighting may hold several faces)
+    name: str = ""  # the missing person's name, for feedback on case photos
+    case_reference: str | None = None  # None: the draft
+
+
+@dataclass(frozen=True)
+class DiscardDraft:
+    """Forget the photos of an unfinished report or sighting."""
+
+
+@dataclass(frozen=True)
+class CreateCase:
+    details: dict[str, Any]  # name, age, gender, place, time_text, time, description
+
+
+@dataclass(frozen=True)
+class CreateSighting:
+    details: dict[str, Any]  # place, time_text, time, note
+
+
+@dataclass(frozen=True)
+class CloseCase:
+    reference: str
+
+
+@dataclass(frozen=True)
+class EraseContact:
+    """Delete everything this contact sent: cases, sightings, photos, faces, messages, state."""
+
+
+Effect = RecordConsent | StorePhoto | DiscardDraft | CreateCase | CreateSighting | CloseCase | EraseContact
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: State
+    replies: list[Reply] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)

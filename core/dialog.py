@@ -1,0 +1,110 @@
+"""The conversation: (state, message, context) -> (new state, replies, effects). Pure.
+
+Order of precedence for each message: consent first; then files we can't
+use; then words that work anywhere (help, cancel, delete my data); then the
+step of the flow in progress; then the menu and commands.
+"""
+from __future__ import annotations
+
+from core import flows
+from core.chat import Inbound, Reply
+from core.conversation import CloseCase, Context, DiscardDraft, EraseContact, Outcome, RecordConsent, State
+from core.references import CASE_PREFIX, find_reference
+from core.words import ERASE, GREETINGS, MENU_CHOICES, is_no, is_yes, normalise
+
+UNSUPPORTED = {"video": "unsupported_video", "audio": "unsupported_audio", "document": "unsupported_document", "sticker": "unsupported_sticker"}
+
+
+def step(state: State, message: Inbound, context: Context) -> Outcome:
+    """Answer one inbound message."""
+    words = normalise(message.text)
+    if not state.consent:
+        return _consent(state, message, words)
+    if refusal := _refuse_file(message, context):
+        return Outcome(state, [refusal])
+    if words in GREETINGS:
+        return Outcome(state, [Reply("menu")] + ([Reply("menu_in_flow")] if state.flow else []))
+    if words == "cancel":
+        return _cancel(state)
+    if words in ERASE:
+        return Outcome(state.idle().at("erase", "confirm"), [Reply("erase_confirm")], [DiscardDraft()] if state.flow else [])
+    if state.flow == "erase":
+        return _erase(state, words)
+    if state.flow:
+        return flows.advance(state, message, words, context)
+    return _menu(state, message, words, context)
+
+
+def _consent(state: State, message: Inbound, words: str) -> Outcome:
+    if state.asked_consent and is_yes(words):
+        return Outcome(State(consent=True, asked_consent=True), [Reply("consent_thanks"), Reply("menu")], [RecordConsent(True)])
+    if state.asked_consent and is_no(words):
+        return Outcome(State(), [Reply("consent_declined")], [RecordConsent(False)])
+    replies = [Reply("consent_reask")] if state.asked_consent and words and words not in GREETINGS else [Reply("welcome")]
+    if message.attachments:
+        replies.append(Reply("photo_again_after_consent"))
+    return Outcome(State(asked_consent=True), replies)
+
+
+def _refuse_file(message: Inbound, context: Context) -> Reply | None:
+    """A clear answer for files we can't use; nothing is downloaded or stored."""
+    for attachment in message.attachments:
+        if attachment.kind in UNSUPPORTED:
+            return Reply(UNSUPPORTED[attachment.kind])
+        if attachment.size and attachment.size > context.max_photo_bytes:
+            return Reply("file_too_large", {"size_mb": round(attachment.size / 2**20, 1), "limit_mb": context.max_photo_bytes // 2**20})
+    return None
+
+
+def _cancel(state: State) -> Outcome:
+    if not state.flow:
+        return Outcome(state, [Reply("nothing_to_cancel")])
+    return Outcome(state.idle(), [Reply("cancelled")], [DiscardDraft()])
+
+
+def _erase(state: State, words: str) -> Outcome:
+    if words in ("delete", "yes", "delete my data", "erase"):
+        return Outcome(State(), [Reply("erased")], [EraseContact()])
+    return Outcome(state, [Reply("erase_hint")])
+
+
+def _menu(state: State, message: Inbound, words: str, context: Context) -> Outcome:
+    if message.photos:
+        return flows.start_sighting(state, message)
+    choice = MENU_CHOICES.get(words)
+    if choice == "report":
+        return Outcome(state.at("report", "name"), [Reply("ask_name")])
+    if choice == "sighting":
+        return Outcome(state.at("sighting", "photo"), [Reply("sighting_ask_photo")])
+    if choice == "cases":
+        return Outcome(state, [_list_cases(context)])
+    if choice == "erase":
+        return Outcome(state.at("erase", "confirm"), [Reply("erase_confirm")])
+    command = words.split(" ", 1)[0]
+    if command in ("status", "found") or words.startswith("add photo"):
+        return _case_command(state, "add photo" if command == "add" else command, message.text, context)
+    return Outcome(state, [Reply("not_understood"), Reply("menu")])
+
+
+def _list_cases(context: Context) -> Reply:
+    if not context.cases:
+        return Reply("cases_none")
+    lines = [Reply("case_line", {"reference": c.reference, "name": c.name, "status": Reply(f"status_{c.status}")}) for c in context.cases]
+    return Reply("cases_list", {"lines": lines})
+
+
+def _case_command(state: State, command: str, text: str, context: Context) -> Outcome:
+    reference = find_reference(text, CASE_PREFIX)
+    if reference is None:
+        return Outcome(state, [Reply("need_reference", {"command": command})])
+    case = context.case(reference)
+    if case is None:
+        return Outcome(state, [Reply("case_unknown", {"reference": reference})])
+    if command == "status":
+        return Outcome(state, [Reply("case_status", {**vars(case), "status": Reply(f"status_{case.status}")})])
+    if case.status == "closed":
+        key = "case_already_closed" if command == "found" else "add_photo_closed"
+        return Outcome(state, [Reply(key, {"reference": reference})])
+    if command == "found":
+        return Outcome(state, [Reply("case_closed", {"reference": reference, "name": case.name})], [CloseCase(reference)])
+    return Outcome(state.at("add_photo", "photos", reference=reference, photos=0, name=case.name), [Reply("add_photo_ask", {"reference": reference})])

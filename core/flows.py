@@ -1,0 +1,211 @@
+"""The multi-step flows: report a missing person, report a sighting, add photos to a case.
+
+Each step reads one answer; a wrong answer is asked again with a hint.
+Photos are welcome at any step of a report or sighting (people send them
+when they have them) and counted towards the limit.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from core.chat import Inbound, Reply
+from core.conversation import MAX_PHOTOS, Context, CreateCase, CreateSighting, Effect, Outcome, State, StorePhoto
+from core.when import parse_when
+from core.words import DONE, NOW, SKIP, UNKNOWN, is_yes
+
+REPORT_STEPS = ("name", "age", "gender", "place", "time", "description", "photos", "confirm")
+SIGHTING_STEPS = ("photo", "place", "time", "note")
+_PROMPTS = {
+    ("report", "name"): "ask_name", ("report", "age"): "ask_age", ("report", "gender"): "ask_gender",
+    ("report", "place"): "ask_place", ("report", "time"): "ask_time", ("report", "description"): "ask_description",
+    ("report", "photos"): "ask_photos", ("sighting", "photo"): "sighting_ask_photo",
+    ("sighting", "place"): "sighting_ask_place", ("sighting", "time"): "sighting_ask_time", ("sighting", "note"): "sighting_ask_note",
+}  # fmt: skip
+
+
+class Invalid(Exception):
+    """An answer that doesn't fit the question; carries the hint to send."""
+
+    def __init__(self, hint: str) -> None:
+        super().__init__(hint)
+        self.hint = hint
+
+
+def advance(state: State, message: Inbound, words: str, context: Context) -> Outcome:
+    """Feed one message to the flow in progress."""
+    if state.flow == "add_photo":
+        return _add_photo(state, message, words)
+    photos = _take_photos(state, message)
+    state, replies, effects = photos.state, photos.replies, photos.effects
+    if message.photos and not words and not message.location:
+        if state.flow == "sighting" and state.step == "photo":
+            return Outcome(state.at("sighting", "place"), replies + [Reply("sighting_ask_place")], effects)
+        return Outcome(state, replies + _repeat_question(state), effects)
+    if state.step == "confirm":
+        return _confirm(state, words, replies, effects)
+    try:
+        value = _ANSWERS[(state.flow, state.step)](message, words, context)  # type: ignore[index]
+    except Invalid as wrong:
+        return Outcome(state, replies + [Reply(wrong.hint, _params(state))], effects)
+    return _next(state.at(state.flow, state.step, **value), context, replies, effects)
+
+
+def start_sighting(state: State, message: Inbound) -> Outcome:
+    """A photo sent outside any flow is a sighting."""
+    taken = _take_photos(state.at("sighting", "place", photos=0), message)
+    return Outcome(taken.state, [Reply("sighting_ask_place")], taken.effects)
+
+
+# Answers: each returns the draft fields it sets, or raises Invalid ---------------
+
+
+def _name(message: Inbound, words: str, _: Context) -> dict[str, Any]:
+    name = " ".join(message.text.split())
+    if sum(ch.isalpha() for ch in name) < 2 or len(name) > 100:
+        raise Invalid("ask_name_hint")
+    return {"name": name}
+
+
+def _age(_message: Inbound, words: str, _: Context) -> dict[str, Any]:
+    if words in UNKNOWN:
+        return {"age": None}
+    digits = words.removesuffix("years").removesuffix("years old").strip()
+    if not digits.isdigit() or not 0 <= int(digits) <= 120:
+        raise Invalid("ask_age_hint")
+    return {"age": int(digits)}
+
+
+def _gender(message: Inbound, words: str, _: Context) -> dict[str, Any]:
+    return {"gender": None if words in SKIP or not words else message.text.strip()[:40]}
+
+
+def _place(message: Inbound, words: str, _: Context) -> dict[str, Any]:
+    if message.location:
+        where = message.location
+        return {"place": {"text": where.address, "latitude": where.latitude, "longitude": where.longitude}}
+    if sum(ch.isalnum() for ch in words) < 2:
+        raise Invalid("ask_place_hint")
+    return {"place": {"text": " ".join(message.text.split())[:200]}}
+
+
+def _time(message: Inbound, words: str, context: Context) -> dict[str, Any]:
+    if not words:
+        raise Invalid("ask_time_hint")
+    if words in UNKNOWN:
+        return {"time_text": None, "time": None}
+    return {"time_text": message.text.strip()[:100], "time": parse_when(message.text, context.now)}
+
+
+def _sighting_time(message: Inbound, words: str, context: Context) -> dict[str, Any]:
+    if words in NOW:
+        return {"time_text": "now", "time": context.now}
+    return {"time_text": message.text.strip()[:100], "time": parse_when(message.text, context.now) or None}
+
+
+def _free_text(field: str) -> Callable[[Inbound, str, Context], dict[str, Any]]:
+    def answer(message: Inbound, words: str, _: Context) -> dict[str, Any]:
+        return {field: None if words in SKIP or not words else message.text.strip()[:1000]}
+
+    return answer
+
+
+def _photos_done(_message: Inbound, words: str, _: Context) -> dict[str, Any]:
+    if words not in DONE:
+        raise Invalid("ask_photos_hint")
+    return {}
+
+
+def _sighting_photo(_message: Inbound, _words: str, _: Context) -> dict[str, Any]:
+    raise Invalid("sighting_ask_photo")  # only a photo moves this step on (see advance)
+
+
+_ANSWERS: dict[tuple[str, str], Callable[[Inbound, str, Context], dict[str, Any]]] = {
+    ("report", "name"): _name, ("report", "age"): _age, ("report", "gender"): _gender,
+    ("report", "place"): _place, ("report", "time"): _time, ("report", "description"): _free_text("description"),
+    ("report", "photos"): _photos_done, ("sighting", "photo"): _sighting_photo,
+    ("sighting", "place"): _place, ("sighting", "time"): _sighting_time, ("sighting", "note"): _free_text("note"),
+}  # fmt: skip
+
+
+# Moving on -----------------------------------------------------------------------
+
+
+def _next(state: State, context: Context, replies: list[Reply], effects: list[Effect]) -> Outcome:
+    steps = REPORT_STEPS if state.flow == "report" else SIGHTING_STEPS
+    position = steps.index(state.step or steps[0]) + 1
+    if state.flow == "report" and steps[position] == "photos" and state.draft.get("photos", 0) > 0:
+        return Outcome(state.at("report", "photos"), replies + [Reply("photos_so_far", _params(state) | {"count": state.draft["photos"]})], effects)
+    if state.flow == "report" and steps[position] == "confirm" and not state.draft.get("photos"):
+        return Outcome(state, replies + [Reply("photos_needed", _params(state))], effects)
+    if position >= len(steps):  # the sighting's last answer
+        details = {k: state.draft.get(k) for k in ("place", "time_text", "time", "note")}
+        return Outcome(state.idle(), replies + [Reply("sighting_created")], effects + [CreateSighting(details)])
+    following = state.at(state.flow, steps[position])
+    if steps[position] == "confirm":
+        return Outcome(following, replies + [_summary(following)], effects)
+    return Outcome(following, replies + [Reply(_PROMPTS[(state.flow, steps[position])], _params(state))], effects)  # type: ignore[index]
+
+
+def _confirm(state: State, words: str, replies: list[Reply], effects: list[Effect]) -> Outcome:
+    if not is_yes(words) and words != "submit":
+        return Outcome(state, replies + [Reply("confirm_hint")], effects)
+    details = {k: state.draft.get(k) for k in ("name", "age", "gender", "place", "time_text", "time", "description")}
+    return Outcome(state.idle(), replies + [Reply("case_created")], effects + [CreateCase(details)])
+
+
+def _summary(state: State) -> Reply:
+    draft = state.draft
+    place = draft.get("place") or {}
+    where = place.get("text") or (f"{place['latitude']:.5f}, {place['longitude']:.5f}" if "latitude" in place else "")
+    return Reply(
+        "summary",
+        {
+            "name": draft["name"],
+            "age": draft.get("age") if draft.get("age") is not None else Reply("unknown"),
+            "gender": draft.get("gender") or Reply("not_given"),
+            "place": where,
+            "time": draft.get("time_text") or Reply("unknown"),
+            "description": draft.get("description") or Reply("not_given"),
+            "photos": draft.get("photos", 0),
+        },
+    )
+
+
+def _take_photos(state: State, message: Inbound) -> Outcome:
+    """Keep the message's photos in the draft, up to MAX_PHOTOS."""
+    count, replies, effects = state.draft.get("photos", 0), [], []
+    for attachment in message.photos:
+        if count >= MAX_PHOTOS:
+            replies.append(Reply("photos_full", {"count": count}))
+            break
+        count += 1
+        purpose = "sighting" if state.flow == "sighting" else "case"
+        effects.append(StorePhoto(attachment, count, purpose, state.draft.get("name", ""), state.draft.get("reference")))
+    return Outcome(state.at(state.flow, state.step, photos=count), replies, effects)  # type: ignore[arg-type]
+
+
+def _repeat_question(state: State) -> list[Reply]:
+    """After a photo sent mid-flow: acknowledge it and ask the pending question again."""
+    count = state.draft.get("photos", 0)
+    if state.flow == "sighting":
+        return [Reply("sighting_photo_added", {"count": count})]
+    if state.step == "photos":
+        return [Reply("photo_received_more", {"count": count})]
+    prompt = _summary(state) if state.step == "confirm" else Reply(_PROMPTS[("report", state.step)], _params(state))  # type: ignore[index]
+    return [Reply("photo_kept_for_later", {"count": count}), prompt]
+
+
+def _add_photo(state: State, message: Inbound, words: str) -> Outcome:
+    reference = state.draft["reference"]
+    if words in DONE:
+        key = "add_photo_done" if state.draft.get("photos") else "add_photo_none"
+        return Outcome(state.idle(), [Reply(key, {"reference": reference, "count": state.draft.get("photos", 0)})])
+    if not message.photos:
+        return Outcome(state, [Reply("add_photo_ask", {"reference": reference})])
+    taken = _take_photos(state, message)
+    count = taken.state.draft["photos"]
+    return Outcome(taken.state, taken.replies + [Reply("photo_received_more", {"count": count})], taken.effects)
+
+
+def _params(state: State) -> dict[str, Any]:
+    return {"name": state.draft.get("name", "")}

@@ -1,0 +1,24 @@
+"""What the sender hears once a worker has looked at their photo (nothing when all is well)."""
+from __future__ import annotations
+
+from typing import Any
+
+from core.chat import Reply
+
+
+def photo_feedback(photo: dict[str, Any], qualities: list[str]) -> Reply | None:
+    """A reply about an analysed or rejected photo; `qualities` has one verdict per face found."""
+    notify = photo.get("notify") or {}
+    count = notify.get("number", 1)
+    if photo["status"] == "rejected":
+        return Reply("feedback_unreadable", {"count": count, "why": Reply(f"why_{photo['reason']}")})
+    if not qualities:
+        return Reply("feedback_no_face", {"count": count})
+    if len(qualities) > 1:
+        # A sighting keeps every face (the person may be anyone in the crowd); a case needs its one person.
+        if notify.get("purpose") == "case":
+            return Reply("feedback_several_faces_case", {"count": count, "faces": len(qualities), "name": notify.get("name", "")})
+        return None
+    if qualities[0] in ("too_small", "blurred"):
+        return Reply(f"feedback_{qualities[0]}", {"count": count})
+    return None

@@ -1,0 +1,89 @@
+"""Cases (missing people) and sightings, with their photos moved from the draft when submitted."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+from typing import Any
+
+from pymongo import DESCENDING
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from core.conversation import CaseSummary
+from core.references import CASE_PREFIX, SIGHTING_PREFIX, make_reference
+from storage.photos import Owner, delete_photos
+
+REFERENCE_ATTEMPTS = 20
+
+
+def draft_owner(contact: str) -> Owner:
+    """Photos of a report or sighting still being written belong to the contact's draft."""
+    return Owner("draft", contact)
+
+
+def create_case(db: Database, contact: str, details: dict[str, Any], source: str) -> str:
+    """Store the case, give it the draft's photos, and return its new reference.
+
+    `source` is the inbound message that asked for it: asking twice (a retried job) returns the same case.
+    """
+    reference = _insert_with_reference(db, "cases", CASE_PREFIX, {"reporter": contact, "status": "open", "source": source, **details})
+    _adopt_draft_photos(db, contact, Owner("case", reference))
+    return reference
+
+
+def create_sighting(db: Database, contact: str, details: dict[str, Any], source: str) -> str:
+    reference = _insert_with_reference(db, "sightings", SIGHTING_PREFIX, {"reporter": contact, "source": source, **details})
+    _adopt_draft_photos(db, contact, Owner("sighting", reference))
+    return reference
+
+
+def close_case(db: Database, contact: str, reference: str) -> bool:
+    """Close one of the contact's own cases; its faces stop taking part in matching."""
+    result = db.cases.update_one({"reference": reference, "reporter": contact, "status": "open"}, {"$set": {"status": "closed", "closed_at": _now()}})
+    return result.modified_count == 1
+
+
+def case_summaries(db: Database, contact: str) -> tuple[CaseSummary, ...]:
+    cases = list(db.cases.find({"reporter": contact}, {"reference": 1, "name": 1, "status": 1, "created_at": 1}).sort("created_at", DESCENDING).limit(50))
+    counts = {row["_id"]: row["n"] for row in db.photos.aggregate([{"$match": {"owner.kind": "case", "owner.id": {"$in": [c["reference"] for c in cases]}}}, {"$group": {"_id": "$owner.id", "n": {"$sum": 1}}}])}
+    return tuple(CaseSummary(c["reference"], c["name"], c["status"], c["created_at"].strftime("%d %b %Y"), counts.get(c["reference"], 0)) for c in cases)
+
+
+def erase_contact(db: Database, contact: str) -> dict[str, int]:
+    """Delete every case and sighting the contact reported, with their photos and faces."""
+    erased = {"photos": delete_photos(db, draft_owner(contact))}
+    for collection, kind in (("cases", "case"), ("sightings", "sighting")):
+        references = [doc["reference"] for doc in db[collection].find({"reporter": contact}, {"reference": 1})]
+        for reference in references:
+            erased["photos"] += delete_photos(db, Owner(kind, reference))
+        erased[collection] = db[collection].delete_many({"reporter": contact}).deleted_count
+    return erased
+
+
+def discard_draft(db: Database, contact: str) -> int:
+    return delete_photos(db, draft_owner(contact))
+
+
+def _adopt_draft_photos(db: Database, contact: str, owner: Owner) -> None:
+    draft = draft_owner(contact).as_doc()
+    db.photos.update_many({"owner": draft}, {"$set": {"owner": owner.as_doc()}})
+    db.faces.update_many({"owner": draft}, {"$set": {"owner": owner.as_doc()}})
+
+
+def _insert_with_reference(db: Database, collection: str, prefix: str, doc: dict[str, Any]) -> str:
+    if existing := db[collection].find_one({"source": doc["source"]}, {"reference": 1}):
+        return str(existing["reference"])
+    for _ in range(REFERENCE_ATTEMPTS):
+        reference = make_reference(prefix, secrets.token_bytes(4))
+        try:
+            db[collection].insert_one(doc | {"reference": reference, "created_at": _now()})
+            return reference
+        except DuplicateKeyError:
+            if existing := db[collection].find_one({"source": doc["source"]}, {"reference": 1}):
+                return str(existing["reference"])  # a concurrent run of the same request won
+            continue  # the reference is taken: draw again (810 000 per prefix)
+    raise RuntimeError(f"no free {prefix} reference after {REFERENCE_ATTEMPTS} draws")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

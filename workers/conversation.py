@@ -1,0 +1,78 @@
+"""Answer a contact's pending messages, one at a time and in order.
+
+Each message is handled in two phases. First the dialog decides and its
+effects run (each safe to repeat), and the decision is written on the
+message as its plan. Then the plan is applied: state saved, replies queued,
+message closed. A crash anywhere is retried without asking the dialog twice.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from core.catalog import render
+from core.chat import Inbound, Reply, inbound_from_doc
+from core.conversation import Context, State
+from core.dialog import step
+from core.rate import rate_decision
+from storage.cases import case_summaries
+from storage.conversations import finish_inbound, load_state, pending_inbound, queue_outbound, save_state
+from workers.context import WorkerContext, current
+from workers.effects import execute
+from workers.queue import enqueue_outbox
+
+LOCK_TIMEOUT_S = 300
+
+
+def process_conversation(contact: str) -> int:
+    """Handle every pending message of one contact; return how many."""
+    context = current()
+    lock = context.connections.redis.lock(f"lock:conversation:{contact}", timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S)
+    with lock:
+        handled = 0
+        for doc in pending_inbound(context.connections.db, contact):
+            _handle(context, doc)
+            handled += 1
+    if handled:
+        assert context.queue is not None
+        enqueue_outbox(context.queue, contact)
+    return handled
+
+
+def _handle(context: WorkerContext, doc: dict[str, Any]) -> None:
+    message = inbound_from_doc(doc)
+    plan = doc.get("plan") or _decide(context, doc["_id"], message)
+    db = context.connections.db
+    if plan["state"] is not None:
+        save_state(db, message.contact, message.channel, message.chat_id, State.from_doc(plan["state"]))
+    for index, text in enumerate(plan["replies"]):
+        queue_outbound(db, message.contact, message.channel, message.chat_id, text, source=f"{doc['_id']}:{index}", erase_after_send=plan["erased"])
+    finish_inbound(db, doc["_id"], plan["status"])
+
+
+def _decide(context: WorkerContext, inbound_id: Any, message: Inbound) -> dict[str, Any]:
+    db, settings = context.connections.db, context.settings
+    verdict = rate_decision(_count_this_minute(context, message.contact), settings.chat_rate_per_minute)
+    if verdict != "process":
+        replies = [render(Reply("rate_limited"))] if verdict == "notice" else []
+        plan = {"state": None, "replies": replies, "erased": False, "status": "rate_limited"}
+    else:
+        now = datetime.now(ZoneInfo(settings.timezone))
+        dialog_context = Context(now=now, cases=case_summaries(db, message.contact), max_photo_bytes=settings.max_photo_bytes)
+        outcome = step(load_state(db, message.contact), message, dialog_context)
+        results = execute(context, message, outcome.effects)
+        replies = [render(reply, extra=results.values) for reply in outcome.replies + results.extra_replies]
+        state = None if results.erased else outcome.state.to_doc()
+        plan = {"state": state, "replies": replies, "erased": results.erased, "status": "done"}
+    db.inbound.update_one({"_id": inbound_id}, {"$set": {"plan": plan}})
+    return plan
+
+
+def _count_this_minute(context: WorkerContext, contact: str) -> int:
+    key = f"rate:{contact}:{int(time.time() // 60)}"
+    pipe = context.connections.redis.pipeline()
+    pipe.incr(key)
+    pipe.expire(key, 120)
+    return int(pipe.execute()[0])

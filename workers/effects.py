@@ -1,0 +1,75 @@
+"""Carry out what the dialog asked for. Each effect is safe to repeat after a crash."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.channels import MediaTooLarge
+from core.chat import Inbound, Reply
+from core.conversation import CloseCase, CreateCase, CreateSighting, DiscardDraft, Effect, EraseContact, RecordConsent, StorePhoto
+from storage import cases
+from storage.conversations import erase_conversation, record_consent
+from storage.photos import Owner, save_photo
+from workers.context import WorkerContext
+from workers.queue import enqueue_photo_analysis
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Results:
+    values: dict[str, Any] = field(default_factory=dict)  # e.g. the new reference, shown by replies
+    extra_replies: list[Reply] = field(default_factory=list)
+    erased: bool = False
+
+
+def execute(context: WorkerContext, message: Inbound, effects: list[Effect]) -> Results:
+    results = Results()
+    db, contact = context.connections.db, message.contact
+    for effect in effects:
+        if isinstance(effect, RecordConsent):
+            record_consent(db, contact, effect.given)
+        elif isinstance(effect, StorePhoto):
+            _store_photo(context, message, effect, results)
+        elif isinstance(effect, DiscardDraft):
+            cases.discard_draft(db, contact)
+        elif isinstance(effect, CreateCase):
+            results.values["reference"] = cases.create_case(db, contact, effect.details, source=_source(message))
+        elif isinstance(effect, CreateSighting):
+            results.values["reference"] = cases.create_sighting(db, contact, effect.details, source=_source(message))
+        elif isinstance(effect, CloseCase):
+            cases.close_case(db, contact, effect.reference)
+        elif isinstance(effect, EraseContact):
+            erased = cases.erase_contact(db, contact)
+            erase_conversation(db, contact)
+            results.erased = True
+            log.info("erased a contact on request: %s", erased)
+    return results
+
+
+def _store_photo(context: WorkerContext, message: Inbound, effect: StorePhoto, results: Results) -> None:
+    settings, db = context.settings, context.connections.db
+    try:
+        data = context.channels[message.channel].download(effect.attachment, settings.max_photo_bytes)
+    except MediaTooLarge:
+        limit = settings.max_photo_bytes // 2**20
+        results.extra_replies.append(Reply("file_too_large", {"size_mb": f"> {limit}", "limit_mb": limit}))
+        return
+    owner = Owner("case", effect.case_reference) if effect.case_reference else cases.draft_owner(message.contact)
+    notify = {
+        "contact": message.contact,
+        "channel": message.channel,
+        "chat_id": message.chat_id,
+        "number": effect.number,
+        "purpose": effect.purpose,
+        "name": effect.name,
+    }
+    saved = save_photo(db, data, owner, effect.attachment.content_type, notify)
+    if saved.created:
+        assert context.queue is not None
+        enqueue_photo_analysis(context.queue, str(saved.id))
+
+
+def _source(message: Inbound) -> str:
+    return f"{message.channel}:{message.message_id}"

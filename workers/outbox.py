@@ -1,0 +1,65 @@
+"""Send a contact's queued messages, in order, recording delivery or failure per message."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from bot.channels import Outgoing, SendError
+from storage.conversations import conversation, mark_outbound, pending_outbound
+from storage.photos import find_photo, photo_bytes
+from workers.context import WorkerContext, current
+
+WHATSAPP_WINDOW = timedelta(hours=24)
+log = logging.getLogger(__name__)
+
+
+def send_outbox(contact: str) -> int:
+    """Send what is pending; a temporary failure stops here (order kept) and RQ retries later."""
+    context = current()
+    db = context.connections.db
+    sent = 0
+    with context.connections.redis.lock(f"lock:outbox:{contact}", timeout=300, blocking_timeout=300):
+        window_open = _window_open(conversation(db, contact))
+        for message in pending_outbound(db, contact):
+            channel = context.channels.get(message["channel"])
+            if channel is None:
+                mark_outbound(db, message["_id"], "failed", error=f"channel {message['channel']} is not configured")
+                continue
+            try:
+                result = channel.send(Outgoing(message["chat_id"], message["text"], _photo(context, message), window_open))
+            except SendError as exc:
+                log.warning("sending to a %s contact failed (%s): %s", message["channel"], "permanent" if exc.permanent else "will retry", exc)
+                mark_outbound(db, message["_id"], "failed" if exc.permanent else "pending", error=str(exc))
+                if exc.permanent:
+                    continue
+                raise
+            _after_send(context, message, result.platform_id, result.sent_as)
+            sent += 1
+    return sent
+
+
+def _after_send(context: WorkerContext, message: dict[str, Any], platform_id: str, sent_as: str) -> None:
+    db = context.connections.db
+    if message.get("erase_after_send"):
+        # The goodbye to an erased contact leaves no trace, not even its sequence counter.
+        db.outbox.delete_one({"_id": message["_id"]})
+        if not db.outbox.count_documents({"contact": message["contact"]}, limit=1):
+            db.counters.delete_one({"_id": f"outbox:{message['contact']}"})
+        return
+    mark_outbound(db, message["_id"], "sent", platform_id=platform_id, sent_as=sent_as)
+
+
+def _photo(context: WorkerContext, message: dict[str, Any]) -> bytes | None:
+    if not message.get("photo_id"):
+        return None
+    photo = find_photo(context.connections.db, message["photo_id"])
+    return photo_bytes(context.connections.db, photo) if photo else None
+
+
+def _window_open(doc: dict[str, Any] | None) -> bool:
+    last = (doc or {}).get("last_inbound_at")
+    if last is None:
+        return False
+    last = last if last.tzinfo else last.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc) - last < WHATSAPP_WINDOW
