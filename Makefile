@@ -4,12 +4,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench doctor help
+.PHONY: run test bench bench-webhooks doctor help
 
 help:
 	@echo "make run     start everything (embedded MongoDB + Redis, web, worker) on http://127.0.0.1:8000"
 	@echo "make test    run the test suite"
 	@echo "make bench   print per-photo timings of the face pipeline"
+	@echo "make bench-webhooks  print webhook acknowledgement latency (p50/p90/p99)"
 	@echo "make doctor  check the install"
 
 $(STAMP): requirements.txt
@@ -25,6 +26,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.pipeline
+
+bench-webhooks: $(STAMP)
+	$(PY) -m benchmarks.webhook_latency
 
 doctor: $(STAMP)
 	$(PY) -m admin.cli doctor

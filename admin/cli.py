@@ -85,6 +85,19 @@ def doctor_command() -> None:
         raise click.ClickException(f"{failed} check(s) failed")
 
 
+@group.command("set-telegram-webhook")
+def set_telegram_webhook_command() -> None:
+    """Tell Telegram to post updates to PUBLIC_BASE_URL/webhooks/telegram with the secret."""
+    from bot.telegram import TelegramChannel  # noqa: PLC0415
+
+    settings = _settings()
+    if settings.telegram is None or not settings.public_base_url:
+        raise click.ClickException("set TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET and PUBLIC_BASE_URL first")
+    url = f"{settings.public_base_url}/webhooks/telegram"
+    TelegramChannel(settings.telegram).set_webhook(url, settings.telegram.webhook_secret)
+    click.echo(f"Telegram will post updates to {url}")
+
+
 def _settings() -> Settings:
     try:
         return load_settings()

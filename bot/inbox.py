@@ -11,7 +11,8 @@ from workers.queue import enqueue_conversation
 
 def accept(db: Database, queue: Queue, message: Inbound) -> bool:
     """Keep the message and wake its conversation; False for a repeated delivery (nothing happens)."""
-    if not store_inbound(db, message):
+    inbound_id = store_inbound(db, message)
+    if inbound_id is None:
         return False
-    enqueue_conversation(queue, message.contact)
+    enqueue_conversation(queue, str(inbound_id))
     return True

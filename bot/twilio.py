@@ -47,7 +47,8 @@ def parse_form(form: Mapping[str, str]) -> Inbound | None:
             location = Location(float(form["Latitude"]), float(form["Longitude"]), label)
         except ValueError:
             location = None  # garbled coordinates: the dialog will ask for the place again
-    return Inbound("whatsapp", sender, sid, form.get("Body", ""), tuple(attachments), location)
+    # The chat id is the bare number; "whatsapp:" is Twilio's address syntax, added back when sending.
+    return Inbound("whatsapp", sender.removeprefix("whatsapp:"), sid, form.get("Body", ""), tuple(attachments), location)
 
 
 def _count(value: str | None) -> int:
@@ -91,13 +92,13 @@ class TwilioChannel:
             return bytes(body)
 
     def send(self, message: Outgoing) -> Sent:
-        sender = f"whatsapp:{self._settings.whatsapp_from}"
+        sender, recipient = f"whatsapp:{self._settings.whatsapp_from}", f"whatsapp:{message.chat_id}"
         try:
             if not message.window_open and self._settings.template_sid:
                 variables = json.dumps({"1": message.text[:1000]})
-                sent = self._client.messages.create(from_=sender, to=message.chat_id, content_sid=self._settings.template_sid, content_variables=variables)
+                sent = self._client.messages.create(from_=sender, to=recipient, content_sid=self._settings.template_sid, content_variables=variables)
                 return Sent(str(sent.sid), "template")
-            sent = self._client.messages.create(from_=sender, to=message.chat_id, body=message.text[:1600])
+            sent = self._client.messages.create(from_=sender, to=recipient, body=message.text[:1600])
             return Sent(str(sent.sid))
         except TwilioRestException as exc:
             permanent = exc.code in PERMANENT_CODES or 400 <= (exc.status or 500) < 500 and exc.status != 429

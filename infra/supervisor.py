@@ -51,7 +51,7 @@ def main() -> int:
         try:
             url = f"http://{_display_host(settings.host)}:{settings.port}"
             if _wait_healthy(url, children):
-                _banner(url, login, time.monotonic() - started)
+                _banner(url, login, time.monotonic() - started, settings.simulator)
                 return _watch(children)
             return 0 if _Stop.requested else 1
         finally:
@@ -78,6 +78,8 @@ def _start_children(settings: Settings, urls: ServiceUrls) -> dict[str, subproce
     commands = {"web": [sys.executable, "-m", "admin"]}
     for number in range(1, settings.workers + 1):
         commands[f"worker-{number}"] = [sys.executable, "-m", "workers"]
+    if settings.telegram and settings.telegram.mode == "polling":
+        commands["telegram-polling"] = [sys.executable, "-m", "bot.polling"]
     return {name: subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent) for name, command in commands.items()}
 
 
@@ -130,10 +132,12 @@ def _display_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
 
-def _banner(url: str, login: str, seconds: float) -> None:
+def _banner(url: str, login: str, seconds: float, simulator: bool) -> None:
+    chat = f"  Chat         {url}/simulator/  (be a family or a citizen)\n" if simulator else ""
     print(
         f"\n  Homeward is up in {seconds:.1f} s\n"
         f"  Admin panel  {url}/\n"
+        f"{chat}"
         f"  Health       {url}/healthz\n"
         f"  Login        {login}\n"
         f"  Stop with Ctrl-C.\n",

@@ -18,13 +18,18 @@ from core.chat import Inbound, inbound_to_doc
 from core.conversation import State
 
 
-def store_inbound(db: Database, message: Inbound) -> bool:
-    """Keep an inbound message as `pending`; False when this platform id was seen before."""
+def store_inbound(db: Database, message: Inbound) -> ObjectId | None:
+    """Keep an inbound message as `pending`; None when this platform id was seen before."""
     try:
-        db.inbound.insert_one(inbound_to_doc(message) | {"contact": message.contact, "status": "pending", "received_at": _now()})
+        return db.inbound.insert_one(inbound_to_doc(message) | {"contact": message.contact, "status": "pending", "received_at": _now()}).inserted_id
     except DuplicateKeyError:
-        return False
-    return True
+        return None
+
+
+def contact_of(db: Database, collection: str, message_id: str) -> str | None:
+    """The contact an inbound or outbox message belongs to; None once erased."""
+    doc = db[collection].find_one({"_id": ObjectId(message_id)}, {"contact": 1})
+    return str(doc["contact"]) if doc else None
 
 
 def pending_inbound(db: Database, contact: str) -> list[dict[str, Any]]:

@@ -28,19 +28,28 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Embedded
     mongodb.stop()
 
 
-@pytest.fixture
-def settings(servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path) -> Settings:
+def make_environment(servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a Homeward process under test: real servers, a fresh database."""
     mongodb, redis_server = servers
-    return load_settings(
-        {
-            "HOMEWARD_DATA_DIR": str(tmp_path / "data"),
-            "MONGODB_URI": mongodb.url,
-            "MONGODB_DATABASE": f"test_{uuid.uuid4().hex[:12]}",
-            "REDIS_URL": redis_server.url,
-            "HOMEWARD_ADMIN_PASSWORD": "correct-horse-battery",
-            "HOMEWARD_FACES_DIR": os.environ.get("HOMEWARD_FACES_DIR", "../shared/faces"),
-        }
-    )
+    return {
+        "HOMEWARD_DATA_DIR": str(tmp_path / "data"),
+        "MONGODB_URI": mongodb.url,
+        "MONGODB_DATABASE": f"test_{uuid.uuid4().hex[:12]}",
+        "REDIS_URL": redis_server.url,
+        "HOMEWARD_ADMIN_PASSWORD": "correct-horse-battery",
+        "HOMEWARD_FACES_DIR": os.environ.get("HOMEWARD_FACES_DIR", "../shared/faces"),
+    } | extra
+
+
+@pytest.fixture
+def environment(servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path) -> dict[str, str]:
+    """Override in a test module to add settings (chat channels, limits)."""
+    return make_environment(servers, tmp_path)
+
+
+@pytest.fixture
+def settings(environment: dict[str, str]) -> Settings:
+    return load_settings(environment)
 
 
 @pytest.fixture

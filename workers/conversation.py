@@ -18,7 +18,7 @@ from core.conversation import Context, State
 from core.dialog import step
 from core.rate import rate_decision
 from storage.cases import case_summaries
-from storage.conversations import finish_inbound, load_state, pending_inbound, queue_outbound, save_state
+from storage.conversations import contact_of, finish_inbound, load_state, pending_inbound, queue_outbound, save_state
 from workers.context import WorkerContext, current
 from workers.effects import execute
 from workers.queue import enqueue_outbox
@@ -26,30 +26,37 @@ from workers.queue import enqueue_outbox
 LOCK_TIMEOUT_S = 300
 
 
-def process_conversation(contact: str) -> int:
-    """Handle every pending message of one contact; return how many."""
+def process_conversation(inbound_id: str) -> int:
+    """Handle every pending message of this message's contact, oldest first; return how many."""
     context = current()
+    contact = contact_of(context.connections.db, "inbound", inbound_id)
+    if contact is None:
+        return 0  # erased meanwhile, or already handled and tidied
     lock = context.connections.redis.lock(f"lock:conversation:{contact}", timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S)
     with lock:
-        handled = 0
+        handled, first_reply = 0, None
         for doc in pending_inbound(context.connections.db, contact):
-            _handle(context, doc)
+            first_reply = first_reply or _handle(context, doc)
             handled += 1
-    if handled:
+    if first_reply is not None:
         assert context.queue is not None
-        enqueue_outbox(context.queue, contact)
+        enqueue_outbox(context.queue, str(first_reply))
     return handled
 
 
-def _handle(context: WorkerContext, doc: dict[str, Any]) -> None:
+def _handle(context: WorkerContext, doc: dict[str, Any]) -> Any:
+    """Apply one message's plan; return the id of its first queued reply, if any."""
     message = inbound_from_doc(doc)
     plan = doc.get("plan") or _decide(context, doc["_id"], message)
     db = context.connections.db
     if plan["state"] is not None:
         save_state(db, message.contact, message.channel, message.chat_id, State.from_doc(plan["state"]))
-    for index, text in enumerate(plan["replies"]):
+    queued = [
         queue_outbound(db, message.contact, message.channel, message.chat_id, text, source=f"{doc['_id']}:{index}", erase_after_send=plan["erased"])
+        for index, text in enumerate(plan["replies"])
+    ]
     finish_inbound(db, doc["_id"], plan["status"])
+    return queued[0] if queued else None
 
 
 def _decide(context: WorkerContext, inbound_id: Any, message: Inbound) -> dict[str, Any]:

@@ -68,6 +68,6 @@ def _tell_sender(context: WorkerContext, photo: dict[str, Any]) -> None:
     reply = photo_feedback(photo, qualities)
     if reply is None:
         return
-    queue_outbound(context.connections.db, notify["contact"], notify["channel"], notify["chat_id"], render(reply), source=f"photo:{photo['_id']}")
+    queued = queue_outbound(context.connections.db, notify["contact"], notify["channel"], notify["chat_id"], render(reply), source=f"photo:{photo['_id']}")
     assert context.queue is not None
-    enqueue_outbox(context.queue, notify["contact"])
+    enqueue_outbox(context.queue, str(queued))

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bot.channels import Outgoing, SendError
-from storage.conversations import conversation, mark_outbound, pending_outbound
+from storage.conversations import contact_of, conversation, mark_outbound, pending_outbound
 from storage.photos import find_photo, photo_bytes
 from workers.context import WorkerContext, current
 
@@ -14,10 +14,13 @@ WHATSAPP_WINDOW = timedelta(hours=24)
 log = logging.getLogger(__name__)
 
 
-def send_outbox(contact: str) -> int:
-    """Send what is pending; a temporary failure stops here (order kept) and RQ retries later."""
+def send_outbox(outbox_id: str) -> int:
+    """Send what is pending for this message's contact; a temporary failure stops here (order kept) and RQ retries."""
     context = current()
     db = context.connections.db
+    contact = contact_of(db, "outbox", outbox_id)
+    if contact is None:
+        return 0  # erased meanwhile
     sent = 0
     with context.connections.redis.lock(f"lock:outbox:{contact}", timeout=300, blocking_timeout=300):
         window_open = _window_open(conversation(db, contact))

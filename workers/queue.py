@@ -31,10 +31,15 @@ def enqueue_photo_analysis(queue: Queue, photo_id: str) -> str:
     return job.id
 
 
-def enqueue_conversation(queue: Queue, contact: str) -> None:
-    """Wake the job that answers a contact's pending messages, in order."""
-    queue.enqueue("workers.conversation.process_conversation", contact, retry=CONVERSATION_RETRY, job_timeout=600, result_ttl=600, failure_ttl=30 * 24 * 3600)
+# Jobs name a stored message by its id, never the contact: RQ logs job arguments,
+# and a phone number has no business in a log.
 
 
-def enqueue_outbox(queue: Queue, contact: str) -> None:
-    queue.enqueue("workers.outbox.send_outbox", contact, retry=OUTBOX_RETRY, job_timeout=300, result_ttl=600, failure_ttl=30 * 24 * 3600)
+def enqueue_conversation(queue: Queue, inbound_id: str) -> None:
+    """Wake the job that answers the pending messages of this message's contact, in order."""
+    queue.enqueue("workers.conversation.process_conversation", inbound_id, retry=CONVERSATION_RETRY, job_timeout=600, result_ttl=600, failure_ttl=30 * 24 * 3600)
+
+
+def enqueue_outbox(queue: Queue, outbox_id: str) -> None:
+    """Send the pending messages of this outbox message's contact, in order."""
+    queue.enqueue("workers.outbox.send_outbox", outbox_id, retry=OUTBOX_RETRY, job_timeout=300, result_ttl=600, failure_ttl=30 * 24 * 3600)

@@ -109,6 +109,6 @@ MESSAGES: dict[str, str] = {
     "why_video": "it is a video.",
     "why_too_large_file": "the file is too large.",
     "why_too_many_pixels": "the picture is too large.",
-    "why_truncated": "the file is incomplete.",
+    "why_truncated": "the file is damaged or incomplete.",
     "why_empty": "the file is empty.",
 }

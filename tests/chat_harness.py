@@ -1,0 +1,46 @@
+"""Drive Homeward's web app and a real RQ worker together, as the platforms and `make run` would."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from pymongo.database import Database
+from rq import SimpleWorker
+
+from admin.app import create_app
+from config import Settings
+from storage.connections import Connections
+from workers import context
+from workers.queue import make_queue
+
+# Every collection that may hold something of a contact; erasure must empty them of it.
+CONTACT_COLLECTIONS = ("inbound", "outbox", "conversations", "cases", "sightings", "photos", "faces", "counters")
+
+
+class Harness:
+    def __init__(self, settings: Settings, connections: Connections) -> None:
+        self.app: Flask = create_app(settings, connections)
+        self.client: FlaskClient = self.app.test_client()
+        self.db: Database = connections.db
+        self.context = context.WorkerContext(settings, connections)
+        context.install(self.context)
+        self.worker = SimpleWorker([make_queue(connections.redis)], connection=connections.redis)
+
+    def work(self) -> None:
+        """Run every queued job (and the jobs they queue) to completion."""
+        for _ in range(10):
+            if not self.worker.work(burst=True) and make_queue(self.worker.connection).count == 0:
+                return
+
+    def traces_of(self, contact: str, references: list[str]) -> dict[str, int]:
+        """How many documents still mention this contact or its references, per collection."""
+        found = {}
+        for name in CONTACT_COLLECTIONS:
+            query: dict[str, Any] = {"$or": [
+                {"contact": contact}, {"reporter": contact}, {"_id": f"outbox:{contact}"},
+                {"owner.id": {"$in": references + [contact]}}, {"reference": {"$in": references}},
+                {"notify.contact": contact},
+            ]}  # fmt: skip
+            found[name] = self.db[name].count_documents(query)
+        return {name: n for name, n in found.items() if n}

@@ -1,0 +1,45 @@
+"""A stand-in Twilio REST API: records Messages.json posts, serves media behind basic auth."""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+
+class TwilioStandIn:
+    def __init__(self, account_sid: str, auth_token: str) -> None:
+        self.account_sid, self.auth_token = account_sid, auth_token
+        self.sent: list[dict[str, str]] = []
+        self.media: dict[str, tuple[bytes, str]] = {}
+        self.media_requests: list[bool] = []  # whether each media fetch carried the right credentials
+        self._lock = threading.Lock()
+        self.app = self._build()
+
+    def texts(self, to: str) -> list[str]:
+        return [m.get("Body", "") for m in self.sent if m["To"] == f"whatsapp:{to}"]
+
+    def _build(self) -> Flask:
+        app = Flask("twilio-standin")
+
+        @app.post(f"/2010-04-01/Accounts/{self.account_sid}/Messages.json")
+        def create_message() -> Any:
+            auth = request.authorization
+            if not auth or (auth.username, auth.password) != (self.account_sid, self.auth_token):
+                return jsonify(code=20003, message="Authenticate", status=401), 401
+            with self._lock:
+                self.sent.append(dict(request.form))
+                sid = f"SM{len(self.sent):032d}"
+            return jsonify(sid=sid, status="queued", to=request.form["To"], body=request.form.get("Body", "")), 201
+
+        @app.get("/media/<name>")
+        def media(name: str) -> Any:
+            auth = request.authorization
+            allowed = bool(auth) and (auth.username, auth.password) == (self.account_sid, self.auth_token)
+            self.media_requests.append(allowed)
+            if not allowed:
+                return Response("unauthorised", 401)
+            data, content_type = self.media[name]
+            return Response(data, 200, content_type=content_type)
+
+        return app

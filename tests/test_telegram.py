@@ -1,0 +1,175 @@
+"""Telegram end to end: updates posted as Telegram posts them, the real PTB Bot talking to a stand-in Bot API."""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from config import Settings
+from infra.embedded import EmbeddedServer
+from storage.connections import Connections
+from tests.chat_harness import Harness
+from tests.conftest import make_environment
+from tests.standins.server import BackgroundServer
+from tests.standins.telegram_api import TelegramStandIn
+
+TOKEN = "123456:TEST-token"
+SECRET = "s3cret-webhook-token-123"
+CHAT, CITIZEN = 1001, 2002
+
+
+@pytest.fixture
+def bot_api() -> Iterator[TelegramStandIn]:
+    standin = TelegramStandIn(TOKEN)
+    with BackgroundServer(standin.app) as server:
+        standin.url = server.url  # type: ignore[attr-defined]
+        yield standin
+
+
+@pytest.fixture
+def environment(servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn) -> dict[str, str]:
+    return make_environment(servers, tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET, TELEGRAM_API_BASE_URL=bot_api.url)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def harness(settings: Settings, connections: Connections) -> Harness:
+    return Harness(settings, connections)
+
+
+_ids = itertools.count(50_000)
+
+
+def update(chat: int, text: str | None = None, **message: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"message_id": next(_ids), "date": 1_700_000_000, "chat": {"id": chat, "type": "private"}, "from": {"id": chat, "is_bot": False, "first_name": "Test"}}
+    if text is not None:
+        body["text"] = text
+    return {"update_id": next(_ids), "message": body | message}
+
+
+def photo(file_id: str) -> dict[str, Any]:
+    return {"photo": [{"file_id": f"{file_id}-small", "file_unique_id": "s", "width": 90, "height": 90, "file_size": 1000}, {"file_id": file_id, "file_unique_id": "l", "width": 250, "height": 250, "file_size": 12_000}]}
+
+
+def post(harness: Harness, body: dict[str, Any], secret: str | None = SECRET) -> int:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+    return harness.client.post("/webhooks/telegram", json=body, headers=headers).status_code
+
+
+def chat(harness: Harness, chat_id: int, *messages: str | dict[str, Any]) -> None:
+    for item in messages:
+        body = update(chat_id, item) if isinstance(item, str) else update(chat_id, **item)
+        assert post(harness, body) == 200
+        harness.work()
+
+
+def test_a_family_reports_a_missing_person(harness: Harness, bot_api: TelegramStandIn, faces_dir: Path) -> None:
+    bot_api.add_file("aaron-1", (faces_dir / "lfw/Aaron_Eckhart/Aaron_Eckhart_0001.jpg").read_bytes())
+    chat(harness, CHAT, "/start", "yes", "1", "J", "Aaron Eckhart", "forty", "41", "skip")
+    chat(harness, CHAT, {"location": {"latitude": 51.5033, "longitude": -0.1196}}, "yesterday 5pm", "grey jacket")
+    chat(harness, CHAT, photo("aaron-1"), "done", "yes")
+    said = bot_api.texts(CHAT)
+    assert "Do you agree?" in said[0]
+    assert "Please type the person's name (at least 2 letters)." in said  # 'J' was asked again
+    assert "Please reply with an age in years (0 to 120), or 'unknown'." in said  # so was 'forty'
+    reference = re.search(r"reference is (HW-[0-9A-Z]{4})", said[-1]).group(1)  # type: ignore[union-attr]
+    case = harness.db.cases.find_one({"reference": reference})
+    assert case["name"] == "Aaron Eckhart" and case["age"] == 41 and case["place"]["latitude"] == 51.5033
+    photo_doc = harness.db.photos.find_one({"owner.id": reference})
+    assert photo_doc["status"] == "analysed" and photo_doc["face_count"] == 1
+    assert harness.db.faces.count_documents({"owner": {"kind": "case", "id": reference}}) == 1
+
+
+def test_a_citizen_reports_a_sighting_and_learns_no_identity(harness: Harness, bot_api: TelegramStandIn, faces_dir: Path) -> None:
+    bot_api.add_file("seen-1", (faces_dir / "lfw/Aaron_Eckhart/Aaron_Eckhart_0001.jpg").read_bytes())
+    chat(harness, CITIZEN, "hi", "yes", photo("seen-1"), "Market square, north side", "now", "walking towards the river")
+    said = bot_api.texts(CITIZEN)
+    assert re.search(r"reference is SG-[0-9A-Z]{4}", said[-1])
+    assert not any("Aaron" in text for text in said)
+    sighting = harness.db.sightings.find_one({"reporter": f"telegram:{CITIZEN}"})
+    assert sighting["place"] == {"text": "Market square, north side"} and sighting["note"] == "walking towards the river"
+    assert harness.db.faces.count_documents({"owner.kind": "sighting"}) == 1
+
+
+def test_the_same_update_three_times_has_one_effect(harness: Harness, bot_api: TelegramStandIn) -> None:
+    body = update(CHAT, "hi")
+    assert [post(harness, body) for _ in range(3)] == [200, 200, 200]
+    harness.work()
+    assert harness.db.inbound.count_documents({}) == 1
+    assert len(bot_api.texts(CHAT)) == 1
+
+
+@pytest.mark.parametrize("secret", [None, "wrong-secret-value-000"])
+def test_a_bad_or_missing_secret_is_refused_and_nothing_is_stored(harness: Harness, bot_api: TelegramStandIn, secret: str | None) -> None:
+    assert post(harness, update(CHAT, "hi"), secret=secret) == 403
+    harness.work()
+    assert harness.db.inbound.count_documents({}) == 0 and bot_api.sent == []
+
+
+def test_files_that_are_not_photos_get_a_clear_answer(harness: Harness, bot_api: TelegramStandIn) -> None:
+    pdf = {"document": {"file_id": "doc-1", "file_unique_id": "d", "mime_type": "application/pdf", "file_name": "poster.pdf", "file_size": 80_000}}
+    video = {"video": {"file_id": "vid-1", "file_unique_id": "v", "width": 640, "height": 480, "duration": 9, "file_size": 2_000_000}}
+    huge = {"document": {"file_id": "big-1", "file_unique_id": "b", "mime_type": "image/jpeg", "file_name": "big.jpg", "file_size": 40 * 2**20}}
+    chat(harness, CHAT, "hi", "yes", pdf, video, huge)
+    said = bot_api.texts(CHAT)
+    assert "I can't use that kind of file. Please send a photo (JPEG or PNG)." in said
+    assert "I can only use photos, not videos. Please send a still photo; a screenshot of the video works." in said
+    assert "That file is too large (40.0 MB). Please send a photo smaller than 15 MB." in said
+    assert harness.db.photos.count_documents({}) == 0
+
+
+def test_cancel_leaves_the_report_and_forgets_its_photos(harness: Harness, bot_api: TelegramStandIn, faces_dir: Path) -> None:
+    bot_api.add_file("p1", (faces_dir / "lfw/Aaron_Eckhart/Aaron_Eckhart_0001.jpg").read_bytes())
+    chat(harness, CHAT, "hi", "yes", "report", "Someone Else", photo("p1"))
+    assert harness.db.photos.count_documents({}) == 1
+    chat(harness, CHAT, "cancel", "menu")
+    said = bot_api.texts(CHAT)
+    assert "Stopped; nothing from it was kept." in said[-2] and "What would you like to do?" in said[-1]
+    assert harness.db.photos.count_documents({}) == 0 and harness.db.faces.count_documents({}) == 0
+
+
+def test_delete_my_data_leaves_nothing_of_the_contact(harness: Harness, bot_api: TelegramStandIn, faces_dir: Path) -> None:
+    bot_api.add_file("p2", (faces_dir / "lfw/Aaron_Eckhart/Aaron_Eckhart_0001.jpg").read_bytes())
+    bot_api.add_file("p3", (faces_dir / "groups/two_people.jpg").read_bytes())
+    chat(harness, CHAT, "hi", "yes", "1", "Aaron Eckhart", "41", "male", "Leeds", "2 days ago", "skip", photo("p2"), "done", "yes")
+    chat(harness, CHAT, photo("p3"), "Leeds station", "now", "skip")
+    references = [c["reference"] for c in harness.db.cases.find()] + [s["reference"] for s in harness.db.sightings.find()]
+    assert len(references) == 2 and harness.db.faces.count_documents({}) == 3
+    chat(harness, CHAT, "delete my data", "delete")
+    assert "everything you sent to Homeward has been erased" in bot_api.texts(CHAT)[-1]
+    assert harness.traces_of(f"telegram:{CHAT}", references) == {}
+    assert harness.db.photo_files.files.count_documents({}) == 0
+
+
+def test_a_blocked_bot_is_recorded_and_a_server_error_is_retried(harness: Harness, bot_api: TelegramStandIn) -> None:
+    bot_api.fail_next = [403]
+    chat(harness, CHAT, "hi")
+    failed = harness.db.outbox.find_one({"contact": f"telegram:{CHAT}"})
+    assert failed["status"] == "failed" and "blocked" in failed["error"]
+    bot_api.fail_next = [500]
+    chat(harness, CHAT, "yes")
+    waiting = list(harness.db.outbox.find({"contact": f"telegram:{CHAT}", "status": "pending"}).sort("seq", 1))
+    assert len(waiting) == 2 and waiting[0]["attempts"] == 1  # order kept: both wait for the retry
+
+
+
+def test_polling_mode_feeds_the_same_path(servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn, db: Any) -> None:
+    """TELEGRAM_MODE=polling: the real polling process takes updates from getUpdates into the inbound store."""
+    env = make_environment(servers, tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_MODE="polling", TELEGRAM_API_BASE_URL=bot_api.url)  # type: ignore[attr-defined]
+    env["MONGODB_DATABASE"] = db.name
+    bot_api.updates = [update(CHAT, "hi"), update(CHAT, "yes")]
+    process = subprocess.Popen([sys.executable, "-m", "bot.polling"], cwd=Path(__file__).parent.parent, env=os.environ | env)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and db.inbound.count_documents({}) < 2:
+            time.sleep(0.2)
+    finally:
+        process.terminate()
+        assert process.wait(20) == 0
+    assert db.inbound.count_documents({"contact": f"telegram:{CHAT}"}) == 2
