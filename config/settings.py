@@ -42,6 +42,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOMEWARD_TIMEZONE", "UTC", "Time zone people mean when they write 'yesterday 5pm' (an IANA name, e.g. Europe/Madrid)."),
     Setting("HOMEWARD_CHAT_RATE_PER_MINUTE", "20", "Messages one chat may send per minute; past it they get one polite notice, then silence until it cools down."),
     Setting("HOMEWARD_SIMULATOR", "auto", "The chat simulator at /simulator: on, off, or auto (on when no chat channel is configured)."),
+    Setting("MATCH_STRONG_DISTANCE", "0.50", "Face distance at or below which a candidate is in the strong band (reviewed first; flags duplicate cases)."),
+    Setting("MATCH_REVIEW_DISTANCE", "0.60", "Face distance at or below which a candidate is created for review; above it nothing is."),
+    Setting("MATCH_TOP_K", "5", "Candidates kept per sighting face (the closest cases)."),
+    Setting("MATCH_LOOKBACK_DAYS", "90", "How far back a new case searches past sightings."),
+    Setting("REVIEW_ESCALATE_MINUTES", "30", "Strong candidates waiting longer than this are highlighted on the front page."),
     Setting("PUBLIC_BASE_URL", "", "The address the platforms reach this service at, e.g. https://homeward.example.org (Twilio signatures are checked against it)."),
     Setting("TELEGRAM_BOT_TOKEN", "", "Telegram bot token from @BotFather. Unset: Telegram is off.", secret=True),
     Setting("TELEGRAM_WEBHOOK_SECRET", "", "Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; required with a token in webhook mode.", secret=True),
@@ -96,6 +101,11 @@ class Settings:
     chat_rate_per_minute: int
     simulator: bool
     public_base_url: str
+    match_strong: float
+    match_review: float
+    match_top_k: int
+    match_lookback_days: int
+    review_escalate_minutes: int
     telegram: TelegramSettings | None
     twilio: TwilioSettings | None
 
@@ -130,6 +140,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         chat_rate_per_minute=env.integer("HOMEWARD_CHAT_RATE_PER_MINUTE", 1, 1000),
         simulator=_simulator(env.choice("HOMEWARD_SIMULATOR", ("AUTO", "ON", "OFF")), telegram, twilio),
         public_base_url=public_base_url,
+        match_strong=env.number("MATCH_STRONG_DISTANCE", 0.0, 1.5),
+        match_review=_check_bands(env.number("MATCH_STRONG_DISTANCE", 0.0, 1.5), env.number("MATCH_REVIEW_DISTANCE", 0.0, 1.5)),
+        match_top_k=env.integer("MATCH_TOP_K", 1, 50),
+        match_lookback_days=env.integer("MATCH_LOOKBACK_DAYS", 1, 3650),
+        review_escalate_minutes=env.integer("REVIEW_ESCALATE_MINUTES", 1, 10080),
         telegram=telegram,
         twilio=twilio,
     )
@@ -161,6 +176,12 @@ def _twilio(env: _Env, public_base_url: str) -> TwilioSettings | None:
 
 def _simulator(choice: str, telegram: TelegramSettings | None, twilio: TwilioSettings | None) -> bool:
     return choice == "ON" or (choice == "AUTO" and telegram is None and twilio is None)
+
+
+def _check_bands(strong: float, review: float) -> float:
+    if review < strong:
+        raise ConfigError(f"MATCH_REVIEW_DISTANCE ({review}) must not be below MATCH_STRONG_DISTANCE ({strong})")
+    return review
 
 
 def _check_timezone(name: str) -> str:
@@ -209,6 +230,16 @@ class _Env:
             number = int(value)
         except ValueError:
             raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {value!r}") from None
+        if not low <= number <= high:
+            raise ConfigError(f"{name} must be from {low} to {high}, got {number}")
+        return number
+
+    def number(self, name: str, low: float, high: float) -> float:
+        value = self.text(name)
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number from {low} to {high}, got {value!r}") from None
         if not low <= number <= high:
             raise ConfigError(f"{name} must be from {low} to {high}, got {number}")
         return number

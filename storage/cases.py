@@ -11,6 +11,8 @@ from pymongo.errors import DuplicateKeyError
 
 from core.conversation import CaseSummary
 from core.references import CASE_PREFIX, SIGHTING_PREFIX, make_reference
+from storage.candidates import erase_candidates
+from storage.faces import move_faces
 from storage.photos import Owner, delete_photos
 
 REFERENCE_ATTEMPTS = 20
@@ -40,6 +42,8 @@ def create_sighting(db: Database, contact: str, details: dict[str, Any], source:
 def close_case(db: Database, contact: str, reference: str) -> bool:
     """Close one of the contact's own cases; its faces stop taking part in matching."""
     result = db.cases.update_one({"reference": reference, "reporter": contact, "status": "open"}, {"$set": {"status": "closed", "closed_at": _now()}})
+    if result.modified_count:
+        bump_gallery(db)
     return result.modified_count == 1
 
 
@@ -52,11 +56,15 @@ def case_summaries(db: Database, contact: str) -> tuple[CaseSummary, ...]:
 def erase_contact(db: Database, contact: str) -> dict[str, int]:
     """Delete every case and sighting the contact reported, with their photos and faces."""
     erased = {"photos": delete_photos(db, draft_owner(contact))}
+    references: dict[str, list[str]] = {}
     for collection, kind in (("cases", "case"), ("sightings", "sighting")):
-        references = [doc["reference"] for doc in db[collection].find({"reporter": contact}, {"reference": 1})]
-        for reference in references:
+        references[kind] = [doc["reference"] for doc in db[collection].find({"reporter": contact}, {"reference": 1})]
+        for reference in references[kind]:
             erased["photos"] += delete_photos(db, Owner(kind, reference))
         erased[collection] = db[collection].delete_many({"reporter": contact}).deleted_count
+    erased["candidates"] = erase_candidates(db, references["case"], references["sighting"])
+    if references["case"]:
+        bump_gallery(db)
     return erased
 
 
@@ -67,7 +75,17 @@ def discard_draft(db: Database, contact: str) -> int:
 def _adopt_draft_photos(db: Database, contact: str, owner: Owner) -> None:
     draft = draft_owner(contact).as_doc()
     db.photos.update_many({"owner": draft}, {"$set": {"owner": owner.as_doc()}})
-    db.faces.update_many({"owner": draft}, {"$set": {"owner": owner.as_doc()}})
+    move_faces(db, {"owner": draft}, owner.as_doc())
+
+
+def analysed_photo_ids(db: Database, owner: Owner) -> list[str]:
+    """Photos of a case or sighting whose faces are ready to match."""
+    return [str(p["_id"]) for p in db.photos.find({"owner": owner.as_doc(), "status": "analysed"}, {"_id": 1})]
+
+
+def bump_gallery(db: Database) -> None:
+    """Tell every worker's in-memory gallery that case faces were removed (closed or erased)."""
+    db.counters.update_one({"_id": "gallery:removals"}, {"$inc": {"seq": 1}}, upsert=True)
 
 
 def _insert_with_reference(db: Database, collection: str, prefix: str, doc: dict[str, Any]) -> str:

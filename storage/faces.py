@@ -41,6 +41,7 @@ def store_faces(db: Database, photo: dict[str, Any], analysis: PhotoAnalysis) ->
                     "quality_reason": face.quality_reason,
                     "encoding": vector_to_bytes(face.encoding),
                     "created_at": now,
+                    **({"matchable_since": now} if photo["owner"]["kind"] in ("case", "sighting") else {}),
                 }
             },
             upsert=True,
@@ -50,6 +51,15 @@ def store_faces(db: Database, photo: dict[str, Any], analysis: PhotoAnalysis) ->
     if not writes:
         return 0
     return db.faces.bulk_write(writes, ordered=False).upserted_count
+
+
+def move_faces(db: Database, query: dict[str, Any], owner: dict[str, str]) -> None:
+    """Give faces a new owner; case and sighting faces are stamped as matchable from now."""
+    update: dict[str, Any] = {"owner": owner}
+    if owner["kind"] in ("case", "sighting"):
+        update["matchable_since"] = datetime.now(timezone.utc)
+    # $and, not a merged dict: the query may itself filter on owner (a draft), which a merge would overwrite.
+    db.faces.update_many({"$and": [query, {"owner": {"$ne": owner}}]}, {"$set": update})
 
 
 def faces_of_photo(db: Database, photo_id: ObjectId) -> list[dict[str, Any]]:

@@ -22,7 +22,16 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("photo_id", ASCENDING), ("index", ASCENDING)], unique=True, name="photo_index_unique"),
         IndexModel([("owner.kind", ASCENDING), ("owner.id", ASCENDING)], name="owner"),
         IndexModel([("owner.kind", ASCENDING), ("quality", ASCENDING), ("created_at", DESCENDING)], name="kind_quality_created"),
+        IndexModel([("owner.kind", ASCENDING), ("matchable_since", ASCENDING)], name="kind_matchable_since"),
     ],
+    # A (case, sighting face) pair is put before a reviewer once.
+    "candidates": [
+        IndexModel([("case", ASCENDING), ("sighting_face_id", ASCENDING)], unique=True, name="pair_unique"),
+        IndexModel([("status", ASCENDING), ("band", ASCENDING), ("created_at", ASCENDING)], name="queue"),
+        IndexModel([("sighting_face_id", ASCENDING), ("status", ASCENDING)], name="sighting_face"),
+        IndexModel([("sighting", ASCENDING)], name="sighting"),
+    ],
+    "audit": [IndexModel([("target", ASCENDING), ("at", DESCENDING)], name="target_at"), IndexModel([("at", DESCENDING)], name="at")],
     # A platform delivering the same update again (Telegram update_id, Twilio MessageSid) is stored once.
     "inbound": [
         IndexModel([("channel", ASCENDING), ("message_id", ASCENDING)], unique=True, name="platform_id_unique"),

@@ -74,3 +74,16 @@ def test_usernames_are_unique(db: Database) -> None:
     create_user(db, "rosa", "a-long-password", "reviewer")
     with pytest.raises(UserExists):
         create_user(db, "rosa", "another-long-one", "viewer")
+
+
+def test_adopting_a_draft_moves_only_that_drafts_faces(db: Database, faces_dir: Path) -> None:
+    from storage.cases import create_case, draft_owner  # noqa: PLC0415
+
+    data = (faces_dir / "groups/two_people.jpg").read_bytes()
+    analysis = analyse_photo(data)
+    for owner in (draft_owner("telegram:1"), Owner("sighting", "SG-2345")):
+        saved = save_photo(db, data, owner)
+        store_faces(db, find_photo(db, saved.id), analysis)
+    reference = create_case(db, "telegram:1", {"name": "X"}, source="telegram:99")
+    assert db.faces.count_documents({"owner": {"kind": "case", "id": reference}}) == 2
+    assert db.faces.count_documents({"owner": {"kind": "sighting", "id": "SG-2345"}}) == 2

@@ -12,7 +12,7 @@ from storage import cases
 from storage.conversations import erase_conversation, record_consent
 from storage.photos import Owner, save_photo
 from workers.context import WorkerContext
-from workers.queue import enqueue_photo_analysis
+from workers.queue import enqueue_matching, enqueue_photo_analysis
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,10 @@ def execute(context: WorkerContext, message: Inbound, effects: list[Effect]) -> 
             cases.discard_draft(db, contact)
         elif isinstance(effect, CreateCase):
             results.values["reference"] = cases.create_case(db, contact, effect.details, source=_source(message))
+            _match_adopted(context, Owner("case", results.values["reference"]))
         elif isinstance(effect, CreateSighting):
             results.values["reference"] = cases.create_sighting(db, contact, effect.details, source=_source(message))
+            _match_adopted(context, Owner("sighting", results.values["reference"]))
         elif isinstance(effect, CloseCase):
             cases.close_case(db, contact, effect.reference)
         elif isinstance(effect, EraseContact):
@@ -69,6 +71,13 @@ def _store_photo(context: WorkerContext, message: Inbound, effect: StorePhoto, r
     if saved.created:
         assert context.queue is not None
         enqueue_photo_analysis(context.queue, str(saved.id))
+
+
+def _match_adopted(context: WorkerContext, owner: Owner) -> None:
+    """Photos analysed while still a draft are matched now that they belong to a case or sighting."""
+    assert context.queue is not None
+    for photo_id in cases.analysed_photo_ids(context.connections.db, owner):
+        enqueue_matching(context.queue, photo_id)
 
 
 def _source(message: Inbound) -> str:

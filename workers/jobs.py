@@ -13,10 +13,10 @@ from core.errors import PhotoRejected
 from core.photo_analysis import analyse_photo as analyse
 from core.photo_feedback import photo_feedback
 from storage.conversations import queue_outbound
-from storage.faces import faces_of_photo, store_faces
+from storage.faces import faces_of_photo, move_faces, store_faces
 from storage.photos import find_photo, photo_bytes
 from workers.context import WorkerContext, current
-from workers.queue import enqueue_outbox
+from workers.queue import enqueue_matching, enqueue_outbox
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,11 @@ def analyse_photo(photo_id: str) -> str:
     )
     if claimed is not None:
         # The photo may have moved from a draft to its case while we worked: faces follow their photo.
-        db.faces.update_many({"photo_id": photo["_id"]}, {"$set": {"owner": claimed["owner"]}})
+        move_faces(db, {"photo_id": photo["_id"]}, claimed["owner"])
         _tell_sender(context, claimed)
+        if claimed["owner"]["kind"] in ("case", "sighting"):
+            assert context.queue is not None
+            enqueue_matching(context.queue, photo_id)
     return str(update["status"])
 
 

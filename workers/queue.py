@@ -43,3 +43,8 @@ def enqueue_conversation(queue: Queue, inbound_id: str) -> None:
 def enqueue_outbox(queue: Queue, outbox_id: str) -> None:
     """Send the pending messages of this outbox message's contact, in order."""
     queue.enqueue("workers.outbox.send_outbox", outbox_id, retry=OUTBOX_RETRY, job_timeout=300, result_ttl=600, failure_ttl=30 * 24 * 3600)
+
+
+def enqueue_matching(queue: Queue, photo_id: str) -> None:
+    """Search the faces of an analysed case or sighting photo; safe to queue twice."""
+    queue.enqueue("workers.matching.match_photo", photo_id, retry=PHOTO_RETRY, job_timeout=600, result_ttl=600, failure_ttl=30 * 24 * 3600)

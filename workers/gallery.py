@@ -1,0 +1,83 @@
+"""The faces of open cases, held in memory as one float32 matrix per worker.
+
+Behind a two-method interface (`search`, `refresh`) so that an ANN index or
+MongoDB Atlas Vector Search can replace it. Kept fresh without full reloads:
+new case faces are fetched by their `matchable_since` stamp; a removal
+(a case closed or erased) bumps a counter that triggers one full reload.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+
+import numpy as np
+from bson import ObjectId
+from pymongo.database import Database
+
+from core.face_model import ENCODING_SIZE
+from core.matching import Bands, Hit, best_per_case, distances
+from storage.faces import bytes_to_vector
+
+# Stamps come from several processes' clocks; look back a little and skip faces already held.
+CLOCK_SLACK = timedelta(seconds=30)
+_FACE_FIELDS = {"encoding": 1, "owner": 1, "photo_id": 1}
+
+
+class CaseGallery(Protocol):
+    def search(self, vector: np.ndarray, bands: Bands, top_k: int, exclude_case: str | None = None) -> list[tuple[Hit, ObjectId]]: ...
+
+
+class MatrixGallery:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._matrix = np.zeros((0, ENCODING_SIZE), dtype=np.float32)
+        self._cases: list[str] = []
+        self._face_ids: list[ObjectId] = []
+        self._held: set[ObjectId] = set()
+        self._removals: int | None = None
+        self._since = datetime.min.replace(tzinfo=timezone.utc)
+
+    def __len__(self) -> int:
+        return len(self._face_ids)
+
+    def search(self, vector: np.ndarray, bands: Bands, top_k: int, exclude_case: str | None = None) -> list[tuple[Hit, ObjectId]]:
+        """The closest open cases to one face, each with the id of its closest face."""
+        self.refresh()
+        row_distances = distances(self._matrix, vector)
+        if exclude_case is not None:
+            row_distances = np.where(np.array(self._cases, dtype=object) == exclude_case, np.inf, row_distances)
+        return [(hit, self._face_ids[hit.face_index]) for hit in best_per_case(row_distances, self._cases, bands, top_k)]
+
+    def refresh(self) -> None:
+        removals = int((self._db.counters.find_one({"_id": "gallery:removals"}) or {}).get("seq", 0))
+        if removals != self._removals:
+            self._reload(removals)
+        else:
+            self._add_new()
+
+    def _reload(self, removals: int) -> None:
+        open_cases = set(self._db.cases.distinct("reference", {"status": "open"}))
+        faces = [f for f in self._db.faces.find({"owner.kind": "case", "quality": "ok"}, _FACE_FIELDS) if f["owner"]["id"] in open_cases]
+        self._matrix = np.zeros((0, ENCODING_SIZE), dtype=np.float32)
+        self._cases, self._face_ids, self._held = [], [], set()
+        self._since = datetime.now(timezone.utc)
+        self._append(faces)
+        self._removals = removals
+
+    def _add_new(self) -> None:
+        started = datetime.now(timezone.utc)
+        query = {"owner.kind": "case", "quality": "ok", "matchable_since": {"$gte": self._since - CLOCK_SLACK}}
+        fresh = [f for f in self._db.faces.find(query, _FACE_FIELDS) if f["_id"] not in self._held]
+        if fresh:
+            open_cases = set(self._db.cases.distinct("reference", {"status": "open", "reference": {"$in": [f["owner"]["id"] for f in fresh]}}))
+            self._append([f for f in fresh if f["owner"]["id"] in open_cases])
+        self._since = started
+
+    def _append(self, faces: list[dict[str, Any]]) -> None:
+        if not faces:
+            return
+        vectors = np.stack([bytes_to_vector(f["encoding"]) for f in faces]).astype(np.float32)
+        self._matrix = np.vstack([self._matrix, vectors])
+        self._cases += [f["owner"]["id"] for f in faces]
+        self._face_ids += [f["_id"] for f in faces]
+        self._held.update(f["_id"] for f in faces)
