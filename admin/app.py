@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
-from admin import cli, health, home, simulator, webhooks
+from admin import auth, cases, cli, health, images, review, simulator, users, webhooks
 from admin.context import Homeward
 from config import Settings, load_settings
 from storage.connections import Connections, connect
@@ -23,15 +25,23 @@ def create_app(settings: Settings | None = None, connections: Connections | None
             raise RuntimeError("create_app needs MONGODB_URI and REDIS_URL, or connections passed in")
         connections = connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url)
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session
+    )
     app.extensions["homeward"] = Homeward(settings, connections)
     generated = bootstrap_admin(connections.db, settings.admin_password)
     if generated:
         logging.getLogger(__name__).warning("created the admin account: user admin, password %s (shown once)", generated)
-    app.register_blueprint(health.blueprint)
-    app.register_blueprint(home.blueprint)
-    app.register_blueprint(webhooks.blueprint)
-    app.register_blueprint(simulator.blueprint)
+    csrf = CSRFProtect(app)
+    csrf.exempt(webhooks.blueprint)  # platforms authenticate by signature instead
+    for surface in (health, auth, review, cases, images, users, webhooks, simulator):
+        app.register_blueprint(surface.blueprint)
+    app.jinja_env.globals.update(current_user=auth.current_user, can=auth.can)
     app.cli.add_command(cli.group)
     return app
 

@@ -1,6 +1,8 @@
 """Drive Homeward's web app and a real RQ worker together, as the platforms and `make run` would."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -26,6 +28,16 @@ class Harness:
         self.context = context.WorkerContext(settings, connections)
         context.install(self.context)
         self.worker = SimpleWorker([make_queue(connections.redis)], connection=connections.redis)
+
+    def simulator_send(self, user: str, text: str = "", photo: Path | None = None) -> int:
+        """Post as the simulator page does, CSRF token in the header."""
+        if not hasattr(self, "_csrf"):
+            page = self.client.get("/simulator/").get_data(as_text=True)
+            self._csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        data: dict[str, Any] = {"user": user, "text": text}
+        if photo is not None:
+            data["file"] = (photo.open("rb"), photo.name, "image/jpeg")
+        return self.client.post("/simulator/send", data=data, headers={"X-CSRFToken": self._csrf}, content_type="multipart/form-data").status_code
 
     def work(self) -> None:
         """Run every queued job (and the jobs they queue) to completion."""

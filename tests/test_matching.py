@@ -22,10 +22,7 @@ def lfw(faces_dir: Path, name: str) -> Path:
 
 
 def send(harness: Harness, user: str, text: str = "", photo: Path | None = None) -> None:
-    data: dict[str, object] = {"user": user, "text": text}
-    if photo:
-        data["file"] = (photo.open("rb"), photo.name, "image/jpeg")
-    assert harness.client.post("/simulator/send", data=data, content_type="multipart/form-data").status_code == 200
+    assert harness.simulator_send(user, text, photo) == 200
     harness.work()
 
 

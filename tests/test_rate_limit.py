@@ -20,7 +20,7 @@ def environment(servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path) 
 def test_past_the_limit_one_notice_then_silence(settings: Settings, connections: Connections) -> None:
     harness = Harness(settings, connections)
     for text in ["hi", "yes", "menu", "menu", "menu", "menu", "menu"]:
-        assert harness.client.post("/simulator/send", data={"user": "flood", "text": text}).status_code == 200
+        assert harness.simulator_send("flood", text) == 200
     harness.work()
     replies = [m["text"] for m in harness.db.outbox.find({"contact": "simulator:flood"}).sort("seq", 1)]
     assert sum("sending messages very quickly" in r for r in replies) == 1

@@ -92,6 +92,14 @@ MESSAGES: dict[str, str] = {
     ),
     "erase_hint": "Reply 'delete' to erase everything, or 'cancel' to keep it.",
     "erased": "Done: everything you sent to Homeward has been erased. Write 'hi' if you ever need us again.",
+    # After a reviewer's approval
+    "match_found": (
+        "A Homeward reviewer has confirmed a possible sighting of {name} (report {reference}).\n"
+        "Sighting {sighting}: {place}\nWhen: {time}\n\n"
+        "What to do next: give both references to the police or whoever is leading the search, "
+        "and please do not go there alone. Write 'status {reference}' at any time."
+    ),
+    "citizen_thanks": "Thank you again for your sighting {sighting}. A reviewer has looked at it; your help matters.",
     # Files we can't use
     "unsupported_video": "I can only use photos, not videos. Please send a still photo; a screenshot of the video works.",
     "unsupported_audio": "I can't listen to voice messages. Please type your answer.",

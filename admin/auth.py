@@ -1,0 +1,68 @@
+"""Login, logout and roles: viewer reads, reviewer decides, admin manages users."""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable, TypeVar
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from werkzeug.security import check_password_hash
+
+from admin.context import homeward
+from storage.audit import audit
+from storage.users import ROLES
+
+blueprint = Blueprint("auth", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def require(role: str) -> Callable[[F], F]:
+    """Anonymous visitors go to the login page; a signed-in user below `role` gets 403."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                return redirect(url_for("auth.login", next=request.full_path))
+            if ROLES.index(user["role"]) < ROLES.index(role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return guarded  # type: ignore[return-value]
+
+    return decorator
+
+
+def current_user() -> dict[str, Any] | None:
+    if "user" not in g:
+        name = session.get("user")
+        g.user = homeward().connections.db.users.find_one({"username": name}, {"password_hash": 0}) if name else None
+    return g.user  # type: ignore[no-any-return]
+
+
+def can(role: str) -> bool:
+    user = current_user()
+    return bool(user) and ROLES.index(user["role"]) >= ROLES.index(role)  # type: ignore[index]
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "POST":
+        db = homeward().connections.db
+        name = request.form.get("username", "").strip()
+        user = db.users.find_one({"username": name})
+        if user and check_password_hash(user["password_hash"], request.form.get("password", "")):
+            session.clear()
+            session["user"] = name
+            session.permanent = True
+            audit(db, name, "login", f"user:{name}")
+            target = request.args.get("next", "")
+            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("review.dashboard"))
+        flash("Wrong username or password.")
+    return render_template("login.html")
+
+
+@blueprint.post("/logout")
+def logout() -> Any:
+    session.clear()
+    return redirect(url_for("auth.login"))

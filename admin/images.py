@@ -1,0 +1,49 @@
+"""Face crops and photos for signed-in reviewers, drawn from the stored originals."""
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from flask import Blueprint, Response, abort
+
+from admin.auth import require
+from admin.context import homeward
+from core.face_crops import face_crop, photo_with_boxes
+from core.images import decode_photo
+from storage.faces import faces_of_photo
+from storage.photos import find_photo, photo_bytes
+
+blueprint = Blueprint("images", __name__, url_prefix="/images")
+
+
+@blueprint.get("/faces/<face_id>/crop.jpg")
+@require("viewer")
+def crop(face_id: str) -> Any:
+    face, rgb = _face_and_pixels(face_id)
+    return _jpeg(face_crop(rgb, tuple(face["box"])))  # type: ignore[arg-type]
+
+
+@blueprint.get("/faces/<face_id>/photo.jpg")
+@require("viewer")
+def photo(face_id: str) -> Any:
+    face, rgb = _face_and_pixels(face_id)
+    boxes = [tuple(f["box"]) for f in faces_of_photo(homeward().connections.db, face["photo_id"])]
+    return _jpeg(photo_with_boxes(rgb, boxes, highlight=face["index"]))  # type: ignore[arg-type]
+
+
+def _face_and_pixels(face_id: str) -> tuple[dict[str, Any], Any]:
+    db = homeward().connections.db
+    try:
+        face = db.faces.find_one({"_id": ObjectId(face_id)}, {"encoding": 0})
+    except InvalidId:
+        abort(404)
+    photo = find_photo(db, face["photo_id"]) if face else None
+    if face is None or photo is None:
+        abort(404)
+    return face, decode_photo(photo_bytes(db, photo)).rgb
+
+
+def _jpeg(data: bytes) -> Response:
+    # Faces are sensitive: never cached by shared caches, and only briefly by the browser.
+    return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=300"})

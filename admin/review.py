@@ -1,0 +1,130 @@
+"""The review queue, the candidate page, and the decision that answers the family."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from admin.auth import current_user, require
+from admin.context import homeward
+from core.answers import citizen_thanks, describe_place, describe_time, family_answer
+from core.catalog import render
+from storage.audit import audit, history
+from storage.candidates import decide, review_queue
+from storage.conversations import queue_outbound
+from workers.queue import enqueue_outbox
+
+blueprint = Blueprint("review", __name__)
+PAGE_SIZE = 20
+REJECT_REASONS = ("Different person", "Photo too poor to tell", "Duplicate of another candidate", "Other")
+
+
+@blueprint.get("/")
+@require("viewer")
+def dashboard() -> str:
+    services = homeward()
+    db = services.connections.db
+    overdue = datetime.now(timezone.utc) - timedelta(minutes=services.settings.review_escalate_minutes)
+    counts = {
+        "strong": db.candidates.count_documents({"status": "pending", "band": "strong"}),
+        "review": db.candidates.count_documents({"status": "pending", "band": "review"}),
+        "open_cases": db.cases.count_documents({"status": "open"}),
+        "duplicates": db.cases.count_documents({"status": "open", "possible_duplicates.0": {"$exists": True}}),
+    }
+    escalated = list(db.candidates.find({"status": "pending", "band": "strong", "created_at": {"$lt": overdue}}).sort("created_at", 1).limit(20))
+    return render_template("dashboard.html", counts=counts, escalated=escalated, minutes=services.settings.review_escalate_minutes)
+
+
+@blueprint.get("/review")
+@require("viewer")
+def queue() -> str:
+    page = max(1, request.args.get("page", 1, type=int))
+    db = homeward().connections.db
+    rows = review_queue(db, (page - 1) * PAGE_SIZE, PAGE_SIZE + 1)
+    cases = {c["reference"]: c for c in db.cases.find({"reference": {"$in": [r["case"] for r in rows]}}, {"reference": 1, "name": 1})}
+    return render_template("queue.html", rows=rows[:PAGE_SIZE], cases=cases, page=page, more=len(rows) > PAGE_SIZE)
+
+
+@blueprint.get("/candidates/<candidate_id>")
+@require("viewer")
+def candidate(candidate_id: str) -> str:
+    db = homeward().connections.db
+    found = _candidate(candidate_id)
+    case = db.cases.find_one({"reference": found["case"]})
+    sighting = db.sightings.find_one({"reference": found["sighting"]})
+    if case is None or sighting is None:
+        abort(404)
+    sighting_faces = list(db.faces.find({"owner": {"kind": "sighting", "id": sighting["reference"]}, "_id": {"$ne": found["sighting_face_id"]}}, {"_id": 1, "quality": 1}))
+    delivery = db.outbox.find_one({"_id": found.get("family_message_id")}, {"status": 1, "sent_as": 1, "error": 1, "attempts": 1}) if found.get("family_message_id") else None
+    audit(db, current_user()["username"], "view", f"candidate:{candidate_id}")  # type: ignore[index]
+    return render_template(
+        "candidate.html",
+        c=found,
+        case=case,
+        sighting=sighting,
+        sighting_place=describe_place(sighting.get("place")),
+        sighting_time=describe_time(sighting),
+        case_place=describe_place(case.get("place")),
+        case_time=describe_time(case),
+        others=sighting_faces,
+        delivery=delivery,
+        reasons=REJECT_REASONS,
+        history=history(db, [f"candidate:{candidate_id}"]),
+    )
+
+
+@blueprint.post("/candidates/<candidate_id>/decide")
+@require("reviewer")
+def decision(candidate_id: str) -> Any:
+    db = homeward().connections.db
+    user = current_user()["username"]  # type: ignore[index]
+    action = request.form.get("action")
+    reason = " ".join(request.form.get("reason", "").split())[:300]
+    if action not in ("approve", "reject"):
+        abort(400)
+    if action == "reject" and not reason:
+        flash("Say why you reject it: the reason is kept with the decision.")
+        return redirect(url_for("review.candidate", candidate_id=candidate_id))
+    decided = decide(db, _candidate(candidate_id)["_id"], "approved" if action == "approve" else "rejected", user, reason)
+    if decided is None:
+        flash("This candidate was already decided; nothing was changed.")
+        return redirect(url_for("review.candidate", candidate_id=candidate_id))
+    audit(db, user, action, f"candidate:{candidate_id}", reason)
+    audit(db, user, action, f"case:{decided['case']}", f"candidate {candidate_id}")
+    if action == "approve":
+        _answer_family(decided)
+        flash("Approved: the family is being told in their chat.")
+    else:
+        flash("Rejected; the reason is recorded.")
+    return redirect(url_for("review.candidate", candidate_id=candidate_id))
+
+
+def _answer_family(candidate: dict[str, Any]) -> None:
+    """Queue the family's message (with the sighting photo) and the citizen's thank-you."""
+    services = homeward()
+    db = services.connections.db
+    case = db.cases.find_one({"reference": candidate["case"]})
+    sighting = db.sightings.find_one({"reference": candidate["sighting"]})
+    family = db.conversations.find_one({"contact": case["reporter"]}) if case else None
+    if case is None or sighting is None or family is None:
+        return  # erased meanwhile: there is nobody left to tell
+    message_id = queue_outbound(db, family["contact"], family["channel"], family["chat_id"], render(family_answer(case, sighting)), photo_id=candidate["sighting_photo_id"], source=f"approve:{candidate['_id']}")
+    db.candidates.update_one({"_id": candidate["_id"]}, {"$set": {"family_message_id": message_id}})
+    enqueue_outbox(services.queue, str(message_id))
+    citizen = db.conversations.find_one({"contact": sighting["reporter"]})
+    if citizen is not None:
+        thanks = queue_outbound(db, citizen["contact"], citizen["channel"], citizen["chat_id"], render(citizen_thanks(sighting)), source=f"thanks:{sighting['reference']}")
+        enqueue_outbox(services.queue, str(thanks))
+
+
+def _candidate(candidate_id: str) -> dict[str, Any]:
+    try:
+        found = homeward().connections.db.candidates.find_one({"_id": ObjectId(candidate_id)})
+    except InvalidId:
+        found = None
+    if found is None:
+        abort(404)
+    return found

@@ -1,0 +1,128 @@
+"""Who may do what in the panel: login, roles, CSRF, and a decision taken once."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from bson import ObjectId
+from flask.testing import FlaskClient
+
+from config import Settings
+from storage.connections import Connections
+from storage.users import create_user
+from tests.chat_harness import Harness
+from tests.test_matching import SAME_PERSON, lfw, report_case, report_sighting
+
+PASSWORD = "a-long-test-password"
+
+
+@pytest.fixture
+def harness(settings: Settings, connections: Connections) -> Harness:
+    made = Harness(settings, connections)
+    for role in ("viewer", "reviewer"):  # "admin" exists already: created at start-up
+        create_user(connections.db, role, PASSWORD, role)
+    return made
+
+
+@pytest.fixture
+def candidate(harness: Harness, faces_dir: Path) -> ObjectId:
+    report_case(harness, "family", "Colin Powell", lfw(faces_dir, SAME_PERSON[0]))
+    report_sighting(harness, "citizen", lfw(faces_dir, SAME_PERSON[1]))
+    found = harness.db.candidates.find_one()
+    assert found is not None
+    return ObjectId(found["_id"])
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD) -> str:
+    """Log in through the form; return the CSRF token of the session."""
+    client.post("/login", data={"username": username, "password": password, "csrf_token": csrf(client, "/login")})
+    answer = client.get("/")
+    if answer.status_code != 200:
+        return ""
+    # Logging in starts a new session, with a new token: read it from a page, as a browser would.
+    return re.search(r'name="csrf_token" value="([^"]+)"', answer.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+
+
+def csrf(client: FlaskClient, path: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+
+
+def test_an_anonymous_visitor_is_sent_to_login(harness: Harness, candidate: ObjectId) -> None:
+    for path in ("/", "/review", f"/candidates/{candidate}", "/cases/", "/users/"):
+        answer = harness.client.get(path)
+        assert answer.status_code == 302 and answer.location.startswith("/login"), path
+    assert harness.client.post(f"/candidates/{candidate}/decide", data={"action": "approve"}).status_code in (302, 400)
+    assert harness.db.candidates.find_one({"_id": candidate})["status"] == "pending"
+
+
+def test_a_wrong_password_is_refused(harness: Harness) -> None:
+    login(harness.client, "reviewer", "not-the-password")
+    assert harness.client.get("/").status_code == 302
+
+
+def test_an_admin_creates_a_reviewer(harness: Harness, settings: Settings) -> None:
+    token = login(harness.client, "admin", settings.admin_password or "")
+    harness.client.post("/users/", data={"username": "nadia", "password": "another-long-password", "role": "reviewer", "csrf_token": token})
+    assert harness.db.users.find_one({"username": "nadia"})["role"] == "reviewer"
+
+
+def test_a_viewer_sees_but_cannot_decide(harness: Harness, candidate: ObjectId) -> None:
+    token = login(harness.client, "viewer")
+    page = harness.client.get(f"/candidates/{candidate}")
+    assert page.status_code == 200 and b"Approve" not in page.data
+    answer = harness.client.post(f"/candidates/{candidate}/decide", data={"action": "approve", "csrf_token": token})
+    assert answer.status_code == 403
+    assert harness.db.candidates.find_one({"_id": candidate})["status"] == "pending"
+    assert harness.client.get("/users/").status_code == 403
+
+
+def test_a_form_without_its_csrf_token_is_refused(harness: Harness, candidate: ObjectId) -> None:
+    login(harness.client, "reviewer")
+    answer = harness.client.post(f"/candidates/{candidate}/decide", data={"action": "approve"})
+    assert answer.status_code == 400
+    assert harness.db.candidates.find_one({"_id": candidate})["status"] == "pending"
+
+
+def test_approval_tells_the_family_once(harness: Harness, candidate: ObjectId) -> None:
+    token = login(harness.client, "reviewer")
+    harness.client.post(f"/candidates/{candidate}/decide", data={"action": "approve", "csrf_token": token})
+    again = harness.client.post(f"/candidates/{candidate}/decide", data={"action": "reject", "reason": "Other", "csrf_token": token}, follow_redirects=True)
+    assert b"already decided" in again.data
+    decided = harness.db.candidates.find_one({"_id": candidate})
+    assert decided["status"] == "approved" and decided["decided_by"] == "reviewer"
+    harness.work()
+    family = [m["text"] for m in harness.db.outbox.find({"contact": "simulator:family"})]
+    assert sum("confirmed a possible sighting of Colin Powell" in t for t in family) == 1
+    citizen = [m["text"] for m in harness.db.outbox.find({"contact": "simulator:citizen"})]
+    assert any("Thank you again for your sighting" in t for t in citizen) and not any("Colin" in t for t in citizen)
+    assert harness.db.audit.count_documents({"action": "approve", "user": "reviewer"}) == 2  # on the candidate and its case
+    assert b"Message to the family: <strong id=\"delivery\">sent" in harness.client.get(f"/candidates/{candidate}").data
+
+
+def test_a_rejection_needs_a_reason_and_sends_nothing(harness: Harness, candidate: ObjectId) -> None:
+    token = login(harness.client, "reviewer")
+    harness.client.post(f"/candidates/{candidate}/decide", data={"action": "reject", "csrf_token": token})
+    assert harness.db.candidates.find_one({"_id": candidate})["status"] == "pending"
+    before = harness.db.outbox.count_documents({})
+    harness.client.post(f"/candidates/{candidate}/decide", data={"action": "reject", "reason": "Different person", "csrf_token": token})
+    harness.work()
+    decided = harness.db.candidates.find_one({"_id": candidate})
+    assert decided["status"] == "rejected" and decided["reason"] == "Different person"
+    assert harness.db.outbox.count_documents({}) == before
+
+
+def test_overdue_strong_candidates_are_highlighted(harness: Harness, candidate: ObjectId) -> None:
+    harness.db.candidates.update_one({"_id": candidate}, {"$set": {"band": "strong", "created_at": datetime.now(timezone.utc) - timedelta(hours=2)}})
+    login(harness.client, "viewer")
+    page = harness.client.get("/").get_data(as_text=True)
+    assert 'id="escalated"' in page and f"/candidates/{candidate}" in page
+
+
+def test_images_need_a_login_and_show_the_face(harness: Harness, candidate: ObjectId) -> None:
+    face = harness.db.candidates.find_one({"_id": candidate})["sighting_face_id"]
+    assert harness.client.get(f"/images/faces/{face}/crop.jpg").status_code == 302
+    login(harness.client, "viewer")
+    crop = harness.client.get(f"/images/faces/{face}/crop.jpg")
+    assert crop.status_code == 200 and crop.data[:2] == b"\xff\xd8" and "private" in crop.headers["Cache-Control"]
