@@ -4,13 +4,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-webhooks doctor help
+.PHONY: run test bench bench-webhooks bench-matching doctor help
 
 help:
 	@echo "make run     start everything (embedded MongoDB + Redis, web, worker) on http://127.0.0.1:8000"
 	@echo "make test    run the test suite"
 	@echo "make bench   print per-photo timings of the face pipeline"
 	@echo "make bench-webhooks  print webhook acknowledgement latency (p50/p90/p99)"
+	@echo "make bench-matching  print time from a sighting photo to its candidate in the queue (p50/p95)"
 	@echo "make doctor  check the install"
 
 $(STAMP): requirements.txt
@@ -29,6 +30,9 @@ bench: $(STAMP)
 
 bench-webhooks: $(STAMP)
 	$(PY) -m benchmarks.webhook_latency
+
+bench-matching: $(STAMP)
+	$(PY) -m benchmarks.match_latency
 
 doctor: $(STAMP)
 	$(PY) -m admin.cli doctor

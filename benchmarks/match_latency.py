@@ -1,0 +1,142 @@
+"""Time from a sighting photo arriving to its candidate in the review queue: `python -m benchmarks.match_latency`.
+
+Starts everything as `make run` does (embedded servers, web, one worker) in a
+temporary data dir, reports one case through the simulator, then sends N
+sightings of the same person one after another, each as a citizen would:
+photo, then place, time and note right away. For each it prints the time
+until the candidate exists, measured from the photo's arrival and from the
+last answer (when the sighting is complete), then p50/p95.
+"""
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pymongo
+
+from config import load_settings
+from infra.embedded import free_port
+
+PERSON = "George_W_Bush"
+
+
+class Simulator:
+    """Talks to /simulator like the page does (session cookie, CSRF header, multipart posts)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        page = self.opener.open(f"{base}/simulator/").read().decode()
+        self.csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+    def send(self, user: str, text: str = "", photo: Path | None = None) -> None:
+        boundary = uuid.uuid4().hex
+        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in (("user", user), ("text", text))]
+        if photo is not None:
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{photo.name}"\r\nContent-Type: image/jpeg\r\n\r\n'.encode() + photo.read_bytes() + b"\r\n")
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        request = urllib.request.Request(f"{self.base}/simulator/send", body, {"Content-Type": f"multipart/form-data; boundary={boundary}", "X-CSRFToken": self.csrf})
+        self.opener.open(request).read()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sightings", type=int, default=25)
+    args = parser.parse_args()
+    faces = load_settings().faces_dir / "lfw" / PERSON
+    photos = sorted(faces.glob("*.jpg"))
+    if len(photos) < args.sightings + 1:
+        print(f"need {args.sightings + 1} photos in {faces}; set HOMEWARD_FACES_DIR", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as data_dir:
+        port = free_port()
+        env = os.environ | {"HOMEWARD_DATA_DIR": data_dir, "PORT": str(port), "HOMEWARD_LOG_LEVEL": "WARNING", "HOMEWARD_SIMULATOR": "on"}
+        for name in ("MONGODB_URI", "REDIS_URL"):
+            env.pop(name, None)
+        service = subprocess.Popen([sys.executable, "-m", "infra.supervisor"], env=env, cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, text=True)
+        try:
+            _wait_banner(service)
+            db = pymongo.MongoClient(json.loads((Path(data_dir) / "run/embedded.json").read_text())["mongodb"]["url"])["homeward"]
+            _measure(Simulator(f"http://127.0.0.1:{port}"), db, photos, args.sightings)
+        finally:
+            service.send_signal(signal.SIGINT)
+            service.wait(60)
+    return 0
+
+
+def _measure(sim: Simulator, db: pymongo.database.Database, photos: list[Path], count: int) -> None:
+    for text in ("hi", "yes", "1", "George Bush", "60", "male", "Texas", "yesterday", "skip"):
+        sim.send("family", text)
+    sim.send("family", photo=photos[0])
+    sim.send("family", "done")
+    sim.send("family", "yes")
+    _wait(lambda: db.cases.find_one({"reporter": "simulator:family"}), 60)
+    from_photo, from_complete, missed = [], [], 0
+    print(f"{count} sightings of {PERSON}, one at a time; one web process, one worker")
+    for number, photo in enumerate(photos[1 : count + 1], 1):
+        citizen = f"citizen-{number}"
+        for text in ("hi", "yes"):
+            sim.send(citizen, text)
+        _wait(lambda: db.conversations.find_one({"contact": f"simulator:{citizen}", "state.consent": True}), 30)
+        arrived = time.perf_counter()
+        sim.send(citizen, photo=photo)
+        for text in ("Main square", "now", "skip"):
+            sim.send(citizen, text)
+        completed = time.perf_counter()
+        found = _wait(lambda: _candidate(db, citizen), 30)
+        if not found:
+            missed += 1
+            print(f"  {photo.name}: no candidate within 30 s (distance above the review band?)")
+            continue
+        done = time.perf_counter()
+        from_photo.append((done - arrived) * 1000)
+        from_complete.append((done - completed) * 1000)
+    _report("from photo arrival", from_photo)
+    _report("from sighting complete", from_complete)
+    print(f"  no candidate: {missed} of {count}")
+
+
+def _candidate(db: pymongo.database.Database, citizen: str) -> bool:
+    sighting = db.sightings.find_one({"reporter": f"simulator:{citizen}"}, {"reference": 1})
+    return bool(sighting and db.candidates.find_one({"sighting": sighting["reference"]}, {"_id": 1}))
+
+
+def _report(label: str, values: list[float]) -> None:
+    if not values:
+        return
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    print(f"  {label:<24} p50 {statistics.median(ordered):7.0f} ms   p95 {p95:7.0f} ms   max {ordered[-1]:7.0f} ms   (n={len(ordered)})")
+
+
+def _wait(check: object, timeout: float) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():  # type: ignore[operator]
+            return result
+        time.sleep(0.02)
+    return None
+
+
+def _wait_banner(service: subprocess.Popen[str]) -> None:
+    assert service.stdout is not None
+    for line in service.stdout:
+        if "Stop with Ctrl-C" in line:
+            return
+    raise SystemExit("Homeward did not start")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
