@@ -14,7 +14,7 @@ from types import FrameType
 
 from bot.inbox import accept
 from bot.telegram import TelegramChannel, parse_update
-from config import ConfigError, load_settings
+from config.process import start_process
 from storage.connections import connect
 from workers.queue import make_queue
 
@@ -29,12 +29,7 @@ def _request_stop(_signum: int, _frame: FrameType | None) -> None:
 
 
 def main() -> int:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"polling: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s polling %(levelname)s: %(message)s")
+    settings = start_process("polling")
     if settings.telegram is None or not (settings.mongodb_uri and settings.redis_url):
         print("polling: needs TELEGRAM_BOT_TOKEN, MONGODB_URI and REDIS_URL", file=sys.stderr)
         return 2

@@ -41,7 +41,7 @@ def detect(rgb: np.ndarray, upsample: int) -> list[Detection]:
     rects, scores, _poses = api.face_detector.run(rgb, upsample, 0.0)
     height, width = rgb.shape[:2]
     found = []
-    for rect, score in zip(rects, scores):
+    for rect, score in zip(rects, scores, strict=True):
         top, bottom = max(rect.top(), 0), min(rect.bottom(), height)
         left, right = max(rect.left(), 0), min(rect.right(), width)
         if bottom > top and right > left:

@@ -62,7 +62,7 @@ def analyse_photo(
     encodings = face_model.encode(work, boxes, jitters)
     clock.lap("encode")
     gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
-    faces = [_face(gray, d, e, scale) for d, e in zip(detections, encodings)]
+    faces = [_face(gray, d, e, scale) for d, e in zip(detections, encodings, strict=True)]
     faces.sort(key=lambda f: (f.box[3], f.box[0]))  # left to right, as a person reads a group photo
     return PhotoAnalysis(photo.width, photo.height, photo.format, faces, upsample, clock.laps)
 

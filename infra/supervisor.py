@@ -17,7 +17,8 @@ import urllib.error
 import urllib.request
 from types import FrameType
 
-from config import ConfigError, Settings, load_settings
+from config import Settings
+from config.process import start_process
 from infra.embedded import STOP_TIMEOUT_S, die_with_parent
 from infra.services import ServiceUrls, backing_services
 from storage.connections import connect
@@ -39,12 +40,7 @@ def main() -> int:
     started = time.monotonic()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _Stop.handler)
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"homeward: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    settings = start_process("homeward")
     with backing_services(settings) as urls:
         login = _admin_login(settings, urls)
         children = _start_children(settings, urls)

@@ -6,12 +6,11 @@ not once per photo.
 """
 from __future__ import annotations
 
-import logging
 import sys
 
 from rq import SimpleWorker
 
-from config import ConfigError, load_settings
+from config.process import start_process
 from core import face_model
 from storage.connections import connect
 from workers.context import WorkerContext, install
@@ -19,12 +18,7 @@ from workers.queue import make_queue
 
 
 def main() -> int:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"worker: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s worker %(levelname)s %(name)s: %(message)s")
+    settings = start_process("worker")
     if not (settings.mongodb_uri and settings.redis_url):
         print("worker: MONGODB_URI and REDIS_URL must be set (`make run` sets them)", file=sys.stderr)
         return 2
