@@ -98,6 +98,53 @@ def set_telegram_webhook_command() -> None:
     click.echo(f"Telegram will post updates to {url}")
 
 
+@group.group("eval")
+def eval_group() -> None:
+    """Measure the matcher as the literature does (a benchmark: figures, not pass/fail)."""
+
+
+@eval_group.command("lfw-pairs")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), help="Labelled folder (default: HOMEWARD_FACES_DIR/lfw).")
+@click.option("--pairs", "pairs_file", type=click.Path(dir_okay=False, path_type=Path), help="Pairs file, View 2 or View 1 (default: lfw-protocol/pairs.txt).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="JSON results (default: data dir/eval/lfw-pairs.json).")
+def eval_pairs_command(folder: Path | None, pairs_file: Path | None, out: Path | None) -> None:
+    """10-fold verification accuracy on LFW pairs, embedded with the service's pipeline."""
+    from evaluation import report, runs  # noqa: PLC0415 - loads numpy and the face models
+    from evaluation.embed import EmbeddingCache  # noqa: PLC0415
+
+    settings = _settings()
+    folder = folder or settings.faces_dir / "lfw"
+    pairs_file = pairs_file or settings.faces_dir / "lfw-protocol" / "pairs.txt"
+    result = runs.lfw_pairs(folder, pairs_file, EmbeddingCache(settings.data_dir / "eval" / "embeddings.sqlite"))
+    report.print_pairs(result)
+    report.save(result, out or settings.data_dir / "eval" / "lfw-pairs.json")
+
+
+@eval_group.command("identify")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), help="Labelled folder (default: HOMEWARD_FACES_DIR/lfw).")
+@click.option("--gallery-sizes", default="1000,all", show_default=True, help="Gallery sizes in identities; 'all' is every identity.")
+@click.option("--nonmate-share", default=0.1, show_default=True, help="Share of identities whose photos are non-mated searches.")
+@click.option("--variants", default="original,whatsapp,half,rotated", show_default=True, help="Probe degradations to run.")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="JSON results (default: data dir/eval/identify.json).")
+def eval_identify_command(folder: Path | None, gallery_sizes: str, nonmate_share: float, variants: str, seed: int, out: Path | None) -> None:
+    """Open-set identification: rank-1/5, FNIR at fixed FPIR, the configured bands, degraded probes."""
+    from evaluation import report, runs  # noqa: PLC0415
+    from evaluation.embed import EmbeddingCache  # noqa: PLC0415
+
+    settings = _settings()
+    sizes = [None if size.strip() == "all" else int(size) for size in gallery_sizes.split(",")]
+    chosen = [v.strip() for v in variants.split(",")]
+    unknown = set(chosen) - set(runs.VARIANTS)
+    if unknown:
+        raise click.ClickException(f"unknown variants {sorted(unknown)}; choose from {', '.join(runs.VARIANTS)}")
+    bands = {"strong": settings.match_strong, "review": settings.match_review}
+    cache = EmbeddingCache(settings.data_dir / "eval" / "embeddings.sqlite")
+    result = runs.identify(folder or settings.faces_dir / "lfw", cache, sizes, nonmate_share, chosen, bands, settings.match_top_k, seed)
+    report.print_identify(result)
+    report.save(result, out or settings.data_dir / "eval" / "identify.json")
+
+
 def _settings() -> Settings:
     try:
         return load_settings()

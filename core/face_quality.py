@@ -27,7 +27,7 @@ MIN_DETECTOR_SCORE = 0.0  # HOG scores at or below are not trusted (false positi
 
 @dataclass(frozen=True)
 class Verdict:
-    quality: str  # ok, too_small, blurred
+    quality: str  # ok, too_small, blurred, ambiguous (one of several faces in a case photo)
     reason: str  # a sentence for logs and the admin
 
 
@@ -41,13 +41,17 @@ def next_upsample(done: int, long_side: int, face_sizes: list[int]) -> int | Non
 
     Upsampling a 1280 px photo costs ~4x its plain pass, so pay it only when
     the plain pass leaves room for missed faces: it found none, or it found
-    faces near the detector's limit (where smaller ones are likely too).
+    faces near the detector's limit (where smaller ones are likely too, as in
+    a group shot). A second upsampling (small photos only) is for when still
+    nothing was found: tight crops and thumbnails.
     """
     limit = 2 if long_side <= SMALL_PHOTO_SIDE else 1
     if done >= limit:
         return None
-    if not face_sizes or min(face_sizes) < SMALL_FACE_HINT_PX:
+    if not face_sizes:
         return done + 1
+    if done == 0 and min(face_sizes) < SMALL_FACE_HINT_PX:
+        return 1
     return None
 
 
@@ -67,3 +71,13 @@ def judge(size_px: int, sharpness_value: float) -> Verdict:
     if sharpness_value < MIN_SHARPNESS:
         return Verdict("blurred", f"sharpness {sharpness_value:.1f} is below {MIN_SHARPNESS}")
     return Verdict("ok", "usable for matching")
+
+
+def for_case_photo(verdicts: list[Verdict]) -> list[Verdict]:
+    """A case photo must show only the missing person: with several faces, none is trusted to be them.
+
+    The family is asked for a photo of the person alone; a sighting, by contrast, keeps every face.
+    """
+    if len(verdicts) <= 1:
+        return verdicts
+    return [Verdict("ambiguous", "case photo shows several people; waiting for one with the missing person alone")] * len(verdicts)

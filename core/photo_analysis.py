@@ -6,13 +6,13 @@ accuracy evaluation alike, so all three measure the same pipeline.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
 from core import face_model
-from core.face_quality import judge, next_upsample, sharpness, work_scale
+from core.face_quality import Verdict, for_case_photo, judge, next_upsample, sharpness, work_scale
 from core.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode_photo
 
 Box = tuple[int, int, int, int]  # top, right, bottom, left in the upright photo's pixels
@@ -65,6 +65,13 @@ def analyse_photo(
     faces = [_face(gray, d, e, scale) for d, e in zip(detections, encodings, strict=True)]
     faces.sort(key=lambda f: (f.box[3], f.box[0]))  # left to right, as a person reads a group photo
     return PhotoAnalysis(photo.width, photo.height, photo.format, faces, upsample, clock.laps)
+
+
+def as_case_photo(analysis: PhotoAnalysis) -> PhotoAnalysis:
+    """The same analysis with the case-photo rule applied (see face_quality.for_case_photo)."""
+    verdicts = for_case_photo([Verdict(f.quality, f.quality_reason) for f in analysis.faces])
+    faces = [replace(f, quality=v.quality, quality_reason=v.reason) for f, v in zip(analysis.faces, verdicts, strict=True)]
+    return replace(analysis, faces=faces)
 
 
 def _detect(work: np.ndarray) -> tuple[list[face_model.Detection], int]:

@@ -79,3 +79,13 @@ def test_the_same_person_reported_twice_is_flagged(harness: Harness, faces_dir: 
     second = report_case(harness, "brother", "Colin L. Powell", lfw(faces_dir, SAME_PERSON[1]))
     flagged = harness.db.cases.find_one({"reference": second})
     assert [d["case"] for d in flagged.get("possible_duplicates", [])] == [first]
+
+
+def test_faces_of_a_group_photo_sent_for_a_case_do_not_match(harness: Harness, faces_dir: Path) -> None:
+    """Until the family sends a photo of the missing person alone, bystanders must not become candidates."""
+    report_case(harness, "family", "Barack Obama", faces_dir / "groups/two_people.jpg")
+    assert {f["quality"] for f in harness.db.faces.find({"owner.kind": "case"})} == {"ambiguous"}
+    report_sighting(harness, "citizen", faces_dir / "small/face_recognition_examples/Barack_Obama/obama.jpg")
+    assert harness.db.candidates.count_documents({}) == 0
+    said = [m["text"] for m in harness.db.outbox.find({"contact": "simulator:family"})]
+    assert any("shows 2 faces" in text for text in said)

@@ -11,6 +11,7 @@ from pymongo import ReturnDocument
 from core.catalog import render
 from core.errors import PhotoRejected
 from core.photo_analysis import analyse_photo as analyse
+from core.photo_analysis import as_case_photo
 from core.photo_feedback import photo_feedback
 from storage.conversations import queue_outbound
 from storage.faces import faces_of_photo, move_faces, store_faces
@@ -36,6 +37,8 @@ def analyse_photo(photo_id: str) -> str:
         log.info("photo %s rejected: %s", photo_id, rejected.reason)
         update = {"status": "rejected", "reason": rejected.reason, "detail": rejected.detail[:500]}
     else:
+        if (photo.get("notify") or {}).get("purpose") == "case" or photo["owner"]["kind"] == "case":
+            result = as_case_photo(result)
         store_faces(db, photo, result)
         update = {
             "status": "analysed",

@@ -1,0 +1,50 @@
+"""Probe degradations: what phones and chat apps do to a photo before it reaches us."""
+from __future__ import annotations
+
+import io
+from typing import Callable
+
+from PIL import Image
+
+VARIANTS = ("original", "whatsapp", "half", "rotated")
+
+
+def degrade(data: bytes, variant: str) -> bytes:
+    """The photo as it would arrive after `variant`."""
+    return _DEGRADATIONS[variant](data)
+
+
+def _original(data: bytes) -> bytes:
+    return data
+
+
+def _whatsapp(data: bytes) -> bytes:
+    """WhatsApp-like: at most 1600 px on the long side, JPEG quality 40."""
+    image = _open(data)
+    image.thumbnail((1600, 1600), Image.Resampling.LANCZOS)
+    return _jpeg(image, 40)
+
+
+def _half(data: bytes) -> bytes:
+    image = _open(data)
+    return _jpeg(image.resize((max(1, image.width // 2), max(1, image.height // 2)), Image.Resampling.LANCZOS), 95)
+
+
+def _rotated(data: bytes) -> bytes:
+    """A phone held sideways: pixels stored rotated, an EXIF tag saying how to turn them back."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return _jpeg(_open(data).transpose(Image.Transpose.ROTATE_90), 95, exif)
+
+
+def _open(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+def _jpeg(image: Image.Image, quality: int, exif: Image.Exif | None = None) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality, **({"exif": exif} if exif is not None else {}))
+    return out.getvalue()
+
+
+_DEGRADATIONS: dict[str, Callable[[bytes], bytes]] = {"original": _original, "whatsapp": _whatsapp, "half": _half, "rotated": _rotated}

@@ -1,0 +1,120 @@
+"""Embed many photos with the service's own pipeline, on every core, cached on disk.
+
+The cache (SQLite, under the data dir) is keyed by image, degradation and a
+fingerprint of the pipeline's source, so a re-run is quick and a change to
+the pipeline is never mixed with old results. Every face found is kept, so
+the choice of face can change without embedding again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+PIPELINE_FILES = ("core/images.py", "core/face_model.py", "core/face_quality.py", "core/photo_analysis.py")
+
+
+@dataclass(frozen=True)
+class Embedded:
+    width: int
+    height: int
+    boxes: list[tuple[int, int, int, int]]
+    qualities: list[str]
+    encodings: np.ndarray  # faces x 128 float32
+    error: str = ""  # the rejection reason when the photo could not be used
+
+
+def pipeline_fingerprint() -> str:
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for name in PIPELINE_FILES:
+        digest.update((root / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class EmbeddingCache:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path)
+        self._db.execute("create table if not exists faces (key text primary key, meta text, encodings blob)")
+        self._fingerprint = pipeline_fingerprint()
+
+    def key(self, image: str, variant: str) -> str:
+        return f"{self._fingerprint}:{variant}:{image}"
+
+    def get_many(self, images: list[str], variant: str) -> dict[str, Embedded]:
+        found = {}
+        for chunk in range(0, len(images), 500):
+            keys = {self.key(i, variant): i for i in images[chunk : chunk + 500]}
+            marks = ",".join("?" * len(keys))
+            for key, meta, blob in self._db.execute(f"select key, meta, encodings from faces where key in ({marks})", list(keys)):  # noqa: S608 - placeholders only
+                found[keys[key]] = _decode(meta, blob)
+        return found
+
+    def put(self, image: str, variant: str, result: Embedded) -> None:
+        meta = json.dumps({"width": result.width, "height": result.height, "boxes": result.boxes, "qualities": result.qualities, "error": result.error})
+        self._db.execute("insert or replace into faces values (?, ?, ?)", (self.key(image, variant), meta, result.encodings.astype("<f4").tobytes()))
+
+    def commit(self) -> None:
+        self._db.commit()
+
+
+def embed_all(folder: Path, images: list[str], variant: str, cache: EmbeddingCache, label: str = "") -> dict[str, Embedded]:
+    """Every image embedded (from the cache where possible), with a progress bar on stderr."""
+    results = cache.get_many(images, variant)
+    missing = [i for i in images if i not in results]
+    if missing:
+        processes = os.cpu_count() or 1
+        started = time.monotonic()
+        with multiprocessing.get_context("fork").Pool(processes, initializer=_warm) as pool:
+            for done, (image, result) in enumerate(pool.imap_unordered(_embed_one, [(folder, i, variant) for i in missing], chunksize=8), 1):
+                results[image] = result
+                cache.put(image, variant, result)
+                if done % 200 == 0 or done == len(missing):
+                    cache.commit()
+                    _progress(label or variant, done, len(missing), time.monotonic() - started)
+        print(file=sys.stderr)
+    return results
+
+
+def _warm() -> None:
+    from core import face_model  # noqa: PLC0415 - each pool process loads the models once
+
+    face_model.load()
+
+
+def _embed_one(task: tuple[Path, str, str]) -> tuple[str, Embedded]:
+    from core.errors import PhotoRejected  # noqa: PLC0415
+    from core.photo_analysis import analyse_photo  # noqa: PLC0415
+    from evaluation.degrade import degrade  # noqa: PLC0415
+
+    folder, image, variant = task
+    try:
+        analysis = analyse_photo(degrade((folder / image).read_bytes(), variant))
+    except PhotoRejected as rejected:
+        return image, Embedded(0, 0, [], [], np.zeros((0, 128), np.float32), rejected.reason)
+    encodings = np.stack([f.encoding for f in analysis.faces]) if analysis.faces else np.zeros((0, 128), np.float32)
+    return image, Embedded(analysis.width, analysis.height, [f.box for f in analysis.faces], [f.quality for f in analysis.faces], encodings)
+
+
+def _decode(meta: str, blob: bytes) -> Embedded:
+    fields = json.loads(meta)
+    encodings = np.frombuffer(blob, dtype="<f4").reshape(-1, 128)
+    return Embedded(fields["width"], fields["height"], [tuple(b) for b in fields["boxes"]], fields["qualities"], encodings, fields["error"])
+
+
+def _progress(label: str, done: int, total: int, seconds: float) -> None:
+    width = 30
+    filled = int(width * done / total)
+    rate = done / seconds if seconds else 0
+    left = (total - done) / rate if rate else 0
+    sys.stderr.write(f"\r  {label:<10} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {rate:5.1f}/s  {left / 60:4.1f} min left ")
+    sys.stderr.flush()

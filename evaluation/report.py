@@ -1,0 +1,40 @@
+"""Print evaluation results as tables and keep them as JSON."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def save(result: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+
+
+def print_pairs(result: dict[str, Any]) -> None:
+    accuracy = result["accuracy"]
+    print(f"LFW pairs: {result['pairs']} pairs in {result['folds']} folds, {result['images']} images")
+    print(f"  accuracy {accuracy['mean']:.2%} ± {accuracy['std']:.2%}  (threshold learned on the other folds: {min(accuracy['thresholds']):.3f}–{max(accuracy['thresholds']):.3f})")
+    print(f"  photos with no face found: {result['images_without_face']} ({result['pairs_touching_no_face']} pairs); {result['no_face_handling']}")
+    print("  ROC (threshold: true accept rate / false accept rate):")
+    for point in result["roc"][::5]:
+        print(f"    {point['threshold']:.3f}: {point['tar']:.4f} / {point['far']:.4f}")
+
+
+def print_identify(result: dict[str, Any]) -> None:
+    print(f"Open-set identification: {result['identities']} identities, {result['held_out_identities']} give non-mated searches; candidates per search: top {result['top_k']}")
+    for label, gallery in result["galleries"].items():
+        print(f"\n  Gallery of {label} (enrolment photos without a face: {gallery['enrolment_photos_without_face']})")
+        header = f"    {'probes':<9} {'mated':>6} {'non-m.':>6} {'rank-1':>7} {'rank-5':>7}"
+        for target in next(iter(gallery["variants"].values()))["fnir_at_fpir"]:
+            header += f"  {'FNIR@' + target:>12} {'(t)':>6}"
+        print(header)
+        for variant, row in gallery["variants"].items():
+            line = f"    {variant:<9} {row['mated_searches']:>6} {row['nonmated_searches']:>6} {row['rank1']:>7.2%} {row['rank5']:>7.2%}"
+            for cell in row["fnir_at_fpir"].values():
+                line += f"  {cell['fnir']:>12.2%} {cell['threshold']:>6.3f}"
+            print(line)
+        print(f"    {'band':<9} {'t':>6} {'FPIR':>7} {'FNIR':>7} {'precision':>10} {'recall':>7} {'F1':>6} {'false cand./1000 searches':>26}")
+        for variant, row in gallery["variants"].items():
+            for band, cell in row["bands"].items():
+                print(f"    {band + ' ' + variant[:4]:<9} {cell['threshold']:>6.3f} {cell['fpir']:>7.2%} {cell['fnir']:>7.2%} {cell['precision']:>10.2%} {cell['recall']:>7.2%} {cell['f1']:>6.3f} {cell['false_candidates_per_1000_searches']:>26.1f}")

@@ -1,0 +1,92 @@
+"""The two evaluations: LFW pairs (verification) and open-set identification with degraded probes."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evaluation.dataset import identities, read_pairs
+from evaluation.degrade import VARIANTS
+from evaluation.embed import Embedded, EmbeddingCache, embed_all
+from evaluation.metrics import MISSING, identification_summary, kfold_accuracy, roc_points, search
+
+FPIR_TARGETS = (0.003, 0.01, 0.05)
+
+
+def subject_face(embedded: Embedded) -> np.ndarray | None:
+    """The labelled person's face: in LFW's aligned photos, the detected face nearest the centre."""
+    if not embedded.boxes:
+        return None
+    cx, cy = embedded.width / 2, embedded.height / 2
+    offsets = [((l + r) / 2 - cx) ** 2 + ((t + b) / 2 - cy) ** 2 for t, r, b, l in embedded.boxes]
+    return embedded.encodings[int(np.argmin(offsets))]
+
+
+def lfw_pairs(folder: Path, pairs_file: Path, cache: EmbeddingCache) -> dict[str, Any]:
+    pairs = read_pairs(pairs_file)
+    images = sorted({p.first for p in pairs} | {p.second for p in pairs})
+    embedded = embed_all(folder, images, "original", cache, "pairs")
+    faces = {image: subject_face(embedded[image]) for image in images}
+    distances = np.array([_distance(faces[p.first], faces[p.second]) for p in pairs])
+    same = np.array([p.same for p in pairs])
+    folds = np.array([p.fold for p in pairs])
+    no_face = sorted(i for i, f in faces.items() if f is None)
+    result = kfold_accuracy(distances, same, folds)
+    return {
+        "pairs": len(pairs),
+        "folds": int(len(np.unique(folds))),
+        "images": len(images),
+        "images_without_face": len(no_face),
+        "pairs_touching_no_face": int((~np.isfinite(distances)).sum()),
+        "no_face_handling": "a pair with a photo where no face was found counts as 'different' (distance infinite), as the service would never match it",
+        "accuracy": result,
+        "roc": roc_points(distances, same),
+        "no_face_examples": no_face[:20],
+    }
+
+
+def identify(folder: Path, cache: EmbeddingCache, gallery_sizes: list[int | None], nonmate_share: float, variants: list[str], bands: dict[str, float], top_k: int, seed: int) -> dict[str, Any]:
+    """Open-set identification: the first photo of each identity is its case; every other photo is a sighting.
+
+    A share of identities gives the non-mated searches: all their photos, searched with their own
+    identity absent from the gallery. A partial gallery never contains them; the full gallery
+    (all identities) contains them, masked out of their own searches, so it really holds every
+    LFW identity while each non-mated search still has no mate.
+    """
+    people = identities(folder)
+    names = sorted(people)
+    rng = random.Random(seed)
+    held_out = set(rng.sample(names, round(nonmate_share * len(names))))
+    enrolled_pool = [n for n in names if n not in held_out]
+    order = rng.sample(enrolled_pool, len(enrolled_pool))
+    all_images = [i for n in names for i in people[n]]
+    original = embed_all(folder, all_images, "original", cache, "original")
+    results: dict[str, Any] = {"identities": len(names), "held_out_identities": len(held_out), "seed": seed, "top_k": top_k, "galleries": {}}
+    for size in gallery_sizes:
+        chosen = names if size is None else order[:size]
+        gallery_names = [n for n in chosen if subject_face(original[people[n][0]]) is not None]
+        gallery = np.stack([subject_face(original[people[n][0]]) for n in gallery_names]).astype(np.float32)  # type: ignore[misc]
+        probes = [(i, n, True) for n in chosen if n not in held_out for i in people[n][1:]] + [(i, n, False) for n in sorted(held_out) for i in people[n]]
+        label = f"{len(chosen)} identities"
+        results["galleries"][label] = {
+            "gallery_identities": len(chosen),
+            "enrolment_photos_without_face": len(chosen) - len(gallery_names),
+            "variants": {},
+        }
+        for variant in variants:
+            embedded = original if variant == "original" else embed_all(folder, [p[0] for p in probes], variant, cache, variant)
+            vectors = [subject_face(embedded[p[0]]) for p in probes]
+            searches = search(gallery, np.array(gallery_names), vectors, np.array([p[1] for p in probes]), np.array([p[2] for p in probes]), top_k)
+            summary = identification_summary(searches, bands, FPIR_TARGETS)
+            summary["probes_without_face"] = sum(v is None for v in vectors)
+            results["galleries"][label]["variants"][variant] = summary
+    return results
+
+
+def _distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    return MISSING if a is None or b is None else float(np.linalg.norm(a - b))
+
+
+__all__ = ["VARIANTS", "identify", "lfw_pairs"]
