@@ -145,6 +145,23 @@ def eval_identify_command(folder: Path | None, gallery_sizes: str, nonmate_share
     report.save(result, out or settings.data_dir / "eval" / "identify.json")
 
 
+@eval_group.command("references")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), help="Labelled folder (default: HOMEWARD_FACES_DIR/lfw).")
+@click.option("--counts", default="1,2,3", show_default=True, help="Photos per case to compare.")
+@click.option("--seed", default=7, show_default=True)
+def eval_references_command(folder: Path | None, counts: str, seed: int) -> None:
+    """The same sightings against cases with 1, 2, 3 reference photos."""
+    from evaluation import report, runs  # noqa: PLC0415
+    from evaluation.embed import EmbeddingCache  # noqa: PLC0415
+
+    settings = _settings()
+    bands = {"strong": settings.match_strong, "review": settings.match_review}
+    cache = EmbeddingCache(settings.data_dir / "eval" / "embeddings.sqlite")
+    result = runs.references(folder or settings.faces_dir / "lfw", cache, [int(c) for c in counts.split(",")], 0.1, bands, settings.match_top_k, seed)
+    report.print_references(result)
+    report.save(result, settings.data_dir / "eval" / "references.json")
+
+
 def _settings() -> Settings:
     try:
         return load_settings()

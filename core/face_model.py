@@ -35,10 +35,10 @@ def load() -> ModuleType:
     return _api
 
 
-def detect(rgb: np.ndarray, upsample: int) -> list[Detection]:
-    """HOG face detection; boxes are clipped to the image."""
+def detect(rgb: np.ndarray, upsample: int, threshold: float = 0.0) -> list[Detection]:
+    """HOG face detection; boxes are clipped to the image. A negative threshold also returns weak detections."""
     api = load()
-    rects, scores, _poses = api.face_detector.run(rgb, upsample, 0.0)
+    rects, scores, _poses = api.face_detector.run(rgb, upsample, threshold)
     height, width = rgb.shape[:2]
     found = []
     for rect, score in zip(rects, scores, strict=True):

@@ -20,6 +20,12 @@ SMALL_FACE_HINT_PX = 120
 # Small photos are cheap to upsample twice; tight crops and thumbnails need it.
 SMALL_PHOTO_SIDE = 500
 
+# When nothing is found, a weak detection is accepted only if it looks like a tight crop:
+# scored at least this (real faces 0.5-3, tight crops missed by the plain pass -0.5-0)...
+SECOND_CHANCE_SCORE = -0.5
+# ...and filling at least this share of the photo's short side (a small weak box in a street photo is not a face).
+SECOND_CHANCE_MIN_SHARE = 0.3
+
 MIN_FACE_PX = 40  # below this the 150 px chip the encoder sees is mostly interpolation
 MIN_SHARPNESS = 15.0  # variance of the Laplacian of the face at 100 px; see sharpness()
 MIN_DETECTOR_SCORE = 0.0  # HOG scores at or below are not trusted (false positives ~0.1)
@@ -53,6 +59,11 @@ def next_upsample(done: int, long_side: int, face_sizes: list[int]) -> int | Non
     if done == 0 and min(face_sizes) < SMALL_FACE_HINT_PX:
         return 1
     return None
+
+
+def accept_second_chance(face_px: int, short_side: int) -> bool:
+    """Whether a weak detection, found only because nothing else was, is a tightly cropped face."""
+    return face_px >= SECOND_CHANCE_MIN_SHARE * short_side
 
 
 def sharpness(gray_face: np.ndarray) -> float:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from core import face_model
-from core.face_quality import Verdict, for_case_photo, judge, next_upsample, sharpness, work_scale
+from core.face_quality import SECOND_CHANCE_SCORE, Verdict, accept_second_chance, for_case_photo, judge, next_upsample, sharpness, work_scale
 from core.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode_photo
 
 Box = tuple[int, int, int, int]  # top, right, bottom, left in the upright photo's pixels
@@ -83,7 +83,18 @@ def _detect(work: np.ndarray) -> tuple[list[face_model.Detection], int]:
         found = face_model.detect(work, upsample)
         if len(found) >= len(detections):
             detections = found
+    if not detections:
+        detections = _second_chance(work, upsample)
     return detections, upsample
+
+
+def _second_chance(work: np.ndarray, upsample: int) -> list[face_model.Detection]:
+    """Tight crops (a face filling the photo) are what HOG misses most: take the best weak box if it fills the frame."""
+    weak = face_model.detect(work, upsample, SECOND_CHANCE_SCORE)
+    if not weak:
+        return []
+    best = max(weak, key=lambda d: d.score)
+    return [best] if accept_second_chance(_size(best.box), min(work.shape[:2])) else []
 
 
 def _face(gray: np.ndarray, detection: face_model.Detection, encoding: np.ndarray, scale: float) -> Face:

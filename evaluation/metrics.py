@@ -75,7 +75,13 @@ class Searches:
 
 
 def search(gallery: np.ndarray, gallery_ids: np.ndarray, probes: list[np.ndarray | None], probe_ids: np.ndarray, mated: np.ndarray, top_k: int) -> Searches:
-    """Search every probe; a non-mated probe's own identity is masked out of the gallery."""
+    """Search every probe; identities are scored by their closest row (a case with several photos).
+
+    A non-mated probe's own identity is masked out of the gallery.
+    """
+    order = np.argsort(gallery_ids, kind="stable")
+    gallery, gallery_ids = gallery[order], gallery_ids[order]
+    identities, starts = np.unique(gallery_ids, return_index=True)
     n = len(probes)
     top = np.full((n, top_k), MISSING, dtype=np.float64)
     top_is_mate = np.zeros((n, top_k), dtype=bool)
@@ -87,15 +93,15 @@ def search(gallery: np.ndarray, gallery_ids: np.ndarray, probes: list[np.ndarray
         if not have:
             continue
         vectors = np.stack([probes[i] for i in have]).astype(np.float32)  # type: ignore[misc]
-        dist = _pairwise(vectors, gallery)
+        per_identity = np.minimum.reduceat(_pairwise(vectors, gallery), starts, axis=1)
         for row, i in enumerate(have):
-            own = gallery_ids == probe_ids[i]
-            d = np.where(own, MISSING, dist[row]) if not mated[i] else dist[row]
-            order = np.argsort(d)[:top_k]
-            top[i, : len(order)] = d[order]
-            top_is_mate[i, : len(order)] = own[order]
+            own = identities == probe_ids[i]
+            d = per_identity[row] if mated[i] else np.where(own, MISSING, per_identity[row])
+            ranked = np.argsort(d)[:top_k]
+            top[i, : len(ranked)] = d[ranked]
+            top_is_mate[i, : len(ranked)] = own[ranked] & bool(mated[i])
             if mated[i] and own.any():
-                mate_distance[i] = float(d[own].min())
+                mate_distance[i] = float(d[own][0])
                 mate_rank[i] = int((d < mate_distance[i]).sum()) + 1
     return Searches(mate_rank[mated], mate_distance[mated], top[mated], top_is_mate[mated], top[~mated])
 

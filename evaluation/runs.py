@@ -16,12 +16,28 @@ FPIR_TARGETS = (0.003, 0.01, 0.05)
 
 
 def subject_face(embedded: Embedded) -> np.ndarray | None:
-    """The labelled person's face: in LFW's aligned photos, the detected face nearest the centre."""
+    """The labelled person's face: in LFW's aligned photos, the detected face nearest the centre.
+
+    None when no face was found, or when that face fails the service's quality gate
+    (too small, blurred): the service would not match it either.
+    """
     if not embedded.boxes:
         return None
     cx, cy = embedded.width / 2, embedded.height / 2
     offsets = [((l + r) / 2 - cx) ** 2 + ((t + b) / 2 - cy) ** 2 for t, r, b, l in embedded.boxes]
-    return embedded.encodings[int(np.argmin(offsets))]
+    chosen = int(np.argmin(offsets))
+    return embedded.encodings[chosen] if embedded.qualities[chosen] == "ok" else None
+
+
+def unusable(embedded: dict[str, Embedded]) -> dict[str, int]:
+    """Why photos gave no usable subject face: none found, or the found one failed the quality gate."""
+    counts = {"no_face": 0, "quality_gate": 0}
+    for result in embedded.values():
+        if not result.boxes:
+            counts["no_face"] += 1
+        elif subject_face(result) is None:
+            counts["quality_gate"] += 1
+    return counts
 
 
 def lfw_pairs(folder: Path, pairs_file: Path, cache: EmbeddingCache) -> dict[str, Any]:
@@ -39,8 +55,9 @@ def lfw_pairs(folder: Path, pairs_file: Path, cache: EmbeddingCache) -> dict[str
         "folds": int(len(np.unique(folds))),
         "images": len(images),
         "images_without_face": len(no_face),
+        "unusable": unusable(embedded),
         "pairs_touching_no_face": int((~np.isfinite(distances)).sum()),
-        "no_face_handling": "a pair with a photo where no face was found counts as 'different' (distance infinite), as the service would never match it",
+        "no_face_handling": "a pair with a photo that gave no usable face counts as 'different' (distance infinite): the service would never match it",
         "accuracy": result,
         "roc": roc_points(distances, same),
         "no_face_examples": no_face[:20],
@@ -80,9 +97,34 @@ def identify(folder: Path, cache: EmbeddingCache, gallery_sizes: list[int | None
             vectors = [subject_face(embedded[p[0]]) for p in probes]
             searches = search(gallery, np.array(gallery_names), vectors, np.array([p[1] for p in probes]), np.array([p[2] for p in probes]), top_k)
             summary = identification_summary(searches, bands, FPIR_TARGETS)
-            summary["probes_without_face"] = sum(v is None for v in vectors)
+            summary["probes_without_usable_face"] = sum(v is None for v in vectors)
+            summary["unusable"] = unusable({p[0]: embedded[p[0]] for p in probes})
             results["galleries"][label]["variants"][variant] = summary
     return results
+
+
+def references(folder: Path, cache: EmbeddingCache, counts: list[int], nonmate_share: float, bands: dict[str, float], top_k: int, seed: int) -> dict[str, Any]:
+    """Does a case with several photos find more? The same sightings against galleries of 1, 2, 3 photos per case.
+
+    Every identity with more photos than the largest count is enrolled with its first photos;
+    its remaining photos are the mated searches, identical for every count.
+    """
+    people = identities(folder)
+    names = sorted(people)
+    held_out = set(random.Random(seed).sample(names, round(nonmate_share * len(names))))
+    most = max(counts)
+    embedded = embed_all(folder, [i for n in names for i in people[n]], "original", cache, "original")
+    enrolled = [n for n in names if n not in held_out and len(people[n]) > most]
+    probes = [(i, n, True) for n in enrolled for i in people[n][most:]] + [(i, n, False) for n in sorted(held_out) for i in people[n]]
+    vectors = [subject_face(embedded[p[0]]) for p in probes]
+    result: dict[str, Any] = {"identities": len(enrolled), "held_out_identities": len(held_out), "counts": {}}
+    for count in counts:
+        rows = [(n, subject_face(embedded[i])) for n in enrolled for i in people[n][:count]]
+        rows = [(n, v) for n, v in rows if v is not None]
+        gallery = np.stack([v for _, v in rows]).astype(np.float32)
+        searches = search(gallery, np.array([n for n, _ in rows]), vectors, np.array([p[1] for p in probes]), np.array([p[2] for p in probes]), top_k)
+        result["counts"][str(count)] = identification_summary(searches, bands, FPIR_TARGETS)
+    return result
 
 
 def _distance(a: np.ndarray | None, b: np.ndarray | None) -> float:

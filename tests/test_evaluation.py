@@ -74,3 +74,12 @@ def test_degradations_change_the_file_as_a_phone_would(variant: str, size: tuple
     assert degraded.size == size
     if variant == "rotated":
         assert degraded.getexif()[0x0112] == 6  # stored sideways, tagged to be turned back
+
+
+def test_a_case_with_several_photos_is_scored_by_its_closest_one() -> None:
+    gallery = np.stack([np.eye(1, 128, 0)[0], np.eye(1, 128, 1)[0], np.eye(1, 128, 2)[0]]).astype(np.float32)
+    ids = np.array(["a", "a", "b"])  # a has two photos
+    probe = np.eye(1, 128, 1)[0].astype(np.float32)  # identical to a's second photo
+    found = search(gallery, ids, [probe], np.array(["a"]), np.array([True]), top_k=2)
+    assert found.mate_rank[0] == 1 and found.mate_distance[0] == pytest.approx(0.0)
+    assert list(found.mated_top_is_mate[0]) == [True, False]  # a once, then b: identities, not photos
