@@ -126,8 +126,9 @@ def eval_pairs_command(folder: Path | None, pairs_file: Path | None, out: Path |
 @click.option("--nonmate-share", default=0.1, show_default=True, help="Share of identities whose photos are non-mated searches.")
 @click.option("--variants", default="original,whatsapp,half,rotated", show_default=True, help="Probe degradations to run.")
 @click.option("--seed", default=7, show_default=True)
+@click.option("--case-jitters", default=1, show_default=True, help="num_jitters when encoding the cases' photos (the slow path).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="JSON results (default: data dir/eval/identify.json).")
-def eval_identify_command(folder: Path | None, gallery_sizes: str, nonmate_share: float, variants: str, seed: int, out: Path | None) -> None:
+def eval_identify_command(folder: Path | None, gallery_sizes: str, nonmate_share: float, variants: str, seed: int, case_jitters: int, out: Path | None) -> None:
     """Open-set identification: rank-1/5, FNIR at fixed FPIR, the configured bands, degraded probes."""
     from evaluation import report, runs  # noqa: PLC0415
     from evaluation.embed import EmbeddingCache  # noqa: PLC0415
@@ -140,7 +141,7 @@ def eval_identify_command(folder: Path | None, gallery_sizes: str, nonmate_share
         raise click.ClickException(f"unknown variants {sorted(unknown)}; choose from {', '.join(runs.VARIANTS)}")
     bands = {"strong": settings.match_strong, "review": settings.match_review}
     cache = EmbeddingCache(settings.data_dir / "eval" / "embeddings.sqlite")
-    result = runs.identify(folder or settings.faces_dir / "lfw", cache, sizes, nonmate_share, chosen, bands, settings.match_top_k, seed)
+    result = runs.identify(folder or settings.faces_dir / "lfw", cache, sizes, nonmate_share, chosen, bands, settings.match_top_k, seed, case_jitters)
     report.print_identify(result)
     report.save(result, out or settings.data_dir / "eval" / "identify.json")
 

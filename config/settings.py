@@ -42,10 +42,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOMEWARD_TIMEZONE", "UTC", "Time zone people mean when they write 'yesterday 5pm' (an IANA name, e.g. Europe/Madrid)."),
     Setting("HOMEWARD_CHAT_RATE_PER_MINUTE", "20", "Messages one chat may send per minute; past it they get one polite notice, then silence until it cools down."),
     Setting("HOMEWARD_SIMULATOR", "auto", "The chat simulator at /simulator: on, off, or auto (on when no chat channel is configured)."),
-    Setting("MATCH_STRONG_DISTANCE", "0.50", "Face distance at or below which a candidate is in the strong band (reviewed first; flags duplicate cases)."),
-    Setting("MATCH_REVIEW_DISTANCE", "0.60", "Face distance at or below which a candidate is created for review; above it nothing is."),
+    Setting("MATCH_STRONG_DISTANCE", "0.42", "Face distance at or below which a candidate is in the strong band (reviewed first; flags duplicate cases). Chosen from `eval identify`: see the README."),
+    Setting("MATCH_REVIEW_DISTANCE", "0.55", "Face distance at or below which a candidate is created for review; above it nothing is. Chosen from `eval identify`: see the README."),
     Setting("MATCH_TOP_K", "5", "Candidates kept per sighting face (the closest cases)."),
     Setting("MATCH_LOOKBACK_DAYS", "90", "How far back a new case searches past sightings."),
+    Setting("HOMEWARD_CASE_PHOTO_JITTERS", "10", "num_jitters when encoding a case's photos (~0.8 s more per photo): fewer missed sightings, see the README. Sightings always use 1."),
     Setting("REVIEW_ESCALATE_MINUTES", "30", "Strong candidates waiting longer than this are highlighted on the front page."),
     Setting("PUBLIC_BASE_URL", "", "The address the platforms reach this service at, e.g. https://homeward.example.org (Twilio signatures are checked against it)."),
     Setting("TELEGRAM_BOT_TOKEN", "", "Telegram bot token from @BotFather. Unset: Telegram is off.", secret=True),
@@ -105,6 +106,7 @@ class Settings:
     match_review: float
     match_top_k: int
     match_lookback_days: int
+    case_photo_jitters: int
     review_escalate_minutes: int
     telegram: TelegramSettings | None
     twilio: TwilioSettings | None
@@ -144,6 +146,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         match_review=_check_bands(env.number("MATCH_STRONG_DISTANCE", 0.0, 1.5), env.number("MATCH_REVIEW_DISTANCE", 0.0, 1.5)),
         match_top_k=env.integer("MATCH_TOP_K", 1, 50),
         match_lookback_days=env.integer("MATCH_LOOKBACK_DAYS", 1, 3650),
+        case_photo_jitters=env.integer("HOMEWARD_CASE_PHOTO_JITTERS", 1, 100),
         review_escalate_minutes=env.integer("REVIEW_ESCALATE_MINUTES", 1, 10080),
         telegram=telegram,
         twilio=twilio,

@@ -97,8 +97,9 @@ def _embed_one(task: tuple[Path, str, str]) -> tuple[str, Embedded]:
     from evaluation.degrade import degrade  # noqa: PLC0415
 
     folder, image, variant = task
+    degradation, _, jitter = variant.partition("@j")  # e.g. "original@j10": ten jitters, as for case photos
     try:
-        analysis = analyse_photo(degrade((folder / image).read_bytes(), variant))
+        analysis = analyse_photo(degrade((folder / image).read_bytes(), degradation), jitters=int(jitter or 1))
     except PhotoRejected as rejected:
         return image, Embedded(0, 0, [], [], np.zeros((0, 128), np.float32), rejected.reason)
     encodings = np.stack([f.encoding for f in analysis.faces]) if analysis.faces else np.zeros((0, 128), np.float32)

@@ -64,7 +64,17 @@ def lfw_pairs(folder: Path, pairs_file: Path, cache: EmbeddingCache) -> dict[str
     }
 
 
-def identify(folder: Path, cache: EmbeddingCache, gallery_sizes: list[int | None], nonmate_share: float, variants: list[str], bands: dict[str, float], top_k: int, seed: int) -> dict[str, Any]:
+def identify(
+    folder: Path,
+    cache: EmbeddingCache,
+    gallery_sizes: list[int | None],
+    nonmate_share: float,
+    variants: list[str],
+    bands: dict[str, float],
+    top_k: int,
+    seed: int,
+    case_jitters: int = 1,
+) -> dict[str, Any]:
     """Open-set identification: the first photo of each identity is its case; every other photo is a sighting.
 
     A share of identities gives the non-mated searches: all their photos, searched with their own
@@ -80,11 +90,12 @@ def identify(folder: Path, cache: EmbeddingCache, gallery_sizes: list[int | None
     order = rng.sample(enrolled_pool, len(enrolled_pool))
     all_images = [i for n in names for i in people[n]]
     original = embed_all(folder, all_images, "original", cache, "original")
-    results: dict[str, Any] = {"identities": len(names), "held_out_identities": len(held_out), "seed": seed, "top_k": top_k, "galleries": {}}
+    results: dict[str, Any] = {"identities": len(names), "held_out_identities": len(held_out), "seed": seed, "top_k": top_k, "case_jitters": case_jitters, "galleries": {}}
     for size in gallery_sizes:
         chosen = names if size is None else order[:size]
-        gallery_names = [n for n in chosen if subject_face(original[people[n][0]]) is not None]
-        gallery = np.stack([subject_face(original[people[n][0]]) for n in gallery_names]).astype(np.float32)  # type: ignore[misc]
+        enrolment = original if case_jitters == 1 else embed_all(folder, [people[n][0] for n in chosen], f"original@j{case_jitters}", cache, f"cases j{case_jitters}")
+        gallery_names = [n for n in chosen if subject_face(enrolment[people[n][0]]) is not None]
+        gallery = np.stack([subject_face(enrolment[people[n][0]]) for n in gallery_names]).astype(np.float32)  # type: ignore[misc]
         probes = [(i, n, True) for n in chosen if n not in held_out for i in people[n][1:]] + [(i, n, False) for n in sorted(held_out) for i in people[n]]
         label = f"{len(chosen)} identities"
         results["galleries"][label] = {

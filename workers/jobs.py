@@ -31,13 +31,15 @@ def analyse_photo(photo_id: str) -> str:
         return "gone"  # erased on request while queued: nothing to do
     if photo["status"] != "pending":
         return str(photo["status"])
+    is_case = (photo.get("notify") or {}).get("purpose") == "case" or photo["owner"]["kind"] == "case"
+    jitters = settings.case_photo_jitters if is_case else 1  # a case has few photos: the slow path is affordable
     try:
-        result = analyse(photo_bytes(db, photo), settings.max_photo_bytes, settings.max_photo_pixels)
+        result = analyse(photo_bytes(db, photo), settings.max_photo_bytes, settings.max_photo_pixels, jitters)
     except PhotoRejected as rejected:
         log.info("photo %s rejected: %s", photo_id, rejected.reason)
         update = {"status": "rejected", "reason": rejected.reason, "detail": rejected.detail[:500]}
     else:
-        if (photo.get("notify") or {}).get("purpose") == "case" or photo["owner"]["kind"] == "case":
+        if is_case:
             result = as_case_photo(result)
         store_faces(db, photo, result)
         update = {
