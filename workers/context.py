@@ -14,6 +14,7 @@ from bot.channels import Channel
 from bot.registry import build_channels
 from config import Settings, load_settings
 from storage.connections import Connections, connect
+from workers.gallery import CaseGallery, MatrixGallery
 from workers.queue import make_queue
 
 
@@ -23,12 +24,15 @@ class WorkerContext:
     connections: Connections
     channels: dict[str, Channel] = field(default_factory=dict)
     queue: Queue | None = None
+    gallery: CaseGallery | None = None  # the open cases' faces, held in memory by this process
 
     def __post_init__(self) -> None:
         if not self.channels:
             self.channels = build_channels(self.settings, self.connections.redis)
         if self.queue is None:
             self.queue = make_queue(self.connections.redis)
+        if self.gallery is None:
+            self.gallery = MatrixGallery(self.connections.db)
 
 
 _current: WorkerContext | None = None

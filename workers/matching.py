@@ -12,10 +12,9 @@ from storage.candidates import record_candidate
 from storage.faces import bytes_to_vector
 from storage.photos import find_photo
 from workers.context import WorkerContext, current
-from workers.gallery import MatrixGallery
+from workers.gallery import CaseGallery
 
 log = logging.getLogger(__name__)
-_galleries: dict[int, MatrixGallery] = {}
 
 
 def match_photo(photo_id: str) -> int:
@@ -35,12 +34,9 @@ def match_photo(photo_id: str) -> int:
     return 0
 
 
-def gallery(context: WorkerContext) -> MatrixGallery:
-    """This process's gallery of open-case faces, built on first use and kept fresh."""
-    key = id(context.connections.db)
-    if key not in _galleries:
-        _galleries[key] = MatrixGallery(context.connections.db)
-    return _galleries[key]
+def _gallery(context: WorkerContext) -> CaseGallery:
+    assert context.gallery is not None
+    return context.gallery
 
 
 def _bands(context: WorkerContext) -> Bands:
@@ -50,7 +46,7 @@ def _bands(context: WorkerContext) -> Bands:
 def _sighting_face(context: WorkerContext, face: dict[str, Any]) -> int:
     db, bands = context.connections.db, _bands(context)
     created = 0
-    for hit, case_face_id in gallery(context).search(bytes_to_vector(face["encoding"]), bands, context.settings.match_top_k):
+    for hit, case_face_id in _gallery(context).search(bytes_to_vector(face["encoding"]), bands, context.settings.match_top_k):
         case_face = db.faces.find_one({"_id": case_face_id}, {"photo_id": 1})
         if case_face and record_candidate(db, hit.case, case_face, face, hit.distance, bands.band(hit.distance) or "review", context.settings.match_top_k):
             created += 1
@@ -79,7 +75,7 @@ def _flag_duplicates(context: WorkerContext, case: str, faces: list[dict[str, An
     """A new case whose face is in the strong band of another open case: maybe the same person reported twice."""
     db, bands = context.connections.db, _bands(context)
     for face in faces:
-        for hit, _ in gallery(context).search(bytes_to_vector(face["encoding"]), bands, 3, exclude_case=case):
+        for hit, _ in _gallery(context).search(bytes_to_vector(face["encoding"]), bands, 3, exclude_case=case):
             if bands.band(hit.distance) == "strong":
                 flag = {"case": hit.case, "distance": round(hit.distance, 4)}
                 db.cases.update_one({"reference": case, "possible_duplicates.case": {"$ne": hit.case}}, {"$push": {"possible_duplicates": flag}})
