@@ -7,7 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from admin.auth import current_user, require
 from admin.context import homeward
-from core.answers import describe_place, describe_time
+from core.conversation.answers import describe_place, describe_time
 from storage.audit import audit, history
 from storage.cases import bump_gallery
 

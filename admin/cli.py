@@ -47,7 +47,7 @@ def create_user_command(username: str, role: str, password: str) -> None:
 @click.argument("photos", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def embed_command(photos: tuple[Path, ...]) -> None:
     """Find the faces in photos and print each with its quality, as the workers would."""
-    from core.photo_analysis import analyse_photo  # noqa: PLC0415 - loads the face models
+    from core.faces.analysis import analyse_photo  # noqa: PLC0415 - loads the face models
 
     settings = _settings()
     for path in photos:
@@ -180,7 +180,7 @@ def _check_writable(directory: Path) -> str:
 def _check_models() -> str:
     import numpy as np  # noqa: PLC0415
 
-    from core import face_model  # noqa: PLC0415
+    from core.faces import model as face_model  # noqa: PLC0415
 
     started = time.perf_counter()
     face_model.load()

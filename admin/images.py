@@ -9,8 +9,8 @@ from flask import Blueprint, Response, abort
 
 from admin.auth import require
 from admin.context import homeward
-from core.face_crops import face_crop, photo_with_boxes
-from core.images import decode_photo
+from core.faces.crops import face_crop, photo_with_boxes
+from core.faces.images import decode_photo
 from storage.faces import faces_of_photo
 from storage.photos import find_photo, photo_bytes
 

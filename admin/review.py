@@ -10,8 +10,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from admin.auth import current_user, require
 from admin.context import homeward
-from core.answers import citizen_thanks, describe_place, describe_time, family_answer
-from core.catalog import render
+from core.conversation.answers import citizen_thanks, describe_place, describe_time, family_answer
+from core.conversation.catalog import render
 from storage.audit import audit, history
 from storage.candidates import decide, review_queue
 from storage.conversations import queue_outbound

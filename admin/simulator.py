@@ -9,7 +9,7 @@ from flask import Blueprint, abort, jsonify, render_template, request
 from admin.context import homeward
 from bot.inbox import accept
 from bot.simulator import keep_upload
-from core.chat import Attachment, Inbound, Location
+from core.conversation.messages import Attachment, Inbound, Location
 
 blueprint = Blueprint("simulator", __name__, url_prefix="/simulator")
 

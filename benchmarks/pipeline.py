@@ -15,8 +15,8 @@ from pathlib import Path
 from PIL import Image
 
 from config import load_settings
-from core import face_model
-from core.photo_analysis import analyse_photo
+from core.faces import model as face_model
+from core.faces.analysis import analyse_photo
 
 ONE_FACE = "small/deepface_unit/Angelina_Jolie"
 GROUPS = ("groups/facenet_pytorch_multiface.jpg", "groups/bbt1.jpg")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.chat import Attachment
+from core.conversation.messages import Attachment
 
 
 class SendError(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pymongo.database import Database
 from rq import Queue
 
-from core.chat import Inbound
+from core.conversation.messages import Inbound
 from storage.conversations import store_inbound
 from workers.queue import enqueue_conversation
 

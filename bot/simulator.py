@@ -11,7 +11,7 @@ import secrets
 import redis
 
 from bot.channels import MediaTooLarge, Outgoing, Sent
-from core.chat import Attachment
+from core.conversation.messages import Attachment
 
 UPLOAD_TTL_S = 3600
 

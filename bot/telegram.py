@@ -15,7 +15,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.channels import MediaTooLarge, Outgoing, SendError, Sent
 from config.settings import TelegramSettings
-from core.chat import Attachment, Inbound, Location
+from core.conversation.messages import Attachment, Inbound, Location
 
 T = TypeVar("T")
 

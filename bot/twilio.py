@@ -19,7 +19,7 @@ from twilio.rest import Client
 
 from bot.channels import MediaTooLarge, Outgoing, SendError, Sent
 from config.settings import TwilioSettings
-from core.chat import Attachment, Inbound, Location
+from core.conversation.messages import Attachment, Inbound, Location
 
 # Twilio error codes that retrying won't fix: invalid or unreachable numbers, blocked, outside the window.
 PERMANENT_CODES = {21211, 21408, 21610, 21614, 63003, 63016, 63024}

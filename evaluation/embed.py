@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-PIPELINE_FILES = ("core/images.py", "core/face_model.py", "core/face_quality.py", "core/photo_analysis.py")
+PIPELINE_FILES = ("core/faces/images.py", "core/faces/model.py", "core/faces/quality.py", "core/faces/analysis.py")
 
 
 @dataclass(frozen=True)
@@ -86,14 +86,14 @@ def embed_all(folder: Path, images: list[str], variant: str, cache: EmbeddingCac
 
 
 def _warm() -> None:
-    from core import face_model  # noqa: PLC0415 - each pool process loads the models once
+    from core.faces import model as face_model  # noqa: PLC0415 - each pool process loads the models once
 
     face_model.load()
 
 
 def _embed_one(task: tuple[Path, str, str]) -> tuple[str, Embedded]:
     from core.errors import PhotoRejected  # noqa: PLC0415
-    from core.photo_analysis import analyse_photo  # noqa: PLC0415
+    from core.faces.analysis import analyse_photo  # noqa: PLC0415
     from evaluation.degrade import degrade  # noqa: PLC0415
 
     folder, image, variant = task

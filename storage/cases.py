@@ -9,8 +9,8 @@ from pymongo import DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from core.conversation import CaseSummary
-from core.references import CASE_PREFIX, SIGHTING_PREFIX, make_reference
+from core.conversation.state import CaseSummary
+from core.conversation.references import CASE_PREFIX, SIGHTING_PREFIX, make_reference
 from storage.candidates import erase_candidates
 from storage.faces import move_faces
 from storage.photos import Owner, delete_photos

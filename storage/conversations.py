@@ -14,8 +14,8 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from core.chat import Inbound, inbound_to_doc
-from core.conversation import State
+from core.conversation.messages import Inbound, inbound_to_doc
+from core.conversation.state import State
 
 
 def store_inbound(db: Database, message: Inbound) -> ObjectId | None:

@@ -9,8 +9,8 @@ from bson import Binary, ObjectId
 from pymongo import UpdateOne
 from pymongo.database import Database
 
-from core.face_model import ENCODING_SIZE
-from core.photo_analysis import PhotoAnalysis
+from core.faces.model import ENCODING_SIZE
+from core.faces.analysis import PhotoAnalysis
 
 
 def vector_to_bytes(encoding: np.ndarray) -> Binary:

@@ -7,13 +7,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from core import catalog
-from core.catalog.en import MESSAGES
-from core.chat import Attachment, Inbound, Location
-from core.conversation import CaseSummary, CloseCase, Context, CreateCase, DiscardDraft, Outcome, State, StorePhoto
-from core.dialog import step
-from core.references import ALPHABET, find_reference, make_reference
-from core.when import parse_when
+from core.conversation import catalog
+from core.conversation.catalog.en import MESSAGES
+from core.conversation.messages import Attachment, Inbound, Location
+from core.conversation.state import CaseSummary, CloseCase, Context, CreateCase, DiscardDraft, Outcome, State, StorePhoto
+from core.conversation.dialog import step
+from core.conversation.references import ALPHABET, find_reference, make_reference
+from core.conversation.when import parse_when
 
 NOW = datetime(2026, 11, 22, 14, 30, tzinfo=timezone.utc)
 CASE = CaseSummary("HW-7K3P", "Ana Lopez", "open", "20 Nov 2026", 2)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.face_model import distance
-from core.photo_analysis import analyse_photo
+from core.faces.model import distance
+from core.faces.analysis import analyse_photo
 from tests import photo_files
 
 EXAMPLES = "small/face_recognition_examples"

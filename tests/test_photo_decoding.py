@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import face_model
+from core.faces import model as face_model
 from core.errors import PhotoRejected
-from core.images import decode_photo
+from core.faces.images import decode_photo
 from tests import photo_files
 
 

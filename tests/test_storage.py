@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pymongo.database import Database
 
-from core.photo_analysis import analyse_photo
+from core.faces.analysis import analyse_photo
 from storage.faces import bytes_to_vector, faces_of_photo, store_faces, vector_to_bytes
 from storage.photos import Owner, delete_photos, find_photo, photo_bytes, save_photo
 from storage.schema import ensure_indexes

@@ -11,7 +11,7 @@ import sys
 from rq import SimpleWorker
 
 from config.process import start_process
-from core import face_model
+from core.faces import model as face_model
 from storage.connections import connect
 from workers.context import WorkerContext, install
 from workers.queue import make_queue

@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.catalog import render
-from core.chat import Inbound, Reply, inbound_from_doc
-from core.conversation import Context, State
-from core.dialog import step
-from core.rate import rate_decision
+from core.conversation.catalog import render
+from core.conversation.messages import Inbound, Reply, inbound_from_doc
+from core.conversation.state import Context, State
+from core.conversation.dialog import step
+from core.conversation.rate import rate_decision
 from storage.cases import case_summaries
 from storage.conversations import contact_of, finish_inbound, load_state, pending_inbound, queue_outbound, save_state
 from workers.context import WorkerContext, current

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.channels import MediaTooLarge
-from core.chat import Inbound, Reply
-from core.conversation import CloseCase, CreateCase, CreateSighting, DiscardDraft, Effect, EraseContact, RecordConsent, StorePhoto
+from core.conversation.messages import Inbound, Reply
+from core.conversation.state import CloseCase, CreateCase, CreateSighting, DiscardDraft, Effect, EraseContact, RecordConsent, StorePhoto
 from storage import cases
 from storage.conversations import erase_conversation, record_consent
 from storage.photos import Owner, save_photo

@@ -14,8 +14,8 @@ import numpy as np
 from bson import ObjectId
 from pymongo.database import Database
 
-from core.face_model import ENCODING_SIZE
-from core.matching import Bands, Hit, best_per_case, distances
+from core.faces.model import ENCODING_SIZE
+from core.faces.matching import Bands, Hit, best_per_case, distances
 from storage.faces import bytes_to_vector
 
 # Stamps come from several processes' clocks; look back a little and skip faces already held.

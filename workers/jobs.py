@@ -8,11 +8,11 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
-from core.catalog import render
+from core.conversation.catalog import render
 from core.errors import PhotoRejected
-from core.photo_analysis import analyse_photo as analyse
-from core.photo_analysis import as_case_photo
-from core.photo_feedback import photo_feedback
+from core.faces.analysis import analyse_photo as analyse
+from core.faces.analysis import as_case_photo
+from core.faces.feedback import photo_feedback
 from storage.conversations import queue_outbound
 from storage.faces import faces_of_photo, move_faces, store_faces
 from storage.photos import find_photo, photo_bytes

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from core.matching import Bands, distances
+from core.faces.matching import Bands, distances
 from storage.candidates import record_candidate
 from storage.faces import bytes_to_vector
 from storage.photos import find_photo

@@ -8,8 +8,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from core.catalog.en import MESSAGES as ENGLISH
-from core.chat import Reply
+from core.conversation.catalog.en import MESSAGES as ENGLISH
+from core.conversation.messages import Reply
 
 DEFAULT_LANGUAGE = "en"
 
@@ -36,6 +36,6 @@ def _messages(language: str) -> dict[str, str]:
     if language == DEFAULT_LANGUAGE:
         return ENGLISH
     try:
-        return importlib.import_module(f"core.catalog.{language}").MESSAGES  # type: ignore[no-any-return]
+        return importlib.import_module(f"core.conversation.catalog.{language}").MESSAGES  # type: ignore[no-any-return]
     except ModuleNotFoundError:
         return ENGLISH

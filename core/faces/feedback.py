@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.chat import Reply
+from core.conversation.messages import Reply
 
 
 def photo_feedback(photo: dict[str, Any], qualities: list[str]) -> Reply | None:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from core import face_model
-from core.face_quality import SECOND_CHANCE_SCORE, Verdict, accept_second_chance, for_case_photo, judge, next_upsample, sharpness, work_scale
-from core.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode_photo
+from core.faces import model as face_model
+from core.faces.quality import SECOND_CHANCE_SCORE, Verdict, accept_second_chance, for_case_photo, judge, next_upsample, sharpness, work_scale
+from core.faces.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode_photo
 
 Box = tuple[int, int, int, int]  # top, right, bottom, left in the upright photo's pixels
 

@@ -6,11 +6,11 @@ step of the flow in progress; then the menu and commands.
 """
 from __future__ import annotations
 
-from core import flows
-from core.chat import Inbound, Reply
-from core.conversation import CloseCase, Context, DiscardDraft, EraseContact, Outcome, RecordConsent, State
-from core.references import CASE_PREFIX, find_reference
-from core.words import ERASE, GREETINGS, MENU_CHOICES, is_no, is_yes, normalise
+from core.conversation import flows
+from core.conversation.messages import Inbound, Reply
+from core.conversation.state import CloseCase, Context, DiscardDraft, EraseContact, Outcome, RecordConsent, State
+from core.conversation.references import CASE_PREFIX, find_reference
+from core.conversation.words import ERASE, GREETINGS, MENU_CHOICES, is_no, is_yes, normalise
 
 UNSUPPORTED = {"video": "unsupported_video", "audio": "unsupported_audio", "document": "unsupported_document", "sticker": "unsupported_sticker"}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.chat import Reply
+from core.conversation.messages import Reply
 
 
 def describe_place(place: dict[str, Any] | None) -> str:

@@ -6,7 +6,7 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw
 
-from core.photo_analysis import Box
+from core.faces.analysis import Box
 
 BOX_COLOUR = (255, 196, 0)
 

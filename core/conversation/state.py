@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from core.chat import Attachment, Reply
+from core.conversation.messages import Attachment, Reply
 
 MAX_PHOTOS = 5
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from core.chat import Inbound, Reply
-from core.conversation import MAX_PHOTOS, Context, CreateCase, CreateSighting, Effect, Outcome, State, StorePhoto
-from core.when import parse_when
-from core.words import DONE, NOW, SKIP, UNKNOWN, is_yes
+from core.conversation.messages import Inbound, Reply
+from core.conversation.state import MAX_PHOTOS, Context, CreateCase, CreateSighting, Effect, Outcome, State, StorePhoto
+from core.conversation.when import parse_when
+from core.conversation.words import DONE, NOW, SKIP, UNKNOWN, is_yes
 
 REPORT_STEPS = ("name", "age", "gender", "place", "time", "description", "photos", "confirm")
 SIGHTING_STEPS = ("photo", "place", "time", "note")

@@ -1,0 +1,1 @@
+"""Faces: safe decoding, detection and encoding, quality, crops, photo feedback, match policy."""
