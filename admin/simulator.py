@@ -7,9 +7,9 @@ from typing import Any
 from flask import Blueprint, abort, jsonify, render_template, request
 
 from admin.context import homeward
-from bot.inbox import accept
 from bot.simulator import keep_upload
 from core.conversation.messages import Attachment, Inbound, Location
+from workers.inbound import accept
 
 blueprint = Blueprint("simulator", __name__, url_prefix="/simulator")
 

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, request
 
 from admin.context import homeward
 from bot import telegram, twilio
-from bot.inbox import accept
+from workers.inbound import accept
 
 blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger(__name__)

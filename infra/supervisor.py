@@ -75,7 +75,7 @@ def _start_children(settings: Settings, urls: ServiceUrls) -> dict[str, subproce
     for number in range(1, settings.workers + 1):
         commands[f"worker-{number}"] = [sys.executable, "-m", "workers"]
     if settings.telegram and settings.telegram.mode == "polling":
-        commands["telegram-polling"] = [sys.executable, "-m", "bot.polling"]
+        commands["telegram-polling"] = [sys.executable, "-m", "workers.polling"]
     return {name: subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent) for name, command in commands.items()}
 
 

@@ -164,7 +164,7 @@ def test_polling_mode_feeds_the_same_path(servers: tuple[EmbeddedServer, Embedde
     env = make_environment(servers, tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_MODE="polling", TELEGRAM_API_BASE_URL=bot_api.url)  # type: ignore[attr-defined]
     env["MONGODB_DATABASE"] = db.name
     bot_api.updates = [update(CHAT, "hi"), update(CHAT, "yes")]
-    process = subprocess.Popen([sys.executable, "-m", "bot.polling"], cwd=Path(__file__).parent.parent, env=os.environ | env)
+    process = subprocess.Popen([sys.executable, "-m", "workers.polling"], cwd=Path(__file__).parent.parent, env=os.environ | env)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and db.inbound.count_documents({}) < 2:

@@ -37,7 +37,7 @@ def enqueue_photo_analysis(queue: Queue, photo_id: str) -> str:
 
 def enqueue_conversation(queue: Queue, inbound_id: str) -> None:
     """Wake the job that answers the pending messages of this message's contact, in order."""
-    queue.enqueue("workers.conversation.process_conversation", inbound_id, retry=CONVERSATION_RETRY, job_timeout=600, result_ttl=600, failure_ttl=30 * 24 * 3600)
+    queue.enqueue("workers.answering.process_conversation", inbound_id, retry=CONVERSATION_RETRY, job_timeout=600, result_ttl=600, failure_ttl=30 * 24 * 3600)
 
 
 def enqueue_outbox(queue: Queue, outbox_id: str) -> None:

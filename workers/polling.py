@@ -1,8 +1,9 @@
-"""`python -m bot.polling`: Telegram without a public URL (TELEGRAM_MODE=polling).
+"""`python -m workers.polling`: Telegram without a public URL (TELEGRAM_MODE=polling).
 
-Long-polls getUpdates and feeds each update into the same inbound path as
-the webhook, so everything after this point is identical. The offset is kept
-in Redis; a restart may fetch an update again, which the inbound store ignores.
+Long-polls getUpdates (bot/telegram.py fetches and parses) and feeds each
+update into the same inbound path as the webhook, so everything after this
+point is identical. The offset is kept in Redis; a restart may fetch an
+update again, which the inbound store ignores.
 """
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import sys
 import time
 from types import FrameType
 
-from bot.inbox import accept
 from bot.telegram import TelegramChannel, parse_update
 from config.process import start_process
 from storage.connections import connect
+from workers.inbound import accept
 from workers.queue import make_queue
 
 OFFSET_KEY = "telegram:polling:offset"

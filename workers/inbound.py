@@ -1,4 +1,9 @@
-"""The one inbound path every channel shares: store, enqueue, acknowledge."""
+"""The one inbound path every channel shares: store, enqueue, acknowledge.
+
+The adapters in bot/ only translate a platform's payload into an Inbound;
+keeping it and waking its conversation is this step, run by the webhooks,
+the simulator and the Telegram polling loop alike.
+"""
 from __future__ import annotations
 
 from pymongo.database import Database
