@@ -1,6 +1,11 @@
-"""GET /healthz: is each part up? 200 when all are, 503 otherwise."""
+"""GET /healthz: is each part up? 200 when all are, 503 otherwise.
+
+Under `make run` it also shows the supervisor's view of its children (pid, up,
+up_s, restarts, last_exit); that is history, so restarts alone never make it 503.
+"""
 from __future__ import annotations
 
+import socket
 from datetime import datetime, timezone
 from typing import Any
 
@@ -8,6 +13,8 @@ from flask import Blueprint, jsonify
 from rq import Worker
 
 from admin.context import homeward
+from infra.embedded import pid_alive
+from infra.status import read_status
 
 blueprint = Blueprint("health", __name__)
 
@@ -21,7 +28,9 @@ def healthz() -> Any:
         "workers": _workers(services.connections.redis),
     }
     healthy = all(part["ok"] for part in parts.values())
-    return jsonify({"ok": healthy, **parts}), 200 if healthy else 503
+    supervised = read_status(services.settings.run_dir)
+    processes = {"processes": supervised} if supervised is not None else {}
+    return jsonify({"ok": healthy, **parts, **processes}), 200 if healthy else 503
 
 
 def _check(ping: Any) -> dict[str, Any]:
@@ -38,8 +47,17 @@ def _workers(connection: Any) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - Redis down: already reported under redis
         return {"ok": False, "count": 0, "error": type(exc).__name__}
     now = datetime.now(timezone.utc)
-    alive = [w for w in workers if w.last_heartbeat and (now - _aware(w.last_heartbeat)).total_seconds() < w.worker_ttl + 60]
+    alive = [
+        w
+        for w in workers
+        if w.last_heartbeat and (now - _aware(w.last_heartbeat)).total_seconds() < w.worker_ttl + 60 and not _gone(w)
+    ]
     return {"ok": bool(alive), "count": len(alive)}
+
+
+def _gone(worker: Worker) -> bool:
+    """A worker on this machine whose process is dead: killed workers leave a fresh heartbeat behind for minutes."""
+    return worker.hostname == socket.gethostname() and worker.pid is not None and not pid_alive(worker.pid)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
@@ -35,6 +36,7 @@ class EmbeddedServer:
     pid: int
     log_path: Path
     process: subprocess.Popen[bytes] | None = None  # None when started by another process
+    supervisor: int | None = None  # pid of the process restarting it when it dies (`make run`), if any
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after STOP_TIMEOUT_S: both servers flush their data on SIGTERM."""
@@ -44,21 +46,23 @@ class EmbeddedServer:
             os.kill(self.pid, signal.SIGTERM)
 
 
-def start_mongodb(data_dir: Path, host: str = "127.0.0.1") -> EmbeddedServer:
-    """SecantusDB with its WiredTiger files in data_dir/mongodb."""
+def start_mongodb(
+    data_dir: Path, host: str = "127.0.0.1", port: int | None = None, wait: bool = True
+) -> EmbeddedServer:
+    """SecantusDB with its WiredTiger files in data_dir/mongodb; on a free port unless given one."""
     storage = data_dir / "mongodb"
     storage.mkdir(parents=True, exist_ok=True)
-    port = free_port(host)
+    port = port or free_port(host)
     command = [_secantusd(), "--host", host, "--port", str(port), "--storage-path", str(storage), "--log-level", "WARNING"]
     server = _spawn("mongodb", command, f"mongodb://{host}:{port}/", data_dir / "mongodb.log", cwd=storage)
-    return _wait_ready(server, lambda: _mongo_ping(server.url))
+    return _wait_ready(server, lambda: _mongo_ping(server.url)) if wait else server
 
 
-def start_redis(data_dir: Path, host: str = "127.0.0.1") -> EmbeddedServer:
-    """valkey with appendonly on, so queued jobs survive a restart."""
+def start_redis(data_dir: Path, host: str = "127.0.0.1", port: int | None = None, wait: bool = True) -> EmbeddedServer:
+    """valkey with appendonly on, so queued jobs survive a restart; on a free port unless given one."""
     storage = data_dir / "redis"
     storage.mkdir(parents=True, exist_ok=True)
-    port = free_port(host)
+    port = port or free_port(host)
     conf = storage / "valkey.conf"
     conf.write_text(
         "\n".join(
@@ -78,7 +82,18 @@ def start_redis(data_dir: Path, host: str = "127.0.0.1") -> EmbeddedServer:
     )
     command = [_valkey_server(), str(conf)]
     server = _spawn("redis", command, f"redis://{host}:{port}/0", data_dir / "redis.log", cwd=storage)
-    return _wait_ready(server, lambda: _redis_ping(server.url))
+    return _wait_ready(server, lambda: _redis_ping(server.url)) if wait else server
+
+
+def respawn(server: EmbeddedServer, data_dir: Path) -> EmbeddedServer:
+    """The same server again, on the same address and data, so every URL already handed out stays valid.
+
+    It does not wait for the server to answer: clients reconnect by themselves, and
+    a supervisor must keep watching its other children meanwhile.
+    """
+    address = urlsplit(server.url)
+    start = start_mongodb if server.name == "mongodb" else start_redis
+    return start(data_dir, address.hostname or "127.0.0.1", address.port, wait=False)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -3,6 +3,10 @@
 Children run in their own sessions and die with this process (see
 embedded.die_with_parent), so Ctrl-C reaches only the supervisor, which stops
 web and workers first and the servers last, so no job is cut off mid-write.
+A child that dies on its own is restarted after a growing delay (0.5 s, 1, 2,
+4, 8, then every 10 s while it keeps crashing); the servers come back at the
+same address, so the URLs the others were given stay valid. Only Ctrl-C or
+SIGTERM stops everything. /healthz shows each child's restarts (infra.status).
 """
 from __future__ import annotations
 
@@ -15,17 +19,52 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
+from typing import Callable
 
 from config import Settings
 from config.process import start_process
 from infra.embedded import STOP_TIMEOUT_S, die_with_parent
-from infra.services import ServiceUrls, backing_services
+from infra.services import ServiceUrls, backing_services, restart_server
+from infra.status import ProcessStatus, remove_status, write_status
 from storage.connections import connect
 from storage.users import bootstrap_admin
 
 HEALTHY_TIMEOUT_S = 180.0
+RESTART_DELAY_FIRST_S = 0.5
+RESTART_DELAY_CAP_S = 10.0
+STABLE_AFTER_S = 60.0  # a child that stayed up this long starts again from the first delay when it crashes
+WATCH_INTERVAL_S = 0.2
 log = logging.getLogger("homeward")
+
+
+@dataclass
+class Child:
+    """One supervised process, how to start it again, and its restart record."""
+
+    name: str
+    spawn: Callable[[], subprocess.Popen[bytes]]
+    process: subprocess.Popen[bytes]
+    since: float = field(default_factory=time.monotonic)
+    since_wall: float = field(default_factory=time.time)
+    restarts: int = 0
+    crashes_in_a_row: int = 0
+    restart_at: float | None = None  # monotonic time of the pending restart; None while it runs
+    last_exit: str | None = None
+
+    @classmethod
+    def start(cls, name: str, spawn: Callable[[], subprocess.Popen[bytes]]) -> Child:
+        return cls(name, spawn, spawn())
+
+    def status(self) -> ProcessStatus:
+        return ProcessStatus(self.process.pid, self.restart_at is None, self.since_wall, self.restarts, self.last_exit)
+
+
+def restart_delay(crashes_in_a_row: int) -> float:
+    """0.5 s after a first crash, doubling with each crash in a row, never more than 10 s."""
+    return min(RESTART_DELAY_FIRST_S * 2 ** (crashes_in_a_row - 1), RESTART_DELAY_CAP_S)
 
 
 class _Stop:
@@ -41,17 +80,21 @@ def main() -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _Stop.handler)
     settings = start_process("homeward")
-    with backing_services(settings) as urls:
+    with backing_services(settings, supervised=True) as urls:
         login = _admin_login(settings, urls)
+        servers = _server_children(settings, urls)
         children = _start_children(settings, urls)
+        everything = servers | children
         try:
+            write_status(settings.run_dir, {name: child.status() for name, child in everything.items()})
             url = f"http://{_display_host(settings.host)}:{settings.port}"
-            if _wait_healthy(url, children):
+            if _wait_healthy(url, everything):
                 _banner(url, login, time.monotonic() - started, settings.simulator)
-                return _watch(children)
+                return _watch(everything, settings.run_dir)
             return 0 if _Stop.requested else 1
         finally:
             _stop_children(children)
+            remove_status(settings.run_dir)
             log.info("stopping the embedded servers")
     return 0
 
@@ -69,17 +112,35 @@ def _admin_login(settings: Settings, urls: ServiceUrls) -> str:
     return "user admin, with the password shown at the first start"
 
 
-def _start_children(settings: Settings, urls: ServiceUrls) -> dict[str, subprocess.Popen[bytes]]:
+def _server_children(settings: Settings, urls: ServiceUrls) -> dict[str, Child]:
+    """The embedded servers started here, restarted at the same URL when they die."""
+    return {
+        name: Child(name, lambda name=name: _process_of(restart_server(settings, urls, name).process), server.process)
+        for name, server in urls.started.items()
+        if server.process is not None
+    }
+
+
+def _process_of(process: subprocess.Popen[bytes] | None) -> subprocess.Popen[bytes]:
+    assert process is not None  # servers started by this process always have one
+    return process
+
+
+def _start_children(settings: Settings, urls: ServiceUrls) -> dict[str, Child]:
     env = os.environ | {"MONGODB_URI": urls.mongodb_uri, "REDIS_URL": urls.redis_url, "PYTHONUNBUFFERED": "1"}
     commands = {"web": [sys.executable, "-m", "admin"]}
     for number in range(1, settings.workers + 1):
         commands[f"worker-{number}"] = [sys.executable, "-m", "workers"]
     if settings.telegram and settings.telegram.mode == "polling":
         commands["telegram-polling"] = [sys.executable, "-m", "workers.polling"]
-    return {name: subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent) for name, command in commands.items()}
+    return {name: Child.start(name, _launcher(command, env)) for name, command in commands.items()}
 
 
-def _wait_healthy(url: str, children: dict[str, subprocess.Popen[bytes]]) -> bool:
+def _launcher(command: list[str], env: dict[str, str]) -> Callable[[], subprocess.Popen[bytes]]:
+    return lambda: subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+
+
+def _wait_healthy(url: str, children: dict[str, Child]) -> bool:
     deadline = time.monotonic() + HEALTHY_TIMEOUT_S
     while time.monotonic() < deadline and not _Stop.requested:
         if _dead(children):
@@ -97,22 +158,78 @@ def _wait_healthy(url: str, children: dict[str, subprocess.Popen[bytes]]) -> boo
     return False
 
 
-def _watch(children: dict[str, subprocess.Popen[bytes]]) -> int:
+def _watch(children: dict[str, Child], run_dir: Path) -> int:
+    """Restart whatever dies, until Ctrl-C or SIGTERM."""
     while not _Stop.requested:
-        if dead := _dead(children):
-            log.error("%s stopped unexpectedly; stopping everything", ", ".join(dead))
-            return 1
-        time.sleep(0.5)
+        changed = False
+        for child in children.values():
+            if child.restart_at is None and (code := child.process.poll()) is not None:
+                _end_group(child.process.pid)
+                _crashed(child, _describe_exit(code))
+                changed = True
+            elif child.restart_at is not None and time.monotonic() >= child.restart_at:
+                _restart(child)
+                changed = True
+        if changed:
+            write_status(run_dir, {name: child.status() for name, child in children.items()})
+        time.sleep(WATCH_INTERVAL_S)
     log.info("stopping")
     return 0
 
 
-def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
-    for process in children.values():
+def _crashed(child: Child, how: str) -> None:
+    """Schedule the restart, backing off while it keeps crashing; it never gives up."""
+    now = time.monotonic()
+    up_for = now - child.since
+    child.crashes_in_a_row = 1 if up_for >= STABLE_AFTER_S else child.crashes_in_a_row + 1
+    delay = restart_delay(child.crashes_in_a_row)
+    child.restart_at = now + delay
+    child.last_exit = how
+    looping = ""
+    if delay >= RESTART_DELAY_CAP_S:
+        looping = f"; {child.crashes_in_a_row} crashes in a row, retrying every {delay:.0f} s until it stays up"
+    log.error(
+        "%s (pid %d) %s after %.1f s up; restart %d in %.1f s%s",
+        child.name, child.process.pid, how, up_for, child.restarts + 1, delay, looping,
+    )
+
+
+def _restart(child: Child) -> None:
+    child.restart_at = None
+    child.since, child.since_wall = time.monotonic(), time.time()
+    try:
+        child.process = child.spawn()
+    except OSError as exc:
+        _crashed(child, f"could not start ({exc})")
+        return
+    child.restarts += 1
+    log.warning("%s restarted (pid %d, restart %d)", child.name, child.process.pid, child.restarts)
+
+
+def _end_group(pid: int) -> None:
+    """What a dead child forked (the RQ scheduler of a worker) would outlive it: its process group goes too."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass  # nothing left in the group
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def _stop_children(children: dict[str, Child]) -> None:
+    processes = [child.process for child in children.values()]
+    for process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
-    for process in children.values():
+    for process in processes:
         try:
             process.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -120,8 +237,8 @@ def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
-def _dead(children: dict[str, subprocess.Popen[bytes]]) -> list[str]:
-    return [name for name, process in children.items() if process.poll() is not None]
+def _dead(children: dict[str, Child]) -> list[str]:
+    return [name for name, child in children.items() if child.process.poll() is not None]
 
 
 def _display_host(host: str) -> str:

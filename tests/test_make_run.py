@@ -1,4 +1,4 @@
-"""`make run` as a newcomer uses it: up and healthy, Ctrl-C leaves nothing behind, data survives."""
+"""`make run` as a newcomer uses it: up and healthy, Ctrl-C leaves nothing behind, data survives, crashes heal."""
 from __future__ import annotations
 
 import json
@@ -6,13 +6,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pymongo
 import pytest
 
 from infra.embedded import free_port, pid_alive
+from storage.connections import redis_client
+from workers.queue import make_queue
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -58,6 +63,43 @@ def healthz(port: int) -> dict:
         return json.load(answer)
 
 
+def wait_healed(port: int, name: str, old_pid: int, timeout: float = 30) -> dict:
+    """The first /healthz that is 200 and ok with a new, running `name`; fails after timeout (the issue's 30 s)."""
+    deadline, last = time.monotonic() + timeout, "no answer"
+    while time.monotonic() < deadline:
+        try:
+            state = healthz(port)
+            process = state["processes"][name]
+            if state["ok"] and process["pid"] != old_pid and process["up"]:
+                return state
+            last = json.dumps(state)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            last = repr(exc)  # 503 while a part is down, nothing while the web process is
+        time.sleep(0.1)
+    raise AssertionError(f"{name} not healed within {timeout:.0f} s; last /healthz: {last}")
+
+
+def job_run_by(redis_url: str, timeout: float = 30) -> int:
+    """Queue a real job (os.getpid) and return the pid of the worker that ran it."""
+    connection = redis_client(redis_url)
+    try:
+        job = make_queue(connection).enqueue("os.getpid")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if job.get_status(refresh=True) == "finished":
+                return int(job.return_value())
+            time.sleep(0.1)
+        raise AssertionError(f"no worker ran a job within {timeout:.0f} s")
+    finally:
+        connection.close()
+
+
+def drain(process: subprocess.Popen[str], into: list[str]) -> None:
+    """Keep reading the supervisor's output, so it never blocks on a full pipe."""
+    assert process.stdout is not None
+    threading.Thread(target=lambda: into.extend(process.stdout or ()), daemon=True).start()
+
+
 def wait_gone(pids: set[int], timeout: float = 30) -> set[int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
@@ -70,14 +112,18 @@ def test_make_run_starts_healthy_and_stops_cleanly_keeping_its_data(tmp_path: Pa
     first = start(["make", "--no-print-directory", "run"], tmp_path, port)
     banner = read_until_up(first)
     assert f"http://127.0.0.1:{port}/" in banner and "user admin, password " in banner
-    assert healthz(port) == {"ok": True, "mongodb": {"ok": True}, "redis": {"ok": True}, "workers": {"ok": True, "count": 1}}
+    state = healthz(port)
+    processes = state.pop("processes")
+    assert state == {"ok": True, "mongodb": {"ok": True}, "redis": {"ok": True}, "workers": {"ok": True, "count": 1}}
     started = descendants(first.pid)
     assert len(started) >= 5  # supervisor, SecantusDB, valkey, web, worker
+    assert set(processes) == {"mongodb", "redis", "web", "worker-1"}
+    assert all(p["up"] and p["restarts"] == 0 and p["pid"] in started for p in processes.values())
 
     first.send_signal(signal.SIGTERM)  # SIGTERM to make itself
     first.wait(60)  # make forwards it, waits for the supervisor, then dies of the same signal
     assert wait_gone(started) == set(), "processes left behind after SIGTERM"
-    assert not (tmp_path / "run/embedded.json").exists()
+    assert not (tmp_path / "run/embedded.json").exists() and not (tmp_path / "run/supervisor.json").exists()
 
     second = start([sys.executable, "-m", "infra.supervisor"], tmp_path, port)
     banner = read_until_up(second)
@@ -86,6 +132,41 @@ def test_make_run_starts_healthy_and_stops_cleanly_keeping_its_data(tmp_path: Pa
     os.killpg(second.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     assert second.wait(60) == 0
     assert wait_gone(started) == set(), "processes left behind after Ctrl-C"
+
+
+def test_a_child_killed_with_sigkill_is_restarted_and_the_service_heals(tmp_path: Path) -> None:
+    port = free_port()
+    supervisor = start([sys.executable, "-m", "infra.supervisor"], tmp_path, port)
+    read_until_up(supervisor)
+    output: list[str] = []
+    drain(supervisor, output)
+    urls = {name: entry["url"] for name, entry in json.loads((tmp_path / "run/embedded.json").read_text()).items()}
+    ever_started = descendants(supervisor.pid)
+    try:
+        for name in ("worker-1", "web", "mongodb", "redis"):
+            before = healthz(port)["processes"][name]
+            assert before["pid"] in descendants(supervisor.pid)
+            os.kill(before["pid"], signal.SIGKILL)
+            after = wait_healed(port, name, before["pid"])["processes"][name]
+            assert after["restarts"] == 1 and after["last_exit"] == "killed by SIGKILL"
+            assert after["pid"] in descendants(supervisor.pid)
+            ever_started |= descendants(supervisor.pid)
+            # the worker serves jobs again, through the same URLs the others were given
+            assert job_run_by(urls["redis"]) == healthz(port)["processes"]["worker-1"]["pid"]
+        state = json.loads((tmp_path / "run/embedded.json").read_text())
+        assert {name: entry["url"] for name, entry in state.items()} == urls  # same addresses after restarts
+        assert all(entry["pid"] == healthz(port)["processes"][name]["pid"] for name, entry in state.items())
+        with pymongo.MongoClient(urls["mongodb"], serverSelectionTimeoutMS=5000) as client:
+            assert client["homeward"].users.find_one({"username": "admin"}), "data lost with the MongoDB restart"
+        assert all(p["restarts"] == 1 for p in healthz(port)["processes"].values())
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        code = supervisor.wait(60)
+    log = "".join(output)
+    assert code == 0, log
+    assert "worker-1 (pid" in log and "killed by SIGKILL" in log and "redis restarted" in log
+    assert wait_gone(ever_started) == set(), "processes left behind after SIGTERM"
+    assert not (tmp_path / "run/embedded.json").exists() and not (tmp_path / "run/supervisor.json").exists()
 
 
 def test_a_bad_setting_stops_the_start_naming_it(tmp_path: Path) -> None:
