@@ -14,9 +14,11 @@ help:
 	@echo "make bench-matching  print time from a sighting photo to its candidate in the queue (p50/p95)"
 	@echo "make doctor  check the install"
 
-$(STAMP): requirements.txt
+# The pinned dependencies, then the project itself (editable, for the `homeward` command).
+$(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -35,4 +37,4 @@ bench-matching: $(STAMP)
 	$(PY) -m benchmarks.match_latency
 
 doctor: $(STAMP)
-	$(PY) -m admin.cli doctor
+	$(VENV)/bin/homeward doctor
