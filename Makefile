@@ -4,11 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-webhooks bench-matching doctor help
+.PHONY: run test lint bench bench-webhooks bench-matching doctor help
 
 help:
 	@echo "make run     start everything (embedded MongoDB + Redis, web, worker) on http://127.0.0.1:8000"
 	@echo "make test    run the test suite"
+	@echo "make lint    check formatting and lint (ruff)"
 	@echo "make bench   print per-photo timings of the face pipeline"
 	@echo "make bench-webhooks  print webhook acknowledgement latency (p50/p90/p99)"
 	@echo "make bench-matching  print time from a sighting photo to its candidate in the queue (p50/p95)"
@@ -26,6 +27,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.pipeline
