@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from admin import auth, cases, cli, health, images, review, simulator, users, webhooks
+from admin import auth, cases, health, images, review, simulator, users, webhooks
 from admin.context import Homeward
 from config import Settings, load_settings
 from storage.connections import Connections, connect
@@ -42,6 +42,5 @@ def create_app(settings: Settings | None = None, connections: Connections | None
     for surface in (health, auth, review, cases, images, users, webhooks, simulator):
         app.register_blueprint(surface.blueprint)
     app.jinja_env.globals.update(current_user=auth.current_user, can=auth.can)
-    app.cli.add_command(cli.group)
     return app
 

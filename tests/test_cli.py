@@ -1,12 +1,24 @@
-"""The command line: embed a photo, create a user, check the install."""
+"""The command line `homeward`: embed a photo, create a user, check the install, point Telegram here."""
+
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from admin.cli import group
+from cli.main import group
 from config import Settings
+from tests.standins.server import BackgroundServer
+from tests.standins.telegram_api import TelegramStandIn
+
+# The console script pyproject.toml declares, installed by `make` next to the venv's python.
+HOMEWARD = Path(sys.executable).parent / "homeward"
+COMMANDS = ("create-user", "doctor", "embed", "eval", "set-telegram-webhook")
 
 
 def env_of(settings: Settings) -> dict[str, str]:
@@ -16,6 +28,37 @@ def env_of(settings: Settings) -> dict[str, str]:
         "MONGODB_DATABASE": settings.mongodb_database,
         "REDIS_URL": settings.redis_url or "",
     }
+
+
+def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    assert HOMEWARD.exists(), f"{HOMEWARD} missing: `make .venv/.installed` installs the project"
+    return subprocess.run(args, cwd=cwd, env=os.environ | env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def listed_commands(help_text: str) -> list[str]:
+    section = help_text.split("Commands:", 1)[1]
+    return sorted(line.split()[0] for line in section.splitlines() if line.strip())
+
+
+def test_homeward_lists_every_command_from_any_directory(tmp_path: Path) -> None:
+    top = run([str(HOMEWARD), "--help"], cwd=tmp_path)
+    assert top.returncode == 0, top.stderr
+    assert top.stdout.startswith("Usage: homeward ")
+    assert listed_commands(top.stdout) == sorted(COMMANDS)
+    evaluation = run([str(HOMEWARD), "eval", "--help"], cwd=tmp_path)
+    assert listed_commands(evaluation.stdout) == ["identify", "lfw-pairs", "references"]
+
+
+def test_python_m_admin_cli_is_still_the_same_command_line(tmp_path: Path) -> None:
+    alias = run([sys.executable, "-m", "admin.cli", "--help"], cwd=tmp_path)
+    assert alias.returncode == 0, alias.stderr
+    assert listed_commands(alias.stdout) == sorted(COMMANDS)
+
+
+def test_a_bad_setting_is_named_in_one_line_not_a_traceback(tmp_path: Path) -> None:
+    result = run([str(HOMEWARD), "doctor"], cwd=tmp_path, HOMEWARD_DATA_DIR=str(tmp_path), MATCH_TOP_K="many")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error: MATCH_TOP_K must be a whole number from 1 to 50, got 'many'"
 
 
 def test_embed_prints_each_face_with_its_quality(faces_dir: Path, tmp_path: Path) -> None:
@@ -48,3 +91,35 @@ def test_doctor_names_what_is_broken(settings: Settings) -> None:
     result = CliRunner(env=env).invoke(group, ["doctor"])
     assert result.exit_code != 0
     assert "FAIL  MongoDB and Redis reachable" in result.output
+
+
+TOKEN, SECRET = "123456:TEST-token", "s3cret-webhook-token-123"
+
+
+@pytest.fixture
+def bot_api() -> Iterator[TelegramStandIn]:
+    standin = TelegramStandIn(TOKEN)
+    with BackgroundServer(standin.app) as server:
+        standin.url = server.url  # type: ignore[attr-defined]
+        yield standin
+
+
+def test_set_telegram_webhook_points_telegram_at_this_service(settings: Settings, bot_api: TelegramStandIn) -> None:
+    env = env_of(settings) | {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "TELEGRAM_API_BASE_URL": bot_api.url,  # type: ignore[attr-defined]
+        "PUBLIC_BASE_URL": "https://homeward.example.org",
+    }
+    result = CliRunner(env=env).invoke(group, ["set-telegram-webhook"])
+    assert result.exit_code == 0, result.output
+    assert "https://homeward.example.org/webhooks/telegram" in result.output
+    [call] = [sent for sent in bot_api.sent if sent["method"] == "setWebhook"]
+    assert call["url"] == "https://homeward.example.org/webhooks/telegram"
+    assert call["secret_token"] == SECRET
+
+
+def test_set_telegram_webhook_says_what_is_missing(settings: Settings) -> None:
+    result = CliRunner(env=env_of(settings) | {"TELEGRAM_BOT_TOKEN": ""}).invoke(group, ["set-telegram-webhook"])
+    assert result.exit_code != 0
+    assert "set TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET and PUBLIC_BASE_URL first" in result.output

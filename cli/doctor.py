@@ -1,0 +1,65 @@
+"""`homeward doctor`: is this install able to run (data dir, face models, servers)?"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from cli import settings as cli_settings
+from config import Settings
+from infra.services import backing_services
+from storage.connections import connect
+
+
+@click.command("doctor")
+def doctor_command() -> None:
+    """Check the install: models load, servers reachable, data dir writable."""
+    settings = cli_settings.load()
+    checks: list[tuple[str, Callable[[], str]]] = [
+        ("data dir writable", lambda: _check_writable(settings.data_dir)),
+        ("face models load", _check_models),
+        ("MongoDB and Redis reachable", lambda: _check_servers(settings)),
+    ]
+    failed = 0
+    for name, check in checks:
+        try:
+            click.echo(f"ok    {name}: {check()}")
+        except Exception as exc:  # noqa: BLE001 - doctor reports every failure and goes on
+            failed += 1
+            click.echo(f"FAIL  {name}: {exc}")
+    if failed:
+        raise click.ClickException(f"{failed} check(s) failed")
+
+
+def _check_writable(directory: Path) -> str:
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=directory):
+        pass
+    return str(directory)
+
+
+def _check_models() -> str:
+    import numpy as np  # noqa: PLC0415 - loads only when the check runs
+
+    from core.faces import model as face_model  # noqa: PLC0415 - loads the face models
+
+    started = time.perf_counter()
+    face_model.load()
+    face_model.detect(np.zeros((100, 100, 3), np.uint8), 0)
+    return f"dlib HOG detector and ResNet encoder ready in {time.perf_counter() - started:.1f} s"
+
+
+def _check_servers(settings: Settings) -> str:
+    with backing_services(settings) as urls:
+        connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url)
+        try:
+            version = connections.mongo.server_info().get("version", "?")
+            connections.redis.ping()
+        finally:
+            connections.close()
+    where = "configured" if settings.mongodb_uri and settings.redis_url else "embedded"
+    return f"{where}; MongoDB protocol {version}, Redis answers PING"

@@ -1,0 +1,139 @@
+"""`homeward eval …`: the matcher measured as the literature does (a benchmark: figures, not pass/fail).
+
+The evaluation modules load numpy and the face models, so they are imported
+inside each command: `homeward --help` stays quick.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from cli import settings as cli_settings
+from config import Settings
+
+if TYPE_CHECKING:
+    from evaluation.embed import EmbeddingCache
+
+FOLDER_HELP = "Labelled folder (default: HOMEWARD_FACES_DIR/lfw)."
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Measure the matcher as the literature does (a benchmark: figures, not pass/fail)."""
+
+
+@eval_group.command("lfw-pairs")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), help=FOLDER_HELP)
+@click.option(
+    "--pairs",
+    "pairs_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Pairs file, View 2 or View 1 (default: lfw-protocol/pairs.txt).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON results (default: data dir/eval/lfw-pairs.json).",
+)
+def eval_pairs_command(folder: Path | None, pairs_file: Path | None, out: Path | None) -> None:
+    """10-fold verification accuracy on LFW pairs, embedded with the service's pipeline."""
+    from evaluation import report, runs  # noqa: PLC0415 - loads numpy and the face models
+
+    settings = cli_settings.load()
+    folder = folder or settings.faces_dir / "lfw"
+    pairs_file = pairs_file or settings.faces_dir / "lfw-protocol" / "pairs.txt"
+    result = runs.lfw_pairs(folder, pairs_file, _cache(settings))
+    report.print_pairs(result)
+    report.save(result, out or settings.data_dir / "eval" / "lfw-pairs.json")
+
+
+@eval_group.command("identify")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), help=FOLDER_HELP)
+@click.option(
+    "--gallery-sizes",
+    default="1000,all",
+    show_default=True,
+    help="Gallery sizes in identities; 'all' is every identity.",
+)
+@click.option(
+    "--nonmate-share", default=0.1, show_default=True, help="Share of identities whose photos are non-mated searches."
+)
+@click.option(
+    "--variants", default="original,whatsapp,half,rotated", show_default=True, help="Probe degradations to run."
+)
+@click.option("--seed", default=7, show_default=True)
+@click.option(
+    "--case-jitters", default=1, show_default=True, help="num_jitters when encoding the cases' photos (the slow path)."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON results (default: data dir/eval/identify.json).",
+)
+def eval_identify_command(
+    folder: Path | None,
+    gallery_sizes: str,
+    nonmate_share: float,
+    variants: str,
+    seed: int,
+    case_jitters: int,
+    out: Path | None,
+) -> None:
+    """Open-set identification: rank-1/5, FNIR at fixed FPIR, the configured bands, degraded probes."""
+    from evaluation import report, runs  # noqa: PLC0415 - loads numpy and the face models
+
+    settings = cli_settings.load()
+    sizes = [None if size.strip() == "all" else int(size) for size in gallery_sizes.split(",")]
+    chosen = [v.strip() for v in variants.split(",")]
+    unknown = set(chosen) - set(runs.VARIANTS)
+    if unknown:
+        raise click.ClickException(f"unknown variants {sorted(unknown)}; choose from {', '.join(runs.VARIANTS)}")
+    result = runs.identify(
+        folder or settings.faces_dir / "lfw",
+        _cache(settings),
+        sizes,
+        nonmate_share,
+        chosen,
+        _bands(settings),
+        settings.match_top_k,
+        seed,
+        case_jitters,
+    )
+    report.print_identify(result)
+    report.save(result, out or settings.data_dir / "eval" / "identify.json")
+
+
+@eval_group.command("references")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), help=FOLDER_HELP)
+@click.option("--counts", default="1,2,3", show_default=True, help="Photos per case to compare.")
+@click.option("--seed", default=7, show_default=True)
+def eval_references_command(folder: Path | None, counts: str, seed: int) -> None:
+    """The same sightings against cases with 1, 2, 3 reference photos."""
+    from evaluation import report, runs  # noqa: PLC0415 - loads numpy and the face models
+
+    settings = cli_settings.load()
+    counts_list = [int(c) for c in counts.split(",")]
+    result = runs.references(
+        folder or settings.faces_dir / "lfw",
+        _cache(settings),
+        counts_list,
+        0.1,
+        _bands(settings),
+        settings.match_top_k,
+        seed,
+    )
+    report.print_references(result)
+    report.save(result, settings.data_dir / "eval" / "references.json")
+
+
+def _cache(settings: Settings) -> EmbeddingCache:
+    from evaluation.embed import EmbeddingCache  # noqa: PLC0415 - loads numpy
+
+    return EmbeddingCache(settings.data_dir / "eval" / "embeddings.sqlite")
+
+
+def _bands(settings: Settings) -> dict[str, float]:
+    return {"strong": settings.match_strong, "review": settings.match_review}

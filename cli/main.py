@@ -1,0 +1,27 @@
+"""`homeward`: the one command line (the console script in pyproject.toml; `python -m admin.cli` is an alias).
+
+Commands that need the database join the servers `make run` started, or
+start the embedded ones for the length of the command.
+"""
+
+from __future__ import annotations
+
+import click
+
+from cli import doctor, evaluation, photos, telegram, users
+
+
+@click.group("homeward")
+def group() -> None:
+    """Homeward administration."""
+
+
+group.add_command(users.create_user_command)
+group.add_command(photos.embed_command)
+group.add_command(doctor.doctor_command)
+group.add_command(telegram.set_telegram_webhook_command)
+group.add_command(evaluation.eval_group)
+
+
+if __name__ == "__main__":
+    group()
