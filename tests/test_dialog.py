@@ -163,8 +163,10 @@ def test_every_catalogue_placeholder_is_filled_by_the_dialog_params() -> None:
 
 def _reach_step(person: Person, step_name: str) -> None:
     """Answer the report's questions up to `step_name` (a report with the name Ana Lopez)."""
-    for text in ("report", "Ana Lopez", "30", "skip", "Madrid", "yesterday", "skip")[: ["name", "age", "gender", "place", "time", "description", "photos"].index(step_name) + 1]:
+    for text in ("report", "Ana Lopez", "30", "skip", "Madrid", "yesterday"):
         person.says(text)
+        if person.state.step == step_name:
+            break
     assert person.state.step == step_name
 
 
@@ -182,7 +184,9 @@ def test_ages_in_any_scripts_digits_are_accepted(said: str, age: int) -> None:
     assert keys(person.says(said)) == ["ask_gender"] and person.state.draft["age"] == age
 
 
-@pytest.mark.parametrize("said", ["1000000 days ago", "99999999999 years ago", "121 years ago", "1/1/0001", "9" * 40 + " weeks ago"])
+@pytest.mark.parametrize(
+    "said", ["1000000 days ago", "99999999999 years ago", "121 years ago", "1/1/0001", "9" * 40 + " weeks ago"]
+)
 def test_times_too_long_ago_are_asked_again_in_reports_and_sightings(said: str) -> None:
     person = Person()
     _reach_step(person, "time")
@@ -197,7 +201,8 @@ def test_times_too_long_ago_are_asked_again_in_reports_and_sightings(said: str) 
 
 def test_impossible_calendar_dates_are_left_as_said() -> None:
     assert parse_when("29/2/2028", NOW) is None  # a year ahead has no 29 February a year before
-    assert parse_when("12/11/2026 10:00 +01:00", NOW.replace(tzinfo=None)) == datetime(2026, 11, 12, 10, 0)  # naive now, aware text
+    naive_now = NOW.replace(tzinfo=None)  # an aware time in the text is not compared with a naive now
+    assert parse_when("12/11/2026 10:00 +01:00", naive_now) == datetime(2026, 11, 12, 10, 0)
     assert parse_when("٣ days ago", NOW) == datetime(2026, 11, 19, 14, 30, tzinfo=timezone.utc)
 
 
@@ -220,7 +225,8 @@ def test_a_name_too_long_gets_its_own_hint_and_control_characters_are_dropped() 
 def test_a_location_with_garbled_coordinates_falls_back_to_its_address_or_asks_again() -> None:
     person = Person()
     person.says(photo=True)
-    assert keys(person.says(location=Location(float("nan"), 3.7))) == ["ask_place_hint"] and person.state.step == "place"
+    assert keys(person.says(location=Location(float("nan"), 3.7))) == ["ask_place_hint"]
+    assert person.state.step == "place"
     assert keys(person.says(location=Location(200.0, float("inf"), "Plaza Mayor"))) == ["sighting_ask_time"]
     assert person.state.draft["place"] == {"text": "Plaza Mayor"}
 
@@ -232,13 +238,15 @@ def test_user_text_with_braces_is_shown_as_typed() -> None:
     person.says(photo=True)
     summary = person.says("done")
     rendered = catalog.render(summary.replies[0])
-    assert "Name: Ana {0} {name} {" in rendered and "Gender: {gender}" in rendered and "Last seen: Plaza {1}," in rendered
+    assert "Name: Ana {0} {name} {" in rendered and "Gender: {gender}" in rendered
+    assert "Last seen: Plaza {1}," in rendered
 
 
 def test_files_of_unknown_kinds_and_absurd_sizes_are_refused() -> None:
     person = Person()
     assert keys(person.says(photo=True, kind="contact_card")) == ["unsupported_document"]
-    huge = step(person.state, Inbound("telegram", "7", "x", "", (Attachment("photo", "f", "", 10**400),)), person.context)
+    absurd = Attachment("photo", "f", "", 10**400)
+    huge = step(person.state, Inbound("telegram", "7", "x", "", (absurd,)), person.context)
     assert keys(huge) == ["file_too_large"] and "MB" in catalog.render(huge.replies[0])
 
 

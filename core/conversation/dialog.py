@@ -15,12 +15,13 @@ from core.conversation.references import CASE_PREFIX, find_reference
 from core.conversation.words import ERASE, GREETINGS, MENU_CHOICES, clean, is_no, is_yes, normalise
 
 UNSUPPORTED = {"video": "unsupported_video", "audio": "unsupported_audio", "document": "unsupported_document", "sticker": "unsupported_sticker"}
+MAX_TEXT = 10_000  # characters read from one message; every answer keeps far fewer (see flows)
 _LARGEST_SHOWN = 2**70  # bytes; a size beyond this (a platform's nonsense) is shown as this many MB
 
 
 def step(state: State, message: Inbound, context: Context) -> Outcome:
     """Answer one inbound message."""
-    message = replace(message, text=clean(message.text))
+    message = replace(message, text=clean((message.text or "")[:MAX_TEXT]))
     words = normalise(message.text)
     if not state.consent:
         return _consent(state, message, words)

@@ -7,6 +7,7 @@ when they have them) and counted towards the limit.
 from __future__ import annotations
 
 import math
+from itertools import islice
 from typing import Any, Callable
 
 from core.conversation.messages import Inbound, Location, Reply
@@ -111,9 +112,9 @@ def _place(message: Inbound, words: str, _: Context) -> dict[str, Any]:
         address = " ".join(clean(where.address).split())[:MAX_PLACE]
         return {"place": {"text": address, "latitude": coordinates[0], "longitude": coordinates[1]}}
     typed = " ".join(message.text.split())
-    if where and sum(ch.isalnum() for ch in typed) < 2:
+    if where and not _two_alphanumerics(typed):
         typed = " ".join(clean(where.address).split())  # a pin with garbled coordinates: its address, if any
-    if sum(ch.isalnum() for ch in typed) < 2:
+    if not _two_alphanumerics(typed):
         raise Invalid("ask_place_hint")
     place = _bounded("text", typed, MAX_PLACE)
     return {"place": {"text": place.pop("text")}, **place}
@@ -154,15 +155,20 @@ def _bounded(field: str, text: str, limit: int) -> dict[str, Any]:
     return {field: text[:limit].rstrip(), _SHORTENED: limit}
 
 
+def _two_alphanumerics(text: str) -> bool:
+    """At least two letters or digits: enough to name a place. Stops looking once found, however long the text."""
+    return next(islice((ch for ch in text if ch.isalnum()), 1, None), None) is not None
+
+
 def _coordinates(where: Location) -> tuple[float, float] | None:
     """Latitude and longitude when they are real numbers on the globe; None for NaN, infinities, 200°N."""
     try:
         latitude, longitude = float(where.latitude), float(where.longitude)
     except (TypeError, ValueError, OverflowError):
         return None
-    if not (math.isfinite(latitude) and math.isfinite(longitude) and -90 <= latitude <= 90 and -180 <= longitude <= 180):
-        return None
-    return latitude, longitude
+    if math.isfinite(latitude) and math.isfinite(longitude) and -90 <= latitude <= 90 and -180 <= longitude <= 180:
+        return latitude, longitude
+    return None
 
 
 def _photos_done(_message: Inbound, words: str, _: Context) -> dict[str, Any]:
@@ -212,8 +218,8 @@ def _confirm(state: State, words: str, replies: list[Reply], effects: list[Effec
 def _summary(state: State) -> Reply:
     draft = state.draft
     place = draft.get("place") or {}
-    coordinates = f"{place['latitude']:.5f}, {place['longitude']:.5f}" if {"latitude", "longitude"} <= place.keys() else ""
-    where = place.get("text") or coordinates
+    pinned = {"latitude", "longitude"} <= place.keys()
+    where = place.get("text") or (f"{place['latitude']:.5f}, {place['longitude']:.5f}" if pinned else "")
     return Reply(
         "summary",
         {

@@ -18,7 +18,10 @@ _MAX_BACK = timedelta(days=MAX_YEARS_BACK * 366)
 _MAX_CHARS = 200  # a date is short; a whole letter is not parsed as one
 _AGO = re.compile(r"(\d+|an?|one|two|three)\s*(minute|min|hour|hr|day|week|month|year|yr)s?\s+ago", re.I)
 _WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3}
-_UNITS = {"minute": 60, "min": 60, "hour": 3600, "hr": 3600, "day": 86400, "week": 604800, "month": 2592000, "year": 31536000, "yr": 31536000}
+_UNITS = {
+    "minute": 60, "min": 60, "hour": 3600, "hr": 3600, "day": 86400, "week": 604800, "month": 2592000,
+    "year": 31536000, "yr": 31536000,
+}  # fmt: skip
 _CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b", re.I)
 _DAY_WORDS = {"today": 0, "tonight": 0, "this morning": 0, "this afternoon": 0, "this evening": 0, "yesterday": 1, "last night": 1}
 _PART_OF_DAY = {"morning": 9, "afternoon": 15, "evening": 19, "tonight": 21, "night": 22}
@@ -85,7 +88,8 @@ def _absolute(words: str, now: datetime) -> datetime | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # dateutil warns about time zone names it doesn't know ('5pm EST')
             # Day first: '12/11' is 12 November, as most of the world writes it.
-            moment = date_parser.parse(words, dayfirst=True, fuzzy=False, default=now.replace(hour=12, minute=0, second=0, microsecond=0))
+            noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
+            moment = date_parser.parse(words, dayfirst=True, fuzzy=False, default=noon)
     except (ValueError, OverflowError):
         return None
     if moment.tzinfo is None and now.tzinfo is not None:

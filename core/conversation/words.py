@@ -1,7 +1,7 @@
 """The words people use for yes, no, menu choices and commands; one place to extend them."""
 from __future__ import annotations
 
-import unicodedata
+import re
 
 GREETINGS = {"/start", "start", "hi", "hello", "hey", "hola", "menu", "help", "/help", "/menu"}
 ERASE = {"delete my data", "erase my data", "delete everything", "/delete"}
@@ -18,6 +18,8 @@ MENU_CHOICES = {
     "3": "cases", "my cases": "cases", "my reports": "cases", "cases": "cases", "reports": "cases", "/cases": "cases",
     "4": "erase", "delete": "erase",
 }  # fmt: skip
+# Control characters (but tab and newline) and lone surrogates, which no database or chat can carry.
+_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def clean(text: str | None) -> str:
@@ -27,7 +29,7 @@ def clean(text: str | None) -> str:
     panel), so nothing invisible or unencodable goes further than this.
     """
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+    return _UNWANTED.sub("", text)
 
 
 def normalise(text: str) -> str:

@@ -35,7 +35,7 @@ MESSAGES: dict[str, str] = {
     "ask_place_hint": "Please share a location or type the place, for example 'Central Station, platform 3'.",
     "ask_time": "When was {name} last seen? For example 'yesterday 5pm', '12/11' or '2 days ago'.",
     "ask_time_hint": "Please type when, for example 'yesterday 5pm', or 'unknown'.",
-    "time_too_long_ago": "That is further back than I can use. Please say when again, for example 'yesterday 5pm' or '2 days ago'.",
+    "time_too_long_ago": "That is further back than I can use. Please say when again, for example 'yesterday 5pm'.",
     "text_shortened": "That was long, so I kept the first {limit} characters.",
     "ask_description": "Describe {name}: clothes, height, hair, anything that helps. Or 'skip'.",
     "ask_photos": "Send 1 to 5 clear photos of {name}'s face, one per message. Write 'done' when finished.",
