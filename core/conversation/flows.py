@@ -7,6 +7,7 @@ when they have them) and counted towards the limit.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from itertools import islice
 from typing import Any, Callable
 
@@ -134,7 +135,7 @@ def _sighting_time(message: Inbound, words: str, context: Context) -> dict[str, 
     return _bounded("time_text", message.text.strip(), MAX_TIME) | {"time": _parse_when(message.text, context)}
 
 
-def _parse_when(text: str, context: Context) -> Any:
+def _parse_when(text: str, context: Context) -> datetime | None:
     try:
         return parse_when(text, context.now)
     except TooLongAgo:
