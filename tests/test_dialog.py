@@ -159,3 +159,109 @@ def test_every_catalogue_placeholder_is_filled_by_the_dialog_params() -> None:
     for key, template in MESSAGES.items():
         names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
         assert catalog.text(key, **{name: "x" for name in names})
+
+
+def _reach_step(person: Person, step_name: str) -> None:
+    """Answer the report's questions up to `step_name` (a report with the name Ana Lopez)."""
+    for text in ("report", "Ana Lopez", "30", "skip", "Madrid", "yesterday"):
+        person.says(text)
+        if person.state.step == step_name:
+            break
+    assert person.state.step == step_name
+
+
+@pytest.mark.parametrize("said", ["²", "①", "⑫", "½", "4²", "-5", "121", "99999", "0" * 5000, "1e3"])
+def test_odd_ages_are_asked_again(said: str) -> None:
+    person = Person()
+    _reach_step(person, "age")
+    assert keys(person.says(said)) == ["ask_age_hint"] and person.state.step == "age"
+
+
+@pytest.mark.parametrize(("said", "age"), [("४५", 45), ("٤٥ years", 45), ("４５", 45), ("7 years old", 7), ("0", 0)])
+def test_ages_in_any_scripts_digits_are_accepted(said: str, age: int) -> None:
+    person = Person()
+    _reach_step(person, "age")
+    assert keys(person.says(said)) == ["ask_gender"] and person.state.draft["age"] == age
+
+
+@pytest.mark.parametrize(
+    "said", ["1000000 days ago", "99999999999 years ago", "121 years ago", "1/1/0001", "9" * 40 + " weeks ago"]
+)
+def test_times_too_long_ago_are_asked_again_in_reports_and_sightings(said: str) -> None:
+    person = Person()
+    _reach_step(person, "time")
+    assert keys(person.says(said)) == ["time_too_long_ago"] and person.state.step == "time"
+    assert keys(person.says("2 years ago")) == ["ask_description"]
+    assert person.state.draft["time"] == datetime(2024, 11, 22, 14, 30, tzinfo=timezone.utc)
+    person = Person()
+    person.says(photo=True)
+    person.says("Sol")
+    assert keys(person.says(said)) == ["time_too_long_ago"] and person.state.step == "time"
+
+
+def test_impossible_calendar_dates_are_left_as_said() -> None:
+    assert parse_when("29/2/2028", NOW) is None  # a year ahead has no 29 February a year before
+    naive_now = NOW.replace(tzinfo=None)  # an aware time in the text is not compared with a naive now
+    assert parse_when("12/11/2026 10:00 +01:00", naive_now) == datetime(2026, 11, 12, 10, 0)
+    assert parse_when("٣ days ago", NOW) == datetime(2026, 11, 19, 14, 30, tzinfo=timezone.utc)
+
+
+def test_a_very_long_description_is_kept_shortened_and_the_reply_says_so() -> None:
+    person = Person()
+    _reach_step(person, "description")
+    outcome = person.says("tall " * 20_000)
+    assert keys(outcome) == ["text_shortened", "ask_photos"]
+    assert catalog.render(outcome.replies[0]) == "That was long, so I kept the first 1000 characters."
+    assert len(person.state.draft["description"]) <= 1000 and person.state.draft["description"].startswith("tall tall")
+
+
+def test_a_name_too_long_gets_its_own_hint_and_control_characters_are_dropped() -> None:
+    person = Person()
+    person.says("report")
+    assert keys(person.says("A" * 100_000)) == ["ask_name_too_long"]
+    assert keys(person.says("Ana\x00 Lo\x1bpez\ud800")) == ["ask_age"] and person.state.draft["name"] == "Ana Lopez"
+
+
+def test_a_location_with_garbled_coordinates_falls_back_to_its_address_or_asks_again() -> None:
+    person = Person()
+    person.says(photo=True)
+    assert keys(person.says(location=Location(float("nan"), 3.7))) == ["ask_place_hint"]
+    assert person.state.step == "place"
+    assert keys(person.says(location=Location(200.0, float("inf"), "Plaza Mayor"))) == ["sighting_ask_time"]
+    assert person.state.draft["place"] == {"text": "Plaza Mayor"}
+
+
+def test_user_text_with_braces_is_shown_as_typed() -> None:
+    person = Person()
+    for text in ("report", "Ana {0} {name} {", "unknown", "{gender}", "Plaza {1}", "skip", "skip"):
+        person.says(text)
+    person.says(photo=True)
+    summary = person.says("done")
+    rendered = catalog.render(summary.replies[0])
+    assert "Name: Ana {0} {name} {" in rendered and "Gender: {gender}" in rendered
+    assert "Last seen: Plaza {1}," in rendered
+
+
+def test_files_of_unknown_kinds_and_absurd_sizes_are_refused() -> None:
+    person = Person()
+    assert keys(person.says(photo=True, kind="contact_card")) == ["unsupported_document"]
+    absurd = Attachment("photo", "f", "", 10**400)
+    huge = step(person.state, Inbound("telegram", "7", "x", "", (absurd,)), person.context)
+    assert keys(huge) == ["file_too_large"] and "MB" in catalog.render(huge.replies[0])
+
+
+def test_before_consent_delete_my_data_erases_and_cancel_declines() -> None:
+    person = Person(consent=False)
+    person.says("hi")
+    erased = person.says("delete my data")
+    assert keys(erased) == ["erased"] and type(erased.effects[0]).__name__ == "EraseContact"
+    person.says("hi")
+    assert keys(person.says("cancel")) == ["consent_declined"] and not person.state.consent
+
+
+def test_a_stored_state_from_an_older_version_goes_back_to_the_menu() -> None:
+    person = Person()
+    person.state = State(consent=True, asked_consent=True, flow="report", step="mood", draft={"name": "Ana"})
+    assert keys(person.says("1")) == ["ask_name"]
+    person.state = State(consent=True, asked_consent=True, flow="add_photo", step="photos", draft={})
+    assert keys(person.says("done")) == ["not_understood", "menu"] and person.state.flow is None

@@ -6,20 +6,27 @@ step of the flow in progress; then the menu and commands.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from core.conversation import flows
 from core.conversation.messages import Inbound, Reply
 from core.conversation.state import CloseCase, Context, DiscardDraft, EraseContact, Outcome, RecordConsent, State
 from core.conversation.references import CASE_PREFIX, find_reference
-from core.conversation.words import ERASE, GREETINGS, MENU_CHOICES, is_no, is_yes, normalise
+from core.conversation.words import ERASE, GREETINGS, MENU_CHOICES, clean, is_no, is_yes, normalise
 
 UNSUPPORTED = {"video": "unsupported_video", "audio": "unsupported_audio", "document": "unsupported_document", "sticker": "unsupported_sticker"}
+MAX_TEXT = 10_000  # characters read from one message; every answer keeps far fewer (see flows)
+_LARGEST_SHOWN = 2**70  # bytes; a size beyond this (a platform's nonsense) is shown as this many MB
 
 
 def step(state: State, message: Inbound, context: Context) -> Outcome:
     """Answer one inbound message."""
+    message = replace(message, text=clean((message.text or "")[:MAX_TEXT]))
     words = normalise(message.text)
     if not state.consent:
         return _consent(state, message, words)
+    if not flows.is_known(state):
+        state = state.idle()  # a step this code no longer has, or a damaged draft: back to the menu
     if refusal := _refuse_file(message, context):
         return Outcome(state, [refusal])
     if words in GREETINGS:
@@ -36,9 +43,11 @@ def step(state: State, message: Inbound, context: Context) -> Outcome:
 
 
 def _consent(state: State, message: Inbound, words: str) -> Outcome:
+    if words in ERASE:  # nothing but the messages themselves is kept before consent: erase them at once
+        return Outcome(State(), [Reply("erased")], [EraseContact()])
     if state.asked_consent and is_yes(words):
         return Outcome(State(consent=True, asked_consent=True), [Reply("consent_thanks"), Reply("menu")], [RecordConsent(True)])
-    if state.asked_consent and is_no(words):
+    if state.asked_consent and (is_no(words) or words == "cancel"):
         return Outcome(State(), [Reply("consent_declined")], [RecordConsent(False)])
     replies = [Reply("consent_reask")] if state.asked_consent and words and words not in GREETINGS else [Reply("welcome")]
     if message.attachments:
@@ -49,10 +58,12 @@ def _consent(state: State, message: Inbound, words: str) -> Outcome:
 def _refuse_file(message: Inbound, context: Context) -> Reply | None:
     """A clear answer for files we can't use; nothing is downloaded or stored."""
     for attachment in message.attachments:
-        if attachment.kind in UNSUPPORTED:
-            return Reply(UNSUPPORTED[attachment.kind])
-        if attachment.size and attachment.size > context.max_photo_bytes:
-            return Reply("file_too_large", {"size_mb": round(attachment.size / 2**20, 1), "limit_mb": context.max_photo_bytes // 2**20})
+        if attachment.kind != "photo":
+            return Reply(UNSUPPORTED.get(attachment.kind, "unsupported_document"))
+        size = attachment.size
+        if isinstance(size, int) and size > context.max_photo_bytes:
+            size_mb = round(min(size, _LARGEST_SHOWN) / 2**20, 1)
+            return Reply("file_too_large", {"size_mb": size_mb, "limit_mb": context.max_photo_bytes // 2**20})
     return None
 
 

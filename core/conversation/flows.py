@@ -6,12 +6,15 @@ when they have them) and counted towards the limit.
 """
 from __future__ import annotations
 
+import math
+from datetime import datetime
+from itertools import islice
 from typing import Any, Callable
 
-from core.conversation.messages import Inbound, Reply
+from core.conversation.messages import Inbound, Location, Reply
 from core.conversation.state import MAX_PHOTOS, Context, CreateCase, CreateSighting, Effect, Outcome, State, StorePhoto
-from core.conversation.when import parse_when
-from core.conversation.words import DONE, NOW, SKIP, UNKNOWN, is_yes
+from core.conversation.when import TooLongAgo, parse_when
+from core.conversation.words import DONE, NOW, SKIP, UNKNOWN, clean, is_yes
 
 REPORT_STEPS = ("name", "age", "gender", "place", "time", "description", "photos", "confirm")
 SIGHTING_STEPS = ("photo", "place", "time", "note")
@@ -21,6 +24,9 @@ _PROMPTS = {
     ("report", "photos"): "ask_photos", ("sighting", "photo"): "sighting_ask_photo",
     ("sighting", "place"): "sighting_ask_place", ("sighting", "time"): "sighting_ask_time", ("sighting", "note"): "sighting_ask_note",
 }  # fmt: skip
+MAX_NAME, MAX_GENDER, MAX_PLACE, MAX_TIME, MAX_FREE_TEXT = 100, 40, 200, 100, 1000  # characters kept in the draft
+MAX_AGE = 120
+_SHORTENED = "_shortened"  # an answer's private field: the limit its text was cut to
 
 
 class Invalid(Exception):
@@ -29,6 +35,22 @@ class Invalid(Exception):
     def __init__(self, hint: str) -> None:
         super().__init__(hint)
         self.hint = hint
+
+
+def is_known(state: State) -> bool:
+    """A stored state this code can continue; an old step name or a damaged draft starts afresh instead."""
+    draft = state.draft
+    if not isinstance(draft.get("photos", 0), int):
+        return False
+    if state.flow == "report":
+        return state.step in REPORT_STEPS and (state.step == "name" or isinstance(draft.get("name"), str))
+    if state.flow == "sighting":
+        return state.step in SIGHTING_STEPS
+    if state.flow == "add_photo":
+        return state.step == "photos" and isinstance(draft.get("reference"), str)
+    if state.flow == "erase":
+        return state.step == "confirm"
+    return state.flow is None
 
 
 def advance(state: State, message: Inbound, words: str, context: Context) -> Outcome:
@@ -47,6 +69,8 @@ def advance(state: State, message: Inbound, words: str, context: Context) -> Out
         value = _ANSWERS[(state.flow, state.step)](message, words, context)  # type: ignore[index]
     except Invalid as wrong:
         return Outcome(state, replies + [Reply(wrong.hint, _params(state))], effects)
+    if limit := value.pop(_SHORTENED, None):
+        replies = replies + [Reply("text_shortened", {"limit": limit})]
     return _next(state.at(state.flow, state.step, **value), context, replies, effects)
 
 
@@ -61,31 +85,40 @@ def start_sighting(state: State, message: Inbound) -> Outcome:
 
 def _name(message: Inbound, words: str, _: Context) -> dict[str, Any]:
     name = " ".join(message.text.split())
-    if sum(ch.isalpha() for ch in name) < 2 or len(name) > 100:
+    if len(name) > MAX_NAME:
+        raise Invalid("ask_name_too_long")
+    if sum(ch.isalpha() for ch in name) < 2:
         raise Invalid("ask_name_hint")
     return {"name": name}
 
 
 def _age(_message: Inbound, words: str, _: Context) -> dict[str, Any]:
+    """A whole number of years in any script's decimal digits ('45', '٤٥', '४५'); not '²' or '①'."""
     if words in UNKNOWN:
         return {"age": None}
-    digits = words.removesuffix("years").removesuffix("years old").strip()
-    if not digits.isdigit() or not 0 <= int(digits) <= 120:
+    digits = words.removesuffix("years old").removesuffix("years").strip()
+    if not (digits.isdecimal() and len(digits) <= 3 and int(digits) <= MAX_AGE):
         raise Invalid("ask_age_hint")
     return {"age": int(digits)}
 
 
 def _gender(message: Inbound, words: str, _: Context) -> dict[str, Any]:
-    return {"gender": None if words in SKIP or not words else message.text.strip()[:40]}
+    return {"gender": None} if words in SKIP or not words else _bounded("gender", message.text.strip(), MAX_GENDER)
 
 
 def _place(message: Inbound, words: str, _: Context) -> dict[str, Any]:
-    if message.location:
-        where = message.location
-        return {"place": {"text": where.address, "latitude": where.latitude, "longitude": where.longitude}}
-    if sum(ch.isalnum() for ch in words) < 2:
+    """A shared location with usable coordinates, else the typed place, else the shared location's address."""
+    where = message.location
+    if where and (coordinates := _coordinates(where)):
+        address = " ".join(clean(where.address).split())[:MAX_PLACE]
+        return {"place": {"text": address, "latitude": coordinates[0], "longitude": coordinates[1]}}
+    typed = " ".join(message.text.split())
+    if where and not _two_alphanumerics(typed):
+        typed = " ".join(clean(where.address).split())  # a pin with garbled coordinates: its address, if any
+    if not _two_alphanumerics(typed):
         raise Invalid("ask_place_hint")
-    return {"place": {"text": " ".join(message.text.split())[:200]}}
+    place = _bounded("text", typed, MAX_PLACE)
+    return {"place": {"text": place.pop("text")}, **place}
 
 
 def _time(message: Inbound, words: str, context: Context) -> dict[str, Any]:
@@ -93,20 +126,50 @@ def _time(message: Inbound, words: str, context: Context) -> dict[str, Any]:
         raise Invalid("ask_time_hint")
     if words in UNKNOWN:
         return {"time_text": None, "time": None}
-    return {"time_text": message.text.strip()[:100], "time": parse_when(message.text, context.now)}
+    return _bounded("time_text", message.text.strip(), MAX_TIME) | {"time": _parse_when(message.text, context)}
 
 
 def _sighting_time(message: Inbound, words: str, context: Context) -> dict[str, Any]:
     if words in NOW:
         return {"time_text": "now", "time": context.now}
-    return {"time_text": message.text.strip()[:100], "time": parse_when(message.text, context.now) or None}
+    return _bounded("time_text", message.text.strip(), MAX_TIME) | {"time": _parse_when(message.text, context)}
+
+
+def _parse_when(text: str, context: Context) -> datetime | None:
+    try:
+        return parse_when(text, context.now)
+    except TooLongAgo:
+        raise Invalid("time_too_long_ago") from None
 
 
 def _free_text(field: str) -> Callable[[Inbound, str, Context], dict[str, Any]]:
     def answer(message: Inbound, words: str, _: Context) -> dict[str, Any]:
-        return {field: None if words in SKIP or not words else message.text.strip()[:1000]}
+        return {field: None} if words in SKIP or not words else _bounded(field, message.text.strip(), MAX_FREE_TEXT)
 
     return answer
+
+
+def _bounded(field: str, text: str, limit: int) -> dict[str, Any]:
+    """The answer as a draft field, cut to `limit` characters; the cut is noted so the reply can say so."""
+    if len(text) <= limit:
+        return {field: text}
+    return {field: text[:limit].rstrip(), _SHORTENED: limit}
+
+
+def _two_alphanumerics(text: str) -> bool:
+    """At least two letters or digits: enough to name a place. Stops looking once found, however long the text."""
+    return next(islice((ch for ch in text if ch.isalnum()), 1, None), None) is not None
+
+
+def _coordinates(where: Location) -> tuple[float, float] | None:
+    """Latitude and longitude when they are real numbers on the globe; None for NaN, infinities, 200°N."""
+    try:
+        latitude, longitude = float(where.latitude), float(where.longitude)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if math.isfinite(latitude) and math.isfinite(longitude) and -90 <= latitude <= 90 and -180 <= longitude <= 180:
+        return latitude, longitude
+    return None
 
 
 def _photos_done(_message: Inbound, words: str, _: Context) -> dict[str, Any]:
@@ -156,7 +219,8 @@ def _confirm(state: State, words: str, replies: list[Reply], effects: list[Effec
 def _summary(state: State) -> Reply:
     draft = state.draft
     place = draft.get("place") or {}
-    where = place.get("text") or (f"{place['latitude']:.5f}, {place['longitude']:.5f}" if "latitude" in place else "")
+    pinned = {"latitude", "longitude"} <= place.keys()
+    where = place.get("text") or (f"{place['latitude']:.5f}, {place['longitude']:.5f}" if pinned else "")
     return Reply(
         "summary",
         {

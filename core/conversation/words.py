@@ -1,6 +1,8 @@
 """The words people use for yes, no, menu choices and commands; one place to extend them."""
 from __future__ import annotations
 
+import re
+
 GREETINGS = {"/start", "start", "hi", "hello", "hey", "hola", "menu", "help", "/help", "/menu"}
 ERASE = {"delete my data", "erase my data", "delete everything", "/delete"}
 SKIP = {"skip", "-", "no", "none", "n/a", "na", "nothing"}
@@ -16,6 +18,18 @@ MENU_CHOICES = {
     "3": "cases", "my cases": "cases", "my reports": "cases", "cases": "cases", "reports": "cases", "/cases": "cases",
     "4": "erase", "delete": "erase",
 }  # fmt: skip
+# Control characters (but tab and newline) and lone surrogates, which no database or chat can carry.
+_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def clean(text: str | None) -> str:
+    """The text without control characters (NUL, escape codes) or lone surrogates; lines and tabs kept.
+
+    What people type is stored and shown again (in replies, in the admin
+    panel), so nothing invisible or unencodable goes further than this.
+    """
+    text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
+    return _UNWANTED.sub("", text)
 
 
 def normalise(text: str) -> str:

@@ -15,9 +15,18 @@ DEFAULT_LANGUAGE = "en"
 
 
 def text(key: str, language: str = DEFAULT_LANGUAGE, **params: Any) -> str:
-    """The sentence for `key` with its {placeholders} filled; nested replies are rendered too."""
+    """The sentence for `key` with its {placeholders} filled; nested replies are rendered too.
+
+    Values go in as they are, so a name like 'Ana {0}' is just text. A
+    placeholder without a value shows as '?', and a translation with a
+    broken placeholder falls back to English: a reply always goes out.
+    """
+    values = _Values({name: _value(value, language) for name, value in params.items()})
     template = _messages(language).get(key) or ENGLISH[key]
-    return template.format(**{name: _value(value, language) for name, value in params.items()})
+    try:
+        return template.format_map(values)
+    except (ValueError, IndexError, AttributeError):
+        return ENGLISH[key].format_map(values)
 
 
 def render(reply: Reply, language: str = DEFAULT_LANGUAGE, extra: dict[str, Any] | None = None) -> str:
@@ -37,5 +46,12 @@ def _messages(language: str) -> dict[str, str]:
         return ENGLISH
     try:
         return importlib.import_module(f"core.conversation.catalog.{language}").MESSAGES  # type: ignore[no-any-return]
-    except ModuleNotFoundError:
+    except (ImportError, ValueError, TypeError, AttributeError):
         return ENGLISH
+
+
+class _Values(dict[str, Any]):
+    """Parameters for str.format_map: a missing one reads '?' instead of raising."""
+
+    def __missing__(self, name: str) -> str:
+        return "?"

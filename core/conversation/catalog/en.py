@@ -27,6 +27,7 @@ MESSAGES: dict[str, str] = {
     # Reporting a missing person
     "ask_name": "Let's report a missing person. What is their full name?",
     "ask_name_hint": "Please type the person's name (at least 2 letters).",
+    "ask_name_too_long": "That is too long for a name. Please type just the person's name (at most 100 characters).",
     "ask_age": "How old is {name}? Reply with a number, or 'unknown'.",
     "ask_age_hint": "Please reply with an age in years (0 to 120), or 'unknown'.",
     "ask_gender": "What is {name}'s gender? Reply in your own words, or 'skip'.",
@@ -34,6 +35,8 @@ MESSAGES: dict[str, str] = {
     "ask_place_hint": "Please share a location or type the place, for example 'Central Station, platform 3'.",
     "ask_time": "When was {name} last seen? For example 'yesterday 5pm', '12/11' or '2 days ago'.",
     "ask_time_hint": "Please type when, for example 'yesterday 5pm', or 'unknown'.",
+    "time_too_long_ago": "That is further back than I can use. Please say when again, for example 'yesterday 5pm'.",
+    "text_shortened": "That was long, so I kept the first {limit} characters.",
     "ask_description": "Describe {name}: clothes, height, hair, anything that helps. Or 'skip'.",
     "ask_photos": "Send 1 to 5 clear photos of {name}'s face, one per message. Write 'done' when finished.",
     "ask_photos_hint": "Please send a photo of {name}, or write 'done' when finished.",
