@@ -14,7 +14,7 @@ from core.conversation.answers import citizen_thanks, describe_place, describe_t
 from core.conversation.catalog import render
 from storage.audit import audit, history
 from storage.candidates import decide, review_queue
-from storage.conversations import queue_outbound
+from storage.outbox import queue_outbound
 from workers.queue import enqueue_outbox
 
 blueprint = Blueprint("review", __name__)

@@ -7,7 +7,7 @@ import pymongo
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
-from pymongo.database import Database
+from pymongo.database import Database as Database  # re-exported: admin/ and workers/ name the type from here
 
 from storage.schema import ensure_indexes
 
@@ -29,6 +29,11 @@ def connect(mongodb_uri: str, database: str, redis_url: str) -> Connections:
     db = mongo[database]
     ensure_indexes(db)
     return Connections(mongo, db, redis_client(redis_url))
+
+
+def ping(db: Database) -> None:
+    """Raise unless MongoDB answers: the health check's probe."""
+    db.command("ping")
 
 
 def redis_client(url: str) -> redis.Redis:

@@ -9,7 +9,7 @@ from bot.channels import MediaTooLarge
 from core.conversation.messages import Inbound, Reply
 from core.conversation.state import CloseCase, CreateCase, CreateSighting, DiscardDraft, Effect, EraseContact, RecordConsent, StorePhoto
 from storage import cases
-from storage.conversations import erase_conversation, record_consent
+from storage.contacts import erase_conversation, record_consent
 from storage.photos import Owner, save_photo
 from workers.context import WorkerContext
 from workers.queue import enqueue_matching, enqueue_photo_analysis

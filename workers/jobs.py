@@ -13,7 +13,7 @@ from core.errors import PhotoRejected
 from core.faces.analysis import analyse_photo as analyse
 from core.faces.analysis import as_case_photo
 from core.faces.feedback import photo_feedback
-from storage.conversations import queue_outbound
+from storage.outbox import queue_outbound
 from storage.faces import faces_of_photo, move_faces, store_faces
 from storage.photos import find_photo, photo_bytes
 from workers.context import WorkerContext, current
