@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify
 from rq import Worker
 
 from admin.context import homeward
+from storage.connections import ping
 
 blueprint = Blueprint("health", __name__)
 
@@ -16,7 +17,7 @@ blueprint = Blueprint("health", __name__)
 def healthz() -> Any:
     services = homeward()
     parts = {
-        "mongodb": _check(lambda: services.connections.db.command("ping")),
+        "mongodb": _check(lambda: ping(services.connections.db)),
         "redis": _check(services.connections.redis.ping),
         "workers": _workers(services.connections.redis),
     }
