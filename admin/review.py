@@ -13,11 +13,18 @@ from admin.context import homeward
 from core.conversation.answers import citizen_thanks, describe_place, describe_time, family_answer
 from core.conversation.catalog import render
 from storage.audit import audit, history
-from storage.candidates import decide, find_candidate, note_family_message, overdue_strong, pending_by_band, review_queue
+from storage.candidates import (
+    decide,
+    find_candidate,
+    note_family_message,
+    overdue_strong,
+    pending_by_band,
+    review_queue,
+)
 from storage.cases import case_names, find_case, find_sighting, open_counts
 from storage.contacts import find_contact
 from storage.faces import faces_of_owner
-from storage.outbox import delivery, queue_outbound
+from storage.outbox import delivery_status, queue_outbound
 from storage.photos import Owner
 from workers.queue import enqueue_outbox
 
@@ -57,7 +64,7 @@ def candidate(candidate_id: str) -> str:
     if case is None or sighting is None:
         abort(404)
     sighting_faces = faces_of_owner(db, Owner("sighting", sighting["reference"]), except_face=found["sighting_face_id"])
-    told = delivery(db, found["family_message_id"]) if found.get("family_message_id") else None
+    told = delivery_status(db, found["family_message_id"]) if found.get("family_message_id") else None
     audit(db, current_user()["username"], "view", f"candidate:{candidate_id}")  # type: ignore[index]
     return render_template(
         "candidate.html",

@@ -12,7 +12,9 @@ from pymongo.errors import DuplicateKeyError
 from core.faces.matching import BAND_ORDER, band_rank
 
 
-def record_candidate(db: Database, case: str, case_face: dict[str, Any], sighting_face: dict[str, Any], distance: float, band: str) -> bool:
+def record_candidate(
+    db: Database, case: str, case_face: dict[str, Any], sighting_face: dict[str, Any], distance: float, band: str
+) -> bool:
     """Create the pair or improve its score; False when nothing changed.
 
     A pair is never created twice (unique index) and a decided pair never
@@ -40,8 +42,9 @@ def record_candidate(db: Database, case: str, case_face: dict[str, Any], sightin
         )
         return True
     except DuplicateKeyError:
-        pair = {"case": case, "sighting_face_id": sighting_face["_id"], "status": "pending", "distance": {"$gt": distance}}
-        return db.candidates.update_one(pair, {"$set": fields}).modified_count == 1
+        pair = {"case": case, "sighting_face_id": sighting_face["_id"]}
+        worse = pair | {"status": "pending", "distance": {"$gt": distance}}
+        return db.candidates.update_one(worse, {"$set": fields}).modified_count == 1
 
 
 def pending_distances(db: Database, sighting_face_id: ObjectId) -> dict[str, float]:
@@ -96,7 +99,8 @@ def cases_with_pending(db: Database) -> list[str]:
 
 def pending_per_case(db: Database) -> dict[str, int]:
     """How many candidates wait for a decision, per case reference."""
-    grouped = db.candidates.aggregate([{"$match": {"status": "pending"}}, {"$group": {"_id": "$case", "n": {"$sum": 1}}}])
+    pipeline = [{"$match": {"status": "pending"}}, {"$group": {"_id": "$case", "n": {"$sum": 1}}}]
+    grouped = db.candidates.aggregate(pipeline)
     return {row["_id"]: row["n"] for row in grouped}
 
 
@@ -108,5 +112,6 @@ def rank_unranked(db: Database) -> int:
     """Give candidates recorded before the band rank existed their rank; how many were changed."""
     changed = 0
     for band in BAND_ORDER:
-        changed += db.candidates.update_many({"band": band, "band_rank": {"$exists": False}}, {"$set": {"band_rank": band_rank(band)}}).modified_count
+        unranked = {"band": band, "band_rank": {"$exists": False}}
+        changed += db.candidates.update_many(unranked, {"$set": {"band_rank": band_rank(band)}}).modified_count
     return changed

@@ -40,7 +40,9 @@ def create_sighting(db: Database, contact: str, details: dict[str, Any], source:
     return reference
 
 
-def close_case(db: Database, reference: str, *, by: str, now: datetime | None = None, reporter: str | None = None) -> bool:
+def close_case(
+    db: Database, reference: str, *, by: str, now: datetime | None = None, reporter: str | None = None
+) -> bool:
     """Close an open case, recording who (`by`: a panel user or the reporting contact) and when.
 
     Its faces stop taking part in matching. With `reporter`, only a case that contact reported
@@ -66,7 +68,9 @@ def case_names(db: Database, references: list[str]) -> dict[str, dict[str, Any]]
     return {c["reference"]: c for c in db.cases.find({"reference": {"$in": references}}, {"reference": 1, "name": 1})}
 
 
-def list_cases(db: Database, status: str | None = None, among: list[str] | None = None, limit: int = 200) -> list[dict[str, Any]]:
+def list_cases(
+    db: Database, status: str | None = None, among: list[str] | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
     """Newest cases first, optionally of one status or among some references: what a list shows of each."""
     query: dict[str, Any] = {}
     if status is not None:
@@ -98,7 +102,8 @@ def open_references(db: Database, among: list[str] | None = None) -> set[str]:
 def flag_possible_duplicate(db: Database, case: str, other: str, distance: float) -> bool:
     """Note on a case that it may be the same person as another open case; once per other case."""
     flag = {"case": other, "distance": round(distance, 4)}
-    return db.cases.update_one({"reference": case, "possible_duplicates.case": {"$ne": other}}, {"$push": {"possible_duplicates": flag}}).modified_count == 1
+    not_yet = {"reference": case, "possible_duplicates.case": {"$ne": other}}
+    return db.cases.update_one(not_yet, {"$push": {"possible_duplicates": flag}}).modified_count == 1
 
 
 def case_summaries(db: Database, contact: str) -> tuple[CaseSummary, ...]:

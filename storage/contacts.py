@@ -23,7 +23,10 @@ def save_state(db: Database, contact: str, channel: str, chat_id: str, state: St
     now = _now()
     db.conversations.update_one(
         {"contact": contact},
-        {"$set": {"state": state.to_doc(), "channel": channel, "chat_id": chat_id, "last_inbound_at": now}, "$setOnInsert": {"created_at": now}},
+        {
+            "$set": {"state": state.to_doc(), "channel": channel, "chat_id": chat_id, "last_inbound_at": now},
+            "$setOnInsert": {"created_at": now},
+        },
         upsert=True,
     )
 

@@ -82,7 +82,9 @@ def usable_faces(db: Database, photo_id: ObjectId) -> list[dict[str, Any]]:
 
 def faces_of_owner(db: Database, owner: Owner, except_face: ObjectId | None = None) -> list[dict[str, Any]]:
     """A case's or sighting's faces, for showing: id and quality, no vector."""
-    query: dict[str, Any] = {"owner": owner.as_doc()} | ({"_id": {"$ne": except_face}} if except_face is not None else {})
+    query: dict[str, Any] = {"owner": owner.as_doc()}
+    if except_face is not None:
+        query["_id"] = {"$ne": except_face}
     return list(db.faces.find(query, {"_id": 1, "quality": 1, "quality_reason": 1}))
 
 

@@ -33,7 +33,8 @@ def sender_of(db: Database, inbound_id: str) -> str | None:
 
 
 def pending_inbound(db: Database, contact: str) -> list[dict[str, Any]]:
-    return list(db.inbound.find({"contact": contact, "status": "pending"}).sort([("received_at", ASCENDING), ("_id", ASCENDING)]))
+    order = [("received_at", ASCENDING), ("_id", ASCENDING)]
+    return list(db.inbound.find({"contact": contact, "status": "pending"}).sort(order))
 
 
 def save_plan(db: Database, inbound_id: ObjectId, plan: dict[str, Any]) -> None:

@@ -25,7 +25,9 @@ def queue_outbound(
     """
     if source and (existing := db.outbox.find_one({"source": source}, {"_id": 1})):
         return ObjectId(existing["_id"])
-    counter = db.counters.find_one_and_update({"_id": _counter(contact)}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER)
+    counter = db.counters.find_one_and_update(
+        {"_id": _counter(contact)}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+    )
     doc = {
         "contact": contact,
         "channel": channel,
@@ -66,14 +68,15 @@ def forget_sent(db: Database, message_id: ObjectId, contact: str) -> None:
         db.counters.delete_one({"_id": _counter(contact)})
 
 
-def delivery(db: Database, message_id: ObjectId) -> dict[str, Any] | None:
+def delivery_status(db: Database, message_id: ObjectId) -> dict[str, Any] | None:
     """How a message fared: status, how it was sent, the last error and the attempts."""
     return db.outbox.find_one({"_id": message_id}, {"status": 1, "sent_as": 1, "error": 1, "attempts": 1})
 
 
 def messages_after(db: Database, contact: str, after: int) -> list[dict[str, Any]]:
     """A contact's messages numbered after `after`, oldest first: seq, text and status only."""
-    return list(db.outbox.find({"contact": contact, "seq": {"$gt": after}}, {"_id": 0, "seq": 1, "text": 1, "status": 1}).sort("seq", ASCENDING))
+    fields = {"_id": 0, "seq": 1, "text": 1, "status": 1}
+    return list(db.outbox.find({"contact": contact, "seq": {"$gt": after}}, fields).sort("seq", ASCENDING))
 
 
 def erase_outbox(db: Database, contact: str) -> None:

@@ -29,7 +29,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     # A (case, sighting face) pair is put before a reviewer once.
     "candidates": [
         IndexModel([("case", ASCENDING), ("sighting_face_id", ASCENDING)], unique=True, name="pair_unique"),
-        IndexModel([("status", ASCENDING), ("band", ASCENDING), ("created_at", ASCENDING)], name="queue"),  # counts, escalation
+        # Counts per band and the escalation of overdue strong ones; the review queue sorts on the band's rank.
+        IndexModel([("status", ASCENDING), ("band", ASCENDING), ("created_at", ASCENDING)], name="queue"),
         IndexModel([("status", ASCENDING), ("band_rank", ASCENDING), ("created_at", ASCENDING)], name="review_queue"),
         IndexModel([("sighting_face_id", ASCENDING), ("status", ASCENDING)], name="sighting_face"),
         IndexModel([("sighting", ASCENDING)], name="sighting"),

@@ -37,7 +37,8 @@ def queued_sightings(harness: Harness) -> list[str]:
 def test_a_strong_candidate_is_listed_before_an_older_review_one(harness: Harness) -> None:
     case_face = {"_id": ObjectId(), "photo_id": ObjectId()}
     assert record_candidate(harness.db, "C-AAAA", case_face, sighting_face("S-REVIEW"), 0.50, "review")
-    harness.db.candidates.update_one({"sighting": "S-REVIEW"}, {"$set": {"created_at": datetime.now(timezone.utc) - timedelta(hours=3)}})
+    earlier = datetime.now(timezone.utc) - timedelta(hours=3)
+    harness.db.candidates.update_one({"sighting": "S-REVIEW"}, {"$set": {"created_at": earlier}})
     assert record_candidate(harness.db, "C-AAAA", case_face, sighting_face("S-STRONG"), 0.35, "strong")
     assert queued_sightings(harness) == ["S-STRONG", "S-REVIEW"]
 
@@ -46,9 +47,9 @@ def test_candidates_stored_before_the_band_rank_are_ranked_at_start_up(harness: 
     """Documents written by the previous version carry only the band's name; the next start ranks them."""
     old = datetime.now(timezone.utc) - timedelta(days=1)
     for sighting, band, age in (("S-OLD-REVIEW", "review", 2), ("S-OLD-STRONG", "strong", 1)):
-        harness.db.candidates.insert_one(
-            {"case": "C-BBBB", "sighting": sighting, "sighting_face_id": ObjectId(), "status": "pending", "band": band, "distance": 0.4, "created_at": old - timedelta(hours=age)}
-        )
+        fields = {"sighting_face_id": ObjectId(), "status": "pending", "distance": 0.4}
+        fields["created_at"] = old - timedelta(hours=age)
+        harness.db.candidates.insert_one({"case": "C-BBBB", "sighting": sighting, "band": band} | fields)
     assert settings.mongodb_uri and settings.redis_url
     connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url).close()  # what a restart does
     assert queued_sightings(harness) == ["S-OLD-STRONG", "S-OLD-REVIEW"]

@@ -66,7 +66,8 @@ class MatrixGallery:
 
     def _add_new(self) -> None:
         started = datetime.now(timezone.utc)
-        fresh = [f for f in usable_case_faces(self._db, matchable_since=self._since - CLOCK_SLACK) if f["_id"] not in self._held]
+        stamped = usable_case_faces(self._db, matchable_since=self._since - CLOCK_SLACK)
+        fresh = [f for f in stamped if f["_id"] not in self._held]
         if fresh:
             open_cases = open_references(self._db, among=[f["owner"]["id"] for f in fresh])
             self._append([f for f in fresh if f["owner"]["id"] in open_cases])

@@ -71,7 +71,8 @@ def _past_sightings(context: WorkerContext, case: str) -> int:
     matrix = np.stack([bytes_to_vector(f["encoding"]) for f in case_faces])
     created = 0
     for sighting_face in recent_sighting_faces(db, since):
-        hits = best_per_case(distances(matrix, bytes_to_vector(sighting_face["encoding"])), [case] * len(case_faces), bands, 1)
+        row_distances = distances(matrix, bytes_to_vector(sighting_face["encoding"]))
+        hits = best_per_case(row_distances, [case] * len(case_faces), bands, 1)
         # Within the review band, and the sighting face has fewer than top_k closer cases pending:
         if hits and keep_best(hits, settings.match_top_k, pending_distances(db, sighting_face["_id"])):
             created += _record(context, hits[0], case_faces[hits[0].face_index], sighting_face)

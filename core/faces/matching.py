@@ -60,7 +60,9 @@ def distances(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
     return pairwise_distances(np.asarray(vector).reshape(1, -1), matrix)[0]
 
 
-def closest_per_case(row_distances: np.ndarray, row_cases: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def closest_per_case(
+    row_distances: np.ndarray, row_cases: Sequence[str] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each case scored by its closest face: (cases sorted, their distances, the row of that face).
 
     `row_distances` has one column per face (last axis), for one search or many (rows);
@@ -76,7 +78,8 @@ def closest_per_case(row_distances: np.ndarray, row_cases: Sequence[str] | np.nd
     ordered = row_distances[..., order]
     best = np.minimum.reduceat(ordered, starts, axis=-1)
     # The first row of each case at its best distance: its position among the ordered rows, then the original row.
-    positions = np.where(ordered == np.repeat(best, np.diff(np.r_[starts, len(order)]), axis=-1), np.arange(len(order)), len(order))
+    at_best = ordered == np.repeat(best, np.diff(np.r_[starts, len(order)]), axis=-1)
+    positions = np.where(at_best, np.arange(len(order)), len(order))
     return cases, best, order[np.minimum.reduceat(positions, starts, axis=-1)]
 
 
