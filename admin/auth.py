@@ -5,11 +5,10 @@ from functools import wraps
 from typing import Any, Callable, TypeVar
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
-from werkzeug.security import check_password_hash
 
 from admin.context import homeward
 from storage.audit import audit
-from storage.users import ROLES
+from storage.users import ROLES, authenticate, find_user
 
 blueprint = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,7 +35,7 @@ def require(role: str) -> Callable[[F], F]:
 def current_user() -> dict[str, Any] | None:
     if "user" not in g:
         name = session.get("user")
-        g.user = homeward().connections.db.users.find_one({"username": name}, {"password_hash": 0}) if name else None
+        g.user = find_user(homeward().connections.db, name) if name else None
     return g.user  # type: ignore[no-any-return]
 
 
@@ -50,8 +49,7 @@ def login() -> Any:
     if request.method == "POST":
         db = homeward().connections.db
         name = request.form.get("username", "").strip()
-        user = db.users.find_one({"username": name})
-        if user and check_password_hash(user["password_hash"], request.form.get("password", "")):
+        if authenticate(db, name, request.form.get("password", "")):
             session.clear()
             session["user"] = name
             session.permanent = True

@@ -1,6 +1,7 @@
 """Cases for reviewers: a filtered list, and one case with its photos, candidates and history."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -9,10 +10,13 @@ from admin.auth import current_user, require
 from admin.context import homeward
 from core.conversation.answers import describe_place, describe_time
 from storage.audit import audit, history
-from storage.cases import bump_gallery
+from storage.candidates import candidates_of_case, cases_with_pending, pending_per_case
+from storage.cases import close_case, find_case, list_cases
+from storage.faces import faces_of_owner
+from storage.photos import Owner, photos_of_owner
 
 blueprint = Blueprint("cases", __name__, url_prefix="/cases")
-FILTERS = {"open": {"status": "open"}, "closed": {"status": "closed"}, "pending": {}, "all": {}}
+FILTERS = {"open": "open", "closed": "closed", "pending": None, "all": None}  # the status each list shows
 
 
 @blueprint.get("/")
@@ -20,24 +24,21 @@ FILTERS = {"open": {"status": "open"}, "closed": {"status": "closed"}, "pending"
 def index() -> str:
     db = homeward().connections.db
     shown = request.args.get("filter", "open")
-    query = dict(FILTERS.get(shown, FILTERS["open"]))
-    if shown == "pending":
-        query["reference"] = {"$in": db.candidates.distinct("case", {"status": "pending"})}
-    rows = list(db.cases.find(query, {"reference": 1, "name": 1, "age": 1, "status": 1, "created_at": 1, "possible_duplicates": 1}).sort("created_at", -1).limit(200))
-    pending = {row["_id"]: row["n"] for row in db.candidates.aggregate([{"$match": {"status": "pending"}}, {"$group": {"_id": "$case", "n": {"$sum": 1}}}])}
-    return render_template("cases.html", rows=rows, pending=pending, shown=shown)
+    status = FILTERS.get(shown, FILTERS["open"])
+    rows = list_cases(db, status, among=cases_with_pending(db) if shown == "pending" else None)
+    return render_template("cases.html", rows=rows, pending=pending_per_case(db), shown=shown)
 
 
 @blueprint.get("/<reference>")
 @require("viewer")
 def case(reference: str) -> str:
     db = homeward().connections.db
-    found = db.cases.find_one({"reference": reference})
+    found = find_case(db, reference)
     if found is None:
         abort(404)
-    faces = list(db.faces.find({"owner": {"kind": "case", "id": reference}}, {"_id": 1, "quality": 1, "quality_reason": 1}))
-    photos = list(db.photos.find({"owner": {"kind": "case", "id": reference}}, {"status": 1, "reason": 1, "face_count": 1, "created_at": 1}))
-    candidates = list(db.candidates.find({"case": reference}).sort("distance", 1))
+    faces = faces_of_owner(db, Owner("case", reference))
+    photos = photos_of_owner(db, Owner("case", reference))
+    candidates = candidates_of_case(db, reference)
     audit(db, current_user()["username"], "view", f"case:{reference}")  # type: ignore[index]
     targets = [f"case:{reference}"] + [f"candidate:{c['_id']}" for c in candidates]
     return render_template("case.html", case=found, place=describe_place(found.get("place")), time=describe_time(found), faces=faces, photos=photos, candidates=candidates, history=history(db, targets))
@@ -48,9 +49,7 @@ def case(reference: str) -> str:
 def close(reference: str) -> Any:
     db = homeward().connections.db
     user = current_user()["username"]  # type: ignore[index]
-    result = db.cases.update_one({"reference": reference, "status": "open"}, {"$set": {"status": "closed", "closed_by": user}})
-    if result.modified_count:
-        bump_gallery(db)
+    if close_case(db, reference, by=user, now=datetime.now(timezone.utc)):
         audit(db, user, "close", f"case:{reference}", request.form.get("reason", "")[:300])
         flash(f"{reference} is closed; its faces no longer take part in matching.")
     return redirect(url_for("cases.case", reference=reference))

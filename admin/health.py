@@ -15,6 +15,7 @@ from rq import Worker
 from admin.context import homeward
 from infra.embedded import pid_alive
 from infra.status import read_status
+from storage.connections import ping
 
 blueprint = Blueprint("health", __name__)
 
@@ -23,7 +24,7 @@ blueprint = Blueprint("health", __name__)
 def healthz() -> Any:
     services = homeward()
     parts = {
-        "mongodb": _check(lambda: services.connections.db.command("ping")),
+        "mongodb": _check(lambda: ping(services.connections.db)),
         "redis": _check(services.connections.redis.ping),
         "workers": _workers(services.connections.redis),
     }

@@ -11,7 +11,7 @@ from admin.auth import require
 from admin.context import homeward
 from core.faces.crops import face_crop, photo_with_boxes
 from core.faces.images import decode_photo
-from storage.faces import faces_of_photo
+from storage.faces import faces_of_photo, find_face
 from storage.photos import find_photo, photo_bytes
 
 blueprint = Blueprint("images", __name__, url_prefix="/images")
@@ -35,7 +35,7 @@ def photo(face_id: str) -> Any:
 def _face_and_pixels(face_id: str) -> tuple[dict[str, Any], Any]:
     db = homeward().connections.db
     try:
-        face = db.faces.find_one({"_id": ObjectId(face_id)}, {"encoding": 0})
+        face = find_face(db, ObjectId(face_id))
     except InvalidId:
         abort(404)
     photo = find_photo(db, face["photo_id"]) if face else None

@@ -13,8 +13,19 @@ from admin.context import homeward
 from core.conversation.answers import citizen_thanks, describe_place, describe_time, family_answer
 from core.conversation.catalog import render
 from storage.audit import audit, history
-from storage.candidates import decide, review_queue
-from storage.conversations import queue_outbound
+from storage.candidates import (
+    decide,
+    find_candidate,
+    note_family_message,
+    overdue_strong,
+    pending_by_band,
+    review_queue,
+)
+from storage.cases import case_names, find_case, find_sighting, open_counts
+from storage.contacts import find_contact
+from storage.faces import faces_of_owner
+from storage.outbox import delivery_status, queue_outbound
+from storage.photos import Owner
 from workers.queue import enqueue_outbox
 
 blueprint = Blueprint("review", __name__)
@@ -28,13 +39,8 @@ def dashboard() -> str:
     services = homeward()
     db = services.connections.db
     overdue = datetime.now(timezone.utc) - timedelta(minutes=services.settings.review_escalate_minutes)
-    counts = {
-        "strong": db.candidates.count_documents({"status": "pending", "band": "strong"}),
-        "review": db.candidates.count_documents({"status": "pending", "band": "review"}),
-        "open_cases": db.cases.count_documents({"status": "open"}),
-        "duplicates": db.cases.count_documents({"status": "open", "possible_duplicates.0": {"$exists": True}}),
-    }
-    escalated = list(db.candidates.find({"status": "pending", "band": "strong", "created_at": {"$lt": overdue}}).sort("created_at", 1).limit(20))
+    counts = pending_by_band(db) | open_counts(db)
+    escalated = overdue_strong(db, overdue)
     return render_template("dashboard.html", counts=counts, escalated=escalated, minutes=services.settings.review_escalate_minutes)
 
 
@@ -44,7 +50,7 @@ def queue() -> str:
     page = max(1, request.args.get("page", 1, type=int))
     db = homeward().connections.db
     rows = review_queue(db, (page - 1) * PAGE_SIZE, PAGE_SIZE + 1)
-    cases = {c["reference"]: c for c in db.cases.find({"reference": {"$in": [r["case"] for r in rows]}}, {"reference": 1, "name": 1})}
+    cases = case_names(db, [r["case"] for r in rows])
     return render_template("queue.html", rows=rows[:PAGE_SIZE], cases=cases, page=page, more=len(rows) > PAGE_SIZE)
 
 
@@ -53,12 +59,12 @@ def queue() -> str:
 def candidate(candidate_id: str) -> str:
     db = homeward().connections.db
     found = _candidate(candidate_id)
-    case = db.cases.find_one({"reference": found["case"]})
-    sighting = db.sightings.find_one({"reference": found["sighting"]})
+    case = find_case(db, found["case"])
+    sighting = find_sighting(db, found["sighting"])
     if case is None or sighting is None:
         abort(404)
-    sighting_faces = list(db.faces.find({"owner": {"kind": "sighting", "id": sighting["reference"]}, "_id": {"$ne": found["sighting_face_id"]}}, {"_id": 1, "quality": 1}))
-    delivery = db.outbox.find_one({"_id": found.get("family_message_id")}, {"status": 1, "sent_as": 1, "error": 1, "attempts": 1}) if found.get("family_message_id") else None
+    sighting_faces = faces_of_owner(db, Owner("sighting", sighting["reference"]), except_face=found["sighting_face_id"])
+    told = delivery_status(db, found["family_message_id"]) if found.get("family_message_id") else None
     audit(db, current_user()["username"], "view", f"candidate:{candidate_id}")  # type: ignore[index]
     return render_template(
         "candidate.html",
@@ -70,7 +76,7 @@ def candidate(candidate_id: str) -> str:
         case_place=describe_place(case.get("place")),
         case_time=describe_time(case),
         others=sighting_faces,
-        delivery=delivery,
+        delivery=told,
         reasons=REJECT_REASONS,
         history=history(db, [f"candidate:{candidate_id}"]),
     )
@@ -106,15 +112,15 @@ def _answer_family(candidate: dict[str, Any]) -> None:
     """Queue the family's message (with the sighting photo) and the citizen's thank-you."""
     services = homeward()
     db = services.connections.db
-    case = db.cases.find_one({"reference": candidate["case"]})
-    sighting = db.sightings.find_one({"reference": candidate["sighting"]})
-    family = db.conversations.find_one({"contact": case["reporter"]}) if case else None
+    case = find_case(db, candidate["case"])
+    sighting = find_sighting(db, candidate["sighting"])
+    family = find_contact(db, case["reporter"]) if case else None
     if case is None or sighting is None or family is None:
         return  # erased meanwhile: there is nobody left to tell
     message_id = queue_outbound(db, family["contact"], family["channel"], family["chat_id"], render(family_answer(case, sighting)), photo_id=candidate["sighting_photo_id"], source=f"approve:{candidate['_id']}")
-    db.candidates.update_one({"_id": candidate["_id"]}, {"$set": {"family_message_id": message_id}})
+    note_family_message(db, candidate["_id"], message_id)
     enqueue_outbox(services.queue, str(message_id))
-    citizen = db.conversations.find_one({"contact": sighting["reporter"]})
+    citizen = find_contact(db, sighting["reporter"])
     if citizen is not None:
         thanks = queue_outbound(db, citizen["contact"], citizen["channel"], citizen["chat_id"], render(citizen_thanks(sighting)), source=f"thanks:{sighting['reference']}")
         enqueue_outbox(services.queue, str(thanks))
@@ -122,7 +128,7 @@ def _answer_family(candidate: dict[str, Any]) -> None:
 
 def _candidate(candidate_id: str) -> dict[str, Any]:
     try:
-        found = homeward().connections.db.candidates.find_one({"_id": ObjectId(candidate_id)})
+        found = find_candidate(homeward().connections.db, ObjectId(candidate_id))
     except InvalidId:
         found = None
     if found is None:

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, jsonify, render_template, request
 from admin.context import homeward
 from bot.simulator import keep_upload
 from core.conversation.messages import Attachment, Inbound, Location
+from storage.outbox import messages_after
 from workers.inbound import accept
 
 blueprint = Blueprint("simulator", __name__, url_prefix="/simulator")
@@ -48,8 +49,7 @@ def messages() -> Any:
     """The bot's replies to one pretend person, oldest first, after a given sequence number."""
     user = request.args.get("user", "")
     after = request.args.get("after", 0, type=int)
-    rows = homeward().connections.db.outbox.find({"contact": f"simulator:{user}", "seq": {"$gt": after}}, {"_id": 0, "seq": 1, "text": 1, "status": 1}).sort("seq", 1)
-    return jsonify(messages=list(rows))
+    return jsonify(messages=messages_after(homeward().connections.db, f"simulator:{user}", after))
 
 
 def _kind(mimetype: str) -> str:

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from admin.auth import current_user, require
 from admin.context import homeward
 from storage.audit import audit
-from storage.users import ROLES, UserExists, create_user
+from storage.users import ROLES, UserExists, create_user, list_users
 
 blueprint = Blueprint("users", __name__, url_prefix="/users")
 
@@ -16,7 +16,7 @@ blueprint = Blueprint("users", __name__, url_prefix="/users")
 @blueprint.get("/")
 @require("admin")
 def index() -> str:
-    rows = list(homeward().connections.db.users.find({}, {"password_hash": 0}).sort("username", 1))
+    rows = list_users(homeward().connections.db)
     return render_template("users.html", rows=rows, roles=ROLES)
 
 

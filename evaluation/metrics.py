@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from core.faces.matching import closest_per_case, pairwise_distances, rank_cases
+
 MISSING = np.inf  # the distance of a search whose photo gave no usable face
 
 
@@ -77,11 +79,9 @@ class Searches:
 def search(gallery: np.ndarray, gallery_ids: np.ndarray, probes: list[np.ndarray | None], probe_ids: np.ndarray, mated: np.ndarray, top_k: int) -> Searches:
     """Search every probe; identities are scored by their closest row (a case with several photos).
 
+    Distances, the best row per identity and the ranking are the service's own (core.faces.matching).
     A non-mated probe's own identity is masked out of the gallery.
     """
-    order = np.argsort(gallery_ids, kind="stable")
-    gallery, gallery_ids = gallery[order], gallery_ids[order]
-    identities, starts = np.unique(gallery_ids, return_index=True)
     n = len(probes)
     top = np.full((n, top_k), MISSING, dtype=np.float64)
     top_is_mate = np.zeros((n, top_k), dtype=bool)
@@ -93,11 +93,11 @@ def search(gallery: np.ndarray, gallery_ids: np.ndarray, probes: list[np.ndarray
         if not have:
             continue
         vectors = np.stack([probes[i] for i in have]).astype(np.float32)  # type: ignore[misc]
-        per_identity = np.minimum.reduceat(_pairwise(vectors, gallery), starts, axis=1)
+        identities, per_identity, _ = closest_per_case(pairwise_distances(vectors, gallery), gallery_ids)
         for row, i in enumerate(have):
             own = identities == probe_ids[i]
             d = per_identity[row] if mated[i] else np.where(own, MISSING, per_identity[row])
-            ranked = np.argsort(d)[:top_k]
+            ranked = rank_cases(d, top_k)
             top[i, : len(ranked)] = d[ranked]
             top_is_mate[i, : len(ranked)] = own[ranked] & bool(mated[i])
             if mated[i] and own.any():
@@ -122,11 +122,6 @@ def identification_summary(searches: Searches, thresholds: dict[str, float], fpi
         "fnir_at_fpir": at_fpir,
         "bands": bands,
     }
-
-
-def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
-    return np.sqrt(np.maximum(squared, 0.0))
 
 
 def _threshold_for_fpir(nonmated_best: np.ndarray, target: float) -> float:

@@ -9,17 +9,25 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from core.faces.matching import BAND_ORDER, band_rank
 
-def record_candidate(db: Database, case: str, case_face: dict[str, Any], sighting_face: dict[str, Any], distance: float, band: str, top_k: int) -> bool:
+
+def record_candidate(
+    db: Database, case: str, case_face: dict[str, Any], sighting_face: dict[str, Any], distance: float, band: str
+) -> bool:
     """Create the pair or improve its score; False when nothing changed.
 
-    A pair is never created twice (unique index), a decided pair never
-    changes, and a sighting face keeps at most top_k pending candidates.
+    A pair is never created twice (unique index) and a decided pair never
+    changes. Which pairs to record (the top-k cap) is the caller's policy.
+    The band's rank is stored with it: the review queue sorts on it.
     """
-    pending_better = db.candidates.count_documents({"sighting_face_id": sighting_face["_id"], "status": "pending", "case": {"$ne": case}, "distance": {"$lt": distance}})
-    if pending_better >= top_k:
-        return False
-    fields = {"case_face_id": case_face["_id"], "case_photo_id": case_face["photo_id"], "distance": round(distance, 4), "band": band}
+    fields = {
+        "case_face_id": case_face["_id"],
+        "case_photo_id": case_face["photo_id"],
+        "distance": round(distance, 4),
+        "band": band,
+        "band_rank": band_rank(band),
+    }
     try:
         db.candidates.insert_one(
             {
@@ -34,8 +42,15 @@ def record_candidate(db: Database, case: str, case_face: dict[str, Any], sightin
         )
         return True
     except DuplicateKeyError:
-        improved = db.candidates.update_one({"case": case, "sighting_face_id": sighting_face["_id"], "status": "pending", "distance": {"$gt": distance}}, {"$set": fields})
-        return improved.modified_count == 1
+        pair = {"case": case, "sighting_face_id": sighting_face["_id"]}
+        worse = pair | {"status": "pending", "distance": {"$gt": distance}}
+        return db.candidates.update_one(worse, {"$set": fields}).modified_count == 1
+
+
+def pending_distances(db: Database, sighting_face_id: ObjectId) -> dict[str, float]:
+    """The cases a sighting face already has pending candidates with, and their distances."""
+    found = db.candidates.find({"sighting_face_id": sighting_face_id, "status": "pending"}, {"case": 1, "distance": 1})
+    return {str(c["case"]): float(c["distance"]) for c in found}
 
 
 def decide(db: Database, candidate_id: ObjectId, status: str, user: str, reason: str = "") -> dict[str, Any] | None:
@@ -47,10 +62,56 @@ def decide(db: Database, candidate_id: ObjectId, status: str, user: str, reason:
     )
 
 
+def find_candidate(db: Database, candidate_id: ObjectId) -> dict[str, Any] | None:
+    return db.candidates.find_one({"_id": candidate_id})
+
+
+def note_family_message(db: Database, candidate_id: ObjectId, message_id: ObjectId) -> None:
+    """Keep which outbox message told the family, so the candidate page shows its delivery."""
+    db.candidates.update_one({"_id": candidate_id}, {"$set": {"family_message_id": message_id}})
+
+
 def review_queue(db: Database, skip: int, limit: int) -> list[dict[str, Any]]:
-    """Pending candidates, strong band first, then oldest first."""
-    return list(db.candidates.find({"status": "pending"}).sort([("band", ASCENDING), ("created_at", ASCENDING)]).skip(skip).limit(limit))
+    """Pending candidates, strong band first (the core's band rank), then oldest first."""
+    order = [("band_rank", ASCENDING), ("created_at", ASCENDING)]
+    return list(db.candidates.find({"status": "pending"}).sort(order).skip(skip).limit(limit))
+
+
+def pending_by_band(db: Database) -> dict[str, int]:
+    """How many candidates wait for a decision, per band."""
+    return {band: db.candidates.count_documents({"status": "pending", "band": band}) for band in BAND_ORDER}
+
+
+def overdue_strong(db: Database, before: datetime, limit: int = 20) -> list[dict[str, Any]]:
+    """Strong candidates still pending since before `before`, oldest first: the ones to escalate."""
+    query = {"status": "pending", "band": "strong", "created_at": {"$lt": before}}
+    return list(db.candidates.find(query).sort("created_at", ASCENDING).limit(limit))
+
+
+def candidates_of_case(db: Database, case: str) -> list[dict[str, Any]]:
+    """Every candidate of a case, whatever its status, closest first."""
+    return list(db.candidates.find({"case": case}).sort("distance", ASCENDING))
+
+
+def cases_with_pending(db: Database) -> list[str]:
+    return [str(case) for case in db.candidates.distinct("case", {"status": "pending"})]
+
+
+def pending_per_case(db: Database) -> dict[str, int]:
+    """How many candidates wait for a decision, per case reference."""
+    pipeline = [{"$match": {"status": "pending"}}, {"$group": {"_id": "$case", "n": {"$sum": 1}}}]
+    grouped = db.candidates.aggregate(pipeline)
+    return {row["_id"]: row["n"] for row in grouped}
 
 
 def erase_candidates(db: Database, cases: list[str], sightings: list[str]) -> int:
     return db.candidates.delete_many({"$or": [{"case": {"$in": cases}}, {"sighting": {"$in": sightings}}]}).deleted_count
+
+
+def rank_unranked(db: Database) -> int:
+    """Give candidates recorded before the band rank existed their rank; how many were changed."""
+    changed = 0
+    for band in BAND_ORDER:
+        unranked = {"band": band, "band_rank": {"$exists": False}}
+        changed += db.candidates.update_many(unranked, {"$set": {"band_rank": band_rank(band)}}).modified_count
+    return changed

@@ -16,6 +16,7 @@ from storage.faces import move_faces
 from storage.photos import Owner, delete_photos
 
 REFERENCE_ATTEMPTS = 20
+GALLERY_COUNTER = "gallery:removals"
 
 
 def draft_owner(contact: str) -> Owner:
@@ -39,12 +40,70 @@ def create_sighting(db: Database, contact: str, details: dict[str, Any], source:
     return reference
 
 
-def close_case(db: Database, contact: str, reference: str) -> bool:
-    """Close one of the contact's own cases; its faces stop taking part in matching."""
-    result = db.cases.update_one({"reference": reference, "reporter": contact, "status": "open"}, {"$set": {"status": "closed", "closed_at": _now()}})
+def close_case(
+    db: Database, reference: str, *, by: str, now: datetime | None = None, reporter: str | None = None
+) -> bool:
+    """Close an open case, recording who (`by`: a panel user or the reporting contact) and when.
+
+    Its faces stop taking part in matching. With `reporter`, only a case that contact reported
+    is closed (the chat); without, any (the panel). False when nothing was open to close.
+    """
+    query = {"reference": reference, "status": "open"} | ({"reporter": reporter} if reporter is not None else {})
+    result = db.cases.update_one(query, {"$set": {"status": "closed", "closed_by": by, "closed_at": now or _now()}})
     if result.modified_count:
         bump_gallery(db)
     return result.modified_count == 1
+
+
+def find_case(db: Database, reference: str) -> dict[str, Any] | None:
+    return db.cases.find_one({"reference": reference})
+
+
+def find_sighting(db: Database, reference: str) -> dict[str, Any] | None:
+    return db.sightings.find_one({"reference": reference})
+
+
+def case_names(db: Database, references: list[str]) -> dict[str, dict[str, Any]]:
+    """Reference and name of each of these cases, by reference."""
+    return {c["reference"]: c for c in db.cases.find({"reference": {"$in": references}}, {"reference": 1, "name": 1})}
+
+
+def list_cases(
+    db: Database, status: str | None = None, among: list[str] | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Newest cases first, optionally of one status or among some references: what a list shows of each."""
+    query: dict[str, Any] = {}
+    if status is not None:
+        query["status"] = status
+    if among is not None:
+        query["reference"] = {"$in": among}
+    fields = {"reference": 1, "name": 1, "age": 1, "status": 1, "created_at": 1, "possible_duplicates": 1}
+    return list(db.cases.find(query, fields).sort("created_at", DESCENDING).limit(limit))
+
+
+def open_counts(db: Database) -> dict[str, int]:
+    """Open cases, and how many of them may be a person reported twice."""
+    return {
+        "open_cases": db.cases.count_documents({"status": "open"}),
+        "duplicates": db.cases.count_documents({"status": "open", "possible_duplicates.0": {"$exists": True}}),
+    }
+
+
+def is_open(db: Database, reference: str) -> bool:
+    return db.cases.find_one({"reference": reference, "status": "open"}, {"_id": 1}) is not None
+
+
+def open_references(db: Database, among: list[str] | None = None) -> set[str]:
+    """References of the open cases (only those among `among`, when given)."""
+    query: dict[str, Any] = {"status": "open"} | ({"reference": {"$in": among}} if among is not None else {})
+    return {str(reference) for reference in db.cases.distinct("reference", query)}
+
+
+def flag_possible_duplicate(db: Database, case: str, other: str, distance: float) -> bool:
+    """Note on a case that it may be the same person as another open case; once per other case."""
+    flag = {"case": other, "distance": round(distance, 4)}
+    not_yet = {"reference": case, "possible_duplicates.case": {"$ne": other}}
+    return db.cases.update_one(not_yet, {"$push": {"possible_duplicates": flag}}).modified_count == 1
 
 
 def case_summaries(db: Database, contact: str) -> tuple[CaseSummary, ...]:
@@ -85,7 +144,12 @@ def analysed_photo_ids(db: Database, owner: Owner) -> list[str]:
 
 def bump_gallery(db: Database) -> None:
     """Tell every worker's in-memory gallery that case faces were removed (closed or erased)."""
-    db.counters.update_one({"_id": "gallery:removals"}, {"$inc": {"seq": 1}}, upsert=True)
+    db.counters.update_one({"_id": GALLERY_COUNTER}, {"$inc": {"seq": 1}}, upsert=True)
+
+
+def gallery_version(db: Database) -> int:
+    """How many times case faces were removed: a gallery that saw another number reloads."""
+    return int((db.counters.find_one({"_id": GALLERY_COUNTER}) or {}).get("seq", 0))
 
 
 def _insert_with_reference(db: Database, collection: str, prefix: str, doc: dict[str, Any]) -> str:

@@ -7,9 +7,9 @@ import pymongo
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
-from pymongo.database import Database
+from pymongo.database import Database as Database  # re-exported: admin/ and workers/ name the type from here
 
-from storage.schema import ensure_indexes
+from storage.schema import ensure_indexes, upgrade_documents
 
 
 @dataclass(frozen=True)
@@ -24,11 +24,17 @@ class Connections:
 
 
 def connect(mongodb_uri: str, database: str, redis_url: str) -> Connections:
-    """Open both connections and make sure every collection has its indexes."""
+    """Open both connections; make sure every collection has its indexes and its documents today's fields."""
     mongo: pymongo.MongoClient = pymongo.MongoClient(mongodb_uri, serverSelectionTimeoutMS=5000, tz_aware=True)
     db = mongo[database]
     ensure_indexes(db)
+    upgrade_documents(db)
     return Connections(mongo, db, redis_client(redis_url))
+
+
+def ping(db: Database) -> None:
+    """Raise unless MongoDB answers: the health check's probe."""
+    db.command("ping")
 
 
 def redis_client(url: str) -> redis.Redis:

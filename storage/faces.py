@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from bson import Binary, ObjectId
@@ -11,6 +11,10 @@ from pymongo.database import Database
 
 from core.faces.model import ENCODING_SIZE
 from core.faces.analysis import PhotoAnalysis
+from storage.photos import Owner
+
+# What matching needs of a face: its vector, whose it is, and which photo shows it.
+MATCH_FIELDS = {"encoding": 1, "owner": 1, "photo_id": 1}
 
 
 def vector_to_bytes(encoding: np.ndarray) -> Binary:
@@ -64,3 +68,39 @@ def move_faces(db: Database, query: dict[str, Any], owner: dict[str, str]) -> No
 
 def faces_of_photo(db: Database, photo_id: ObjectId) -> list[dict[str, Any]]:
     return list(db.faces.find({"photo_id": photo_id}).sort("index", 1))
+
+
+def find_face(db: Database, face_id: ObjectId) -> dict[str, Any] | None:
+    """A face without its vector: box, index, owner, photo."""
+    return db.faces.find_one({"_id": face_id}, {"encoding": 0})
+
+
+def usable_faces(db: Database, photo_id: ObjectId) -> list[dict[str, Any]]:
+    """The faces of a photo good enough to match."""
+    return list(db.faces.find({"photo_id": photo_id, "quality": "ok"}))
+
+
+def faces_of_owner(db: Database, owner: Owner, except_face: ObjectId | None = None) -> list[dict[str, Any]]:
+    """A case's or sighting's faces, for showing: id and quality, no vector."""
+    query: dict[str, Any] = {"owner": owner.as_doc()}
+    if except_face is not None:
+        query["_id"] = {"$ne": except_face}
+    return list(db.faces.find(query, {"_id": 1, "quality": 1, "quality_reason": 1}))
+
+
+def usable_faces_of_owner(db: Database, owner: Owner) -> list[dict[str, Any]]:
+    """A case's or sighting's faces good enough to match, with their vectors."""
+    return list(db.faces.find({"owner": owner.as_doc(), "quality": "ok"}, MATCH_FIELDS))
+
+
+def usable_case_faces(db: Database, matchable_since: datetime | None = None) -> list[dict[str, Any]]:
+    """Case faces good enough to match, of any case status; only those stamped matchable since then, when given."""
+    query: dict[str, Any] = {"owner.kind": "case", "quality": "ok"}
+    if matchable_since is not None:
+        query["matchable_since"] = {"$gte": matchable_since}
+    return list(db.faces.find(query, MATCH_FIELDS))
+
+
+def recent_sighting_faces(db: Database, since: datetime) -> Iterator[dict[str, Any]]:
+    """Sighting faces good enough to match, found since then: what a newly reported case is searched against."""
+    return iter(db.faces.find({"owner.kind": "sighting", "quality": "ok", "created_at": {"$gte": since}}, MATCH_FIELDS))

@@ -14,6 +14,7 @@ from typing import Any
 
 import gridfs
 from bson import ObjectId
+from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -72,6 +73,20 @@ def photo_bytes(db: Database, photo: dict[str, Any]) -> bytes:
 
 def find_photo(db: Database, photo_id: ObjectId | str) -> dict[str, Any] | None:
     return db.photos.find_one({"_id": ObjectId(photo_id)})
+
+
+def photos_of_owner(db: Database, owner: Owner) -> list[dict[str, Any]]:
+    """A case's or sighting's photos, for showing: status, reason, faces found, when."""
+    return list(db.photos.find({"owner": owner.as_doc()}, {"status": 1, "reason": 1, "face_count": 1, "created_at": 1}))
+
+
+def finish_analysis(db: Database, photo_id: ObjectId, result: dict[str, Any]) -> dict[str, Any] | None:
+    """Record the analysis of a pending photo; None when another run finished first (it changes nothing)."""
+    return db.photos.find_one_and_update(
+        {"_id": photo_id, "status": "pending"},
+        {"$set": result | {"analysed_at": _now()}},
+        return_document=ReturnDocument.AFTER,
+    )
 
 
 def delete_photos(db: Database, owner: Owner) -> int:

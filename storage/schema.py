@@ -1,4 +1,4 @@
-"""Collections and their indexes, created idempotently at every start.
+"""Collections and their indexes, created idempotently at every start, and older documents brought up to date.
 
 Unique indexes carry the domain's "never twice" rules, so a retried job or a
 duplicate webhook is refused by the database itself, not by hopeful code.
@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.database import Database
+
+from storage.candidates import rank_unranked
 
 PHOTO_BUCKET = "photo_files"  # GridFS bucket: photo_files.files / photo_files.chunks
 
@@ -27,7 +29,9 @@ INDEXES: dict[str, list[IndexModel]] = {
     # A (case, sighting face) pair is put before a reviewer once.
     "candidates": [
         IndexModel([("case", ASCENDING), ("sighting_face_id", ASCENDING)], unique=True, name="pair_unique"),
+        # Counts per band and the escalation of overdue strong ones; the review queue sorts on the band's rank.
         IndexModel([("status", ASCENDING), ("band", ASCENDING), ("created_at", ASCENDING)], name="queue"),
+        IndexModel([("status", ASCENDING), ("band_rank", ASCENDING), ("created_at", ASCENDING)], name="review_queue"),
         IndexModel([("sighting_face_id", ASCENDING), ("status", ASCENDING)], name="sighting_face"),
         IndexModel([("sighting", ASCENDING)], name="sighting"),
     ],
@@ -63,3 +67,8 @@ def ensure_indexes(db: Database) -> None:
     for collection, indexes in INDEXES.items():
         if indexes:
             db[collection].create_indexes(indexes)
+
+
+def upgrade_documents(db: Database) -> None:
+    """Fill in fields that documents stored by an older version lack; each step is safe to repeat."""
+    rank_unranked(db)

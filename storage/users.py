@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timezone
+from typing import Any
 
+from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 ROLES = ("viewer", "reviewer", "admin")
 
@@ -43,3 +45,18 @@ def bootstrap_admin(db: Database, password: str | None) -> str | None:
     except UserExists:
         return None  # another process of this start created it first
     return generated
+
+
+def find_user(db: Database, username: str) -> dict[str, Any] | None:
+    """The account without its password hash: what a request may carry around."""
+    return db.users.find_one({"username": username}, {"password_hash": 0})
+
+
+def authenticate(db: Database, username: str, password: str) -> bool:
+    """True when the account exists and the password is its own."""
+    user = db.users.find_one({"username": username}, {"password_hash": 1})
+    return bool(user) and check_password_hash(user["password_hash"], password)  # type: ignore[index]
+
+
+def list_users(db: Database) -> list[dict[str, Any]]:
+    return list(db.users.find({}, {"password_hash": 0}).sort("username", ASCENDING))

@@ -119,7 +119,7 @@ def test_a_video_and_a_corrupt_photo_get_clear_answers(harness: Harness, twilio_
 def test_outside_the_24_hour_window_the_template_is_sent_and_recorded(harness: Harness, twilio_api: TwilioStandIn) -> None:
     chat(harness, FAMILY, "hi")
     harness.db.conversations.update_one({"contact": f"whatsapp:{FAMILY}"}, {"$set": {"last_inbound_at": datetime.now(timezone.utc) - timedelta(hours=30)}})
-    from storage.conversations import queue_outbound  # noqa: PLC0415
+    from storage.outbox import queue_outbound  # noqa: PLC0415
     from workers.queue import enqueue_outbox  # noqa: PLC0415
 
     queued = queue_outbound(harness.db, f"whatsapp:{FAMILY}", "whatsapp", FAMILY, "A reviewer confirmed a possible sighting.")

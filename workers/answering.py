@@ -18,7 +18,9 @@ from core.conversation.state import Context, State
 from core.conversation.dialog import step
 from core.conversation.rate import rate_decision
 from storage.cases import case_summaries
-from storage.conversations import contact_of, finish_inbound, load_state, pending_inbound, queue_outbound, save_state
+from storage.contacts import load_state, save_state
+from storage.inbound import finish_inbound, pending_inbound, save_plan, sender_of
+from storage.outbox import queue_outbound
 from workers.context import WorkerContext, current
 from workers.effects import execute
 from workers.queue import enqueue_outbox
@@ -29,7 +31,7 @@ LOCK_TIMEOUT_S = 300
 def process_conversation(inbound_id: str) -> int:
     """Handle every pending message of this message's contact, oldest first; return how many."""
     context = current()
-    contact = contact_of(context.connections.db, "inbound", inbound_id)
+    contact = sender_of(context.connections.db, inbound_id)
     if contact is None:
         return 0  # erased meanwhile, or already handled and tidied
     lock = context.connections.redis.lock(f"lock:conversation:{contact}", timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S)
@@ -73,7 +75,7 @@ def _decide(context: WorkerContext, inbound_id: Any, message: Inbound) -> dict[s
         replies = [render(reply, extra=results.values) for reply in outcome.replies + results.extra_replies]
         state = None if results.erased else outcome.state.to_doc()
         plan = {"state": state, "replies": replies, "erased": results.erased, "status": "done"}
-    db.inbound.update_one({"_id": inbound_id}, {"$set": {"plan": plan}})
+    save_plan(db, inbound_id, plan)
     return plan
 
 

@@ -12,15 +12,15 @@ from typing import Any, Protocol
 
 import numpy as np
 from bson import ObjectId
-from pymongo.database import Database
 
 from core.faces.model import ENCODING_SIZE
 from core.faces.matching import Bands, Hit, best_per_case, distances
-from storage.faces import bytes_to_vector
+from storage.cases import gallery_version, open_references
+from storage.connections import Database
+from storage.faces import bytes_to_vector, usable_case_faces
 
 # Stamps come from several processes' clocks; look back a little and skip faces already held.
 CLOCK_SLACK = timedelta(seconds=30)
-_FACE_FIELDS = {"encoding": 1, "owner": 1, "photo_id": 1}
 
 
 class CaseGallery(Protocol):
@@ -41,7 +41,7 @@ class MatrixGallery:
         return len(self._face_ids)
 
     def search(self, vector: np.ndarray, bands: Bands, top_k: int, exclude_case: str | None = None) -> list[tuple[Hit, ObjectId]]:
-        """The closest open cases to one face, each with the id of its closest face."""
+        """The top_k closest open cases to one face (the core's policy), each with the id of its closest face."""
         self.refresh()
         row_distances = distances(self._matrix, vector)
         if exclude_case is not None:
@@ -49,15 +49,15 @@ class MatrixGallery:
         return [(hit, self._face_ids[hit.face_index]) for hit in best_per_case(row_distances, self._cases, bands, top_k)]
 
     def refresh(self) -> None:
-        removals = int((self._db.counters.find_one({"_id": "gallery:removals"}) or {}).get("seq", 0))
+        removals = gallery_version(self._db)
         if removals != self._removals:
             self._reload(removals)
         else:
             self._add_new()
 
     def _reload(self, removals: int) -> None:
-        open_cases = set(self._db.cases.distinct("reference", {"status": "open"}))
-        faces = [f for f in self._db.faces.find({"owner.kind": "case", "quality": "ok"}, _FACE_FIELDS) if f["owner"]["id"] in open_cases]
+        open_cases = open_references(self._db)
+        faces = [f for f in usable_case_faces(self._db) if f["owner"]["id"] in open_cases]
         self._matrix = np.zeros((0, ENCODING_SIZE), dtype=np.float32)
         self._cases, self._face_ids, self._held = [], [], set()
         self._since = datetime.now(timezone.utc)
@@ -66,10 +66,10 @@ class MatrixGallery:
 
     def _add_new(self) -> None:
         started = datetime.now(timezone.utc)
-        query = {"owner.kind": "case", "quality": "ok", "matchable_since": {"$gte": self._since - CLOCK_SLACK}}
-        fresh = [f for f in self._db.faces.find(query, _FACE_FIELDS) if f["_id"] not in self._held]
+        stamped = usable_case_faces(self._db, matchable_since=self._since - CLOCK_SLACK)
+        fresh = [f for f in stamped if f["_id"] not in self._held]
         if fresh:
-            open_cases = set(self._db.cases.distinct("reference", {"status": "open", "reference": {"$in": [f["owner"]["id"] for f in fresh]}}))
+            open_cases = open_references(self._db, among=[f["owner"]["id"] for f in fresh])
             self._append([f for f in fresh if f["owner"]["id"] in open_cases])
         self._since = started
 

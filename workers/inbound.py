@@ -6,11 +6,11 @@ the simulator and the Telegram polling loop alike.
 """
 from __future__ import annotations
 
-from pymongo.database import Database
 from rq import Queue
 
 from core.conversation.messages import Inbound
-from storage.conversations import store_inbound
+from storage.connections import Database
+from storage.inbound import store_inbound
 from workers.queue import enqueue_conversation
 
 

@@ -2,20 +2,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-
 from typing import Any
-
-from pymongo import ReturnDocument
 
 from core.conversation.catalog import render
 from core.errors import PhotoRejected
 from core.faces.analysis import analyse_photo as analyse
 from core.faces.analysis import as_case_photo
 from core.faces.feedback import photo_feedback
-from storage.conversations import queue_outbound
+from storage.outbox import queue_outbound
 from storage.faces import faces_of_photo, move_faces, store_faces
-from storage.photos import find_photo, photo_bytes
+from storage.photos import find_photo, finish_analysis, photo_bytes
 from workers.context import WorkerContext, current
 from workers.queue import enqueue_matching, enqueue_outbox
 
@@ -53,11 +49,7 @@ def analyse_photo(photo_id: str) -> str:
         }
         log.info("photo %s analysed: %d face(s) in %s ms", photo_id, len(result.faces), result.timings_ms)
     # Only the first finisher records and tells the sender; a concurrent duplicate run changes nothing.
-    claimed = db.photos.find_one_and_update(
-        {"_id": photo["_id"], "status": "pending"},
-        {"$set": update | {"analysed_at": datetime.now(timezone.utc)}},
-        return_document=ReturnDocument.AFTER,
-    )
+    claimed = finish_analysis(db, photo["_id"], update)
     if claimed is not None:
         # The photo may have moved from a draft to its case while we worked: faces follow their photo.
         move_faces(db, {"photo_id": photo["_id"]}, claimed["owner"])

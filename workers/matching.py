@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from core.faces.matching import Bands, distances
-from storage.candidates import record_candidate
-from storage.faces import bytes_to_vector
-from storage.photos import find_photo
+from core.faces.matching import Bands, Hit, best_per_case, distances, keep_best
+from storage.candidates import pending_distances, record_candidate
+from storage.cases import flag_possible_duplicate, is_open
+from storage.faces import bytes_to_vector, find_face, recent_sighting_faces, usable_faces, usable_faces_of_owner
+from storage.photos import Owner, find_photo
 from workers.context import WorkerContext, current
 from workers.gallery import CaseGallery
 
@@ -24,11 +25,11 @@ def match_photo(photo_id: str) -> int:
     photo = find_photo(db, photo_id)
     if photo is None or photo["status"] != "analysed":
         return 0
-    faces = list(db.faces.find({"photo_id": photo["_id"], "quality": "ok"}))
+    faces = usable_faces(db, photo["_id"])
     kind, owner = photo["owner"]["kind"], photo["owner"]["id"]
     if kind == "sighting":
         return sum(_sighting_face(context, face) for face in faces)
-    if kind == "case" and db.cases.find_one({"reference": owner, "status": "open"}, {"_id": 1}):
+    if kind == "case" and is_open(db, owner):
         _flag_duplicates(context, owner, faces)
         return _past_sightings(context, owner)
     return 0
@@ -44,30 +45,37 @@ def _bands(context: WorkerContext) -> Bands:
 
 
 def _sighting_face(context: WorkerContext, face: dict[str, Any]) -> int:
-    db, bands = context.connections.db, _bands(context)
+    db, bands, top_k = context.connections.db, _bands(context), context.settings.match_top_k
+    found = _gallery(context).search(bytes_to_vector(face["encoding"]), bands, top_k)
+    case_face_ids = {hit.case: case_face_id for hit, case_face_id in found}
     created = 0
-    for hit, case_face_id in _gallery(context).search(bytes_to_vector(face["encoding"]), bands, context.settings.match_top_k):
-        case_face = db.faces.find_one({"_id": case_face_id}, {"photo_id": 1})
-        if case_face and record_candidate(db, hit.case, case_face, face, hit.distance, bands.band(hit.distance) or "review", context.settings.match_top_k):
+    for hit in keep_best([hit for hit, _ in found], top_k, pending_distances(db, face["_id"])):
+        case_face = find_face(db, case_face_ids[hit.case])
+        if case_face and _record(context, hit, case_face, face):
             created += 1
     return created
+
+
+def _record(context: WorkerContext, hit: Hit, case_face: dict[str, Any], sighting_face: dict[str, Any]) -> bool:
+    band = _bands(context).band(hit.distance) or "review"
+    return record_candidate(context.connections.db, hit.case, case_face, sighting_face, hit.distance, band)
 
 
 def _past_sightings(context: WorkerContext, case: str) -> int:
     """Retroactive search: a case reported after a sighting still meets it. Scores use all the case's faces."""
     db, bands, settings = context.connections.db, _bands(context), context.settings
-    case_faces = list(db.faces.find({"owner": {"kind": "case", "id": case}, "quality": "ok"}, {"encoding": 1, "photo_id": 1}))
+    case_faces = usable_faces_of_owner(db, Owner("case", case))
     if not case_faces:
         return 0
     since = datetime.now(timezone.utc) - timedelta(days=settings.match_lookback_days)
     matrix = np.stack([bytes_to_vector(f["encoding"]) for f in case_faces])
     created = 0
-    for sighting_face in db.faces.find({"owner.kind": "sighting", "quality": "ok", "created_at": {"$gte": since}}, {"encoding": 1, "owner": 1, "photo_id": 1}):
+    for sighting_face in recent_sighting_faces(db, since):
         row_distances = distances(matrix, bytes_to_vector(sighting_face["encoding"]))
-        best = int(np.argmin(row_distances))
-        band = bands.band(float(row_distances[best]))
-        if band and record_candidate(db, case, case_faces[best], sighting_face, float(row_distances[best]), band, settings.match_top_k):
-            created += 1
+        hits = best_per_case(row_distances, [case] * len(case_faces), bands, 1)
+        # Within the review band, and the sighting face has fewer than top_k closer cases pending:
+        if hits and keep_best(hits, settings.match_top_k, pending_distances(db, sighting_face["_id"])):
+            created += _record(context, hits[0], case_faces[hits[0].face_index], sighting_face)
     return created
 
 
@@ -77,6 +85,5 @@ def _flag_duplicates(context: WorkerContext, case: str, faces: list[dict[str, An
     for face in faces:
         for hit, _ in _gallery(context).search(bytes_to_vector(face["encoding"]), bands, 3, exclude_case=case):
             if bands.band(hit.distance) == "strong":
-                flag = {"case": hit.case, "distance": round(hit.distance, 4)}
-                db.cases.update_one({"reference": case, "possible_duplicates.case": {"$ne": hit.case}}, {"$push": {"possible_duplicates": flag}})
+                flag_possible_duplicate(db, case, hit.case, hit.distance)
                 log.info("case %s may duplicate case %s (distance %.3f)", case, hit.case, hit.distance)

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bot.channels import Outgoing, SendError
-from storage.conversations import contact_of, conversation, mark_outbound, pending_outbound
+from storage.contacts import find_contact
+from storage.outbox import forget_sent, mark_outbound, pending_outbound, recipient_of
 from storage.photos import find_photo, photo_bytes
 from workers.context import WorkerContext, current
 
@@ -18,12 +19,12 @@ def send_outbox(outbox_id: str) -> int:
     """Send what is pending for this message's contact; a temporary failure stops here (order kept) and RQ retries."""
     context = current()
     db = context.connections.db
-    contact = contact_of(db, "outbox", outbox_id)
+    contact = recipient_of(db, outbox_id)
     if contact is None:
         return 0  # erased meanwhile
     sent = 0
     with context.connections.redis.lock(f"lock:outbox:{contact}", timeout=300, blocking_timeout=300):
-        window_open = _window_open(conversation(db, contact))
+        window_open = _window_open(find_contact(db, contact))
         for message in pending_outbound(db, contact):
             channel = context.channels.get(message["channel"])
             if channel is None:
@@ -46,9 +47,7 @@ def _after_send(context: WorkerContext, message: dict[str, Any], platform_id: st
     db = context.connections.db
     if message.get("erase_after_send"):
         # The goodbye to an erased contact leaves no trace, not even its sequence counter.
-        db.outbox.delete_one({"_id": message["_id"]})
-        if not db.outbox.count_documents({"contact": message["contact"]}, limit=1):
-            db.counters.delete_one({"_id": f"outbox:{message['contact']}"})
+        forget_sent(db, message["_id"], message["contact"])
         return
     mark_outbound(db, message["_id"], "sent", platform_id=platform_id, sent_as=sent_as)
 

@@ -1,0 +1,56 @@
+"""Inbound messages: what contacts sent, kept until handled.
+
+A contact is one person on one channel ("telegram:1234"). Inbound messages
+are stored before anything else happens, unique on the platform's id, so a
+redelivered webhook is recognised by the database and does nothing.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from core.conversation.messages import Inbound, inbound_to_doc
+
+
+def store_inbound(db: Database, message: Inbound) -> ObjectId | None:
+    """Keep an inbound message as `pending`; None when this platform id was seen before."""
+    try:
+        doc = inbound_to_doc(message) | {"contact": message.contact, "status": "pending", "received_at": _now()}
+        return db.inbound.insert_one(doc).inserted_id
+    except DuplicateKeyError:
+        return None
+
+
+def sender_of(db: Database, inbound_id: str) -> str | None:
+    """The contact who sent this message; None once erased."""
+    doc = db.inbound.find_one({"_id": ObjectId(inbound_id)}, {"contact": 1})
+    return str(doc["contact"]) if doc else None
+
+
+def pending_inbound(db: Database, contact: str) -> list[dict[str, Any]]:
+    order = [("received_at", ASCENDING), ("_id", ASCENDING)]
+    return list(db.inbound.find({"contact": contact, "status": "pending"}).sort(order))
+
+
+def save_plan(db: Database, inbound_id: ObjectId, plan: dict[str, Any]) -> None:
+    """Write the dialog's decision on the message, so a retry applies it without asking the dialog twice."""
+    db.inbound.update_one({"_id": inbound_id}, {"$set": {"plan": plan}})
+
+
+def finish_inbound(db: Database, inbound_id: ObjectId, status: str = "done") -> None:
+    """Mark a message handled and drop its content: the dialog state holds what matters."""
+    unset = {"text": "", "location": "", "attachments": "", "plan": ""}
+    db.inbound.update_one({"_id": inbound_id}, {"$set": {"status": status, "handled_at": _now()}, "$unset": unset})
+
+
+def erase_inbound(db: Database, contact: str) -> None:
+    db.inbound.delete_many({"contact": contact})
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
