@@ -1,4 +1,5 @@
 """The web process: `python -m admin`, served by waitress."""
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """The one app factory: builds the Flask app and registers a blueprint per surface."""
+
 from __future__ import annotations
 
 import logging
@@ -36,11 +37,12 @@ def create_app(settings: Settings | None = None, connections: Connections | None
     app.extensions["homeward"] = Homeward(settings, connections)
     generated = bootstrap_admin(connections.db, settings.admin_password)
     if generated:
-        logging.getLogger(__name__).warning("created the admin account: user admin, password %s (shown once)", generated)
+        logging.getLogger(__name__).warning(
+            "created the admin account: user admin, password %s (shown once)", generated
+        )
     csrf = CSRFProtect(app)
     csrf.exempt(webhooks.blueprint)  # platforms authenticate by signature instead
     for surface in (health, auth, review, cases, images, users, webhooks, simulator):
         app.register_blueprint(surface.blueprint)
     app.jinja_env.globals.update(current_user=auth.current_user, can=auth.can)
     return app
-

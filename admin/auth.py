@@ -1,8 +1,10 @@
 """Login, logout and roles: viewer reads, reviewer decides, admin manages users."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 
@@ -55,7 +57,9 @@ def login() -> Any:
             session.permanent = True
             audit(db, name, "login", f"user:{name}")
             target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("review.dashboard"))
+            return redirect(
+                target if target.startswith("/") and not target.startswith("//") else url_for("review.dashboard")
+            )
         flash("Wrong username or password.")
     return render_template("login.html")
 

@@ -1,7 +1,8 @@
 """Cases for reviewers: a filtered list, and one case with its photos, candidates and history."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -41,7 +42,16 @@ def case(reference: str) -> str:
     candidates = candidates_of_case(db, reference)
     audit(db, current_user()["username"], "view", f"case:{reference}")  # type: ignore[index]
     targets = [f"case:{reference}"] + [f"candidate:{c['_id']}" for c in candidates]
-    return render_template("case.html", case=found, place=describe_place(found.get("place")), time=describe_time(found), faces=faces, photos=photos, candidates=candidates, history=history(db, targets))
+    return render_template(
+        "case.html",
+        case=found,
+        place=describe_place(found.get("place")),
+        time=describe_time(found),
+        faces=faces,
+        photos=photos,
+        candidates=candidates,
+        history=history(db, targets),
+    )
 
 
 @blueprint.post("/<reference>/close")
@@ -49,7 +59,7 @@ def case(reference: str) -> str:
 def close(reference: str) -> Any:
     db = homeward().connections.db
     user = current_user()["username"]  # type: ignore[index]
-    if close_case(db, reference, by=user, now=datetime.now(timezone.utc)):
+    if close_case(db, reference, by=user, now=datetime.now(UTC)):
         audit(db, user, "close", f"case:{reference}", request.form.get("reason", "")[:300])
         flash(f"{reference} is closed; its faces no longer take part in matching.")
     return redirect(url_for("cases.case", reference=reference))

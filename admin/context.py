@@ -1,4 +1,5 @@
 """What a request handler needs (settings, connections, the queue), kept on the app."""
+
 from __future__ import annotations
 
 from flask import current_app

@@ -3,10 +3,11 @@
 Under `make run` it also shows the supervisor's view of its children (pid, up,
 up_s, restarts, last_exit); that is history, so restarts alone never make it 503.
 """
+
 from __future__ import annotations
 
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, jsonify
@@ -47,7 +48,7 @@ def _workers(connection: Any) -> dict[str, Any]:
         workers = Worker.all(connection=connection)
     except Exception as exc:  # noqa: BLE001 - Redis down: already reported under redis
         return {"ok": False, "count": 0, "error": type(exc).__name__}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     alive = [
         w
         for w in workers
@@ -62,4 +63,4 @@ def _gone(worker: Worker) -> bool:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

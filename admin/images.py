@@ -1,4 +1,5 @@
 """Face crops and photos for signed-in reviewers, drawn from the stored originals."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,7 +1,8 @@
 """The review queue, the candidate page, and the decision that answers the family."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -38,10 +39,12 @@ REJECT_REASONS = ("Different person", "Photo too poor to tell", "Duplicate of an
 def dashboard() -> str:
     services = homeward()
     db = services.connections.db
-    overdue = datetime.now(timezone.utc) - timedelta(minutes=services.settings.review_escalate_minutes)
+    overdue = datetime.now(UTC) - timedelta(minutes=services.settings.review_escalate_minutes)
     counts = pending_by_band(db) | open_counts(db)
     escalated = overdue_strong(db, overdue)
-    return render_template("dashboard.html", counts=counts, escalated=escalated, minutes=services.settings.review_escalate_minutes)
+    return render_template(
+        "dashboard.html", counts=counts, escalated=escalated, minutes=services.settings.review_escalate_minutes
+    )
 
 
 @blueprint.get("/review")
@@ -94,7 +97,9 @@ def decision(candidate_id: str) -> Any:
     if action == "reject" and not reason:
         flash("Say why you reject it: the reason is kept with the decision.")
         return redirect(url_for("review.candidate", candidate_id=candidate_id))
-    decided = decide(db, _candidate(candidate_id)["_id"], "approved" if action == "approve" else "rejected", user, reason)
+    decided = decide(
+        db, _candidate(candidate_id)["_id"], "approved" if action == "approve" else "rejected", user, reason
+    )
     if decided is None:
         flash("This candidate was already decided; nothing was changed.")
         return redirect(url_for("review.candidate", candidate_id=candidate_id))
@@ -117,12 +122,27 @@ def _answer_family(candidate: dict[str, Any]) -> None:
     family = find_contact(db, case["reporter"]) if case else None
     if case is None or sighting is None or family is None:
         return  # erased meanwhile: there is nobody left to tell
-    message_id = queue_outbound(db, family["contact"], family["channel"], family["chat_id"], render(family_answer(case, sighting)), photo_id=candidate["sighting_photo_id"], source=f"approve:{candidate['_id']}")
+    message_id = queue_outbound(
+        db,
+        family["contact"],
+        family["channel"],
+        family["chat_id"],
+        render(family_answer(case, sighting)),
+        photo_id=candidate["sighting_photo_id"],
+        source=f"approve:{candidate['_id']}",
+    )
     note_family_message(db, candidate["_id"], message_id)
     enqueue_outbox(services.queue, str(message_id))
     citizen = find_contact(db, sighting["reporter"])
     if citizen is not None:
-        thanks = queue_outbound(db, citizen["contact"], citizen["channel"], citizen["chat_id"], render(citizen_thanks(sighting)), source=f"thanks:{sighting['reference']}")
+        thanks = queue_outbound(
+            db,
+            citizen["contact"],
+            citizen["channel"],
+            citizen["chat_id"],
+            render(citizen_thanks(sighting)),
+            source=f"thanks:{sighting['reference']}",
+        )
         enqueue_outbox(services.queue, str(thanks))
 
 

@@ -1,4 +1,5 @@
 """/simulator: chat as pretend people, through the same inbound path as Telegram and WhatsApp."""
+
 from __future__ import annotations
 
 import uuid
@@ -37,9 +38,15 @@ def send() -> Any:
     if upload and upload.filename:
         data = upload.read()
         kind = _kind(upload.mimetype or "")
-        ref = keep_upload(services.connections.redis, data) if kind == "photo" and len(data) <= services.settings.max_photo_bytes else ""
+        ref = (
+            keep_upload(services.connections.redis, data)
+            if kind == "photo" and len(data) <= services.settings.max_photo_bytes
+            else ""
+        )
         attachments.append(Attachment(kind, ref, upload.mimetype or "", len(data)))
-    message = Inbound("simulator", user, uuid.uuid4().hex, request.form.get("text", "")[:4000], tuple(attachments), _location())
+    message = Inbound(
+        "simulator", user, uuid.uuid4().hex, request.form.get("text", "")[:4000], tuple(attachments), _location()
+    )
     accept(services.connections.db, services.queue, message)
     return jsonify(ok=True)
 

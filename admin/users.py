@@ -1,4 +1,5 @@
 """Accounts, for admins: who can see and decide."""
+
 from __future__ import annotations
 
 from typing import Any

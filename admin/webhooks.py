@@ -4,6 +4,7 @@ Nothing slow happens here; the platforms wait for this answer. A repeated
 delivery answers 200 and does nothing; ignored updates answer 200 too, or
 Telegram would redeliver them forever.
 """
+
 from __future__ import annotations
 
 import logging

@@ -8,6 +8,7 @@ a new, running process for the one killed. A child killed again within a
 minute waits longer before its restart (0.5 s, then 1, then 2: the backoff);
 the figures include that delay.
 """
+
 from __future__ import annotations
 
 import argparse

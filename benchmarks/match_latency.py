@@ -7,6 +7,7 @@ photo, then place, time and note right away. For each it prints the time
 until the candidate exists, measured from the photo's arrival and from the
 last answer (when the sighting is complete), then p50/p95.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,11 +44,22 @@ class Simulator:
 
     def send(self, user: str, text: str = "", photo: Path | None = None) -> None:
         boundary = uuid.uuid4().hex
-        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in (("user", user), ("text", text))]
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in (("user", user), ("text", text))
+        ]
         if photo is not None:
-            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{photo.name}"\r\nContent-Type: image/jpeg\r\n\r\n'.encode() + photo.read_bytes() + b"\r\n")
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{photo.name}"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
+                + photo.read_bytes()
+                + b"\r\n"
+            )
         body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-        request = urllib.request.Request(f"{self.base}/simulator/send", body, {"Content-Type": f"multipart/form-data; boundary={boundary}", "X-CSRFToken": self.csrf})
+        request = urllib.request.Request(
+            f"{self.base}/simulator/send",
+            body,
+            {"Content-Type": f"multipart/form-data; boundary={boundary}", "X-CSRFToken": self.csrf},
+        )
         self.opener.open(request).read()
 
 
@@ -62,13 +74,26 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory() as data_dir:
         port = free_port()
-        env = os.environ | {"HOMEWARD_DATA_DIR": data_dir, "PORT": str(port), "HOMEWARD_LOG_LEVEL": "WARNING", "HOMEWARD_SIMULATOR": "on"}
+        env = os.environ | {
+            "HOMEWARD_DATA_DIR": data_dir,
+            "PORT": str(port),
+            "HOMEWARD_LOG_LEVEL": "WARNING",
+            "HOMEWARD_SIMULATOR": "on",
+        }
         for name in ("MONGODB_URI", "REDIS_URL"):
             env.pop(name, None)
-        service = subprocess.Popen([sys.executable, "-m", "infra.supervisor"], env=env, cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, text=True)
+        service = subprocess.Popen(
+            [sys.executable, "-m", "infra.supervisor"],
+            env=env,
+            cwd=Path(__file__).parent.parent,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             _wait_banner(service)
-            db = pymongo.MongoClient(json.loads((Path(data_dir) / "run/embedded.json").read_text())["mongodb"]["url"])["homeward"]
+            db = pymongo.MongoClient(json.loads((Path(data_dir) / "run/embedded.json").read_text())["mongodb"]["url"])[
+                "homeward"
+            ]
             _measure(Simulator(f"http://127.0.0.1:{port}"), db, photos, args.sightings)
         finally:
             service.send_signal(signal.SIGINT)
@@ -118,7 +143,9 @@ def _report(label: str, values: list[float]) -> None:
         return
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    print(f"  {label:<24} p50 {statistics.median(ordered):7.0f} ms   p95 {p95:7.0f} ms   max {ordered[-1]:7.0f} ms   (n={len(ordered)})")
+    print(
+        f"  {label:<24} p50 {statistics.median(ordered):7.0f} ms   p95 {p95:7.0f} ms   max {ordered[-1]:7.0f} ms   (n={len(ordered)})"
+    )
 
 
 def _wait(check: object, timeout: float) -> object:

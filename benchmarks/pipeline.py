@@ -4,6 +4,7 @@ Decode, detect and encode, median of several runs, for a one-face photo at
 640 and 1280 px on the long side and for group photos, read from the shared
 faces folder (HOMEWARD_FACES_DIR).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,9 @@ def resized_jpeg(path: Path, long_side: int) -> bytes:
 def measure(label: str, data: bytes, runs: int) -> None:
     laps = [analyse_photo(data) for _ in range(runs)]
     last = laps[-1]
-    median = {stage: statistics.median(run.timings_ms[stage] for run in laps) for stage in ("decode", "detect", "encode")}
+    median = {
+        stage: statistics.median(run.timings_ms[stage] for run in laps) for stage in ("decode", "detect", "encode")
+    }
     total = sum(median.values())
     print(
         f"{label:<34} {last.width:>4}x{last.height:<4} faces {len(last.faces):>2}  upsample {last.upsample}  "

@@ -6,6 +6,7 @@ from one client, one at a time, and prints p50/p90/p99 of the time until the
 200 arrives. Every request is a new message, so each one is stored and
 enqueued: the full path a platform waits for.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,14 +56,36 @@ def main() -> int:
 
 
 def _telegram_request(n: int) -> tuple[str, bytes, dict[str, str]]:
-    body = {"update_id": 10_000_000 + n, "message": {"message_id": n, "date": 1_700_000_000, "chat": {"id": 5000 + n % 50, "type": "private"}, "text": "hello"}}
-    return "/webhooks/telegram", json.dumps(body).encode(), {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
+    body = {
+        "update_id": 10_000_000 + n,
+        "message": {
+            "message_id": n,
+            "date": 1_700_000_000,
+            "chat": {"id": 5000 + n % 50, "type": "private"},
+            "text": "hello",
+        },
+    }
+    return (
+        "/webhooks/telegram",
+        json.dumps(body).encode(),
+        {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET},
+    )
 
 
 def _twilio_request(n: int) -> tuple[str, bytes, dict[str, str]]:
-    form = {"From": f"whatsapp:+4477009{n % 50:05d}", "To": "whatsapp:+15550000000", "Body": "hello", "MessageSid": f"SM{n:032d}", "NumMedia": "0"}
+    form = {
+        "From": f"whatsapp:+4477009{n % 50:05d}",
+        "To": "whatsapp:+15550000000",
+        "Body": "hello",
+        "MessageSid": f"SM{n:032d}",
+        "NumMedia": "0",
+    }
     signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}/webhooks/twilio", form)
-    return "/webhooks/twilio", urllib.parse.urlencode(form).encode(), {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+    return (
+        "/webhooks/twilio",
+        urllib.parse.urlencode(form).encode(),
+        {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+    )
 
 
 def _run(port: int, count: int, make: object) -> list[float]:
@@ -85,7 +108,9 @@ def _run(port: int, count: int, make: object) -> list[float]:
 def _report(name: str, timings: list[float]) -> None:
     ordered = sorted(timings)
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    print(f"{name:<9} p50 {statistics.median(ordered):6.2f} ms   p90 {pick(0.90):6.2f} ms   p99 {pick(0.99):6.2f} ms   max {ordered[-1]:6.2f} ms")
+    print(
+        f"{name:<9} p50 {statistics.median(ordered):6.2f} ms   p90 {pick(0.90):6.2f} ms   p99 {pick(0.99):6.2f} ms   max {ordered[-1]:6.2f} ms"
+    )
 
 
 def _wait_listening(port: int) -> None:

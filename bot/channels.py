@@ -4,6 +4,7 @@ Every adapter raises SendError with a `permanent` flag: temporary failures
 (timeouts, 5xx, rate limits) are retried by the outbox worker, permanent ones
 (blocked bot, bad number) are recorded where a reviewer can see them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

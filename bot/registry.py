@@ -1,4 +1,5 @@
 """The channels this process can talk through, built once from settings."""
+
 from __future__ import annotations
 
 import redis

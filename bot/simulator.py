@@ -4,6 +4,7 @@ Uploads wait in Redis (an hour at most) until the dialog decides to keep
 them, so nothing is stored before consent; replies are simply marked sent
 and the page reads them from the outbox.
 """
+
 from __future__ import annotations
 
 import secrets

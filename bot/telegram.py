@@ -4,11 +4,13 @@ PTB is asynchronous; Homeward's workers are not. The channel keeps one event
 loop and one initialised Bot per process and runs each call to completion on
 it, so a send costs one HTTP request, not a fresh client and a getMe.
 """
+
 from __future__ import annotations
 
 import asyncio
 import hmac
-from typing import Any, Awaitable, TypeVar
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from telegram import Bot, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
@@ -49,7 +51,14 @@ def _attachments(message: Message) -> tuple[Attachment, ...]:
         mime = message.document.mime_type or ""
         kind = "photo" if mime.startswith("image/") else "video" if mime.startswith("video/") else "document"
         return (Attachment(kind, message.document.file_id, mime, message.document.file_size),)
-    for kind, item in (("video", message.video), ("video", message.video_note), ("video", message.animation), ("audio", message.voice), ("audio", message.audio), ("sticker", message.sticker)):
+    for kind, item in (
+        ("video", message.video),
+        ("video", message.video_note),
+        ("video", message.animation),
+        ("audio", message.voice),
+        ("audio", message.audio),
+        ("sticker", message.sticker),
+    ):
         if item is not None:
             return (Attachment(kind, item.file_id, "", getattr(item, "file_size", None)),)
     return ()
@@ -85,7 +94,9 @@ class TelegramChannel:
     def send(self, message: Outgoing) -> Sent:
         async def deliver() -> Sent:
             if message.photo is not None:
-                sent = await self._bot.send_photo(int(message.chat_id), photo=message.photo, caption=message.text[:1024])
+                sent = await self._bot.send_photo(
+                    int(message.chat_id), photo=message.photo, caption=message.text[:1024]
+                )
                 return Sent(str(sent.message_id), "photo")
             sent = await self._bot.send_message(int(message.chat_id), message.text)
             return Sent(str(sent.message_id))

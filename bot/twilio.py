@@ -4,10 +4,12 @@ twilio-python has no base-URL setting, so outbound calls go through a small
 HTTP client that swaps the host for TWILIO_API_BASE_URL (a test stand-in in
 the tests; api.twilio.com in production, where it changes nothing).
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -38,7 +40,15 @@ def parse_form(form: Mapping[str, str]) -> Inbound | None:
     attachments = []
     for index in range(_count(form.get("NumMedia"))):
         content_type = form.get(f"MediaContentType{index}", "")
-        kind = "photo" if content_type.startswith("image/") else "video" if content_type.startswith("video/") else "audio" if content_type.startswith("audio/") else "document"
+        kind = (
+            "photo"
+            if content_type.startswith("image/")
+            else "video"
+            if content_type.startswith("video/")
+            else "audio"
+            if content_type.startswith("audio/")
+            else "document"
+        )
         attachments.append(Attachment(kind, form.get(f"MediaUrl{index}", ""), content_type))
     location = None
     if form.get("Latitude") and form.get("Longitude"):
@@ -48,7 +58,9 @@ def parse_form(form: Mapping[str, str]) -> Inbound | None:
         except ValueError:
             location = None  # garbled coordinates: the dialog will ask for the place again
     # The chat id is the bare number; "whatsapp:" is Twilio's address syntax, added back when sending.
-    return Inbound("whatsapp", sender.removeprefix("whatsapp:"), sid, form.get("Body", ""), tuple(attachments), location)
+    return Inbound(
+        "whatsapp", sender.removeprefix("whatsapp:"), sid, form.get("Body", ""), tuple(attachments), location
+    )
 
 
 def _count(value: str | None) -> int:
@@ -76,7 +88,9 @@ class TwilioChannel:
 
     def __init__(self, settings: TwilioSettings) -> None:
         self._settings = settings
-        http_client = None if settings.api_base_url == "https://api.twilio.com" else _HostSwappingClient(settings.api_base_url)
+        http_client = (
+            None if settings.api_base_url == "https://api.twilio.com" else _HostSwappingClient(settings.api_base_url)
+        )
         self._client = Client(settings.account_sid, settings.auth_token, http_client=http_client)
 
     def download(self, attachment: Attachment, max_bytes: int) -> bytes:
@@ -96,12 +110,14 @@ class TwilioChannel:
         try:
             if not message.window_open and self._settings.template_sid:
                 variables = json.dumps({"1": message.text[:1000]})
-                sent = self._client.messages.create(from_=sender, to=recipient, content_sid=self._settings.template_sid, content_variables=variables)
+                sent = self._client.messages.create(
+                    from_=sender, to=recipient, content_sid=self._settings.template_sid, content_variables=variables
+                )
                 return Sent(str(sent.sid), "template")
             sent = self._client.messages.create(from_=sender, to=recipient, body=message.text[:1600])
             return Sent(str(sent.sid))
         except TwilioRestException as exc:
-            permanent = exc.code in PERMANENT_CODES or 400 <= (exc.status or 500) < 500 and exc.status != 429
+            permanent = exc.code in PERMANENT_CODES or (400 <= (exc.status or 500) < 500 and exc.status != 429)
             raise SendError(f"twilio {exc.status} {exc.code}: {exc.msg}", permanent=permanent) from None
         except (OSError, httpx.HTTPError) as exc:
             raise SendError(f"twilio: {exc}", permanent=False) from None

@@ -1,4 +1,5 @@
 """Settings: the only package that reads the environment."""
+
 from config.errors import ConfigError
 from config.settings import Settings, load_settings
 

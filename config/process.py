@@ -1,4 +1,5 @@
 """How every Homeward process starts: settings checked (or a named error and exit 2), logging set up."""
+
 from __future__ import annotations
 
 import logging

@@ -5,13 +5,14 @@ table is generated from that list, so the two cannot drift apart. A bad value
 stops the start with a message that names the variable. Secrets may also come
 from a file: `NAME_FILE=/run/secrets/x` is read when `NAME` itself is unset.
 """
+
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.errors import ConfigError
@@ -26,38 +27,123 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("HOMEWARD_DATA_DIR", "./var", "Where embedded servers keep their data, plus the generated secret key and run state."),
+    Setting(
+        "HOMEWARD_DATA_DIR",
+        "./var",
+        "Where embedded servers keep their data, plus the generated secret key and run state.",
+    ),
     Setting("PORT", "8000", "Port of the web process (admin panel, webhooks, simulator, /healthz)."),
     Setting("HOST", "127.0.0.1", "Address the web process binds to; 0.0.0.0 to accept outside connections."),
-    Setting("MONGODB_URI", "(embedded)", "MongoDB connection string. Unset: start the embedded SecantusDB server under the data dir and connect over the wire.", secret=True),
+    Setting(
+        "MONGODB_URI",
+        "(embedded)",
+        "MongoDB connection string. Unset: start the embedded SecantusDB server under the data dir and connect over the wire.",
+        secret=True,
+    ),
     Setting("MONGODB_DATABASE", "homeward", "Database name inside MONGODB_URI."),
-    Setting("REDIS_URL", "(embedded)", "Redis connection URL for the RQ queues. Unset: start the embedded valkey server (append-only file on) under the data dir.", secret=True),
-    Setting("HOMEWARD_SECRET_KEY", "(generated)", "Signs sessions and CSRF tokens. Unset: generated once and kept in the data dir.", secret=True),
-    Setting("HOMEWARD_ADMIN_PASSWORD", "(generated)", "Password of the `admin` account created on first start. Unset on first start: generated and printed once.", secret=True),
+    Setting(
+        "REDIS_URL",
+        "(embedded)",
+        "Redis connection URL for the RQ queues. Unset: start the embedded valkey server (append-only file on) under the data dir.",
+        secret=True,
+    ),
+    Setting(
+        "HOMEWARD_SECRET_KEY",
+        "(generated)",
+        "Signs sessions and CSRF tokens. Unset: generated once and kept in the data dir.",
+        secret=True,
+    ),
+    Setting(
+        "HOMEWARD_ADMIN_PASSWORD",
+        "(generated)",
+        "Password of the `admin` account created on first start. Unset on first start: generated and printed once.",
+        secret=True,
+    ),
     Setting("HOMEWARD_WORKERS", "1", "How many worker processes `make run` starts."),
     Setting("HOMEWARD_MAX_PHOTO_MB", "15", "Largest photo file accepted, in megabytes."),
-    Setting("HOMEWARD_MAX_PHOTO_MEGAPIXELS", "40", "Largest photo accepted, in megapixels (guards against decompression bombs)."),
-    Setting("HOMEWARD_FACES_DIR", "../shared/faces", "Labelled face photos used by tests and benchmarks (never copied into the repository)."),
+    Setting(
+        "HOMEWARD_MAX_PHOTO_MEGAPIXELS",
+        "40",
+        "Largest photo accepted, in megapixels (guards against decompression bombs).",
+    ),
+    Setting(
+        "HOMEWARD_FACES_DIR",
+        "../shared/faces",
+        "Labelled face photos used by tests and benchmarks (never copied into the repository).",
+    ),
     Setting("HOMEWARD_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
-    Setting("HOMEWARD_TIMEZONE", "UTC", "Time zone people mean when they write 'yesterday 5pm' (an IANA name, e.g. Europe/Madrid)."),
-    Setting("HOMEWARD_CHAT_RATE_PER_MINUTE", "20", "Messages one chat may send per minute; past it they get one polite notice, then silence until it cools down."),
-    Setting("HOMEWARD_SIMULATOR", "auto", "The chat simulator at /simulator: on, off, or auto (on when no chat channel is configured)."),
-    Setting("MATCH_STRONG_DISTANCE", "0.42", "Face distance at or below which a candidate is in the strong band (reviewed first; flags duplicate cases). Chosen from `eval identify`: see the README."),
-    Setting("MATCH_REVIEW_DISTANCE", "0.55", "Face distance at or below which a candidate is created for review; above it nothing is. Chosen from `eval identify`: see the README."),
+    Setting(
+        "HOMEWARD_TIMEZONE",
+        "UTC",
+        "Time zone people mean when they write 'yesterday 5pm' (an IANA name, e.g. Europe/Madrid).",
+    ),
+    Setting(
+        "HOMEWARD_CHAT_RATE_PER_MINUTE",
+        "20",
+        "Messages one chat may send per minute; past it they get one polite notice, then silence until it cools down.",
+    ),
+    Setting(
+        "HOMEWARD_SIMULATOR",
+        "auto",
+        "The chat simulator at /simulator: on, off, or auto (on when no chat channel is configured).",
+    ),
+    Setting(
+        "MATCH_STRONG_DISTANCE",
+        "0.42",
+        "Face distance at or below which a candidate is in the strong band (reviewed first; flags duplicate cases). Chosen from `eval identify`: see the README.",
+    ),
+    Setting(
+        "MATCH_REVIEW_DISTANCE",
+        "0.55",
+        "Face distance at or below which a candidate is created for review; above it nothing is. Chosen from `eval identify`: see the README.",
+    ),
     Setting("MATCH_TOP_K", "5", "Candidates kept per sighting face (the closest cases)."),
     Setting("MATCH_LOOKBACK_DAYS", "90", "How far back a new case searches past sightings."),
-    Setting("HOMEWARD_CASE_PHOTO_JITTERS", "10", "num_jitters when encoding a case's photos (~0.8 s more per photo): fewer missed sightings, see the README. Sightings always use 1."),
-    Setting("REVIEW_ESCALATE_MINUTES", "30", "Strong candidates waiting longer than this are highlighted on the front page."),
-    Setting("PUBLIC_BASE_URL", "", "The address the platforms reach this service at, e.g. https://homeward.example.org (Twilio signatures are checked against it)."),
+    Setting(
+        "HOMEWARD_CASE_PHOTO_JITTERS",
+        "10",
+        "num_jitters when encoding a case's photos (~0.8 s more per photo): fewer missed sightings, see the README. Sightings always use 1.",
+    ),
+    Setting(
+        "REVIEW_ESCALATE_MINUTES", "30", "Strong candidates waiting longer than this are highlighted on the front page."
+    ),
+    Setting(
+        "PUBLIC_BASE_URL",
+        "",
+        "The address the platforms reach this service at, e.g. https://homeward.example.org (Twilio signatures are checked against it).",
+    ),
     Setting("TELEGRAM_BOT_TOKEN", "", "Telegram bot token from @BotFather. Unset: Telegram is off.", secret=True),
-    Setting("TELEGRAM_WEBHOOK_SECRET", "", "Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; required with a token in webhook mode.", secret=True),
-    Setting("TELEGRAM_API_BASE_URL", "https://api.telegram.org", "Root of the Bot API server (a local Bot API server or a test stand-in)."),
-    Setting("TELEGRAM_MODE", "webhook", "webhook (Telegram posts to /webhooks/telegram) or polling (no public URL needed; `make run` polls)."),
+    Setting(
+        "TELEGRAM_WEBHOOK_SECRET",
+        "",
+        "Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; required with a token in webhook mode.",
+        secret=True,
+    ),
+    Setting(
+        "TELEGRAM_API_BASE_URL",
+        "https://api.telegram.org",
+        "Root of the Bot API server (a local Bot API server or a test stand-in).",
+    ),
+    Setting(
+        "TELEGRAM_MODE",
+        "webhook",
+        "webhook (Telegram posts to /webhooks/telegram) or polling (no public URL needed; `make run` polls).",
+    ),
     Setting("TWILIO_ACCOUNT_SID", "", "Twilio account SID. Unset: WhatsApp is off.", secret=True),
-    Setting("TWILIO_AUTH_TOKEN", "", "Twilio auth token: checks webhook signatures, fetches media, sends.", secret=True),
+    Setting(
+        "TWILIO_AUTH_TOKEN", "", "Twilio auth token: checks webhook signatures, fetches media, sends.", secret=True
+    ),
     Setting("TWILIO_WHATSAPP_FROM", "", "The WhatsApp sender number, e.g. +14155238886."),
-    Setting("TWILIO_API_BASE_URL", "https://api.twilio.com", "Where the Twilio client sends API calls (a test stand-in in tests)."),
-    Setting("TWILIO_TEMPLATE_SID", "", "Content SID of the approved template used outside WhatsApp's 24-hour window; its variable {{1}} carries the message."),
+    Setting(
+        "TWILIO_API_BASE_URL",
+        "https://api.twilio.com",
+        "Where the Twilio client sends API calls (a test stand-in in tests).",
+    ),
+    Setting(
+        "TWILIO_TEMPLATE_SID",
+        "",
+        "Content SID of the approved template used outside WhatsApp's 24-hour window; its variable {{1}} carries the message.",
+    ),
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -143,7 +229,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         simulator=_simulator(env.choice("HOMEWARD_SIMULATOR", ("AUTO", "ON", "OFF")), telegram, twilio),
         public_base_url=public_base_url,
         match_strong=env.number("MATCH_STRONG_DISTANCE", 0.0, 1.5),
-        match_review=_check_bands(env.number("MATCH_STRONG_DISTANCE", 0.0, 1.5), env.number("MATCH_REVIEW_DISTANCE", 0.0, 1.5)),
+        match_review=_check_bands(
+            env.number("MATCH_STRONG_DISTANCE", 0.0, 1.5), env.number("MATCH_REVIEW_DISTANCE", 0.0, 1.5)
+        ),
         match_top_k=env.integer("MATCH_TOP_K", 1, 50),
         match_lookback_days=env.integer("MATCH_LOOKBACK_DAYS", 1, 3650),
         case_photo_jitters=env.integer("HOMEWARD_CASE_PHOTO_JITTERS", 1, 100),
@@ -160,7 +248,9 @@ def _telegram(env: _Env) -> TelegramSettings | None:
     mode = env.choice("TELEGRAM_MODE", ("WEBHOOK", "POLLING")).lower()
     secret = env.optional("TELEGRAM_WEBHOOK_SECRET") or ""
     if mode == "webhook" and len(secret) < 16:
-        raise ConfigError("TELEGRAM_WEBHOOK_SECRET must be set (16+ characters of A-Z, a-z, 0-9, _ or -) when TELEGRAM_MODE is webhook")
+        raise ConfigError(
+            "TELEGRAM_WEBHOOK_SECRET must be set (16+ characters of A-Z, a-z, 0-9, _ or -) when TELEGRAM_MODE is webhook"
+        )
     return TelegramSettings(token, secret, env.text("TELEGRAM_API_BASE_URL").rstrip("/"), mode)
 
 
@@ -173,8 +263,16 @@ def _twilio(env: _Env, public_base_url: str) -> TwilioSettings | None:
     if not token or not sender:
         raise ConfigError("TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM must be set with TWILIO_ACCOUNT_SID")
     if not public_base_url:
-        raise ConfigError("PUBLIC_BASE_URL must be set with TWILIO_ACCOUNT_SID: Twilio signatures are checked against it")
-    return TwilioSettings(sid, token, sender.removeprefix("whatsapp:"), env.text("TWILIO_API_BASE_URL").rstrip("/"), env.optional("TWILIO_TEMPLATE_SID") or "")
+        raise ConfigError(
+            "PUBLIC_BASE_URL must be set with TWILIO_ACCOUNT_SID: Twilio signatures are checked against it"
+        )
+    return TwilioSettings(
+        sid,
+        token,
+        sender.removeprefix("whatsapp:"),
+        env.text("TWILIO_API_BASE_URL").rstrip("/"),
+        env.optional("TWILIO_TEMPLATE_SID") or "",
+    )
 
 
 def _simulator(choice: str, telegram: TelegramSettings | None, twilio: TwilioSettings | None) -> bool:

@@ -1,4 +1,5 @@
 """Named errors of the domain, each turned into a clear reply at the edge."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Labelled folders (one sub-folder per identity) and LFW pairs files, as plain lists."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

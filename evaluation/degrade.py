@@ -1,8 +1,9 @@
 """Probe degradations: what phones and chat apps do to a photo before it reaches us."""
+
 from __future__ import annotations
 
 import io
-from typing import Callable
+from collections.abc import Callable
 
 from PIL import Image
 
@@ -47,4 +48,9 @@ def _jpeg(image: Image.Image, quality: int, exif: Image.Exif | None = None) -> b
     return out.getvalue()
 
 
-_DEGRADATIONS: dict[str, Callable[[bytes], bytes]] = {"original": _original, "whatsapp": _whatsapp, "half": _half, "rotated": _rotated}
+_DEGRADATIONS: dict[str, Callable[[bytes], bytes]] = {
+    "original": _original,
+    "whatsapp": _whatsapp,
+    "half": _half,
+    "rotated": _rotated,
+}

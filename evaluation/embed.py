@@ -5,6 +5,7 @@ fingerprint of the pipeline's source, so a re-run is quick and a change to
 the pipeline is never mixed with old results. Every face found is kept, so
 the choice of face can change without embedding again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -55,19 +56,34 @@ class EmbeddingCache:
         for chunk in range(0, len(images), 500):
             keys = {self.key(i, variant): i for i in images[chunk : chunk + 500]}
             marks = ",".join("?" * len(keys))
-            for key, meta, blob in self._db.execute(f"select key, meta, encodings from faces where key in ({marks})", list(keys)):  # noqa: S608 - placeholders only
+            for key, meta, blob in self._db.execute(
+                f"select key, meta, encodings from faces where key in ({marks})", list(keys)
+            ):
                 found[keys[key]] = _decode(meta, blob)
         return found
 
     def put(self, image: str, variant: str, result: Embedded) -> None:
-        meta = json.dumps({"width": result.width, "height": result.height, "boxes": result.boxes, "qualities": result.qualities, "error": result.error})
-        self._db.execute("insert or replace into faces values (?, ?, ?)", (self.key(image, variant), meta, result.encodings.astype("<f4").tobytes()))
+        meta = json.dumps(
+            {
+                "width": result.width,
+                "height": result.height,
+                "boxes": result.boxes,
+                "qualities": result.qualities,
+                "error": result.error,
+            }
+        )
+        self._db.execute(
+            "insert or replace into faces values (?, ?, ?)",
+            (self.key(image, variant), meta, result.encodings.astype("<f4").tobytes()),
+        )
 
     def commit(self) -> None:
         self._db.commit()
 
 
-def embed_all(folder: Path, images: list[str], variant: str, cache: EmbeddingCache, label: str = "") -> dict[str, Embedded]:
+def embed_all(
+    folder: Path, images: list[str], variant: str, cache: EmbeddingCache, label: str = ""
+) -> dict[str, Embedded]:
     """Every image embedded (from the cache where possible), with a progress bar on stderr."""
     results = cache.get_many(images, variant)
     missing = [i for i in images if i not in results]
@@ -75,7 +91,9 @@ def embed_all(folder: Path, images: list[str], variant: str, cache: EmbeddingCac
         processes = os.cpu_count() or 1
         started = time.monotonic()
         with multiprocessing.get_context("fork").Pool(processes, initializer=_warm) as pool:
-            for done, (image, result) in enumerate(pool.imap_unordered(_embed_one, [(folder, i, variant) for i in missing], chunksize=8), 1):
+            for done, (image, result) in enumerate(
+                pool.imap_unordered(_embed_one, [(folder, i, variant) for i in missing], chunksize=8), 1
+            ):
                 results[image] = result
                 cache.put(image, variant, result)
                 if done % 200 == 0 or done == len(missing):
@@ -103,13 +121,22 @@ def _embed_one(task: tuple[Path, str, str]) -> tuple[str, Embedded]:
     except PhotoRejected as rejected:
         return image, Embedded(0, 0, [], [], np.zeros((0, 128), np.float32), rejected.reason)
     encodings = np.stack([f.encoding for f in analysis.faces]) if analysis.faces else np.zeros((0, 128), np.float32)
-    return image, Embedded(analysis.width, analysis.height, [f.box for f in analysis.faces], [f.quality for f in analysis.faces], encodings)
+    return image, Embedded(
+        analysis.width, analysis.height, [f.box for f in analysis.faces], [f.quality for f in analysis.faces], encodings
+    )
 
 
 def _decode(meta: str, blob: bytes) -> Embedded:
     fields = json.loads(meta)
     encodings = np.frombuffer(blob, dtype="<f4").reshape(-1, 128)
-    return Embedded(fields["width"], fields["height"], [tuple(b) for b in fields["boxes"]], fields["qualities"], encodings, fields["error"])
+    return Embedded(
+        fields["width"],
+        fields["height"],
+        [tuple(b) for b in fields["boxes"]],
+        fields["qualities"],
+        encodings,
+        fields["error"],
+    )
 
 
 def _progress(label: str, done: int, total: int, seconds: float) -> None:
@@ -117,5 +144,7 @@ def _progress(label: str, done: int, total: int, seconds: float) -> None:
     filled = int(width * done / total)
     rate = done / seconds if seconds else 0
     left = (total - done) / rate if rate else 0
-    sys.stderr.write(f"\r  {label:<10} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {rate:5.1f}/s  {left / 60:4.1f} min left ")
+    sys.stderr.write(
+        f"\r  {label:<10} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {rate:5.1f}/s  {left / 60:4.1f} min left "
+    )
     sys.stderr.flush()

@@ -6,6 +6,7 @@ mated searches; FPIR = share of non-mated searches that return any candidate
 at or under a threshold; FNIR = share of mated searches whose mate is not
 returned at or under it (within the candidate list's length).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,7 +58,11 @@ def roc_points(distances: np.ndarray, same: np.ndarray, points: int = 41) -> lis
     sweep = np.linspace(float(finite.min()), float(finite.max()), points) if len(finite) else np.array([0.0])
     positives, negatives = max(1, int(same.sum())), max(1, int((~same).sum()))
     return [
-        {"threshold": round(float(t), 4), "tar": float(((distances <= t) & same).sum() / positives), "far": float(((distances <= t) & ~same).sum() / negatives)}
+        {
+            "threshold": round(float(t), 4),
+            "tar": float(((distances <= t) & same).sum() / positives),
+            "far": float(((distances <= t) & ~same).sum() / negatives),
+        }
         for t in sweep
     ]
 
@@ -76,7 +81,14 @@ class Searches:
     nonmated_top: np.ndarray  # per non-mated search: distances of the top-k gallery entries
 
 
-def search(gallery: np.ndarray, gallery_ids: np.ndarray, probes: list[np.ndarray | None], probe_ids: np.ndarray, mated: np.ndarray, top_k: int) -> Searches:
+def search(
+    gallery: np.ndarray,
+    gallery_ids: np.ndarray,
+    probes: list[np.ndarray | None],
+    probe_ids: np.ndarray,
+    mated: np.ndarray,
+    top_k: int,
+) -> Searches:
     """Search every probe; identities are scored by their closest row (a case with several photos).
 
     Distances, the best row per identity and the ranking are the service's own (core.faces.matching).
@@ -106,17 +118,26 @@ def search(gallery: np.ndarray, gallery_ids: np.ndarray, probes: list[np.ndarray
     return Searches(mate_rank[mated], mate_distance[mated], top[mated], top_is_mate[mated], top[~mated])
 
 
-def identification_summary(searches: Searches, thresholds: dict[str, float], fpir_targets: tuple[float, ...]) -> dict[str, Any]:
+def identification_summary(
+    searches: Searches, thresholds: dict[str, float], fpir_targets: tuple[float, ...]
+) -> dict[str, Any]:
     """Rank-1/5, FNIR at fixed FPIR, and precision/recall/F1 at the given bands."""
     nonmated_best = searches.nonmated_top[:, 0] if searches.nonmated_top.size else np.zeros(0)
     at_fpir = {}
     for target in fpir_targets:
         threshold = _threshold_for_fpir(nonmated_best, target)
-        at_fpir[f"{target:.1%}"] = {"threshold": round(threshold, 4), "fpir": _fpir(nonmated_best, threshold), "fnir": _fnir(searches, threshold)}
-    bands = {name: _band_quality(searches, t) | {"threshold": t, "fpir": _fpir(nonmated_best, t), "fnir": _fnir(searches, t)} for name, t in thresholds.items()}
+        at_fpir[f"{target:.1%}"] = {
+            "threshold": round(threshold, 4),
+            "fpir": _fpir(nonmated_best, threshold),
+            "fnir": _fnir(searches, threshold),
+        }
+    bands = {
+        name: _band_quality(searches, t) | {"threshold": t, "fpir": _fpir(nonmated_best, t), "fnir": _fnir(searches, t)}
+        for name, t in thresholds.items()
+    }
     return {
-        "mated_searches": int(len(searches.mate_rank)),
-        "nonmated_searches": int(len(nonmated_best)),
+        "mated_searches": len(searches.mate_rank),
+        "nonmated_searches": len(nonmated_best),
         "rank1": float(np.mean(searches.mate_rank <= 1)) if len(searches.mate_rank) else 0.0,
         "rank5": float(np.mean(searches.mate_rank <= 5)) if len(searches.mate_rank) else 0.0,
         "fnir_at_fpir": at_fpir,
@@ -146,9 +167,17 @@ def _fnir(searches: Searches, threshold: float) -> float:
 def _band_quality(searches: Searches, threshold: float) -> dict[str, float]:
     """Candidates a reviewer would see at this threshold: how many are right, how many real sightings are caught."""
     right = int((searches.mated_top_is_mate & (searches.mated_top <= threshold)).sum())
-    wrong = int((~searches.mated_top_is_mate & (searches.mated_top <= threshold)).sum() + (searches.nonmated_top <= threshold).sum())
+    wrong = int(
+        (~searches.mated_top_is_mate & (searches.mated_top <= threshold)).sum()
+        + (searches.nonmated_top <= threshold).sum()
+    )
     searched = len(searches.mate_rank) + len(searches.nonmated_top)
     precision = right / (right + wrong) if right + wrong else 1.0
     recall = right / len(searches.mate_rank) if len(searches.mate_rank) else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "false_candidates_per_1000_searches": 1000 * wrong / searched if searched else 0.0}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "false_candidates_per_1000_searches": 1000 * wrong / searched if searched else 0.0,
+    }

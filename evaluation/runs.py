@@ -1,4 +1,5 @@
 """The two evaluations: LFW pairs (verification) and open-set identification with degraded probes."""
+
 from __future__ import annotations
 
 import random
@@ -52,7 +53,7 @@ def lfw_pairs(folder: Path, pairs_file: Path, cache: EmbeddingCache) -> dict[str
     result = kfold_accuracy(distances, same, folds)
     return {
         "pairs": len(pairs),
-        "folds": int(len(np.unique(folds))),
+        "folds": len(np.unique(folds)),
         "images": len(images),
         "images_without_face": len(no_face),
         "unusable": unusable(embedded),
@@ -90,13 +91,28 @@ def identify(
     order = rng.sample(enrolled_pool, len(enrolled_pool))
     all_images = [i for n in names for i in people[n]]
     original = embed_all(folder, all_images, "original", cache, "original")
-    results: dict[str, Any] = {"identities": len(names), "held_out_identities": len(held_out), "seed": seed, "top_k": top_k, "case_jitters": case_jitters, "galleries": {}}
+    results: dict[str, Any] = {
+        "identities": len(names),
+        "held_out_identities": len(held_out),
+        "seed": seed,
+        "top_k": top_k,
+        "case_jitters": case_jitters,
+        "galleries": {},
+    }
     for size in gallery_sizes:
         chosen = names if size is None else order[:size]
-        enrolment = original if case_jitters == 1 else embed_all(folder, [people[n][0] for n in chosen], f"original@j{case_jitters}", cache, f"cases j{case_jitters}")
+        enrolment = (
+            original
+            if case_jitters == 1
+            else embed_all(
+                folder, [people[n][0] for n in chosen], f"original@j{case_jitters}", cache, f"cases j{case_jitters}"
+            )
+        )
         gallery_names = [n for n in chosen if subject_face(enrolment[people[n][0]]) is not None]
         gallery = np.stack([subject_face(enrolment[people[n][0]]) for n in gallery_names]).astype(np.float32)  # type: ignore[misc]
-        probes = [(i, n, True) for n in chosen if n not in held_out for i in people[n][1:]] + [(i, n, False) for n in sorted(held_out) for i in people[n]]
+        probes = [(i, n, True) for n in chosen if n not in held_out for i in people[n][1:]] + [
+            (i, n, False) for n in sorted(held_out) for i in people[n]
+        ]
         label = f"{len(chosen)} identities"
         results["galleries"][label] = {
             "gallery_identities": len(chosen),
@@ -104,9 +120,20 @@ def identify(
             "variants": {},
         }
         for variant in variants:
-            embedded = original if variant == "original" else embed_all(folder, [p[0] for p in probes], variant, cache, variant)
+            embedded = (
+                original
+                if variant == "original"
+                else embed_all(folder, [p[0] for p in probes], variant, cache, variant)
+            )
             vectors = [subject_face(embedded[p[0]]) for p in probes]
-            searches = search(gallery, np.array(gallery_names), vectors, np.array([p[1] for p in probes]), np.array([p[2] for p in probes]), top_k)
+            searches = search(
+                gallery,
+                np.array(gallery_names),
+                vectors,
+                np.array([p[1] for p in probes]),
+                np.array([p[2] for p in probes]),
+                top_k,
+            )
             summary = identification_summary(searches, bands, FPIR_TARGETS)
             summary["probes_without_usable_face"] = sum(v is None for v in vectors)
             summary["unusable"] = unusable({p[0]: embedded[p[0]] for p in probes})
@@ -114,7 +141,15 @@ def identify(
     return results
 
 
-def references(folder: Path, cache: EmbeddingCache, counts: list[int], nonmate_share: float, bands: dict[str, float], top_k: int, seed: int) -> dict[str, Any]:
+def references(
+    folder: Path,
+    cache: EmbeddingCache,
+    counts: list[int],
+    nonmate_share: float,
+    bands: dict[str, float],
+    top_k: int,
+    seed: int,
+) -> dict[str, Any]:
     """Does a case with several photos find more? The same sightings against galleries of 1, 2, 3 photos per case.
 
     Every identity with more photos than the largest count is enrolled with its first photos;
@@ -126,14 +161,23 @@ def references(folder: Path, cache: EmbeddingCache, counts: list[int], nonmate_s
     most = max(counts)
     embedded = embed_all(folder, [i for n in names for i in people[n]], "original", cache, "original")
     enrolled = [n for n in names if n not in held_out and len(people[n]) > most]
-    probes = [(i, n, True) for n in enrolled for i in people[n][most:]] + [(i, n, False) for n in sorted(held_out) for i in people[n]]
+    probes = [(i, n, True) for n in enrolled for i in people[n][most:]] + [
+        (i, n, False) for n in sorted(held_out) for i in people[n]
+    ]
     vectors = [subject_face(embedded[p[0]]) for p in probes]
     result: dict[str, Any] = {"identities": len(enrolled), "held_out_identities": len(held_out), "counts": {}}
     for count in counts:
         rows = [(n, subject_face(embedded[i])) for n in enrolled for i in people[n][:count]]
         rows = [(n, v) for n, v in rows if v is not None]
         gallery = np.stack([v for _, v in rows]).astype(np.float32)
-        searches = search(gallery, np.array([n for n, _ in rows]), vectors, np.array([p[1] for p in probes]), np.array([p[2] for p in probes]), top_k)
+        searches = search(
+            gallery,
+            np.array([n for n, _ in rows]),
+            vectors,
+            np.array([p[1] for p in probes]),
+            np.array([p[2] for p in probes]),
+            top_k,
+        )
         result["counts"][str(count)] = identification_summary(searches, bands, FPIR_TARGETS)
     return result
 

@@ -6,6 +6,7 @@ append-only file on) as child processes with their data under the data dir.
 They are real servers spoken to over loopback, exactly as a hosted MongoDB
 or Redis would be; only who starts them differs.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -16,9 +17,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlsplit
 
 START_TIMEOUT_S = 30.0
@@ -53,7 +54,17 @@ def start_mongodb(
     storage = data_dir / "mongodb"
     storage.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
-    command = [_secantusd(), "--host", host, "--port", str(port), "--storage-path", str(storage), "--log-level", "WARNING"]
+    command = [
+        _secantusd(),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--storage-path",
+        str(storage),
+        "--log-level",
+        "WARNING",
+    ]
     server = _spawn("mongodb", command, f"mongodb://{host}:{port}/", data_dir / "mongodb.log", cwd=storage)
     return _wait_ready(server, lambda: _mongo_ping(server.url)) if wait else server
 
@@ -127,7 +138,9 @@ def die_with_parent() -> None:
 
 def _spawn(name: str, command: list[str], url: str, log_path: Path, cwd: Path) -> EmbeddedServer:
     log = open(log_path, "ab")  # noqa: SIM115 - the child keeps writing to it
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, preexec_fn=die_with_parent)
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, preexec_fn=die_with_parent
+    )
     log.close()
     return EmbeddedServer(name, url, process.pid, log_path, process)
 
@@ -141,7 +154,9 @@ def _wait_ready(server: EmbeddedServer, ping: Callable[[], bool]) -> EmbeddedSer
             return server
         time.sleep(0.1)
     server.stop()
-    raise EmbeddedServerError(f"the embedded {server.name} server did not start; end of {server.log_path}:\n{_tail(server.log_path)}")
+    raise EmbeddedServerError(
+        f"the embedded {server.name} server did not start; end of {server.log_path}:\n{_tail(server.log_path)}"
+    )
 
 
 def _mongo_ping(url: str) -> bool:

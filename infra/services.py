@@ -5,14 +5,15 @@ a CLI command run beside it (or a second web process) joins the same servers
 instead of fighting over the data directory. A server `make run` supervises
 stays recorded while it is being restarted: it comes back at the same URL.
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from config import Settings
 from infra.embedded import EmbeddedServer, pid_alive, respawn, start_mongodb, start_redis

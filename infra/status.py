@@ -3,6 +3,7 @@
 Written whole (temporary file + rename) on every start, crash and restart, so a
 reader never sees half a file. Deployments without `make run` have no such file.
 """
+
 from __future__ import annotations
 
 import json

@@ -8,6 +8,7 @@ A child that dies on its own is restarted after a growing delay (0.5 s, 1, 2,
 same address, so the URLs the others were given stay valid. Only Ctrl-C or
 SIGTERM stops everything. /healthz shows each child's restarts (infra.status).
 """
+
 from __future__ import annotations
 
 import json
@@ -19,10 +20,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Callable
 
 from config import Settings
 from config.process import start_process
@@ -190,7 +191,13 @@ def _crashed(child: Child, how: str) -> None:
         looping = f"; {child.crashes_in_a_row} crashes in a row, retrying every {delay:.0f} s until it stays up"
     log.error(
         "%s (pid %d) %s after %.1f s up; restart %d in %.1f s%s",
-        child.name, child.process.pid, how, up_for, child.restarts + 1, delay, looping,
+        child.name,
+        child.process.pid,
+        how,
+        up_for,
+        child.restarts + 1,
+        delay,
+        looping,
     )
 
 

@@ -1,4 +1,5 @@
 """Build the empty `dlib` wheel that points pip at the prebuilt `dlib-bin` (see README.md)."""
+
 import base64
 import hashlib
 import zipfile

@@ -1,7 +1,8 @@
 """The audit log: who looked at or decided what, and when. Append-only."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import DESCENDING
@@ -9,7 +10,9 @@ from pymongo.database import Database
 
 
 def audit(db: Database, user: str, action: str, target: str, detail: str = "") -> None:
-    db.audit.insert_one({"at": datetime.now(timezone.utc), "user": user, "action": action, "target": target, "detail": detail[:500]})
+    db.audit.insert_one(
+        {"at": datetime.now(UTC), "user": user, "action": action, "target": target, "detail": detail[:500]}
+    )
 
 
 def history(db: Database, targets: list[str], limit: int = 100) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """Candidate matches: a (case, sighting face) pair for a reviewer, created once, decided once."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -36,7 +37,7 @@ def record_candidate(
                 "sighting_face_id": sighting_face["_id"],
                 "sighting_photo_id": sighting_face["photo_id"],
                 "status": "pending",
-                "created_at": datetime.now(timezone.utc),
+                "created_at": datetime.now(UTC),
                 **fields,
             }
         )
@@ -57,7 +58,7 @@ def decide(db: Database, candidate_id: ObjectId, status: str, user: str, reason:
     """Approve or reject a pending candidate; None if it was already decided (by anyone)."""
     return db.candidates.find_one_and_update(
         {"_id": candidate_id, "status": "pending"},
-        {"$set": {"status": status, "decided_by": user, "decided_at": datetime.now(timezone.utc), "reason": reason}},
+        {"$set": {"status": status, "decided_by": user, "decided_at": datetime.now(UTC), "reason": reason}},
         return_document=ReturnDocument.AFTER,
     )
 
@@ -105,7 +106,9 @@ def pending_per_case(db: Database) -> dict[str, int]:
 
 
 def erase_candidates(db: Database, cases: list[str], sightings: list[str]) -> int:
-    return db.candidates.delete_many({"$or": [{"case": {"$in": cases}}, {"sighting": {"$in": sightings}}]}).deleted_count
+    return db.candidates.delete_many(
+        {"$or": [{"case": {"$in": cases}}, {"sighting": {"$in": sightings}}]}
+    ).deleted_count
 
 
 def rank_unranked(db: Database) -> int:

@@ -1,16 +1,17 @@
 """Cases (missing people) and sightings, with their photos moved from the draft when submitted."""
+
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from core.conversation.state import CaseSummary
 from core.conversation.references import CASE_PREFIX, SIGHTING_PREFIX, make_reference
+from core.conversation.state import CaseSummary
 from storage.candidates import erase_candidates
 from storage.faces import move_faces
 from storage.photos import Owner, delete_photos
@@ -29,13 +30,17 @@ def create_case(db: Database, contact: str, details: dict[str, Any], source: str
 
     `source` is the inbound message that asked for it: asking twice (a retried job) returns the same case.
     """
-    reference = _insert_with_reference(db, "cases", CASE_PREFIX, {"reporter": contact, "status": "open", "source": source, **details})
+    reference = _insert_with_reference(
+        db, "cases", CASE_PREFIX, {"reporter": contact, "status": "open", "source": source, **details}
+    )
     _adopt_draft_photos(db, contact, Owner("case", reference))
     return reference
 
 
 def create_sighting(db: Database, contact: str, details: dict[str, Any], source: str) -> str:
-    reference = _insert_with_reference(db, "sightings", SIGHTING_PREFIX, {"reporter": contact, "source": source, **details})
+    reference = _insert_with_reference(
+        db, "sightings", SIGHTING_PREFIX, {"reporter": contact, "source": source, **details}
+    )
     _adopt_draft_photos(db, contact, Owner("sighting", reference))
     return reference
 
@@ -107,9 +112,26 @@ def flag_possible_duplicate(db: Database, case: str, other: str, distance: float
 
 
 def case_summaries(db: Database, contact: str) -> tuple[CaseSummary, ...]:
-    cases = list(db.cases.find({"reporter": contact}, {"reference": 1, "name": 1, "status": 1, "created_at": 1}).sort("created_at", DESCENDING).limit(50))
-    counts = {row["_id"]: row["n"] for row in db.photos.aggregate([{"$match": {"owner.kind": "case", "owner.id": {"$in": [c["reference"] for c in cases]}}}, {"$group": {"_id": "$owner.id", "n": {"$sum": 1}}}])}
-    return tuple(CaseSummary(c["reference"], c["name"], c["status"], c["created_at"].strftime("%d %b %Y"), counts.get(c["reference"], 0)) for c in cases)
+    cases = list(
+        db.cases.find({"reporter": contact}, {"reference": 1, "name": 1, "status": 1, "created_at": 1})
+        .sort("created_at", DESCENDING)
+        .limit(50)
+    )
+    counts = {
+        row["_id"]: row["n"]
+        for row in db.photos.aggregate(
+            [
+                {"$match": {"owner.kind": "case", "owner.id": {"$in": [c["reference"] for c in cases]}}},
+                {"$group": {"_id": "$owner.id", "n": {"$sum": 1}}},
+            ]
+        )
+    }
+    return tuple(
+        CaseSummary(
+            c["reference"], c["name"], c["status"], c["created_at"].strftime("%d %b %Y"), counts.get(c["reference"], 0)
+        )
+        for c in cases
+    )
 
 
 def erase_contact(db: Database, contact: str) -> dict[str, int]:
@@ -168,4 +190,4 @@ def _insert_with_reference(db: Database, collection: str, prefix: str, doc: dict
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

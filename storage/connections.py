@@ -1,13 +1,14 @@
 """One MongoClient and one Redis per process, created here and passed in."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pymongo
 import redis
+from pymongo.database import Database as Database  # re-exported: admin/ and workers/ name the type from here
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
-from pymongo.database import Database as Database  # re-exported: admin/ and workers/ name the type from here
 
 from storage.schema import ensure_indexes, upgrade_documents
 

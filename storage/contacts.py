@@ -2,9 +2,10 @@
 
 Also where a contact's whole conversation is forgotten: messages both ways and the record.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.database import Database
@@ -48,4 +49,4 @@ def erase_conversation(db: Database, contact: str) -> None:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

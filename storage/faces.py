@@ -1,16 +1,18 @@
 """Face records: one per face found, with its vector stored as 512 bytes of float32."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from bson import Binary, ObjectId
 from pymongo import UpdateOne
 from pymongo.database import Database
 
-from core.faces.model import ENCODING_SIZE
 from core.faces.analysis import PhotoAnalysis
+from core.faces.model import ENCODING_SIZE
 from storage.photos import Owner
 
 # What matching needs of a face: its vector, whose it is, and which photo shows it.
@@ -28,7 +30,7 @@ def bytes_to_vector(blob: bytes) -> np.ndarray:
 
 def store_faces(db: Database, photo: dict[str, Any], analysis: PhotoAnalysis) -> int:
     """Upsert the photo's faces by (photo, index): running it twice stores nothing more."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     writes = [
         UpdateOne(
             {"photo_id": photo["_id"], "index": index},
@@ -61,7 +63,7 @@ def move_faces(db: Database, query: dict[str, Any], owner: dict[str, str]) -> No
     """Give faces a new owner; case and sighting faces are stamped as matchable from now."""
     update: dict[str, Any] = {"owner": owner}
     if owner["kind"] in ("case", "sighting"):
-        update["matchable_since"] = datetime.now(timezone.utc)
+        update["matchable_since"] = datetime.now(UTC)
     # $and, not a merged dict: the query may itself filter on owner (a draft), which a merge would overwrite.
     db.faces.update_many({"$and": [query, {"owner": {"$ne": owner}}]}, {"$set": update})
 

@@ -4,9 +4,10 @@ A contact is one person on one channel ("telegram:1234"). Inbound messages
 are stored before anything else happens, unique on the platform's id, so a
 redelivered webhook is recognised by the database and does nothing.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -53,4 +54,4 @@ def erase_inbound(db: Database, contact: str) -> None:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

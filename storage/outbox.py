@@ -1,7 +1,8 @@
 """The outbox: messages to contacts, numbered per contact so they are sent in order."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -89,4 +90,4 @@ def _counter(contact: str) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

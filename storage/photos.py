@@ -5,11 +5,12 @@ are erased together with the records that point at them, a web process and
 a worker on different hosts see the same photos, and platforms with
 throw-away disks (the Procfile deployments) lose nothing on restart.
 """
+
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import gridfs
@@ -36,7 +37,9 @@ class SavedPhoto:
     created: bool  # False when this owner already had these exact bytes
 
 
-def save_photo(db: Database, data: bytes, owner: Owner, content_type: str = "", notify: dict[str, Any] | None = None) -> SavedPhoto:
+def save_photo(
+    db: Database, data: bytes, owner: Owner, content_type: str = "", notify: dict[str, Any] | None = None
+) -> SavedPhoto:
     """Store the bytes and a `pending` record; the same bytes for the same owner are kept once.
 
     `notify` says whom to tell what the worker found (contact, channel, chat id, photo number).
@@ -103,4 +106,4 @@ def delete_photos(db: Database, owner: Owner) -> int:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

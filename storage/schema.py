@@ -3,6 +3,7 @@
 Unique indexes carry the domain's "never twice" rules, so a retried job or a
 duplicate webhook is refused by the database itself, not by hopeful code.
 """
+
 from __future__ import annotations
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -16,14 +17,20 @@ INDEXES: dict[str, list[IndexModel]] = {
     "users": [IndexModel([("username", ASCENDING)], unique=True, name="username_unique")],
     "photos": [
         # The same picture sent twice for the same case or sighting is stored once.
-        IndexModel([("owner.kind", ASCENDING), ("owner.id", ASCENDING), ("sha256", ASCENDING)], unique=True, name="owner_sha256_unique"),
+        IndexModel(
+            [("owner.kind", ASCENDING), ("owner.id", ASCENDING), ("sha256", ASCENDING)],
+            unique=True,
+            name="owner_sha256_unique",
+        ),
         IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
     ],
     "faces": [
         # A photo's faces are numbered; re-running its analysis rewrites the same slots.
         IndexModel([("photo_id", ASCENDING), ("index", ASCENDING)], unique=True, name="photo_index_unique"),
         IndexModel([("owner.kind", ASCENDING), ("owner.id", ASCENDING)], name="owner"),
-        IndexModel([("owner.kind", ASCENDING), ("quality", ASCENDING), ("created_at", DESCENDING)], name="kind_quality_created"),
+        IndexModel(
+            [("owner.kind", ASCENDING), ("quality", ASCENDING), ("created_at", DESCENDING)], name="kind_quality_created"
+        ),
         IndexModel([("owner.kind", ASCENDING), ("matchable_since", ASCENDING)], name="kind_matchable_since"),
     ],
     # A (case, sighting face) pair is put before a reviewer once.
@@ -35,7 +42,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("sighting_face_id", ASCENDING), ("status", ASCENDING)], name="sighting_face"),
         IndexModel([("sighting", ASCENDING)], name="sighting"),
     ],
-    "audit": [IndexModel([("target", ASCENDING), ("at", DESCENDING)], name="target_at"), IndexModel([("at", DESCENDING)], name="at")],
+    "audit": [
+        IndexModel([("target", ASCENDING), ("at", DESCENDING)], name="target_at"),
+        IndexModel([("at", DESCENDING)], name="at"),
+    ],
     # A platform delivering the same update again (Telegram update_id, Twilio MessageSid) is stored once.
     "inbound": [
         IndexModel([("channel", ASCENDING), ("message_id", ASCENDING)], unique=True, name="platform_id_unique"),
@@ -45,7 +55,12 @@ INDEXES: dict[str, list[IndexModel]] = {
     "outbox": [
         IndexModel([("contact", ASCENDING), ("seq", ASCENDING)], unique=True, name="contact_seq_unique"),
         IndexModel([("contact", ASCENDING), ("status", ASCENDING), ("seq", ASCENDING)], name="contact_pending"),
-        IndexModel([("source", ASCENDING)], unique=True, name="source_unique", partialFilterExpression={"source": {"$exists": True}}),
+        IndexModel(
+            [("source", ASCENDING)],
+            unique=True,
+            name="source_unique",
+            partialFilterExpression={"source": {"$exists": True}},
+        ),
     ],
     "counters": [],
     "cases": [

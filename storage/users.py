@@ -1,8 +1,9 @@
 """Admin panel accounts: a username, a role and a salted password hash."""
+
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING
@@ -28,7 +29,7 @@ def create_user(db: Database, username: str, password: str, role: str) -> None:
                 "username": username,
                 "role": role,
                 "password_hash": generate_password_hash(password),
-                "created_at": datetime.now(timezone.utc),
+                "created_at": datetime.now(UTC),
             }
         )
     except DuplicateKeyError:

@@ -1,4 +1,5 @@
 """Drive Homeward's web app and a real RQ worker together, as the platforms and `make run` would."""
+
 from __future__ import annotations
 
 import re
@@ -37,7 +38,9 @@ class Harness:
         data: dict[str, Any] = {"user": user, "text": text}
         if photo is not None:
             data["file"] = (photo.open("rb"), photo.name, "image/jpeg")
-        return self.client.post("/simulator/send", data=data, headers={"X-CSRFToken": self._csrf}, content_type="multipart/form-data").status_code
+        return self.client.post(
+            "/simulator/send", data=data, headers={"X-CSRFToken": self._csrf}, content_type="multipart/form-data"
+        ).status_code
 
     def work(self) -> None:
         """Run every queued job (and the jobs they queue) to completion."""

@@ -1,10 +1,11 @@
 """Shared fixtures: real embedded MongoDB and Redis servers, a fresh database per test, real photos."""
+
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import redis as redis_lib

@@ -1,4 +1,5 @@
 """Homeward's real processes for browser tests: `python -m admin` and `python -m workers`."""
+
 from __future__ import annotations
 
 import json
@@ -9,9 +10,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -29,7 +30,9 @@ def live_service(environment: dict[str, str], log_dir: Path) -> Iterator[str]:
     processes = []
     for name, module in (("web", "admin"), ("worker", "workers")):
         log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        processes.append(subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+        processes.append(
+            subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, log_dir)
@@ -59,14 +62,25 @@ def _wait_healthy(url: str, log_dir: Path, timeout: float = 60) -> None:
 def browser() -> Iterator[object]:
     """Debian's headless Chromium driven by Selenium; skips where it isn't installed."""
     if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("headless browser tests need Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; .ci/run does)")
+        pytest.skip(
+            "headless browser tests need Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; .ci/run does)"
+        )
     from selenium import webdriver  # noqa: PLC0415
     from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,900"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.implicitly_wait(0)

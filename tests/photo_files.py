@@ -1,4 +1,5 @@
 """Make the awkward files people really send, from a real photo or from nothing."""
+
 from __future__ import annotations
 
 import io

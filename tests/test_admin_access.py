@@ -1,8 +1,9 @@
 """Who may do what in the panel: login, roles, CSRF, and a decision taken once."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,10 @@ def test_a_wrong_password_is_refused(harness: Harness) -> None:
 
 def test_an_admin_creates_a_reviewer(harness: Harness, settings: Settings) -> None:
     token = login(harness.client, "admin", settings.admin_password or "")
-    harness.client.post("/users/", data={"username": "nadia", "password": "another-long-password", "role": "reviewer", "csrf_token": token})
+    harness.client.post(
+        "/users/",
+        data={"username": "nadia", "password": "another-long-password", "role": "reviewer", "csrf_token": token},
+    )
     assert harness.db.users.find_one({"username": "nadia"})["role"] == "reviewer"
 
 
@@ -88,7 +92,11 @@ def test_a_form_without_its_csrf_token_is_refused(harness: Harness, candidate: O
 def test_approval_tells_the_family_once(harness: Harness, candidate: ObjectId) -> None:
     token = login(harness.client, "reviewer")
     harness.client.post(f"/candidates/{candidate}/decide", data={"action": "approve", "csrf_token": token})
-    again = harness.client.post(f"/candidates/{candidate}/decide", data={"action": "reject", "reason": "Other", "csrf_token": token}, follow_redirects=True)
+    again = harness.client.post(
+        f"/candidates/{candidate}/decide",
+        data={"action": "reject", "reason": "Other", "csrf_token": token},
+        follow_redirects=True,
+    )
     assert b"already decided" in again.data
     decided = harness.db.candidates.find_one({"_id": candidate})
     assert decided["status"] == "approved" and decided["decided_by"] == "reviewer"
@@ -97,8 +105,10 @@ def test_approval_tells_the_family_once(harness: Harness, candidate: ObjectId) -
     assert sum("confirmed a possible sighting of Colin Powell" in t for t in family) == 1
     citizen = [m["text"] for m in harness.db.outbox.find({"contact": "simulator:citizen"})]
     assert any("Thank you again for your sighting" in t for t in citizen) and not any("Colin" in t for t in citizen)
-    assert harness.db.audit.count_documents({"action": "approve", "user": "reviewer"}) == 2  # on the candidate and its case
-    assert b"Message to the family: <strong id=\"delivery\">sent" in harness.client.get(f"/candidates/{candidate}").data
+    assert (
+        harness.db.audit.count_documents({"action": "approve", "user": "reviewer"}) == 2
+    )  # on the candidate and its case
+    assert b'Message to the family: <strong id="delivery">sent' in harness.client.get(f"/candidates/{candidate}").data
 
 
 def test_a_rejection_needs_a_reason_and_sends_nothing(harness: Harness, candidate: ObjectId) -> None:
@@ -106,7 +116,9 @@ def test_a_rejection_needs_a_reason_and_sends_nothing(harness: Harness, candidat
     harness.client.post(f"/candidates/{candidate}/decide", data={"action": "reject", "csrf_token": token})
     assert harness.db.candidates.find_one({"_id": candidate})["status"] == "pending"
     before = harness.db.outbox.count_documents({})
-    harness.client.post(f"/candidates/{candidate}/decide", data={"action": "reject", "reason": "Different person", "csrf_token": token})
+    harness.client.post(
+        f"/candidates/{candidate}/decide", data={"action": "reject", "reason": "Different person", "csrf_token": token}
+    )
     harness.work()
     decided = harness.db.candidates.find_one({"_id": candidate})
     assert decided["status"] == "rejected" and decided["reason"] == "Different person"
@@ -114,7 +126,9 @@ def test_a_rejection_needs_a_reason_and_sends_nothing(harness: Harness, candidat
 
 
 def test_overdue_strong_candidates_are_highlighted(harness: Harness, candidate: ObjectId) -> None:
-    harness.db.candidates.update_one({"_id": candidate}, {"$set": {"band": "strong", "created_at": datetime.now(timezone.utc) - timedelta(hours=2)}})
+    harness.db.candidates.update_one(
+        {"_id": candidate}, {"$set": {"band": "strong", "created_at": datetime.now(UTC) - timedelta(hours=2)}}
+    )
     login(harness.client, "viewer")
     page = harness.client.get("/").get_data(as_text=True)
     assert 'id="escalated"' in page and f"/candidates/{candidate}" in page

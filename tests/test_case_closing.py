@@ -1,7 +1,8 @@
 """A case is closed in one place, from the chat or the panel: who closed it and when are kept, matching forgets it."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -25,7 +26,7 @@ def open_case(harness: Harness, contact: str) -> str:
 
 
 def just_now(moment: datetime) -> bool:
-    return datetime.now(timezone.utc) - timedelta(minutes=1) < moment <= datetime.now(timezone.utc)
+    return datetime.now(UTC) - timedelta(minutes=1) < moment <= datetime.now(UTC)
 
 
 def test_a_reviewer_closes_a_case_and_the_case_says_who_and_when(harness: Harness) -> None:

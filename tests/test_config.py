@@ -1,4 +1,5 @@
 """Settings come from the environment only, and a bad one is named at start."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +18,14 @@ def test_defaults_start_embedded_servers(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("PORT", "eighty"), ("PORT", "70000"), ("MONGODB_URI", "localhost:27017"), ("REDIS_URL", "http://x"), ("HOMEWARD_LOG_LEVEL", "LOUD"), ("HOMEWARD_ADMIN_PASSWORD", "short")],
+    [
+        ("PORT", "eighty"),
+        ("PORT", "70000"),
+        ("MONGODB_URI", "localhost:27017"),
+        ("REDIS_URL", "http://x"),
+        ("HOMEWARD_LOG_LEVEL", "LOUD"),
+        ("HOMEWARD_ADMIN_PASSWORD", "short"),
+    ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -40,5 +48,7 @@ def test_secrets_can_come_from_files(tmp_path: Path) -> None:
 
 def test_readme_table_lists_every_setting() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    assert settings_table() in readme, "regenerate the table: python -c 'from config.settings import settings_table; print(settings_table())'"
+    assert settings_table() in readme, (
+        "regenerate the table: python -c 'from config.settings import settings_table; print(settings_table())'"
+    )
     assert all(f"`{s.name}`" in readme for s in SETTINGS)

@@ -1,21 +1,31 @@
 """The conversation as pure decisions: consent first, wrong answers re-asked, commands anywhere."""
+
 from __future__ import annotations
 
 import re
 import string
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from core.conversation import catalog
 from core.conversation.catalog.en import MESSAGES
-from core.conversation.messages import Attachment, Inbound, Location
-from core.conversation.state import CaseSummary, CloseCase, Context, CreateCase, DiscardDraft, Outcome, State, StorePhoto
 from core.conversation.dialog import step
+from core.conversation.messages import Attachment, Inbound, Location
 from core.conversation.references import ALPHABET, find_reference, make_reference
+from core.conversation.state import (
+    CaseSummary,
+    CloseCase,
+    Context,
+    CreateCase,
+    DiscardDraft,
+    Outcome,
+    State,
+    StorePhoto,
+)
 from core.conversation.when import parse_when
 
-NOW = datetime(2026, 11, 22, 14, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 14, 30, tzinfo=UTC)
 CASE = CaseSummary("HW-7K3P", "Ana Lopez", "open", "20 Nov 2026", 2)
 
 
@@ -27,7 +37,9 @@ class Person:
         self.context = Context(now=NOW, cases=cases)
         self.count = 0
 
-    def says(self, text: str = "", photo: bool = False, location: Location | None = None, kind: str = "photo") -> Outcome:
+    def says(
+        self, text: str = "", photo: bool = False, location: Location | None = None, kind: str = "photo"
+    ) -> Outcome:
         self.count += 1
         attachments = (Attachment(kind, f"file-{self.count}", "image/jpeg"),) if photo else ()
         outcome = step(self.state, Inbound("telegram", "7", str(self.count), text, attachments, location), self.context)
@@ -58,14 +70,21 @@ def test_a_whole_report_with_wrong_answers_asked_again() -> None:
     for text, expected in answers:
         assert keys(person.says(text))[-1] == expected, text
     stored = person.says(photo=True)
-    assert isinstance(stored.effects[0], StorePhoto) and stored.effects[0].purpose == "case" and stored.effects[0].name == "Ana Lopez"
+    assert (
+        isinstance(stored.effects[0], StorePhoto)
+        and stored.effects[0].purpose == "case"
+        and stored.effects[0].name == "Ana Lopez"
+    )
     assert keys(person.says("done")) == ["summary"]
     created = person.says("yes")
     assert keys(created) == ["case_created"] and person.state.flow is None
     details = created.effects[0].details  # type: ignore[union-attr]
     assert isinstance(created.effects[0], CreateCase)
     assert details["age"] == 7 and details["gender"] is None and details["place"] == {"text": "Retiro park"}
-    assert details["time"] == datetime(2026, 11, 21, 17, 0, tzinfo=timezone.utc) and details["time_text"] == "yesterday 5pm"
+    assert (
+        details["time"] == datetime(2026, 11, 21, 17, 0, tzinfo=UTC)
+        and details["time_text"] == "yesterday 5pm"
+    )
 
 
 def test_at_most_five_photos_are_taken() -> None:
@@ -121,10 +140,18 @@ def test_case_commands_only_reach_the_contacts_own_cases() -> None:
 
 def test_videos_voice_and_huge_files_are_refused_without_storing() -> None:
     person = Person()
-    for kind, key in (("video", "unsupported_video"), ("audio", "unsupported_audio"), ("document", "unsupported_document")):
+    for kind, key in (
+        ("video", "unsupported_video"),
+        ("audio", "unsupported_audio"),
+        ("document", "unsupported_document"),
+    ):
         outcome = person.says(photo=True, kind=kind)
         assert keys(outcome) == [key] and outcome.effects == []
-    big = step(person.state, Inbound("telegram", "7", "x", "", (Attachment("photo", "f", "image/jpeg", 40 * 2**20),)), person.context)
+    big = step(
+        person.state,
+        Inbound("telegram", "7", "x", "", (Attachment("photo", "f", "image/jpeg", 40 * 2**20),)),
+        person.context,
+    )
     assert keys(big) == ["file_too_large"] and big.effects == []
 
 
@@ -192,7 +219,7 @@ def test_times_too_long_ago_are_asked_again_in_reports_and_sightings(said: str) 
     _reach_step(person, "time")
     assert keys(person.says(said)) == ["time_too_long_ago"] and person.state.step == "time"
     assert keys(person.says("2 years ago")) == ["ask_description"]
-    assert person.state.draft["time"] == datetime(2024, 11, 22, 14, 30, tzinfo=timezone.utc)
+    assert person.state.draft["time"] == datetime(2024, 11, 22, 14, 30, tzinfo=UTC)
     person = Person()
     person.says(photo=True)
     person.says("Sol")
@@ -203,7 +230,7 @@ def test_impossible_calendar_dates_are_left_as_said() -> None:
     assert parse_when("29/2/2028", NOW) is None  # a year ahead has no 29 February a year before
     naive_now = NOW.replace(tzinfo=None)  # an aware time in the text is not compared with a naive now
     assert parse_when("12/11/2026 10:00 +01:00", naive_now) == datetime(2026, 11, 12, 10, 0)
-    assert parse_when("٣ days ago", NOW) == datetime(2026, 11, 19, 14, 30, tzinfo=timezone.utc)
+    assert parse_when("٣ days ago", NOW) == datetime(2026, 11, 19, 14, 30, tzinfo=UTC)
 
 
 def test_a_very_long_description_is_kept_shortened_and_the_reply_says_so() -> None:

@@ -8,10 +8,11 @@ Unicode, emoji, huge text, empty text, files of every kind and size,
 locations with NaN or 1e308 coordinates. Each answer must render through
 the catalogue and leave a state MongoDB can store and the dialog can continue.
 """
+
 from __future__ import annotations
 
 import string
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import bson
@@ -23,10 +24,18 @@ from core.conversation.catalog.en import MESSAGES
 from core.conversation.dialog import step
 from core.conversation.messages import CHANNELS, Attachment, Inbound, Location, Reply
 from core.conversation.state import (
-    MAX_PHOTOS, CaseSummary, Context, CreateCase, CreateSighting, DiscardDraft, EraseContact, Outcome, State,
+    MAX_PHOTOS,
+    CaseSummary,
+    Context,
+    CreateCase,
+    CreateSighting,
+    DiscardDraft,
+    EraseContact,
+    Outcome,
+    State,
 )  # fmt: skip
 
-NOW = datetime(2026, 11, 22, 14, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 14, 30, tzinfo=UTC)
 CASES = (
     CaseSummary("HW-7K3P", "Ana {0} Lopez", "open", "20 Nov 2026", 2),
     CaseSummary("HW-2345", "Luis", "closed", "1 Jan 2026", 1),
@@ -37,7 +46,10 @@ NEW_REFERENCE = {"reference": "HW-9XYZ"}  # what the worker adds to replies once
 
 # Reproducible in CI and quick on two shared cores: no example database, the same examples every run.
 PROPERTIES = settings(
-    max_examples=300, deadline=None, derandomize=True, database=None,
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -91,10 +103,39 @@ ALL_STEPS = (
     | {("sighting", s) for s in flows.SIGHTING_STEPS}
 )
 SCRIPTS: list[list[Any]] = [
-    ["hi", "yes", "report", "Ana Lopez", "45", "skip", "Retiro park", "yesterday 5pm", "red coat", "done", PHOTO,
-     "done", "yes"],
-    ["hi", "yes", "report", "Ana {name} {0}", PHOTO, "unknown", "{gender}", LOCATION, "unknown", "skip", PHOTO, PHOTO,
-     PHOTO, PHOTO, PHOTO, "done"],
+    [
+        "hi",
+        "yes",
+        "report",
+        "Ana Lopez",
+        "45",
+        "skip",
+        "Retiro park",
+        "yesterday 5pm",
+        "red coat",
+        "done",
+        PHOTO,
+        "done",
+        "yes",
+    ],
+    [
+        "hi",
+        "yes",
+        "report",
+        "Ana {name} {0}",
+        PHOTO,
+        "unknown",
+        "{gender}",
+        LOCATION,
+        "unknown",
+        "skip",
+        PHOTO,
+        PHOTO,
+        PHOTO,
+        PHOTO,
+        PHOTO,
+        "done",
+    ],
     ["hi", "yes", "1", "Luis", "7", "male", "Plaza Mayor", "2 days ago", "x" * 5000, PHOTO, "cancel"],
     ["hi", "yes", PHOTO, LOCATION, "now", "skip"],
     ["hi", "yes", "2", PHOTO, PHOTO, "bus stop", "10 minutes ago", "blue jacket"],

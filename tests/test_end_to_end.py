@@ -4,6 +4,7 @@ Web and worker run as real processes; Telegram and Twilio are stand-ins on
 loopback driven by the real client libraries; the panel is used through
 headless Chromium.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -11,8 +12,9 @@ import json
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from pymongo.database import Database
@@ -27,8 +29,8 @@ from tests.standins.telegram_api import TelegramStandIn
 from tests.standins.twilio_api import TwilioStandIn
 
 pytest.importorskip("selenium")
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 TOKEN, SECRET = "654321:E2E-token", "e2e-webhook-secret-0123"
 SID, AUTH, FROM, PUBLIC = "AC" + "2" * 32, "e2e-twilio-token", "+14155238886", "https://homeward.example.org"
@@ -37,7 +39,9 @@ _ids = itertools.count(900_000)
 
 
 @pytest.fixture
-def world(servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, db: Database, faces_dir: Path) -> Iterator[dict[str, Any]]:
+def world(
+    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, db: Database, faces_dir: Path
+) -> Iterator[dict[str, Any]]:
     telegram, twilio = TelegramStandIn(TOKEN), TwilioStandIn(SID, AUTH)
     with BackgroundServer(telegram.app) as tg_server, BackgroundServer(twilio.app) as tw_server:
         env = make_environment(
@@ -47,7 +51,14 @@ def world(servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, db: Da
         )  # fmt: skip
         with live_service(env, tmp_path) as url:
             create_user(db, "rosa", "rosa-reviews-carefully", "reviewer")
-            yield {"url": url, "db": db, "telegram": telegram, "twilio": twilio, "twilio_url": tw_server.url, "faces": faces_dir}
+            yield {
+                "url": url,
+                "db": db,
+                "telegram": telegram,
+                "twilio": twilio,
+                "twilio_url": tw_server.url,
+                "faces": faces_dir,
+            }
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float = 90) -> Any:
@@ -75,10 +86,18 @@ def family_says(world: dict[str, Any], *messages: str | dict[str, Any]) -> None:
 
 def citizen_says(world: dict[str, Any], number: str, *messages: str | dict[str, str]) -> None:
     for item in messages:
-        form = {"From": f"whatsapp:{number}", "To": f"whatsapp:{FROM}", "MessageSid": f"SM{next(_ids):032d}", "NumMedia": "0", "Body": ""}
+        form = {
+            "From": f"whatsapp:{number}",
+            "To": f"whatsapp:{FROM}",
+            "MessageSid": f"SM{next(_ids):032d}",
+            "NumMedia": "0",
+            "Body": "",
+        }
         form |= {"Body": item} if isinstance(item, str) else item
         signature = RequestValidator(AUTH).compute_signature(f"{PUBLIC}/webhooks/twilio", form)
-        request = urllib.request.Request(f"{world['url']}/webhooks/twilio", urllib.parse.urlencode(form).encode(), {"X-Twilio-Signature": signature})
+        request = urllib.request.Request(
+            f"{world['url']}/webhooks/twilio", urllib.parse.urlencode(form).encode(), {"X-Twilio-Signature": signature}
+        )
         assert urllib.request.urlopen(request, timeout=10).status == 200
         wait_until(settled(world["db"], f"whatsapp:{number}"), "the citizen's message to be handled")
 
@@ -90,8 +109,15 @@ def lfw_photo(world: dict[str, Any], name: str) -> bytes:
 def report_and_sight(world: dict[str, Any]) -> tuple[str, str, str]:
     """The family reports X on Telegram; one citizen sees X, another sees Y, on WhatsApp."""
     world["telegram"].add_file("x-case", lfw_photo(world, "Colin_Powell_0001"))
-    family_says(world, "/start", "yes", "1", "Colin Powell", "70", "male", "Washington DC", "yesterday 5pm", "grey suit")
-    family_says(world, {"photo": [{"file_id": "x-case", "file_unique_id": "x", "width": 250, "height": 250, "file_size": 20_000}]}, "done", "yes")
+    family_says(
+        world, "/start", "yes", "1", "Colin Powell", "70", "male", "Washington DC", "yesterday 5pm", "grey suit"
+    )
+    family_says(
+        world,
+        {"photo": [{"file_id": "x-case", "file_unique_id": "x", "width": 250, "height": 250, "file_size": 20_000}]},
+        "done",
+        "yes",
+    )
     case = world["db"].cases.find_one({"reporter": f"telegram:{FAMILY_CHAT}"})["reference"]
     for number, name in ((CITIZEN_X, "Colin_Powell_0002"), (CITIZEN_Y, "George_W_Bush_0001")):
         world["twilio"].media[name] = (lfw_photo(world, name), "image/jpeg")
@@ -114,24 +140,47 @@ def open_candidate_in_browser(driver: Any, world: dict[str, Any], sighting_x: st
     sightings = [row.get_attribute("data-sighting") for row in rows]
     assert sighting_x in sightings and sighting_y not in sightings
     rows[sightings.index(sighting_x)].find_element(By.CSS_SELECTOR, "a.open").click()
-    WebDriverWait(driver, 20).until(lambda d: "/candidates/" in d.current_url and len(d.find_elements(By.CSS_SELECTOR, ".pair img")) == 4)
-    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete)"))
+    WebDriverWait(driver, 20).until(
+        lambda d: "/candidates/" in d.current_url and len(d.find_elements(By.CSS_SELECTOR, ".pair img")) == 4
+    )
+    WebDriverWait(driver, 20).until(
+        lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete)")
+    )
     images = driver.find_elements(By.CSS_SELECTOR, ".pair img")
-    assert len(images) == 4 and all(driver.execute_script("return arguments[0].naturalWidth", img) > 0 for img in images)
+    assert len(images) == 4 and all(
+        driver.execute_script("return arguments[0].naturalWidth", img) > 0 for img in images
+    )
 
 
-def test_an_approved_sighting_reaches_the_family_in_telegram(world: dict[str, Any], browser: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_an_approved_sighting_reaches_the_family_in_telegram(
+    world: dict[str, Any], browser: Any, tmp_path: Path
+) -> None:
     case, sighting_x, sighting_y = report_and_sight(world)
     open_candidate_in_browser(browser, world, sighting_x, sighting_y)
     assert "Is this Colin Powell?" in browser.find_element(By.TAG_NAME, "h1").text
     browser.save_screenshot(str(tmp_path / "candidate.png"))
     browser.find_element(By.ID, "approve").click()
     assert "Approved" in WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".flash"))[0].text
-    told = wait_until(lambda: [m for m in world["telegram"].sent if m.get("method") == "sendPhoto" and int(m["chat_id"]) == FAMILY_CHAT], "the family's message")
-    assert f"possible sighting of Colin Powell (report {case})" in told[0]["caption"] and sighting_x in told[0]["caption"] and told[0]["has_photo"]
-    thanks = wait_until(lambda: [t for t in world["twilio"].texts(CITIZEN_X) if "Thank you again" in t], "the citizen's thank-you")
+    told = wait_until(
+        lambda: [
+            m for m in world["telegram"].sent if m.get("method") == "sendPhoto" and int(m["chat_id"]) == FAMILY_CHAT
+        ],
+        "the family's message",
+    )
+    assert (
+        f"possible sighting of Colin Powell (report {case})" in told[0]["caption"]
+        and sighting_x in told[0]["caption"]
+        and told[0]["has_photo"]
+    )
+    thanks = wait_until(
+        lambda: [t for t in world["twilio"].texts(CITIZEN_X) if "Thank you again" in t], "the citizen's thank-you"
+    )
     assert "Colin" not in thanks[0]
-    assert wait_until(lambda: browser.refresh() or browser.find_element(By.ID, "delivery").text == "sent", "delivery shown as sent", 30)
+    assert wait_until(
+        lambda: browser.refresh() or browser.find_element(By.ID, "delivery").text == "sent",
+        "delivery shown as sent",
+        30,
+    )
 
 
 def test_a_rejected_sighting_sends_the_family_nothing(world: dict[str, Any], browser: Any) -> None:  # noqa: F811
@@ -142,6 +191,8 @@ def test_a_rejected_sighting_sends_the_family_nothing(world: dict[str, Any], bro
     assert "Rejected" in WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".flash"))[0].text
     assert world["db"].candidates.find_one({"sighting": sighting_x})["reason"] == "Different person"
     time.sleep(2)  # give a wrongly queued message time to go out
-    family = [m.get("caption") or m.get("text") or "" for m in world["telegram"].sent if int(m["chat_id"]) == FAMILY_CHAT]
+    family = [
+        m.get("caption") or m.get("text") or "" for m in world["telegram"].sent if int(m["chat_id"]) == FAMILY_CHAT
+    ]
     assert any("Your report is registered" in text for text in family)  # the family did hear from us before
     assert not [text for text in family if "has confirmed a possible sighting" in text]

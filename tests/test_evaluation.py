@@ -1,4 +1,5 @@
 """The evaluation's own arithmetic and parsing, on data whose answers are known."""
+
 from __future__ import annotations
 
 import io
@@ -62,8 +63,12 @@ def test_identification_counts_ranks_misses_and_false_candidates() -> None:
 
 
 def test_missing_distances_never_count_as_candidates() -> None:
-    result = identification_summary(search(np.eye(2, 128, dtype=np.float32), np.array(["a", "b"]), [None], np.array(["z"]), np.array([False]), 2), {"review": 10.0}, ())
-    assert result["bands"]["review"]["false_candidates_per_1000_searches"] == 0.0 and MISSING == np.inf
+    result = identification_summary(
+        search(np.eye(2, 128, dtype=np.float32), np.array(["a", "b"]), [None], np.array(["z"]), np.array([False]), 2),
+        {"review": 10.0},
+        (),
+    )
+    assert result["bands"]["review"]["false_candidates_per_1000_searches"] == 0.0 and np.inf == MISSING
 
 
 @pytest.mark.parametrize(("variant", "size"), [("whatsapp", (200, 100)), ("half", (100, 50)), ("rotated", (100, 200))])

@@ -1,4 +1,5 @@
 """The face pipeline on real photos: everyone in a group is found, and phones' habits don't change who they are."""
+
 from __future__ import annotations
 
 import io
@@ -8,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.faces.model import distance
 from core.faces.analysis import analyse_photo
+from core.faces.model import distance
 from tests import photo_files
 
 EXAMPLES = "small/face_recognition_examples"
@@ -19,7 +20,10 @@ REFERENCES = {
     "Kit_Harington": f"{EXAMPLES}/Kit_Harington",
     "Rose_Leslie": f"{EXAMPLES}/Rose_Leslie",
     "Angelina_Jolie": "small/deepface_unit/Angelina_Jolie",
-    **{name: f"small/faceapi_bbt/{name}" for name in ("amy", "bernadette", "howard", "leonard", "penny", "raj", "sheldon")},
+    **{
+        name: f"small/faceapi_bbt/{name}"
+        for name in ("amy", "bernadette", "howard", "leonard", "penny", "raj", "sheldon")
+    },
 }
 # Who is in each group photo, checked by eye (others may stand in the background).
 GROUPS = {
@@ -53,7 +57,9 @@ def references(faces_dir: Path) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("group", sorted(GROUPS))
-def test_every_labelled_face_in_a_group_photo_is_found(faces_dir: Path, references: dict[str, np.ndarray], group: str) -> None:
+def test_every_labelled_face_in_a_group_photo_is_found(
+    faces_dir: Path, references: dict[str, np.ndarray], group: str
+) -> None:
     faces = analyse_photo((faces_dir / "groups" / f"{group}.jpg").read_bytes()).faces
     claimed: dict[int, str] = {}
     for person in GROUPS[group]:

@@ -1,4 +1,5 @@
 """GET /healthz tells an operator (or a load balancer) which part is down."""
+
 from __future__ import annotations
 
 import pymongo
@@ -18,7 +19,12 @@ def test_all_up_is_200(settings: Settings, connections: Connections) -> None:
     finally:
         worker.register_death()
     assert answer.status_code == 200
-    assert answer.json == {"ok": True, "mongodb": {"ok": True}, "redis": {"ok": True}, "workers": {"ok": True, "count": 1}}
+    assert answer.json == {
+        "ok": True,
+        "mongodb": {"ok": True},
+        "redis": {"ok": True},
+        "workers": {"ok": True, "count": 1},
+    }
 
 
 def test_no_worker_is_503(settings: Settings, connections: Connections) -> None:

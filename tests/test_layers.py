@@ -5,6 +5,7 @@ decides without I/O; storage/ keeps data and never reaches up to the code
 that uses it; config/ reads the environment and needs nothing else of ours.
 An import against an arrow fails here, naming the module, line and import.
 """
+
 from __future__ import annotations
 
 import ast
@@ -28,10 +29,27 @@ ARROWS: dict[str, tuple[frozenset[str], str]] = {
 BOT_FORBIDDEN = frozenset({"pymongo", "bson", "gridfs", "rq", "flask", "werkzeug"})
 # core/ may use the standard library except its network and process modules, and these computation libraries.
 CORE_THIRD_PARTY = frozenset({"numpy", "PIL", "cv2", "dateutil", "face_recognition", "dlib"})
-CORE_STDLIB_IO = frozenset({
-    "asyncio", "dbm", "ftplib", "http", "imaplib", "multiprocessing", "poplib", "selectors", "shelve", "smtplib",
-    "socket", "socketserver", "sqlite3", "ssl", "subprocess", "urllib", "xmlrpc",
-})
+CORE_STDLIB_IO = frozenset(
+    {
+        "asyncio",
+        "dbm",
+        "ftplib",
+        "http",
+        "imaplib",
+        "multiprocessing",
+        "poplib",
+        "selectors",
+        "shelve",
+        "smtplib",
+        "socket",
+        "socketserver",
+        "sqlite3",
+        "ssl",
+        "subprocess",
+        "urllib",
+        "xmlrpc",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -82,8 +100,9 @@ def problem(layer: str, imported: Import) -> str | None:
 def problems_in(layer: str, root: Path = ROOT) -> tuple[int, list[str]]:
     """How many modules the layer has, and every import in them that breaks its arrows."""
     modules = sorted((root / layer).rglob("*.py"))
-    found = [message for path in modules for imported in imports_of(path, root)
-             if (message := problem(layer, imported))]
+    found = [
+        message for path in modules for imported in imports_of(path, root) if (message := problem(layer, imported))
+    ]
     return len(modules), found
 
 

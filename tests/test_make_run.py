@@ -1,4 +1,5 @@
 """`make run` as a newcomer uses it: up and healthy, Ctrl-C leaves nothing behind, data survives, crashes heal."""
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,9 @@ pytestmark = pytest.mark.slow
 def start(command: list[str], data_dir: Path, port: int) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "REDIS_URL", "HOMEWARD_ADMIN_PASSWORD")}
     env |= {"HOMEWARD_DATA_DIR": str(data_dir), "PORT": str(port)}
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
 
 
 def read_until_up(process: subprocess.Popen[str], timeout: float = 180) -> str:
@@ -171,6 +174,8 @@ def test_a_child_killed_with_sigkill_is_restarted_and_the_service_heals(tmp_path
 
 def test_a_bad_setting_stops_the_start_naming_it(tmp_path: Path) -> None:
     env = os.environ | {"HOMEWARD_DATA_DIR": str(tmp_path), "PORT": "eighty"}
-    done = subprocess.run([sys.executable, "-m", "infra.supervisor"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.supervisor"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2
     assert "PORT must be a whole number" in done.stderr

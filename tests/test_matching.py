@@ -1,4 +1,5 @@
 """Matching end to end through the chat path: the right candidate, once, and none for strangers or closed cases."""
+
 from __future__ import annotations
 
 from pathlib import Path

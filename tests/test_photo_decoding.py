@@ -1,4 +1,5 @@
 """Whatever file arrives, decoding gives upright RGB or a clear reason, never a crash."""
+
 from __future__ import annotations
 
 import io
@@ -8,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.faces import model as face_model
 from core.errors import PhotoRejected
+from core.faces import model as face_model
 from core.faces.images import decode_photo
 from tests import photo_files
 

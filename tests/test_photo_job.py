@@ -1,4 +1,5 @@
 """A photo job run by a real RQ worker against the real servers."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,15 +32,21 @@ def run_photo(db: Database, connections: Connections, worker: SimpleWorker, data
     return photo
 
 
-def test_a_group_photo_is_analysed_and_its_faces_stored(db: Database, connections: Connections, worker: SimpleWorker, faces_dir: Path) -> None:
+def test_a_group_photo_is_analysed_and_its_faces_stored(
+    db: Database, connections: Connections, worker: SimpleWorker, faces_dir: Path
+) -> None:
     photo = run_photo(db, connections, worker, (faces_dir / "groups/bbt4.jpg").read_bytes(), Owner("sighting", "S-10"))
     assert photo["status"] == "analysed" and photo["reason"] == "several_faces" and photo["face_count"] == 6
     assert db.faces.count_documents({"photo_id": photo["_id"]}) == 6
     assert set(photo["timings_ms"]) == {"decode", "detect", "encode"}
 
 
-def test_running_the_job_twice_changes_nothing_more(db: Database, connections: Connections, worker: SimpleWorker, faces_dir: Path) -> None:
-    photo = run_photo(db, connections, worker, (faces_dir / "groups/two_people.jpg").read_bytes(), Owner("sighting", "S-11"))
+def test_running_the_job_twice_changes_nothing_more(
+    db: Database, connections: Connections, worker: SimpleWorker, faces_dir: Path
+) -> None:
+    photo = run_photo(
+        db, connections, worker, (faces_dir / "groups/two_people.jpg").read_bytes(), Owner("sighting", "S-11")
+    )
     queue = make_queue(connections.redis)
     queue.enqueue("workers.jobs.analyse_photo", str(photo["_id"]))  # a redelivery, under another job id
     worker.work(burst=True)
@@ -47,10 +54,14 @@ def test_running_the_job_twice_changes_nothing_more(db: Database, connections: C
     assert find_photo(db, photo["_id"])["analysed_at"] == photo["analysed_at"]
 
 
-def test_a_corrupt_photo_is_rejected_with_a_reason_and_the_worker_goes_on(db: Database, connections: Connections, worker: SimpleWorker, faces_dir: Path) -> None:
+def test_a_corrupt_photo_is_rejected_with_a_reason_and_the_worker_goes_on(
+    db: Database, connections: Connections, worker: SimpleWorker, faces_dir: Path
+) -> None:
     broken = run_photo(db, connections, worker, b"GIF89a this is not really a gif", Owner("sighting", "S-12"))
     bomb = run_photo(db, connections, worker, photo_files.bomb_png(), Owner("sighting", "S-12"))
-    good = run_photo(db, connections, worker, (faces_dir / "groups/two_people.jpg").read_bytes(), Owner("sighting", "S-12"))
+    good = run_photo(
+        db, connections, worker, (faces_dir / "groups/two_people.jpg").read_bytes(), Owner("sighting", "S-12")
+    )
     assert (broken["status"], broken["reason"]) == ("rejected", "not_an_image")
     assert (bomb["status"], bomb["reason"]) == ("rejected", "too_many_pixels")
     assert good["status"] == "analysed"

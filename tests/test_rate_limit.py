@@ -1,4 +1,5 @@
 """A flooding chat gets one polite notice, then silence; nothing it sent is lost from the record."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,6 +25,8 @@ def test_past_the_limit_one_notice_then_silence(settings: Settings, connections:
     harness.work()
     replies = [m["text"] for m in harness.db.outbox.find({"contact": "simulator:flood"}).sort("seq", 1)]
     assert sum("sending messages very quickly" in r for r in replies) == 1
-    assert sum("What would you like to do?" in r for r in replies) == 2  # 'yes' and the first 'menu'; the rest were over the limit
+    assert (
+        sum("What would you like to do?" in r for r in replies) == 2
+    )  # 'yes' and the first 'menu'; the rest were over the limit
     statuses = [d["status"] for d in harness.db.inbound.find({"contact": "simulator:flood"}).sort("received_at", 1)]
     assert statuses == ["done"] * 3 + ["rate_limited"] * 4

@@ -1,8 +1,9 @@
 """The review queue puts the strong band first, as its page says, then the oldest."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from bson import ObjectId
@@ -37,7 +38,7 @@ def queued_sightings(harness: Harness) -> list[str]:
 def test_a_strong_candidate_is_listed_before_an_older_review_one(harness: Harness) -> None:
     case_face = {"_id": ObjectId(), "photo_id": ObjectId()}
     assert record_candidate(harness.db, "C-AAAA", case_face, sighting_face("S-REVIEW"), 0.50, "review")
-    earlier = datetime.now(timezone.utc) - timedelta(hours=3)
+    earlier = datetime.now(UTC) - timedelta(hours=3)
     harness.db.candidates.update_one({"sighting": "S-REVIEW"}, {"$set": {"created_at": earlier}})
     assert record_candidate(harness.db, "C-AAAA", case_face, sighting_face("S-STRONG"), 0.35, "strong")
     assert queued_sightings(harness) == ["S-STRONG", "S-REVIEW"]
@@ -45,7 +46,7 @@ def test_a_strong_candidate_is_listed_before_an_older_review_one(harness: Harnes
 
 def test_candidates_stored_before_the_band_rank_are_ranked_at_start_up(harness: Harness, settings: Settings) -> None:
     """Documents written by the previous version carry only the band's name; the next start ranks them."""
-    old = datetime.now(timezone.utc) - timedelta(days=1)
+    old = datetime.now(UTC) - timedelta(days=1)
     for sighting, band, age in (("S-OLD-REVIEW", "review", 2), ("S-OLD-STRONG", "strong", 1)):
         fields = {"sighting_face_id": ObjectId(), "status": "pending", "distance": 0.4}
         fields["created_at"] = old - timedelta(hours=age)

@@ -1,9 +1,11 @@
 """The simulator, driven in headless Chromium, carries a report and a sighting through real processes."""
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -12,8 +14,8 @@ from tests.conftest import make_environment
 from tests.live import browser, live_service  # noqa: F401 - fixtures
 
 pytest.importorskip("selenium")
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 
 @pytest.fixture
@@ -32,9 +34,15 @@ class Phone:
 
     def bot_says(self) -> list[str]:
         # One read of the whole log: the page redraws it as replies arrive.
-        return list(self.driver.execute_script("return Array.from(document.querySelectorAll('#log .bubble.bot'), b => b.textContent)"))
+        return list(
+            self.driver.execute_script(
+                "return Array.from(document.querySelectorAll('#log .bubble.bot'), b => b.textContent)"
+            )
+        )
 
-    def send(self, text: str = "", photo: Path | None = None, place: str | None = None, expect: str | None = None) -> str:
+    def send(
+        self, text: str = "", photo: Path | None = None, place: str | None = None, expect: str | None = None
+    ) -> str:
         before = len(self.bot_says())
         if photo:
             self.driver.find_element(By.ID, "file").send_keys(str(photo))
@@ -45,11 +53,17 @@ class Phone:
             address.send_keys(place)
         self.driver.find_element(By.ID, "text").send_keys(text)
         self.driver.find_element(By.ID, "send").click()
-        WebDriverWait(self.driver, 60).until(lambda _: len(self.bot_says()) > before and (expect is None or any(expect in t for t in self.bot_says()[before:])))
+        WebDriverWait(self.driver, 60).until(
+            lambda _: (
+                len(self.bot_says()) > before and (expect is None or any(expect in t for t in self.bot_says()[before:]))
+            )
+        )
         return "\n".join(self.bot_says()[before:])
 
 
-def test_a_newcomer_reports_a_case_and_a_sighting_in_the_simulator(service: str, browser: Any, faces_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_newcomer_reports_a_case_and_a_sighting_in_the_simulator(
+    service: str, browser: Any, faces_dir: Path, tmp_path: Path
+) -> None:
     browser.get(f"{service}/simulator/")
     family = Phone(browser, "Maria")
     assert "Do you agree?" in family.send("hi")

@@ -1,4 +1,5 @@
 """Records on the real server: compact vectors, nothing stored twice."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """storage/ owns MongoDB: the panel (admin/) and the jobs (workers/) reach it only through storage's named functions."""
+
 from __future__ import annotations
 
 import ast

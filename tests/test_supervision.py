@@ -1,4 +1,5 @@
 """The supervisor's restart policy and what /healthz says about it, without a whole `make run`."""
+
 from __future__ import annotations
 
 import json

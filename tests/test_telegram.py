@@ -1,4 +1,5 @@
 """Telegram end to end: updates posted as Telegram posts them, the real PTB Bot talking to a stand-in Bot API."""
+
 from __future__ import annotations
 
 import itertools
@@ -7,8 +8,9 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -34,8 +36,12 @@ def bot_api() -> Iterator[TelegramStandIn]:
 
 
 @pytest.fixture
-def environment(servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn) -> dict[str, str]:
-    return make_environment(servers, tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET, TELEGRAM_API_BASE_URL=bot_api.url)  # type: ignore[attr-defined]
+def environment(
+    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn
+) -> dict[str, str]:
+    return make_environment(
+        servers, tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET, TELEGRAM_API_BASE_URL=bot_api.url
+    )  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -47,14 +53,24 @@ _ids = itertools.count(50_000)
 
 
 def update(chat: int, text: str | None = None, **message: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"message_id": next(_ids), "date": 1_700_000_000, "chat": {"id": chat, "type": "private"}, "from": {"id": chat, "is_bot": False, "first_name": "Test"}}
+    body: dict[str, Any] = {
+        "message_id": next(_ids),
+        "date": 1_700_000_000,
+        "chat": {"id": chat, "type": "private"},
+        "from": {"id": chat, "is_bot": False, "first_name": "Test"},
+    }
     if text is not None:
         body["text"] = text
     return {"update_id": next(_ids), "message": body | message}
 
 
 def photo(file_id: str) -> dict[str, Any]:
-    return {"photo": [{"file_id": f"{file_id}-small", "file_unique_id": "s", "width": 90, "height": 90, "file_size": 1000}, {"file_id": file_id, "file_unique_id": "l", "width": 250, "height": 250, "file_size": 12_000}]}
+    return {
+        "photo": [
+            {"file_id": f"{file_id}-small", "file_unique_id": "s", "width": 90, "height": 90, "file_size": 1000},
+            {"file_id": file_id, "file_unique_id": "l", "width": 250, "height": 250, "file_size": 12_000},
+        ]
+    }
 
 
 def post(harness: Harness, body: dict[str, Any], secret: str | None = SECRET) -> int:
@@ -86,14 +102,20 @@ def test_a_family_reports_a_missing_person(harness: Harness, bot_api: TelegramSt
     assert harness.db.faces.count_documents({"owner": {"kind": "case", "id": reference}}) == 1
 
 
-def test_a_citizen_reports_a_sighting_and_learns_no_identity(harness: Harness, bot_api: TelegramStandIn, faces_dir: Path) -> None:
+def test_a_citizen_reports_a_sighting_and_learns_no_identity(
+    harness: Harness, bot_api: TelegramStandIn, faces_dir: Path
+) -> None:
     bot_api.add_file("seen-1", (faces_dir / "lfw/Aaron_Eckhart/Aaron_Eckhart_0001.jpg").read_bytes())
-    chat(harness, CITIZEN, "hi", "yes", photo("seen-1"), "Market square, north side", "now", "walking towards the river")
+    chat(
+        harness, CITIZEN, "hi", "yes", photo("seen-1"), "Market square, north side", "now", "walking towards the river"
+    )
     said = bot_api.texts(CITIZEN)
     assert re.search(r"reference is SG-[0-9A-Z]{4}", said[-1])
     assert not any("Aaron" in text for text in said)
     sighting = harness.db.sightings.find_one({"reporter": f"telegram:{CITIZEN}"})
-    assert sighting["place"] == {"text": "Market square, north side"} and sighting["note"] == "walking towards the river"
+    assert (
+        sighting["place"] == {"text": "Market square, north side"} and sighting["note"] == "walking towards the river"
+    )
     assert harness.db.faces.count_documents({"owner.kind": "sighting"}) == 1
 
 
@@ -106,16 +128,43 @@ def test_the_same_update_three_times_has_one_effect(harness: Harness, bot_api: T
 
 
 @pytest.mark.parametrize("secret", [None, "wrong-secret-value-000"])
-def test_a_bad_or_missing_secret_is_refused_and_nothing_is_stored(harness: Harness, bot_api: TelegramStandIn, secret: str | None) -> None:
+def test_a_bad_or_missing_secret_is_refused_and_nothing_is_stored(
+    harness: Harness, bot_api: TelegramStandIn, secret: str | None
+) -> None:
     assert post(harness, update(CHAT, "hi"), secret=secret) == 403
     harness.work()
     assert harness.db.inbound.count_documents({}) == 0 and bot_api.sent == []
 
 
 def test_files_that_are_not_photos_get_a_clear_answer(harness: Harness, bot_api: TelegramStandIn) -> None:
-    pdf = {"document": {"file_id": "doc-1", "file_unique_id": "d", "mime_type": "application/pdf", "file_name": "poster.pdf", "file_size": 80_000}}
-    video = {"video": {"file_id": "vid-1", "file_unique_id": "v", "width": 640, "height": 480, "duration": 9, "file_size": 2_000_000}}
-    huge = {"document": {"file_id": "big-1", "file_unique_id": "b", "mime_type": "image/jpeg", "file_name": "big.jpg", "file_size": 40 * 2**20}}
+    pdf = {
+        "document": {
+            "file_id": "doc-1",
+            "file_unique_id": "d",
+            "mime_type": "application/pdf",
+            "file_name": "poster.pdf",
+            "file_size": 80_000,
+        }
+    }
+    video = {
+        "video": {
+            "file_id": "vid-1",
+            "file_unique_id": "v",
+            "width": 640,
+            "height": 480,
+            "duration": 9,
+            "file_size": 2_000_000,
+        }
+    }
+    huge = {
+        "document": {
+            "file_id": "big-1",
+            "file_unique_id": "b",
+            "mime_type": "image/jpeg",
+            "file_name": "big.jpg",
+            "file_size": 40 * 2**20,
+        }
+    }
     chat(harness, CHAT, "hi", "yes", pdf, video, huge)
     said = bot_api.texts(CHAT)
     assert "I can't use that kind of file. Please send a photo (JPEG or PNG)." in said
@@ -124,7 +173,9 @@ def test_files_that_are_not_photos_get_a_clear_answer(harness: Harness, bot_api:
     assert harness.db.photos.count_documents({}) == 0
 
 
-def test_cancel_leaves_the_report_and_forgets_its_photos(harness: Harness, bot_api: TelegramStandIn, faces_dir: Path) -> None:
+def test_cancel_leaves_the_report_and_forgets_its_photos(
+    harness: Harness, bot_api: TelegramStandIn, faces_dir: Path
+) -> None:
     bot_api.add_file("p1", (faces_dir / "lfw/Aaron_Eckhart/Aaron_Eckhart_0001.jpg").read_bytes())
     chat(harness, CHAT, "hi", "yes", "report", "Someone Else", photo("p1"))
     assert harness.db.photos.count_documents({}) == 1
@@ -134,12 +185,31 @@ def test_cancel_leaves_the_report_and_forgets_its_photos(harness: Harness, bot_a
     assert harness.db.photos.count_documents({}) == 0 and harness.db.faces.count_documents({}) == 0
 
 
-def test_delete_my_data_leaves_nothing_of_the_contact(harness: Harness, bot_api: TelegramStandIn, faces_dir: Path) -> None:
+def test_delete_my_data_leaves_nothing_of_the_contact(
+    harness: Harness, bot_api: TelegramStandIn, faces_dir: Path
+) -> None:
     bot_api.add_file("p2", (faces_dir / "lfw/Aaron_Eckhart/Aaron_Eckhart_0001.jpg").read_bytes())
     bot_api.add_file("p3", (faces_dir / "groups/two_people.jpg").read_bytes())
-    chat(harness, CHAT, "hi", "yes", "1", "Aaron Eckhart", "41", "male", "Leeds", "2 days ago", "skip", photo("p2"), "done", "yes")
+    chat(
+        harness,
+        CHAT,
+        "hi",
+        "yes",
+        "1",
+        "Aaron Eckhart",
+        "41",
+        "male",
+        "Leeds",
+        "2 days ago",
+        "skip",
+        photo("p2"),
+        "done",
+        "yes",
+    )
     chat(harness, CHAT, photo("p3"), "Leeds station", "now", "skip")
-    references = [c["reference"] for c in harness.db.cases.find()] + [s["reference"] for s in harness.db.sightings.find()]
+    references = [c["reference"] for c in harness.db.cases.find()] + [
+        s["reference"] for s in harness.db.sightings.find()
+    ]
     assert len(references) == 2 and harness.db.faces.count_documents({}) == 3
     chat(harness, CHAT, "delete my data", "delete")
     assert "everything you sent to Homeward has been erased" in bot_api.texts(CHAT)[-1]
@@ -158,13 +228,18 @@ def test_a_blocked_bot_is_recorded_and_a_server_error_is_retried(harness: Harnes
     assert len(waiting) == 2 and waiting[0]["attempts"] == 1  # order kept: both wait for the retry
 
 
-
-def test_polling_mode_feeds_the_same_path(servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn, db: Any) -> None:
+def test_polling_mode_feeds_the_same_path(
+    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn, db: Any
+) -> None:
     """TELEGRAM_MODE=polling: the real polling process takes updates from getUpdates into the inbound store."""
-    env = make_environment(servers, tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_MODE="polling", TELEGRAM_API_BASE_URL=bot_api.url)  # type: ignore[attr-defined]
+    env = make_environment(
+        servers, tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_MODE="polling", TELEGRAM_API_BASE_URL=bot_api.url
+    )  # type: ignore[attr-defined]
     env["MONGODB_DATABASE"] = db.name
     bot_api.updates = [update(CHAT, "hi"), update(CHAT, "yes")]
-    process = subprocess.Popen([sys.executable, "-m", "workers.polling"], cwd=Path(__file__).parent.parent, env=os.environ | env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workers.polling"], cwd=Path(__file__).parent.parent, env=os.environ | env
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and db.inbound.count_documents({}) < 2:

@@ -1,11 +1,13 @@
 """WhatsApp through Twilio end to end: signed form posts in, the real twilio Client out to a stand-in."""
+
 from __future__ import annotations
 
 import itertools
 import re
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from twilio.request_validator import RequestValidator
@@ -32,7 +34,9 @@ def twilio_api() -> Iterator[TwilioStandIn]:
 
 
 @pytest.fixture
-def environment(servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, twilio_api: TwilioStandIn) -> dict[str, str]:
+def environment(
+    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, twilio_api: TwilioStandIn
+) -> dict[str, str]:
     return make_environment(
         servers, tmp_path,
         TWILIO_ACCOUNT_SID=SID, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_WHATSAPP_FROM=FROM,
@@ -49,7 +53,15 @@ _sids = itertools.count(1)
 
 
 def form(sender: str, body: str = "", **fields: str) -> dict[str, str]:
-    return {"From": f"whatsapp:{sender}", "To": f"whatsapp:{FROM}", "Body": body, "MessageSid": f"SM{next(_sids):032d}", "NumMedia": "0", "ProfileName": "Tester", "WaId": sender[-12:]} | fields
+    return {
+        "From": f"whatsapp:{sender}",
+        "To": f"whatsapp:{FROM}",
+        "Body": body,
+        "MessageSid": f"SM{next(_sids):032d}",
+        "NumMedia": "0",
+        "ProfileName": "Tester",
+        "WaId": sender[-12:],
+    } | fields
 
 
 def post(harness: Harness, fields: dict[str, str], signature: str | None = None) -> int:
@@ -73,7 +85,11 @@ def media(twilio_api: TwilioStandIn, name: str, data: bytes, content_type: str =
 def test_a_family_reports_a_missing_person(harness: Harness, twilio_api: TwilioStandIn, faces_dir: Path) -> None:
     picture = media(twilio_api, "ME1", (faces_dir / "lfw/Colin_Powell/Colin_Powell_0001.jpg").read_bytes())
     chat(harness, FAMILY, "hola", "yes", "report", "Colin Powell", "unknown", "male")
-    chat(harness, FAMILY, {"Latitude": "40.4168", "Longitude": "-3.7038", "Address": "Puerta del Sol, Madrid", "Label": "Sol"})
+    chat(
+        harness,
+        FAMILY,
+        {"Latitude": "40.4168", "Longitude": "-3.7038", "Address": "Puerta del Sol, Madrid", "Label": "Sol"},
+    )
     chat(harness, FAMILY, "12/11", "skip", picture, "done", "yes")
     said = twilio_api.texts(FAMILY)
     assert "Age: unknown" in said[-2] and "Last seen: Sol, Puerta del Sol, Madrid, 12/11" in said[-2]
@@ -93,7 +109,9 @@ def test_a_citizen_reports_a_sighting(harness: Harness, twilio_api: TwilioStandI
 
 
 @pytest.mark.parametrize("signature", ["", "bm90IGEgc2lnbmF0dXJl"])
-def test_a_bad_or_missing_signature_is_refused_and_nothing_is_stored(harness: Harness, twilio_api: TwilioStandIn, signature: str) -> None:
+def test_a_bad_or_missing_signature_is_refused_and_nothing_is_stored(
+    harness: Harness, twilio_api: TwilioStandIn, signature: str
+) -> None:
     assert post(harness, form(FAMILY, "hi"), signature=signature) == 403
     harness.work()
     assert harness.db.inbound.count_documents({}) == 0 and twilio_api.sent == []
@@ -116,15 +134,26 @@ def test_a_video_and_a_corrupt_photo_get_clear_answers(harness: Harness, twilio_
     assert harness.db.photos.find_one()["status"] == "rejected"
 
 
-def test_outside_the_24_hour_window_the_template_is_sent_and_recorded(harness: Harness, twilio_api: TwilioStandIn) -> None:
+def test_outside_the_24_hour_window_the_template_is_sent_and_recorded(
+    harness: Harness, twilio_api: TwilioStandIn
+) -> None:
     chat(harness, FAMILY, "hi")
-    harness.db.conversations.update_one({"contact": f"whatsapp:{FAMILY}"}, {"$set": {"last_inbound_at": datetime.now(timezone.utc) - timedelta(hours=30)}})
+    harness.db.conversations.update_one(
+        {"contact": f"whatsapp:{FAMILY}"},
+        {"$set": {"last_inbound_at": datetime.now(UTC) - timedelta(hours=30)}},
+    )
     from storage.outbox import queue_outbound  # noqa: PLC0415
     from workers.queue import enqueue_outbox  # noqa: PLC0415
 
-    queued = queue_outbound(harness.db, f"whatsapp:{FAMILY}", "whatsapp", FAMILY, "A reviewer confirmed a possible sighting.")
+    queued = queue_outbound(
+        harness.db, f"whatsapp:{FAMILY}", "whatsapp", FAMILY, "A reviewer confirmed a possible sighting."
+    )
     enqueue_outbox(harness.context.queue, str(queued))  # type: ignore[arg-type]
     harness.work()
     last: dict[str, Any] = twilio_api.sent[-1]
-    assert last["ContentSid"].startswith("HX") and "A reviewer confirmed" in last["ContentVariables"] and "Body" not in last
+    assert (
+        last["ContentSid"].startswith("HX")
+        and "A reviewer confirmed" in last["ContentVariables"]
+        and "Body" not in last
+    )
     assert harness.db.outbox.find_one({"text": "A reviewer confirmed a possible sighting."})["sent_as"] == "template"

@@ -4,6 +4,7 @@ It runs jobs in-process (RQ's SimpleWorker) rather than forking per job, so
 the ~1.2 s model load and the database connections are paid once per process,
 not once per photo.
 """
+
 from __future__ import annotations
 
 import sys

@@ -5,6 +5,7 @@ effects run (each safe to repeat), and the decision is written on the
 message as its plan. Then the plan is applied: state saved, replies queued,
 message closed. A crash anywhere is retried without asking the dialog twice.
 """
+
 from __future__ import annotations
 
 import time
@@ -13,10 +14,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.conversation.catalog import render
-from core.conversation.messages import Inbound, Reply, inbound_from_doc
-from core.conversation.state import Context, State
 from core.conversation.dialog import step
+from core.conversation.messages import Inbound, Reply, inbound_from_doc
 from core.conversation.rate import rate_decision
+from core.conversation.state import Context, State
 from storage.cases import case_summaries
 from storage.contacts import load_state, save_state
 from storage.inbound import finish_inbound, pending_inbound, save_plan, sender_of
@@ -34,7 +35,9 @@ def process_conversation(inbound_id: str) -> int:
     contact = sender_of(context.connections.db, inbound_id)
     if contact is None:
         return 0  # erased meanwhile, or already handled and tidied
-    lock = context.connections.redis.lock(f"lock:conversation:{contact}", timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S)
+    lock = context.connections.redis.lock(
+        f"lock:conversation:{contact}", timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S
+    )
     with lock:
         handled, first_reply = 0, None
         for doc in pending_inbound(context.connections.db, contact):
@@ -54,7 +57,15 @@ def _handle(context: WorkerContext, doc: dict[str, Any]) -> Any:
     if plan["state"] is not None:
         save_state(db, message.contact, message.channel, message.chat_id, State.from_doc(plan["state"]))
     queued = [
-        queue_outbound(db, message.contact, message.channel, message.chat_id, text, source=f"{doc['_id']}:{index}", erase_after_send=plan["erased"])
+        queue_outbound(
+            db,
+            message.contact,
+            message.channel,
+            message.chat_id,
+            text,
+            source=f"{doc['_id']}:{index}",
+            erase_after_send=plan["erased"],
+        )
         for index, text in enumerate(plan["replies"])
     ]
     finish_inbound(db, doc["_id"], plan["status"])
@@ -69,7 +80,9 @@ def _decide(context: WorkerContext, inbound_id: Any, message: Inbound) -> dict[s
         plan = {"state": None, "replies": replies, "erased": False, "status": "rate_limited"}
     else:
         now = datetime.now(ZoneInfo(settings.timezone))
-        dialog_context = Context(now=now, cases=case_summaries(db, message.contact), max_photo_bytes=settings.max_photo_bytes)
+        dialog_context = Context(
+            now=now, cases=case_summaries(db, message.contact), max_photo_bytes=settings.max_photo_bytes
+        )
         outcome = step(load_state(db, message.contact), message, dialog_context)
         results = execute(context, message, outcome.effects)
         replies = [render(reply, extra=results.values) for reply in outcome.replies + results.extra_replies]

@@ -4,6 +4,7 @@ RQ jobs take ids only, so they need somewhere to find the database, the
 queue and the chat channels; this is that place, set up by the worker's main
 before the first job runs (or from the environment on first use).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

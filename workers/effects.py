@@ -1,14 +1,24 @@
 """Carry out what the dialog asked for. Each effect is safe to repeat after a crash."""
+
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.channels import MediaTooLarge
 from core.conversation.messages import Inbound, Reply
-from core.conversation.state import CloseCase, CreateCase, CreateSighting, DiscardDraft, Effect, EraseContact, RecordConsent, StorePhoto
+from core.conversation.state import (
+    CloseCase,
+    CreateCase,
+    CreateSighting,
+    DiscardDraft,
+    Effect,
+    EraseContact,
+    RecordConsent,
+    StorePhoto,
+)
 from storage import cases
 from storage.contacts import erase_conversation, record_consent
 from storage.photos import Owner, save_photo
@@ -42,7 +52,7 @@ def execute(context: WorkerContext, message: Inbound, effects: list[Effect]) -> 
             results.values["reference"] = cases.create_sighting(db, contact, effect.details, source=_source(message))
             _match_adopted(context, Owner("sighting", results.values["reference"]))
         elif isinstance(effect, CloseCase):
-            cases.close_case(db, effect.reference, by=contact, now=datetime.now(timezone.utc), reporter=contact)
+            cases.close_case(db, effect.reference, by=contact, now=datetime.now(UTC), reporter=contact)
         elif isinstance(effect, EraseContact):
             erased = cases.erase_contact(db, contact)
             erase_conversation(db, contact)

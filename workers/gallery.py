@@ -5,16 +5,17 @@ MongoDB Atlas Vector Search can replace it. Kept fresh without full reloads:
 new case faces are fetched by their `matchable_since` stamp; a removal
 (a case closed or erased) bumps a counter that triggers one full reload.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
 from bson import ObjectId
 
-from core.faces.model import ENCODING_SIZE
 from core.faces.matching import Bands, Hit, best_per_case, distances
+from core.faces.model import ENCODING_SIZE
 from storage.cases import gallery_version, open_references
 from storage.connections import Database
 from storage.faces import bytes_to_vector, usable_case_faces
@@ -24,7 +25,9 @@ CLOCK_SLACK = timedelta(seconds=30)
 
 
 class CaseGallery(Protocol):
-    def search(self, vector: np.ndarray, bands: Bands, top_k: int, exclude_case: str | None = None) -> list[tuple[Hit, ObjectId]]: ...
+    def search(
+        self, vector: np.ndarray, bands: Bands, top_k: int, exclude_case: str | None = None
+    ) -> list[tuple[Hit, ObjectId]]: ...
 
 
 class MatrixGallery:
@@ -35,18 +38,22 @@ class MatrixGallery:
         self._face_ids: list[ObjectId] = []
         self._held: set[ObjectId] = set()
         self._removals: int | None = None
-        self._since = datetime.min.replace(tzinfo=timezone.utc)
+        self._since = datetime.min.replace(tzinfo=UTC)
 
     def __len__(self) -> int:
         return len(self._face_ids)
 
-    def search(self, vector: np.ndarray, bands: Bands, top_k: int, exclude_case: str | None = None) -> list[tuple[Hit, ObjectId]]:
+    def search(
+        self, vector: np.ndarray, bands: Bands, top_k: int, exclude_case: str | None = None
+    ) -> list[tuple[Hit, ObjectId]]:
         """The top_k closest open cases to one face (the core's policy), each with the id of its closest face."""
         self.refresh()
         row_distances = distances(self._matrix, vector)
         if exclude_case is not None:
             row_distances = np.where(np.array(self._cases, dtype=object) == exclude_case, np.inf, row_distances)
-        return [(hit, self._face_ids[hit.face_index]) for hit in best_per_case(row_distances, self._cases, bands, top_k)]
+        return [
+            (hit, self._face_ids[hit.face_index]) for hit in best_per_case(row_distances, self._cases, bands, top_k)
+        ]
 
     def refresh(self) -> None:
         removals = gallery_version(self._db)
@@ -60,12 +67,12 @@ class MatrixGallery:
         faces = [f for f in usable_case_faces(self._db) if f["owner"]["id"] in open_cases]
         self._matrix = np.zeros((0, ENCODING_SIZE), dtype=np.float32)
         self._cases, self._face_ids, self._held = [], [], set()
-        self._since = datetime.now(timezone.utc)
+        self._since = datetime.now(UTC)
         self._append(faces)
         self._removals = removals
 
     def _add_new(self) -> None:
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         stamped = usable_case_faces(self._db, matchable_since=self._since - CLOCK_SLACK)
         fresh = [f for f in stamped if f["_id"] not in self._held]
         if fresh:

@@ -4,6 +4,7 @@ The adapters in bot/ only translate a platform's payload into an Inbound;
 keeping it and waking its conversation is this step, run by the webhooks,
 the simulator and the Telegram polling loop alike.
 """
+
 from __future__ import annotations
 
 from rq import Queue

@@ -1,4 +1,5 @@
 """Jobs. Each takes ids, may run twice (retries, redelivery) and then changes nothing more."""
+
 from __future__ import annotations
 
 import logging
@@ -9,8 +10,8 @@ from core.errors import PhotoRejected
 from core.faces.analysis import analyse_photo as analyse
 from core.faces.analysis import as_case_photo
 from core.faces.feedback import photo_feedback
-from storage.outbox import queue_outbound
 from storage.faces import faces_of_photo, move_faces, store_faces
+from storage.outbox import queue_outbound
 from storage.photos import find_photo, finish_analysis, photo_bytes
 from workers.context import WorkerContext, current
 from workers.queue import enqueue_matching, enqueue_outbox
@@ -68,6 +69,13 @@ def _tell_sender(context: WorkerContext, photo: dict[str, Any]) -> None:
     reply = photo_feedback(photo, qualities)
     if reply is None:
         return
-    queued = queue_outbound(context.connections.db, notify["contact"], notify["channel"], notify["chat_id"], render(reply), source=f"photo:{photo['_id']}")
+    queued = queue_outbound(
+        context.connections.db,
+        notify["contact"],
+        notify["channel"],
+        notify["chat_id"],
+        render(reply),
+        source=f"photo:{photo['_id']}",
+    )
     assert context.queue is not None
     enqueue_outbox(context.queue, str(queued))

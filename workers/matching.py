@@ -1,8 +1,9 @@
 """Matching jobs: a sighting face against open cases; a new case face against past sightings and other cases."""
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -67,7 +68,7 @@ def _past_sightings(context: WorkerContext, case: str) -> int:
     case_faces = usable_faces_of_owner(db, Owner("case", case))
     if not case_faces:
         return 0
-    since = datetime.now(timezone.utc) - timedelta(days=settings.match_lookback_days)
+    since = datetime.now(UTC) - timedelta(days=settings.match_lookback_days)
     matrix = np.stack([bytes_to_vector(f["encoding"]) for f in case_faces])
     created = 0
     for sighting_face in recent_sighting_faces(db, since):

@@ -1,8 +1,9 @@
 """Send a contact's queued messages, in order, recording delivery or failure per message."""
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.channels import Outgoing, SendError
@@ -31,9 +32,16 @@ def send_outbox(outbox_id: str) -> int:
                 mark_outbound(db, message["_id"], "failed", error=f"channel {message['channel']} is not configured")
                 continue
             try:
-                result = channel.send(Outgoing(message["chat_id"], message["text"], _photo(context, message), window_open))
+                result = channel.send(
+                    Outgoing(message["chat_id"], message["text"], _photo(context, message), window_open)
+                )
             except SendError as exc:
-                log.warning("sending to a %s contact failed (%s): %s", message["channel"], "permanent" if exc.permanent else "will retry", exc)
+                log.warning(
+                    "sending to a %s contact failed (%s): %s",
+                    message["channel"],
+                    "permanent" if exc.permanent else "will retry",
+                    exc,
+                )
                 mark_outbound(db, message["_id"], "failed" if exc.permanent else "pending", error=str(exc))
                 if exc.permanent:
                     continue
@@ -63,5 +71,5 @@ def _window_open(doc: dict[str, Any] | None) -> bool:
     last = (doc or {}).get("last_inbound_at")
     if last is None:
         return False
-    last = last if last.tzinfo else last.replace(tzinfo=timezone.utc)
-    return datetime.now(timezone.utc) - last < WHATSAPP_WINDOW
+    last = last if last.tzinfo else last.replace(tzinfo=UTC)
+    return datetime.now(UTC) - last < WHATSAPP_WINDOW

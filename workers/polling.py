@@ -5,6 +5,7 @@ update into the same inbound path as the webhook, so everything after this
 point is identical. The offset is kept in Redis; a restart may fetch an
 update again, which the inbound store ignores.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """The queue and how jobs are put on it: ids, never payloads; retries declared here."""
+
 from __future__ import annotations
 
 import redis
@@ -37,14 +38,35 @@ def enqueue_photo_analysis(queue: Queue, photo_id: str) -> str:
 
 def enqueue_conversation(queue: Queue, inbound_id: str) -> None:
     """Wake the job that answers the pending messages of this message's contact, in order."""
-    queue.enqueue("workers.answering.process_conversation", inbound_id, retry=CONVERSATION_RETRY, job_timeout=600, result_ttl=600, failure_ttl=30 * 24 * 3600)
+    queue.enqueue(
+        "workers.answering.process_conversation",
+        inbound_id,
+        retry=CONVERSATION_RETRY,
+        job_timeout=600,
+        result_ttl=600,
+        failure_ttl=30 * 24 * 3600,
+    )
 
 
 def enqueue_outbox(queue: Queue, outbox_id: str) -> None:
     """Send the pending messages of this outbox message's contact, in order."""
-    queue.enqueue("workers.outbox.send_outbox", outbox_id, retry=OUTBOX_RETRY, job_timeout=300, result_ttl=600, failure_ttl=30 * 24 * 3600)
+    queue.enqueue(
+        "workers.outbox.send_outbox",
+        outbox_id,
+        retry=OUTBOX_RETRY,
+        job_timeout=300,
+        result_ttl=600,
+        failure_ttl=30 * 24 * 3600,
+    )
 
 
 def enqueue_matching(queue: Queue, photo_id: str) -> None:
     """Search the faces of an analysed case or sighting photo; safe to queue twice."""
-    queue.enqueue("workers.matching.match_photo", photo_id, retry=PHOTO_RETRY, job_timeout=600, result_ttl=600, failure_ttl=30 * 24 * 3600)
+    queue.enqueue(
+        "workers.matching.match_photo",
+        photo_id,
+        retry=PHOTO_RETRY,
+        job_timeout=600,
+        result_ttl=600,
+        failure_ttl=30 * 24 * 3600,
+    )

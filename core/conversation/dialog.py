@@ -4,17 +4,23 @@ Order of precedence for each message: consent first; then files we can't
 use; then words that work anywhere (help, cancel, delete my data); then the
 step of the flow in progress; then the menu and commands.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
 
 from core.conversation import flows
 from core.conversation.messages import Inbound, Reply
-from core.conversation.state import CloseCase, Context, DiscardDraft, EraseContact, Outcome, RecordConsent, State
 from core.conversation.references import CASE_PREFIX, find_reference
+from core.conversation.state import CloseCase, Context, DiscardDraft, EraseContact, Outcome, RecordConsent, State
 from core.conversation.words import ERASE, GREETINGS, MENU_CHOICES, clean, is_no, is_yes, normalise
 
-UNSUPPORTED = {"video": "unsupported_video", "audio": "unsupported_audio", "document": "unsupported_document", "sticker": "unsupported_sticker"}
+UNSUPPORTED = {
+    "video": "unsupported_video",
+    "audio": "unsupported_audio",
+    "document": "unsupported_document",
+    "sticker": "unsupported_sticker",
+}
 MAX_TEXT = 10_000  # characters read from one message; every answer keeps far fewer (see flows)
 _LARGEST_SHOWN = 2**70  # bytes; a size beyond this (a platform's nonsense) is shown as this many MB
 
@@ -34,7 +40,9 @@ def step(state: State, message: Inbound, context: Context) -> Outcome:
     if words == "cancel":
         return _cancel(state)
     if words in ERASE:
-        return Outcome(state.idle().at("erase", "confirm"), [Reply("erase_confirm")], [DiscardDraft()] if state.flow else [])
+        return Outcome(
+            state.idle().at("erase", "confirm"), [Reply("erase_confirm")], [DiscardDraft()] if state.flow else []
+        )
     if state.flow == "erase":
         return _erase(state, words)
     if state.flow:
@@ -46,10 +54,14 @@ def _consent(state: State, message: Inbound, words: str) -> Outcome:
     if words in ERASE:  # nothing but the messages themselves is kept before consent: erase them at once
         return Outcome(State(), [Reply("erased")], [EraseContact()])
     if state.asked_consent and is_yes(words):
-        return Outcome(State(consent=True, asked_consent=True), [Reply("consent_thanks"), Reply("menu")], [RecordConsent(True)])
+        return Outcome(
+            State(consent=True, asked_consent=True), [Reply("consent_thanks"), Reply("menu")], [RecordConsent(True)]
+        )
     if state.asked_consent and (is_no(words) or words == "cancel"):
         return Outcome(State(), [Reply("consent_declined")], [RecordConsent(False)])
-    replies = [Reply("consent_reask")] if state.asked_consent and words and words not in GREETINGS else [Reply("welcome")]
+    replies = (
+        [Reply("consent_reask")] if state.asked_consent and words and words not in GREETINGS else [Reply("welcome")]
+    )
     if message.attachments:
         replies.append(Reply("photo_again_after_consent"))
     return Outcome(State(asked_consent=True), replies)
@@ -100,7 +112,10 @@ def _menu(state: State, message: Inbound, words: str, context: Context) -> Outco
 def _list_cases(context: Context) -> Reply:
     if not context.cases:
         return Reply("cases_none")
-    lines = [Reply("case_line", {"reference": c.reference, "name": c.name, "status": Reply(f"status_{c.status}")}) for c in context.cases]
+    lines = [
+        Reply("case_line", {"reference": c.reference, "name": c.name, "status": Reply(f"status_{c.status}")})
+        for c in context.cases
+    ]
     return Reply("cases_list", {"lines": lines})
 
 
@@ -117,5 +132,10 @@ def _case_command(state: State, command: str, text: str, context: Context) -> Ou
         key = "case_already_closed" if command == "found" else "add_photo_closed"
         return Outcome(state, [Reply(key, {"reference": reference})])
     if command == "found":
-        return Outcome(state, [Reply("case_closed", {"reference": reference, "name": case.name})], [CloseCase(reference)])
-    return Outcome(state.at("add_photo", "photos", reference=reference, photos=0, name=case.name), [Reply("add_photo_ask", {"reference": reference})])
+        return Outcome(
+            state, [Reply("case_closed", {"reference": reference, "name": case.name})], [CloseCase(reference)]
+        )
+    return Outcome(
+        state.at("add_photo", "photos", reference=reference, photos=0, name=case.name),
+        [Reply("add_photo_ask", {"reference": reference})],
+    )

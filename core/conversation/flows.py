@@ -4,12 +4,14 @@ Each step reads one answer; a wrong answer is asked again with a hint.
 Photos are welcome at any step of a report or sighting (people send them
 when they have them) and counted towards the limit.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
 from itertools import islice
-from typing import Any, Callable
+from typing import Any
 
 from core.conversation.messages import Inbound, Location, Reply
 from core.conversation.state import MAX_PHOTOS, Context, CreateCase, CreateSighting, Effect, Outcome, State, StorePhoto
@@ -197,7 +199,11 @@ def _next(state: State, context: Context, replies: list[Reply], effects: list[Ef
     steps = REPORT_STEPS if state.flow == "report" else SIGHTING_STEPS
     position = steps.index(state.step or steps[0]) + 1
     if state.flow == "report" and steps[position] == "photos" and state.draft.get("photos", 0) > 0:
-        return Outcome(state.at("report", "photos"), replies + [Reply("photos_so_far", _params(state) | {"count": state.draft["photos"]})], effects)
+        return Outcome(
+            state.at("report", "photos"),
+            replies + [Reply("photos_so_far", _params(state) | {"count": state.draft["photos"]})],
+            effects,
+        )
     if state.flow == "report" and steps[position] == "confirm" and not state.draft.get("photos"):
         return Outcome(state, replies + [Reply("photos_needed", _params(state))], effects)
     if position >= len(steps):  # the sighting's last answer
@@ -244,7 +250,9 @@ def _take_photos(state: State, message: Inbound) -> Outcome:
             break
         count += 1
         purpose = "sighting" if state.flow == "sighting" else "case"
-        effects.append(StorePhoto(attachment, count, purpose, state.draft.get("name", ""), state.draft.get("reference")))
+        effects.append(
+            StorePhoto(attachment, count, purpose, state.draft.get("name", ""), state.draft.get("reference"))
+        )
     return Outcome(state.at(state.flow, state.step, photos=count), replies, effects)  # type: ignore[arg-type]
 
 

@@ -3,6 +3,7 @@
 bot/ turns Telegram, Twilio and simulator payloads into these; core/ never
 sees a platform SDK.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """Per-chat flood control: a polite notice once, then silence until the minute is over."""
+
 from __future__ import annotations
 
 

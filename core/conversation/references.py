@@ -3,6 +3,7 @@
 The alphabet leaves out 0/O, 1/I/L and U, so a reference survives being
 read over the phone or copied by hand.
 """
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,7 @@ conversation. Effects are requests the dialog makes of the outside world
 (store a photo, create a case); workers carry them out and may return
 values (a new reference) that replies then show.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -25,12 +26,24 @@ class State:
     draft: dict[str, Any] = field(default_factory=dict)
 
     def to_doc(self) -> dict[str, Any]:
-        return {"consent": self.consent, "asked_consent": self.asked_consent, "flow": self.flow, "step": self.step, "draft": self.draft}
+        return {
+            "consent": self.consent,
+            "asked_consent": self.asked_consent,
+            "flow": self.flow,
+            "step": self.step,
+            "draft": self.draft,
+        }
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any] | None) -> State:
         doc = doc or {}
-        return cls(doc.get("consent", False), doc.get("asked_consent", False), doc.get("flow"), doc.get("step"), dict(doc.get("draft") or {}))
+        return cls(
+            doc.get("consent", False),
+            doc.get("asked_consent", False),
+            doc.get("flow"),
+            doc.get("step"),
+            dict(doc.get("draft") or {}),
+        )
 
     def at(self, flow: str | None, step: str | None, **draft: Any) -> State:
         """This state moved to another step, with draft fields added."""

@@ -5,6 +5,7 @@ for sorting and the lookback window, and is None when unsure. Words that
 clearly name a moment too far back ('1000000 days ago', '1/1/0001') raise
 TooLongAgo, so the question can be asked again.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,7 +24,15 @@ _UNITS = {
     "year": 31536000, "yr": 31536000,
 }  # fmt: skip
 _CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b", re.I)
-_DAY_WORDS = {"today": 0, "tonight": 0, "this morning": 0, "this afternoon": 0, "this evening": 0, "yesterday": 1, "last night": 1}
+_DAY_WORDS = {
+    "today": 0,
+    "tonight": 0,
+    "this morning": 0,
+    "this afternoon": 0,
+    "this evening": 0,
+    "yesterday": 1,
+    "last night": 1,
+}
 _PART_OF_DAY = {"morning": 9, "afternoon": 15, "evening": 19, "tonight": 21, "night": 22}
 
 

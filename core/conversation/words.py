@@ -1,4 +1,5 @@
 """The words people use for yes, no, menu choices and commands; one place to extend them."""
+
 from __future__ import annotations
 
 import re

@@ -3,6 +3,7 @@
 One pure function, `analyse_photo`, used by the workers, the CLI and the
 accuracy evaluation alike, so all three measure the same pipeline.
 """
+
 from __future__ import annotations
 
 import time
@@ -12,8 +13,17 @@ import cv2
 import numpy as np
 
 from core.faces import model as face_model
-from core.faces.quality import SECOND_CHANCE_SCORE, Verdict, accept_second_chance, for_case_photo, judge, next_upsample, sharpness, work_scale
 from core.faces.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode_photo
+from core.faces.quality import (
+    SECOND_CHANCE_SCORE,
+    Verdict,
+    accept_second_chance,
+    for_case_photo,
+    judge,
+    next_upsample,
+    sharpness,
+    work_scale,
+)
 
 Box = tuple[int, int, int, int]  # top, right, bottom, left in the upright photo's pixels
 
@@ -70,7 +80,9 @@ def analyse_photo(
 def as_case_photo(analysis: PhotoAnalysis) -> PhotoAnalysis:
     """The same analysis with the case-photo rule applied (see face_quality.for_case_photo)."""
     verdicts = for_case_photo([Verdict(f.quality, f.quality_reason) for f in analysis.faces])
-    faces = [replace(f, quality=v.quality, quality_reason=v.reason) for f, v in zip(analysis.faces, verdicts, strict=True)]
+    faces = [
+        replace(f, quality=v.quality, quality_reason=v.reason) for f, v in zip(analysis.faces, verdicts, strict=True)
+    ]
     return replace(analysis, faces=faces)
 
 

@@ -1,4 +1,5 @@
 """Pictures for reviewers: a face cropped from its photo, or the whole photo, with the box drawn."""
+
 from __future__ import annotations
 
 import io
@@ -18,7 +19,11 @@ def face_crop(rgb: np.ndarray, box: Box, size: int = 300, margin: float = 0.6) -
     pad = int(max(bottom - top, right - left) * margin)
     area = (max(0, left - pad), max(0, top - pad), min(width, right + pad), min(height, bottom + pad))
     image = Image.fromarray(rgb).crop(area)
-    ImageDraw.Draw(image).rectangle((left - area[0], top - area[1], right - area[0], bottom - area[1]), outline=BOX_COLOUR, width=max(2, image.width // 100))
+    ImageDraw.Draw(image).rectangle(
+        (left - area[0], top - area[1], right - area[0], bottom - area[1]),
+        outline=BOX_COLOUR,
+        width=max(2, image.width // 100),
+    )
     image.thumbnail((size, size), Image.Resampling.LANCZOS)
     return _jpeg(image)
 
@@ -30,7 +35,11 @@ def photo_with_boxes(rgb: np.ndarray, boxes: list[Box], highlight: int | None = 
     line = max(2, max(image.size) // 300)
     for index, (top, right, bottom, left) in enumerate(boxes):
         chosen = index == highlight
-        draw.rectangle((left, top, right, bottom), outline=BOX_COLOUR if chosen else (255, 255, 255), width=line * (2 if chosen else 1))
+        draw.rectangle(
+            (left, top, right, bottom),
+            outline=BOX_COLOUR if chosen else (255, 255, 255),
+            width=line * (2 if chosen else 1),
+        )
     image.thumbnail((size, size), Image.Resampling.LANCZOS)
     return _jpeg(image)
 

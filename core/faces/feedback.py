@@ -1,4 +1,5 @@
 """What the sender hears once a worker has looked at their photo (nothing when all is well)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,7 +18,9 @@ def photo_feedback(photo: dict[str, Any], qualities: list[str]) -> Reply | None:
     if len(qualities) > 1:
         # A sighting keeps every face (the person may be anyone in the crowd); a case needs its one person.
         if notify.get("purpose") == "case":
-            return Reply("feedback_several_faces_case", {"count": count, "faces": len(qualities), "name": notify.get("name", "")})
+            return Reply(
+                "feedback_several_faces_case", {"count": count, "faces": len(qualities), "name": notify.get("name", "")}
+            )
         return None
     if qualities[0] in ("too_small", "blurred"):
         return Reply(f"feedback_{qualities[0]}", {"count": count})

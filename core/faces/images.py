@@ -4,6 +4,7 @@ Photos arrive from strangers' phones: any format, any size, sideways, CMYK,
 16-bit, animated, truncated or not an image at all. Everything downstream
 (detection, encoding, crops for reviewers) can then assume plain RGB.
 """
+
 from __future__ import annotations
 
 import io

@@ -6,10 +6,11 @@ A pair's score is its best (smallest) distance over the case's faces. The
 service and the accuracy evaluation both score with the functions here, so
 the evaluation measures what runs.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 

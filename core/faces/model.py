@@ -4,6 +4,7 @@ Models load on first use (importing face_recognition costs ~1.2 s and
 ~150 MB), and dlib's results become plain tuples and float32 arrays at once,
 so nothing else in Homeward knows dlib exists.
 """
+
 from __future__ import annotations
 
 import threading

@@ -4,6 +4,7 @@ Pure policy over numbers and arrays, so it can be tested and tuned without a
 detector. The numbers are starting points; the accuracy evaluation replaces
 them with measured ones.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -91,4 +92,6 @@ def for_case_photo(verdicts: list[Verdict]) -> list[Verdict]:
     """
     if len(verdicts) <= 1:
         return verdicts
-    return [Verdict("ambiguous", "case photo shows several people; waiting for one with the missing person alone")] * len(verdicts)
+    return [
+        Verdict("ambiguous", "case photo shows several people; waiting for one with the missing person alone")
+    ] * len(verdicts)

@@ -1,4 +1,5 @@
 """Serve a Flask app on a free loopback port in a background thread."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """A stand-in Telegram Bot API: records sendMessage/sendPhoto, serves getFile and file downloads."""
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,14 @@ class TelegramStandIn:
                 file_id = params["file_id"]
                 if file_id not in self.files:
                     return jsonify(ok=False, error_code=400, description="Bad Request: invalid file_id"), 400
-                return _ok({"file_id": file_id, "file_unique_id": file_id, "file_size": len(self.files[file_id]), "file_path": f"photos/{file_id}.jpg"})
+                return _ok(
+                    {
+                        "file_id": file_id,
+                        "file_unique_id": file_id,
+                        "file_size": len(self.files[file_id]),
+                        "file_path": f"photos/{file_id}.jpg",
+                    }
+                )
             if method == "getUpdates":
                 offset = int(params.get("offset") or 0)
                 waiting = [u for u in self.updates if u["update_id"] >= offset]
@@ -66,7 +74,14 @@ class TelegramStandIn:
                 return jsonify(ok=False, error_code=status, description=description), status
             self.sent.append({"method": method, **params, "has_photo": "photo" in request.files})
             message_id = len(self.sent)
-        return _ok({"message_id": message_id, "date": int(time.time()), "chat": {"id": int(params["chat_id"]), "type": "private"}, "text": params.get("text", "")})
+        return _ok(
+            {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": {"id": int(params["chat_id"]), "type": "private"},
+                "text": params.get("text", ""),
+            }
+        )
 
 
 def _ok(result: Any) -> Any:

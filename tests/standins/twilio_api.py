@@ -1,4 +1,5 @@
 """A stand-in Twilio REST API: records Messages.json posts, serves media behind basic auth."""
+
 from __future__ import annotations
 
 import threading

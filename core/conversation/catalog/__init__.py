@@ -3,6 +3,7 @@
 Each language is a module here with a MESSAGES dict; a missing key falls
 back to English, so a partial translation still works.
 """
+
 from __future__ import annotations
 
 import importlib
