@@ -50,7 +50,10 @@ class Simulator:
         ]
         if photo is not None:
             parts.append(
-                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{photo.name}"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
+                (
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{photo.name}"\r\n'
+                    "Content-Type: image/jpeg\r\n\r\n"
+                ).encode()
                 + photo.read_bytes()
                 + b"\r\n"
             )
@@ -114,13 +117,13 @@ def _measure(sim: Simulator, db: pymongo.database.Database, photos: list[Path], 
         citizen = f"citizen-{number}"
         for text in ("hi", "yes"):
             sim.send(citizen, text)
-        _wait(lambda: db.conversations.find_one({"contact": f"simulator:{citizen}", "state.consent": True}), 30)
+        _wait(lambda c=citizen: db.conversations.find_one({"contact": f"simulator:{c}", "state.consent": True}), 30)
         arrived = time.perf_counter()
         sim.send(citizen, photo=photo)
         for text in ("Main square", "now", "skip"):
             sim.send(citizen, text)
         completed = time.perf_counter()
-        found = _wait(lambda: _candidate(db, citizen), 30)
+        found = _wait(lambda c=citizen: _candidate(db, c), 30)
         if not found:
             missed += 1
             print(f"  {photo.name}: no candidate within 30 s (distance above the review band?)")
@@ -144,7 +147,8 @@ def _report(label: str, values: list[float]) -> None:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
     print(
-        f"  {label:<24} p50 {statistics.median(ordered):7.0f} ms   p95 {p95:7.0f} ms   max {ordered[-1]:7.0f} ms   (n={len(ordered)})"
+        f"  {label:<24} p50 {statistics.median(ordered):7.0f} ms   p95 {p95:7.0f} ms"
+        f"   max {ordered[-1]:7.0f} ms   (n={len(ordered)})"
     )
 
 

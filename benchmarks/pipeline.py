@@ -40,7 +40,8 @@ def measure(label: str, data: bytes, runs: int) -> None:
     total = sum(median.values())
     print(
         f"{label:<34} {last.width:>4}x{last.height:<4} faces {len(last.faces):>2}  upsample {last.upsample}  "
-        f"decode {median['decode']:>6.1f}  detect {median['detect']:>7.1f}  encode {median['encode']:>6.1f}  total {total:>7.1f} ms"
+        f"decode {median['decode']:>6.1f}  detect {median['detect']:>7.1f}"
+        f"  encode {median['encode']:>6.1f}  total {total:>7.1f} ms"
     )
 
 

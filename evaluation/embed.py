@@ -145,6 +145,7 @@ def _progress(label: str, done: int, total: int, seconds: float) -> None:
     rate = done / seconds if seconds else 0
     left = (total - done) / rate if rate else 0
     sys.stderr.write(
-        f"\r  {label:<10} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {rate:5.1f}/s  {left / 60:4.1f} min left "
+        f"\r  {label:<10} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+        f"  {rate:5.1f}/s  {left / 60:4.1f} min left "
     )
     sys.stderr.flush()

@@ -16,11 +16,13 @@ def print_pairs(result: dict[str, Any]) -> None:
     accuracy = result["accuracy"]
     print(f"LFW pairs: {result['pairs']} pairs in {result['folds']} folds, {result['images']} images")
     print(
-        f"  accuracy {accuracy['mean']:.2%} ± {accuracy['std']:.2%}  (threshold learned on the other folds: {min(accuracy['thresholds']):.3f}–{max(accuracy['thresholds']):.3f})"
+        f"  accuracy {accuracy['mean']:.2%} ± {accuracy['std']:.2%}  (threshold learned on the other folds:"
+        f" {min(accuracy['thresholds']):.3f}–{max(accuracy['thresholds']):.3f})"
     )
     unusable = result["unusable"]
     print(
-        f"  photos without a usable face: {result['images_without_face']} (none found: {unusable['no_face']}, failed the quality gate: {unusable['quality_gate']}); pairs touched: {result['pairs_touching_no_face']}"
+        f"  photos without a usable face: {result['images_without_face']} (none found: {unusable['no_face']},"
+        f" failed the quality gate: {unusable['quality_gate']}); pairs touched: {result['pairs_touching_no_face']}"
     )
     print(f"  {result['no_face_handling']}")
     print("  ROC (threshold: true accept rate / false accept rate):")
@@ -30,35 +32,43 @@ def print_pairs(result: dict[str, Any]) -> None:
 
 def print_identify(result: dict[str, Any]) -> None:
     print(
-        f"Open-set identification: {result['identities']} identities, {result['held_out_identities']} give non-mated searches; candidates per search: top {result['top_k']}"
+        f"Open-set identification: {result['identities']} identities, {result['held_out_identities']} give"
+        f" non-mated searches; candidates per search: top {result['top_k']}"
     )
     for label, gallery in result["galleries"].items():
         print(
-            f"\n  Gallery of {label} (enrolment photos without a usable face: {gallery['enrolment_photos_without_face']})"
+            f"\n  Gallery of {label}"
+            f" (enrolment photos without a usable face: {gallery['enrolment_photos_without_face']})"
         )
         header = f"    {'probes':<9} {'mated':>6} {'non-m.':>6} {'rank-1':>7} {'rank-5':>7}  {'no face/gated':>10}"
         for target in next(iter(gallery["variants"].values()))["fnir_at_fpir"]:
             header += f"  {'FNIR@' + target:>12} {'(t)':>6}"
         print(header)
         for variant, row in gallery["variants"].items():
-            line = f"    {variant:<9} {row['mated_searches']:>6} {row['nonmated_searches']:>6} {row['rank1']:>7.2%} {row['rank5']:>7.2%}"
+            line = f"    {variant:<9} {row['mated_searches']:>6} {row['nonmated_searches']:>6}"
+            line += f" {row['rank1']:>7.2%} {row['rank5']:>7.2%}"
             line += f"  {row['unusable']['no_face']:>5}/{row['unusable']['quality_gate']:<4}"
             for cell in row["fnir_at_fpir"].values():
                 line += f"  {cell['fnir']:>12.2%} {cell['threshold']:>6.3f}"
             print(line)
         print(
-            f"    {'band':<9} {'t':>6} {'FPIR':>7} {'FNIR':>7} {'precision':>10} {'recall':>7} {'F1':>6} {'false cand./1000 searches':>26}"
+            f"    {'band':<9} {'t':>6} {'FPIR':>7} {'FNIR':>7} {'precision':>10} {'recall':>7} {'F1':>6}"
+            f" {'false cand./1000 searches':>26}"
         )
         for variant, row in gallery["variants"].items():
             for band, cell in row["bands"].items():
                 print(
-                    f"    {band + ' ' + variant[:4]:<9} {cell['threshold']:>6.3f} {cell['fpir']:>7.2%} {cell['fnir']:>7.2%} {cell['precision']:>10.2%} {cell['recall']:>7.2%} {cell['f1']:>6.3f} {cell['false_candidates_per_1000_searches']:>26.1f}"
+                    f"    {band + ' ' + variant[:4]:<9} {cell['threshold']:>6.3f}"
+                    f" {cell['fpir']:>7.2%} {cell['fnir']:>7.2%}"
+                    f" {cell['precision']:>10.2%} {cell['recall']:>7.2%} {cell['f1']:>6.3f}"
+                    f" {cell['false_candidates_per_1000_searches']:>26.1f}"
                 )
 
 
 def print_references(result: dict[str, Any]) -> None:
     print(
-        f"Reference photos per case: {result['identities']} identities with enough photos; the same searches for every count"
+        f"Reference photos per case: {result['identities']} identities with enough photos;"
+        " the same searches for every count"
     )
     print(
         f"    {'photos':>6} {'rank-1':>7} {'rank-5':>7}  "

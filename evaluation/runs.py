@@ -25,7 +25,7 @@ def subject_face(embedded: Embedded) -> np.ndarray | None:
     if not embedded.boxes:
         return None
     cx, cy = embedded.width / 2, embedded.height / 2
-    offsets = [((l + r) / 2 - cx) ** 2 + ((t + b) / 2 - cy) ** 2 for t, r, b, l in embedded.boxes]
+    offsets = [((left + r) / 2 - cx) ** 2 + ((t + b) / 2 - cy) ** 2 for t, r, b, left in embedded.boxes]
     chosen = int(np.argmin(offsets))
     return embedded.encodings[chosen] if embedded.qualities[chosen] == "ok" else None
 
@@ -58,7 +58,10 @@ def lfw_pairs(folder: Path, pairs_file: Path, cache: EmbeddingCache) -> dict[str
         "images_without_face": len(no_face),
         "unusable": unusable(embedded),
         "pairs_touching_no_face": int((~np.isfinite(distances)).sum()),
-        "no_face_handling": "a pair with a photo that gave no usable face counts as 'different' (distance infinite): the service would never match it",
+        "no_face_handling": (
+            "a pair with a photo that gave no usable face counts as 'different' (distance infinite):"
+            " the service would never match it"
+        ),
         "accuracy": result,
         "roc": roc_points(distances, same),
         "no_face_examples": no_face[:20],

@@ -139,7 +139,12 @@ def die_with_parent() -> None:
 def _spawn(name: str, command: list[str], url: str, log_path: Path, cwd: Path) -> EmbeddedServer:
     log = open(log_path, "ab")  # noqa: SIM115 - the child keeps writing to it
     process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, preexec_fn=die_with_parent
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=cwd,
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - the child must ask for its own death signal; no threads yet
     )
     log.close()
     return EmbeddedServer(name, url, process.pid, log_path, process)

@@ -11,6 +11,7 @@ SIGTERM stops everything. /healthz shows each child's restarts (infra.status).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -138,7 +139,12 @@ def _start_children(settings: Settings, urls: ServiceUrls) -> dict[str, Child]:
 
 
 def _launcher(command: list[str], env: dict[str, str]) -> Callable[[], subprocess.Popen[bytes]]:
-    return lambda: subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+    return lambda: subprocess.Popen(
+        command,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - the child must ask for its own death signal
+    )
 
 
 def _wait_healthy(url: str, children: dict[str, Child]) -> bool:
@@ -215,10 +221,8 @@ def _restart(child: Child) -> None:
 
 def _end_group(pid: int) -> None:
     """What a dead child forked (the RQ scheduler of a worker) would outlive it: its process group goes too."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # nothing left in the group
         os.killpg(pid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        pass  # nothing left in the group
 
 
 def _describe_exit(code: int) -> str:

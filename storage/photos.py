@@ -8,6 +8,7 @@ throw-away disks (the Procfile deployments) lose nothing on restart.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -97,10 +98,8 @@ def delete_photos(db: Database, owner: Owner) -> int:
     bucket = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET)
     photos = list(db.photos.find({"owner": owner.as_doc()}, {"file_id": 1}))
     for photo in photos:
-        try:
+        with contextlib.suppress(gridfs.errors.NoFile):  # already gone: erasure is what we wanted
             bucket.delete(photo["file_id"])
-        except gridfs.errors.NoFile:
-            pass  # already gone: erasure is what we wanted
     db.faces.delete_many({"photo_id": {"$in": [p["_id"] for p in photos]}})
     return db.photos.delete_many({"_id": {"$in": [p["_id"] for p in photos]}}).deleted_count
 

@@ -14,6 +14,7 @@ from pymongo.database import Database
 from config import Settings, load_settings
 from infra.embedded import EmbeddedServer, start_mongodb, start_redis
 from storage.connections import Connections, connect
+from tests.live import browser  # noqa: F401 - the headless Chromium fixture, shared by every test module
 
 FACES_HINT = "set HOMEWARD_FACES_DIR to a copy of shared/faces (LFW, small sets, groups)"
 

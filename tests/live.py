@@ -63,7 +63,8 @@ def browser() -> Iterator[object]:
     """Debian's headless Chromium driven by Selenium; skips where it isn't installed."""
     if not (CHROMIUM and CHROMEDRIVER):
         pytest.skip(
-            "headless browser tests need Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; .ci/run does)"
+            "headless browser tests need Debian's chromium and chromium-driver"
+            " (apt-get install chromium chromium-driver; .ci/run does)"
         )
     from selenium import webdriver  # noqa: PLC0415
     from selenium.webdriver.chrome.service import Service  # noqa: PLC0415

@@ -64,9 +64,20 @@ def test_nothing_is_stored_before_consent() -> None:
 
 def test_a_whole_report_with_wrong_answers_asked_again() -> None:
     person = Person()
-    answers = [("report", "ask_name"), ("J", "ask_name_hint"), ("Ana Lopez", "ask_age"), ("seven and a half", "ask_age_hint"),
-               ("7", "ask_gender"), ("skip", "ask_place"), ("?", "ask_place_hint"), ("Retiro park", "ask_time"),
-               ("yesterday 5pm", "ask_description"), ("red coat", "ask_photos"), ("done", "photos_needed"), ("what now", "ask_photos_hint")]  # fmt: skip
+    answers = [
+        ("report", "ask_name"),
+        ("J", "ask_name_hint"),
+        ("Ana Lopez", "ask_age"),
+        ("seven and a half", "ask_age_hint"),
+        ("7", "ask_gender"),
+        ("skip", "ask_place"),
+        ("?", "ask_place_hint"),
+        ("Retiro park", "ask_time"),
+        ("yesterday 5pm", "ask_description"),
+        ("red coat", "ask_photos"),
+        ("done", "photos_needed"),
+        ("what now", "ask_photos_hint"),
+    ]
     for text, expected in answers:
         assert keys(person.says(text))[-1] == expected, text
     stored = person.says(photo=True)
@@ -81,10 +92,7 @@ def test_a_whole_report_with_wrong_answers_asked_again() -> None:
     details = created.effects[0].details  # type: ignore[union-attr]
     assert isinstance(created.effects[0], CreateCase)
     assert details["age"] == 7 and details["gender"] is None and details["place"] == {"text": "Retiro park"}
-    assert (
-        details["time"] == datetime(2026, 11, 21, 17, 0, tzinfo=UTC)
-        and details["time_text"] == "yesterday 5pm"
-    )
+    assert details["time"] == datetime(2026, 11, 21, 17, 0, tzinfo=UTC) and details["time_text"] == "yesterday 5pm"
 
 
 def test_at_most_five_photos_are_taken() -> None:
@@ -165,10 +173,18 @@ def test_delete_my_data_asks_first() -> None:
 
 @pytest.mark.parametrize(
     ("said", "meant"),
-    [("yesterday 5pm", datetime(2026, 11, 21, 17, 0)), ("12/11", datetime(2026, 11, 12, 12, 0)), ("2 days ago", datetime(2026, 11, 20, 14, 30)),
-     ("an hour ago", datetime(2026, 11, 22, 13, 30)), ("last night", datetime(2026, 11, 21, 22, 0)), ("17:45", datetime(2026, 11, 21, 17, 45)),
-     ("31/12", datetime(2025, 12, 31, 12, 0)), ("near the old bridge", None), ("today 3pm", None)],
-)  # fmt: skip
+    [
+        ("yesterday 5pm", datetime(2026, 11, 21, 17, 0)),
+        ("12/11", datetime(2026, 11, 12, 12, 0)),
+        ("2 days ago", datetime(2026, 11, 20, 14, 30)),
+        ("an hour ago", datetime(2026, 11, 22, 13, 30)),
+        ("last night", datetime(2026, 11, 21, 22, 0)),
+        ("17:45", datetime(2026, 11, 21, 17, 45)),
+        ("31/12", datetime(2025, 12, 31, 12, 0)),
+        ("near the old bridge", None),
+        ("today 3pm", None),
+    ],
+)
 def test_when_is_parsed_or_left_as_said(said: str, meant: datetime | None) -> None:
     parsed = parse_when(said, NOW)
     assert (parsed.replace(tzinfo=None) if parsed else None) == meant

@@ -23,7 +23,7 @@ from twilio.request_validator import RequestValidator
 from infra.embedded import EmbeddedServer
 from storage.users import create_user
 from tests.conftest import make_environment
-from tests.live import browser, live_service  # noqa: F401 - fixtures
+from tests.live import live_service
 from tests.standins.server import BackgroundServer
 from tests.standins.telegram_api import TelegramStandIn
 from tests.standins.twilio_api import TwilioStandIn
@@ -45,10 +45,19 @@ def world(
     telegram, twilio = TelegramStandIn(TOKEN), TwilioStandIn(SID, AUTH)
     with BackgroundServer(telegram.app) as tg_server, BackgroundServer(twilio.app) as tw_server:
         env = make_environment(
-            servers, tmp_path, MONGODB_DATABASE=db.name, HOMEWARD_SIMULATOR="off",
-            TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET, TELEGRAM_API_BASE_URL=tg_server.url,
-            TWILIO_ACCOUNT_SID=SID, TWILIO_AUTH_TOKEN=AUTH, TWILIO_WHATSAPP_FROM=FROM, TWILIO_API_BASE_URL=tw_server.url, PUBLIC_BASE_URL=PUBLIC,
-        )  # fmt: skip
+            servers,
+            tmp_path,
+            MONGODB_DATABASE=db.name,
+            HOMEWARD_SIMULATOR="off",
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_WEBHOOK_SECRET=SECRET,
+            TELEGRAM_API_BASE_URL=tg_server.url,
+            TWILIO_ACCOUNT_SID=SID,
+            TWILIO_AUTH_TOKEN=AUTH,
+            TWILIO_WHATSAPP_FROM=FROM,
+            TWILIO_API_BASE_URL=tw_server.url,
+            PUBLIC_BASE_URL=PUBLIC,
+        )
         with live_service(env, tmp_path) as url:
             create_user(db, "rosa", "rosa-reviews-carefully", "reviewer")
             yield {
@@ -78,8 +87,11 @@ def family_says(world: dict[str, Any], *messages: str | dict[str, Any]) -> None:
     for item in messages:
         body = {"message_id": next(_ids), "date": 1_700_000_000, "chat": {"id": FAMILY_CHAT, "type": "private"}}
         body |= {"text": item} if isinstance(item, str) else item
-        request = urllib.request.Request(f"{world['url']}/webhooks/telegram", json.dumps({"update_id": next(_ids), "message": body}).encode(),
-                                         {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET})  # fmt: skip
+        request = urllib.request.Request(
+            f"{world['url']}/webhooks/telegram",
+            json.dumps({"update_id": next(_ids), "message": body}).encode(),
+            {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
         assert urllib.request.urlopen(request, timeout=10).status == 200
         wait_until(settled(world["db"], f"telegram:{FAMILY_CHAT}"), "the family's message to be handled")
 
@@ -183,7 +195,7 @@ def test_an_approved_sighting_reaches_the_family_in_telegram(
     )
 
 
-def test_a_rejected_sighting_sends_the_family_nothing(world: dict[str, Any], browser: Any) -> None:  # noqa: F811
+def test_a_rejected_sighting_sends_the_family_nothing(world: dict[str, Any], browser: Any) -> None:
     _, sighting_x, sighting_y = report_and_sight(world)
     open_candidate_in_browser(browser, world, sighting_x, sighting_y)
     browser.find_element(By.CSS_SELECTOR, "#reason option:nth-child(2)").click()

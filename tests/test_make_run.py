@@ -175,7 +175,13 @@ def test_a_child_killed_with_sigkill_is_restarted_and_the_service_heals(tmp_path
 def test_a_bad_setting_stops_the_start_naming_it(tmp_path: Path) -> None:
     env = os.environ | {"HOMEWARD_DATA_DIR": str(tmp_path), "PORT": "eighty"}
     done = subprocess.run(
-        [sys.executable, "-m", "infra.supervisor"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "infra.supervisor"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 2
     assert "PORT must be a whole number" in done.stderr

@@ -11,7 +11,7 @@ import pytest
 
 from infra.embedded import EmbeddedServer
 from tests.conftest import make_environment
-from tests.live import browser, live_service  # noqa: F401 - fixtures
+from tests.live import live_service
 
 pytest.importorskip("selenium")
 from selenium.webdriver.common.by import By
@@ -93,7 +93,7 @@ def test_a_newcomer_reports_a_case_and_a_sighting_in_the_simulator(
     browser.save_screenshot(str(tmp_path / "simulator.png"))
 
 
-def test_a_pdf_gets_a_clear_answer_in_the_simulator(service: str, browser: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_a_pdf_gets_a_clear_answer_in_the_simulator(service: str, browser: Any, tmp_path: Path) -> None:
     browser.get(f"{service}/simulator/")
     person = Phone(browser, "Lena")
     person.send("hi")

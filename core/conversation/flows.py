@@ -21,11 +21,18 @@ from core.conversation.words import DONE, NOW, SKIP, UNKNOWN, clean, is_yes
 REPORT_STEPS = ("name", "age", "gender", "place", "time", "description", "photos", "confirm")
 SIGHTING_STEPS = ("photo", "place", "time", "note")
 _PROMPTS = {
-    ("report", "name"): "ask_name", ("report", "age"): "ask_age", ("report", "gender"): "ask_gender",
-    ("report", "place"): "ask_place", ("report", "time"): "ask_time", ("report", "description"): "ask_description",
-    ("report", "photos"): "ask_photos", ("sighting", "photo"): "sighting_ask_photo",
-    ("sighting", "place"): "sighting_ask_place", ("sighting", "time"): "sighting_ask_time", ("sighting", "note"): "sighting_ask_note",
-}  # fmt: skip
+    ("report", "name"): "ask_name",
+    ("report", "age"): "ask_age",
+    ("report", "gender"): "ask_gender",
+    ("report", "place"): "ask_place",
+    ("report", "time"): "ask_time",
+    ("report", "description"): "ask_description",
+    ("report", "photos"): "ask_photos",
+    ("sighting", "photo"): "sighting_ask_photo",
+    ("sighting", "place"): "sighting_ask_place",
+    ("sighting", "time"): "sighting_ask_time",
+    ("sighting", "note"): "sighting_ask_note",
+}
 MAX_NAME, MAX_GENDER, MAX_PLACE, MAX_TIME, MAX_FREE_TEXT = 100, 40, 200, 100, 1000  # characters kept in the draft
 MAX_AGE = 120
 _SHORTENED = "_shortened"  # an answer's private field: the limit its text was cut to
@@ -185,11 +192,18 @@ def _sighting_photo(_message: Inbound, _words: str, _: Context) -> dict[str, Any
 
 
 _ANSWERS: dict[tuple[str, str], Callable[[Inbound, str, Context], dict[str, Any]]] = {
-    ("report", "name"): _name, ("report", "age"): _age, ("report", "gender"): _gender,
-    ("report", "place"): _place, ("report", "time"): _time, ("report", "description"): _free_text("description"),
-    ("report", "photos"): _photos_done, ("sighting", "photo"): _sighting_photo,
-    ("sighting", "place"): _place, ("sighting", "time"): _sighting_time, ("sighting", "note"): _free_text("note"),
-}  # fmt: skip
+    ("report", "name"): _name,
+    ("report", "age"): _age,
+    ("report", "gender"): _gender,
+    ("report", "place"): _place,
+    ("report", "time"): _time,
+    ("report", "description"): _free_text("description"),
+    ("report", "photos"): _photos_done,
+    ("sighting", "photo"): _sighting_photo,
+    ("sighting", "place"): _place,
+    ("sighting", "time"): _sighting_time,
+    ("sighting", "note"): _free_text("note"),
+}
 
 
 # Moving on -----------------------------------------------------------------------

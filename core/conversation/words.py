@@ -14,11 +14,25 @@ _YES = {"yes", "y", "yeah", "yep", "ok", "okay", "i agree", "agree", "si", "sí"
 _NO = {"no", "n", "nope", "i don't agree", "i do not agree", "don't", "non", "nein"}
 
 MENU_CHOICES = {
-    "1": "report", "report": "report", "report a missing person": "report", "/report": "report", "missing": "report",
-    "2": "sighting", "sighting": "sighting", "report a sighting": "sighting", "/sighting": "sighting", "i saw someone": "sighting",
-    "3": "cases", "my cases": "cases", "my reports": "cases", "cases": "cases", "reports": "cases", "/cases": "cases",
-    "4": "erase", "delete": "erase",
-}  # fmt: skip
+    "1": "report",
+    "report": "report",
+    "report a missing person": "report",
+    "/report": "report",
+    "missing": "report",
+    "2": "sighting",
+    "sighting": "sighting",
+    "report a sighting": "sighting",
+    "/sighting": "sighting",
+    "i saw someone": "sighting",
+    "3": "cases",
+    "my cases": "cases",
+    "my reports": "cases",
+    "cases": "cases",
+    "reports": "cases",
+    "/cases": "cases",
+    "4": "erase",
+    "delete": "erase",
+}
 # Control characters (but tab and newline) and lone surrogates, which no database or chat can carry.
 _UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 

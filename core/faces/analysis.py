@@ -112,7 +112,7 @@ def _second_chance(work: np.ndarray, upsample: int) -> list[face_model.Detection
 def _face(gray: np.ndarray, detection: face_model.Detection, encoding: np.ndarray, scale: float) -> Face:
     top, right, bottom, left = detection.box
     crisp = sharpness(gray[top:bottom, left:right])
-    box = tuple(int(round(v / scale)) for v in detection.box)
+    box = tuple(round(v / scale) for v in detection.box)
     size = _size(box)  # in the original photo's pixels, which is what the sender can change
     verdict = judge(size, crisp)
     return Face(box, detection.score, size, crisp, verdict.quality, verdict.reason, encoding)  # type: ignore[arg-type]
