@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from admin.auth import current_user, require
 from admin.context import homeward
+from admin.overview import review_stats, service_health
 from core.conversation.answers import citizen_thanks, describe_place, describe_time, family_answer
 from core.conversation.catalog import render
 from storage.audit import audit, history
@@ -27,6 +28,7 @@ from storage.contacts import find_contact
 from storage.faces import faces_of_owner
 from storage.outbox import delivery_status, queue_outbound
 from storage.photos import Owner
+from workers import metrics
 from workers.queue import enqueue_outbox
 
 blueprint = Blueprint("review", __name__)
@@ -43,7 +45,12 @@ def dashboard() -> str:
     counts = pending_by_band(db) | open_counts(db)
     escalated = overdue_strong(db, overdue)
     return render_template(
-        "dashboard.html", counts=counts, escalated=escalated, minutes=services.settings.review_escalate_minutes
+        "dashboard.html",
+        counts=counts,
+        escalated=escalated,
+        minutes=services.settings.review_escalate_minutes,
+        health=service_health(db, services.queue),
+        stats=review_stats(db),
     )
 
 
@@ -103,6 +110,7 @@ def decision(candidate_id: str) -> Any:
     if decided is None:
         flash("This candidate was already decided; nothing was changed.")
         return redirect(url_for("review.candidate", candidate_id=candidate_id))
+    metrics.review_decided(decided)
     audit(db, user, action, f"candidate:{candidate_id}", reason)
     audit(db, user, action, f"case:{decided['case']}", f"candidate {candidate_id}")
     if action == "approve":

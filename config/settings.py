@@ -108,6 +108,17 @@ SETTINGS: tuple[Setting, ...] = (
         "REVIEW_ESCALATE_MINUTES", "30", "Strong candidates waiting longer than this are highlighted on the front page."
     ),
     Setting(
+        "HOMEWARD_METRICS_TOKEN",
+        "",
+        "Bearer token that /metrics asks for (Authorization: Bearer ...). Unset: /metrics answers loopback callers only.",
+        secret=True,
+    ),
+    Setting(
+        "PROMETHEUS_MULTIPROC_DIR",
+        "",
+        "Where each process keeps its metric files so /metrics adds them up. `make run` sets it to the data dir's run/prometheus for its children; leave it unset.",
+    ),
+    Setting(
         "PUBLIC_BASE_URL",
         "",
         "The address the platforms reach this service at, e.g. https://homeward.example.org (Twilio signatures are checked against it).",
@@ -194,6 +205,8 @@ class Settings:
     match_lookback_days: int
     case_photo_jitters: int
     review_escalate_minutes: int
+    metrics_token: str | None
+    metrics_dir: Path | None
     telegram: TelegramSettings | None
     twilio: TwilioSettings | None
 
@@ -201,6 +214,11 @@ class Settings:
     def run_dir(self) -> Path:
         """Where `make run` records the embedded servers it started."""
         return self.data_dir / "run"
+
+    @property
+    def metrics_run_dir(self) -> Path:
+        """Where `make run` has its children keep their metric files: PROMETHEUS_MULTIPROC_DIR if set, else run/prometheus."""
+        return self.metrics_dir or self.run_dir / "prometheus"
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -236,6 +254,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         match_lookback_days=env.integer("MATCH_LOOKBACK_DAYS", 1, 3650),
         case_photo_jitters=env.integer("HOMEWARD_CASE_PHOTO_JITTERS", 1, 100),
         review_escalate_minutes=env.integer("REVIEW_ESCALATE_MINUTES", 1, 10080),
+        metrics_token=env.optional("HOMEWARD_METRICS_TOKEN", _check_min_length(16)),
+        metrics_dir=_optional_path(env.optional("PROMETHEUS_MULTIPROC_DIR")),
         telegram=telegram,
         twilio=twilio,
     )
@@ -277,6 +297,10 @@ def _twilio(env: _Env, public_base_url: str) -> TwilioSettings | None:
 
 def _simulator(choice: str, telegram: TelegramSettings | None, twilio: TwilioSettings | None) -> bool:
     return choice == "ON" or (choice == "AUTO" and telegram is None and twilio is None)
+
+
+def _optional_path(value: str | None) -> Path | None:
+    return Path(value) if value else None
 
 
 def _check_bands(strong: float, review: float) -> float:

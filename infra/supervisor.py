@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+
+from prometheus_client import multiprocess
 
 from config import Settings
 from config.process import start_process
@@ -92,7 +95,7 @@ def main() -> int:
             url = f"http://{_display_host(settings.host)}:{settings.port}"
             if _wait_healthy(url, everything):
                 _banner(url, login, time.monotonic() - started, settings.simulator)
-                return _watch(everything, settings.run_dir)
+                return _watch(everything, settings.run_dir, settings.metrics_run_dir)
             return 0 if _Stop.requested else 1
         finally:
             _stop_children(children)
@@ -130,6 +133,7 @@ def _process_of(process: subprocess.Popen[bytes] | None) -> subprocess.Popen[byt
 
 def _start_children(settings: Settings, urls: ServiceUrls) -> dict[str, Child]:
     env = os.environ | {"MONGODB_URI": urls.mongodb_uri, "REDIS_URL": urls.redis_url, "PYTHONUNBUFFERED": "1"}
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(_fresh_metrics_dir(settings.metrics_run_dir))
     commands = {"web": [sys.executable, "-m", "admin"]}
     for number in range(1, settings.workers + 1):
         commands[f"worker-{number}"] = [sys.executable, "-m", "workers"]
@@ -165,13 +169,14 @@ def _wait_healthy(url: str, children: dict[str, Child]) -> bool:
     return False
 
 
-def _watch(children: dict[str, Child], run_dir: Path) -> int:
+def _watch(children: dict[str, Child], run_dir: Path, metrics_dir: Path | None = None) -> int:
     """Restart whatever dies, until Ctrl-C or SIGTERM."""
     while not _Stop.requested:
         changed = False
         for child in children.values():
             if child.restart_at is None and (code := child.process.poll()) is not None:
                 _end_group(child.process.pid)
+                multiprocess.mark_process_dead(child.process.pid, str(metrics_dir or run_dir / "prometheus"))
                 _crashed(child, _describe_exit(code))
                 changed = True
             elif child.restart_at is not None and time.monotonic() >= child.restart_at:
@@ -217,6 +222,13 @@ def _restart(child: Child) -> None:
         return
     child.restarts += 1
     log.warning("%s restarted (pid %d, restart %d)", child.name, child.process.pid, child.restarts)
+
+
+def _fresh_metrics_dir(path: Path) -> Path:
+    """Every child keeps its metric files here; a new start begins from zero (Prometheus sees a counter reset)."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _end_group(pid: int) -> None:

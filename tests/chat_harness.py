@@ -9,12 +9,12 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 from pymongo.database import Database
-from rq import SimpleWorker
 
 from admin.app import create_app
 from config import Settings
 from storage.connections import Connections
 from workers import context
+from workers.metrics import MeasuredWorker
 from workers.queue import make_queue
 
 # Every collection that may hold something of a contact; erasure must empty them of it.
@@ -28,7 +28,7 @@ class Harness:
         self.db: Database = connections.db
         self.context = context.WorkerContext(settings, connections)
         context.install(self.context)
-        self.worker = SimpleWorker([make_queue(connections.redis)], connection=connections.redis)
+        self.worker = MeasuredWorker([make_queue(connections.redis)], connection=connections.redis)
 
     def simulator_send(self, user: str, text: str = "", photo: Path | None = None) -> int:
         """Post as the simulator page does, CSRF token in the header."""

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import sys
 
-from rq import SimpleWorker
-
 from config.process import start_process
 from core.faces import model as face_model
 from storage.connections import connect
 from workers.context import WorkerContext, install
+from workers.metrics import MeasuredWorker
 from workers.queue import make_queue
 
 
@@ -26,7 +25,7 @@ def main() -> int:
     connections = connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url)
     install(WorkerContext(settings, connections))
     face_model.load()
-    worker = SimpleWorker([make_queue(connections.redis)], connection=connections.redis)
+    worker = MeasuredWorker([make_queue(connections.redis)], connection=connections.redis)
     worker.work(with_scheduler=True, logging_level=settings.log_level)
     return 0
 

@@ -12,6 +12,7 @@ from rq import Queue
 from core.conversation.messages import Inbound
 from storage.connections import Database
 from storage.inbound import store_inbound
+from workers import metrics
 from workers.queue import enqueue_conversation
 
 
@@ -20,5 +21,6 @@ def accept(db: Database, queue: Queue, message: Inbound) -> bool:
     inbound_id = store_inbound(db, message)
     if inbound_id is None:
         return False
+    metrics.MESSAGES_IN.labels(message.channel).inc()
     enqueue_conversation(queue, str(inbound_id))
     return True

@@ -13,6 +13,7 @@ from storage.candidates import pending_distances, record_candidate
 from storage.cases import flag_possible_duplicate, is_open
 from storage.faces import bytes_to_vector, find_face, recent_sighting_faces, usable_faces, usable_faces_of_owner
 from storage.photos import Owner, find_photo
+from workers import metrics
 from workers.context import WorkerContext, current
 from workers.gallery import CaseGallery
 
@@ -54,6 +55,8 @@ def _sighting_face(context: WorkerContext, face: dict[str, Any]) -> int:
         case_face = find_face(db, case_face_ids[hit.case])
         if case_face and _record(context, hit, case_face, face):
             created += 1
+    if created:
+        metrics.sighting_matched(db, face["owner"]["id"])
     return created
 
 

@@ -10,6 +10,7 @@ from bot.channels import Outgoing, SendError
 from storage.contacts import find_contact
 from storage.outbox import forget_sent, mark_outbound, pending_outbound, recipient_of
 from storage.photos import find_photo, photo_bytes
+from workers import metrics
 from workers.context import WorkerContext, current
 
 WHATSAPP_WINDOW = timedelta(hours=24)
@@ -29,6 +30,7 @@ def send_outbox(outbox_id: str) -> int:
         for message in pending_outbound(db, contact):
             channel = context.channels.get(message["channel"])
             if channel is None:
+                metrics.REPLIES_FAILED.labels(message["channel"]).inc()
                 mark_outbound(db, message["_id"], "failed", error=f"channel {message['channel']} is not configured")
                 continue
             try:
@@ -36,6 +38,7 @@ def send_outbox(outbox_id: str) -> int:
                     Outgoing(message["chat_id"], message["text"], _photo(context, message), window_open)
                 )
             except SendError as exc:
+                metrics.REPLIES_FAILED.labels(message["channel"]).inc()
                 log.warning(
                     "sending to a %s contact failed (%s): %s",
                     message["channel"],
@@ -47,6 +50,7 @@ def send_outbox(outbox_id: str) -> int:
                     continue
                 raise
             _after_send(context, message, result.platform_id, result.sent_as)
+            metrics.REPLIES_SENT.labels(message["channel"]).inc()
             sent += 1
     return sent
 

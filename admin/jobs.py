@@ -1,0 +1,117 @@
+"""Jobs, for admins: what failed, what runs, what waits for its retry; requeue or delete, audited.
+
+A job shows its function, times and the last line of its error only: job
+arguments are ids and the traceback's last line names the exception, so no
+message text or phone number reaches the page.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+from rq.registry import BaseRegistry, FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+from admin.auth import current_user, require
+from admin.context import homeward
+from storage.audit import audit
+from workers.metrics import job_name
+
+blueprint = Blueprint("jobs", __name__, url_prefix="/jobs")
+SHOWN = 100  # per registry, newest first
+JOB_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
+ERROR_CHARS = 200
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: str
+    function: str
+    state: str  # failed, running or scheduled
+    enqueued_at: datetime | None
+    at: datetime | None  # failed: when it ended; running: when it started; scheduled: when it will run
+    error: str
+    tries_left: int | None
+
+
+@blueprint.get("/")
+@require("admin")
+def index() -> str:
+    queue = homeward().queue
+    rows = {
+        "failed": _rows(FailedJobRegistry(queue=queue), "failed"),
+        "running": _rows(StartedJobRegistry(queue=queue), "running"),
+        "scheduled": _rows(ScheduledJobRegistry(queue=queue), "scheduled"),
+    }
+    return render_template("jobs.html", rows=rows, queued=queue.count)
+
+
+@blueprint.post("/<job_id>/requeue")
+@require("admin")
+def requeue(job_id: str) -> Any:
+    """A failed job runs again from the start; a job waiting for its retry runs now."""
+    services = homeward()
+    job = _job(job_id)
+    try:
+        if job.is_scheduled:
+            ScheduledJobRegistry(queue=services.queue).remove(job)
+            services.queue.enqueue_job(job)
+        else:
+            FailedJobRegistry(queue=services.queue).requeue(job)
+    except InvalidJobOperation:
+        flash("That job is neither failed nor waiting for a retry any more; nothing was changed.")
+        return redirect(url_for("jobs.index"))
+    audit(services.connections.db, current_user()["username"], "requeue job", f"job:{job_id}", job_name(job))  # type: ignore[index]
+    flash(f"Requeued {job_name(job)}: a worker will run it shortly.")
+    return redirect(url_for("jobs.index"))
+
+
+@blueprint.post("/<job_id>/delete")
+@require("admin")
+def delete(job_id: str) -> Any:
+    services = homeward()
+    job = _job(job_id)
+    if job.is_started:
+        flash("That job is running; it cannot be deleted now.")
+        return redirect(url_for("jobs.index"))
+    name = job_name(job)
+    job.delete()
+    audit(services.connections.db, current_user()["username"], "delete job", f"job:{job_id}", name)  # type: ignore[index]
+    flash(f"Deleted the {name} job; it will not run again.")
+    return redirect(url_for("jobs.index"))
+
+
+def _rows(registry: BaseRegistry, state: str) -> list[JobRow]:
+    ids = registry.get_job_ids(0, SHOWN - 1, desc=True)
+    rows = []
+    for job in Job.fetch_many(ids, connection=registry.connection):
+        if job is None:
+            continue  # expired between the two reads
+        if state == "scheduled":
+            at = registry.get_scheduled_time(job) if isinstance(registry, ScheduledJobRegistry) else None
+        else:
+            at = job.ended_at if state == "failed" else job.started_at
+        rows.append(
+            JobRow(job.id, job_name(job), state, job.enqueued_at, at, error_summary(job.exc_info), job.retries_left)
+        )
+    return rows
+
+
+def error_summary(exc_info: str | None) -> str:
+    """The last line of a traceback (`KeyError: 'photo'`), shortened: the whole traceback stays in Redis."""
+    lines = [line.strip() for line in (exc_info or "").splitlines() if line.strip()]
+    return lines[-1][:ERROR_CHARS] if lines else ""
+
+
+def _job(job_id: str) -> Job:
+    if not JOB_ID.fullmatch(job_id):
+        abort(404)
+    try:
+        return Job.fetch(job_id, connection=homeward().queue.connection)
+    except NoSuchJobError:
+        abort(404)

@@ -1,0 +1,18 @@
+"""A job whose failure the test controls: it fails until its Redis flag is set, like a job waiting on a fix."""
+
+from __future__ import annotations
+
+from rq import get_current_job
+
+
+class NotYet(RuntimeError):
+    pass
+
+
+def run_when_allowed(flag: str) -> str:
+    """Fail (naming nothing but the flag's key) until `flag` is set in Redis; then succeed."""
+    job = get_current_job()
+    assert job is not None
+    if not job.connection.get(flag):
+        raise NotYet(f"flag {flag} is not set")
+    return "ran"
