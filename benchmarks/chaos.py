@@ -313,7 +313,7 @@ def wait_for_banner(log: Path, supervisor: subprocess.Popen[bytes], timeout: flo
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="chaos", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--contacts", type=int, default=200, help="people talking at once (default 200)")
     parser.add_argument("--threads", type=int, default=64, help="conversations in flight at once (default 64)")
     parser.add_argument("--faults", default="worker,redis,mongodb", help="what to kill, in order (default all three)")
@@ -441,11 +441,23 @@ def tally(
         "telegram_redeliveries": world.telegram_redeliveries,
         "off_script": sum(s.answered_at is None and s.off_script for s in sent),
         "duplicated_replies": duplicates(world),
+        "unanswered_detail": [
+            f"{c.platform} contact {n}, step {i + 1} ({_why(s)}, sent at {s.at - started:.1f} s): expected '{s.expect}'"
+            for n, c in enumerate(contacts)
+            for i, s in enumerate(c.sent)
+            if s.answered_at is None
+        ],
         "confirmed": {c.address: c.reference for c in contacts if c.reference},
         "faults": recoveries,
         "conversation_s": round(talked - started, 1),
         "duration_s": round(time.time() - started, 1),
     }
+
+
+def _why(sent: Sent) -> str:
+    if not sent.accepted:
+        return "the webhook refused it"
+    return "answered off-script" if sent.off_script else "no answer"
 
 
 def duplicates(world: World) -> int:
@@ -503,6 +515,8 @@ def report(figures: dict[str, Any], log: Path | None) -> None:
     print(f"    not in MongoDB         {', '.join(figures['missing_in_mongodb']) or '-'}")
     print(f"    without their photos   {', '.join(figures['missing_photos']) or '-'}")
     print(f"  photos still pending   {figures['photos_still_pending']}")
+    for line in figures["unanswered_detail"]:
+        print(f"    {line}")
     for fault in figures["faults"]:
         print(
             f"fault {fault['fault']:8} at {fault['at_s']:6.1f} s: next reply after {fault['next_reply_s']} s, "
