@@ -407,7 +407,8 @@ def run(world: World, data_dir: Path, args: argparse.Namespace) -> dict[str, Any
     grace_end = time.monotonic() + args.grace
     while time.monotonic() < grace_end and _waiting(world, contacts):
         time.sleep(0.5)
-    return tally(world, contacts, faults.done, started, talked)
+    figures = tally(world, contacts, faults.done, started, talked)
+    return figures | {"faults_not_injected": args.fault_names[len(faults.done) :]}
 
 
 def _waiting(world: World, contacts: list[Contact]) -> list[Sent]:
@@ -522,6 +523,9 @@ def report(figures: dict[str, Any], log: Path | None) -> None:
             f"fault {fault['fault']:8} at {fault['at_s']:6.1f} s: next reply after {fault['next_reply_s']} s, "
             f"/healthz 200 after {fault['healthz_s']} s"
         )
+    if figures["faults_not_injected"]:
+        skipped = ", ".join(figures["faults_not_injected"])
+        print(f"faults not injected      {skipped} (the conversations stopped before reaching them)")
     print(f"duration                 {figures['duration_s']} s (conversations {figures['conversation_s']} s)")
     if log is not None and log.is_file():
         errors = [line for line in log.read_text(errors="replace").splitlines() if "ERROR" in line or "Error" in line]
