@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-webhooks bench-matching doctor help
+.PHONY: run test lint bench bench-webhooks bench-matching chaos doctor help
 
 help:
 	@echo "make run     start everything (embedded MongoDB + Redis, web, worker) on http://127.0.0.1:8000"
@@ -13,6 +13,7 @@ help:
 	@echo "make bench   print per-photo timings of the face pipeline"
 	@echo "make bench-webhooks  print webhook acknowledgement latency (p50/p90/p99)"
 	@echo "make bench-matching  print time from a sighting photo to its candidate in the queue (p50/p95)"
+	@echo "make chaos   200 conversations over the webhooks while the worker, Redis and MongoDB are killed: lost, stuck, duplicated"
 	@echo "make doctor  check the install"
 
 # The pinned dependencies, then the project itself (editable, for the `homeward` command).
@@ -40,6 +41,9 @@ bench-webhooks: $(STAMP)
 
 bench-matching: $(STAMP)
 	$(PY) -m benchmarks.match_latency
+
+chaos: $(STAMP)
+	$(PY) -m benchmarks.chaos
 
 doctor: $(STAMP)
 	$(VENV)/bin/homeward doctor

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from cli import doctor, evaluation, photos, telegram, users
+from cli import bench, doctor, evaluation, photos, telegram, users
 
 
 @click.group("homeward")
@@ -21,6 +21,7 @@ group.add_command(photos.embed_command)
 group.add_command(doctor.doctor_command)
 group.add_command(telegram.set_telegram_webhook_command)
 group.add_command(evaluation.eval_group)
+group.add_command(bench.bench_group)
 
 
 if __name__ == "__main__":

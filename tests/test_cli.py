@@ -13,12 +13,12 @@ from click.testing import CliRunner
 
 from cli.main import group
 from config import Settings
-from tests.standins.server import BackgroundServer
-from tests.standins.telegram_api import TelegramStandIn
+from standins.server import BackgroundServer
+from standins.telegram_api import TelegramStandIn
 
 # The console script pyproject.toml declares, installed by `make` next to the venv's python.
 HOMEWARD = Path(sys.executable).parent / "homeward"
-COMMANDS = ("create-user", "doctor", "embed", "eval", "set-telegram-webhook")
+COMMANDS = ("bench", "create-user", "doctor", "embed", "eval", "set-telegram-webhook")
 
 
 def env_of(settings: Settings) -> dict[str, str]:

@@ -21,12 +21,12 @@ from pymongo.database import Database
 from twilio.request_validator import RequestValidator
 
 from infra.embedded import EmbeddedServer
+from standins.server import BackgroundServer
+from standins.telegram_api import TelegramStandIn
+from standins.twilio_api import TwilioStandIn
 from storage.users import create_user
 from tests.conftest import make_environment
 from tests.live import live_service
-from tests.standins.server import BackgroundServer
-from tests.standins.telegram_api import TelegramStandIn
-from tests.standins.twilio_api import TwilioStandIn
 
 pytest.importorskip("selenium")
 from selenium.webdriver.common.by import By

@@ -18,11 +18,11 @@ from rq.registry import FailedJobRegistry
 from admin.app import create_app
 from config import Settings
 from infra.embedded import EmbeddedServer
+from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
 from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.conftest import make_environment
-from tests.standins.telegram_api import TelegramStandIn
 from tests.test_admin_access import PASSWORD, login
 from tests.test_matching import SAME_PERSON, lfw, report_case, report_sighting
 from tests.test_telegram import CHAT, CITIZEN, SECRET, bot_api, chat, photo  # noqa: F401 - fixtures

@@ -16,11 +16,11 @@ import pytest
 
 from config import Settings
 from infra.embedded import EmbeddedServer
+from standins.server import BackgroundServer
+from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
 from tests.chat_harness import Harness
 from tests.conftest import make_environment
-from tests.standins.server import BackgroundServer
-from tests.standins.telegram_api import TelegramStandIn
 
 TOKEN = "123456:TEST-token"
 SECRET = "s3cret-webhook-token-123"

@@ -14,11 +14,11 @@ from twilio.request_validator import RequestValidator
 
 from config import Settings
 from infra.embedded import EmbeddedServer
+from standins.server import BackgroundServer
+from standins.twilio_api import TwilioStandIn
 from storage.connections import Connections
 from tests.chat_harness import Harness
 from tests.conftest import make_environment
-from tests.standins.server import BackgroundServer
-from tests.standins.twilio_api import TwilioStandIn
 
 SID, TOKEN, FROM = "AC" + "1" * 32, "twilio-auth-token-for-tests", "+14155238886"
 PUBLIC = "https://homeward.example.org"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -11,7 +12,8 @@ from flask import Flask, Response, jsonify, request
 class TwilioStandIn:
     def __init__(self, account_sid: str, auth_token: str) -> None:
         self.account_sid, self.auth_token = account_sid, auth_token
-        self.sent: list[dict[str, str]] = []
+        self.sent: list[dict[str, Any]] = []  # every message sent, in order, with "at" (time.time())
+        self.by_to: dict[str, list[dict[str, Any]]] = {}  # the same records, per "whatsapp:+..." recipient
         self.media: dict[str, tuple[bytes, str]] = {}
         self.media_requests: list[bool] = []  # whether each media fetch carried the right credentials
         self._lock = threading.Lock()
@@ -29,7 +31,9 @@ class TwilioStandIn:
             if not auth or (auth.username, auth.password) != (self.account_sid, self.auth_token):
                 return jsonify(code=20003, message="Authenticate", status=401), 401
             with self._lock:
-                self.sent.append(dict(request.form))
+                record: dict[str, Any] = dict(request.form) | {"at": time.time()}
+                self.sent.append(record)
+                self.by_to.setdefault(request.form["To"], []).append(record)
                 sid = f"SM{len(self.sent):032d}"
             return jsonify(sid=sid, status="queued", to=request.form["To"], body=request.form.get("Body", "")), 201
 

@@ -13,7 +13,8 @@ from flask import Flask, abort, jsonify, request
 class TelegramStandIn:
     def __init__(self, token: str) -> None:
         self.token = token
-        self.sent: list[dict[str, Any]] = []  # every message the bot sent, in order
+        self.sent: list[dict[str, Any]] = []  # every message the bot sent, in order, with "at" (time.time())
+        self.by_chat: dict[int, list[dict[str, Any]]] = {}  # the same records, per chat
         self.files: dict[str, bytes] = {}  # file_id -> bytes, served through getFile
         self.fail_next: list[int] = []  # HTTP statuses to answer the next sends with
         self.updates: list[dict[str, Any]] = []  # served once by getUpdates
@@ -72,7 +73,9 @@ class TelegramStandIn:
                 status = self.fail_next.pop(0)
                 description = "Forbidden: bot was blocked by the user" if status == 403 else "Internal Server Error"
                 return jsonify(ok=False, error_code=status, description=description), status
-            self.sent.append({"method": method, **params, "has_photo": "photo" in request.files})
+            record = {"method": method, **params, "has_photo": "photo" in request.files, "at": time.time()}
+            self.sent.append(record)
+            self.by_chat.setdefault(int(params["chat_id"]), []).append(record)
             message_id = len(self.sent)
         return _ok(
             {

@@ -1,0 +1,44 @@
+"""`homeward bench …`: the benchmarks, each a command that prints figures (also `make bench*`, `make chaos`).
+
+Each subcommand runs `python -m benchmarks.<module>` in this process and passes
+its arguments on unchanged, so `homeward bench chaos --help` shows the
+benchmark's own options.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+# command name -> (module in benchmarks/, what it measures)
+BENCHMARKS = {
+    "chaos": ("chaos", "Conversations over real webhooks while the worker, Redis and MongoDB are killed."),
+    "pipeline": ("pipeline", "Per-photo timings of the face pipeline."),
+    "webhooks": ("webhook_latency", "Webhook acknowledgement latency (p50/p90/p99)."),
+    "matching": ("match_latency", "Time from a sighting photo to its candidate in the review queue."),
+    "heal": ("heal", "Seconds from killing a child of `make run` to /healthz 200 again."),
+}
+PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+@click.group("bench")
+def bench_group() -> None:
+    """Run a benchmark and print its figures."""
+
+
+def _command(name: str, module: str, summary: str) -> click.Command:
+    @click.command(name, help=f"{summary} Options: `homeward bench {name} --help`.", context_settings=PASS_THROUGH)
+    @click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
+    def run(arguments: tuple[str, ...]) -> None:
+        benchmark = importlib.import_module(f"benchmarks.{module}")  # only the one asked for: some load face models
+        sys.argv = [f"homeward bench {name}", *arguments]  # the older benchmarks read their options from sys.argv
+        code = benchmark.main(list(arguments)) if name == "chaos" else benchmark.main()
+        sys.exit(code)
+
+    return run
+
+
+for _name, (_module, _summary) in BENCHMARKS.items():
+    bench_group.add_command(_command(_name, _module, _summary))
