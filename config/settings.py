@@ -108,6 +108,11 @@ SETTINGS: tuple[Setting, ...] = (
         "REVIEW_ESCALATE_MINUTES", "30", "Strong candidates waiting longer than this are highlighted on the front page."
     ),
     Setting(
+        "HOMEWARD_RECONCILE_SECONDS",
+        "15",
+        "How often one of the workers looks for stored work whose job was lost (messages, photos, approvals) and queues it again.",
+    ),
+    Setting(
         "PUBLIC_BASE_URL",
         "",
         "The address the platforms reach this service at, e.g. https://homeward.example.org (Twilio signatures are checked against it).",
@@ -194,6 +199,7 @@ class Settings:
     match_lookback_days: int
     case_photo_jitters: int
     review_escalate_minutes: int
+    reconcile_seconds: int
     telegram: TelegramSettings | None
     twilio: TwilioSettings | None
 
@@ -236,6 +242,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         match_lookback_days=env.integer("MATCH_LOOKBACK_DAYS", 1, 3650),
         case_photo_jitters=env.integer("HOMEWARD_CASE_PHOTO_JITTERS", 1, 100),
         review_escalate_minutes=env.integer("REVIEW_ESCALATE_MINUTES", 1, 10080),
+        reconcile_seconds=env.integer("HOMEWARD_RECONCILE_SECONDS", 1, 3600),
         telegram=telegram,
         twilio=twilio,
     )
