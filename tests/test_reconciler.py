@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -221,3 +223,17 @@ def test_the_last_run_is_recorded_for_healthz_and_one_worker_runs_it_per_period(
     assert health["reconciler"]["last_run_s_ago"] < 5
     assert set(health["reconciler"]["recovered"]) >= {"inbound", "photos", "outbox", "approvals", "orphan_faces"}
     assert re.fullmatch(r"\d+(\.\d+)?", str(health["reconciler"]["last_run_s_ago"]))
+
+
+def test_each_worker_runs_it_in_a_thread_every_period(harness: Harness) -> None:
+    context = dataclasses.replace(
+        harness.context, settings=dataclasses.replace(harness.context.settings, reconcile_seconds=1)
+    )
+    stop = reconciler.start(context)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not harness.context.connections.redis.get(reconciler.LAST_KEY):
+            time.sleep(0.1)
+    finally:
+        stop.set()
+    assert harness.client.get("/healthz").json["reconciler"]["last_run_s_ago"] < 10
