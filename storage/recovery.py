@@ -16,6 +16,8 @@ from pymongo.database import Database
 
 # A message whose send failed waits for RQ's retry (at most an hour apart, workers/queue.py OUTBOX_RETRY).
 OUTBOX_RETRY_CEILING = timedelta(hours=1)
+# Photos analysed before `matched_at` existed have none; only recent ones are matched again, not years of them.
+MATCH_RECOVERY_WINDOW = timedelta(days=7)
 
 
 def stale_inbound(db: Database, older_than: datetime, limit: int = 100) -> list[str]:
@@ -51,11 +53,11 @@ def pending_photos(db: Database, older_than: datetime, limit: int = 100) -> list
 
 
 def unmatched_photos(db: Database, older_than: datetime, limit: int = 100) -> list[str]:
-    """Analysed case and sighting photos whose matching never finished (no `matched_at`)."""
+    """Analysed case and sighting photos whose matching never finished (no `matched_at`), of the last week."""
     query = {
         "status": "analysed",
         "matched_at": None,
-        "analysed_at": {"$lt": older_than},
+        "analysed_at": {"$lt": older_than, "$gte": older_than - MATCH_RECOVERY_WINDOW},
         "owner.kind": {"$in": ["case", "sighting"]},
     }
     return [str(p["_id"]) for p in db.photos.find(query, {"_id": 1}).sort("analysed_at", ASCENDING).limit(limit)]
