@@ -2,6 +2,7 @@
 
 Under `make run` it also shows the supervisor's view of its children (pid, up,
 up_s, restarts, last_exit); that is history, so restarts alone never make it 503.
+So is the reconciler's last run (how long ago, what it recovered), shown but never counted in `ok`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from admin.context import homeward
 from infra.embedded import pid_alive
 from infra.status import read_status
 from storage.connections import ping
+from workers.reconciler import last_run
 
 blueprint = Blueprint("health", __name__)
 
@@ -32,7 +34,15 @@ def healthz() -> Any:
     healthy = all(part["ok"] for part in parts.values())
     supervised = read_status(services.settings.run_dir)
     processes = {"processes": supervised} if supervised is not None else {}
-    return jsonify({"ok": healthy, **parts, **processes}), 200 if healthy else 503
+    history = {"reconciler": _reconciler(services.connections.redis)}
+    return jsonify({"ok": healthy, **parts, **history, **processes}), 200 if healthy else 503
+
+
+def _reconciler(connection: Any) -> dict[str, Any]:
+    try:
+        return last_run(connection)
+    except Exception as exc:  # noqa: BLE001 - Redis down: already reported under redis
+        return {"last_run_s_ago": None, "recovered": None, "error": type(exc).__name__}
 
 
 def _check(ping: Any) -> dict[str, Any]:

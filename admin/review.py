@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis
 from bson import ObjectId
 from bson.errors import InvalidId
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -12,24 +14,21 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from admin.auth import current_user, require
 from admin.context import homeward
 from admin.overview import review_stats, service_health
-from core.conversation.answers import citizen_thanks, describe_place, describe_time, family_answer
-from core.conversation.catalog import render
+from core.conversation.answers import describe_place, describe_time
 from storage.audit import audit, history
 from storage.candidates import (
     decide,
     find_candidate,
-    note_family_message,
     overdue_strong,
     pending_by_band,
     review_queue,
 )
 from storage.cases import case_names, find_case, find_sighting, open_counts
-from storage.contacts import find_contact
 from storage.faces import faces_of_owner
-from storage.outbox import delivery_status, queue_outbound
+from storage.outbox import delivery_status
 from storage.photos import Owner
 from workers import metrics
-from workers.queue import enqueue_outbox
+from workers.approval import tell_family
 
 blueprint = Blueprint("review", __name__)
 PAGE_SIZE = 20
@@ -114,44 +113,13 @@ def decision(candidate_id: str) -> Any:
     audit(db, user, action, f"candidate:{candidate_id}", reason)
     audit(db, user, action, f"case:{decided['case']}", f"candidate {candidate_id}")
     if action == "approve":
-        _answer_family(decided)
+        # Redis down: the messages are stored but not queued; the reconciler queues them within a minute.
+        with contextlib.suppress(redis.RedisError):
+            tell_family(db, homeward().queue, decided["_id"])
         flash("Approved: the family is being told in their chat.")
     else:
         flash("Rejected; the reason is recorded.")
     return redirect(url_for("review.candidate", candidate_id=candidate_id))
-
-
-def _answer_family(candidate: dict[str, Any]) -> None:
-    """Queue the family's message (with the sighting photo) and the citizen's thank-you."""
-    services = homeward()
-    db = services.connections.db
-    case = find_case(db, candidate["case"])
-    sighting = find_sighting(db, candidate["sighting"])
-    family = find_contact(db, case["reporter"]) if case else None
-    if case is None or sighting is None or family is None:
-        return  # erased meanwhile: there is nobody left to tell
-    message_id = queue_outbound(
-        db,
-        family["contact"],
-        family["channel"],
-        family["chat_id"],
-        render(family_answer(case, sighting)),
-        photo_id=candidate["sighting_photo_id"],
-        source=f"approve:{candidate['_id']}",
-    )
-    note_family_message(db, candidate["_id"], message_id)
-    enqueue_outbox(services.queue, str(message_id))
-    citizen = find_contact(db, sighting["reporter"])
-    if citizen is not None:
-        thanks = queue_outbound(
-            db,
-            citizen["contact"],
-            citizen["channel"],
-            citizen["chat_id"],
-            render(citizen_thanks(sighting)),
-            source=f"thanks:{sighting['reference']}",
-        )
-        enqueue_outbox(services.queue, str(thanks))
 
 
 def _candidate(candidate_id: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from admin.context import homeward
 from bot.simulator import keep_upload
 from core.conversation.messages import Attachment, Inbound, Location
 from storage.outbox import messages_after
-from workers.inbound import accept
+from workers.inbound import NotKept, accept
 
 blueprint = Blueprint("simulator", __name__, url_prefix="/simulator")
 
@@ -47,7 +47,10 @@ def send() -> Any:
     message = Inbound(
         "simulator", user, uuid.uuid4().hex, request.form.get("text", "")[:4000], tuple(attachments), _location()
     )
-    accept(services.connections.db, services.queue, message)
+    try:
+        accept(services.connections.db, services.queue, message)
+    except NotKept:
+        return jsonify(error="the databases are unreachable; send it again in a minute"), 503
     return jsonify(ok=True)
 
 

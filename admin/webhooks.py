@@ -2,7 +2,9 @@
 
 Nothing slow happens here; the platforms wait for this answer. A repeated
 delivery answers 200 and does nothing; ignored updates answer 200 too, or
-Telegram would redeliver them forever.
+Telegram would redeliver them forever. A message is acknowledged once either
+MongoDB or Redis has kept it; only when neither can is the answer 503, so the
+platform delivers it again.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, request
 
-from admin.context import homeward
+from admin.context import Homeward, homeward
 from bot import telegram, twilio
-from workers.inbound import accept
+from core.conversation.messages import Inbound
+from workers.inbound import NotKept, accept
 
 blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger(__name__)
@@ -35,8 +38,8 @@ def telegram_update() -> Any:
         message = telegram.parse_update(data) if isinstance(data, dict) else None
     except Exception:  # noqa: BLE001 - a malformed update must not make Telegram redeliver it forever
         log.warning("ignored an unreadable Telegram update")
-    if message is not None:
-        accept(services.connections.db, services.queue, message)
+    if message is not None and not _kept(services, message):
+        return "", 503
     return "", 200
 
 
@@ -50,6 +53,16 @@ def twilio_message() -> Any:
     if not twilio.signature_matches(settings, url, request.form, request.headers.get("X-Twilio-Signature")):
         abort(403)
     message = twilio.parse_form(request.form)
-    if message is not None:
-        accept(services.connections.db, services.queue, message)
+    if message is not None and not _kept(services, message):
+        return Response(EMPTY_TWIML, 503, mimetype="text/xml")
     return Response(EMPTY_TWIML, 200, mimetype="text/xml")
+
+
+def _kept(services: Homeward, message: Inbound) -> bool:
+    """Accept the message; False when neither store could keep it."""
+    try:
+        accept(services.connections.db, services.queue, message)
+    except NotKept as exc:
+        log.error("could not keep an inbound %s message, asking for redelivery: %s", message.channel, exc)
+        return False
+    return True

@@ -119,6 +119,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Where each process keeps its metric files so /metrics adds them up. `make run` sets it to the data dir's run/prometheus for its children; leave it unset.",
     ),
     Setting(
+        "HOMEWARD_RECONCILE_SECONDS",
+        "15",
+        "How often one of the workers looks for stored work whose job was lost (messages, photos, approvals) and queues it again.",
+    ),
+    Setting(
         "PUBLIC_BASE_URL",
         "",
         "The address the platforms reach this service at, e.g. https://homeward.example.org (Twilio signatures are checked against it).",
@@ -207,6 +212,7 @@ class Settings:
     review_escalate_minutes: int
     metrics_token: str | None
     metrics_dir: Path | None
+    reconcile_seconds: int
     telegram: TelegramSettings | None
     twilio: TwilioSettings | None
 
@@ -256,6 +262,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         review_escalate_minutes=env.integer("REVIEW_ESCALATE_MINUTES", 1, 10080),
         metrics_token=env.optional("HOMEWARD_METRICS_TOKEN", _check_min_length(16)),
         metrics_dir=_optional_path(env.optional("PROMETHEUS_MULTIPROC_DIR")),
+        reconcile_seconds=env.integer("HOMEWARD_RECONCILE_SECONDS", 1, 3600),
         telegram=telegram,
         twilio=twilio,
     )

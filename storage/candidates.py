@@ -72,6 +72,11 @@ def note_family_message(db: Database, candidate_id: ObjectId, message_id: Object
     db.candidates.update_one({"_id": candidate_id}, {"$set": {"family_message_id": message_id}})
 
 
+def note_told(db: Database, candidate_id: ObjectId) -> None:
+    """Record that the family's message and the thank-you were queued (or that nobody was left to tell)."""
+    db.candidates.update_one({"_id": candidate_id}, {"$set": {"told_at": datetime.now(UTC)}})
+
+
 def review_queue(db: Database, skip: int, limit: int) -> list[dict[str, Any]]:
     """Pending candidates, strong band first (the core's band rank), then oldest first."""
     order = [("band_rank", ASCENDING), ("created_at", ASCENDING)]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pymongo
 import redis
 from pymongo.database import Database as Database  # re-exported: admin/ and workers/ name the type from here
+from pymongo.errors import PyMongoError
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
@@ -31,6 +34,24 @@ def connect(mongodb_uri: str, database: str, redis_url: str) -> Connections:
     ensure_indexes(db)
     upgrade_documents(db)
     return Connections(mongo, db, redis_client(redis_url))
+
+
+class DatabaseUnavailable(Exception):
+    """MongoDB did not answer in time (down, unreachable or overloaded); the caller keeps the work elsewhere."""
+
+
+@contextmanager
+def within(seconds: float) -> Iterator[None]:
+    """Bound every MongoDB operation inside to `seconds` in all (server selection included).
+
+    A webhook must answer the platform quickly even when MongoDB is down, instead of
+    waiting for the client's 5 s server selection; any driver failure becomes DatabaseUnavailable.
+    """
+    try:
+        with pymongo.timeout(seconds):
+            yield
+    except PyMongoError as exc:
+        raise DatabaseUnavailable(f"MongoDB did not answer within {seconds} s: {type(exc).__name__}") from exc
 
 
 def ping(db: Database) -> None:

@@ -59,6 +59,13 @@ def store_faces(db: Database, photo: dict[str, Any], analysis: PhotoAnalysis) ->
     return db.faces.bulk_write(writes, ordered=False).upserted_count
 
 
+def drop_faces_if_photo_gone(db: Database, photo_id: ObjectId) -> int:
+    """Delete the faces of a photo that was erased while they were being stored; how many went."""
+    if db.photos.find_one({"_id": photo_id}, {"_id": 1}) is not None:
+        return 0
+    return db.faces.delete_many({"photo_id": photo_id}).deleted_count
+
+
 def move_faces(db: Database, query: dict[str, Any], owner: dict[str, str]) -> None:
     """Give faces a new owner; case and sighting faces are stamped as matchable from now."""
     update: dict[str, Any] = {"owner": owner}

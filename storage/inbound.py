@@ -18,13 +18,28 @@ from pymongo.errors import DuplicateKeyError
 from core.conversation.messages import Inbound, inbound_to_doc
 
 
-def store_inbound(db: Database, message: Inbound) -> ObjectId | None:
-    """Keep an inbound message as `pending`; None when this platform id was seen before."""
+def store_inbound(db: Database, message: Inbound, received_at: datetime | None = None) -> ObjectId | None:
+    """Keep an inbound message as `pending`; None when this platform id was seen before.
+
+    `received_at` is when the platform delivered it, if earlier than now (a message spooled while MongoDB was down).
+    """
     try:
-        doc = inbound_to_doc(message) | {"contact": message.contact, "status": "pending", "received_at": _now()}
+        doc = inbound_to_doc(message) | {
+            "contact": message.contact,
+            "status": "pending",
+            "received_at": received_at or _now(),
+        }
         return db.inbound.insert_one(doc).inserted_id
     except DuplicateKeyError:
         return None
+
+
+def pending_id_of(db: Database, message: Inbound) -> ObjectId | None:
+    """The stored copy of this platform message if it still waits to be answered; None if handled or unknown."""
+    doc = db.inbound.find_one(
+        {"channel": message.channel, "message_id": message.message_id, "status": "pending"}, {"_id": 1}
+    )
+    return ObjectId(doc["_id"]) if doc else None
 
 
 def sender_of(db: Database, inbound_id: str) -> str | None:

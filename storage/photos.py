@@ -93,6 +93,11 @@ def finish_analysis(db: Database, photo_id: ObjectId, result: dict[str, Any]) ->
     )
 
 
+def mark_matched(db: Database, photo_id: ObjectId | str) -> None:
+    """Stamp that the photo's faces were searched: the reconciler re-queues analysed photos without it."""
+    db.photos.update_one({"_id": ObjectId(photo_id)}, {"$set": {"matched_at": _now()}})
+
+
 def delete_photos(db: Database, owner: Owner) -> int:
     """Erase an owner's photos: bytes, records and faces."""
     bucket = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET)

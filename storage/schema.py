@@ -23,6 +23,8 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="owner_sha256_unique",
         ),
         IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
+        # The reconciler's search for analysed photos never matched (matched_at missing).
+        IndexModel([("status", ASCENDING), ("matched_at", ASCENDING), ("analysed_at", ASCENDING)], name="unmatched"),
     ],
     "faces": [
         # A photo's faces are numbered; re-running its analysis rewrites the same slots.
@@ -32,6 +34,7 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("owner.kind", ASCENDING), ("quality", ASCENDING), ("created_at", DESCENDING)], name="kind_quality_created"
         ),
         IndexModel([("owner.kind", ASCENDING), ("matchable_since", ASCENDING)], name="kind_matchable_since"),
+        IndexModel([("created_at", ASCENDING)], name="created"),  # the reconciler's orphan sweep
     ],
     # A (case, sighting face) pair is put before a reviewer once.
     "candidates": [
@@ -50,11 +53,13 @@ INDEXES: dict[str, list[IndexModel]] = {
     "inbound": [
         IndexModel([("channel", ASCENDING), ("message_id", ASCENDING)], unique=True, name="platform_id_unique"),
         IndexModel([("contact", ASCENDING), ("status", ASCENDING), ("received_at", ASCENDING)], name="contact_pending"),
+        IndexModel([("status", ASCENDING), ("received_at", ASCENDING)], name="status_received"),  # the reconciler
     ],
     "conversations": [IndexModel([("contact", ASCENDING)], unique=True, name="contact_unique")],
     "outbox": [
         IndexModel([("contact", ASCENDING), ("seq", ASCENDING)], unique=True, name="contact_seq_unique"),
         IndexModel([("contact", ASCENDING), ("status", ASCENDING), ("seq", ASCENDING)], name="contact_pending"),
+        IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),  # the reconciler
         IndexModel(
             [("source", ASCENDING)],
             unique=True,

@@ -100,6 +100,7 @@ def test_approval_tells_the_family_once(harness: Harness, candidate: ObjectId) -
     assert b"already decided" in again.data
     decided = harness.db.candidates.find_one({"_id": candidate})
     assert decided["status"] == "approved" and decided["decided_by"] == "reviewer"
+    assert decided["told_at"]  # the reconciler has nothing left to do for it
     harness.work()
     family = [m["text"] for m in harness.db.outbox.find({"contact": "simulator:family"})]
     assert sum("confirmed a possible sighting of Colin Powell" in t for t in family) == 1

@@ -24,6 +24,7 @@ def test_all_up_is_200(settings: Settings, connections: Connections) -> None:
         "mongodb": {"ok": True},
         "redis": {"ok": True},
         "workers": {"ok": True, "count": 1},
+        "reconciler": {"last_run_s_ago": None, "recovered": None},
     }
 
 

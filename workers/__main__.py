@@ -2,7 +2,8 @@
 
 It runs jobs in-process (RQ's SimpleWorker) rather than forking per job, so
 the ~1.2 s model load and the database connections are paid once per process,
-not once per photo.
+not once per photo. Each worker also runs the reconciler in a thread (one of
+them per period does the work, see workers/reconciler.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from config.process import start_process
 from core.faces import model as face_model
 from storage.connections import connect
+from workers import reconciler
 from workers.context import WorkerContext, install
 from workers.metrics import MeasuredWorker
 from workers.queue import make_queue
@@ -23,7 +25,9 @@ def main() -> int:
         print("worker: MONGODB_URI and REDIS_URL must be set (`make run` sets them)", file=sys.stderr)
         return 2
     connections = connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url)
-    install(WorkerContext(settings, connections))
+    context = WorkerContext(settings, connections)
+    install(context)
+    reconciler.start(context)
     face_model.load()
     worker = MeasuredWorker([make_queue(connections.redis)], connection=connections.redis)
     worker.work(with_scheduler=True, logging_level=settings.log_level)

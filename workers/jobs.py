@@ -7,10 +7,10 @@ from typing import Any
 
 from core.conversation.catalog import render
 from core.errors import PhotoRejected
+from core.faces.analysis import PhotoAnalysis, as_case_photo
 from core.faces.analysis import analyse_photo as analyse
-from core.faces.analysis import as_case_photo
 from core.faces.feedback import photo_feedback
-from storage.faces import faces_of_photo, move_faces, store_faces
+from storage.faces import drop_faces_if_photo_gone, faces_of_photo, move_faces, store_faces
 from storage.outbox import queue_outbound
 from storage.photos import find_photo, finish_analysis, photo_bytes
 from workers.context import WorkerContext, current
@@ -28,17 +28,31 @@ def analyse_photo(photo_id: str) -> str:
         return "gone"  # erased on request while queued: nothing to do
     if photo["status"] != "pending":
         return str(photo["status"])
-    is_case = (photo.get("notify") or {}).get("purpose") == "case" or photo["owner"]["kind"] == "case"
-    jitters = settings.case_photo_jitters if is_case else 1  # a case has few photos: the slow path is affordable
+    jitters = (
+        settings.case_photo_jitters if _is_case(photo) else 1
+    )  # a case has few photos: the slow path is affordable
     try:
         result = analyse(photo_bytes(db, photo), settings.max_photo_bytes, settings.max_photo_pixels, jitters)
     except PhotoRejected as rejected:
-        log.info("photo %s rejected: %s", photo_id, rejected.reason)
-        update = {"status": "rejected", "reason": rejected.reason, "detail": rejected.detail[:500]}
+        return record_analysis(context, photo, rejected)
+    return record_analysis(context, photo, result)
+
+
+def record_analysis(context: WorkerContext, photo: dict[str, Any], outcome: PhotoAnalysis | PhotoRejected) -> str:
+    """Keep what the analysis found and tell the sender; return the photo's new status.
+
+    The photo may be erased (`delete my data`) while it is being analysed: faces stored
+    for a photo that is gone are deleted again, so no face outlives its photo.
+    """
+    db, photo_id = context.connections.db, photo["_id"]
+    if isinstance(outcome, PhotoRejected):
+        log.info("photo %s rejected: %s", photo_id, outcome.reason)
+        update = {"status": "rejected", "reason": outcome.reason, "detail": outcome.detail[:500]}
     else:
-        if is_case:
-            result = as_case_photo(result)
+        result = as_case_photo(outcome) if _is_case(photo) else outcome
         store_faces(db, photo, result)
+        if drop_faces_if_photo_gone(db, photo_id):
+            return "gone"
         update = {
             "status": "analysed",
             "reason": result.verdict,
@@ -50,15 +64,21 @@ def analyse_photo(photo_id: str) -> str:
         }
         log.info("photo %s analysed: %d face(s) in %s ms", photo_id, len(result.faces), result.timings_ms)
     # Only the first finisher records and tells the sender; a concurrent duplicate run changes nothing.
-    claimed = finish_analysis(db, photo["_id"], update)
-    if claimed is not None:
-        # The photo may have moved from a draft to its case while we worked: faces follow their photo.
-        move_faces(db, {"photo_id": photo["_id"]}, claimed["owner"])
-        _tell_sender(context, claimed)
-        if claimed["owner"]["kind"] in ("case", "sighting"):
-            assert context.queue is not None
-            enqueue_matching(context.queue, photo_id)
+    claimed = finish_analysis(db, photo_id, update)
+    if claimed is None:
+        drop_faces_if_photo_gone(db, photo_id)  # erased between storing the faces and now
+        return "gone" if find_photo(db, photo_id) is None else str(update["status"])
+    # The photo may have moved from a draft to its case while we worked: faces follow their photo.
+    move_faces(db, {"photo_id": photo_id}, claimed["owner"])
+    _tell_sender(context, claimed)
+    if claimed["owner"]["kind"] in ("case", "sighting"):
+        assert context.queue is not None
+        enqueue_matching(context.queue, str(photo_id))
     return str(update["status"])
+
+
+def _is_case(photo: dict[str, Any]) -> bool:
+    return (photo.get("notify") or {}).get("purpose") == "case" or photo["owner"]["kind"] == "case"
 
 
 def _tell_sender(context: WorkerContext, photo: dict[str, Any]) -> None:

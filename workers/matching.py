@@ -12,7 +12,7 @@ from core.faces.matching import Bands, Hit, best_per_case, distances, keep_best
 from storage.candidates import pending_distances, record_candidate
 from storage.cases import flag_possible_duplicate, is_open
 from storage.faces import bytes_to_vector, find_face, recent_sighting_faces, usable_faces, usable_faces_of_owner
-from storage.photos import Owner, find_photo
+from storage.photos import Owner, find_photo, mark_matched
 from workers import metrics
 from workers.context import WorkerContext, current
 from workers.gallery import CaseGallery
@@ -27,6 +27,13 @@ def match_photo(photo_id: str) -> int:
     photo = find_photo(db, photo_id)
     if photo is None or photo["status"] != "analysed":
         return 0
+    created = _match(context, photo)
+    mark_matched(db, photo["_id"])  # done: the reconciler stops looking at this photo
+    return created
+
+
+def _match(context: WorkerContext, photo: dict[str, Any]) -> int:
+    db = context.connections.db
     faces = usable_faces(db, photo["_id"])
     kind, owner = photo["owner"]["kind"], photo["owner"]["id"]
     if kind == "sighting":

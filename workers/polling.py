@@ -17,7 +17,7 @@ from types import FrameType
 from bot.telegram import TelegramChannel, parse_update
 from config.process import start_process
 from storage.connections import connect
-from workers.inbound import accept
+from workers.inbound import NotKept, accept
 from workers.queue import make_queue
 
 OFFSET_KEY = "telegram:polling:offset"
@@ -49,8 +49,13 @@ def main() -> int:
             continue
         for data in updates:
             message = parse_update(data)
-            if message is not None:
-                accept(connections.db, queue, message)
+            try:
+                if message is not None:
+                    accept(connections.db, queue, message)
+            except NotKept as exc:  # the offset stays: the same update is fetched again
+                log.warning("could not keep an update (%s); fetching it again in 5 s", exc)
+                time.sleep(5)
+                break
             offset = int(data["update_id"]) + 1
             connections.redis.set(OFFSET_KEY, offset)
     return 0

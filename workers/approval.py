@@ -1,0 +1,63 @@
+"""After a candidate is approved: tell the family (with the sighting photo) and thank the citizen.
+
+Run by the panel right after its atomic claim, and by the reconciler for an
+approved candidate without the `told_at` record (the panel crashed between the
+two). Safe to run twice: each message is keyed by its source, so it is queued once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from rq import Queue
+
+from core.conversation.answers import citizen_thanks, family_answer
+from core.conversation.catalog import render
+from storage.candidates import find_candidate, note_family_message, note_told
+from storage.cases import find_case, find_sighting
+from storage.connections import Database
+from storage.contacts import find_contact
+from storage.outbox import queue_outbound
+from workers.queue import enqueue_outbox
+
+
+def tell_family(db: Database, queue: Queue, candidate_id: ObjectId) -> bool:
+    """Queue (once) the family's message and the citizen's thank-you; False when there was nothing to tell."""
+    candidate = find_candidate(db, candidate_id)
+    if candidate is None or candidate["status"] != "approved":
+        return False
+    told = _queue_messages(db, queue, candidate)
+    note_told(db, candidate["_id"])
+    return told
+
+
+def _queue_messages(db: Database, queue: Queue, candidate: dict[str, Any]) -> bool:
+    case = find_case(db, candidate["case"])
+    sighting = find_sighting(db, candidate["sighting"])
+    family = find_contact(db, case["reporter"]) if case else None
+    if case is None or sighting is None or family is None:
+        return False  # erased meanwhile: there is nobody left to tell
+    message_id = queue_outbound(
+        db,
+        family["contact"],
+        family["channel"],
+        family["chat_id"],
+        render(family_answer(case, sighting)),
+        photo_id=candidate["sighting_photo_id"],
+        source=f"approve:{candidate['_id']}",
+    )
+    note_family_message(db, candidate["_id"], message_id)
+    enqueue_outbox(queue, str(message_id))
+    citizen = find_contact(db, sighting["reporter"])
+    if citizen is not None:
+        thanks = queue_outbound(
+            db,
+            citizen["contact"],
+            citizen["channel"],
+            citizen["chat_id"],
+            render(citizen_thanks(sighting)),
+            source=f"thanks:{sighting['reference']}",
+        )
+        enqueue_outbox(queue, str(thanks))
+    return True

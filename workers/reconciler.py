@@ -1,0 +1,135 @@
+"""Nothing lost, nothing stuck: queue again the work that was stored but whose job may not exist.
+
+Storing and queuing are two steps on two servers, so a crash or an outage in
+between leaves work stored without a job: a message never answered, a photo
+never analysed or matched, a reply never sent, a family never told. Every few
+seconds one worker (a Redis lock picks it) looks for such work older than a
+grace period and queues it again; every job is idempotent, so a job queued
+twice does its work once. It also drains the inbound spool (messages kept in
+Redis while MongoDB was down) and deletes faces whose photo was erased.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from storage.recovery import (
+    due_outbound,
+    pending_photos,
+    stale_inbound,
+    sweep_orphan_faces,
+    unmatched_photos,
+    untold_approvals,
+)
+from workers.approval import tell_family
+from workers.inbound import drain_spool
+from workers.queue import enqueue_conversation, enqueue_matching, enqueue_outbox, enqueue_photo_analysis
+
+if TYPE_CHECKING:  # the web process reads last_run() without loading the workers' context
+    from workers.context import WorkerContext
+
+LOCK_KEY = "homeward:reconciler:lock"
+LAST_KEY = "homeward:reconciler:last"
+SWEPT_KEY = "homeward:reconciler:faces_swept_until"
+REQUEUED_KEY = "homeward:reconciler:requeued:"
+# Work younger than this is probably on its way; older, its job may be lost.
+GRACE = timedelta(seconds=30)
+# The same item is queued again at most this often: a long queue is not a lost job.
+REQUEUE_AGAIN_AFTER_S = 300
+# Faces stored by a job still running when the sweep passes are looked at again in the next sweeps.
+SWEEP_MARGIN = timedelta(minutes=10)
+SWEEP_START = datetime(2000, 1, 1, tzinfo=UTC)
+BATCH = 100
+
+log = logging.getLogger(__name__)
+
+
+def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
+    """Queue again what is stored but stuck; return how many of each kind were recovered."""
+    db, connection, queue = context.connections.db, context.connections.redis, context.queue
+    assert queue is not None
+    cutoff = now - GRACE
+    counts = {
+        "spooled": drain_spool(db, queue),
+        "inbound": _requeue(context, "inbound", stale_inbound(db, cutoff, BATCH), enqueue_conversation),
+        "photos": _requeue(context, "analyse", pending_photos(db, cutoff, BATCH), enqueue_photo_analysis),
+        "matching": _requeue(context, "match", unmatched_photos(db, cutoff, BATCH), enqueue_matching),
+        "outbox": _requeue(context, "outbox", due_outbound(db, now, BATCH, GRACE), enqueue_outbox),
+        "approvals": _tell_families(context, cutoff),
+        "orphan_faces": _sweep_faces(context, now),
+    }
+    record = {"at": time.time(), "counts": counts}
+    connection.set(LAST_KEY, json.dumps(record))
+    if any(counts.values()):
+        log.info("reconciler recovered: %s", " ".join(f"{kind}={n}" for kind, n in counts.items() if n))
+    return counts
+
+
+def _requeue(context: WorkerContext, kind: str, ids: list[str], enqueue: Callable[[Any, str], Any]) -> int:
+    connection, queued = context.connections.redis, 0
+    for item in ids:
+        if connection.set(f"{REQUEUED_KEY}{kind}:{item}", 1, nx=True, ex=REQUEUE_AGAIN_AFTER_S):
+            enqueue(context.queue, item)
+            queued += 1
+    return queued
+
+
+def _tell_families(context: WorkerContext, cutoff: datetime) -> int:
+    """Approved candidates whose family was never told (the panel stopped between claim and message)."""
+    db, queue = context.connections.db, context.queue
+    assert queue is not None
+    candidates = untold_approvals(db, cutoff, BATCH)
+    for candidate_id in candidates:
+        tell_family(db, queue, candidate_id)
+    return len(candidates)
+
+
+def _sweep_faces(context: WorkerContext, now: datetime) -> int:
+    """Delete faces whose photo is gone, looking only at faces stored since the last sweep (less a margin)."""
+    connection = context.connections.redis
+    raw = connection.get(SWEPT_KEY)
+    since = datetime.fromisoformat(raw.decode() if isinstance(raw, bytes) else raw) if raw else SWEEP_START
+    deleted, more_from = sweep_orphan_faces(context.connections.db, since)
+    next_since = more_from or max(since, now - SWEEP_MARGIN)
+    connection.set(SWEPT_KEY, next_since.isoformat())
+    return deleted
+
+
+def last_run(connection: Any) -> dict[str, Any]:
+    """When the reconciler last ran and what it recovered, for /healthz; None values before its first run."""
+    raw = connection.get(LAST_KEY)
+    if not raw:
+        return {"last_run_s_ago": None, "recovered": None}
+    record = json.loads(raw)
+    return {"last_run_s_ago": round(time.time() - record["at"], 1), "recovered": record["counts"]}
+
+
+def run_once(context: WorkerContext, now: datetime | None = None) -> dict[str, int] | None:
+    """Reconcile unless another worker did this period (None then, or when it failed: it runs again next period)."""
+    period = context.settings.reconcile_seconds
+    try:
+        if not context.connections.redis.set(LOCK_KEY, socket.gethostname(), nx=True, ex=max(1, period - 1)):
+            return None
+        return reconcile(context, now or datetime.now(UTC))
+    except Exception as exc:  # noqa: BLE001 - a server down: the next period tries again
+        log.warning("the reconciler could not run (%s: %s); it tries again in %d s", type(exc).__name__, exc, period)
+        return None
+
+
+def start(context: WorkerContext) -> threading.Event:
+    """Run the reconciler every HOMEWARD_RECONCILE_SECONDS in a daemon thread; set the event to stop it."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(context.settings.reconcile_seconds):
+            run_once(context)
+
+    threading.Thread(target=loop, name="reconciler", daemon=True).start()
+    return stop
