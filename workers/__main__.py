@@ -17,6 +17,8 @@ from storage.connections import connect
 from workers.context import WorkerContext, install
 from workers.queue import make_queue
 
+MAINTENANCE_INTERVAL_S = 30
+
 
 def main() -> int:
     settings = start_process("worker")
@@ -26,7 +28,11 @@ def main() -> int:
     connections = connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url)
     install(WorkerContext(settings, connections))
     face_model.load()
-    worker = SimpleWorker([make_queue(connections.redis)], connection=connections.redis)
+    # Maintenance (which restarts RQ's scheduler after a Redis restart) runs every 30 s, not RQ's 10 min,
+    # so retries and delayed sends resume within half a minute.
+    worker = SimpleWorker(
+        [make_queue(connections.redis)], connection=connections.redis, maintenance_interval=MAINTENANCE_INTERVAL_S
+    )
     worker.work(with_scheduler=True, logging_level=settings.log_level)
     return 0
 
