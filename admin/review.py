@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,12 +26,13 @@ from storage.candidates import (
 from storage.cases import case_names, find_case, find_sighting, open_counts
 from storage.contacts import find_contact
 from storage.faces import faces_of_owner
-from storage.outbox import delivery_status, queue_outbound
+from storage.outbox import delivery_status, failed_outbound, queue_outbound
 from storage.photos import Owner
 from workers.queue import enqueue_outbox
 
 blueprint = Blueprint("review", __name__)
 PAGE_SIZE = 20
+PHONE_LIKE = re.compile(r"\+?\d[\d ().-]{4,}\d")
 REJECT_REASONS = ("Different person", "Photo too poor to tell", "Duplicate of another candidate", "Other")
 
 
@@ -42,9 +44,22 @@ def dashboard() -> str:
     overdue = datetime.now(UTC) - timedelta(minutes=services.settings.review_escalate_minutes)
     counts = pending_by_band(db) | open_counts(db)
     escalated = overdue_strong(db, overdue)
+    failed_count, failed = failed_outbound(db)
+    for message in failed:
+        message["error"] = _without_numbers(message.get("error") or "")
     return render_template(
-        "dashboard.html", counts=counts, escalated=escalated, minutes=services.settings.review_escalate_minutes
+        "dashboard.html",
+        counts=counts,
+        escalated=escalated,
+        minutes=services.settings.review_escalate_minutes,
+        failed_count=failed_count,
+        failed=failed,
     )
+
+
+def _without_numbers(error: str) -> str:
+    """A platform's error may quote the phone number or chat id it refused; the panel shows neither."""
+    return PHONE_LIKE.sub("[number]", error)[:200]
 
 
 @blueprint.get("/review")
@@ -130,6 +145,7 @@ def _answer_family(candidate: dict[str, Any]) -> None:
         render(family_answer(case, sighting)),
         photo_id=candidate["sighting_photo_id"],
         source=f"approve:{candidate['_id']}",
+        about=case["reference"],
     )
     note_family_message(db, candidate["_id"], message_id)
     enqueue_outbox(services.queue, str(message_id))
@@ -142,6 +158,7 @@ def _answer_family(candidate: dict[str, Any]) -> None:
             citizen["chat_id"],
             render(citizen_thanks(sighting)),
             source=f"thanks:{sighting['reference']}",
+            about=sighting["reference"],
         )
         enqueue_outbox(services.queue, str(thanks))
 
