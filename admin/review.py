@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,13 +26,14 @@ from storage.candidates import (
 )
 from storage.cases import case_names, find_case, find_sighting, open_counts
 from storage.faces import faces_of_owner
-from storage.outbox import delivery_status
+from storage.outbox import delivery_status, failed_outbound
 from storage.photos import Owner
 from workers import metrics
 from workers.approval import tell_family
 
 blueprint = Blueprint("review", __name__)
 PAGE_SIZE = 20
+PHONE_LIKE = re.compile(r"\+?\d[\d ().-]{4,}\d")
 REJECT_REASONS = ("Different person", "Photo too poor to tell", "Duplicate of another candidate", "Other")
 
 
@@ -43,6 +45,9 @@ def dashboard() -> str:
     overdue = datetime.now(UTC) - timedelta(minutes=services.settings.review_escalate_minutes)
     counts = pending_by_band(db) | open_counts(db)
     escalated = overdue_strong(db, overdue)
+    failed_count, failed = failed_outbound(db)
+    for message in failed:
+        message["error"] = _without_numbers(message.get("error") or "")
     return render_template(
         "dashboard.html",
         counts=counts,
@@ -50,7 +55,14 @@ def dashboard() -> str:
         minutes=services.settings.review_escalate_minutes,
         health=service_health(db, services.queue),
         stats=review_stats(db),
+        failed_count=failed_count,
+        failed=failed,
     )
+
+
+def _without_numbers(error: str) -> str:
+    """A platform's error may quote the phone number or chat id it refused; the panel shows neither."""
+    return PHONE_LIKE.sub("[number]", error)[:200]
 
 
 @blueprint.get("/review")

@@ -9,11 +9,21 @@ from dataclasses import dataclass
 import pymongo
 import redis
 from pymongo.database import Database as Database  # re-exported: admin/ and workers/ name the type from here
-from pymongo.errors import PyMongoError
+from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, PyMongoError, ServerSelectionTimeoutError
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from storage.schema import ensure_indexes, upgrade_documents
+
+# Errors that say "a server cannot be reached right now", not "this request is wrong": worth retrying later.
+UNREACHABLE: tuple[type[Exception], ...] = (
+    ConnectionFailure,  # includes AutoReconnect, NetworkTimeout and ServerSelectionTimeoutError
+    AutoReconnect,
+    NetworkTimeout,
+    ServerSelectionTimeoutError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+)
 
 
 @dataclass(frozen=True)

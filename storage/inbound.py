@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -62,6 +62,37 @@ def finish_inbound(db: Database, inbound_id: ObjectId, status: str = "done") -> 
     """Mark a message handled and drop its content: the dialog state holds what matters."""
     unset = {"text": "", "location": "", "attachments": "", "plan": ""}
     db.inbound.update_one({"_id": inbound_id}, {"$set": {"status": status, "handled_at": _now()}, "$unset": unset})
+
+
+def start_attempt(db: Database, inbound_id: ObjectId) -> int:
+    """Count one more try at this message before trying, so a message that kills its worker is still counted."""
+    doc = db.inbound.find_one_and_update(
+        {"_id": inbound_id}, {"$inc": {"attempts": 1}}, {"attempts": 1}, return_document=ReturnDocument.AFTER
+    )
+    return int(doc["attempts"]) if doc else 0
+
+
+def note_inbound_error(db: Database, inbound_id: ObjectId, error: str) -> None:
+    """Record why a try failed on a message that stays pending (a temporary error: it is tried again)."""
+    db.inbound.update_one({"_id": inbound_id}, {"$set": {"error": error, "error_at": _now()}})
+
+
+def fail_inbound(db: Database, inbound_id: ObjectId, error: str) -> None:
+    """Give up on a message that cannot be handled: keep why for operators, drop what the person wrote."""
+    unset = {"text": "", "location": "", "attachments": "", "plan": ""}
+    update = {"$set": {"status": "failed", "failed_at": _now(), "error": error}, "$unset": unset}
+    db.inbound.update_one({"_id": inbound_id}, update)
+
+
+def stale_inbound(db: Database, older_than: datetime, limit: int = 100) -> list[str]:
+    """Ids of pending messages received before `older_than`, one per contact: its job answers all of them."""
+    found: dict[str, str] = {}
+    query = {"status": "pending", "received_at": {"$lt": older_than}}
+    for doc in db.inbound.find(query, {"contact": 1}).sort("received_at", ASCENDING).limit(limit * 10):
+        found.setdefault(doc["contact"], str(doc["_id"]))
+        if len(found) >= limit:
+            break
+    return list(found.values())
 
 
 def erase_inbound(db: Database, contact: str) -> None:

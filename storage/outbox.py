@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
+
+# A message claimed for sending this long ago and never recorded as sent is presumed lost with its worker: no
+# platform call takes this long, so a message still being sent is not sent twice.
+SENDING_STALE = timedelta(minutes=2)
 
 
 def queue_outbound(
@@ -19,16 +23,19 @@ def queue_outbound(
     photo_id: ObjectId | None = None,
     source: str | None = None,
     erase_after_send: bool = False,
+    about: str | None = None,
 ) -> ObjectId:
     """Append a message to the contact's outbox; its seq keeps the order it is sent in.
 
     `source` names what caused it (an inbound message and reply number): queueing the same source twice queues it once.
+    `about` is the case or sighting reference it concerns, shown to operators if it cannot be delivered.
     """
     if source and (existing := db.outbox.find_one({"source": source}, {"_id": 1})):
         return ObjectId(existing["_id"])
     counter = db.counters.find_one_and_update(
         {"_id": _counter(contact)}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
     )
+    now = _now()
     doc = {
         "contact": contact,
         "channel": channel,
@@ -38,8 +45,10 @@ def queue_outbound(
         "photo_id": photo_id,
         "status": "pending",
         "attempts": 0,
-        "created_at": _now(),
+        "created_at": now,
+        "next_attempt_at": now,
         **({"source": source} if source else {}),
+        **({"about": about} if about else {}),
         **({"erase_after_send": True} if erase_after_send else {}),
     }
     return db.outbox.insert_one(doc).inserted_id
@@ -52,14 +61,58 @@ def recipient_of(db: Database, outbox_id: str) -> str | None:
 
 
 def pending_outbound(db: Database, contact: str) -> list[dict[str, Any]]:
-    return list(db.outbox.find({"contact": contact, "status": "pending"}).sort("seq", ASCENDING))
+    """The contact's messages still to send, in order: pending ones, and those claimed (`sending`) but not recorded.
+
+    A claimed message may or may not have reached the platform; once claimed more than SENDING_STALE ago its
+    worker is presumed dead and it is sent again: the one place a person can get a message twice.
+    """
+    query = {"contact": contact, "status": {"$in": ["pending", "sending"]}}
+    return list(db.outbox.find(query).sort("seq", ASCENDING))
+
+
+def claim_outbound(db: Database, message_id: ObjectId) -> int:
+    """Mark a message `sending` just before handing it to the platform; return its attempts, this one included."""
+    doc = db.outbox.find_one_and_update(
+        {"_id": message_id},
+        {"$set": {"status": "sending", "sending_at": _now()}, "$inc": {"attempts": 1}},
+        {"attempts": 1},
+        return_document=ReturnDocument.AFTER,
+    )
+    return int(doc["attempts"]) if doc else 0
+
+
+def retry_outbound(db: Database, message_id: ObjectId, when: datetime, error: str) -> None:
+    """Put a message back in the queue after a temporary failure, due again at `when`."""
+    db.outbox.update_one({"_id": message_id}, {"$set": {"status": "pending", "next_attempt_at": when, "error": error}})
 
 
 def mark_outbound(db: Database, message_id: ObjectId, status: str, **fields: Any) -> None:
-    update: dict[str, Any] = {"$set": {"status": status, f"{status}_at": _now(), **fields}}
-    if status != "sent":
-        update["$inc"] = {"attempts": 1}
-    db.outbox.update_one({"_id": message_id}, update)
+    db.outbox.update_one({"_id": message_id}, {"$set": {"status": status, f"{status}_at": _now(), **fields}})
+
+
+def due_outbound(db: Database, now: datetime, limit: int = 100) -> list[str]:
+    """Ids of messages to send now (pending and due, or stuck `sending`), one per contact: its job sends the rest."""
+    query = {"$or": [{"status": "pending", "next_attempt_at": {"$lte": now}}, _stale_sending(now)]}
+    found: dict[str, str] = {}
+    for doc in db.outbox.find(query, {"contact": 1}).limit(limit * 10):
+        found.setdefault(doc["contact"], str(doc["_id"]))
+        if len(found) >= limit:
+            break
+    return list(found.values())
+
+
+def failed_outbound(db: Database, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
+    """How many messages could not be delivered, and the latest: when, channel, error and case, never whom or what."""
+    fields = {"_id": 0, "failed_at": 1, "channel": 1, "error": 1, "about": 1, "attempts": 1}
+    count = db.outbox.count_documents({"status": "failed"})
+    latest = list(db.outbox.find({"status": "failed"}, fields).sort("failed_at", DESCENDING).limit(limit))
+    return count, latest
+
+
+def date_pending_outbound(db: Database) -> None:
+    """Messages queued before `next_attempt_at` existed are due since they were created."""
+    for doc in db.outbox.find({"status": "pending", "next_attempt_at": {"$exists": False}}, {"created_at": 1}):
+        db.outbox.update_one({"_id": doc["_id"]}, {"$set": {"next_attempt_at": doc.get("created_at") or _now()}})
 
 
 def forget_sent(db: Database, message_id: ObjectId, contact: str) -> None:
@@ -83,6 +136,10 @@ def messages_after(db: Database, contact: str, after: int) -> list[dict[str, Any
 def erase_outbox(db: Database, contact: str) -> None:
     db.outbox.delete_many({"contact": contact})
     db.counters.delete_many({"_id": _counter(contact)})
+
+
+def _stale_sending(now: datetime) -> dict[str, Any]:
+    return {"status": "sending", "sending_at": {"$lt": now - SENDING_STALE}}
 
 
 def _counter(contact: str) -> str:

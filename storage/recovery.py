@@ -8,42 +8,14 @@ message per contact: a contact's job handles all of its pending messages in orde
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.database import Database
 
 # A message whose send failed waits for RQ's retry (at most an hour apart, workers/queue.py OUTBOX_RETRY).
-OUTBOX_RETRY_CEILING = timedelta(hours=1)
 # Photos analysed before `matched_at` existed have none; only recent ones are matched again, not years of them.
 MATCH_RECOVERY_WINDOW = timedelta(days=7)
-
-
-def stale_inbound(db: Database, older_than: datetime, limit: int = 100) -> list[str]:
-    """Pending inbound messages received before `older_than`: the oldest of each contact."""
-    query = {"status": "pending", "received_at": {"$lt": older_than}}
-    found = db.inbound.find(query, {"contact": 1}).sort("received_at", ASCENDING).limit(limit)
-    return _one_per_contact(found)
-
-
-def due_outbound(db: Database, now: datetime, limit: int = 100, grace: timedelta = timedelta(seconds=30)) -> list[str]:
-    """Outbox messages pending for longer than `grace` and due: the oldest of each contact.
-
-    Due means its next attempt time has come (`next_attempt_at`, when recorded), or it never
-    failed, or its last failure is older than the longest retry interval (the retry was lost).
-    """
-    query: dict[str, Any] = {
-        "status": "pending",
-        "created_at": {"$lt": now - grace},
-        "$or": [
-            {"next_attempt_at": {"$lte": now}},
-            {"next_attempt_at": None, "pending_at": None},
-            {"next_attempt_at": None, "pending_at": {"$lt": now - OUTBOX_RETRY_CEILING}},
-        ],
-    }
-    found = db.outbox.find(query, {"contact": 1}).sort("created_at", ASCENDING).limit(limit)
-    return _one_per_contact(found)
 
 
 def pending_photos(db: Database, older_than: datetime, limit: int = 100) -> list[str]:
@@ -85,10 +57,3 @@ def sweep_orphan_faces(db: Database, since: datetime, limit: int = 1000) -> tupl
     orphans = [photo_id for photo_id in photo_ids if photo_id not in existing]
     deleted = db.faces.delete_many({"photo_id": {"$in": orphans}}).deleted_count if orphans else 0
     return deleted, faces[-1]["created_at"] if len(faces) == limit else None
-
-
-def _one_per_contact(docs: Any) -> list[str]:
-    seen: dict[str, str] = {}
-    for doc in docs:
-        seen.setdefault(doc["contact"], str(doc["_id"]))
-    return list(seen.values())

@@ -10,6 +10,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.database import Database
 
 from storage.candidates import rank_unranked
+from storage.outbox import date_pending_outbound
 
 PHOTO_BUCKET = "photo_files"  # GridFS bucket: photo_files.files / photo_files.chunks
 
@@ -53,13 +54,18 @@ INDEXES: dict[str, list[IndexModel]] = {
     "inbound": [
         IndexModel([("channel", ASCENDING), ("message_id", ASCENDING)], unique=True, name="platform_id_unique"),
         IndexModel([("contact", ASCENDING), ("status", ASCENDING), ("received_at", ASCENDING)], name="contact_pending"),
-        IndexModel([("status", ASCENDING), ("received_at", ASCENDING)], name="status_received"),  # the reconciler
+        # The reconciler's "pending for too long" across contacts.
+        IndexModel([("status", ASCENDING), ("received_at", ASCENDING)], name="status_received"),
     ],
     "conversations": [IndexModel([("contact", ASCENDING)], unique=True, name="contact_unique")],
     "outbox": [
         IndexModel([("contact", ASCENDING), ("seq", ASCENDING)], unique=True, name="contact_seq_unique"),
         IndexModel([("contact", ASCENDING), ("status", ASCENDING), ("seq", ASCENDING)], name="contact_pending"),
         IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),  # the reconciler
+        # Due for (another) try, stuck in `sending`, and the panel's failed deliveries.
+        IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"),
+        IndexModel([("status", ASCENDING), ("sending_at", ASCENDING)], name="status_sending"),
+        IndexModel([("status", ASCENDING), ("failed_at", DESCENDING)], name="status_failed"),
         IndexModel(
             [("source", ASCENDING)],
             unique=True,
@@ -92,3 +98,4 @@ def ensure_indexes(db: Database) -> None:
 def upgrade_documents(db: Database) -> None:
     """Fill in fields that documents stored by an older version lack; each step is safe to repeat."""
     rank_unranked(db)
+    date_pending_outbound(db)

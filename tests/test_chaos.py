@@ -19,10 +19,6 @@ from benchmarks import chaos
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 9: until re-queueing stored work, spooling webhooks and the outbox retry land, a kill loses messages",
-)
 def test_killing_the_worker_redis_and_mongodb_loses_no_message_and_no_report(
     tmp_path: Path, faces_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -18,6 +18,8 @@ from workers.context import WorkerContext, install
 from workers.metrics import MeasuredWorker
 from workers.queue import make_queue
 
+MAINTENANCE_INTERVAL_S = 30
+
 
 def main() -> int:
     settings = start_process("worker")
@@ -29,7 +31,11 @@ def main() -> int:
     install(context)
     reconciler.start(context)
     face_model.load()
-    worker = MeasuredWorker([make_queue(connections.redis)], connection=connections.redis)
+    # Maintenance (which restarts RQ's scheduler after a Redis restart) runs every 30 s, not RQ's 10 min,
+    # so retries and delayed sends resume within half a minute.
+    worker = MeasuredWorker(
+        [make_queue(connections.redis)], connection=connections.redis, maintenance_interval=MAINTENANCE_INTERVAL_S
+    )
     worker.work(with_scheduler=True, logging_level=settings.log_level)
     return 0
 

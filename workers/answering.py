@@ -4,14 +4,24 @@ Each message is handled in two phases. First the dialog decides and its
 effects run (each safe to repeat), and the decision is written on the
 message as its plan. Then the plan is applied: state saved, replies queued,
 message closed. A crash anywhere is retried without asking the dialog twice.
+
+One message that cannot be handled does not hold up the ones behind it: it
+is marked failed, its sender is asked to send it again, and the next message
+goes on. Only an outage (MongoDB or Redis unreachable) stops the job, for RQ
+to retry it with the order kept.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+import traceback
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from rq.timeouts import JobTimeoutException
 
 from core.conversation.catalog import render
 from core.conversation.dialog import step
@@ -20,13 +30,26 @@ from core.conversation.rate import rate_decision
 from core.conversation.state import Context, State
 from storage.cases import case_summaries
 from storage.contacts import load_state, save_state
-from storage.inbound import finish_inbound, pending_inbound, save_plan, sender_of
+from storage.inbound import (
+    fail_inbound,
+    finish_inbound,
+    note_inbound_error,
+    pending_inbound,
+    save_plan,
+    sender_of,
+    start_attempt,
+)
 from storage.outbox import queue_outbound
 from workers.context import WorkerContext, current
 from workers.effects import execute
-from workers.queue import enqueue_outbox
+from workers.locks import contact_lock
+from workers.queue import enqueue_outbox, is_temporary
 
-LOCK_TIMEOUT_S = 300
+ROOT = Path(__file__).resolve().parent.parent
+
+# A message tried this many times without an answer (crashes, outages, timeouts) is given up on.
+MAX_ATTEMPTS = 5
+log = logging.getLogger(__name__)
 
 
 def process_conversation(inbound_id: str) -> int:
@@ -35,18 +58,74 @@ def process_conversation(inbound_id: str) -> int:
     contact = sender_of(context.connections.db, inbound_id)
     if contact is None:
         return 0  # erased meanwhile, or already handled and tidied
-    lock = context.connections.redis.lock(
-        f"lock:conversation:{contact}", timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S
-    )
-    with lock:
-        handled, first_reply = 0, None
-        for doc in pending_inbound(context.connections.db, contact):
-            first_reply = first_reply or _handle(context, doc)
-            handled += 1
-    if first_reply is not None:
-        assert context.queue is not None
-        enqueue_outbox(context.queue, str(first_reply))
+    handled, first_reply = 0, None
+    try:
+        with contact_lock(context.connections.redis, f"lock:conversation:{contact}", "conversation") as held:
+            for doc in pending_inbound(context.connections.db, contact):
+                held.check()
+                first_reply = first_reply or _attempt(context, doc)
+                handled += 1
+    finally:
+        if first_reply is not None:  # replies already queued go out even if a later message waits for a retry
+            assert context.queue is not None
+            enqueue_outbox(context.queue, str(first_reply))
     return handled
+
+
+def _attempt(context: WorkerContext, doc: dict[str, Any]) -> Any:
+    """Handle one message; one that cannot be handled is failed with an apology, and the next one goes on.
+
+    A temporary error (database or Redis unreachable) is raised instead, so RQ retries the job with the order
+    kept; after MAX_ATTEMPTS tries of any kind the message is given up on all the same.
+    """
+    db = context.connections.db
+    attempts = start_attempt(db, doc["_id"])
+    if attempts > MAX_ATTEMPTS:
+        return _give_up(context, doc, f"gave up after {MAX_ATTEMPTS} attempts; last: {doc.get('error') or 'unknown'}")
+    try:
+        return _handle(context, doc)
+    except JobTimeoutException:
+        raise  # the job's time is up: the attempt is counted, the retry goes on from here
+    except Exception as exc:
+        error = describe(exc)
+        if is_temporary(exc) and attempts < MAX_ATTEMPTS:
+            note_inbound_error(db, doc["_id"], error)
+            raise
+        return _give_up(context, doc, error)
+
+
+def _give_up(context: WorkerContext, doc: dict[str, Any], error: str) -> Any:
+    """Mark the message failed and tell its sender what to do; return the apology's outbox id."""
+    db = context.connections.db
+    log.error("gave up on inbound message %s: %s", doc["_id"], error)
+    # The apology first: queued once per message, so a crash before the next line repeats nothing.
+    apology = queue_outbound(
+        db,
+        doc["contact"],
+        doc["channel"],
+        doc["chat_id"],
+        render(Reply("message_failed")),
+        source=f"{doc['_id']}:failed",
+    )
+    fail_inbound(db, doc["_id"], error)
+    return apology
+
+
+def describe(exc: BaseException) -> str:
+    """An error's type and where it was raised, for operators; never its message, which may quote what was sent."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    where = frames[-1]
+    return f"{type(exc).__name__} at {_relative(where.filename)}:{where.lineno} in {where.name}"
+
+
+def _relative(filename: str) -> str:
+    path = Path(filename)
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return path.name
 
 
 def _handle(context: WorkerContext, doc: dict[str, Any]) -> Any:

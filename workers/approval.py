@@ -46,6 +46,7 @@ def _queue_messages(db: Database, queue: Queue, candidate: dict[str, Any]) -> bo
         render(family_answer(case, sighting)),
         photo_id=candidate["sighting_photo_id"],
         source=f"approve:{candidate['_id']}",
+        about=case["reference"],
     )
     note_family_message(db, candidate["_id"], message_id)
     enqueue_outbox(queue, str(message_id))
@@ -58,6 +59,7 @@ def _queue_messages(db: Database, queue: Queue, candidate: dict[str, Any]) -> bo
             citizen["chat_id"],
             render(citizen_thanks(sighting)),
             source=f"thanks:{sighting['reference']}",
+            about=sighting["reference"],
         )
         enqueue_outbox(queue, str(thanks))
     return True

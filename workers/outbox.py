@@ -1,4 +1,15 @@
-"""Send a contact's queued messages, in order, recording delivery or failure per message."""
+"""Send a contact's queued messages, in order, recording delivery or failure per message.
+
+Each message is claimed (`sending`) before the platform is called and marked
+`sent` after, so a worker dying in between leaves a trace: after
+SENDING_STALE the message is sent again. That window is the only place a
+duplicate can happen; nothing queued is lost.
+
+A temporary failure keeps the order: the contact's queue waits, the message
+is due again after a backoff, and a job is scheduled for then. After
+MAX_SEND_ATTEMPTS tries or MAX_SEND_AGE, the message is failed (and shown on
+the panel's overview) and the messages after it go on.
+"""
 
 from __future__ import annotations
 
@@ -8,51 +19,100 @@ from typing import Any
 
 from bot.channels import Outgoing, SendError
 from storage.contacts import find_contact
-from storage.outbox import forget_sent, mark_outbound, pending_outbound, recipient_of
+from storage.outbox import (
+    SENDING_STALE,
+    claim_outbound,
+    forget_sent,
+    mark_outbound,
+    pending_outbound,
+    recipient_of,
+    retry_outbound,
+)
 from storage.photos import find_photo, photo_bytes
 from workers import metrics
 from workers.context import WorkerContext, current
+from workers.locks import contact_lock
+from workers.queue import enqueue_outbox_at, is_temporary
 
 WHATSAPP_WINDOW = timedelta(hours=24)
+# Seconds to wait after the 1st, 2nd, ... failed try; the last figure repeats.
+BACKOFF_S = (5, 30, 120, 600, 1800, 3600)
+MAX_SEND_ATTEMPTS = 8
+MAX_SEND_AGE = timedelta(hours=24)
 log = logging.getLogger(__name__)
 
 
 def send_outbox(outbox_id: str) -> int:
-    """Send what is pending for this message's contact; a temporary failure stops here (order kept) and RQ retries."""
+    """Send what is due for this message's contact; return how many were sent."""
     context = current()
     db = context.connections.db
     contact = recipient_of(db, outbox_id)
     if contact is None:
         return 0  # erased meanwhile
     sent = 0
-    with context.connections.redis.lock(f"lock:outbox:{contact}", timeout=300, blocking_timeout=300):
+    with contact_lock(context.connections.redis, f"lock:outbox:{contact}", "outbox") as held:
         window_open = _window_open(find_contact(db, contact))
         for message in pending_outbound(db, contact):
-            channel = context.channels.get(message["channel"])
-            if channel is None:
-                metrics.REPLIES_FAILED.labels(message["channel"]).inc()
-                mark_outbound(db, message["_id"], "failed", error=f"channel {message['channel']} is not configured")
-                continue
-            try:
-                result = channel.send(
-                    Outgoing(message["chat_id"], message["text"], _photo(context, message), window_open)
-                )
-            except SendError as exc:
-                metrics.REPLIES_FAILED.labels(message["channel"]).inc()
-                log.warning(
-                    "sending to a %s contact failed (%s): %s",
-                    message["channel"],
-                    "permanent" if exc.permanent else "will retry",
-                    exc,
-                )
-                mark_outbound(db, message["_id"], "failed" if exc.permanent else "pending", error=str(exc))
-                if exc.permanent:
-                    continue
-                raise
-            _after_send(context, message, result.platform_id, result.sent_as)
-            metrics.REPLIES_SENT.labels(message["channel"]).inc()
-            sent += 1
+            held.check()
+            if (due := _due_at(message)) > _now():
+                _wake_at(context, message, due)  # order kept: the rest wait behind it
+                break
+            outcome = _send(context, message, window_open)
+            if outcome == "wait":
+                break
+            sent += outcome == "sent"
     return sent
+
+
+def _send(context: WorkerContext, message: dict[str, Any], window_open: bool) -> str:
+    """Try one message: 'sent', 'failed' (given up, go on) or 'wait' (due again later, the queue waits)."""
+    db = context.connections.db
+    channel = context.channels.get(message["channel"])
+    if channel is None:
+        metrics.REPLIES_FAILED.labels(message["channel"]).inc()
+        mark_outbound(db, message["_id"], "failed", error=f"channel {message['channel']} is not configured")
+        return "failed"
+    attempts = claim_outbound(db, message["_id"])
+    try:
+        result = channel.send(Outgoing(message["chat_id"], message["text"], _photo(context, message), window_open))
+    except Exception as exc:
+        if is_temporary(exc) and not isinstance(exc, SendError):
+            raise  # our own database or Redis is away: RQ retries the job; the claim goes stale meanwhile
+        metrics.REPLIES_FAILED.labels(message["channel"]).inc()
+        return _failed_try(context, message, attempts, exc)
+    _after_send(context, message, result.platform_id, result.sent_as)
+    metrics.REPLIES_SENT.labels(message["channel"]).inc()
+    return "sent"
+
+
+def _failed_try(context: WorkerContext, message: dict[str, Any], attempts: int, exc: Exception) -> str:
+    db = context.connections.db
+    # A platform's own words (blocked, rate limited) help operators; any other error is named, not quoted.
+    error = str(exc) if isinstance(exc, SendError) else type(exc).__name__
+    permanent = isinstance(exc, SendError) and exc.permanent
+    created = _aware(message.get("created_at") or _now())
+    if permanent or attempts >= MAX_SEND_ATTEMPTS or _now() - created >= MAX_SEND_AGE:
+        log.warning("gave up sending a %s message after %d attempt(s): %s", message["channel"], attempts, error)
+        mark_outbound(db, message["_id"], "failed", error=error)
+        return "failed"
+    when = _now() + timedelta(seconds=BACKOFF_S[min(attempts, len(BACKOFF_S)) - 1])
+    log.warning("sending a %s message failed (attempt %d, next at %s): %s", message["channel"], attempts, when, error)
+    retry_outbound(db, message["_id"], when, error)
+    _wake_at(context, {**message, "attempts": attempts}, when)
+    return "wait"
+
+
+def _wake_at(context: WorkerContext, message: dict[str, Any], when: datetime) -> None:
+    assert context.queue is not None
+    enqueue_outbox_at(context.queue, str(message["_id"]), _aware(when), int(message.get("attempts") or 0))
+
+
+def _due_at(message: dict[str, Any]) -> datetime:
+    """When a message may be tried: a pending one at its next_attempt_at, a claimed one once its claim is stale."""
+    if message["status"] == "sending":
+        return _aware(message["sending_at"]) + SENDING_STALE
+    # A second's slack: the scheduler's clock may run a little ahead of this one.
+    return _aware(message.get("next_attempt_at") or _now()) - timedelta(seconds=1)
 
 
 def _after_send(context: WorkerContext, message: dict[str, Any], platform_id: str, sent_as: str) -> None:
@@ -75,5 +135,13 @@ def _window_open(doc: dict[str, Any] | None) -> bool:
     last = (doc or {}).get("last_inbound_at")
     if last is None:
         return False
-    last = last if last.tzinfo else last.replace(tzinfo=UTC)
-    return datetime.now(UTC) - last < WHATSAPP_WINDOW
+    return datetime.now(UTC) - _aware(last) < WHATSAPP_WINDOW
+
+
+def _aware(moment: datetime) -> datetime:
+    """MongoDB hands datetimes back without a timezone unless asked; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

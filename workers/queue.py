@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import redis
 from rq import Queue, Retry
+
+from bot.channels import SendError
+from storage.connections import UNREACHABLE
 
 QUEUE_NAME = "homeward"
 # Temporary failures (a server restarting) heal within minutes; after that a
 # person should look at the failed-job registry.
 PHOTO_RETRY = Retry(max=3, interval=[10, 60, 300])
 CONVERSATION_RETRY = Retry(max=5, interval=[2, 10, 60, 300, 900])
-# Platforms' outages last minutes to hours; messages wait in order meanwhile.
+# Our own outages (MongoDB, Redis) heal within minutes; a platform's outage is retried per message (workers/outbox.py).
 OUTBOX_RETRY = Retry(max=8, interval=[5, 30, 120, 600, 1800, 3600, 3600, 3600])
+
+
+def is_temporary(exc: BaseException) -> bool:
+    """Whether trying again later may succeed: a database or Redis outage, or a platform's passing failure.
+
+    The one place this is decided: the conversation job raises such errors for RQ to retry instead of failing
+    the message, and the outbox keeps the message's place in the queue.
+    """
+    if isinstance(exc, SendError):
+        return not exc.permanent
+    return isinstance(exc, UNREACHABLE)
 
 
 def make_queue(connection: redis.Redis) -> Queue:
@@ -53,6 +69,20 @@ def enqueue_outbox(queue: Queue, outbox_id: str) -> None:
     queue.enqueue(
         "workers.outbox.send_outbox",
         outbox_id,
+        retry=OUTBOX_RETRY,
+        job_timeout=300,
+        result_ttl=600,
+        failure_ttl=30 * 24 * 3600,
+    )
+
+
+def enqueue_outbox_at(queue: Queue, outbox_id: str, when: datetime, attempt: int) -> None:
+    """Wake this contact's outbox when its first message is due again; queued once per message and attempt."""
+    queue.enqueue_at(
+        when,
+        "workers.outbox.send_outbox",
+        outbox_id,
+        job_id=f"outbox-retry-{outbox_id}-{attempt}",
         retry=OUTBOX_RETRY,
         job_timeout=300,
         result_ttl=600,

@@ -20,14 +20,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from storage.recovery import (
-    due_outbound,
-    pending_photos,
-    stale_inbound,
-    sweep_orphan_faces,
-    unmatched_photos,
-    untold_approvals,
-)
+from storage.inbound import stale_inbound
+from storage.outbox import due_outbound
+from storage.recovery import pending_photos, sweep_orphan_faces, unmatched_photos, untold_approvals
 from workers.approval import tell_family
 from workers.inbound import drain_spool
 from workers.queue import enqueue_conversation, enqueue_matching, enqueue_outbox, enqueue_photo_analysis
@@ -61,7 +56,7 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
         "inbound": _requeue(context, "inbound", stale_inbound(db, cutoff, BATCH), enqueue_conversation),
         "photos": _requeue(context, "analyse", pending_photos(db, cutoff, BATCH), enqueue_photo_analysis),
         "matching": _requeue(context, "match", unmatched_photos(db, cutoff, BATCH), enqueue_matching),
-        "outbox": _requeue(context, "outbox", due_outbound(db, now, BATCH, GRACE), enqueue_outbox),
+        "outbox": _requeue(context, "outbox", due_outbound(db, now - GRACE, BATCH), enqueue_outbox),
         "approvals": _tell_families(context, cutoff),
         "orphan_faces": _sweep_faces(context, now),
     }

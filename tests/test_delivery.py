@@ -1,0 +1,222 @@
+"""Nothing lost, nothing stuck: a bad message, a dead worker's lock or a platform outage never stops a chat."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_lib
+from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
+from rq.registry import ScheduledJobRegistry
+
+from bot.channels import SendError
+from config import Settings
+from core.conversation.catalog.en import MESSAGES
+from infra.embedded import EmbeddedServer
+from storage.connections import Connections
+from storage.inbound import stale_inbound
+from storage.outbox import due_outbound, queue_outbound
+from storage.users import create_user
+from tests.chat_harness import Harness
+from tests.conftest import make_environment
+from tests.standins.server import BackgroundServer
+from tests.standins.telegram_api import TelegramStandIn
+from tests.test_admin_access import PASSWORD, login
+from tests.test_telegram import CHAT, CITIZEN, SECRET, TOKEN, chat, photo, post, update
+from workers.locks import LockBusy, contact_lock
+from workers.outbox import send_outbox
+from workers.queue import is_temporary, make_queue
+
+CONTACT = f"telegram:{CHAT}"
+APOLOGY = MESSAGES["message_failed"]
+
+
+@pytest.fixture
+def bot_api() -> Iterator[TelegramStandIn]:
+    standin = TelegramStandIn(TOKEN)
+    with BackgroundServer(standin.app) as server:
+        standin.url = server.url  # type: ignore[attr-defined]
+        yield standin
+
+
+@pytest.fixture
+def environment(
+    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn
+) -> dict[str, str]:
+    return make_environment(
+        servers, tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET, TELEGRAM_API_BASE_URL=bot_api.url
+    )  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def harness(settings: Settings, connections: Connections) -> Harness:
+    return Harness(settings, connections)
+
+
+def inbound_of(harness: Harness, **query: object) -> dict[str, Any]:
+    found = harness.db.inbound.find_one({"contact": CONTACT, **query})
+    assert found is not None
+    return found
+
+
+def test_a_message_that_cannot_be_handled_fails_alone_and_the_next_is_answered(
+    harness: Harness, bot_api: TelegramStandIn
+) -> None:
+    chat(harness, CHAT, "hi", "yes")
+    # Telegram no longer knows this file: downloading it raises an error the dialog never expects.
+    poison = update(CHAT, **photo("expired-file"))
+    assert post(harness, poison) == 200
+    assert post(harness, update(CHAT, "help")) == 200
+    harness.work()
+    failed = inbound_of(harness, status="failed")
+    assert failed["status"] == "failed" and failed["attempts"] == 1
+    assert failed["error"].startswith("BadRequest at ") and "expired-file" not in failed["error"]
+    assert "attachments" not in failed  # what the person sent is not kept with the failure
+    said = bot_api.texts(CHAT)
+    assert said[-2] == APOLOGY
+    assert said[-1] == MESSAGES["menu"]  # the next message was answered as usual
+    assert harness.db.inbound.count_documents({"contact": CONTACT, "status": "pending"}) == 0
+
+
+def test_a_message_tried_too_often_is_given_up_with_an_apology(harness: Harness, bot_api: TelegramStandIn) -> None:
+    assert post(harness, update(CHAT, "hi")) == 200
+    # Five workers died on this message before (each counted its attempt before starting).
+    harness.db.inbound.update_one({"contact": CONTACT}, {"$set": {"attempts": 5, "error": "JobTimeoutException"}})
+    assert post(harness, update(CHAT, "hi")) == 200
+    harness.work()
+    first, second = harness.db.inbound.find({"contact": CONTACT}).sort("received_at", 1)
+    assert first["status"] == "failed" and "gave up after 5 attempts" in first["error"]
+    assert second["status"] == "done"
+    assert bot_api.texts(CHAT) == [APOLOGY, MESSAGES["welcome"]]
+
+
+@pytest.mark.parametrize(
+    ("error", "temporary"),
+    [
+        (AutoReconnect("primary stepped down"), True),
+        (ServerSelectionTimeoutError("no server"), True),
+        (redis_lib.ConnectionError("refused"), True),
+        (redis_lib.TimeoutError("slow"), True),
+        (SendError("telegram: 502", permanent=False), True),
+        (SendError("telegram: blocked", permanent=True), False),
+        (KeyError("flow"), False),
+        (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), False),
+    ],
+)
+def test_only_outages_count_as_temporary(error: BaseException, temporary: bool) -> None:
+    assert is_temporary(error) is temporary
+
+
+def test_a_dead_workers_lock_frees_itself_and_the_messages_are_answered(
+    harness: Harness, bot_api: TelegramStandIn, redis: redis_lib.Redis
+) -> None:
+    # A worker took the lock and was killed: no heartbeat renews it, nobody releases it.
+    assert redis.lock(f"lock:conversation:{CONTACT}", timeout=2).acquire(blocking=False)
+    assert post(harness, update(CHAT, "hi")) == 200
+    harness.work()
+    assert bot_api.texts(CHAT) == [MESSAGES["welcome"]]
+    assert redis.get(f"lock:conversation:{CONTACT}") is None  # released, not left to expire
+
+
+def test_a_lock_outlives_its_ttl_while_its_job_runs(redis: redis_lib.Redis) -> None:
+    with contact_lock(redis, "lock:test:long-job", "test", ttl=1, wait=0.2):
+        time.sleep(2.5)  # well past the ttl: the heartbeat keeps renewing it
+        with pytest.raises(LockBusy), contact_lock(redis, "lock:test:long-job", "test", ttl=1, wait=0.2):
+            pass
+    assert redis.get("lock:test:long-job") is None
+
+
+def test_a_job_that_cannot_get_the_lock_raises_for_a_retry(redis: redis_lib.Redis) -> None:
+    got_it, done = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with contact_lock(redis, "lock:test:busy", "test", ttl=1):
+            got_it.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert got_it.wait(5)
+        with pytest.raises(LockBusy, match="retry later"), contact_lock(redis, "lock:test:busy", "test", wait=1.5):
+            pass
+    finally:
+        done.set()
+        thread.join()
+
+
+def test_a_platform_outage_waits_in_order_then_gives_up_and_goes_on(harness: Harness, bot_api: TelegramStandIn) -> None:
+    bot_api.fail_next = [500]
+    chat(harness, CHAT, "hi")
+    waiting = harness.db.outbox.find_one({"contact": CONTACT})
+    assert waiting["status"] == "pending" and waiting["attempts"] == 1 and "Server Error" in waiting["error"]
+    delay = waiting["next_attempt_at"] - datetime.now(UTC)
+    assert timedelta(seconds=2) < delay <= timedelta(seconds=5)
+    scheduled = ScheduledJobRegistry(queue=make_queue(harness.worker.connection)).get_job_ids()
+    assert f"outbox-retry-{waiting['_id']}-1" in scheduled  # the retry is booked for when it is due
+    chat(harness, CHAT, "yes")  # its answer waits behind the first message, not ahead of it
+    assert harness.db.outbox.count_documents({"contact": CONTACT, "status": "pending"}) >= 2
+    assert bot_api.texts(CHAT) == []
+    # Later: the first message is due and has used up all but its last attempt; the platform fails once more.
+    harness.db.outbox.update_one(
+        {"_id": waiting["_id"]}, {"$set": {"attempts": 7, "next_attempt_at": datetime.now(UTC)}}
+    )
+    bot_api.fail_next = [500]
+    sent = send_outbox(str(waiting["_id"]))
+    assert harness.db.outbox.find_one({"_id": waiting["_id"]})["status"] == "failed"
+    assert sent >= 1 and len(bot_api.texts(CHAT)) == sent  # the replies to "yes" went out after it
+    assert harness.db.outbox.count_documents({"contact": CONTACT, "status": "pending"}) == 0
+
+
+def test_a_message_left_sending_by_a_dead_worker_is_sent_again_in_order(
+    harness: Harness, bot_api: TelegramStandIn
+) -> None:
+    first = queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "first")
+    queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "second")
+    claimed = {"status": "sending", "sending_at": datetime.now(UTC), "attempts": 1}
+    harness.db.outbox.update_one({"_id": first}, {"$set": claimed})
+    assert send_outbox(str(first)) == 0  # just claimed: maybe still on its way, so nothing overtakes it
+    assert bot_api.texts(CHAT) == []
+    harness.db.outbox.update_one({"_id": first}, {"$set": {"sending_at": datetime.now(UTC) - timedelta(minutes=3)}})
+    assert due_outbound(harness.db, datetime.now(UTC)) == [str(first)]
+    assert send_outbox(str(first)) == 2
+    assert bot_api.texts(CHAT) == ["first", "second"]
+    assert harness.db.outbox.find_one({"_id": first})["attempts"] == 2
+
+
+def test_the_reconciler_finds_due_and_stale_work_once_per_contact(harness: Harness) -> None:
+    now = datetime.now(UTC)
+    for contact in (CONTACT, f"telegram:{CITIZEN}"):
+        for text in ("one", "two"):
+            queue_outbound(harness.db, contact, "telegram", contact.split(":")[1], text)
+    harness.db.outbox.update_many(
+        {"contact": f"telegram:{CITIZEN}"}, {"$set": {"next_attempt_at": now + timedelta(minutes=5)}}
+    )
+    due = due_outbound(harness.db, now + timedelta(seconds=1))
+    assert len(due) == 1 and due[0] in {str(m["_id"]) for m in harness.db.outbox.find({"contact": CONTACT})}
+    for chat_id in (CHAT, CHAT, CITIZEN):
+        assert post(harness, update(chat_id, "hi")) == 200
+    assert stale_inbound(harness.db, now - timedelta(minutes=1)) == []
+    assert len(stale_inbound(harness.db, datetime.now(UTC) + timedelta(seconds=1))) == 2
+
+
+def test_the_overview_lists_undelivered_messages_without_whom_or_what(
+    harness: Harness, bot_api: TelegramStandIn
+) -> None:
+    create_user(harness.db, "reviewer", PASSWORD, "reviewer")
+    queued = queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "A private message", about="HW-7K3P")
+    bot_api.fail_next = [403]
+    send_outbox(str(queued))
+    login(harness.client, "reviewer")
+    page = harness.client.get("/").get_data(as_text=True)
+    assert re.search(r'<div class="n">1</div>chat messages not delivered', page)
+    table = page[page.index('<table id="failed">') :]
+    table = table[: table.index("</table>")]
+    assert "telegram" in table and "HW-7K3P" in table and "blocked by the user" in table
+    assert str(CHAT) not in table and "A private message" not in table
