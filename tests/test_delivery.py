@@ -19,14 +19,14 @@ from bot.channels import SendError
 from config import Settings
 from core.conversation.catalog.en import MESSAGES
 from infra.embedded import EmbeddedServer
+from standins.server import BackgroundServer
+from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
 from storage.inbound import stale_inbound
 from storage.outbox import due_outbound, queue_outbound
 from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.conftest import make_environment
-from tests.standins.server import BackgroundServer
-from tests.standins.telegram_api import TelegramStandIn
 from tests.test_admin_access import PASSWORD, login
 from tests.test_telegram import CHAT, CITIZEN, SECRET, TOKEN, chat, photo, post, update
 from workers.locks import LockBusy, contact_lock

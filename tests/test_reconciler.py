@@ -17,16 +17,16 @@ from bot.telegram import parse_update
 from config import Settings
 from core.faces.analysis import analyse_photo
 from infra.embedded import EmbeddedServer
+from standins.server import BackgroundServer
+from standins.telegram_api import TelegramStandIn
 from storage.candidates import decide
 from storage.cases import create_sighting, erase_contact
 from storage.connections import Connections
 from storage.inbound import store_inbound
-from storage.outbox import mark_outbound, queue_outbound
+from storage.outbox import queue_outbound, retry_outbound
 from storage.photos import Owner, save_photo
 from tests.chat_harness import Harness
 from tests.conftest import make_environment
-from tests.standins.server import BackgroundServer
-from tests.standins.telegram_api import TelegramStandIn
 from tests.test_telegram import SECRET, TOKEN, photo, post, update
 from workers import reconciler
 from workers.approval import tell_family
@@ -122,7 +122,8 @@ def test_a_reply_never_sent_is_sent_and_a_failed_one_waits_for_its_retry(
 ) -> None:
     queue_outbound(harness.db, f"telegram:{FAMILY}", "telegram", str(FAMILY), "hello again")
     failing = queue_outbound(harness.db, f"telegram:{CITIZEN}", "telegram", str(CITIZEN), "retry me later")
-    mark_outbound(harness.db, failing, "pending", error="Telegram answered 502")  # RQ's retry is scheduled
+    # A temporary failure: due again in ten minutes, with its wake-up job booked.
+    retry_outbound(harness.db, failing, datetime.now(UTC) + timedelta(minutes=10), "Telegram answered 502")
     assert reconcile(harness.context, later())["outbox"] == 1
     harness.work()
     assert bot_api.texts(FAMILY) == ["hello again"] and bot_api.texts(CITIZEN) == []

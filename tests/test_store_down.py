@@ -15,12 +15,12 @@ from twilio.request_validator import RequestValidator
 from admin.context import Homeward
 from config import Settings
 from infra.embedded import EmbeddedServer, free_port
+from standins.server import BackgroundServer
+from standins.telegram_api import TelegramStandIn
+from standins.twilio_api import TwilioStandIn
 from storage.connections import Connections, redis_client
 from tests.chat_harness import Harness
 from tests.conftest import make_environment
-from tests.standins.server import BackgroundServer
-from tests.standins.telegram_api import TelegramStandIn
-from tests.standins.twilio_api import TwilioStandIn
 from tests.test_telegram import SECRET, update
 from tests.test_telegram import TOKEN as TELEGRAM_TOKEN
 from tests.test_whatsapp import FROM, PUBLIC, SID, form
