@@ -11,6 +11,7 @@ from storage.contacts import find_contact
 from storage.outbox import forget_sent, mark_outbound, pending_outbound, recipient_of
 from storage.photos import find_photo, photo_bytes
 from workers.context import WorkerContext, current
+from workers.media_links import photo_link
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 log = logging.getLogger(__name__)
@@ -33,7 +34,13 @@ def send_outbox(outbox_id: str) -> int:
                 continue
             try:
                 result = channel.send(
-                    Outgoing(message["chat_id"], message["text"], _photo(context, message), window_open)
+                    Outgoing(
+                        message["chat_id"],
+                        message["text"],
+                        _photo(context, message),
+                        window_open,
+                        media_url=_media_url(context, message),
+                    )
                 )
             except SendError as exc:
                 log.warning(
@@ -65,6 +72,14 @@ def _photo(context: WorkerContext, message: dict[str, Any]) -> bytes | None:
         return None
     photo = find_photo(context.connections.db, message["photo_id"])
     return photo_bytes(context.connections.db, photo) if photo else None
+
+
+def _media_url(context: WorkerContext, message: dict[str, Any]) -> str | None:
+    """WhatsApp fetches a photo by URL: a signed link, good for one photo and an hour, served by the web process."""
+    settings = context.settings
+    if not message.get("photo_id") or message["channel"] != "whatsapp" or not settings.public_base_url:
+        return None
+    return photo_link(settings.public_base_url, settings.secret_key, str(message["photo_id"]))
 
 
 def _window_open(doc: dict[str, Any] | None) -> bool:
