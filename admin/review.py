@@ -23,7 +23,7 @@ from storage.candidates import (
     review_queue,
 )
 from storage.cases import case_names, find_case, find_sighting, open_counts
-from storage.contacts import find_contact
+from storage.contacts import find_contact, language_of
 from storage.faces import faces_of_owner
 from storage.outbox import delivery_status, queue_outbound
 from storage.photos import Owner
@@ -127,7 +127,7 @@ def _answer_family(candidate: dict[str, Any]) -> None:
         family["contact"],
         family["channel"],
         family["chat_id"],
-        render(family_answer(case, sighting)),
+        render(family_answer(case, sighting), language_of(db, family["contact"])),
         photo_id=candidate["sighting_photo_id"],
         source=f"approve:{candidate['_id']}",
     )
@@ -140,7 +140,7 @@ def _answer_family(candidate: dict[str, Any]) -> None:
             citizen["contact"],
             citizen["channel"],
             citizen["chat_id"],
-            render(citizen_thanks(sighting)),
+            render(citizen_thanks(sighting), language_of(db, citizen["contact"])),
             source=f"thanks:{sighting['reference']}",
         )
         enqueue_outbox(services.queue, str(thanks))

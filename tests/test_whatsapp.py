@@ -165,10 +165,12 @@ def test_outside_the_24_hour_window_the_template_is_sent_and_recorded(
     assert harness.db.outbox.find_one({"text": "A reviewer confirmed a possible sighting."})["sent_as"] == "template"
 
 
-def approve_a_sighting(harness: Harness, twilio_api: TwilioStandIn, faces_dir: Path) -> tuple[str, bytes]:
+def approve_a_sighting(
+    harness: Harness, twilio_api: TwilioStandIn, faces_dir: Path, opening: tuple[str, str] = ("hi", "yes")
+) -> tuple[str, bytes]:
     """The family reports Colin Powell, a citizen sends a photo of him, a reviewer approves: (case, sighting photo)."""
     case_photo = media(twilio_api, "ME10", (faces_dir / "lfw/Colin_Powell/Colin_Powell_0001.jpg").read_bytes())
-    chat(harness, FAMILY, "hi", "yes", "report", "Colin Powell", "unknown", "male", "Delhi", "unknown", "skip")
+    chat(harness, FAMILY, *opening, "report", "Colin Powell", "unknown", "male", "Delhi", "unknown", "skip")
     chat(harness, FAMILY, case_photo, "done", "yes")
     seen = (faces_dir / "lfw/Colin_Powell/Colin_Powell_0002.jpg").read_bytes()
     chat(harness, CITIZEN, "hi", "yes", {"Body": "", **media(twilio_api, "ME11", seen)}, "Agra Fort", "now", "skip")
@@ -242,3 +244,16 @@ def test_a_tampered_expired_or_foreign_media_link_is_refused(harness: Harness, s
     assert harness.client.get(f"/media/{old}").status_code == 410
     harness.db.photos.delete_one({"_id": saved.id})  # erased since: the link opens nothing
     assert harness.client.get(path).status_code == 404
+
+
+def test_a_family_writing_hindi_is_told_of_the_approval_in_hindi_with_the_photo(
+    harness: Harness, twilio_api: TwilioStandIn, faces_dir: Path
+) -> None:
+    twilio_api.fetch_with = httpx.Client(transport=httpx.WSGITransport(app=harness.app))
+    case, seen = approve_a_sighting(harness, twilio_api, faces_dir, opening=("नमस्ते", "हाँ"))
+    harness.work()
+    told = next(m for m in twilio_api.sent if "संभावित रूप से देखे जाने की पुष्टि" in m.get("Body", ""))
+    assert told["To"] == f"whatsapp:{FAMILY}" and f"Colin Powell (रिपोर्ट {case})" in told["Body"]
+    assert next(f for f in twilio_api.fetched if f.url == told["MediaUrl"][0]).body == seen
+    thanks = twilio_api.texts(CITIZEN)[-1]
+    assert thanks.startswith("Thank you again for your sighting")  # the citizen wrote English: English it stays
