@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -13,6 +14,7 @@ from admin.auth import current_user, require
 from admin.context import homeward
 from core.conversation.answers import citizen_thanks, describe_place, describe_time, family_answer
 from core.conversation.catalog import render
+from core.places import coordinates, describe_interval, describe_km, distance_km
 from storage.audit import audit, history
 from storage.candidates import (
     decide,
@@ -78,6 +80,7 @@ def candidate(candidate_id: str) -> str:
         sighting_time=describe_time(sighting),
         case_place=describe_place(case.get("place")),
         case_time=describe_time(case),
+        apart=_apart(case, sighting),
         others=sighting_faces,
         delivery=told,
         reasons=REJECT_REASONS,
@@ -144,6 +147,26 @@ def _answer_family(candidate: dict[str, Any]) -> None:
             source=f"thanks:{sighting['reference']}",
         )
         enqueue_outbox(services.queue, str(thanks))
+
+
+def _apart(case: dict[str, Any], sighting: dict[str, Any]) -> dict[str, str | None]:
+    """What a reviewer would otherwise work out: how far, how long after, and both places on a map."""
+    km = distance_km(case.get("place"), sighting.get("place"))
+    return {
+        "distance": describe_km(km) if km is not None else None,
+        "interval": describe_interval(case.get("time"), sighting.get("time")),
+        "case_map": _map_link(case.get("place")),
+        "sighting_map": _map_link(sighting.get("place")),
+    }
+
+
+def _map_link(place: dict[str, Any] | None) -> str | None:
+    """OpenStreetMap at the coordinates, or a search for the typed place; None when there is neither."""
+    if point := coordinates(place):
+        lat, lon = (f"{value:.5f}" for value in point)
+        return f"https://www.openstreetmap.org/?{urlencode({'mlat': lat, 'mlon': lon})}#map=16/{lat}/{lon}"
+    typed = ((place or {}).get("text") or "").strip()
+    return f"https://www.openstreetmap.org/search?{urlencode({'query': typed})}" if typed else None
 
 
 def _candidate(candidate_id: str) -> dict[str, Any]:
