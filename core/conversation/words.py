@@ -50,7 +50,8 @@ LANGUAGE_NAMES = {unicodedata.normalize("NFC", name): code for name, code in LAN
 
 MENU_CHOICES = {
     "1": "report", "report": "report", "report a missing person": "report", "/report": "report", "missing": "report",
-    "2": "sighting", "sighting": "sighting", "report a sighting": "sighting", "/sighting": "sighting", "i saw someone": "sighting",
+    "2": "sighting", "sighting": "sighting", "report a sighting": "sighting", "/sighting": "sighting",
+    "i saw someone": "sighting",
     "3": "cases", "my cases": "cases", "my reports": "cases", "cases": "cases", "reports": "cases", "/cases": "cases",
     "4": "erase", "delete": "erase",
     "लापता": "report", "गुमशुदा": "report", "रिपोर्ट": "report", "देखा": "sighting", "मैंने किसी को देखा": "sighting",
