@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from admin import auth, cases, exports, health, images, jobs, metrics, review, simulator, users, webhooks
+from admin import auth, cases, exports, health, images, jobs, media, metrics, review, simulator, users, webhooks
 from admin.context import Homeward
 from config import Settings, load_settings
 from storage.connections import Connections, connect
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, connections: Connections | None
         )
     csrf = CSRFProtect(app)
     csrf.exempt(webhooks.blueprint)  # platforms authenticate by signature instead
-    for surface in (health, auth, review, cases, images, users, webhooks, simulator, metrics, jobs, exports):
+    for surface in (health, auth, review, cases, images, media, users, webhooks, simulator, metrics, jobs, exports):
         app.register_blueprint(surface.blueprint)
     app.jinja_env.globals.update(current_user=auth.current_user, can=auth.can)
     return app

@@ -6,6 +6,7 @@ import contextlib
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import redis
 from bson import ObjectId
@@ -16,6 +17,7 @@ from admin.auth import current_user, require
 from admin.context import homeward
 from admin.overview import review_stats, service_health
 from core.conversation.answers import describe_place, describe_time
+from core.places import coordinates, describe_interval, describe_km, distance_km
 from storage.audit import audit, history
 from storage.candidates import (
     decide,
@@ -96,6 +98,7 @@ def candidate(candidate_id: str) -> str:
         sighting_time=describe_time(sighting),
         case_place=describe_place(case.get("place")),
         case_time=describe_time(case),
+        apart=_apart(case, sighting),
         others=sighting_faces,
         delivery=told,
         reasons=REJECT_REASONS,
@@ -132,6 +135,26 @@ def decision(candidate_id: str) -> Any:
     else:
         flash("Rejected; the reason is recorded.")
     return redirect(url_for("review.candidate", candidate_id=candidate_id))
+
+
+def _apart(case: dict[str, Any], sighting: dict[str, Any]) -> dict[str, str | None]:
+    """What a reviewer would otherwise work out: how far, how long after, and both places on a map."""
+    km = distance_km(case.get("place"), sighting.get("place"))
+    return {
+        "distance": describe_km(km) if km is not None else None,
+        "interval": describe_interval(case.get("time"), sighting.get("time")),
+        "case_map": _map_link(case.get("place")),
+        "sighting_map": _map_link(sighting.get("place")),
+    }
+
+
+def _map_link(place: dict[str, Any] | None) -> str | None:
+    """OpenStreetMap at the coordinates, or a search for the typed place; None when there is neither."""
+    if point := coordinates(place):
+        lat, lon = (f"{value:.5f}" for value in point)
+        return f"https://www.openstreetmap.org/?{urlencode({'mlat': lat, 'mlon': lon})}#map=16/{lat}/{lon}"
+    typed = ((place or {}).get("text") or "").strip()
+    return f"https://www.openstreetmap.org/search?{urlencode({'query': typed})}" if typed else None
 
 
 def _candidate(candidate_id: str) -> dict[str, Any]:

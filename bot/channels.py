@@ -29,6 +29,7 @@ class Outgoing:
     text: str
     photo: bytes | None = None
     window_open: bool = True  # WhatsApp: did the person write to us in the last 24 hours?
+    media_url: str | None = None  # the photo as a signed public link, for platforms that fetch media (WhatsApp)
 
 
 @dataclass(frozen=True)

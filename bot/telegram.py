@@ -40,7 +40,14 @@ def parse_update(data: dict[str, Any]) -> Inbound | None:
         text=message.text or message.caption or "",
         attachments=_attachments(message),
         location=_location(message),
+        language=_language(message),
     )
+
+
+def _language(message: Message) -> str:
+    """The IETF tag of the sender's Telegram app language, e.g. 'hi' or 'en-GB'; '' when not shared."""
+    sender = message.from_user
+    return ((sender.language_code if sender else None) or "")[:16]
 
 
 def _attachments(message: Message) -> tuple[Attachment, ...]:

@@ -109,11 +109,17 @@ class TwilioChannel:
         sender, recipient = f"whatsapp:{self._settings.whatsapp_from}", f"whatsapp:{message.chat_id}"
         try:
             if not message.window_open and self._settings.template_sid:
+                # An approved template carries only its text variable: outside the window the photo stays behind.
                 variables = json.dumps({"1": message.text[:1000]})
                 sent = self._client.messages.create(
                     from_=sender, to=recipient, content_sid=self._settings.template_sid, content_variables=variables
                 )
                 return Sent(str(sent.sid), "template")
+            if message.media_url:  # Twilio fetches the photo from our signed link and attaches it
+                sent = self._client.messages.create(
+                    from_=sender, to=recipient, body=message.text[:1600], media_url=[message.media_url]
+                )
+                return Sent(str(sent.sid), "photo")
             sent = self._client.messages.create(from_=sender, to=recipient, body=message.text[:1600])
             return Sent(str(sent.sid))
         except TwilioRestException as exc:

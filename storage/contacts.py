@@ -10,6 +10,7 @@ from typing import Any
 
 from pymongo.database import Database
 
+from core.conversation.catalog import DEFAULT_LANGUAGE
 from core.conversation.state import State
 from storage.inbound import erase_inbound
 from storage.outbox import erase_outbox
@@ -30,6 +31,13 @@ def save_state(db: Database, contact: str, channel: str, chat_id: str, state: St
         },
         upsert=True,
     )
+
+
+def language_of(db: Database, contact: str) -> str:
+    """The language the contact reads ('en' until one is chosen), for messages sent outside the conversation."""
+    doc = db.conversations.find_one({"contact": contact}, {"state.language": 1})
+    language = ((doc or {}).get("state") or {}).get("language")
+    return language if isinstance(language, str) and language else DEFAULT_LANGUAGE
 
 
 def record_consent(db: Database, contact: str, given: bool) -> None:

@@ -248,3 +248,24 @@ def test_polling_mode_feeds_the_same_path(
         process.terminate()
         assert process.wait(20) == 0
     assert db.inbound.count_documents({"contact": f"telegram:{CHAT}"}) == 2
+
+
+def test_a_family_reports_in_hindi_from_consent_to_a_case_reference(
+    harness: Harness, bot_api: TelegramStandIn, faces_dir: Path
+) -> None:
+    """Telegram says the app is in Hindi: every reply is Hindi, and the report is registered."""
+    bot_api.add_file("sita-1", (faces_dir / "lfw/Aaron_Eckhart/Aaron_Eckhart_0001.jpg").read_bytes())
+    hindi = {"from": {"id": CHAT, "is_bot": False, "first_name": "सीता", "language_code": "hi"}}
+    steps: list[dict[str, Any]] = [
+        {"text": text} | hindi
+        for text in ("/start", "हाँ", "1", "सीता देवी", "35", "महिला", "चाँदनी चौक, दिल्ली", "पता नहीं", "लाल साड़ी")
+    ]
+    chat(harness, CHAT, *steps, photo("sita-1") | hindi, {"text": "हो गया"} | hindi, {"text": "हाँ"} | hindi)
+    said = bot_api.texts(CHAT)
+    assert "क्या आप सहमत हैं?" in said[0]
+    assert all(re.search("[\u0900-\u097f]", text) for text in said), "every reply is in Hindi"
+    assert "आख़िरी बार देखा: चाँदनी चौक, दिल्ली, पता नहीं" in said[-2]
+    reference = re.search(r"संदर्भ नंबर (HW-[0-9A-Z]{4})", said[-1]).group(1)  # type: ignore[union-attr]
+    case = harness.db.cases.find_one({"reference": reference})
+    assert case["name"] == "सीता देवी" and case["age"] == 35 and case["description"] == "लाल साड़ी"
+    assert harness.db.conversations.find_one({"contact": f"telegram:{CHAT}"})["state"]["language"] == "hi"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from twilio.request_validator import RequestValidator
 
 from config import Settings
@@ -17,8 +20,11 @@ from infra.embedded import EmbeddedServer
 from standins.server import BackgroundServer
 from standins.twilio_api import TwilioStandIn
 from storage.connections import Connections
+from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.conftest import make_environment
+from tests.test_admin_access import PASSWORD, login
+from workers.media_links import LINK_SECONDS, SALT, photo_link, photo_token
 
 SID, TOKEN, FROM = "AC" + "1" * 32, "twilio-auth-token-for-tests", "+14155238886"
 PUBLIC = "https://homeward.example.org"
@@ -157,3 +163,97 @@ def test_outside_the_24_hour_window_the_template_is_sent_and_recorded(
         and "Body" not in last
     )
     assert harness.db.outbox.find_one({"text": "A reviewer confirmed a possible sighting."})["sent_as"] == "template"
+
+
+def approve_a_sighting(
+    harness: Harness, twilio_api: TwilioStandIn, faces_dir: Path, opening: tuple[str, str] = ("hi", "yes")
+) -> tuple[str, bytes]:
+    """The family reports Colin Powell, a citizen sends a photo of him, a reviewer approves: (case, sighting photo)."""
+    case_photo = media(twilio_api, "ME10", (faces_dir / "lfw/Colin_Powell/Colin_Powell_0001.jpg").read_bytes())
+    chat(harness, FAMILY, *opening, "report", "Colin Powell", "unknown", "male", "Delhi", "unknown", "skip")
+    chat(harness, FAMILY, case_photo, "done", "yes")
+    seen = (faces_dir / "lfw/Colin_Powell/Colin_Powell_0002.jpg").read_bytes()
+    chat(harness, CITIZEN, "hi", "yes", {"Body": "", **media(twilio_api, "ME11", seen)}, "Agra Fort", "now", "skip")
+    candidate = harness.db.candidates.find_one()
+    assert candidate is not None, "the sighting should have matched the case"
+    create_user(harness.db, "reviewer", PASSWORD, "reviewer")
+    token = login(harness.client, "reviewer")
+    decided = harness.client.post(
+        f"/candidates/{candidate['_id']}/decide", data={"action": "approve", "csrf_token": token}
+    )
+    assert decided.status_code == 302
+    return candidate["case"], seen
+
+
+def test_a_whatsapp_approval_carries_a_media_url_twilio_could_fetch(
+    harness: Harness, twilio_api: TwilioStandIn, faces_dir: Path
+) -> None:
+    # Twilio fetches our public URL; here the public host is routed to the web app itself.
+    twilio_api.fetch_with = httpx.Client(transport=httpx.WSGITransport(app=harness.app))
+    case, seen = approve_a_sighting(harness, twilio_api, faces_dir)
+    harness.work()
+    told = next(m for m in twilio_api.sent if "has confirmed a possible sighting" in m.get("Body", ""))
+    assert told["To"] == f"whatsapp:{FAMILY}" and f"Colin Powell (report {case})" in told["Body"]
+    [url] = told["MediaUrl"]
+    assert url.startswith(f"{PUBLIC}/media/")
+    fetched = next(f for f in twilio_api.fetched if f.url == url)
+    assert fetched.status == 200 and fetched.body == seen  # the sighting photo itself, a real JPEG
+    assert fetched.content_type == "image/jpeg" and fetched.body.startswith(b"\xff\xd8\xff")
+    assert fetched.cache_control == "private, no-store"
+    assert harness.db.outbox.find_one({"text": told["Body"]})["sent_as"] == "photo"
+    thanks = [m for m in twilio_api.sent if m["To"] == f"whatsapp:{CITIZEN}" and "Thank you again" in m.get("Body", "")]
+    assert thanks and "MediaUrl" not in thanks[0]  # the citizen learns nothing of the case, photo included
+
+
+def test_outside_the_window_the_approval_goes_as_a_text_only_template(
+    harness: Harness, twilio_api: TwilioStandIn, faces_dir: Path
+) -> None:
+    """Approved WhatsApp templates carry one text variable, so the photo can't ride along; the text still arrives."""
+    harness.db.conversations.update_one(
+        {"contact": f"whatsapp:{FAMILY}"}, {"$set": {"last_inbound_at": datetime.now(UTC) - timedelta(hours=30)}}
+    )
+    approve_a_sighting(harness, twilio_api, faces_dir)
+    harness.db.conversations.update_one(
+        {"contact": f"whatsapp:{FAMILY}"}, {"$set": {"last_inbound_at": datetime.now(UTC) - timedelta(hours=30)}}
+    )
+    harness.work()
+    last = next(m for m in twilio_api.sent if m["To"] == f"whatsapp:{FAMILY}" and "ContentSid" in m)
+    assert "confirmed a possible sighting" in last["ContentVariables"] and "MediaUrl" not in last
+
+
+def test_a_tampered_expired_or_foreign_media_link_is_refused(harness: Harness, settings: Settings) -> None:
+    from storage.photos import Owner, save_photo  # noqa: PLC0415
+
+    saved = save_photo(harness.db, b"\xff\xd8\xff\xe0 a photo", Owner("sighting", "SG-TEST"), "image/jpeg")
+    link = photo_link(PUBLIC, settings.secret_key, str(saved.id))
+    path = link.removeprefix(PUBLIC)
+    answer = harness.client.get(path)
+    assert answer.status_code == 200 and answer.data == b"\xff\xd8\xff\xe0 a photo"
+    token = path.rsplit("/", 1)[1]
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    other_key = photo_token("another-secret-key-entirely", str(saved.id))
+
+    class AnHourAgo(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - LINK_SECONDS - 5
+
+    old = URLSafeTimedSerializer(settings.secret_key, salt=SALT, signer=AnHourAgo).dumps({"photo": str(saved.id)})
+    for refused in (tampered, other_key, "nonsense", URLSafeTimedSerializer(settings.secret_key).dumps(str(saved.id))):
+        answer = harness.client.get(f"/media/{refused}")
+        assert answer.status_code == 404 and str(saved.id) not in answer.get_data(as_text=True)
+    assert harness.client.get(f"/media/{old}").status_code == 410
+    harness.db.photos.delete_one({"_id": saved.id})  # erased since: the link opens nothing
+    assert harness.client.get(path).status_code == 404
+
+
+def test_a_family_writing_hindi_is_told_of_the_approval_in_hindi_with_the_photo(
+    harness: Harness, twilio_api: TwilioStandIn, faces_dir: Path
+) -> None:
+    twilio_api.fetch_with = httpx.Client(transport=httpx.WSGITransport(app=harness.app))
+    case, seen = approve_a_sighting(harness, twilio_api, faces_dir, opening=("नमस्ते", "हाँ"))
+    harness.work()
+    told = next(m for m in twilio_api.sent if "संभावित रूप से देखे जाने की पुष्टि" in m.get("Body", ""))
+    assert told["To"] == f"whatsapp:{FAMILY}" and f"Colin Powell (रिपोर्ट {case})" in told["Body"]
+    assert next(f for f in twilio_api.fetched if f.url == told["MediaUrl"][0]).body == seen
+    thanks = twilio_api.texts(CITIZEN)[-1]
+    assert thanks.startswith("Thank you again for your sighting")  # the citizen wrote English: English it stays

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from rq.timeouts import JobTimeoutException
 
-from core.conversation.catalog import render
+from core.conversation.catalog import DEFAULT_LANGUAGE, render
 from core.conversation.dialog import step
 from core.conversation.messages import Inbound, Reply, inbound_from_doc
 from core.conversation.rate import rate_decision
@@ -154,21 +154,27 @@ def _handle(context: WorkerContext, doc: dict[str, Any]) -> Any:
 def _decide(context: WorkerContext, inbound_id: Any, message: Inbound) -> dict[str, Any]:
     db, settings = context.connections.db, context.settings
     verdict = rate_decision(_count_this_minute(context, message.contact), settings.chat_rate_per_minute)
+    state = load_state(db, message.contact)
     if verdict != "process":
-        replies = [render(Reply("rate_limited"))] if verdict == "notice" else []
+        replies = [render(Reply("rate_limited"), _language(state))] if verdict == "notice" else []
         plan = {"state": None, "replies": replies, "erased": False, "status": "rate_limited"}
     else:
         now = datetime.now(ZoneInfo(settings.timezone))
         dialog_context = Context(
             now=now, cases=case_summaries(db, message.contact), max_photo_bytes=settings.max_photo_bytes
         )
-        outcome = step(load_state(db, message.contact), message, dialog_context)
+        outcome = step(state, message, dialog_context)
         results = execute(context, message, outcome.effects)
-        replies = [render(reply, extra=results.values) for reply in outcome.replies + results.extra_replies]
-        state = None if results.erased else outcome.state.to_doc()
-        plan = {"state": state, "replies": replies, "erased": results.erased, "status": "done"}
+        language = _language(outcome.state)  # the outcome's: a language command is answered in the new one
+        replies = [render(reply, language, results.values) for reply in outcome.replies + results.extra_replies]
+        saved = None if results.erased else outcome.state.to_doc()
+        plan = {"state": saved, "replies": replies, "erased": results.erased, "status": "done"}
     save_plan(db, inbound_id, plan)
     return plan
+
+
+def _language(state: State) -> str:
+    return state.language or DEFAULT_LANGUAGE
 
 
 def _count_this_minute(context: WorkerContext, contact: str) -> int:

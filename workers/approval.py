@@ -17,7 +17,7 @@ from core.conversation.catalog import render
 from storage.candidates import find_candidate, note_family_message, note_told
 from storage.cases import find_case, find_sighting
 from storage.connections import Database
-from storage.contacts import find_contact
+from storage.contacts import find_contact, language_of
 from storage.outbox import queue_outbound
 from workers.queue import enqueue_outbox
 
@@ -43,7 +43,7 @@ def _queue_messages(db: Database, queue: Queue, candidate: dict[str, Any]) -> bo
         family["contact"],
         family["channel"],
         family["chat_id"],
-        render(family_answer(case, sighting)),
+        render(family_answer(case, sighting), language_of(db, family["contact"])),
         photo_id=candidate["sighting_photo_id"],
         source=f"approve:{candidate['_id']}",
         about=case["reference"],
@@ -57,7 +57,7 @@ def _queue_messages(db: Database, queue: Queue, candidate: dict[str, Any]) -> bo
             citizen["contact"],
             citizen["channel"],
             citizen["chat_id"],
-            render(citizen_thanks(sighting)),
+            render(citizen_thanks(sighting), language_of(db, citizen["contact"])),
             source=f"thanks:{sighting['reference']}",
             about=sighting["reference"],
         )

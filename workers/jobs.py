@@ -10,6 +10,7 @@ from core.errors import PhotoRejected
 from core.faces.analysis import PhotoAnalysis, as_case_photo
 from core.faces.analysis import analyse_photo as analyse
 from core.faces.feedback import photo_feedback
+from storage.contacts import language_of
 from storage.faces import drop_faces_if_photo_gone, faces_of_photo, move_faces, store_faces
 from storage.outbox import queue_outbound
 from storage.photos import find_photo, finish_analysis, photo_bytes
@@ -94,7 +95,7 @@ def _tell_sender(context: WorkerContext, photo: dict[str, Any]) -> None:
         notify["contact"],
         notify["channel"],
         notify["chat_id"],
-        render(reply),
+        render(reply, language_of(context.connections.db, notify["contact"])),
         source=f"photo:{photo['_id']}",
     )
     assert context.queue is not None

@@ -32,6 +32,7 @@ from storage.photos import find_photo, photo_bytes
 from workers import metrics
 from workers.context import WorkerContext, current
 from workers.locks import contact_lock
+from workers.media_links import photo_link
 from workers.queue import enqueue_outbox_at, is_temporary
 
 WHATSAPP_WINDOW = timedelta(hours=24)
@@ -74,7 +75,15 @@ def _send(context: WorkerContext, message: dict[str, Any], window_open: bool) ->
         return "failed"
     attempts = claim_outbound(db, message["_id"])
     try:
-        result = channel.send(Outgoing(message["chat_id"], message["text"], _photo(context, message), window_open))
+        result = channel.send(
+            Outgoing(
+                message["chat_id"],
+                message["text"],
+                _photo(context, message),
+                window_open,
+                media_url=_media_url(context, message),
+            )
+        )
     except Exception as exc:
         if is_temporary(exc) and not isinstance(exc, SendError):
             raise  # our own database or Redis is away: RQ retries the job; the claim goes stale meanwhile
@@ -129,6 +138,14 @@ def _photo(context: WorkerContext, message: dict[str, Any]) -> bytes | None:
         return None
     photo = find_photo(context.connections.db, message["photo_id"])
     return photo_bytes(context.connections.db, photo) if photo else None
+
+
+def _media_url(context: WorkerContext, message: dict[str, Any]) -> str | None:
+    """WhatsApp fetches a photo by URL: a signed link, good for one photo and an hour, served by the web process."""
+    settings = context.settings
+    if not message.get("photo_id") or message["channel"] != "whatsapp" or not settings.public_base_url:
+        return None
+    return photo_link(settings.public_base_url, settings.secret_key, str(message["photo_id"]))
 
 
 def _window_open(doc: dict[str, Any] | None) -> bool:

@@ -1,8 +1,14 @@
 """The conversation: (state, message, context) -> (new state, replies, effects). Pure.
 
-Order of precedence for each message: consent first; then files we can't
-use; then words that work anywhere (help, cancel, delete my data); then the
-step of the flow in progress; then the menu and commands.
+Order of precedence for each message: the language command (so even the
+consent question can be read in one's own language); consent; then files we
+can't use; then words that work anywhere (help, cancel, delete my data); then
+the step of the flow in progress; then the menu and commands.
+
+The contact's language is chosen from the first message that shows it (the
+platform's language setting, else the script it is written in); until consent
+a message in Devanagari still switches to Hindi (people often open with 'hi'
+and answer 'हाँ'); after that only the language command changes it.
 """
 
 from __future__ import annotations
@@ -10,10 +16,23 @@ from __future__ import annotations
 from dataclasses import replace
 
 from core.conversation import flows
+from core.conversation.catalog import LANGUAGES
 from core.conversation.messages import Inbound, Reply
 from core.conversation.references import CASE_PREFIX, find_reference
 from core.conversation.state import CloseCase, Context, DiscardDraft, EraseContact, Outcome, RecordConsent, State
-from core.conversation.words import ERASE, GREETINGS, MENU_CHOICES, clean, is_no, is_yes, normalise
+from core.conversation.words import (
+    CANCEL,
+    ERASE,
+    ERASE_CONFIRM,
+    GREETINGS,
+    MENU_CHOICES,
+    clean,
+    is_no,
+    is_yes,
+    language_command,
+    normalise,
+    script_language,
+)
 
 UNSUPPORTED = {
     "video": "unsupported_video",
@@ -29,6 +48,10 @@ def step(state: State, message: Inbound, context: Context) -> Outcome:
     """Answer one inbound message."""
     message = replace(message, text=clean((message.text or "")[:MAX_TEXT]))
     words = normalise(message.text)
+    if (chosen := language_command(words)) is not None:
+        return _choose_language(state, chosen)
+    if state.language is None or (not state.consent and script_language(message.text) == "hi"):
+        state = replace(state, language=detect_language(message) or state.language)
     if not state.consent:
         return _consent(state, message, words)
     if not flows.is_known(state):
@@ -37,7 +60,7 @@ def step(state: State, message: Inbound, context: Context) -> Outcome:
         return Outcome(state, [refusal])
     if words in GREETINGS:
         return Outcome(state, [Reply("menu")] + ([Reply("menu_in_flow")] if state.flow else []))
-    if words == "cancel":
+    if words in CANCEL:
         return _cancel(state)
     if words in ERASE:
         return Outcome(
@@ -52,19 +75,42 @@ def step(state: State, message: Inbound, context: Context) -> Outcome:
 
 def _consent(state: State, message: Inbound, words: str) -> Outcome:
     if words in ERASE:  # nothing but the messages themselves is kept before consent: erase them at once
-        return Outcome(State(), [Reply("erased")], [EraseContact()])
+        return Outcome(State(language=state.language), [Reply("erased")], [EraseContact()])
     if state.asked_consent and is_yes(words):
         return Outcome(
-            State(consent=True, asked_consent=True), [Reply("consent_thanks"), Reply("menu")], [RecordConsent(True)]
+            replace(state, consent=True, asked_consent=True),
+            [Reply("consent_thanks"), Reply("menu")],
+            [RecordConsent(True)],
         )
-    if state.asked_consent and (is_no(words) or words == "cancel"):
-        return Outcome(State(), [Reply("consent_declined")], [RecordConsent(False)])
+    if state.asked_consent and (is_no(words) or words in CANCEL):
+        return Outcome(State(language=state.language), [Reply("consent_declined")], [RecordConsent(False)])
     replies = (
         [Reply("consent_reask")] if state.asked_consent and words and words not in GREETINGS else [Reply("welcome")]
     )
     if message.attachments:
         replies.append(Reply("photo_again_after_consent"))
-    return Outcome(State(asked_consent=True), replies)
+    return Outcome(State(asked_consent=True, language=state.language), replies)
+
+
+def detect_language(message: Inbound) -> str | None:
+    """The platform's language setting when we speak it, else the script of the text; None if neither tells."""
+    platform = message.language.split("-")[0].lower()
+    script = script_language(message.text)
+    if "hi" in (platform, script):  # any sign of Hindi wins: English is what everyone gets otherwise
+        return "hi"
+    if platform in LANGUAGES:
+        return platform
+    return script
+
+
+def _choose_language(state: State, chosen: str) -> Outcome:
+    """Switch language and answer in it; an unknown or missing name lists the choices."""
+    if chosen not in LANGUAGES:
+        return Outcome(state, [Reply("language_choose")])
+    state = replace(state, language=chosen)
+    if not state.consent:
+        return Outcome(replace(state, asked_consent=True), [Reply("language_set"), Reply("welcome")])
+    return Outcome(state, [Reply("language_set"), Reply("menu_in_flow" if state.flow else "menu")])
 
 
 def _refuse_file(message: Inbound, context: Context) -> Reply | None:
@@ -86,8 +132,8 @@ def _cancel(state: State) -> Outcome:
 
 
 def _erase(state: State, words: str) -> Outcome:
-    if words in ("delete", "yes", "delete my data", "erase"):
-        return Outcome(State(), [Reply("erased")], [EraseContact()])
+    if words in ERASE_CONFIRM or is_yes(words):
+        return Outcome(State(language=state.language), [Reply("erased")], [EraseContact()])
     return Outcome(state, [Reply("erase_hint")])
 
 

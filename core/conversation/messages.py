@@ -35,6 +35,7 @@ class Inbound:
     text: str = ""
     attachments: tuple[Attachment, ...] = ()
     location: Location | None = None
+    language: str = ""  # the language the platform says the person uses (Telegram's language_code), if any
 
     @property
     def contact(self) -> str:
@@ -60,6 +61,7 @@ def inbound_to_doc(message: Inbound) -> dict[str, Any]:
         "text": message.text,
         "attachments": [vars(a) for a in message.attachments],
         "location": vars(message.location) if message.location else None,
+        **({"language": message.language} if message.language else {}),
     }
 
 
@@ -71,4 +73,5 @@ def inbound_from_doc(doc: dict[str, Any]) -> Inbound:
         text=doc.get("text") or "",
         attachments=tuple(Attachment(**a) for a in doc.get("attachments") or ()),
         location=Location(**doc["location"]) if doc.get("location") else None,
+        language=doc.get("language") or "",
     )

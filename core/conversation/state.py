@@ -24,6 +24,7 @@ class State:
     flow: str | None = None  # report, sighting, add_photo, erase
     step: str | None = None
     draft: dict[str, Any] = field(default_factory=dict)
+    language: str | None = None  # the catalogue the contact reads; None until a message shows it
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -32,6 +33,7 @@ class State:
             "flow": self.flow,
             "step": self.step,
             "draft": self.draft,
+            "language": self.language,
         }
 
     @classmethod
@@ -43,6 +45,7 @@ class State:
             doc.get("flow"),
             doc.get("step"),
             dict(doc.get("draft") or {}),
+            doc.get("language") if isinstance(doc.get("language"), str) else None,
         )
 
     def at(self, flow: str | None, step: str | None, **draft: Any) -> State:

@@ -13,6 +13,7 @@ from core.conversation.catalog.en import MESSAGES as ENGLISH
 from core.conversation.messages import Reply
 
 DEFAULT_LANGUAGE = "en"
+LANGUAGES = ("en", "hi")  # each has a module here; the dialog offers these
 
 
 def text(key: str, language: str = DEFAULT_LANGUAGE, **params: Any) -> str:

@@ -8,7 +8,8 @@ MESSAGES: dict[str, str] = {
         "and the faces in them, and compare them with other reports. Only Homeward's reviewers "
         "see possible matches; whoever sends a sighting never learns whom it matched. "
         "You can erase everything you sent at any time by writing 'delete my data'.\n\n"
-        "Do you agree? Reply yes or no."
+        "Do you agree? Reply yes or no.\n\n"
+        "हिंदी में बात करने के लिए 'भाषा' लिखें।"
     ),
     "photo_again_after_consent": "I have not kept the photo you sent. Once you agree, please send it again.",
     "consent_reask": "Please reply yes or no: may Homeward keep the photos and details you send, as described above?",
@@ -123,4 +124,7 @@ MESSAGES: dict[str, str] = {
     "why_too_many_pixels": "the picture is too large.",
     "why_truncated": "the file is damaged or incomplete.",
     "why_empty": "the file is empty.",
+    # Choosing a language
+    "language_set": "I will write to you in English from now on. (हिंदी के लिए 'भाषा' लिखें।)",
+    "language_choose": "Write 'language en' for English or 'भाषा हिंदी' for Hindi.",
 }
