@@ -57,7 +57,7 @@ def looks_like_video(data: bytes, content_type: str = "") -> bool:
         return True
     if data[4:8] == b"ftyp":
         return data[8:12] not in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"mif1", b"msf1", b"avif", b"avis")
-    return data[:4] in (b"\x1aE\xdf\xa3", b"\x00\x00\x01\xba")
+    return data[:4] in (b"\x1aE\xdf\xa3", b"\x00\x00\x01\xba") or (data[:4] == b"RIFF" and data[8:12] == b"AVI ")
 
 
 def analyse_video(
