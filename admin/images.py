@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort
 from admin.auth import require
 from admin.context import homeward
 from core.faces.crops import face_crop, photo_with_boxes
-from core.faces.images import decode_photo
+from core.faces.images import decode_photo, turn
 from storage.faces import faces_of_photo, find_face
 from storage.photos import find_photo, photo_bytes
 
@@ -42,7 +42,8 @@ def _face_and_pixels(face_id: str) -> tuple[dict[str, Any], Any]:
     photo = find_photo(db, face["photo_id"]) if face else None
     if face is None or photo is None:
         abort(404)
-    return face, decode_photo(photo_bytes(db, photo)).rgb
+    # Boxes are in the orientation the faces were found in (a sideways photo is turned): turn the pixels alike.
+    return face, turn(decode_photo(photo_bytes(db, photo)).rgb, photo.get("rotation", 0))
 
 
 def _jpeg(data: bytes) -> Response:

@@ -40,7 +40,7 @@ def send() -> Any:
         kind = _kind(upload.mimetype or "")
         ref = (
             keep_upload(services.connections.redis, data)
-            if kind == "photo" and len(data) <= services.settings.max_photo_bytes
+            if kind in ("photo", "video") and len(data) <= services.settings.max_photo_bytes
             else ""
         )
         attachments.append(Attachment(kind, ref, upload.mimetype or "", len(data)))

@@ -111,3 +111,11 @@ def delete_photos(db: Database, owner: Owner) -> int:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def move_photos(db: Database, photo_ids: list[ObjectId], owner: Owner) -> None:
+    """Give photos a new owner (a clip's frames follow the clip from a draft to its sighting)."""
+    if photo_ids:
+        db.photos.update_many(
+            {"_id": {"$in": photo_ids}, "owner": {"$ne": owner.as_doc()}}, {"$set": {"owner": owner.as_doc()}}
+        )

@@ -146,21 +146,32 @@ def test_case_commands_only_reach_the_contacts_own_cases() -> None:
     assert keys(person.says("done")) == ["add_photo_done"]
 
 
-def test_videos_voice_and_huge_files_are_refused_without_storing() -> None:
+def test_voice_files_huge_files_and_videos_for_a_report_are_refused_without_storing() -> None:
     person = Person()
     for kind, key in (
-        ("video", "unsupported_video"),
         ("audio", "unsupported_audio"),
         ("document", "unsupported_document"),
     ):
         outcome = person.says(photo=True, kind=kind)
         assert keys(outcome) == [key] and outcome.effects == []
+    person.says("report")
+    outcome = person.says(photo=True, kind="video")
+    assert keys(outcome) == ["video_case_refused"] and outcome.effects == []  # families send photos
+    person.says("cancel")
     big = step(
         person.state,
         Inbound("telegram", "7", "x", "", (Attachment("photo", "f", "image/jpeg", 40 * 2**20),)),
         person.context,
     )
     assert keys(big) == ["file_too_large"] and big.effects == []
+
+
+def test_a_video_sent_outside_any_flow_starts_a_sighting() -> None:
+    person = Person()
+    outcome = person.says(photo=True, kind="video")
+    assert keys(outcome) == ["sighting_ask_place"] and person.state.flow == "sighting"
+    assert [type(e).__name__ for e in outcome.effects] == ["StorePhoto"]
+    assert outcome.effects[0].purpose == "sighting"  # type: ignore[union-attr]
 
 
 def test_delete_my_data_asks_first() -> None:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bson import ObjectId
+
 from core.conversation.catalog import render
 from core.errors import PhotoRejected
 from core.faces.analysis import PhotoAnalysis, as_case_photo
 from core.faces.analysis import analyse_photo as analyse
 from core.faces.feedback import photo_feedback
+from core.faces.video import VideoAnalysis, VideoFrame, analyse_video, frame_jpeg, looks_like_video
 from storage.contacts import language_of
 from storage.faces import drop_faces_if_photo_gone, faces_of_photo, move_faces, store_faces
 from storage.outbox import queue_outbound
-from storage.photos import find_photo, finish_analysis, photo_bytes
+from storage.photos import Owner, find_photo, finish_analysis, move_photos, photo_bytes, save_photo
 from workers.context import WorkerContext, current
 from workers.queue import enqueue_matching, enqueue_outbox
 
@@ -29,11 +32,13 @@ def analyse_photo(photo_id: str) -> str:
         return "gone"  # erased on request while queued: nothing to do
     if photo["status"] != "pending":
         return str(photo["status"])
-    jitters = (
-        settings.case_photo_jitters if _is_case(photo) else 1
-    )  # a case has few photos: the slow path is affordable
+    is_case = _is_case(photo)
+    jitters = settings.case_photo_jitters if is_case else 1  # a case has few photos: the slow path is affordable
+    data = photo_bytes(db, photo)
+    if not is_case and looks_like_video(data, photo.get("content_type", "")):
+        return _analyse_video(context, photo, data)
     try:
-        result = analyse(photo_bytes(db, photo), settings.max_photo_bytes, settings.max_photo_pixels, jitters)
+        result = analyse(data, settings.max_photo_bytes, settings.max_photo_pixels, jitters)
     except PhotoRejected as rejected:
         return record_analysis(context, photo, rejected)
     return record_analysis(context, photo, result)
@@ -62,6 +67,7 @@ def record_analysis(context: WorkerContext, photo: dict[str, Any], outcome: Phot
             "format": result.format,
             "face_count": len(result.faces),
             "timings_ms": result.timings_ms,
+            "rotation": result.rotation,  # boxes are in the photo turned this far: crops turn it the same way
         }
         log.info("photo %s analysed: %d face(s) in %s ms", photo_id, len(result.faces), result.timings_ms)
     # Only the first finisher records and tells the sender; a concurrent duplicate run changes nothing.
@@ -82,11 +88,73 @@ def _is_case(photo: dict[str, Any]) -> bool:
     return (photo.get("notify") or {}).get("purpose") == "case" or photo["owner"]["kind"] == "case"
 
 
-def _tell_sender(context: WorkerContext, photo: dict[str, Any]) -> None:
+def _analyse_video(context: WorkerContext, video: dict[str, Any], data: bytes) -> str:
+    """A sighting's clip: each kept frame becomes an analysed photo of the sighting, then the clip is marked done."""
+    db, settings = context.connections.db, context.settings
+    try:
+        result = analyse_video(data, settings.max_photo_bytes, settings.max_photo_pixels)
+    except PhotoRejected as rejected:
+        log.info("video %s rejected: %s", video["_id"], rejected.reason)
+        update = {"status": "rejected", "reason": rejected.reason, "detail": rejected.detail[:500]}
+        frame_ids: list[ObjectId] = []
+    else:
+        frame_ids = [_store_frame(context, video, frame) for frame in result.frames]
+        update = _video_record(result, frame_ids)
+        log.info(
+            "video %s analysed: %d frame(s) sampled, %d face(s) found, %d kept in %s ms",
+            video["_id"],
+            result.frames_sampled,
+            result.faces_found,
+            result.faces_kept,
+            result.timings_ms,
+        )
+    claimed = finish_analysis(db, video["_id"], update)
+    if claimed is not None:
+        # The draft may have become a sighting while we worked: the frames and their faces follow the clip.
+        move_photos(db, frame_ids, Owner(**claimed["owner"]))
+        move_faces(db, {"photo_id": {"$in": frame_ids}}, claimed["owner"])
+        qualities = [face["quality"] for frame_id in frame_ids for face in faces_of_photo(db, frame_id)]
+        _tell_sender(context, claimed, qualities)
+        if claimed["owner"]["kind"] in ("case", "sighting"):
+            assert context.queue is not None
+            for frame_id in frame_ids:
+                enqueue_matching(context.queue, str(frame_id))
+    return str(update["status"])
+
+
+def _store_frame(context: WorkerContext, video: dict[str, Any], frame: VideoFrame) -> ObjectId:
+    """Save one kept frame as a JPEG photo of the clip's owner, already analysed; a rerun finds it and adds nothing."""
+    db = context.connections.db
+    saved = save_photo(db, frame_jpeg(frame), Owner(**video["owner"]), "image/jpeg")
+    photo = find_photo(db, saved.id)
+    assert photo is not None
+    height, width = frame.rgb.shape[:2]
+    store_faces(db, photo, PhotoAnalysis(width, height, "JPEG", frame.faces, 0))
+    record = {"status": "analysed", "reason": "video_frame", "width": width, "height": height, "format": "JPEG"}
+    frame_of = {"video_id": video["_id"], "video_seconds": round(frame.seconds, 2)}
+    finish_analysis(db, saved.id, record | frame_of | {"face_count": len(frame.faces), "rotation": 0})
+    return saved.id
+
+
+def _video_record(result: VideoAnalysis, frame_ids: list[ObjectId]) -> dict[str, Any]:
+    return {
+        "status": "analysed",
+        "reason": "video_no_face" if not frame_ids else "video",
+        "format": "VIDEO",
+        "face_count": result.faces_kept,
+        "frame_ids": frame_ids,
+        "video": {"seconds": round(result.seconds, 1), "frames_sampled": result.frames_sampled},
+        "faces_found": result.faces_found,
+        "timings_ms": result.timings_ms,
+    }
+
+
+def _tell_sender(context: WorkerContext, photo: dict[str, Any], qualities: list[str] | None = None) -> None:
     notify = photo.get("notify")
     if not notify:
         return
-    qualities = [face["quality"] for face in faces_of_photo(context.connections.db, photo["_id"])]
+    if qualities is None:
+        qualities = [face["quality"] for face in faces_of_photo(context.connections.db, photo["_id"])]
     reply = photo_feedback(photo, qualities)
     if reply is None:
         return

@@ -56,7 +56,7 @@ def step(state: State, message: Inbound, context: Context) -> Outcome:
         return _consent(state, message, words)
     if not flows.is_known(state):
         state = state.idle()  # a step this code no longer has, or a damaged draft: back to the menu
-    if refusal := _refuse_file(message, context):
+    if refusal := _refuse_file(message, context, state):
         return Outcome(state, [refusal])
     if words in GREETINGS:
         return Outcome(state, [Reply("menu")] + ([Reply("menu_in_flow")] if state.flow else []))
@@ -113,10 +113,17 @@ def _choose_language(state: State, chosen: str) -> Outcome:
     return Outcome(state, [Reply("language_set"), Reply("menu_in_flow" if state.flow else "menu")])
 
 
-def _refuse_file(message: Inbound, context: Context) -> Reply | None:
-    """A clear answer for files we can't use; nothing is downloaded or stored."""
+def _refuse_file(message: Inbound, context: Context, state: State) -> Reply | None:
+    """A clear answer for files we can't use; nothing is downloaded or stored.
+
+    A short video is a sighting (a frame with each person becomes a photo); a missing-person report needs photos.
+    """
     for attachment in message.attachments:
-        if attachment.kind != "photo":
+        if attachment.kind == "video" and state.flow in ("report", "add_photo"):
+            return Reply("video_case_refused")
+        if attachment.kind == "video" and state.flow not in ("sighting", None):
+            return Reply("unsupported_video")
+        if attachment.kind not in ("photo", "video"):
             return Reply(UNSUPPORTED.get(attachment.kind, "unsupported_document"))
         size = attachment.size
         if isinstance(size, int) and size > context.max_photo_bytes:

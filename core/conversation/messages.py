@@ -44,7 +44,8 @@ class Inbound:
 
     @property
     def photos(self) -> list[Attachment]:
-        return [a for a in self.attachments if a.kind == "photo"]
+        """Pictures to search for faces: photos, and the videos the dialog lets through (sightings only)."""
+        return [a for a in self.attachments if a.kind in ("photo", "video")]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from core.faces import model as face_model
-from core.faces.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode_photo
+from core.faces.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode_photo, turn
 from core.faces.quality import (
     SECOND_CHANCE_SCORE,
     Verdict,
@@ -25,7 +25,10 @@ from core.faces.quality import (
     work_scale,
 )
 
-Box = tuple[int, int, int, int]  # top, right, bottom, left in the upright photo's pixels
+Box = tuple[int, int, int, int]  # top, right, bottom, left in the photo's pixels, turned by its `rotation`
+
+# Tried in this order when the photo as sent shows no face: a phone held sideways with no EXIF orientation.
+SIDEWAYS = (90, 270)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class PhotoAnalysis:
     faces: list[Face]
     upsample: int  # the HOG upsample level whose detections were kept
     timings_ms: dict[str, float] = field(default_factory=dict)
+    rotation: int = 0  # degrees clockwise the decoded photo was turned to find its faces; boxes are in that turn
 
     @property
     def verdict(self) -> str:
@@ -64,17 +68,35 @@ def analyse_photo(
     clock = _Stopwatch()
     photo = decode_photo(data, max_bytes, max_pixels)
     clock.lap("decode")
-    scale = work_scale(photo.width, photo.height)
-    work = _resize(photo.rgb, scale)
+    faces, upsample = find_faces(photo.rgb, jitters, clock)
+    rotation = 0
+    if not faces:
+        # Both ways, keeping the surer detection: HOG sometimes finds a weak "face" in an upside-down one.
+        tries = [
+            (turned, *find_faces(turn(photo.rgb, turned), jitters, clock, f"sideways_{turned}")) for turned in SIDEWAYS
+        ]
+        found = [t for t in tries if t[1]]
+        if found:
+            rotation, faces, upsample = max(found, key=lambda t: max(f.score for f in t[1]))
+    height, width = turn(photo.rgb, rotation).shape[:2]
+    return PhotoAnalysis(width, height, photo.format, faces, upsample, clock.laps, rotation)
+
+
+def find_faces(
+    rgb: np.ndarray, jitters: int = 1, clock: _Stopwatch | None = None, lap: str = ""
+) -> tuple[list[Face], int]:
+    """Detect, judge and encode the faces of an upright RGB picture (a photo, or a video frame)."""
+    clock = clock or _Stopwatch()
+    scale = work_scale(rgb.shape[1], rgb.shape[0])
+    work = _resize(rgb, scale)
     detections, upsample = _detect(work)
-    clock.lap("detect")
-    boxes = [d.box for d in detections]
-    encodings = face_model.encode(work, boxes, jitters)
-    clock.lap("encode")
+    clock.lap(lap or "detect")
+    encodings = face_model.encode(work, [d.box for d in detections], jitters)
+    clock.lap(f"{lap}_encode" if lap else "encode")
     gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
     faces = [_face(gray, d, e, scale) for d, e in zip(detections, encodings, strict=True)]
     faces.sort(key=lambda f: (f.box[3], f.box[0]))  # left to right, as a person reads a group photo
-    return PhotoAnalysis(photo.width, photo.height, photo.format, faces, upsample, clock.laps)
+    return faces, upsample
 
 
 def as_case_photo(analysis: PhotoAnalysis) -> PhotoAnalysis:

@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from core.conversation.messages import Reply
+from core.faces.video import MAX_SECONDS
 
 
 def photo_feedback(photo: dict[str, Any], qualities: list[str]) -> Reply | None:
     """A reply about an analysed or rejected photo; `qualities` has one verdict per face found."""
     notify = photo.get("notify") or {}
     count = notify.get("number", 1)
+    if photo["reason"] in ("video_too_long", "video_unreadable", "video_no_face"):
+        return Reply(photo["reason"], {"limit": MAX_SECONDS})
+    if photo["reason"] == "video":
+        return None  # the kept frames carry the faces; a sighting keeps every person seen
     if photo["status"] == "rejected":
         return Reply("feedback_unreadable", {"count": count, "why": Reply(f"why_{photo['reason']}")})
     if not qualities:

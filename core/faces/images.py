@@ -13,8 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 
 from core.errors import PhotoRejected
+
+# iPhones send HEIC when a photo goes as a file; Pillow itself reads AVIF but not HEIC/HEIF.
+register_heif_opener()
 
 DEFAULT_MAX_BYTES = 15 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -26,7 +30,7 @@ _VIDEO_SIGNATURES = ((4, b"ftyp"), (0, b"\x1aE\xdf\xa3"), (0, b"RIFF"), (0, b"\x
 @dataclass(frozen=True)
 class DecodedPhoto:
     rgb: np.ndarray  # height x width x 3, uint8, upright
-    format: str  # JPEG, PNG, GIF, WEBP, ...
+    format: str  # JPEG, PNG, GIF, WEBP, HEIF, AVIF, ...
     frames: int  # >1 for animations; only the first is used
 
     @property
@@ -46,6 +50,7 @@ def decode_photo(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: in
         raise PhotoRejected("too_large_file", f"{len(data)} bytes > {max_bytes}")
     image = _open(data, max_pixels)
     frames = int(getattr(image, "n_frames", 1) or 1)
+    kind = image.format or _format_of(data)  # before exif_transpose, whose copy may forget it
     try:
         image.seek(0)
         image = ImageOps.exif_transpose(image)
@@ -53,7 +58,13 @@ def decode_photo(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: in
     except (OSError, SyntaxError, ValueError) as exc:
         # LOAD_TRUNCATED_IMAGES is off (see _open), so a cut-off file lands here.
         raise PhotoRejected("truncated", str(exc)) from None
-    return DecodedPhoto(rgb=rgb, format=image.format or _format_of(data), frames=frames)
+    return DecodedPhoto(rgb=rgb, format=kind, frames=frames)
+
+
+def turn(rgb: np.ndarray, rotation: int) -> np.ndarray:
+    """The photo turned `rotation` degrees clockwise (0, 90, 180 or 270): the orientation its faces were found in."""
+    quarter_turns = (rotation // 90) % 4
+    return rgb if quarter_turns == 0 else np.ascontiguousarray(np.rot90(rgb, -quarter_turns))
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
