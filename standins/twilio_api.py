@@ -57,7 +57,7 @@ class TwilioStandIn:
                 return jsonify(code=20003, message="Authenticate", status=401), 401
             urls = request.form.getlist("MediaUrl")
             with self._lock:
-                record: dict[str, Any] = dict(request.form) | {"at": time.time()}
+                record: dict[str, Any] = dict(request.form) | {"at": time.time()} | ({"MediaUrl": urls} if urls else {})
                 self.sent.append(record)
                 self.by_to.setdefault(request.form["To"], []).append(record)
                 sid = f"SM{len(self.sent):032d}"

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 def test_killing_the_worker_redis_and_mongodb_loses_no_message_and_no_report(
     tmp_path: Path, faces_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["--contacts", "12", "--reply-timeout", "45", "--grace", "15", "--faces-dir", str(faces_dir)]
+    argv = ["--contacts", "12", "--reply-timeout", "90", "--grace", "30", "--faces-dir", str(faces_dir)]
     code = chaos.main(argv + ["--data-dir", str(tmp_path / "data")])
     output = capsys.readouterr().out
     figures = json.loads(output.strip().splitlines()[-1])

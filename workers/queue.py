@@ -14,7 +14,8 @@ QUEUE_NAME = "homeward"
 # Temporary failures (a server restarting) heal within minutes; after that a
 # person should look at the failed-job registry.
 PHOTO_RETRY = Retry(max=3, interval=[10, 60, 300])
-CONVERSATION_RETRY = Retry(max=5, interval=[2, 10, 60, 300, 900])
+# A person is waiting: the first retries come within seconds (a server restarting), then back off.
+CONVERSATION_RETRY = Retry(max=8, interval=[1, 3, 5, 10, 30, 60, 300, 900])
 # Our own outages (MongoDB, Redis) heal within minutes; a platform's outage is retried per message (workers/outbox.py).
 OUTBOX_RETRY = Retry(max=8, interval=[5, 30, 120, 600, 1800, 3600, 3600, 3600])
 
