@@ -30,7 +30,7 @@ from tests.conftest import make_environment
 from tests.test_admin_access import PASSWORD, login
 from tests.test_telegram import CHAT, CITIZEN, SECRET, TOKEN, chat, photo, post, update
 from workers.locks import LockBusy, contact_lock
-from workers.outbox import send_outbox
+from workers.outbox import CALL_KEY, CALLING, send_outbox
 from workers.queue import is_temporary, make_queue
 
 CONTACT = f"telegram:{CHAT}"
@@ -181,6 +181,7 @@ def test_a_message_left_sending_by_a_dead_worker_is_sent_again_in_order(
     queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "second")
     claimed = {"status": "sending", "sending_at": datetime.now(UTC), "attempts": 1}
     harness.db.outbox.update_one({"_id": first}, {"$set": claimed})
+    harness.context.connections.redis.set(f"{CALL_KEY}{first}", CALLING)  # the worker died during the call
     assert send_outbox(str(first)) == 0  # just claimed: maybe still on its way, so nothing overtakes it
     assert bot_api.texts(CHAT) == []
     harness.db.outbox.update_one({"_id": first}, {"$set": {"sending_at": datetime.now(UTC) - timedelta(minutes=3)}})
@@ -188,6 +189,30 @@ def test_a_message_left_sending_by_a_dead_worker_is_sent_again_in_order(
     assert send_outbox(str(first)) == 2
     assert bot_api.texts(CHAT) == ["first", "second"]
     assert harness.db.outbox.find_one({"_id": first})["attempts"] == 2
+
+
+def test_a_claim_whose_platform_call_never_happened_is_sent_at_once(harness: Harness, bot_api: TelegramStandIn) -> None:
+    """MongoDB died as it answered the claim: the job stopped before calling the platform, so nobody got it."""
+    first = queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "first")
+    claimed = {"status": "sending", "sending_at": datetime.now(UTC), "attempts": 1}
+    harness.db.outbox.update_one({"_id": first}, {"$set": claimed})
+    assert send_outbox(str(first)) == 1  # no two-minute wait
+    assert bot_api.texts(CHAT) == ["first"]
+
+
+def test_a_reply_the_platform_took_but_whose_record_was_lost_is_not_sent_twice(
+    harness: Harness, bot_api: TelegramStandIn
+) -> None:
+    first = queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "first")
+    queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "second")
+    claimed = {"status": "sending", "sending_at": datetime.now(UTC), "attempts": 1}
+    harness.db.outbox.update_one({"_id": first}, {"$set": claimed})
+    harness.context.connections.redis.set(f"{CALL_KEY}{first}", '["42", "text"]')  # taken; MongoDB then went away
+    assert send_outbox(str(first)) == 2
+    assert bot_api.texts(CHAT) == ["second"]  # "first" already reached the person
+    recorded = harness.db.outbox.find_one({"_id": first})
+    assert (recorded["status"], recorded["platform_id"]) == ("sent", "42")
+    assert harness.context.connections.redis.get(f"{CALL_KEY}{first}") is None
 
 
 def test_the_reconciler_finds_due_and_stale_work_once_per_contact(harness: Harness) -> None:

@@ -1,9 +1,14 @@
 """Send a contact's queued messages, in order, recording delivery or failure per message.
 
 Each message is claimed (`sending`) before the platform is called and marked
-`sent` after, so a worker dying in between leaves a trace: after
-SENDING_STALE the message is sent again. That window is the only place a
-duplicate can happen; nothing queued is lost.
+`sent` after. Redis keeps a witness of the call itself: "calling" just
+before it, the platform's answer just after. So a later try knows which of
+three things happened to a claimed message: the platform was never called
+(the claim's answer was lost in a MongoDB outage: send it now), the platform
+took it but the record was lost (record it, do not send it again), or a
+worker died during the call (send it again once the claim is SENDING_STALE).
+That last window is the only place a duplicate can happen; nothing queued is
+lost.
 
 A temporary failure keeps the order: the contact's queue waits, the message
 is due again after a backoff, and a job is scheduled for then. After
@@ -13,6 +18,7 @@ the panel's overview) and the messages after it go on.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +46,10 @@ WHATSAPP_WINDOW = timedelta(hours=24)
 BACKOFF_S = (5, 30, 120, 600, 1800, 3600)
 MAX_SEND_ATTEMPTS = 8
 MAX_SEND_AGE = timedelta(hours=24)
+CALL_KEY = "homeward:outbox:call:"
+CALLING = "calling"
+# Longer than any message stays claimed: after it, a claim without a witness is sent again.
+CALL_TTL_S = 24 * 3600
 log = logging.getLogger(__name__)
 
 
@@ -55,10 +65,11 @@ def send_outbox(outbox_id: str) -> int:
         window_open = _window_open(find_contact(db, contact))
         for message in pending_outbound(db, contact):
             held.check()
-            if (due := _due_at(message)) > _now():
+            call = _call_of(context, message)
+            if (due := _due_at(message, call)) > _now():
                 _wake_at(context, message, due)  # order kept: the rest wait behind it
                 break
-            outcome = _send(context, message, window_open)
+            outcome = _record_lost_send(context, message, call) or _send(context, message, window_open)
             if outcome == "wait":
                 break
             sent += outcome == "sent"
@@ -73,25 +84,53 @@ def _send(context: WorkerContext, message: dict[str, Any], window_open: bool) ->
         metrics.REPLIES_FAILED.labels(message["channel"]).inc()
         mark_outbound(db, message["_id"], "failed", error=f"channel {message['channel']} is not configured")
         return "failed"
+    outgoing = Outgoing(
+        message["chat_id"],
+        message["text"],
+        _photo(context, message),
+        window_open,
+        media_url=_media_url(context, message),
+    )
     attempts = claim_outbound(db, message["_id"])
+    witness, key = context.connections.redis, _call_key(message)
+    witness.set(key, CALLING, ex=CALL_TTL_S)
     try:
-        result = channel.send(
-            Outgoing(
-                message["chat_id"],
-                message["text"],
-                _photo(context, message),
-                window_open,
-                media_url=_media_url(context, message),
-            )
-        )
+        result = channel.send(outgoing)
     except Exception as exc:
         if is_temporary(exc) and not isinstance(exc, SendError):
             raise  # our own database or Redis is away: RQ retries the job; the claim goes stale meanwhile
         metrics.REPLIES_FAILED.labels(message["channel"]).inc()
-        return _failed_try(context, message, attempts, exc)
+        outcome = _failed_try(context, message, attempts, exc)
+        witness.delete(key)
+        return outcome
+    witness.set(key, json.dumps([result.platform_id, result.sent_as]), ex=CALL_TTL_S)
     _after_send(context, message, result.platform_id, result.sent_as)
+    witness.delete(key)
     metrics.REPLIES_SENT.labels(message["channel"]).inc()
     return "sent"
+
+
+def _call_of(context: WorkerContext, message: dict[str, Any]) -> str | None:
+    """What the witness says of a claimed message's platform call: None (never made), CALLING, or its answer."""
+    if message["status"] != "sending":
+        return None
+    raw = context.connections.redis.get(_call_key(message))
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _record_lost_send(context: WorkerContext, message: dict[str, Any], call: str | None) -> str | None:
+    """The platform took this message but its record was lost (MongoDB went away): record it, send nothing."""
+    if call is None or call == CALLING:
+        return None
+    platform_id, sent_as = json.loads(call)
+    _after_send(context, message, platform_id, sent_as)
+    context.connections.redis.delete(_call_key(message))
+    metrics.REPLIES_SENT.labels(message["channel"]).inc()
+    return "sent"
+
+
+def _call_key(message: dict[str, Any]) -> str:
+    return f"{CALL_KEY}{message['_id']}"
 
 
 def _failed_try(context: WorkerContext, message: dict[str, Any], attempts: int, exc: Exception) -> str:
@@ -116,9 +155,9 @@ def _wake_at(context: WorkerContext, message: dict[str, Any], when: datetime) ->
     enqueue_outbox_at(context.queue, str(message["_id"]), _aware(when), int(message.get("attempts") or 0))
 
 
-def _due_at(message: dict[str, Any]) -> datetime:
-    """When a message may be tried: a pending one at its next_attempt_at, a claimed one once its claim is stale."""
-    if message["status"] == "sending":
+def _due_at(message: dict[str, Any], call: str | None) -> datetime:
+    """When a message may be tried: at its next_attempt_at, or once its claim is stale if a call may be under way."""
+    if call == CALLING:
         return _aware(message["sending_at"]) + SENDING_STALE
     # A second's slack: the scheduler's clock may run a little ahead of this one.
     return _aware(message.get("next_attempt_at") or _now()) - timedelta(seconds=1)
