@@ -9,9 +9,11 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
 
-# A message claimed for sending this long ago and never recorded as sent is presumed lost with its worker: no
-# platform call takes this long, so a message still being sent is not sent twice.
-SENDING_STALE = timedelta(minutes=2)
+# A message claimed this long ago whose platform call began but was never recorded is sent again: its worker
+# is dead. Longer than a platform call may take (Twilio's client gives up after 15 s, Telegram's after 5 s) and
+# than the contact's lock outlives a dead worker (30 s), so a message still on its way is not sent twice; short,
+# because the person waits for it.
+SENDING_STALE = timedelta(seconds=45)
 
 
 def queue_outbound(
@@ -63,8 +65,7 @@ def recipient_of(db: Database, outbox_id: str) -> str | None:
 def pending_outbound(db: Database, contact: str) -> list[dict[str, Any]]:
     """The contact's messages still to send, in order: pending ones, and those claimed (`sending`) but not recorded.
 
-    A claimed message may or may not have reached the platform; once claimed more than SENDING_STALE ago its
-    worker is presumed dead and it is sent again: the one place a person can get a message twice.
+    Whether a claimed message reached the platform is the outbox job's to decide (workers/outbox.py).
     """
     query = {"contact": contact, "status": {"$in": ["pending", "sending"]}}
     return list(db.outbox.find(query).sort("seq", ASCENDING))
@@ -91,8 +92,17 @@ def mark_outbound(db: Database, message_id: ObjectId, status: str, **fields: Any
 
 
 def due_outbound(db: Database, now: datetime, limit: int = 100) -> list[str]:
-    """Ids of messages to send now (pending and due, or stuck `sending`), one per contact: its job sends the rest."""
-    query = {"$or": [{"status": "pending", "next_attempt_at": {"$lte": now}}, _stale_sending(now)]}
+    """Ids of messages due by `now` (pending, or claimed `sending` before it), one per contact.
+
+    Its job sends the rest, and decides about a claim: sent at once if its platform call never happened, or
+    once SENDING_STALE has passed if a worker may have died during the call.
+    """
+    query = {
+        "$or": [
+            {"status": "pending", "next_attempt_at": {"$lte": now}},
+            {"status": "sending", "sending_at": {"$lt": now}},
+        ]
+    }
     found: dict[str, str] = {}
     for doc in db.outbox.find(query, {"contact": 1}).limit(limit * 10):
         found.setdefault(doc["contact"], str(doc["_id"]))
@@ -136,10 +146,6 @@ def messages_after(db: Database, contact: str, after: int) -> list[dict[str, Any
 def erase_outbox(db: Database, contact: str) -> None:
     db.outbox.delete_many({"contact": contact})
     db.counters.delete_many({"_id": _counter(contact)})
-
-
-def _stale_sending(now: datetime) -> dict[str, Any]:
-    return {"status": "sending", "sending_at": {"$lt": now - SENDING_STALE}}
 
 
 def _counter(contact: str) -> str:

@@ -13,6 +13,8 @@ from pymongo.database import Database
 
 from config import Settings, load_settings
 from infra.embedded import EmbeddedServer, start_mongodb, start_redis
+from standins.server import BackgroundServer
+from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections, connect
 from tests.live import browser  # noqa: F401 - the headless Chromium fixture, shared by every test module
 
@@ -41,6 +43,24 @@ def make_environment(servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: P
         "HOMEWARD_ADMIN_PASSWORD": "correct-horse-battery",
         "HOMEWARD_FACES_DIR": os.environ.get("HOMEWARD_FACES_DIR", "../shared/faces"),
     } | extra
+
+
+# The bot every Telegram test talks as, and the secret Telegram signs its webhook calls with.
+TOKEN, SECRET = "123456:TEST-token", "s3cret-webhook-token-123"
+
+
+@pytest.fixture
+def bot_api() -> Iterator[TelegramStandIn]:
+    """A Telegram Bot API stand-in on a free port (its base URL in `.url`), where the bot's replies land."""
+    standin = TelegramStandIn(TOKEN)
+    with BackgroundServer(standin.app) as server:
+        standin.url = server.url  # type: ignore[attr-defined]
+        yield standin
+
+
+def telegram_settings(bot_api: TelegramStandIn) -> dict[str, str]:
+    """The settings that turn the Telegram channel on, pointed at the stand-in."""
+    return {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET, "TELEGRAM_API_BASE_URL": bot_api.url}  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from cli.main import group
 from config import Settings
-from standins.server import BackgroundServer
 from standins.telegram_api import TelegramStandIn
+from tests.conftest import SECRET, TOKEN
 
 # The console script pyproject.toml declares, installed by `make` next to the venv's python.
 HOMEWARD = Path(sys.executable).parent / "homeward"
@@ -91,17 +89,6 @@ def test_doctor_names_what_is_broken(settings: Settings) -> None:
     result = CliRunner(env=env).invoke(group, ["doctor"])
     assert result.exit_code != 0
     assert "FAIL  MongoDB and Redis reachable" in result.output
-
-
-TOKEN, SECRET = "123456:TEST-token", "s3cret-webhook-token-123"
-
-
-@pytest.fixture
-def bot_api() -> Iterator[TelegramStandIn]:
-    standin = TelegramStandIn(TOKEN)
-    with BackgroundServer(standin.app) as server:
-        standin.url = server.url  # type: ignore[attr-defined]
-        yield standin
 
 
 def test_set_telegram_webhook_points_telegram_at_this_service(settings: Settings, bot_api: TelegramStandIn) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,16 +18,15 @@ from bot.channels import SendError
 from config import Settings
 from core.conversation.catalog.en import MESSAGES
 from infra.embedded import EmbeddedServer
-from standins.server import BackgroundServer
 from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
 from storage.inbound import stale_inbound
 from storage.outbox import due_outbound, queue_outbound
 from storage.users import create_user
 from tests.chat_harness import Harness
-from tests.conftest import make_environment
+from tests.conftest import make_environment, telegram_settings
 from tests.test_admin_access import PASSWORD, login
-from tests.test_telegram import CHAT, CITIZEN, SECRET, TOKEN, chat, photo, post, update
+from tests.test_telegram import CHAT, CITIZEN, chat, photo, post, update
 from workers.locks import LockBusy, contact_lock
 from workers.outbox import CALL_KEY, CALLING, send_outbox
 from workers.queue import is_temporary, make_queue
@@ -38,20 +36,10 @@ APOLOGY = MESSAGES["message_failed"]
 
 
 @pytest.fixture
-def bot_api() -> Iterator[TelegramStandIn]:
-    standin = TelegramStandIn(TOKEN)
-    with BackgroundServer(standin.app) as server:
-        standin.url = server.url  # type: ignore[attr-defined]
-        yield standin
-
-
-@pytest.fixture
 def environment(
     servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn
 ) -> dict[str, str]:
-    return make_environment(
-        servers, tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET, TELEGRAM_API_BASE_URL=bot_api.url
-    )  # type: ignore[attr-defined]
+    return make_environment(servers, tmp_path, **telegram_settings(bot_api))
 
 
 @pytest.fixture

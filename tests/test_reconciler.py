@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from bot.telegram import parse_update
 from config import Settings
 from core.faces.analysis import analyse_photo
 from infra.embedded import EmbeddedServer
-from standins.server import BackgroundServer
 from standins.telegram_api import TelegramStandIn
 from storage.candidates import decide
 from storage.cases import create_sighting, erase_contact
@@ -26,8 +24,8 @@ from storage.inbound import store_inbound
 from storage.outbox import queue_outbound, retry_outbound
 from storage.photos import Owner, save_photo
 from tests.chat_harness import Harness
-from tests.conftest import make_environment
-from tests.test_telegram import SECRET, TOKEN, photo, post, update
+from tests.conftest import make_environment, telegram_settings
+from tests.test_telegram import photo, post, update
 from workers import reconciler
 from workers.approval import tell_family
 from workers.jobs import record_analysis
@@ -44,22 +42,10 @@ COLIN = "lfw/Colin_Powell/Colin_Powell_000{}.jpg"
 
 
 @pytest.fixture
-def bot_api() -> Iterator[TelegramStandIn]:
-    standin = TelegramStandIn(TOKEN)
-    with BackgroundServer(standin.app) as server:
-        standin.url = server.url  # type: ignore[attr-defined]
-        yield standin
-
-
-@pytest.fixture
 def environment(
     servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn
 ) -> dict[str, str]:
-    return make_environment(
-        servers, tmp_path,
-        TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET, TELEGRAM_API_BASE_URL=bot_api.url,  # type: ignore[attr-defined]
-        HOMEWARD_CASE_PHOTO_JITTERS="1",
-    )  # fmt: skip
+    return make_environment(servers, tmp_path, **telegram_settings(bot_api), HOMEWARD_CASE_PHOTO_JITTERS="1")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,32 +15,19 @@ import pytest
 
 from config import Settings
 from infra.embedded import EmbeddedServer
-from standins.server import BackgroundServer
 from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
 from tests.chat_harness import Harness
-from tests.conftest import make_environment
+from tests.conftest import SECRET, TOKEN, make_environment, telegram_settings
 
-TOKEN = "123456:TEST-token"
-SECRET = "s3cret-webhook-token-123"
 CHAT, CITIZEN = 1001, 2002
-
-
-@pytest.fixture
-def bot_api() -> Iterator[TelegramStandIn]:
-    standin = TelegramStandIn(TOKEN)
-    with BackgroundServer(standin.app) as server:
-        standin.url = server.url  # type: ignore[attr-defined]
-        yield standin
 
 
 @pytest.fixture
 def environment(
     servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn
 ) -> dict[str, str]:
-    return make_environment(
-        servers, tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET, TELEGRAM_API_BASE_URL=bot_api.url
-    )  # type: ignore[attr-defined]
+    return make_environment(servers, tmp_path, **telegram_settings(bot_api))
 
 
 @pytest.fixture

@@ -103,10 +103,14 @@ def _send(context: WorkerContext, message: dict[str, Any], window_open: bool) ->
         outcome = _failed_try(context, message, attempts, exc)
         witness.delete(key)
         return outcome
-    witness.set(key, json.dumps([result.platform_id, result.sent_as]), ex=CALL_TTL_S)
-    _after_send(context, message, result.platform_id, result.sent_as)
-    witness.delete(key)
+    try:
+        _after_send(context, message, result.platform_id, result.sent_as)
+    except Exception:
+        # MongoDB went away with the reply delivered: the witness keeps the answer, the next try records it.
+        witness.set(key, json.dumps([result.platform_id, result.sent_as]), ex=CALL_TTL_S)
+        raise
     metrics.REPLIES_SENT.labels(message["channel"]).inc()
+    witness.delete(key)  # if Redis is away now, the leftover "calling" says nothing about a message marked sent
     return "sent"
 
 
