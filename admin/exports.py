@@ -20,7 +20,7 @@ from admin.auth import current_user, require
 from admin.context import homeward
 from storage.audit import audit
 from storage.connections import Database
-from storage.reports import candidates_for_export, cases_for_export
+from storage.reports import CANDIDATE_EXPORT_FIELDS, CASE_EXPORT_FIELDS, candidates_for_export, cases_for_export
 
 blueprint = Blueprint("exports", __name__, url_prefix="/exports")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -59,23 +59,8 @@ def _timings(db: Database, start: datetime | None, end: datetime | None, status:
 Rows = Callable[[Database, datetime | None, datetime | None, str | None], list[list[Any]]]
 # name: (header, statuses one may filter on, rows)
 KINDS: dict[str, tuple[list[str], tuple[str, ...], Rows]] = {
-    "cases": (["reference", "name", "status", "created_at", "closed_at"], ("open", "closed"), _cases),
-    "candidates": (
-        [
-            "candidate",
-            "case",
-            "sighting",
-            "band",
-            "distance",
-            "status",
-            "created_at",
-            "decided_at",
-            "decided_by",
-            "reason",
-        ],
-        ("pending", "approved", "rejected"),
-        _candidates,
-    ),
+    "cases": (list(CASE_EXPORT_FIELDS), ("open", "closed"), _cases),
+    "candidates": (["candidate", *CANDIDATE_EXPORT_FIELDS], ("pending", "approved", "rejected"), _candidates),
     "review-timings": (
         ["candidate", "band", "status", "created_at", "decided_at", "minutes_to_decision", "decided_by"],
         ("approved", "rejected"),
