@@ -15,6 +15,7 @@ from config import Settings, load_settings
 from infra.embedded import EmbeddedServer, start_mongodb, start_redis
 from standins.server import BackgroundServer
 from standins.telegram_api import TelegramStandIn
+from standins.twilio_api import TwilioStandIn
 from storage.connections import Connections, connect
 from tests.live import browser  # noqa: F401 - the headless Chromium fixture, shared by every test module
 
@@ -61,6 +62,31 @@ def bot_api() -> Iterator[TelegramStandIn]:
 def telegram_settings(bot_api: TelegramStandIn) -> dict[str, str]:
     """The settings that turn the Telegram channel on, pointed at the stand-in."""
     return {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET, "TELEGRAM_API_BASE_URL": bot_api.url}  # type: ignore[attr-defined]
+
+
+# The Twilio account the WhatsApp tests use, its sender number, and the public URL Twilio signs requests for.
+TWILIO_SID, TWILIO_TOKEN, TWILIO_FROM = "AC" + "1" * 32, "twilio-auth-token-for-tests", "+14155238886"
+PUBLIC = "https://homeward.example.org"
+
+
+@pytest.fixture
+def twilio_api() -> Iterator[TwilioStandIn]:
+    """A Twilio REST API stand-in on a free port (its base URL in `.url`), where WhatsApp replies land."""
+    standin = TwilioStandIn(TWILIO_SID, TWILIO_TOKEN)
+    with BackgroundServer(standin.app) as server:
+        standin.url = server.url  # type: ignore[attr-defined]
+        yield standin
+
+
+def twilio_settings(twilio_api: TwilioStandIn) -> dict[str, str]:
+    """The settings that turn the WhatsApp channel on, pointed at the stand-in."""
+    return {
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_WHATSAPP_FROM": TWILIO_FROM,
+        "TWILIO_API_BASE_URL": twilio_api.url,  # type: ignore[attr-defined]
+        "PUBLIC_BASE_URL": PUBLIC,
+    }
 
 
 @pytest.fixture

@@ -22,11 +22,10 @@ from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
 from storage.users import create_user
 from tests.chat_harness import Harness
-from tests.conftest import make_environment
+from tests.conftest import make_environment, telegram_settings
 from tests.test_admin_access import PASSWORD, login
 from tests.test_matching import SAME_PERSON, lfw, report_case, report_sighting
-from tests.test_telegram import CHAT, CITIZEN, SECRET, bot_api, chat, photo  # noqa: F401 - fixtures
-from tests.test_telegram import TOKEN as BOT_TOKEN
+from tests.test_telegram import CHAT, CITIZEN, chat, photo
 from tests.test_telegram import harness as telegram_harness  # noqa: F401 - fixture
 from workers.queue import make_queue
 
@@ -38,17 +37,10 @@ TOKEN = "metrics-token-0123456789"
 def environment(
     servers: tuple[EmbeddedServer, EmbeddedServer],
     tmp_path: Path,
-    bot_api: TelegramStandIn,  # noqa: F811
+    bot_api: TelegramStandIn,
 ) -> dict[str, str]:
     """Telegram through its stand-in, and the simulator on too (the panel tests chat through it)."""
-    return make_environment(
-        servers,
-        tmp_path,
-        TELEGRAM_BOT_TOKEN=BOT_TOKEN,
-        TELEGRAM_WEBHOOK_SECRET=SECRET,
-        TELEGRAM_API_BASE_URL=bot_api.url,  # type: ignore[attr-defined]
-        HOMEWARD_SIMULATOR="on",
-    )
+    return make_environment(servers, tmp_path, **telegram_settings(bot_api), HOMEWARD_SIMULATOR="on")
 
 
 def scrape(client, **kwargs) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:  # type: ignore[no-untyped-def]

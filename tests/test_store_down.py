@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,16 +14,13 @@ from twilio.request_validator import RequestValidator
 from admin.context import Homeward
 from config import Settings
 from infra.embedded import EmbeddedServer, free_port
-from standins.server import BackgroundServer
 from standins.telegram_api import TelegramStandIn
 from standins.twilio_api import TwilioStandIn
 from storage.connections import Connections, redis_client
 from tests.chat_harness import Harness
-from tests.conftest import make_environment
+from tests.conftest import PUBLIC, TWILIO_TOKEN, make_environment, telegram_settings, twilio_settings
 from tests.test_telegram import SECRET, update
-from tests.test_telegram import TOKEN as TELEGRAM_TOKEN
-from tests.test_whatsapp import FROM, PUBLIC, SID, form
-from tests.test_whatsapp import TOKEN as TWILIO_TOKEN
+from tests.test_whatsapp import form
 from workers.inbound import SPOOL_KEY
 from workers.reconciler import reconcile
 
@@ -32,31 +28,10 @@ CHAT, PHONE = 3003, "+447700900003"
 
 
 @pytest.fixture
-def bot_api() -> Iterator[TelegramStandIn]:
-    standin = TelegramStandIn(TELEGRAM_TOKEN)
-    with BackgroundServer(standin.app) as server:
-        standin.url = server.url  # type: ignore[attr-defined]
-        yield standin
-
-
-@pytest.fixture
-def twilio_api() -> Iterator[TwilioStandIn]:
-    standin = TwilioStandIn(SID, TWILIO_TOKEN)
-    with BackgroundServer(standin.app) as server:
-        standin.url = server.url  # type: ignore[attr-defined]
-        yield standin
-
-
-@pytest.fixture
 def environment(
     servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn, twilio_api: TwilioStandIn
 ) -> dict[str, str]:
-    return make_environment(
-        servers, tmp_path,
-        TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET, TELEGRAM_API_BASE_URL=bot_api.url,  # type: ignore[attr-defined]
-        TWILIO_ACCOUNT_SID=SID, TWILIO_AUTH_TOKEN=TWILIO_TOKEN, TWILIO_WHATSAPP_FROM=FROM,
-        TWILIO_API_BASE_URL=twilio_api.url, PUBLIC_BASE_URL=PUBLIC,  # type: ignore[attr-defined]
-    )  # fmt: skip
+    return make_environment(servers, tmp_path, **telegram_settings(bot_api), **twilio_settings(twilio_api))
 
 
 @pytest.fixture

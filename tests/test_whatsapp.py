@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,37 +16,24 @@ from twilio.request_validator import RequestValidator
 
 from config import Settings
 from infra.embedded import EmbeddedServer
-from standins.server import BackgroundServer
 from standins.twilio_api import TwilioStandIn
 from storage.connections import Connections
 from storage.users import create_user
 from tests.chat_harness import Harness
-from tests.conftest import make_environment
+from tests.conftest import PUBLIC, make_environment, twilio_settings
+from tests.conftest import TWILIO_FROM as FROM
+from tests.conftest import TWILIO_TOKEN as TOKEN
 from tests.test_admin_access import PASSWORD, login
 from workers.media_links import LINK_SECONDS, SALT, photo_link, photo_token
 
-SID, TOKEN, FROM = "AC" + "1" * 32, "twilio-auth-token-for-tests", "+14155238886"
-PUBLIC = "https://homeward.example.org"
 FAMILY, CITIZEN = "+447700900001", "+447700900002"
-
-
-@pytest.fixture
-def twilio_api() -> Iterator[TwilioStandIn]:
-    standin = TwilioStandIn(SID, TOKEN)
-    with BackgroundServer(standin.app) as server:
-        standin.url = server.url  # type: ignore[attr-defined]
-        yield standin
 
 
 @pytest.fixture
 def environment(
     servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, twilio_api: TwilioStandIn
 ) -> dict[str, str]:
-    return make_environment(
-        servers, tmp_path,
-        TWILIO_ACCOUNT_SID=SID, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_WHATSAPP_FROM=FROM,
-        TWILIO_API_BASE_URL=twilio_api.url, TWILIO_TEMPLATE_SID="HX" + "0" * 32, PUBLIC_BASE_URL=PUBLIC,  # type: ignore[attr-defined]
-    )  # fmt: skip
+    return make_environment(servers, tmp_path, **twilio_settings(twilio_api), TWILIO_TEMPLATE_SID="HX" + "0" * 32)
 
 
 @pytest.fixture
