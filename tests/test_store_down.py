@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pymongo
 import pytest
+import redis as redis_lib
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
@@ -22,6 +24,8 @@ from tests.conftest import PUBLIC, TWILIO_TOKEN, make_environment, telegram_sett
 from tests.test_telegram import SECRET, update
 from tests.test_whatsapp import form
 from workers.inbound import SPOOL_KEY
+from workers.polling import keep_updates
+from workers.queue import make_queue
 from workers.reconciler import reconcile
 
 CHAT, PHONE = 3003, "+447700900003"
@@ -31,7 +35,9 @@ CHAT, PHONE = 3003, "+447700900003"
 def environment(
     servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn, twilio_api: TwilioStandIn
 ) -> dict[str, str]:
-    return make_environment(servers, tmp_path, **telegram_settings(bot_api), **twilio_settings(twilio_api))
+    return make_environment(
+        servers, tmp_path, **telegram_settings(bot_api), **twilio_settings(twilio_api), HOMEWARD_SIMULATOR="on"
+    )
 
 
 @pytest.fixture
@@ -42,6 +48,10 @@ def harness(settings: Settings, connections: Connections) -> Harness:
 def dead_mongodb() -> pymongo.MongoClient:
     """A client for a port nobody listens on, configured as the web process's own (5 s server selection)."""
     return pymongo.MongoClient(f"mongodb://127.0.0.1:{free_port()}/", serverSelectionTimeoutMS=5000, tz_aware=True)
+
+
+def dead_redis() -> redis_lib.Redis:
+    return redis_client(f"redis://127.0.0.1:{free_port()}/0")
 
 
 def serve_with(app: Flask, settings: Settings, mongo: pymongo.MongoClient, database: str, redis: object) -> None:
@@ -85,8 +95,7 @@ def test_with_mongodb_down_messages_are_spooled_then_stored_and_answered(
 def test_with_redis_down_messages_are_stored_and_the_reconciler_queues_them(
     harness: Harness, settings: Settings, connections: Connections, bot_api: TelegramStandIn, twilio_api: TwilioStandIn
 ) -> None:
-    dead_redis = redis_client(f"redis://127.0.0.1:{free_port()}/0")
-    serve_with(harness.app, settings, connections.mongo, settings.mongodb_database, dead_redis)
+    serve_with(harness.app, settings, connections.mongo, settings.mongodb_database, dead_redis())
     assert post_both(harness, "hi") == [200, 200]
     harness.work()
     assert harness.db.inbound.count_documents({"status": "pending"}) == 2 and bot_api.sent == []
@@ -107,7 +116,7 @@ def test_a_redelivery_of_a_message_still_pending_is_queued_at_once(
         settings,
         connections.mongo,
         settings.mongodb_database,
-        redis_client(f"redis://127.0.0.1:{free_port()}/0"),
+        dead_redis(),
     )
     assert harness.client.post("/webhooks/telegram", json=body, headers=headers).status_code == 200  # stored only
     harness.app.extensions["homeward"] = working  # Redis is back; Telegram delivers the update again
@@ -122,7 +131,30 @@ def test_a_redelivery_of_a_message_still_pending_is_queued_at_once(
 def test_with_both_down_the_platforms_are_asked_to_deliver_again(
     harness: Harness, settings: Settings, connections: Connections
 ) -> None:
-    dead_redis = redis_client(f"redis://127.0.0.1:{free_port()}/0")
-    serve_with(harness.app, settings, dead_mongodb(), settings.mongodb_database, dead_redis)
+    serve_with(harness.app, settings, dead_mongodb(), settings.mongodb_database, dead_redis())
     assert post_both(harness, "hi") == [503, 503]
     assert connections.redis.llen(SPOOL_KEY) == 0 and harness.db.inbound.count_documents({}) == 0
+
+
+def test_with_both_down_polling_fetches_the_same_update_again(
+    harness: Harness, settings: Settings, connections: Connections, bot_api: TelegramStandIn
+) -> None:
+    """TELEGRAM_MODE=polling: an update nobody could keep is not skipped; the next getUpdates brings it back."""
+    down = Connections(dead_mongodb(), dead_mongodb()[settings.mongodb_database], dead_redis())
+    updates = [update(CHAT, "hi"), update(CHAT, "yes")]
+    first = updates[0]["update_id"]
+    assert keep_updates(down, make_queue(down.redis), updates, first) == (first, False)
+
+    after_last = updates[-1]["update_id"] + 1
+    assert keep_updates(connections, make_queue(connections.redis), updates, first) == (after_last, True)
+    harness.work()
+    assert harness.db.inbound.count_documents({"status": "done"}) == 2 and len(bot_api.texts(CHAT)) >= 2
+
+
+def test_with_both_down_the_simulator_says_to_send_again(harness: Harness, settings: Settings) -> None:
+    page = harness.client.get("/simulator/").get_data(as_text=True)  # rendered while the stores are up
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    serve_with(harness.app, settings, dead_mongodb(), settings.mongodb_database, dead_redis())
+    answer = harness.client.post("/simulator/send", data={"user": "Asha", "text": "hi"}, headers={"X-CSRFToken": token})
+    assert answer.status_code == 503
+    assert "send it again in a minute" in answer.get_json()["error"]

@@ -13,10 +13,14 @@ import signal
 import sys
 import time
 from types import FrameType
+from typing import Any
+
+import redis
+from rq import Queue
 
 from bot.telegram import TelegramChannel, parse_update
 from config.process import start_process
-from storage.connections import connect
+from storage.connections import Connections, connect
 from workers.inbound import NotKept, accept
 from workers.queue import make_queue
 
@@ -47,18 +51,34 @@ def main() -> int:
             log.warning("getUpdates failed (%s); retrying in 5 s", type(exc).__name__)
             time.sleep(5)
             continue
-        for data in updates:
-            message = parse_update(data)
-            try:
-                if message is not None:
-                    accept(connections.db, queue, message)
-            except NotKept as exc:  # the offset stays: the same update is fetched again
-                log.warning("could not keep an update (%s); fetching it again in 5 s", exc)
-                time.sleep(5)
-                break
-            offset = int(data["update_id"]) + 1
-            connections.redis.set(OFFSET_KEY, offset)
+        offset, kept_all = keep_updates(connections, queue, updates, offset)
+        if not kept_all:
+            time.sleep(5)
     return 0
+
+
+def keep_updates(
+    connections: Connections, queue: Queue, updates: list[dict[str, Any]], offset: int
+) -> tuple[int, bool]:
+    """Keep each update in order; return the offset to poll from next, and whether all were kept.
+
+    An update neither MongoDB nor Redis could keep stops the batch without moving the offset past it, so the next
+    getUpdates fetches it again: Telegram holds it until then.
+    """
+    for data in updates:
+        message = parse_update(data)
+        try:
+            if message is not None:
+                accept(connections.db, queue, message)
+        except NotKept as exc:
+            log.warning("could not keep an update (%s); fetching it again in 5 s", exc)
+            return offset, False
+        offset = int(data["update_id"]) + 1
+        try:
+            connections.redis.set(OFFSET_KEY, offset)  # for a restart; a refetched update is recognised and ignored
+        except redis.RedisError:
+            log.warning("could not save the polling offset in Redis; a restart may fetch some updates again")
+    return offset, True
 
 
 if __name__ == "__main__":
