@@ -12,22 +12,16 @@ the figures include that delay.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import signal
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
 
+from benchmarks.supervised import kill, start_supervisor, wait_for_banner, wait_healed
 from infra.embedded import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("worker-1", "web", "mongodb", "redis")
+HEAL_TIMEOUT_S = 30
 
 
 def main() -> int:
@@ -35,14 +29,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        supervisor = start_supervisor(Path(tmp), port)
+        port, data_dir = free_port(), Path(tmp)
+        supervisor = start_supervisor(data_dir, port)
         try:
-            wait_for_banner(Path(tmp) / "run.log")
+            wait_for_banner(data_dir / "run.log", supervisor)
             figures: dict[str, list[float]] = {kind: [] for kind in KINDS}
             for _ in range(args.rounds):
                 for kind in KINDS:
-                    figures[kind].append(kill_and_heal(port, kind))
+                    figures[kind].append(kill_and_heal(data_dir / "run", port, kind))
             print("seconds from SIGKILL to /healthz 200 with a new process, by round")
             print("(each round kills the same children again, so their restart delay doubles: 0.5, 1, 2 s)")
             for kind, seconds in figures.items():
@@ -53,47 +47,13 @@ def main() -> int:
     return 0
 
 
-def start_supervisor(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    """The supervisor with the embedded servers, as `make run` starts it; its messages go to data_dir/run.log."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "REDIS_URL", "HOMEWARD_ADMIN_PASSWORD")}
-    env |= {"HOMEWARD_DATA_DIR": str(data_dir), "PORT": str(port), "HOMEWARD_LOG_LEVEL": "WARNING"}
-    log = open(data_dir / "run.log", "wb")  # noqa: SIM115 - the supervisor keeps writing to it
-    command = [sys.executable, "-m", "infra.supervisor"]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def wait_for_banner(log: Path, timeout: float = 180) -> None:
-    """Until the supervisor says it is up: before that, a dead child stops the start instead."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if "Stop with Ctrl-C" in log.read_text(errors="replace"):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"not up within {timeout:.0f} s; see {log}")
-
-
-def kill_and_heal(port: int, kind: str) -> float:
+def kill_and_heal(run_dir: Path, port: int, kind: str) -> float:
     """SIGKILL the child `kind`; seconds until the service is healthy again with a new process for it."""
-    before = healed_state(port, lambda processes: True)["processes"][kind]
-    os.kill(before["pid"], signal.SIGKILL)
-    killed = time.monotonic()
-    healed_state(port, lambda processes: processes[kind]["pid"] != before["pid"] and processes[kind]["up"])
-    return time.monotonic() - killed
-
-
-def healed_state(port: int, healed: Any, timeout: float = 30) -> dict[str, Any]:
-    """The first /healthz answer that is 200, ok, and satisfies healed(processes)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
-                state = json.load(answer)
-            if state["ok"] and "processes" in state and healed(state["processes"]):
-                return state
-        except (urllib.error.URLError, OSError, ValueError):
-            pass  # 503 while a part is down, or no answer while the web process is
-        time.sleep(0.05)
-    raise TimeoutError(f"not healed within {timeout:.0f} s")
+    pid, killed_at = kill(run_dir, kind)
+    healed_at = wait_healed(port, kind, pid, HEAL_TIMEOUT_S)
+    if healed_at is None:
+        raise TimeoutError(f"{kind} not healed within {HEAL_TIMEOUT_S} s")
+    return healed_at - killed_at
 
 
 if __name__ == "__main__":
