@@ -88,6 +88,8 @@ def candidate(candidate_id: str) -> str:
         abort(404)
     sighting_faces = faces_of_owner(db, Owner("sighting", sighting["reference"]), except_face=found["sighting_face_id"])
     told = delivery_status(db, found["family_message_id"]) if found.get("family_message_id") else None
+    if told and told.get("error"):
+        told["error"] = _without_numbers(told["error"])
     audit(db, current_user()["username"], "view", f"candidate:{candidate_id}")  # type: ignore[index]
     return render_template(
         "candidate.html",

@@ -112,6 +112,19 @@ def test_approval_tells_the_family_once(harness: Harness, candidate: ObjectId) -
     assert b'Message to the family: <strong id="delivery">sent' in harness.client.get(f"/candidates/{candidate}").data
 
 
+def test_a_failed_message_to_the_family_is_shown_without_the_number_it_quotes(
+    harness: Harness, candidate: ObjectId
+) -> None:
+    token = login(harness.client, "reviewer")
+    harness.client.post(f"/candidates/{candidate}/decide", data={"action": "approve", "csrf_token": token})
+    told = harness.db.candidates.find_one({"_id": candidate})["family_message_id"]
+    error = "Twilio error 63016: +44 7700 900123 is outside the 24 h window"
+    harness.db.outbox.update_one({"_id": told}, {"$set": {"status": "failed", "error": error}})
+    page = harness.client.get(f"/candidates/{candidate}").get_data(as_text=True)
+    assert '<strong id="delivery">failed</strong>' in page
+    assert "[number] is outside the 24 h window" in page and "900123" not in page
+
+
 def test_a_rejection_needs_a_reason_and_sends_nothing(harness: Harness, candidate: ObjectId) -> None:
     token = login(harness.client, "reviewer")
     harness.client.post(f"/candidates/{candidate}/decide", data={"action": "reject", "csrf_token": token})
