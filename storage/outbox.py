@@ -8,6 +8,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
 # A message claimed this long ago whose platform call began but was never recorded is sent again: its worker
 # is dead. Longer than a platform call may take (Twilio's client gives up after 15 s, Telegram's after 5 s) and
@@ -53,7 +54,13 @@ def queue_outbound(
         **({"about": about} if about else {}),
         **({"erase_after_send": True} if erase_after_send else {}),
     }
-    return db.outbox.insert_one(doc).inserted_id
+    try:
+        return db.outbox.insert_one(doc).inserted_id
+    except DuplicateKeyError:
+        if not source:
+            raise
+        # Another process queued the same source meanwhile (the panel and the reconciler telling one family).
+        return ObjectId(db.outbox.find_one({"source": source}, {"_id": 1})["_id"])
 
 
 def recipient_of(db: Database, outbox_id: str) -> str | None:

@@ -233,3 +233,22 @@ def test_the_overview_lists_undelivered_messages_without_whom_or_what(
     table = table[: table.index("</table>")]
     assert "telegram" in table and "HW-7K3P" in table and "blocked by the user" in table
     assert str(CHAT) not in table and "A private message" not in table
+
+
+def test_the_same_reply_queued_by_two_processes_at_once_is_queued_once(harness: Harness) -> None:
+    """The panel and the reconciler may tell one family at the same moment: one message, and neither fails."""
+    results: list[object] = []
+
+    def queue() -> None:
+        try:
+            results.append(queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "told", source="approval:x"))
+        except Exception as exc:  # noqa: BLE001 - the failure is what this test looks for
+            results.append(exc)
+
+    threads = [threading.Thread(target=queue) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(results)) == 1 and not isinstance(results[0], Exception), results
+    assert harness.db.outbox.count_documents({"source": "approval:x"}) == 1
