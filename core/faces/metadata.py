@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ JPEG_QUALITY = 92
 
 # JPEG segments kept: JFIF header, ICC colour profile, Adobe colour transform; every other APPn and comments go.
 _SOI, _SOS, _EOI, _COM = 0xD8, 0xDA, 0xD9, 0xFE
+# In entropy-coded data 0xFF is followed by 0x00 (stuffing), a restart marker (D0-D7) or another 0xFF (fill).
+_NEXT_MARKER = re.compile(rb"\xff[\x02-\xcf\xd8-\xfe]")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_METADATA = {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"}
 
@@ -150,29 +153,15 @@ def _keep_jpeg_segment(marker: int, body: bytes) -> bool:
 
 
 def _end_of_image(data: bytes, position: int) -> int | None:
-    """Where the image ends (after its EOI marker), walking scans and the segments between them."""
-    while position < len(data):
-        marker = data[position + 1] if position + 1 < len(data) else None
-        if marker == _EOI:
-            return position + 2
-        if marker is None:
+    """Where the image ends (after its EOI), from its first scan: scans and the segments between them are walked."""
+    while position + 4 <= len(data):
+        position += 2 + struct.unpack(">H", data[position + 2 : position + 4])[0]  # the segment's header
+        found = _NEXT_MARKER.search(data, position)  # skips entropy-coded data, its stuffing and restarts
+        if found is None:
             return None
-        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # restart markers stand alone
-            position += 2
-        else:  # a segment (SOS, DHT, DQT, DRI...): its header, then for SOS the entropy-coded data
-            if position + 4 > len(data):
-                return None
-            position += 2 + struct.unpack(">H", data[position + 2 : position + 4])[0]
-        # In entropy-coded data 0xFF is followed by 0x00 (stuffing) or a restart marker; skip to the next real marker.
-        while True:
-            position = data.find(b"\xff", position)
-            if position < 0 or position + 1 >= len(data):
-                return None
-            following = data[position + 1]
-            if following == 0x00 or following == 0xFF:
-                position += 1 if following == 0xFF else 2
-                continue
-            break
+        position = found.start()
+        if data[position + 1] == _EOI:
+            return position + 2
     return None
 
 
