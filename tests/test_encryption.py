@@ -146,6 +146,13 @@ def test_gps_is_read_and_every_metadata_block_dropped_pixels_untouched(faces_dir
     assert dict(Image.open(io.BytesIO(clean.data)).getexif()) == {0x0112: 6}
     assert np.array_equal(decode_photo(clean.data).rgb, decode_photo(png.getvalue()).rgb)
 
+    heic = io.BytesIO()
+    Image.open(person).save(heic, "HEIF", exif=exif.tobytes())  # an iPhone's photo: re-encoded, upright, bare
+    clean = clean_photo(heic.getvalue())
+    assert clean.location == pytest.approx((53.795, -1.54)) and clean.content_type == "image/jpeg"
+    assert not Image.open(io.BytesIO(clean.data)).getexif()
+    assert decode_photo(clean.data).rgb.shape == decode_photo(heic.getvalue()).rgb.shape
+
     assert clean_photo(b"\xff\xd8 not really a jpeg").data == b"\xff\xd8 not really a jpeg"
     assert (
         clean_photo(phone_jpeg(person, gps={1: "N", 2: (0.0, 0.0, 0.0), 3: "E", 4: (0.0, 0.0, 0.0)})).location is None

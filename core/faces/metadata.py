@@ -98,7 +98,8 @@ def _degrees(parts: tuple[float, ...], reference: str | bytes, negative: str) ->
 
 
 def _has_metadata(image: Image.Image, exif: Image.Exif | None) -> bool:
-    return bool(exif) or any(key in image.info for key in ("exif", "xmp", "XML:com.adobe.xmp", "comment"))
+    blocks = ("exif", "xmp", "XML:com.adobe.xmp", "comment", "metadata", "thumbnails")  # HEIF lists some, maybe empty
+    return bool(exif) or any(image.info.get(key) for key in blocks)
 
 
 def _orientation_exif(orientation: int) -> bytes | None:
