@@ -18,10 +18,11 @@ from pymongo.database import Database
 from core.faces.analysis import PhotoAnalysis
 from core.faces.model import ENCODING_SIZE
 from storage.photos import Owner
-from storage.sealing import FACE_ENCODING, is_sealed, keyring
+from storage.sealing import FACE_ENCODING, Keyring, is_sealed, keyring
 
 # What matching needs of a face: its vector, whose it is, and which photo shows it.
 MATCH_FIELDS = {"encoding": 1, "owner": 1, "photo_id": 1}
+PLAIN_BYTES = 4 * ENCODING_SIZE
 
 
 def vector_to_bytes(encoding: np.ndarray) -> Binary:
@@ -36,8 +37,14 @@ def sealed_vector(encoding: np.ndarray) -> Binary:
 
 def bytes_to_vector(blob: bytes) -> np.ndarray:
     """The plain vector of a stored encoding, sealed or (stored before encryption) not."""
-    plain = keyring().open(blob, FACE_ENCODING) if is_sealed(blob) else blob
-    return np.frombuffer(plain, dtype="<f4", count=ENCODING_SIZE)
+    return np.frombuffer(encoding_bytes(blob), dtype="<f4", count=ENCODING_SIZE)
+
+
+def encoding_bytes(blob: bytes, keys: Keyring | None = None) -> bytes:
+    """The 512 plain bytes of a stored encoding: one stored before encryption is exactly that long."""
+    if len(blob) == PLAIN_BYTES or not is_sealed(blob):
+        return blob
+    return (keys or keyring()).open(blob, FACE_ENCODING)
 
 
 def store_faces(db: Database, photo: dict[str, Any], analysis: PhotoAnalysis) -> int:

@@ -22,6 +22,7 @@ import gridfs
 from bson import Binary
 from pymongo.database import Database
 
+from storage.faces import encoding_bytes
 from storage.schema import PHOTO_BUCKET
 from storage.sealing import FACE_ENCODING, OVERHEAD, PHOTO, PHOTO_LOCATION, Keyring
 
@@ -69,7 +70,7 @@ def _reseal_faces(db: Database, keys: Keyring, report: Progress, done: Resealed)
     for number, face in enumerate(db.faces.find({}, {"encoding": 1}), 1):
         old = face["encoding"]
         if not keys.is_current(old):
-            new = Binary(keys.seal(keys.open(old, FACE_ENCODING), FACE_ENCODING))
+            new = Binary(keys.seal(encoding_bytes(old, keys), FACE_ENCODING))
             if db.faces.update_one({"_id": face["_id"], "encoding": old}, {"$set": {"encoding": new}}).modified_count:
                 done.faces += 1
             else:

@@ -33,6 +33,8 @@ KEY_ID_BYTES = 4
 NONCE_BYTES = 12
 HEADER_BYTES = len(MAGIC) + 1 + KEY_ID_BYTES + NONCE_BYTES
 OVERHEAD = HEADER_BYTES + 16  # what sealing adds to a value's length
+_VERSION_AT = len(MAGIC)
+_KEY_ID_END = _VERSION_AT + 1 + KEY_ID_BYTES
 
 PHOTO = b"photo"
 FACE_ENCODING = b"face-encoding"
@@ -72,27 +74,30 @@ class Keyring:
         """The plain value; a value stored before encryption (no envelope) comes back as it is."""
         if not is_sealed(blob):
             return bytes(blob)
-        if blob[len(MAGIC)] != VERSION:
-            raise SealError(f"sealed with envelope version {blob[len(MAGIC)]}, which this version cannot read")
-        kid = bytes(blob[len(MAGIC) + 1 : len(MAGIC) + 1 + KEY_ID_BYTES])
-        cipher = self._ciphers.get(kid)
-        if cipher is None and self._follow_file():
-            cipher = self._ciphers.get(kid)
+        header = blob[:_KEY_ID_END]
+        cipher = self._ciphers.get(header[_VERSION_AT + 1 :])
         if cipher is None:
-            raise SealError(
-                f"sealed under data key {kid.hex()}, which is not among this process's keys: "
-                "list that key after the current one in HOMEWARD_DATA_KEY (or restore the data dir's data_keys file)"
-            )
-        header = bytes(blob[: len(MAGIC) + 1 + KEY_ID_BYTES])
-        nonce = bytes(blob[len(header) : HEADER_BYTES])
+            cipher = self._missing(header)
         try:
-            return cipher.decrypt(nonce, bytes(blob[HEADER_BYTES:]), header + purpose)
+            return cipher.decrypt(blob[_KEY_ID_END:HEADER_BYTES], blob[HEADER_BYTES:], header + purpose)
         except InvalidTag:
             raise SealError(f"a sealed {purpose.decode()} was altered, or sealed for another use") from None
 
+    def _missing(self, header: bytes) -> AESGCM:
+        """The cipher for a header whose key this process lacks: the key file may have changed, else say which."""
+        if header[_VERSION_AT] != VERSION:
+            raise SealError(f"sealed with envelope version {header[_VERSION_AT]}, which this version cannot read")
+        kid = bytes(header[_VERSION_AT + 1 :])
+        if self._follow_file() and kid in self._ciphers:
+            return self._ciphers[kid]
+        raise SealError(
+            f"sealed under data key {kid.hex()}, which is not among this process's keys: "
+            "list that key after the current one in HOMEWARD_DATA_KEY (or restore the data dir's data_keys file)"
+        )
+
     def is_current(self, blob: bytes) -> bool:
         """Sealed under the key that seals now: nothing for a rotation to do."""
-        return is_sealed(blob) and bytes(blob[len(MAGIC) + 1 : len(MAGIC) + 1 + KEY_ID_BYTES]) == self._current
+        return is_sealed(blob) and blob[_VERSION_AT + 1 : _KEY_ID_END] == self._current
 
     def _use(self, keys: DataKeys) -> None:
         self._ciphers = {key_id(key): AESGCM(key) for key in keys.keys}
