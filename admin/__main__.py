@@ -15,7 +15,7 @@ from storage.connections import connect
 def main() -> int:
     settings = start_process("web")
     with backing_services(settings) as urls:
-        connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url)
+        connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url, settings.data_keys())
         app = create_app(settings, connections)
         serve(app, host=settings.host, port=settings.port, threads=8, ident="homeward")
     return 0

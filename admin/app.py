@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None, connections: Connections | None
     if connections is None:
         if not (settings.mongodb_uri and settings.redis_url):
             raise RuntimeError("create_app needs MONGODB_URI and REDIS_URL, or connections passed in")
-        connections = connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url)
+        connections = connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url, settings.data_keys())
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,

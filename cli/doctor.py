@@ -55,7 +55,7 @@ def _check_models() -> str:
 
 def _check_servers(settings: Settings) -> str:
     with backing_services(settings) as urls:
-        connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url)
+        connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url, settings.data_keys())
         try:
             version = connections.mongo.server_info().get("version", "?")
             connections.redis.ping()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from cli import bench, doctor, evaluation, photos, telegram, users
+from cli import bench, doctor, evaluation, keys, photos, telegram, users
 
 
 @click.group("homeward")
@@ -19,6 +19,7 @@ def group() -> None:
 group.add_command(users.create_user_command)
 group.add_command(photos.embed_command)
 group.add_command(doctor.doctor_command)
+group.add_command(keys.rotate_key_command)
 group.add_command(telegram.set_telegram_webhook_command)
 group.add_command(evaluation.eval_group)
 group.add_command(bench.bench_group)

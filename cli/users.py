@@ -18,7 +18,7 @@ def create_user_command(username: str, role: str, password: str) -> None:
     """Create an account for the admin panel."""
     settings = cli_settings.load()
     with backing_services(settings) as urls:
-        connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url)
+        connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url, settings.data_keys())
         try:
             create_user(connections.db, username, password, role)
         except (UserExists, ValueError) as exc:

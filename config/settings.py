@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.errors import ConfigError
+from config.keys import DataKeys, kept_keys, parse_keys
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,12 @@ SETTINGS: tuple[Setting, ...] = (
         "HOMEWARD_SECRET_KEY",
         "(generated)",
         "Signs sessions and CSRF tokens. Unset: generated once and kept in the data dir.",
+        secret=True,
+    ),
+    Setting(
+        "HOMEWARD_DATA_KEY",
+        "(generated)",
+        "Encrypts photos and face encodings at rest (AES-256-GCM): 32 random bytes in base64 (`openssl rand -base64 32`). Several, separated by spaces: the first encrypts, the rest are only read while `homeward rotate-key` moves everything to the first. Unset: generated once into the data dir's `data_keys` file (mode 0600).",
         secret=True,
     ),
     Setting(
@@ -194,6 +201,7 @@ class Settings:
     mongodb_database: str
     redis_url: str | None
     secret_key: str
+    data_key: tuple[bytes, ...] | None = field(repr=False)  # from HOMEWARD_DATA_KEY; None: the data dir's key file
     admin_password: str | None
     workers: int
     max_photo_bytes: int
@@ -226,6 +234,10 @@ class Settings:
         """Where `make run` has its children keep their metric files: PROMETHEUS_MULTIPROC_DIR if set, else run/prometheus."""
         return self.metrics_dir or self.run_dir / "prometheus"
 
+    def data_keys(self) -> DataKeys:
+        """The keys that seal photos and encodings: HOMEWARD_DATA_KEY's, else the data dir's (generated once)."""
+        return DataKeys(self.data_key, None) if self.data_key else kept_keys(self.data_dir)
+
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and check every setting; raise ConfigError naming the first bad one."""
@@ -242,6 +254,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mongodb_database=env.text("MONGODB_DATABASE"),
         redis_url=env.optional("REDIS_URL", _check_prefix("redis://", "rediss://", "unix://")),
         secret_key=env.optional("HOMEWARD_SECRET_KEY") or _kept_secret_key(data_dir),
+        data_key=_data_key(env.optional("HOMEWARD_DATA_KEY")),
         admin_password=env.optional("HOMEWARD_ADMIN_PASSWORD", _check_min_length(10)),
         workers=env.integer("HOMEWARD_WORKERS", 1, 16),
         max_photo_bytes=env.integer("HOMEWARD_MAX_PHOTO_MB", 1, 100) * 1024 * 1024,
@@ -304,6 +317,10 @@ def _twilio(env: _Env, public_base_url: str) -> TwilioSettings | None:
 
 def _simulator(choice: str, telegram: TelegramSettings | None, twilio: TwilioSettings | None) -> bool:
     return choice == "ON" or (choice == "AUTO" and telegram is None and twilio is None)
+
+
+def _data_key(text: str | None) -> tuple[bytes, ...] | None:
+    return parse_keys(text) if text else None
 
 
 def _optional_path(value: str | None) -> Path | None:

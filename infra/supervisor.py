@@ -105,7 +105,7 @@ def main() -> int:
 
 
 def _admin_login(settings: Settings, urls: ServiceUrls) -> str:
-    connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url)
+    connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url, settings.data_keys())
     try:
         generated = bootstrap_admin(connections.db, settings.admin_password)
     finally:

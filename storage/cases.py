@@ -155,7 +155,9 @@ def discard_draft(db: Database, contact: str) -> int:
 
 def _adopt_draft_photos(db: Database, contact: str, owner: Owner) -> None:
     draft = draft_owner(contact).as_doc()
-    db.photos.update_many({"owner": draft}, {"$set": {"owner": owner.as_doc()}})
+    # A sighting may take its place from its photos' GPS; a family's photos of the missing person keep none.
+    forget_place = {"$unset": {"exif_location": ""}} if owner.kind == "case" else {}
+    db.photos.update_many({"owner": draft}, {"$set": {"owner": owner.as_doc()}, **forget_place})
     move_faces(db, {"owner": draft}, owner.as_doc())
 
 

@@ -13,7 +13,9 @@ from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, PyM
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from config.keys import DataKeys
 from storage.schema import ensure_indexes, upgrade_documents
+from storage.sealing import use_keys
 
 # Errors that say "a server cannot be reached right now", not "this request is wrong": worth retrying later.
 UNREACHABLE: tuple[type[Exception], ...] = (
@@ -37,8 +39,13 @@ class Connections:
         self.redis.close()
 
 
-def connect(mongodb_uri: str, database: str, redis_url: str) -> Connections:
-    """Open both connections; make sure every collection has its indexes and its documents today's fields."""
+def connect(mongodb_uri: str, database: str, redis_url: str, data_keys: DataKeys | None = None) -> Connections:
+    """Open both connections; make sure every collection has its indexes and its documents today's fields.
+
+    `data_keys` (the settings' `data_keys()`) become the process's keys for sealing photos and encodings.
+    """
+    if data_keys is not None:
+        use_keys(data_keys)
     # journal=True: a write is acknowledged once it is in the server's journal on disk. Without it, a write
     # acknowledged a moment before MongoDB is killed can vanish: a webhook already answered 200 for a message
     # that no longer exists (measured: 1-2 per chaos run), or a reply marked sent that is sent again.

@@ -1,4 +1,8 @@
-"""Face records: one per face found, with its vector stored as 512 bytes of float32."""
+"""Face records: one per face found, with its vector stored as 512 bytes of float32, sealed (storage/sealing.py).
+
+The vectors are opened here, at the storage boundary: whoever reads a face
+(the gallery, matching) gets the plain vector from `bytes_to_vector`.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,11 @@ from pymongo.database import Database
 from core.faces.analysis import PhotoAnalysis
 from core.faces.model import ENCODING_SIZE
 from storage.photos import Owner
+from storage.sealing import FACE_ENCODING, Keyring, is_sealed, keyring
 
 # What matching needs of a face: its vector, whose it is, and which photo shows it.
 MATCH_FIELDS = {"encoding": 1, "owner": 1, "photo_id": 1}
+PLAIN_BYTES = 4 * ENCODING_SIZE
 
 
 def vector_to_bytes(encoding: np.ndarray) -> Binary:
@@ -24,8 +30,21 @@ def vector_to_bytes(encoding: np.ndarray) -> Binary:
     return Binary(vector.tobytes())
 
 
+def sealed_vector(encoding: np.ndarray) -> Binary:
+    """The vector as it is stored: its 512 bytes sealed under the current data key."""
+    return Binary(keyring().seal(vector_to_bytes(encoding), FACE_ENCODING))
+
+
 def bytes_to_vector(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype="<f4", count=ENCODING_SIZE)
+    """The plain vector of a stored encoding, sealed or (stored before encryption) not."""
+    return np.frombuffer(encoding_bytes(blob), dtype="<f4", count=ENCODING_SIZE)
+
+
+def encoding_bytes(blob: bytes, keys: Keyring | None = None) -> bytes:
+    """The 512 plain bytes of a stored encoding: one stored before encryption is exactly that long."""
+    if len(blob) == PLAIN_BYTES or not is_sealed(blob):
+        return blob
+    return (keys or keyring()).open(blob, FACE_ENCODING)
 
 
 def store_faces(db: Database, photo: dict[str, Any], analysis: PhotoAnalysis) -> int:
@@ -45,7 +64,7 @@ def store_faces(db: Database, photo: dict[str, Any], analysis: PhotoAnalysis) ->
                     "sharpness": face.sharpness,
                     "quality": face.quality,
                     "quality_reason": face.quality_reason,
-                    "encoding": vector_to_bytes(face.encoding),
+                    "encoding": sealed_vector(face.encoding),
                     "created_at": now,
                     **({"matchable_since": now} if photo["owner"]["kind"] in ("case", "sighting") else {}),
                 }

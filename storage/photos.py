@@ -4,23 +4,31 @@ GridFS rather than files under the data dir: photos then live, back up and
 are erased together with the records that point at them, a web process and
 a worker on different hosts see the same photos, and platforms with
 throw-away disks (the Procfile deployments) lose nothing on restart.
+
+What is stored is the photo without its metadata (core/faces/metadata.py),
+sealed under the data key (storage/sealing.py): GridFS holds no JPEG or PNG
+a dump could show. The GPS place a draft's photo carried is kept sealed on
+its record, for the sighting it may become; a case's photos drop it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import gridfs
-from bson import ObjectId
+from bson import Binary, ObjectId
 from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from core.faces.metadata import clean_photo
 from storage.schema import PHOTO_BUCKET
+from storage.sealing import PHOTO, PHOTO_LOCATION, is_sealed, keyring
 
 
 @dataclass(frozen=True)
@@ -41,26 +49,32 @@ class SavedPhoto:
 def save_photo(
     db: Database, data: bytes, owner: Owner, content_type: str = "", notify: dict[str, Any] | None = None
 ) -> SavedPhoto:
-    """Store the bytes and a `pending` record; the same bytes for the same owner are kept once.
+    """Store the bytes (cleaned of metadata, sealed) and a `pending` record; the same bytes for one owner are kept once.
 
     `notify` says whom to tell what the worker found (contact, channel, chat id, photo number).
     """
-    digest = hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(data).hexdigest()  # of the bytes as sent: a resent photo is known before cleaning
     existing = db.photos.find_one({"owner": owner.as_doc(), "sha256": digest}, {"_id": 1})
     if existing:
         return SavedPhoto(existing["_id"], created=False)
+    clean = clean_photo(data)
+    content_type = clean.content_type or content_type
     bucket = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET)
-    file_id = bucket.upload_from_stream(digest, data, metadata={"content_type": content_type})
+    file_id = bucket.upload_from_stream(
+        digest, keyring().seal(clean.data, PHOTO), metadata={"content_type": content_type}
+    )
     record = {
         "owner": owner.as_doc(),
         "sha256": digest,
         "file_id": file_id,
-        "size": len(data),
+        "size": len(clean.data),
         "content_type": content_type,
         "status": "pending",
         "notify": notify,
         "created_at": _now(),
     }
+    if clean.location is not None and owner.kind in ("draft", "sighting"):
+        record["exif_location"] = _sealed_location(clean.location)
     try:
         return SavedPhoto(db.photos.insert_one(record).inserted_id, created=True)
     except DuplicateKeyError:
@@ -72,7 +86,21 @@ def save_photo(
 
 
 def photo_bytes(db: Database, photo: dict[str, Any]) -> bytes:
-    return gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET).open_download_stream(photo["file_id"]).read()
+    """The photo as stored before sealing (sealed, or plain when stored before encryption)."""
+    stored = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET).open_download_stream(photo["file_id"]).read()
+    return keyring().open(stored, PHOTO) if is_sealed(stored) else stored
+
+
+def photo_location(db: Database, owner: Owner) -> dict[str, float] | None:
+    """Where the owner's first photo with EXIF GPS was taken, as {latitude, longitude}; None when none had it."""
+    for photo in db.photos.find({"owner": owner.as_doc(), "exif_location": {"$exists": True}}).sort("created_at", 1):
+        latitude, longitude = json.loads(keyring().open(photo["exif_location"], PHOTO_LOCATION))
+        return {"latitude": latitude, "longitude": longitude}
+    return None
+
+
+def _sealed_location(location: tuple[float, float]) -> Binary:
+    return Binary(keyring().seal(json.dumps(list(location)).encode(), PHOTO_LOCATION))
 
 
 def find_photo(db: Database, photo_id: ObjectId | str) -> dict[str, Any] | None:

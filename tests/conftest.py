@@ -104,7 +104,7 @@ def settings(environment: dict[str, str]) -> Settings:
 def connections(settings: Settings) -> Iterator[Connections]:
     """A throwaway database on the real server, and an empty Redis."""
     assert settings.mongodb_uri and settings.redis_url
-    opened = connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url)
+    opened = connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url, settings.data_keys())
     opened.redis.flushdb()
     yield opened
     opened.mongo.drop_database(settings.mongodb_database)

@@ -26,7 +26,7 @@ def main() -> int:
     if not (settings.mongodb_uri and settings.redis_url):
         print("worker: MONGODB_URI and REDIS_URL must be set (`make run` sets them)", file=sys.stderr)
         return 2
-    connections = connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url)
+    connections = connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url, settings.data_keys())
     context = WorkerContext(settings, connections)
     install(context)
     reconciler.start(context)

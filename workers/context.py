@@ -51,5 +51,7 @@ def current() -> WorkerContext:
         settings = load_settings()
         if not (settings.mongodb_uri and settings.redis_url):
             raise RuntimeError("a worker started on its own needs MONGODB_URI and REDIS_URL; `make run` sets them")
-        _current = WorkerContext(settings, connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url))
+        _current = WorkerContext(
+            settings, connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url, settings.data_keys())
+        )
     return _current

@@ -21,7 +21,7 @@ from core.conversation.state import (
 )
 from storage import cases
 from storage.contacts import erase_conversation, record_consent
-from storage.photos import Owner, save_photo
+from storage.photos import Owner, photo_location, save_photo
 from workers.context import WorkerContext
 from workers.queue import enqueue_matching, enqueue_photo_analysis
 
@@ -49,7 +49,8 @@ def execute(context: WorkerContext, message: Inbound, effects: list[Effect]) -> 
             results.values["reference"] = cases.create_case(db, contact, effect.details, source=_source(message))
             _match_adopted(context, Owner("case", results.values["reference"]))
         elif isinstance(effect, CreateSighting):
-            results.values["reference"] = cases.create_sighting(db, contact, effect.details, source=_source(message))
+            details = _with_photo_location(effect.details, photo_location(db, cases.draft_owner(contact)))
+            results.values["reference"] = cases.create_sighting(db, contact, details, source=_source(message))
             _match_adopted(context, Owner("sighting", results.values["reference"]))
         elif isinstance(effect, CloseCase):
             cases.close_case(db, effect.reference, by=contact, now=datetime.now(UTC), reporter=contact)
@@ -82,6 +83,14 @@ def _store_photo(context: WorkerContext, message: Inbound, effect: StorePhoto, r
     if saved.created:
         assert context.queue is not None
         enqueue_photo_analysis(context.queue, str(saved.id))
+
+
+def _with_photo_location(details: dict[str, Any], location: dict[str, float] | None) -> dict[str, Any]:
+    """The sighting's details with its photo's GPS place, when the sender shared no location of their own."""
+    place = details.get("place") or {}
+    if location is None or {"latitude", "longitude"} <= place.keys():
+        return details
+    return details | {"place": place | location | {"from_photo": True}}
 
 
 def _match_adopted(context: WorkerContext, owner: Owner) -> None:

@@ -41,7 +41,7 @@ def main() -> int:
         return 2
     signal.signal(signal.SIGTERM, _request_stop)
     signal.signal(signal.SIGINT, _request_stop)
-    connections = connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url)
+    connections = connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url, settings.data_keys())
     channel, queue = TelegramChannel(settings.telegram), make_queue(connections.redis)
     offset = int(connections.redis.get(OFFSET_KEY) or 0)
     while not _stop:

@@ -1,0 +1,233 @@
+"""Encryption at rest: photos and face encodings sealed, EXIF GPS read then stripped, `homeward rotate-key`."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from pathlib import Path
+
+import gridfs
+import numpy as np
+import pytest
+from bson import Binary
+from click.testing import CliRunner
+from PIL import Image, PngImagePlugin
+from pymongo.database import Database
+
+from cli.main import group
+from config import ConfigError, Settings, load_settings
+from config.keys import KEY_FILE_NAME, DataKeys, key_text, new_key, write_keys
+from core.faces.analysis import analyse_photo
+from core.faces.images import decode_photo
+from core.faces.metadata import clean_photo
+from storage.connections import Connections
+from storage.faces import bytes_to_vector, faces_of_photo, store_faces, vector_to_bytes
+from storage.photos import Owner, find_photo, photo_bytes, save_photo
+from storage.rotation import not_under_current_key
+from storage.schema import PHOTO_BUCKET
+from storage.sealing import FACE_ENCODING, PHOTO, Keyring, SealError, key_id, keyring, use_keys
+from tests.chat_harness import Harness
+from tests.conftest import make_environment
+from tests.test_cli import env_of
+from tests.test_reach_faces import lfw, report_case, report_sighting
+
+IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"RIFF")
+LEEDS = {1: "N", 2: (53.0, 47.0, 42.0), 3: "W", 4: (1.0, 32.0, 24.0)}  # 53.795, -1.54 as a phone writes it
+
+
+@pytest.fixture
+def environment(servers, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return make_environment(servers, tmp_path, HOMEWARD_CASE_PHOTO_JITTERS="1")
+
+
+def phone_jpeg(path: Path, gps: dict[int, object] | None = LEEDS) -> bytes:
+    """A photo as a phone writes it: GPS, maker, a comment."""
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    if gps is not None:
+        exif[0x8825] = gps
+    out = io.BytesIO()
+    Image.open(path).convert("RGB").save(out, "JPEG", quality=95, exif=exif, comment=b"at grandma's house")
+    return out.getvalue()
+
+
+def stored_file(db: Database, photo_id: object) -> bytes:
+    """A photo's bytes exactly as GridFS holds them, chunk by chunk."""
+    file_id = db.photos.find_one({"_id": photo_id})["file_id"]
+    chunks = db[f"{PHOTO_BUCKET}.chunks"].find({"files_id": file_id}).sort("n", 1)
+    return b"".join(chunk["data"] for chunk in chunks)
+
+
+def rotate(settings: Settings) -> str:
+    result = CliRunner().invoke(group, ["rotate-key"], env=env_of(settings))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+# What is stored ---------------------------------------------------------------------------------------------
+
+
+def test_gridfs_holds_no_jpeg_or_png_and_the_photo_reads_back(db: Database, faces_dir: Path) -> None:
+    person = lfw(faces_dir, "Colin_Powell_0001")
+    jpeg = person.read_bytes()
+    png = io.BytesIO()
+    Image.open(person).save(png, "PNG")
+    for data in (jpeg, png.getvalue()):
+        saved = save_photo(db, data, Owner("case", "HW-SEAL"))
+        raw = stored_file(db, saved.id)
+        assert not raw.startswith(IMAGE_MAGIC) and raw.startswith(b"HWD")
+        assert data[len(data) // 2 : len(data) // 2 + 64] not in raw  # no stretch of the picture in the clear
+        assert np.array_equal(decode_photo(photo_bytes(db, find_photo(db, saved.id))).rgb, decode_photo(data).rgb)
+
+
+def test_encodings_are_sealed_and_read_back_as_plain_vectors(db: Database, faces_dir: Path) -> None:
+    data = (faces_dir / "groups/two_people.jpg").read_bytes()
+    saved = save_photo(db, data, Owner("sighting", "S-SEAL"))
+    analysis = analyse_photo(data)
+    store_faces(db, find_photo(db, saved.id), analysis)
+    for face, found in zip(faces_of_photo(db, saved.id), analysis.faces, strict=True):
+        assert bytes(face["encoding"]) != bytes(vector_to_bytes(found.encoding))
+        assert np.array_equal(bytes_to_vector(face["encoding"]), found.encoding)
+
+
+def test_an_altered_or_foreign_value_is_refused_saying_why(tmp_path: Path) -> None:
+    ours, theirs = Keyring(DataKeys((new_key(),), None)), Keyring(DataKeys((new_key(),), None))
+    sealed = ours.seal(b"\x00" * 512, FACE_ENCODING)
+    altered = sealed[:-1] + bytes([sealed[-1] ^ 1])
+    with pytest.raises(SealError, match="altered"):
+        ours.open(altered, FACE_ENCODING)
+    with pytest.raises(SealError, match="altered, or sealed for another use"):
+        ours.open(sealed, PHOTO)
+    with pytest.raises(SealError, match="HOMEWARD_DATA_KEY"):
+        theirs.open(sealed, FACE_ENCODING)
+
+
+# Keys -------------------------------------------------------------------------------------------------------
+
+
+def test_the_key_is_generated_once_private_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    env = {"HOMEWARD_DATA_DIR": str(tmp_path), "HOMEWARD_SECRET_KEY": "x"}
+    first = load_settings(env).data_keys()
+    assert first.file == tmp_path / KEY_FILE_NAME
+    assert stat.S_IMODE(os.stat(first.file).st_mode) == 0o600
+    assert load_settings(env).data_keys().keys == first.keys  # kept, not made again
+    two = f"{key_text(new_key())}\n{key_text(first.keys[0])}\n"
+    (tmp_path / "keys.txt").write_text(two)
+    from_file = load_settings(env | {"HOMEWARD_DATA_KEY_FILE": str(tmp_path / "keys.txt")}).data_keys()
+    assert from_file.file is None and from_file.keys[1] == first.keys[0]
+    with pytest.raises(ConfigError, match=r"HOMEWARD_DATA_KEY: key 1 is not 32 bytes in base64; make one with"):
+        load_settings(env | {"HOMEWARD_DATA_KEY": "hunter2"})
+    assert "hunter2" not in repr(load_settings(env | {"HOMEWARD_DATA_KEY": key_text(b"k" * 32)}))
+
+
+# EXIF -------------------------------------------------------------------------------------------------------
+
+
+def test_gps_is_read_and_every_metadata_block_dropped_pixels_untouched(faces_dir: Path) -> None:
+    person = lfw(faces_dir, "Colin_Powell_0001")
+    sent = phone_jpeg(person)
+    clean = clean_photo(sent)
+    assert clean.location == pytest.approx((53.795, -1.54))
+    kept = Image.open(io.BytesIO(clean.data))
+    assert not kept.getexif() and "comment" not in kept.info
+    assert b"PhoneMaker" not in clean.data and b"grandma" not in clean.data
+    assert np.array_equal(decode_photo(clean.data).rgb, decode_photo(sent).rgb)
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # held sideways: the one tag kept, so the photo still shows upright
+    exif[0x8825] = LEEDS
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", "at grandma's house")
+    png = io.BytesIO()
+    Image.open(person).save(png, "PNG", pnginfo=text, exif=exif)
+    clean = clean_photo(png.getvalue())
+    assert clean.location == pytest.approx((53.795, -1.54)) and b"grandma" not in clean.data
+    assert dict(Image.open(io.BytesIO(clean.data)).getexif()) == {0x0112: 6}
+    assert np.array_equal(decode_photo(clean.data).rgb, decode_photo(png.getvalue()).rgb)
+
+    heic = io.BytesIO()
+    Image.open(person).save(heic, "HEIF", exif=exif.tobytes())  # an iPhone's photo: re-encoded, upright, bare
+    clean = clean_photo(heic.getvalue())
+    assert clean.location == pytest.approx((53.795, -1.54)) and clean.content_type == "image/jpeg"
+    assert not Image.open(io.BytesIO(clean.data)).getexif()
+    assert decode_photo(clean.data).rgb.shape == decode_photo(heic.getvalue()).rgb.shape
+
+    assert clean_photo(b"\xff\xd8 not really a jpeg").data == b"\xff\xd8 not really a jpeg"
+    assert (
+        clean_photo(phone_jpeg(person, gps={1: "N", 2: (0.0, 0.0, 0.0), 3: "E", 4: (0.0, 0.0, 0.0)})).location is None
+    )
+
+
+# A whole run ------------------------------------------------------------------------------------------------
+
+
+def test_a_sighting_takes_its_photos_gps_and_a_face_still_matches_after_rotate_key(
+    settings: Settings, connections: Connections, faces_dir: Path
+) -> None:
+    harness = Harness(settings, connections)
+    db = connections.db
+    case = report_case(
+        harness, "family", "Colin", (lfw(faces_dir, "Colin_Powell_0001").read_bytes(), "c.jpg", "image/jpeg")
+    )
+    seen = report_sighting(harness, "passer", (phone_jpeg(lfw(faces_dir, "Colin_Powell_0002")), "s.jpg", "image/jpeg"))
+    assert [(c["case"], c["sighting"]) for c in db.candidates.find()] == [(case, seen)]
+    place = db.sightings.find_one({"reference": seen})["place"]
+    assert place["text"] == "Leeds station" and (place["latitude"], place["longitude"]) == pytest.approx(
+        (53.795, -1.54)
+    )
+    sighting_photo = db.photos.find_one({"owner.id": seen})
+    assert b"PhoneMaker" not in photo_bytes(db, sighting_photo)
+    assert "exif_location" not in db.photos.find_one({"owner.id": case})  # a case keeps no place of its photos
+    old_key = key_id(settings.data_keys().keys[0])
+
+    output = rotate(settings)
+    assert "new data key" in output and "faces 2/2" in output and "photos 2/2" in output
+
+    keys = settings.data_keys()
+    assert len(keys.keys) == 1 and key_id(keys.keys[0]) != old_key  # the old key is gone from the key file
+    use_keys(keys)  # what a process started now reads with: the new key only
+    for face in db.faces.find():
+        assert bytes(face["encoding"])[4:8] == key_id(keys.keys[0])
+    assert not_under_current_key(db, keyring()) == 0
+    again = Harness(settings, connections)  # a fresh gallery, loaded under the new key
+    later = report_sighting(again, "another", (lfw(faces_dir, "Colin_Powell_0003").read_bytes(), "t.jpg", "image/jpeg"))
+    assert (case, later) in [(c["case"], c["sighting"]) for c in db.candidates.find()]
+
+
+def test_plain_values_of_older_versions_are_read_and_sealed_by_rotate_key(settings: Settings, db: Database) -> None:
+    vector = np.random.default_rng(3).normal(size=128).astype(np.float32)
+    file_id = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET).upload_from_stream("old", b"\xff\xd8 old photo")
+    photo_id = db.photos.insert_one({"owner": {"kind": "case", "id": "HW-OLD"}, "file_id": file_id}).inserted_id
+    db.faces.insert_one({"photo_id": photo_id, "index": 0, "encoding": vector_to_bytes(vector)})
+    assert photo_bytes(db, find_photo(db, photo_id)) == b"\xff\xd8 old photo"
+    assert np.array_equal(bytes_to_vector(db.faces.find_one()["encoding"]), vector)
+
+    rotate(settings)
+    use_keys(settings.data_keys())
+    assert stored_file(db, photo_id).startswith(b"HWD") and len(db.faces.find_one()["encoding"]) > 512
+    assert photo_bytes(db, find_photo(db, photo_id)) == b"\xff\xd8 old photo"
+    assert np.array_equal(bytes_to_vector(db.faces.find_one()["encoding"]), vector)
+    assert db[f"{PHOTO_BUCKET}.files"].count_documents({}) == 1  # the plain file is gone
+
+
+def test_an_interrupted_rotation_finishes_when_run_again(settings: Settings, db: Database) -> None:
+    old = settings.data_keys()
+    new = new_key()
+    write_keys(old.file, (new, *old.keys))  # the first run wrote the new key, then stopped
+    under_old = Keyring(old)
+    bucket = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET)
+    file_id = bucket.upload_from_stream("p", under_old.seal(b"photo bytes", PHOTO))
+    photo_id = db.photos.insert_one({"owner": {"kind": "case", "id": "HW-HALF"}, "file_id": file_id}).inserted_id
+    # ...after writing a re-sealed copy of the photo, before pointing the record at it
+    bucket.upload_from_stream("p", b"half done", metadata={"resealed_from": file_id})
+    db.faces.insert_one(
+        {"photo_id": photo_id, "index": 0, "encoding": Binary(under_old.seal(b"\0" * 512, FACE_ENCODING))}
+    )
+
+    assert "finishing the rotation" in rotate(settings)
+    assert settings.data_keys().keys == (new,)
+    use_keys(settings.data_keys())
+    assert photo_bytes(db, find_photo(db, photo_id)) == b"photo bytes"
+    assert db[f"{PHOTO_BUCKET}.files"].count_documents({}) == 1  # neither the leftover copy nor the old file
+    assert not bytes_to_vector(db.faces.find_one()["encoding"]).any()
