@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import re
@@ -340,7 +341,12 @@ def test_simulator_uploads_waiting_in_redis_stay_within_their_budget(
 
 def test_waitress_refuses_a_body_over_the_upload_limit_before_reading_it(app: Flask) -> None:
     server = create_server(app, host="127.0.0.1", port=0, **SERVE_OPTIONS)
-    thread = threading.Thread(target=server.run, daemon=True)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):  # closing the server under its poll loop ends the loop this way
+            server.run()
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
         with socket.create_connection(("127.0.0.1", server.effective_port), timeout=10) as connection:
@@ -352,3 +358,5 @@ def test_waitress_refuses_a_body_over_the_upload_limit_before_reading_it(app: Fl
         assert status == b"HTTP/1.1 413 Request Entity Too Large"
     finally:
         server.close()
+        server.task_dispatcher.shutdown()
+        thread.join(10)
