@@ -233,13 +233,11 @@ def test_guessing_a_password_is_stopped_per_username_and_per_address(
     assert login(client(app, REMOTE_ADDR="192.0.2.51"), "viewer").status_code == 302
 
 
-def test_a_right_password_forgives_that_usernames_earlier_mistakes(app: Flask) -> None:
-    for _ in range(throttle.PER_USER - 1):
-        login(client(app), "viewer", "wrong-password-guess")
-    assert login(client(app), "viewer").status_code == 302
-    for _ in range(throttle.PER_USER - 1):
-        login(client(app, REMOTE_ADDR="192.0.2.60"), "viewer", "wrong-password-guess")
-    assert login(client(app, REMOTE_ADDR="192.0.2.61"), "viewer").status_code == 302
+def test_a_right_password_forgives_that_usernames_earlier_mistakes(app: Flask, connections: Connections) -> None:
+    for round_ in range(2):  # one short of the limit each time, counted as the form counts them
+        for _ in range(throttle.PER_USER - 1):
+            throttle.count_failure(connections.redis, f"192.0.2.{60 + round_}", "viewer")
+        assert login(client(app), "viewer").status_code == 302
 
 
 def test_disabling_an_account_ends_its_sessions_and_refuses_its_logins(app: Flask, settings: Settings) -> None:
