@@ -6,10 +6,14 @@ import sys
 
 from waitress import serve
 
-from admin.app import create_app
+from admin.app import MAX_UPLOAD_BYTES, create_app
 from config.process import start_process
 from infra.services import backing_services
 from storage.connections import connect
+
+# A body over the app's own limit is refused by waitress before it is read (its default is 1 GiB);
+# waitress refuses max_request_body_size bytes or more, hence one byte above the limit.
+SERVE_OPTIONS = {"threads": 8, "ident": "homeward", "max_request_body_size": MAX_UPLOAD_BYTES + 1}
 
 
 def main() -> int:
@@ -17,7 +21,7 @@ def main() -> int:
     with backing_services(settings) as urls:
         connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url, settings.data_keys())
         app = create_app(settings, connections)
-        serve(app, host=settings.host, port=settings.port, threads=8, ident="homeward")
+        serve(app, host=settings.host, port=settings.port, **SERVE_OPTIONS)
     return 0
 
 

@@ -10,11 +10,13 @@ from flask_wtf.csrf import CSRFProtect
 
 from admin import auth, cases, exports, health, images, jobs, media, metrics, review, simulator, users, webhooks
 from admin.context import Homeward
+from admin.security import install_headers
 from config import Settings, load_settings
 from storage.connections import Connections, connect
 from storage.users import bootstrap_admin
 
 # Well above the photo limit, so a 40 MB upload still reaches the dialog and gets a polite "too large".
+# waitress refuses a larger body before reading it (admin/__main__.py), Flask once it is read.
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 
 
@@ -45,4 +47,5 @@ def create_app(settings: Settings | None = None, connections: Connections | None
     for surface in (health, auth, review, cases, images, media, users, webhooks, simulator, metrics, jobs, exports):
         app.register_blueprint(surface.blueprint)
     app.jinja_env.globals.update(current_user=auth.current_user, can=auth.can)
+    install_headers(app, settings)
     return app

@@ -1,4 +1,11 @@
-"""Login, logout and roles: viewer reads, reviewer decides, admin manages users."""
+"""Login, logout and roles: viewer reads, reviewer decides, admin manages users.
+
+A session holds the username and the account's session epoch at login; it
+stops working when the account is disabled or its epoch moves on (password
+changed, sessions revoked). Failed logins are throttled per address and per
+username (admin/throttle.py), and after login the browser goes back only to a
+page of this site.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,15 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
+import redis
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 
+from admin import throttle
 from admin.context import homeward
+from admin.security import on_site
 from storage.audit import audit
-from storage.users import ROLES, authenticate, find_user
+from storage.connections import Database
+from storage.users import ROLES, authenticate, find_user, session_epoch
 
 blueprint = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,10 +46,24 @@ def require(role: str) -> Callable[[F], F]:
 
 
 def current_user() -> dict[str, Any] | None:
+    """The signed-in account, or None; a session of a disabled account or an old epoch is ended here."""
     if "user" not in g:
         name = session.get("user")
-        g.user = find_user(homeward().connections.db, name) if name else None
+        user = find_user(homeward().connections.db, name) if name else None
+        if user is not None and (user.get("disabled") or session.get("epoch") != session_epoch(user)):
+            session.clear()
+            user = None
+        g.user = user
     return g.user  # type: ignore[no-any-return]
+
+
+def start_session(user: dict[str, Any]) -> None:
+    """Sign this browser in as `user`, in a fresh session stamped with the account's epoch."""
+    session.clear()
+    session["user"] = user["username"]
+    session["epoch"] = session_epoch(user)
+    session.permanent = True
+    g.pop("user", None)
 
 
 def can(role: str) -> bool:
@@ -49,19 +74,30 @@ def can(role: str) -> bool:
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if request.method == "POST":
-        db = homeward().connections.db
-        name = request.form.get("username", "").strip()
-        if authenticate(db, name, request.form.get("password", "")):
-            session.clear()
-            session["user"] = name
-            session.permanent = True
-            audit(db, name, "login", f"user:{name}")
-            target = request.args.get("next", "")
-            return redirect(
-                target if target.startswith("/") and not target.startswith("//") else url_for("review.dashboard")
-            )
-        flash("Wrong username or password.")
+        services = homeward()
+        db, connection = services.connections.db, services.connections.redis
+        name = request.form.get("username", "").strip()[:100]
+        address = request.remote_addr or "unknown"
+        wait = throttle.wait_seconds(connection, address, name)
+        if wait:
+            flash(f"Too many failed logins. Try again in {-(-wait // 60)} minute(s).")
+            return render_template("login.html"), 429
+        user = authenticate(db, name, request.form.get("password", ""))
+        if user is None or user.get("disabled"):
+            failed_login(db, connection, name, address, "account disabled" if user else "wrong username or password")
+            flash("This account is disabled; ask an admin." if user else "Wrong username or password.")
+            return render_template("login.html")
+        throttle.clear_user(connection, name)
+        start_session(user)
+        audit(db, name, "login", f"user:{name}")
+        target = request.args.get("next", "")
+        return redirect(target if on_site(target) else url_for("review.dashboard"))
     return render_template("login.html")
+
+
+def failed_login(db: Database, connection: redis.Redis, username: str, address: str, why: str) -> None:
+    """Every failed login passes here once: it counts towards the throttle (and is the place to audit it)."""
+    throttle.count_failure(connection, address, username)
 
 
 @blueprint.post("/logout")

@@ -1,14 +1,23 @@
-"""/simulator: chat as pretend people, through the same inbound path as Telegram and WhatsApp."""
+"""/simulator: chat as pretend people, through the same inbound path as Telegram and WhatsApp.
+
+Anything sent here reaches the review queue, so the simulator asks for a
+reviewer login unless the service can only be reached from this machine
+(HOST is a loopback address and PUBLIC_BASE_URL, if set, names one too).
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
+from admin.auth import can, current_user
 from admin.context import homeward
-from bot.simulator import keep_upload
+from bot.simulator import UploadsFull, keep_upload
+from config import Settings
 from core.conversation.messages import Attachment, Inbound, Location
 from storage.outbox import messages_after
 from workers.inbound import NotKept, accept
@@ -17,9 +26,32 @@ blueprint = Blueprint("simulator", __name__, url_prefix="/simulator")
 
 
 @blueprint.before_request
-def only_when_enabled() -> None:
-    if not homeward().settings.simulator:
+def only_when_enabled() -> Any:
+    settings = homeward().settings
+    if not settings.simulator:
         abort(404)
+    if only_this_machine(settings) or can("reviewer"):
+        return None
+    if current_user() is not None:
+        abort(403)
+    if request.endpoint == "simulator.page":
+        return redirect(url_for("auth.login", next=request.full_path))
+    return jsonify(error="log in to the panel as a reviewer first, then reload this page"), 401
+
+
+def only_this_machine(settings: Settings) -> bool:
+    """True when the web process listens on loopback and no public address is configured for it."""
+    public_host = urlsplit(settings.public_base_url).hostname if settings.public_base_url else None
+    return _loopback(settings.host) and (public_host is None or _loopback(public_host))
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @blueprint.get("/")
@@ -38,11 +70,14 @@ def send() -> Any:
     if upload and upload.filename:
         data = upload.read()
         kind = _kind(upload.mimetype or "")
-        ref = (
-            keep_upload(services.connections.redis, data)
-            if kind in ("photo", "video") and len(data) <= services.settings.max_photo_bytes
-            else ""
-        )
+        try:
+            ref = (
+                keep_upload(services.connections.redis, data, services.settings.simulator_upload_bytes)
+                if kind in ("photo", "video") and len(data) <= services.settings.max_photo_bytes
+                else ""
+            )
+        except UploadsFull:
+            return jsonify(error="the simulator holds too many photos right now; send it again in a few minutes"), 429
         attachments.append(Attachment(kind, ref, upload.mimetype or "", len(data)))
     message = Inbound(
         "simulator", user, uuid.uuid4().hex, request.form.get("text", "")[:4000], tuple(attachments), _location()

@@ -1,4 +1,8 @@
-"""Accounts, for admins: who can see and decide."""
+"""Accounts: admins create, disable and enable them, set passwords, end sessions; anyone changes their own password.
+
+Each change ends the account's sessions through its session epoch (storage/users.py)
+and is written to the audit log.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,21 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from admin.auth import current_user, require
+from admin.auth import current_user, require, start_session
 from admin.context import homeward
 from storage.audit import audit
-from storage.users import ROLES, UserExists, create_user, list_users
+from storage.users import (
+    ROLES,
+    NoSuchUser,
+    UserExists,
+    authenticate,
+    create_user,
+    find_user,
+    list_users,
+    revoke_sessions,
+    set_disabled,
+    set_password,
+)
 
 blueprint = Blueprint("users", __name__, url_prefix="/users")
 
@@ -31,6 +46,78 @@ def create() -> Any:
     except (UserExists, ValueError) as exc:
         flash(str(exc))
     else:
-        audit(db, current_user()["username"], "create user", f"user:{name}", role)  # type: ignore[index]
+        audit(db, _me(), "create user", f"user:{name}", role)
         flash(f"Created {role} {name}.")
     return redirect(url_for("users.index"))
+
+
+@blueprint.post("/<username>/disable")
+@require("admin")
+def disable(username: str) -> Any:
+    if username == _me():
+        flash("You cannot disable your own account; ask another admin.")
+        return redirect(url_for("users.index"))
+    return _change(username, "disable user", f"Disabled {username}: their sessions have ended.", set_disabled, True)
+
+
+@blueprint.post("/<username>/enable")
+@require("admin")
+def enable(username: str) -> Any:
+    return _change(username, "enable user", f"Enabled {username}; they can log in again.", set_disabled, False)
+
+
+@blueprint.post("/<username>/revoke")
+@require("admin")
+def revoke(username: str) -> Any:
+    return _change(username, "revoke sessions", f"Ended every session of {username}.", revoke_sessions)
+
+
+@blueprint.post("/<username>/password")
+@require("admin")
+def reset_password(username: str) -> Any:
+    message = f"Set a new password for {username}; their sessions have ended."
+    return _change(username, "set password", message, set_password, request.form.get("password", ""))
+
+
+@blueprint.route("/password", methods=["GET", "POST"])
+@require("viewer")
+def own_password() -> Any:
+    """Change your own password: the current one first; your other sessions end, this one goes on."""
+    if request.method == "GET":
+        return render_template("password.html")
+    db, me = homeward().connections.db, _me()
+    new = request.form.get("new_password", "")
+    if authenticate(db, me, request.form.get("password", "")) is None:
+        flash("Your current password is not that one; nothing changed.")
+    elif new != request.form.get("confirm", ""):
+        flash("The two new passwords differ; nothing changed.")
+    else:
+        try:
+            set_password(db, me, new)
+        except ValueError as exc:
+            flash(f"Nothing changed: {exc}.")
+        else:
+            audit(db, me, "change own password", f"user:{me}")
+            start_session(find_user(db, me))  # type: ignore[arg-type]
+            flash("Password changed. Any other session of yours has ended.")
+            return redirect(url_for("review.dashboard"))
+    return render_template("password.html"), 400
+
+
+def _change(username: str, action: str, done: str, change: Any, *args: Any) -> Any:
+    """Apply one change to an account, audit it, and say what happened."""
+    db, me = homeward().connections.db, _me()
+    try:
+        change(db, username, *args)
+    except (NoSuchUser, ValueError) as exc:
+        flash(f"Nothing changed: {exc}.")
+    else:
+        audit(db, me, action, f"user:{username}")
+        if username == me:  # your own other sessions end; this one goes on
+            start_session(find_user(db, me))  # type: ignore[arg-type]
+        flash(done)
+    return redirect(url_for("users.index"))
+
+
+def _me() -> str:
+    return current_user()["username"]  # type: ignore[index]

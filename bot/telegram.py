@@ -28,11 +28,18 @@ def secret_matches(settings: TelegramSettings, header: str | None) -> bool:
 
 
 def parse_update(data: dict[str, Any]) -> Inbound | None:
-    """An Update's message as a plain Inbound; None for updates Homeward ignores (edits, joins)."""
+    """An Update's message as a plain Inbound; None for updates Homeward ignores (edits, channel posts).
+
+    A message in a group chat becomes an empty Inbound marked `group`, answered with a pointer to a private chat.
+    """
     update = Update.de_json(data, None)
     message = update.message if update else None
     if update is None or message is None or message.chat is None:
         return None
+    if message.chat.type != "private":
+        # A group, supergroup or channel: one chat id for many people. Keep nothing of what was said,
+        # only enough to answer that Homeward works in private chats.
+        return Inbound("telegram", str(message.chat.id), str(update.update_id), language=_language(message), group=True)
     return Inbound(
         channel="telegram",
         chat_id=str(message.chat.id),

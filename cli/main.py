@@ -17,6 +17,7 @@ def group() -> None:
 
 
 group.add_command(users.create_user_command)
+group.add_command(users.user_group)
 group.add_command(photos.embed_command)
 group.add_command(doctor.doctor_command)
 group.add_command(keys.rotate_key_command)

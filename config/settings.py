@@ -92,7 +92,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HOMEWARD_SIMULATOR",
         "auto",
-        "The chat simulator at /simulator: on, off, or auto (on when no chat channel is configured).",
+        "The chat simulator at /simulator: on, off, or auto (on when no chat channel is configured). It asks for a reviewer login unless HOST and PUBLIC_BASE_URL are loopback addresses.",
+    ),
+    Setting(
+        "HOMEWARD_SIMULATOR_UPLOAD_MB",
+        "100",
+        "Most megabytes of simulator uploads waiting in Redis at once (each waits an hour at most); past it the page asks to wait.",
     ),
     Setting(
         "MATCH_STRONG_DISTANCE",
@@ -211,6 +216,7 @@ class Settings:
     timezone: str
     chat_rate_per_minute: int
     simulator: bool
+    simulator_upload_bytes: int
     public_base_url: str
     match_strong: float
     match_review: float
@@ -264,6 +270,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         timezone=_check_timezone(env.text("HOMEWARD_TIMEZONE")),
         chat_rate_per_minute=env.integer("HOMEWARD_CHAT_RATE_PER_MINUTE", 1, 1000),
         simulator=_simulator(env.choice("HOMEWARD_SIMULATOR", ("AUTO", "ON", "OFF")), telegram, twilio),
+        simulator_upload_bytes=env.integer("HOMEWARD_SIMULATOR_UPLOAD_MB", 1, 10_000) * 1024 * 1024,
         public_base_url=public_base_url,
         match_strong=env.number("MATCH_STRONG_DISTANCE", 0.0, 1.5),
         match_review=_check_bands(

@@ -1,4 +1,9 @@
-"""Admin panel accounts: a username, a role and a salted password hash."""
+"""Admin panel accounts: a username, a role, a salted password hash, and what keeps a session valid.
+
+A session names its user and the user's `session_epoch` at login. Changing the
+password, revoking sessions or disabling the account bumps the epoch, so every
+session signed before it stops working at its next request.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +17,23 @@ from pymongo.errors import DuplicateKeyError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 ROLES = ("viewer", "reviewer", "admin")
+MIN_PASSWORD = 10
+# Checked when the username is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
 
 
 class UserExists(Exception):
     """That username is taken; pick another."""
 
 
+class NoSuchUser(Exception):
+    """No account has that username; `homeward user list` or the Users page shows who exists."""
+
+
 def create_user(db: Database, username: str, password: str, role: str) -> None:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < 10:
-        raise ValueError("password must be at least 10 characters long")
+    _check_password(password)
     try:
         db.users.insert_one(
             {
@@ -30,6 +41,8 @@ def create_user(db: Database, username: str, password: str, role: str) -> None:
                 "role": role,
                 "password_hash": generate_password_hash(password),
                 "created_at": datetime.now(UTC),
+                "disabled": False,
+                "session_epoch": 0,
             }
         )
     except DuplicateKeyError:
@@ -53,10 +66,50 @@ def find_user(db: Database, username: str) -> dict[str, Any] | None:
     return db.users.find_one({"username": username}, {"password_hash": 0})
 
 
-def authenticate(db: Database, username: str, password: str) -> bool:
-    """True when the account exists and the password is its own."""
-    user = db.users.find_one({"username": username}, {"password_hash": 1})
-    return bool(user) and check_password_hash(user["password_hash"], password)  # type: ignore[index]
+def authenticate(db: Database, username: str, password: str) -> dict[str, Any] | None:
+    """The account when the password is its own, else None; disabled accounts are returned, for the caller to refuse.
+
+    An unknown username still checks a password hash, so the answer takes as long
+    as for a known one and timing does not tell which usernames exist.
+    """
+    user = db.users.find_one({"username": username}) if username else None
+    matches = check_password_hash(user["password_hash"] if user else _DUMMY_HASH, password)
+    if user is None or not matches:
+        return None
+    user.pop("password_hash")
+    return user
+
+
+def session_epoch(user: dict[str, Any]) -> int:
+    """The account's session epoch: a session stamped with another one is no longer valid."""
+    return int(user.get("session_epoch") or 0)
+
+
+def set_password(db: Database, username: str, password: str) -> None:
+    """A new password; every session of the account ends, so a leaked one stops working."""
+    _check_password(password)
+    _update(db, username, {"$set": {"password_hash": generate_password_hash(password)}})
+
+
+def set_disabled(db: Database, username: str, disabled: bool) -> None:
+    """Disable (or enable again) an account; disabling ends its sessions at once."""
+    _update(db, username, {"$set": {"disabled": disabled}})
+
+
+def revoke_sessions(db: Database, username: str) -> None:
+    """End every session of the account, wherever it was signed in."""
+    _update(db, username, {})
+
+
+def _update(db: Database, username: str, change: dict[str, Any]) -> None:
+    found = db.users.update_one({"username": username}, change | {"$inc": {"session_epoch": 1}})
+    if found.matched_count == 0:
+        raise NoSuchUser(f"no user named {username!r}")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"password must be at least {MIN_PASSWORD} characters long")
 
 
 def list_users(db: Database) -> list[dict[str, Any]]:

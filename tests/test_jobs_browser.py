@@ -52,6 +52,10 @@ def test_an_admin_requeues_a_failed_job_and_sees_it_run(
             lambda d: d.find_elements(By.CSS_SELECTOR, f'#jobs-failed tr[data-job="{job.id}"]')
         )[0]
         assert "NotYet: flag flag:browser-requeue is not set" in row.text
+        # The stylesheet is a file the Content-Security-Policy allows: the panel keeps its look, forms sit inline.
+        style = "return getComputedStyle(document.querySelector(arguments[0]))[arguments[1]]"
+        assert browser.execute_script(style, "nav", "backgroundColor") == "rgb(11, 61, 92)"
+        assert browser.execute_script(style, "#jobs-failed form.inline", "display") == "inline"
         row.find_element(By.CSS_SELECTOR, "button.requeue").click()
         flash = WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".flash"))[0]
         assert "Requeued run_when_allowed" in flash.text

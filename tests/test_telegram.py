@@ -203,6 +203,27 @@ def test_delete_my_data_leaves_nothing_of_the_contact(
     assert harness.db.photo_files.files.count_documents({}) == 0
 
 
+def test_a_group_chat_is_sent_to_a_private_chat_and_nothing_is_kept(harness: Harness, bot_api: TelegramStandIn) -> None:
+    """Everyone in a group shares its chat id: one contact for many people would mix their reports."""
+    group = -100_123
+    hindi = {"from": {"id": CITIZEN, "is_bot": False, "first_name": "सीता", "language_code": "hi"}}
+    messages = ({"text": "hi"}, photo("group-photo") | {"caption": "seen him"}, {"text": "नमस्ते"} | hindi)
+    for kind, message in zip(("group", "supergroup", "supergroup"), messages, strict=True):
+        body = update(group, **message)
+        body["message"]["chat"] = {"id": group, "type": kind, "title": "Neighbours"}
+        assert post(harness, body) == 200
+        harness.work()
+    said = bot_api.texts(group)
+    assert len(said) == 3 and all("private chat" in text for text in said[:2]) and "निजी चैट" in said[2]
+    assert harness.db.conversations.count_documents({}) == 0  # no shared contact was started
+    assert harness.db.photos.count_documents({}) == 0 and harness.db.cases.count_documents({}) == 0
+    kept = list(harness.db.inbound.find({}, {"text": 1, "attachments": 1, "status": 1}))
+    assert [m["status"] for m in kept] == ["refused"] * 3
+    assert not any(m.get("text") or m.get("attachments") for m in kept)
+    chat(harness, CITIZEN, "hi")  # the same person in a private chat is answered as usual
+    assert "Do you agree?" in bot_api.texts(CITIZEN)[0]
+
+
 def test_a_blocked_bot_is_recorded_and_a_server_error_is_retried(harness: Harness, bot_api: TelegramStandIn) -> None:
     bot_api.fail_next = [403]
     chat(harness, CHAT, "hi")

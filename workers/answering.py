@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from rq.timeouts import JobTimeoutException
 
 from core.conversation.catalog import DEFAULT_LANGUAGE, render
-from core.conversation.dialog import step
+from core.conversation.dialog import detect_language, step
 from core.conversation.messages import Inbound, Reply, inbound_from_doc
 from core.conversation.rate import rate_decision
 from core.conversation.state import Context, State
@@ -158,6 +158,10 @@ def _decide(context: WorkerContext, inbound_id: Any, message: Inbound) -> dict[s
     if verdict != "process":
         replies = [render(Reply("rate_limited"), _language(state))] if verdict == "notice" else []
         plan = {"state": None, "replies": replies, "erased": False, "status": "rate_limited"}
+    elif message.group:
+        # One contact would be every member of the group: nothing is kept, the sender is sent to a private chat.
+        reply = render(Reply("private_chat_only"), detect_language(message) or DEFAULT_LANGUAGE)
+        plan = {"state": None, "replies": [reply], "erased": False, "status": "refused"}
     else:
         now = datetime.now(ZoneInfo(settings.timezone))
         dialog_context = Context(

@@ -36,6 +36,7 @@ class Inbound:
     attachments: tuple[Attachment, ...] = ()
     location: Location | None = None
     language: str = ""  # the language the platform says the person uses (Telegram's language_code), if any
+    group: bool = False  # from a group chat, where one contact would be every member's: refused, content dropped
 
     @property
     def contact(self) -> str:
@@ -63,6 +64,7 @@ def inbound_to_doc(message: Inbound) -> dict[str, Any]:
         "attachments": [vars(a) for a in message.attachments],
         "location": vars(message.location) if message.location else None,
         **({"language": message.language} if message.language else {}),
+        **({"group": True} if message.group else {}),
     }
 
 
@@ -75,4 +77,5 @@ def inbound_from_doc(doc: dict[str, Any]) -> Inbound:
         attachments=tuple(Attachment(**a) for a in doc.get("attachments") or ()),
         location=Location(**doc["location"]) if doc.get("location") else None,
         language=doc.get("language") or "",
+        group=bool(doc.get("group")),
     )

@@ -112,6 +112,7 @@ MESSAGES: dict[str, str] = {
     "file_too_large": "That file is too large ({size_mb} MB). Please send a photo smaller than {limit_mb} MB.",
     "rate_limited": "You are sending messages very quickly, so I'll pause for a minute. Please wait a little before writing again.",
     "message_failed": "Sorry, something went wrong with your last message. Please send it again, or write 'help'.",
+    "private_chat_only": "I can only help in a private chat: in a group, everyone would share one report. Please open a chat with me directly (tap my name, then Message) and write 'hi' there.",
     # After a worker has looked at a photo
     "feedback_no_face": "I couldn't find a face in photo {count}. Please send one where the face is clearly visible and turned towards the camera.",
     "feedback_too_small": "The face in photo {count} is very small. A closer photo would help a lot.",
