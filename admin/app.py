@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import Flask
+from flask import Flask, Response, jsonify, make_response, request
 from flask_wtf.csrf import CSRFProtect
 
 from admin import auth, cases, exports, health, images, jobs, media, metrics, review, simulator, users, webhooks
 from admin.context import Homeward
 from admin.security import install_headers
 from config import Settings, load_settings
-from storage.connections import Connections, connect
+from storage.connections import UNREACHABLE, Connections, connect
 from storage.users import bootstrap_admin
 
 # Well above the photo limit, so a 40 MB upload still reaches the dialog and gets a polite "too large".
@@ -48,4 +48,15 @@ def create_app(settings: Settings | None = None, connections: Connections | None
         app.register_blueprint(surface.blueprint)
     app.jinja_env.globals.update(current_user=auth.current_user, can=auth.can)
     install_headers(app, settings)
+    for unreachable in UNREACHABLE:
+        app.register_error_handler(unreachable, _store_unreachable)
     return app
+
+
+def _store_unreachable(error: Exception) -> tuple[Response, int]:
+    """MongoDB or Redis did not answer: say so and when to try again, instead of a bare 500."""
+    logging.getLogger(__name__).warning("a request failed: a store is unreachable (%s)", type(error).__name__)
+    message = "The database is unreachable just now; nothing was changed. Try again in a minute."
+    if request.accept_mimetypes.best == "application/json" or request.path.startswith("/simulator/"):
+        return jsonify(error=message), 503
+    return make_response(message, 503, {"Retry-After": "60", "Content-Type": "text/plain; charset=utf-8"}), 503
