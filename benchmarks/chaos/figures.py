@@ -42,6 +42,7 @@ def tally(
         "telegram_redeliveries": world.telegram_redeliveries,
         "off_script": sum(s.answered_at is None and s.off_script for s in sent),
         "duplicated_replies": duplicates(world),
+        **_waits(sent, world.args.reply_timeout),
         "unanswered_detail": [
             f"{c.platform} contact {n}, step {i + 1} ({_why(s)}, sent at {s.at - started:.1f} s): expected '{s.expect}'"
             for n, c in enumerate(contacts)
@@ -52,6 +53,19 @@ def tally(
         "faults": recoveries,
         "conversation_s": round(talked - started, 1),
         "duration_s": round(time.time() - started, 1),
+    }
+
+
+def _waits(sent: list[Sent], patience: float) -> dict[str, Any]:
+    """How long people waited for answers, and how many answers came only after the person had given up."""
+    waits = sorted(s.answered_at - s.at for s in sent if s.answered_at is not None)
+    if not waits:
+        return {"wait_p50_s": None, "wait_p95_s": None, "wait_max_s": None, "answered_after_giving_up": 0}
+    return {
+        "wait_p50_s": round(waits[len(waits) // 2], 2),
+        "wait_p95_s": round(waits[min(len(waits) - 1, int(len(waits) * 0.95))], 2),
+        "wait_max_s": round(waits[-1], 2),
+        "answered_after_giving_up": sum(wait > patience for wait in waits),
     }
 
 
@@ -109,6 +123,11 @@ def report(figures: dict[str, Any], log: Path | None) -> None:
         f"  unanswered             {figures['unanswered']} (of them Twilio posts refused: {figures['twilio_refused']})"
     )
     print(f"  answered off-script    {figures['off_script']}")
+    print(f"  answered only after the person gave up  {figures['answered_after_giving_up']}")
+    print(
+        f"waiting for an answer     p50 {figures['wait_p50_s']} s, p95 {figures['wait_p95_s']} s, "
+        f"max {figures['wait_max_s']} s"
+    )
     print(f"  Telegram redeliveries  {figures['telegram_redeliveries']}")
     print(f"duplicated replies       {figures['duplicated_replies']}")
     print(f"reports confirmed        {figures['reports_confirmed']} cases, {figures['sightings_confirmed']} sightings")
