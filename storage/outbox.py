@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,15 +36,12 @@ def queue_outbound(
     """
     if source and (existing := db.outbox.find_one({"source": source}, {"_id": 1})):
         return ObjectId(existing["_id"])
-    counter = db.counters.find_one_and_update(
-        {"_id": _counter(contact)}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
-    )
     now = _now()
     doc = {
         "contact": contact,
         "channel": channel,
         "chat_id": chat_id,
-        "seq": counter["seq"],
+        "seq": _next_seq(db, contact),
         "text": text,
         "photo_id": photo_id,
         "status": "pending",
@@ -60,7 +58,30 @@ def queue_outbound(
         if not source:
             raise
         # Another process queued the same source meanwhile (the panel and the reconciler telling one family).
-        return ObjectId(db.outbox.find_one({"source": source}, {"_id": 1})["_id"])
+        return _queued_by_another(db, source)
+
+
+def _next_seq(db: Database, contact: str) -> int:
+    """The contact's next sequence number; two first messages at once both get one (the loser's upsert retries)."""
+    for _ in range(10):
+        try:
+            counter = db.counters.find_one_and_update(
+                {"_id": _counter(contact)}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        except DuplicateKeyError:
+            continue  # another process created the counter meanwhile: increment theirs
+        if counter is not None:
+            return int(counter["seq"])
+    raise RuntimeError(f"could not number a message for {_counter(contact)}")
+
+
+def _queued_by_another(db: Database, source: str) -> ObjectId:
+    """The message another process queued for `source`; its insert may still be committing, so look again briefly."""
+    for _ in range(100):
+        if existing := db.outbox.find_one({"source": source}, {"_id": 1}):
+            return ObjectId(existing["_id"])
+        time.sleep(0.02)
+    raise RuntimeError(f"a message for {source} was queued by another process but cannot be read back")
 
 
 def recipient_of(db: Database, outbox_id: str) -> str | None:
