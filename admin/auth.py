@@ -52,14 +52,15 @@ def login() -> Any:
         db = homeward().connections.db
         name = request.form.get("username", "").strip()
         if authenticate(db, name, request.form.get("password", "")):
+            audit(db, name, "login", f"user:{name}")
             session.clear()
             session["user"] = name
             session.permanent = True
-            audit(db, name, "login", f"user:{name}")
             target = request.args.get("next", "")
             return redirect(
                 target if target.startswith("/") and not target.startswith("//") else url_for("review.dashboard")
             )
+        audit(db, "(anonymous)", "login failed", f"user:{name[:64]}", f"from {request.remote_addr or '?'}")
         flash("Wrong username or password.")
     return render_template("login.html")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from cli import bench, doctor, evaluation, photos, telegram, users
+from cli import audit, bench, doctor, evaluation, photos, telegram, users
 
 
 @click.group("homeward")
@@ -22,6 +22,7 @@ group.add_command(doctor.doctor_command)
 group.add_command(telegram.set_telegram_webhook_command)
 group.add_command(evaluation.eval_group)
 group.add_command(bench.bench_group)
+group.add_command(audit.audit_group)
 
 
 if __name__ == "__main__":
