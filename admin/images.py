@@ -13,6 +13,7 @@ from admin.context import homeward
 from core.faces.crops import face_crop, photo_with_boxes
 from core.faces.images import decode_photo, turn
 from storage.audit import audit
+from storage.candidates import sighting_faces_shown
 from storage.faces import faces_of_photo, find_face
 from storage.photos import find_photo, photo_bytes
 
@@ -44,6 +45,8 @@ def _face_and_pixels(face_id: str, shown: str) -> tuple[dict[str, Any], Any]:
     photo = find_photo(db, face["photo_id"]) if face else None
     if face is None or photo is None:
         abort(404)
+    if face["owner"]["kind"] == "sighting" and not sighting_faces_shown(db, face["owner"]["id"]):
+        abort(404)  # past HOMEWARD_KEEP_DECIDED_IMAGES_DAYS after its decisions: no longer shown
     audit(db, current_user()["username"], f"view {shown}", f"face:{face_id}", f"photo {face['photo_id']}")  # type: ignore[index]
     # Boxes are in the orientation the faces were found in (a sideways photo is turned): turn the pixels alike.
     return face, turn(decode_photo(photo_bytes(db, photo)).rgb, photo.get("rotation", 0))
