@@ -36,7 +36,7 @@ def photo(face_id: str) -> Any:
 
 
 def _face_and_pixels(face_id: str, shown: str) -> tuple[dict[str, Any], Any]:
-    """The face and its photo's pixels; the view is audited (by face and photo id) before any pixel leaves."""
+    """The face and its photo's pixels; the view is audited (by face id) before any pixel leaves."""
     db = homeward().connections.db
     try:
         face = find_face(db, ObjectId(face_id))
@@ -47,7 +47,7 @@ def _face_and_pixels(face_id: str, shown: str) -> tuple[dict[str, Any], Any]:
         abort(404)
     if face["owner"]["kind"] == "sighting" and not sighting_faces_shown(db, face["owner"]["id"]):
         abort(404)  # past HOMEWARD_KEEP_DECIDED_IMAGES_DAYS after its decisions: no longer shown
-    audit(db, current_user()["username"], f"view {shown}", f"face:{face_id}", f"photo {face['photo_id']}")  # type: ignore[index]
+    audit(db, current_user()["username"], f"view {shown}", f"face:{face_id}")  # type: ignore[index]
     # Boxes are in the orientation the faces were found in (a sideways photo is turned): turn the pixels alike.
     return face, turn(decode_photo(photo_bytes(db, photo)).rgb, photo.get("rotation", 0))
 

@@ -32,6 +32,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 GENESIS = "0" * 64  # the `prev` of the first entry
+HEAD = "audit:head"  # in `counters`: the seq of the last entry, a hint that saves searching for it
 APPEND_ATTEMPTS = 50
 VERIFY_BATCH = 1000
 
@@ -55,10 +56,10 @@ def audit(db: Database, user: str, action: str, target: str, detail: str = "", a
         db.audit_notes.insert_one({"_id": entry_id, "target": target, "detail": detail, "salt": salt})
     moment = _to_ms(at or datetime.now(UTC))
     for _ in range(APPEND_ATTEMPTS):
-        head = db.audit.find_one({"seq": {"$exists": True}}, {"seq": 1, "hash": 1}, sort=[("seq", DESCENDING)])
+        seq, prev = _head(db)
         entry: dict[str, Any] = {
-            "seq": int(head["seq"]) + 1 if head else 1,
-            "prev": head["hash"] if head else GENESIS,
+            "seq": seq + 1,
+            "prev": prev,
             "at": moment,
             "user": user,
             "action": action,
@@ -68,11 +69,32 @@ def audit(db: Database, user: str, action: str, target: str, detail: str = "", a
         entry["hash"] = entry_hash(entry)
         try:
             db.audit.insert_one({"_id": entry_id, **entry})
-            return int(entry["seq"])
         except DuplicateKeyError:
-            time.sleep(random.uniform(0, 0.01))  # another writer extended the head first: build on theirs
+            time.sleep(random.uniform(0, 0.005))  # another writer extended the head first: build on theirs
+            continue
+        db.counters.update_one({"_id": HEAD}, {"$max": {"seq": seq + 1}}, upsert=True)
+        return seq + 1
     db.audit_notes.delete_one({"_id": entry_id})
     raise AuditUnavailable(f"could not append to the audit log after {APPEND_ATTEMPTS} attempts")
+
+
+def _head(db: Database) -> tuple[int, str]:
+    """The last entry's seq and hash: from the head counter, then forward past entries written since.
+
+    The counter is only a hint (it moves after the insert, with $max): the truth is the entries, found
+    by seq through the unique index. Without a counter (a new database) the last entry is looked up once.
+    """
+    counter = db.counters.find_one({"_id": HEAD})
+    if counter is None:
+        last = db.audit.find_one({"seq": {"$gte": 1}}, {"seq": 1}, sort=[("seq", DESCENDING)])
+        seq = int(last["seq"]) if last else 0
+    else:
+        seq = int(counter["seq"])
+    newest = None
+    for entry in db.audit.find({"seq": {"$gte": seq}}, {"seq": 1, "hash": 1}):  # usually one: the head itself
+        if newest is None or entry["seq"] > newest["seq"]:
+            newest = entry
+    return (int(newest["seq"]), str(newest["hash"])) if newest else (0, GENESIS)
 
 
 @contextmanager
@@ -117,17 +139,27 @@ class Verdict:
 
 
 def verify_chain(db: Database) -> Verdict:
-    """Walk the chain from the first entry; stop at the first entry that is missing, altered or out of place."""
-    expected, prev = 1, GENESIS
-    outside = db.audit.count_documents({"seq": {"$exists": False}})
-    cursor = db.audit.find({"seq": {"$exists": True}}).sort("seq", ASCENDING).batch_size(VERIFY_BATCH)
-    for batch in _batches(cursor, VERIFY_BATCH):
-        notes = {n["_id"]: n for n in db.audit_notes.find({"_id": {"$in": [e["_id"] for e in batch]}})}
+    """Walk the chain from the first entry; stop at the first entry that is missing, altered or out of place.
+
+    Entries are read by ranges of seq (the unique index), a thousand at a time, so memory stays flat.
+    """
+    expected, prev, start = 1, GENESIS, 1
+    while True:
+        batch = sorted(db.audit.find({"seq": {"$gte": start, "$lt": start + VERIFY_BATCH}}), key=lambda e: e["seq"])
+        if not batch:
+            later = db.audit.find_one({"seq": {"$gte": start}})  # entries beyond a gap of a whole batch
+            if later is None:
+                break
+            batch = [later]
+        with_notes = [e["_id"] for e in batch if e.get("detail_hash")]
+        notes = {n["_id"]: n for n in db.audit_notes.find({"_id": {"$in": with_notes}})} if with_notes else {}
         for entry in batch:
             problem = _problem(entry, expected, prev, notes.get(entry["_id"]))
             if problem:
                 return Verdict(False, expected - 1, prev, problem)
             expected, prev = expected + 1, entry["hash"]
+        start += VERIFY_BATCH
+    outside = db.audit.count_documents({"seq": {"$exists": False}})
     if outside:
         first = db.audit.find_one({"seq": {"$exists": False}}, {"_id": 1})
         problem = f"{outside} audit document(s) are outside the chain, the first is _id {first['_id']}"  # type: ignore[index]
@@ -168,17 +200,6 @@ def _problem(entry: dict[str, Any], expected: int, prev: str, note: dict[str, An
     if note is not None and _detail_hash(note.get("salt", ""), note.get("detail", "")) != entry.get("detail_hash"):
         return f"the note of {where} was altered: its text does not match the hash in the entry"
     return ""
-
-
-def _batches(cursor: Any, size: int) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for doc in cursor:
-        batch.append(doc)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _detail_hash(salt: str, detail: str) -> str:

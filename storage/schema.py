@@ -51,9 +51,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("target", ASCENDING), ("at", DESCENDING)], name="target_at"),
         IndexModel([("at", DESCENDING)], name="at"),
         # The hash chain: two writers cannot both extend the same head (storage/audit.py).
-        IndexModel(
-            [("seq", ASCENDING)], unique=True, name="seq_unique", partialFilterExpression={"seq": {"$exists": True}}
-        ),
+        # Sparse, not partial: entries from before the chain have no seq, and SecantusDB uses sparse indexes.
+        IndexModel([("seq", ASCENDING)], unique=True, sparse=True, name="seq_unique"),
     ],
     "audit_notes": [IndexModel([("target", ASCENDING)], name="target")],
     # A platform delivering the same update again (Telegram update_id, Twilio MessageSid) is stored once.

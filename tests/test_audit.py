@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, datetime
 
+import pytest
 from bson import ObjectId
 from click.testing import CliRunner
 from pymongo.database import Database
@@ -12,9 +14,19 @@ from pymongo.database import Database
 from cli.main import group
 from config import Settings
 from storage.audit import audit, chain_unchained, erase_notes, history, verify_chain
+from storage.connections import Connections
+from storage.users import create_user
 from tests.chat_harness import Harness
-from tests.test_admin_access import candidate, harness, login  # noqa: F401 - fixtures used below
+from tests.test_admin_access import PASSWORD, candidate, login  # noqa: F401 - the candidate fixture is used below
 from tests.test_cli import env_of
+
+
+@pytest.fixture
+def harness(settings: Settings, connections: Connections) -> Harness:
+    made = Harness(settings, connections)
+    made.context.settings = dataclasses.replace(settings, case_photo_jitters=1)  # time, not accuracy
+    create_user(connections.db, "reviewer", PASSWORD, "reviewer")
+    return made
 
 
 def verify(settings: Settings) -> tuple[int, str]:
@@ -23,7 +35,7 @@ def verify(settings: Settings) -> tuple[int, str]:
 
 
 def test_a_real_run_verifies_and_one_hand_edited_entry_is_named(
-    harness: Harness,  # noqa: F811
+    harness: Harness,
     candidate: ObjectId,  # noqa: F811
     settings: Settings,
 ) -> None:
