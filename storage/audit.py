@@ -81,8 +81,8 @@ def audit(db: Database, user: str, action: str, target: str, detail: str = "", a
 def _head(db: Database) -> tuple[int, str]:
     """The last entry's seq and hash: from the head counter, then forward past entries written since.
 
-    The counter is only a hint (it moves after the insert, with $max): the truth is the entries, found
-    by seq through the unique index. Without a counter (a new database) the last entry is looked up once.
+    The counter is a hint (it moves after the insert, with $max): the truth is the entries, found by seq
+    through the unique index. Without a counter (a new database) the last entry is looked up once.
     """
     counter = db.counters.find_one({"_id": HEAD})
     if counter is None:
@@ -94,7 +94,11 @@ def _head(db: Database) -> tuple[int, str]:
     for entry in db.audit.find({"seq": {"$gte": seq}}, {"seq": 1, "hash": 1}):  # usually one: the head itself
         if newest is None or entry["seq"] > newest["seq"]:
             newest = entry
-    return (int(newest["seq"]), str(newest["hash"])) if newest else (0, GENESIS)
+    if newest is None:
+        # The counter is ahead of every entry: the tail was deleted. Writing on after it keeps the gap, so the
+        # next `audit verify` names the first missing entry instead of a quietly shortened chain.
+        return seq, GENESIS
+    return int(newest["seq"]), str(newest["hash"])
 
 
 @contextmanager

@@ -83,6 +83,15 @@ def test_a_deleted_replaced_or_inserted_entry_is_named(db: Database) -> None:
     assert "does not follow entry 2" in verify_chain(db).problem
 
 
+def test_a_cut_off_tail_is_named_once_anything_is_written_after_it(db: Database) -> None:
+    for n in range(4):
+        audit(db, "admin", "view", f"case:HW-000{n}")
+    db.audit.delete_many({"seq": {"$gte": 3}})  # the last two entries, gone
+    assert verify_chain(db).ok  # a chain cut short looks whole... (hence: keep the head hash elsewhere)
+    audit(db, "admin", "view", "case:HW-0009")
+    assert verify_chain(db).problem.startswith("audit entry 3 is missing: the next one found is audit entry 5")
+
+
 def test_an_edited_note_is_detected_and_an_erased_one_is_not_a_break(db: Database) -> None:
     audit(db, "reviewer", "reject", "candidate:1", "looks like Maria from the market")
     audit(db, "reviewer", "close", "case:HW-AAAA", "found by her aunt")
