@@ -88,15 +88,16 @@ def login() -> Any:
             flash("This account is disabled; ask an admin." if user else "Wrong username or password.")
             return render_template("login.html")
         throttle.clear_user(connection, name)
+        audit(db, name, "login", f"user:{name}")  # before the session exists: no login goes unrecorded
         start_session(user)
-        audit(db, name, "login", f"user:{name}")
         target = request.args.get("next", "")
         return redirect(target if on_site(target) else url_for("review.dashboard"))
     return render_template("login.html")
 
 
 def failed_login(db: Database, connection: redis.Redis, username: str, address: str, why: str) -> None:
-    """Every failed login passes here once: it counts towards the throttle (and is the place to audit it)."""
+    """Every failed login passes here once: audited (the address as a note, erasable), and counted by the throttle."""
+    audit(db, "(anonymous)", "login failed", f"user:{username[:64]}", f"from {address}: {why}")
     throttle.count_failure(connection, address, username)
 
 

@@ -12,7 +12,7 @@ from admin.context import homeward
 from core.conversation.answers import describe_place, describe_time
 from storage.audit import audit, history
 from storage.candidates import candidates_of_case, cases_with_pending, pending_per_case
-from storage.cases import close_case, find_case, list_cases
+from storage.cases import close_case, find_case, is_open, list_cases
 from storage.faces import faces_of_owner
 from storage.photos import Owner, photos_of_owner
 
@@ -59,7 +59,9 @@ def case(reference: str) -> str:
 def close(reference: str) -> Any:
     db = homeward().connections.db
     user = current_user()["username"]  # type: ignore[index]
+    if not is_open(db, reference):
+        return redirect(url_for("cases.case", reference=reference))
+    audit(db, user, "close", f"case:{reference}", request.form.get("reason", "")[:300])
     if close_case(db, reference, by=user, now=datetime.now(UTC)):
-        audit(db, user, "close", f"case:{reference}", request.form.get("reason", "")[:300])
         flash(f"{reference} is closed; its faces no longer take part in matching.")
     return redirect(url_for("cases.case", reference=reference))

@@ -2,7 +2,8 @@
 
 Under `make run` it also shows the supervisor's view of its children (pid, up,
 up_s, restarts, last_exit); that is history, so restarts alone never make it 503.
-So is the reconciler's last run (how long ago, what it recovered), shown but never counted in `ok`.
+So are the reconciler's last run (how long ago, what it recovered) and the retention sweep's (what it removed),
+shown but never counted in `ok`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from infra.embedded import pid_alive
 from infra.status import read_status
 from storage.connections import ping
 from workers.reconciler import last_run
+from workers.retention import last_sweep
 
 blueprint = Blueprint("health", __name__)
 
@@ -34,7 +36,10 @@ def healthz() -> Any:
     healthy = all(part["ok"] for part in parts.values())
     supervised = read_status(services.settings.run_dir)
     processes = {"processes": supervised} if supervised is not None else {}
-    history = {"reconciler": _reconciler(services.connections.redis)}
+    history = {
+        "reconciler": _reconciler(services.connections.redis),
+        "retention": _retention(services.connections.redis),
+    }
     return jsonify({"ok": healthy, **parts, **history, **processes}), 200 if healthy else 503
 
 
@@ -43,6 +48,13 @@ def _reconciler(connection: Any) -> dict[str, Any]:
         return last_run(connection)
     except Exception as exc:  # noqa: BLE001 - Redis down: already reported under redis
         return {"last_run_s_ago": None, "recovered": None, "error": type(exc).__name__}
+
+
+def _retention(connection: Any) -> dict[str, Any]:
+    try:
+        return last_sweep(connection)
+    except Exception as exc:  # noqa: BLE001 - Redis down: already reported under redis
+        return {"last_run_s_ago": None, "removed": None, "error": type(exc).__name__}
 
 
 def _check(ping: Any) -> dict[str, Any]:

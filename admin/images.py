@@ -8,10 +8,12 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from flask import Blueprint, Response, abort
 
-from admin.auth import require
+from admin.auth import current_user, require
 from admin.context import homeward
 from core.faces.crops import face_crop, photo_with_boxes
 from core.faces.images import decode_photo, turn
+from storage.audit import audit
+from storage.candidates import sighting_faces_shown
 from storage.faces import faces_of_photo, find_face
 from storage.photos import find_photo, photo_bytes
 
@@ -21,19 +23,20 @@ blueprint = Blueprint("images", __name__, url_prefix="/images")
 @blueprint.get("/faces/<face_id>/crop.jpg")
 @require("viewer")
 def crop(face_id: str) -> Any:
-    face, rgb = _face_and_pixels(face_id)
+    face, rgb = _face_and_pixels(face_id, "crop")
     return _jpeg(face_crop(rgb, tuple(face["box"])))  # type: ignore[arg-type]
 
 
 @blueprint.get("/faces/<face_id>/photo.jpg")
 @require("viewer")
 def photo(face_id: str) -> Any:
-    face, rgb = _face_and_pixels(face_id)
+    face, rgb = _face_and_pixels(face_id, "photo")
     boxes = [tuple(f["box"]) for f in faces_of_photo(homeward().connections.db, face["photo_id"])]
     return _jpeg(photo_with_boxes(rgb, boxes, highlight=face["index"]))  # type: ignore[arg-type]
 
 
-def _face_and_pixels(face_id: str) -> tuple[dict[str, Any], Any]:
+def _face_and_pixels(face_id: str, shown: str) -> tuple[dict[str, Any], Any]:
+    """The face and its photo's pixels; the view is audited (by face id) before any pixel leaves."""
     db = homeward().connections.db
     try:
         face = find_face(db, ObjectId(face_id))
@@ -42,6 +45,9 @@ def _face_and_pixels(face_id: str) -> tuple[dict[str, Any], Any]:
     photo = find_photo(db, face["photo_id"]) if face else None
     if face is None or photo is None:
         abort(404)
+    if face["owner"]["kind"] == "sighting" and not sighting_faces_shown(db, face["owner"]["id"]):
+        abort(404)  # past HOMEWARD_KEEP_DECIDED_IMAGES_DAYS after its decisions: no longer shown
+    audit(db, current_user()["username"], f"view {shown}", f"face:{face_id}")  # type: ignore[index]
     # Boxes are in the orientation the faces were found in (a sideways photo is turned): turn the pixels alike.
     return face, turn(decode_photo(photo_bytes(db, photo)).rgb, photo.get("rotation", 0))
 

@@ -57,6 +57,7 @@ def requeue(job_id: str) -> Any:
     """A failed job runs again from the start; a job waiting for its retry runs now."""
     services = homeward()
     job = _job(job_id)
+    audit(services.connections.db, current_user()["username"], "requeue job", f"job:{job_id}", job_name(job))  # type: ignore[index]
     try:
         if job.is_scheduled:
             ScheduledJobRegistry(queue=services.queue).remove(job)
@@ -64,9 +65,9 @@ def requeue(job_id: str) -> Any:
         else:
             FailedJobRegistry(queue=services.queue).requeue(job)
     except InvalidJobOperation:
+        audit(services.connections.db, current_user()["username"], "requeue job refused", f"job:{job_id}")  # type: ignore[index]
         flash("That job is neither failed nor waiting for a retry any more; nothing was changed.")
         return redirect(url_for("jobs.index"))
-    audit(services.connections.db, current_user()["username"], "requeue job", f"job:{job_id}", job_name(job))  # type: ignore[index]
     flash(f"Requeued {job_name(job)}: a worker will run it shortly.")
     return redirect(url_for("jobs.index"))
 
@@ -80,8 +81,8 @@ def delete(job_id: str) -> Any:
         flash("That job is running; it cannot be deleted now.")
         return redirect(url_for("jobs.index"))
     name = job_name(job)
-    job.delete()
     audit(services.connections.db, current_user()["username"], "delete job", f"job:{job_id}", name)  # type: ignore[index]
+    job.delete()
     flash(f"Deleted the {name} job; it will not run again.")
     return redirect(url_for("jobs.index"))
 

@@ -86,7 +86,11 @@ def candidate(candidate_id: str) -> str:
     sighting = find_sighting(db, found["sighting"])
     if case is None or sighting is None:
         abort(404)
-    sighting_faces = faces_of_owner(db, Owner("sighting", sighting["reference"]), except_face=found["sighting_face_id"])
+    sighting_faces = (
+        []
+        if found.get("images_dropped_at")
+        else faces_of_owner(db, Owner("sighting", sighting["reference"]), except_face=found["sighting_face_id"])
+    )
     told = delivery_status(db, found["family_message_id"]) if found.get("family_message_id") else None
     if told and told.get("error"):
         told["error"] = _without_numbers(told["error"])
@@ -120,15 +124,16 @@ def decision(candidate_id: str) -> Any:
     if action == "reject" and not reason:
         flash("Say why you reject it: the reason is kept with the decision.")
         return redirect(url_for("review.candidate", candidate_id=candidate_id))
-    decided = decide(
-        db, _candidate(candidate_id)["_id"], "approved" if action == "approve" else "rejected", user, reason
-    )
+    found = _candidate(candidate_id)
+    # The entries go first: a decision is never recorded without them (a refused one gets its own entry).
+    audit(db, user, action, f"candidate:{candidate_id}", reason)
+    audit(db, user, action, f"case:{found['case']}", f"candidate {candidate_id}")
+    decided = decide(db, found["_id"], "approved" if action == "approve" else "rejected", user, reason)
     if decided is None:
+        audit(db, user, f"{action} refused", f"candidate:{candidate_id}", "already decided")
         flash("This candidate was already decided; nothing was changed.")
         return redirect(url_for("review.candidate", candidate_id=candidate_id))
     metrics.review_decided(decided)
-    audit(db, user, action, f"candidate:{candidate_id}", reason)
-    audit(db, user, action, f"case:{decided['case']}", f"candidate {candidate_id}")
     if action == "approve":
         # Redis down: the messages are stored but not queued; the reconciler queues them within a minute.
         with contextlib.suppress(redis.RedisError):

@@ -12,7 +12,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from admin.auth import current_user, require, start_session
 from admin.context import homeward
-from storage.audit import audit
+from storage.audit import audited
 from storage.users import (
     ROLES,
     NoSuchUser,
@@ -42,11 +42,11 @@ def create() -> Any:
     db = homeward().connections.db
     name, role = request.form.get("username", "").strip(), request.form.get("role", "viewer")
     try:
-        create_user(db, name, request.form.get("password", ""), role)
+        with audited(db, current_user()["username"], "create user", f"user:{name[:64]}", role):  # type: ignore[index]
+            create_user(db, name, request.form.get("password", ""), role)
     except (UserExists, ValueError) as exc:
         flash(str(exc))
     else:
-        audit(db, _me(), "create user", f"user:{name}", role)
         flash(f"Created {role} {name}.")
     return redirect(url_for("users.index"))
 
@@ -93,11 +93,11 @@ def own_password() -> Any:
         flash("The two new passwords differ; nothing changed.")
     else:
         try:
-            set_password(db, me, new)
+            with audited(db, me, "change own password", f"user:{me}"):
+                set_password(db, me, new)
         except ValueError as exc:
             flash(f"Nothing changed: {exc}.")
         else:
-            audit(db, me, "change own password", f"user:{me}")
             start_session(find_user(db, me))  # type: ignore[arg-type]
             flash("Password changed. Any other session of yours has ended.")
             return redirect(url_for("review.dashboard"))
@@ -108,11 +108,11 @@ def _change(username: str, action: str, done: str, change: Any, *args: Any) -> A
     """Apply one change to an account, audit it, and say what happened."""
     db, me = homeward().connections.db, _me()
     try:
-        change(db, username, *args)
+        with audited(db, me, action, f"user:{username}"):
+            change(db, username, *args)
     except (NoSuchUser, ValueError) as exc:
         flash(f"Nothing changed: {exc}.")
     else:
-        audit(db, me, action, f"user:{username}")
         if username == me:  # your own other sessions end; this one goes on
             start_session(find_user(db, me))  # type: ignore[arg-type]
         flash(done)

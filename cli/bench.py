@@ -24,6 +24,7 @@ BENCHMARKS = {
         "What encryption at rest costs: a gallery load of sealed encodings, a photo cleaned and sealed.",
     ),
     "login": ("login_timing", "Failed-login timing: known vs unknown usernames (p50/p90)."),
+    "audit": ("audit_chain", "Cost of the audit hash chain: append latency (1 and 4 writers), verify speed."),
 }
 PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from cli import bench, doctor, evaluation, keys, photos, telegram, users
+from cli import audit, bench, doctor, evaluation, keys, photos, telegram, users
 
 
 @click.group("homeward")
@@ -24,6 +24,7 @@ group.add_command(keys.rotate_key_command)
 group.add_command(telegram.set_telegram_webhook_command)
 group.add_command(evaluation.eval_group)
 group.add_command(bench.bench_group)
+group.add_command(audit.audit_group)
 
 
 if __name__ == "__main__":

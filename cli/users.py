@@ -14,7 +14,7 @@ import click
 
 from cli import settings as cli_settings
 from infra.services import backing_services
-from storage.audit import audit
+from storage.audit import audited
 from storage.connections import Database, connect
 from storage.users import (
     ROLES,
@@ -50,10 +50,10 @@ def create_user_command(username: str, role: str, password: str) -> None:
     """Create an account for the admin panel."""
     with _database() as db:
         try:
-            create_user(db, username, password, role)
+            with audited(db, CLI_USER, "create user", f"user:{username}", role):
+                create_user(db, username, password, role)
         except (UserExists, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
-        audit(db, CLI_USER, "create user", f"user:{username}", role)
     click.echo(f"created {role} {username!r}")
 
 
@@ -106,7 +106,7 @@ def revoke_command(username: str) -> None:
 def _change(username: str, action: str, change: Callable[..., None], *args: Any) -> None:
     with _database() as db:
         try:
-            change(db, username, *args)
+            with audited(db, CLI_USER, action, f"user:{username}"):
+                change(db, username, *args)
         except (NoSuchUser, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
-        audit(db, CLI_USER, action, f"user:{username}")

@@ -17,4 +17,16 @@ def start_process(name: str) -> Settings:
         print(f"{name}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     logging.basicConfig(level=settings.log_level, format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s")
+    quiet_libraries()
     return settings
+
+
+# Libraries that log what they send: pymongo its commands with their documents (DEBUG), Twilio its request
+# bodies with the phone numbers (INFO), httpx the URL with the Telegram bot token in it (INFO), python-telegram-bot
+# the chat ids and texts (DEBUG). They log warnings and errors only, whatever HOMEWARD_LOG_LEVEL says.
+CHATTY_LIBRARIES = ("pymongo", "twilio", "httpx", "httpcore", "telegram")
+
+
+def quiet_libraries() -> None:
+    for library in CHATTY_LIBRARIES:
+        logging.getLogger(library).setLevel(logging.WARNING)

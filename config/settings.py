@@ -136,6 +136,36 @@ SETTINGS: tuple[Setting, ...] = (
         "How often one of the workers looks for stored work whose job was lost (messages, photos, approvals) and queues it again.",
     ),
     Setting(
+        "HOMEWARD_RETENTION_SWEEP_MINUTES",
+        "60",
+        "How often one of the workers removes what is past its retention period (the periods below).",
+    ),
+    Setting(
+        "HOMEWARD_KEEP_UNMATCHED_SIGHTINGS_DAYS",
+        "90",
+        "Sightings no pending or approved candidate needs are deleted this long after they were recorded, with their photos and faces (as long as MATCH_LOOKBACK_DAYS, so a case reported later still meets them).",
+    ),
+    Setting(
+        "HOMEWARD_KEEP_DRAFTS_DAYS",
+        "7",
+        "A report or sighting left half-written this long (the contact has not written since) loses its photos, faces and typed details.",
+    ),
+    Setting(
+        "HOMEWARD_KEEP_INBOUND_DAYS",
+        "1",
+        "Handled messages' stubs (contact, platform id) and contacts who declined consent are deleted after this; at least 1, as platforms redeliver for up to a day.",
+    ),
+    Setting(
+        "HOMEWARD_KEEP_SENT_TEXT_DAYS",
+        "7",
+        "The text (and photo link) of replies delivered or given up on is emptied this long after; the delivery record stays.",
+    ),
+    Setting(
+        "HOMEWARD_KEEP_DECIDED_IMAGES_DAYS",
+        "30",
+        "A decided candidate stops showing its two faces and photos this long after the decision; the decision, band and times stay.",
+    ),
+    Setting(
         "PUBLIC_BASE_URL",
         "",
         "The address the platforms reach this service at, e.g. https://homeward.example.org (Twilio signatures are checked against it; WhatsApp fetches approved sighting photos from its signed /media links).",
@@ -198,6 +228,18 @@ class TwilioSettings:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long what is kept only for a while is kept, and how often the sweep looks."""
+
+    sweep_minutes: int = 60
+    unmatched_sightings_days: int = 90
+    drafts_days: int = 7
+    inbound_days: int = 1
+    sent_text_days: int = 7
+    decided_images_days: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     port: int
@@ -227,6 +269,7 @@ class Settings:
     metrics_token: str | None
     metrics_dir: Path | None
     reconcile_seconds: int
+    retention: Retention
     telegram: TelegramSettings | None
     twilio: TwilioSettings | None
 
@@ -283,6 +326,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         metrics_token=env.optional("HOMEWARD_METRICS_TOKEN", _check_min_length(16)),
         metrics_dir=_optional_path(env.optional("PROMETHEUS_MULTIPROC_DIR")),
         reconcile_seconds=env.integer("HOMEWARD_RECONCILE_SECONDS", 1, 3600),
+        retention=Retention(
+            sweep_minutes=env.integer("HOMEWARD_RETENTION_SWEEP_MINUTES", 1, 1440),
+            unmatched_sightings_days=env.integer("HOMEWARD_KEEP_UNMATCHED_SIGHTINGS_DAYS", 1, 3650),
+            drafts_days=env.integer("HOMEWARD_KEEP_DRAFTS_DAYS", 1, 365),
+            inbound_days=env.integer("HOMEWARD_KEEP_INBOUND_DAYS", 1, 365),
+            sent_text_days=env.integer("HOMEWARD_KEEP_SENT_TEXT_DAYS", 1, 3650),
+            decided_images_days=env.integer("HOMEWARD_KEEP_DECIDED_IMAGES_DAYS", 1, 3650),
+        ),
         telegram=telegram,
         twilio=twilio,
     )

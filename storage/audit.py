@@ -1,19 +1,234 @@
-"""The audit log: who looked at or decided what, and when. Append-only."""
+"""The audit log: who looked at or decided what, and when. Append-only and tamper-evident.
+
+Each entry carries `seq` (1, 2, 3, ...), the hash of the entry before it
+(`prev`) and its own `hash`, a SHA-256 over a canonical encoding of every
+other field: editing, deleting or inserting an entry breaks the chain at that
+point, and `homeward audit verify` names where. Two writers cannot both
+extend the same head: `seq` is unique, so the slower one gets a duplicate-key
+error, reads the new head and tries again.
+
+Entries hold ids only (`case:HW-7K3P`, `candidate:<id>`, `face:<id>`); free
+text a reviewer typed (a reason) lives in `audit_notes`, with a salted hash of
+it in the entry. Erasing a person deletes their notes (the salt goes with
+them, so the hash left in the chain reveals nothing) without touching the chain.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import random
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import DESCENDING
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+GENESIS = "0" * 64  # the `prev` of the first entry
+HEAD = "audit:head"  # in `counters`: the seq of the last entry, a hint that saves searching for it
+APPEND_ATTEMPTS = 50
+VERIFY_BATCH = 1000
 
 
-def audit(db: Database, user: str, action: str, target: str, detail: str = "") -> None:
-    db.audit.insert_one(
-        {"at": datetime.now(UTC), "user": user, "action": action, "target": target, "detail": detail[:500]}
-    )
+class AuditUnavailable(Exception):
+    """The audit entry could not be written (too many concurrent writers); the action was not done: try again."""
+
+
+def audit(db: Database, user: str, action: str, target: str, detail: str = "", at: datetime | None = None) -> int:
+    """Append an entry to the chain; return its `seq`. Call it before (or with) the action it records.
+
+    `target` names what was acted on by id (never a phone number or a name); `detail` is free text
+    (a reason, a filter) kept apart in `audit_notes` so that erasure can remove it.
+    """
+    entry_id = ObjectId()
+    detail = detail[:500]
+    detail_hash = None
+    if detail:
+        salt = secrets.token_hex(16)
+        detail_hash = _detail_hash(salt, detail)
+        db.audit_notes.insert_one({"_id": entry_id, "target": target, "detail": detail, "salt": salt})
+    moment = _to_ms(at or datetime.now(UTC))
+    for _ in range(APPEND_ATTEMPTS):
+        seq, prev = _head(db)
+        entry: dict[str, Any] = {
+            "seq": seq + 1,
+            "prev": prev,
+            "at": moment,
+            "user": user,
+            "action": action,
+            "target": target,
+            "detail_hash": detail_hash,
+        }
+        entry["hash"] = entry_hash(entry)
+        try:
+            db.audit.insert_one({"_id": entry_id, **entry})
+        except DuplicateKeyError:
+            time.sleep(random.uniform(0, 0.005))  # another writer extended the head first: build on theirs
+            continue
+        db.counters.update_one({"_id": HEAD}, {"$max": {"seq": seq + 1}}, upsert=True)
+        return seq + 1
+    db.audit_notes.delete_one({"_id": entry_id})
+    raise AuditUnavailable(f"could not append to the audit log after {APPEND_ATTEMPTS} attempts")
+
+
+def _head(db: Database) -> tuple[int, str]:
+    """The last entry's seq and hash: from the head counter, then forward past entries written since.
+
+    The counter is a hint (it moves after the insert, with $max): the truth is the entries, found by seq
+    through the unique index. Without a counter (a new database) the last entry is looked up once.
+    """
+    counter = db.counters.find_one({"_id": HEAD})
+    if counter is None:
+        last = db.audit.find_one({"seq": {"$gte": 1}}, {"seq": 1}, sort=[("seq", DESCENDING)])
+        seq = int(last["seq"]) if last else 0
+    else:
+        seq = int(counter["seq"])
+    newest = None
+    for entry in db.audit.find({"seq": {"$gte": seq}}, {"seq": 1, "hash": 1}):  # usually one: the head itself
+        if newest is None or entry["seq"] > newest["seq"]:
+            newest = entry
+    if newest is None:
+        # The counter is ahead of every entry: the tail was deleted. Writing on after it keeps the gap, so the
+        # next `audit verify` names the first missing entry instead of a quietly shortened chain.
+        return seq, GENESIS
+    return int(newest["seq"]), str(newest["hash"])
+
+
+@contextmanager
+def audited(db: Database, user: str, action: str, target: str, detail: str = "") -> Iterator[None]:
+    """Write the entry, then do the action inside; if the action raises, a second entry says it failed."""
+    audit(db, user, action, target, detail)
+    try:
+        yield
+    except Exception as exc:
+        audit(db, user, f"{action} failed", target, type(exc).__name__)
+        raise
 
 
 def history(db: Database, targets: list[str], limit: int = 100) -> list[dict[str, Any]]:
-    return list(db.audit.find({"target": {"$in": targets}}).sort("at", DESCENDING).limit(limit))
+    """The latest entries about these targets, newest first, each with its `detail` (empty once erased)."""
+    entries = list(db.audit.find({"target": {"$in": targets}}).sort("at", DESCENDING).limit(limit))
+    notes = {n["_id"]: n["detail"] for n in db.audit_notes.find({"_id": {"$in": [e["_id"] for e in entries]}})}
+    for entry in entries:
+        entry["detail"] = notes.get(entry["_id"], entry.get("detail", ""))
+    return entries
+
+
+def erase_notes(db: Database, targets: list[str]) -> int:
+    """Delete the free text kept about these targets; the chain keeps their ids and hashes only."""
+    if not targets:
+        return 0
+    return db.audit_notes.delete_many({"target": {"$in": targets}}).deleted_count
+
+
+def entry_hash(entry: dict[str, Any]) -> str:
+    """SHA-256 of the canonical encoding of every field but `_id` and `hash` itself."""
+    fields = {key: value for key, value in entry.items() if key not in ("_id", "hash")}
+    return hashlib.sha256(_canonical(fields)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    entries: int  # how many entries were found intact before the first break (all of them when ok)
+    head: str  # the hash of the last intact entry: note it somewhere else to notice a cut-off tail
+    problem: str = ""
+
+
+def verify_chain(db: Database) -> Verdict:
+    """Walk the chain from the first entry; stop at the first entry that is missing, altered or out of place.
+
+    Entries are read by ranges of seq (the unique index), a thousand at a time, so memory stays flat.
+    """
+    expected, prev, start = 1, GENESIS, 1
+    while True:
+        batch = sorted(db.audit.find({"seq": {"$gte": start, "$lt": start + VERIFY_BATCH}}), key=lambda e: e["seq"])
+        if not batch:
+            later = db.audit.find_one({"seq": {"$gte": start}})  # entries beyond a gap of a whole batch
+            if later is None:
+                break
+            batch = [later]
+        with_notes = [e["_id"] for e in batch if e.get("detail_hash")]
+        notes = {n["_id"]: n for n in db.audit_notes.find({"_id": {"$in": with_notes}})} if with_notes else {}
+        for entry in batch:
+            problem = _problem(entry, expected, prev, notes.get(entry["_id"]))
+            if problem:
+                return Verdict(False, expected - 1, prev, problem)
+            expected, prev = expected + 1, entry["hash"]
+        start += VERIFY_BATCH
+    outside = db.audit.count_documents({"seq": {"$exists": False}})
+    if outside:
+        first = db.audit.find_one({"seq": {"$exists": False}}, {"_id": 1})
+        problem = f"{outside} audit document(s) are outside the chain, the first is _id {first['_id']}"  # type: ignore[index]
+        return Verdict(False, expected - 1, prev, problem)
+    return Verdict(True, expected - 1, prev)
+
+
+def chain_unchained(db: Database) -> int:
+    """Bring entries written before the chain existed into it, oldest first, their free text into notes.
+
+    Each old document is taken (deleted atomically, so two processes starting together never both move it)
+    and appended again as a chained entry keeping its time.
+    """
+    moved = 0
+    while old := db.audit.find_one_and_delete({"seq": {"$exists": False}}, sort=[("at", ASCENDING)]):
+        at = old.get("at") if isinstance(old.get("at"), datetime) else None
+        audit(
+            db,
+            str(old.get("user", "")),
+            str(old.get("action", "")),
+            str(old.get("target", "")),
+            str(old.get("detail") or ""),
+            at,
+        )
+        moved += 1
+    return moved
+
+
+def _problem(entry: dict[str, Any], expected: int, prev: str, note: dict[str, Any] | None) -> str:
+    seq = entry.get("seq")
+    where = f"audit entry {seq} (_id {entry['_id']}, {entry.get('action')!r} on {entry.get('target')!r})"
+    if seq != expected:
+        return f"audit entry {expected} is missing: the next one found is {where}"
+    if entry.get("prev") != prev:
+        return f"{where} does not follow entry {expected - 1}: its prev hash differs (an entry was replaced)"
+    if entry_hash(entry) != entry.get("hash"):
+        return f"{where} was altered: its hash does not match its content"
+    if note is not None and _detail_hash(note.get("salt", ""), note.get("detail", "")) != entry.get("detail_hash"):
+        return f"the note of {where} was altered: its text does not match the hash in the entry"
+    return ""
+
+
+def _detail_hash(salt: str, detail: str) -> str:
+    return hashlib.sha256(f"{salt}\x00{detail}".encode()).hexdigest()
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able with one meaning per value: datetimes to UTC milliseconds (what MongoDB keeps), ids to strings."""
+    if isinstance(value, datetime):
+        return {"$date": _to_ms(value).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
+    if isinstance(value, ObjectId):
+        return {"$oid": str(value)}
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return {"$float": repr(value)}  # 1.0 and 1 must not hash alike
+    return value
+
+
+def _to_ms(moment: datetime) -> datetime:
+    aware = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.replace(microsecond=aware.microsecond // 1000 * 1000)

@@ -63,6 +63,11 @@ def decide(db: Database, candidate_id: ObjectId, status: str, user: str, reason:
     )
 
 
+def sighting_faces_shown(db: Database, sighting: str) -> bool:
+    """Whether a candidate of this sighting still shows its faces (none was decided too long ago, or one waits)."""
+    return db.candidates.find_one({"sighting": sighting, "images_dropped_at": None}, {"_id": 1}) is not None
+
+
 def find_candidate(db: Database, candidate_id: ObjectId) -> dict[str, Any] | None:
     return db.candidates.find_one({"_id": candidate_id})
 

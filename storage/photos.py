@@ -128,8 +128,15 @@ def mark_matched(db: Database, photo_id: ObjectId | str) -> None:
 
 def delete_photos(db: Database, owner: Owner) -> int:
     """Erase an owner's photos: bytes, records and faces."""
+    return delete_photo_ids(db, [p["_id"] for p in db.photos.find({"owner": owner.as_doc()}, {"_id": 1})])
+
+
+def delete_photo_ids(db: Database, photo_ids: list[ObjectId]) -> int:
+    """Erase these photos: bytes, records and faces."""
+    if not photo_ids:
+        return 0
     bucket = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET)
-    photos = list(db.photos.find({"owner": owner.as_doc()}, {"file_id": 1}))
+    photos = list(db.photos.find({"_id": {"$in": photo_ids}}, {"file_id": 1}))
     for photo in photos:
         with contextlib.suppress(gridfs.errors.NoFile):  # already gone: erasure is what we wanted
             bucket.delete(photo["file_id"])

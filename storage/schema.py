@@ -9,6 +9,7 @@ from __future__ import annotations
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.database import Database
 
+from storage.audit import chain_unchained
 from storage.candidates import rank_unranked
 from storage.outbox import date_pending_outbound
 
@@ -49,7 +50,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     "audit": [
         IndexModel([("target", ASCENDING), ("at", DESCENDING)], name="target_at"),
         IndexModel([("at", DESCENDING)], name="at"),
+        # The hash chain: two writers cannot both extend the same head (storage/audit.py).
+        # Sparse, not partial: entries from before the chain have no seq, and SecantusDB uses sparse indexes.
+        IndexModel([("seq", ASCENDING)], unique=True, sparse=True, name="seq_unique"),
     ],
+    "audit_notes": [IndexModel([("target", ASCENDING)], name="target")],
     # A platform delivering the same update again (Telegram update_id, Twilio MessageSid) is stored once.
     "inbound": [
         IndexModel([("channel", ASCENDING), ("message_id", ASCENDING)], unique=True, name="platform_id_unique"),
@@ -99,3 +104,4 @@ def upgrade_documents(db: Database) -> None:
     """Fill in fields that documents stored by an older version lack; each step is safe to repeat."""
     rank_unranked(db)
     date_pending_outbound(db)
+    chain_unchained(db)

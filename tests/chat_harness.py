@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import re
+import zlib
 from pathlib import Path
 from typing import Any
 
+import bson
 from flask import Flask
 from flask.testing import FlaskClient
 from pymongo.database import Database
@@ -59,3 +64,54 @@ class Harness:
             ]}  # fmt: skip
             found[name] = self.db[name].count_documents(query)
         return {name: n for name, n in found.items() if n}
+
+    def leftovers(self, needles: list[str | bytes]) -> list[str]:
+        """Where any of these still is: every document of every collection (GridFS's too), every Redis key and value.
+
+        Documents are searched as their BSON bytes, so binary fields (face encodings, photo chunks) count;
+        Redis values also after undoing RQ's zlib and base64, so job arguments and tracebacks count too.
+        """
+        wanted = [n.encode() if isinstance(n, str) else n for n in needles]
+        found = []
+        for name in sorted(self.db.list_collection_names()):
+            for doc in self.db[name].find():
+                raw = bson.encode(doc)
+                found += [f"{name} {doc.get('_id')}: {_shown(n)}" for n in wanted if n in raw]
+        connection = self.context.connections.redis
+        for key in connection.scan_iter(count=1000):
+            for value in [key, *_redis_values(connection, key)]:
+                for form in _unwrapped(value):
+                    found += [f"redis {key!r}: {_shown(n)}" for n in wanted if n in form]
+        return sorted(set(found))
+
+
+def _redis_values(connection: Any, key: bytes) -> list[bytes]:
+    kind = connection.type(key).decode()
+    if kind == "string":
+        return [connection.get(key) or b""]
+    if kind == "hash":
+        return [v for pair in connection.hgetall(key).items() for v in pair]
+    if kind == "list":
+        return list(connection.lrange(key, 0, -1))
+    if kind == "set":
+        return list(connection.smembers(key))
+    if kind == "zset":
+        return list(connection.zrange(key, 0, -1))
+    if kind == "stream":
+        return [v for _, fields in connection.xrange(key) for pair in fields.items() for v in pair]
+    return []
+
+
+def _unwrapped(value: bytes) -> list[bytes]:
+    """The value, and what it holds when it is zlib-compressed and/or base64 (how RQ keeps jobs and results)."""
+    forms = [value]
+    with contextlib.suppress(binascii.Error, ValueError):
+        forms.append(base64.b64decode(value, validate=True))
+    for form in list(forms):
+        with contextlib.suppress(zlib.error):
+            forms.append(zlib.decompress(form))
+    return forms
+
+
+def _shown(needle: bytes) -> str:
+    return needle.decode(errors="replace") if len(needle) < 64 else f"{len(needle)} bytes of binary"

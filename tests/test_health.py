@@ -25,6 +25,7 @@ def test_all_up_is_200(settings: Settings, connections: Connections) -> None:
         "redis": {"ok": True},
         "workers": {"ok": True, "count": 1},
         "reconciler": {"last_run_s_ago": None, "recovered": None},
+        "retention": {"last_run_s_ago": None, "removed": None},
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from twilio.request_validator import RequestValidator
 
 from config import Settings
+from config.process import quiet_libraries
 from infra.embedded import EmbeddedServer
 from standins.twilio_api import TwilioStandIn
 from storage.connections import Connections
@@ -243,3 +245,23 @@ def test_a_family_writing_hindi_is_told_of_the_approval_in_hindi_with_the_photo(
     assert next(f for f in twilio_api.fetched if f.url == told["MediaUrl"][0]).body == seen
     thanks = twilio_api.texts(CITIZEN)[-1]
     assert thanks.startswith("Thank you again for your sighting")  # the citizen wrote English: English it stays
+
+
+def test_delete_my_data_leaves_no_phone_number_anywhere(
+    harness: Harness, twilio_api: TwilioStandIn, faces_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After `delete my data` the number is in no collection, GridFS file, Redis key, RQ record or log line."""
+    caplog.set_level(logging.DEBUG)  # HOMEWARD_LOG_LEVEL=DEBUG, as a process starts (libraries that log payloads quiet)
+    quiet_libraries()
+    number, name = "+447700900377", "Priya Raman-Okafor"
+    picture = media(twilio_api, "ME77", (faces_dir / "lfw/Colin_Powell/Colin_Powell_0004.jpg").read_bytes())
+    fields = {"ProfileName": name, "WaId": number[1:]}
+    chat(harness, number, {"Body": "hi", **fields}, {"Body": "yes", **fields}, {"Body": "", **picture, **fields})
+    chat(harness, number, "Outside Priya's bakery", "now", "wearing a red scarf")
+    needles = [number, number[1:], f"whatsapp:{number}", name, "Priya's bakery", "red scarf"]
+    assert harness.leftovers(needles)  # the search finds them where they are
+    chat(harness, number, "delete my data", "delete")
+    goodbye = twilio_api.sent[-1]  # as a template: the record of the 24-hour window went with the contact
+    assert goodbye["To"] == f"whatsapp:{number}" and "has been erased" in str(goodbye)
+    assert harness.leftovers(needles) == []
+    assert not [r.getMessage() for r in caplog.records for n in needles if n in r.getMessage() + (r.exc_text or "")]

@@ -20,9 +20,10 @@ from core.conversation.state import (
     StorePhoto,
 )
 from storage import cases
-from storage.contacts import erase_conversation, record_consent
+from storage.contacts import record_consent
 from storage.photos import Owner, photo_location, save_photo
 from workers.context import WorkerContext
+from workers.erasure import erase_contact
 from workers.queue import enqueue_matching, enqueue_photo_analysis
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,7 @@ def execute(context: WorkerContext, message: Inbound, effects: list[Effect]) -> 
         elif isinstance(effect, CloseCase):
             cases.close_case(db, effect.reference, by=contact, now=datetime.now(UTC), reporter=contact)
         elif isinstance(effect, EraseContact):
-            erased = cases.erase_contact(db, contact)
-            erase_conversation(db, contact)
+            erased = erase_contact(context, contact)
             results.erased = True
             log.info("erased a contact on request: %s", erased)
     return results

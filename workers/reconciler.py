@@ -6,7 +6,8 @@ never analysed or matched, a reply never sent, a family never told. Every few
 seconds one worker (a Redis lock picks it) looks for such work older than a
 grace period and queues it again; every job is idempotent, so a job queued
 twice does its work once. It also drains the inbound spool (messages kept in
-Redis while MongoDB was down) and deletes faces whose photo was erased.
+Redis while MongoDB was down), deletes faces whose photo was erased, and runs
+the retention sweep when it is due.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from storage.inbound import stale_inbound
 from storage.outbox import due_outbound
 from storage.recovery import pending_photos, sweep_orphan_faces, unmatched_photos, untold_approvals
+from workers import retention
 from workers.approval import tell_family
 from workers.inbound import drain_spool
 from workers.queue import enqueue_conversation, enqueue_matching, enqueue_outbox, enqueue_photo_analysis
@@ -64,7 +66,16 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
     connection.set(LAST_KEY, json.dumps(record))
     if any(counts.values()):
         log.info("reconciler recovered: %s", " ".join(f"{kind}={n}" for kind, n in counts.items() if n))
+    _sweep_retention(context, now)
     return counts
+
+
+def _sweep_retention(context: WorkerContext, now: datetime) -> None:
+    """The retention sweep rides on the reconciler's lock, at its own, slower cadence (workers/retention.py)."""
+    try:
+        retention.run_if_due(context, now)
+    except Exception as exc:  # noqa: BLE001 - a server down: the next reconcile tries again
+        log.warning("the retention sweep could not run (%s: %s); it tries again shortly", type(exc).__name__, exc)
 
 
 def _requeue(context: WorkerContext, kind: str, ids: list[str], enqueue: Callable[[Any, str], Any]) -> int:

@@ -1,0 +1,108 @@
+"""`delete my data` in MongoDB: every trace of a contact, including what other records say about them.
+
+Besides the contact's own cases, sightings, photos, faces, messages and
+state, a contact's data shows up in records that belong to others: a
+reviewer's free text about their case (audit notes), another case flagged as
+possibly the same person (`possible_duplicates`), and the message that told
+a family about their sighting. Those are found from the contact's ids
+(the `Footprint`, taken before anything is deleted) and cleaned too. The
+audit chain itself keeps ids and hashes only, so it is never edited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bson import ObjectId
+from pymongo.database import Database
+
+from storage.audit import erase_notes
+from storage.cases import draft_owner, erase_contact
+from storage.contacts import erase_conversation
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """The ids of everything a contact left, taken before erasure: what else may point at it."""
+
+    cases: list[str]
+    sightings: list[str]
+    photos: list[ObjectId]
+    faces: list[ObjectId]
+    candidates: list[ObjectId]
+    candidates_of_sightings: list[ObjectId]
+    inbound: list[ObjectId]
+    outbox: list[ObjectId]
+
+    def job_arguments(self) -> set[str]:
+        """The ids that jobs about this contact name as their argument (jobs carry ids, never numbers)."""
+        return {str(i) for i in [*self.photos, *self.inbound, *self.outbox]}
+
+    def audit_targets(self) -> list[str]:
+        return (
+            [f"case:{r}" for r in self.cases]
+            + [f"sighting:{r}" for r in self.sightings]
+            + [f"candidate:{c}" for c in self.candidates]
+            + [f"face:{f}" for f in self.faces]
+        )
+
+
+def footprint(db: Database, contact: str) -> Footprint:
+    cases = [str(c["reference"]) for c in db.cases.find({"reporter": contact}, {"reference": 1})]
+    sightings = [str(s["reference"]) for s in db.sightings.find({"reporter": contact}, {"reference": 1})]
+    owners = [draft_owner(contact).as_doc()]
+    owners += [{"kind": "case", "id": r} for r in cases] + [{"kind": "sighting", "id": r} for r in sightings]
+    photos = [p["_id"] for p in db.photos.find({"owner": {"$in": owners}}, {"_id": 1})]
+    faces = [f["_id"] for f in db.faces.find({"$or": [{"photo_id": {"$in": photos}}, {"owner": {"$in": owners}}]})]
+    of_cases = _ids(db, "candidates", {"case": {"$in": cases}})
+    of_sightings = _ids(db, "candidates", {"sighting": {"$in": sightings}})
+    return Footprint(
+        cases=cases,
+        sightings=sightings,
+        photos=photos,
+        faces=faces,
+        candidates=of_cases + [c for c in of_sightings if c not in of_cases],
+        candidates_of_sightings=of_sightings,
+        inbound=_ids(db, "inbound", {"contact": contact}),
+        outbox=_ids(db, "outbox", {"contact": contact}),
+    )
+
+
+def erase_everything(db: Database, contact: str) -> tuple[dict[str, int], Footprint]:
+    """Erase the contact and every mention of them in others' records; return counts and what was found."""
+    found = footprint(db, contact)
+    erased = erase_contact(db, contact)
+    erased["messages_about_sightings"] = forget_messages_about(db, found.candidates_of_sightings)
+    erased["duplicate_flags"] = unflag_duplicates(db, found.cases)
+    erased["audit_notes"] = erase_notes(db, found.audit_targets())
+    erase_conversation(db, contact)
+    return erased, found
+
+
+def forget_messages_about(db: Database, candidates: list[ObjectId]) -> int:
+    """The family's messages that described these (erased) sightings: unsent ones are dropped, sent ones emptied.
+
+    A sent or failed message keeps its status, time and case (operators see that a family was told, or not),
+    but no longer what it said, nor the photo.
+    """
+    if not candidates:
+        return 0
+    about = {"source": {"$in": [f"approve:{c}" for c in candidates]}}
+    dropped = db.outbox.delete_many(about | {"status": {"$in": ["pending", "sending"]}}).deleted_count
+    emptied = db.outbox.update_many(
+        about, {"$set": {"text": "", "content_erased": True}, "$unset": {"photo_id": "", "error": ""}}
+    ).modified_count
+    return dropped + emptied
+
+
+def unflag_duplicates(db: Database, cases: list[str]) -> int:
+    """Remove the "possibly the same person as" flags other cases carry about these (erased) cases."""
+    if not cases:
+        return 0
+    flagged = {"possible_duplicates.case": {"$in": cases}}
+    return db.cases.update_many(flagged, {"$pull": {"possible_duplicates": {"case": {"$in": cases}}}}).modified_count
+
+
+def _ids(db: Database, collection: str, query: dict[str, Any]) -> list[ObjectId]:
+    return [doc["_id"] for doc in db[collection].find(query, {"_id": 1})]

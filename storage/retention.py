@@ -1,0 +1,118 @@
+"""Retention: what is kept only for a while, and the queries that remove it once its time is up.
+
+Each function takes the cutoff (`before`: anything older goes) from the caller,
+so a test can sweep "91 days from now" without waiting, and returns how many
+items it removed. workers/retention.py runs them on a schedule; the periods are
+settings (config/settings.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.database import Database
+
+from core.conversation.state import State
+from storage.contacts import erase_conversation
+from storage.photos import Owner, delete_photo_ids, delete_photos
+
+BATCH = 500
+# Candidates in these states still need their sighting: one waits for a reviewer, the other told a family.
+LIVE_CANDIDATES = ("pending", "approved")
+
+
+def sweep_unmatched_sightings(db: Database, before: datetime, limit: int = BATCH) -> int:
+    """Delete sightings recorded before `before` that no pending or approved candidate needs, with photos and faces.
+
+    Their rejected candidates stay as review statistics, without the links to the deleted photos.
+    """
+    removed = 0
+    old = db.sightings.find({"created_at": {"$lt": before}}, {"reference": 1}).sort("created_at", ASCENDING)
+    for batch in _batches((str(s["reference"]) for s in old), BATCH):
+        needed = set(
+            db.candidates.distinct("sighting", {"sighting": {"$in": batch}, "status": {"$in": LIVE_CANDIDATES}})
+        )
+        for reference in [r for r in batch if r not in needed]:
+            delete_photos(db, Owner("sighting", reference))
+            db.candidates.update_many(
+                {"sighting": reference}, {"$unset": {"sighting_photo_id": "", "case_photo_id": ""}}
+            )
+            removed += db.sightings.delete_one({"reference": reference}).deleted_count
+            if removed >= limit:
+                return removed
+    return removed
+
+
+def sweep_abandoned_drafts(db: Database, before: datetime, limit: int = BATCH) -> int:
+    """Forget reports and sightings left half-written since `before`: their photos, faces and typed details.
+
+    A draft is abandoned when its contact has not written since then; its photos go, and the dialog's
+    half-filled answers (name, description) are dropped, so a person coming back starts from the menu.
+    """
+    removed = 0
+    photos = db.photos.find({"owner.kind": "draft", "created_at": {"$lt": before}}, {"owner": 1}).limit(limit)
+    contacts = sorted({str(p["owner"]["id"]) for p in photos})
+    recent = {"contact": {"$in": contacts}, "last_inbound_at": {"$gte": before}}
+    active = {str(c["contact"]) for c in db.conversations.find(recent, {"contact": 1})}
+    for contact in [c for c in contacts if c not in active]:
+        old = db.photos.find({"owner": Owner("draft", contact).as_doc(), "created_at": {"$lt": before}}, {"_id": 1})
+        removed += delete_photo_ids(db, [p["_id"] for p in old])
+    in_flow = {"state.flow": {"$ne": None}, "last_inbound_at": {"$lt": before}}
+    for doc in db.conversations.find(in_flow, {"contact": 1, "state": 1}).limit(limit):
+        cleared = State.from_doc(doc.get("state")).idle().to_doc()
+        if db.conversations.update_one({"_id": doc["_id"]} | in_flow, {"$set": {"state": cleared}}).modified_count:
+            removed += 1
+    return removed
+
+
+def sweep_handled_inbound(db: Database, before: datetime, limit: int = 10 * BATCH) -> int:
+    """Delete the stubs of messages handled (or given up on) before `before`: contact, platform id, status."""
+    handled = {"status": {"$ne": "pending"}, "$or": [{"handled_at": {"$lt": before}}, {"failed_at": {"$lt": before}}]}
+    ids = [d["_id"] for d in db.inbound.find(handled, {"_id": 1}).limit(limit)]
+    return db.inbound.delete_many({"_id": {"$in": ids}}).deleted_count if ids else 0
+
+
+def sweep_declined_consent(db: Database, before: datetime, limit: int = BATCH) -> int:
+    """Forget contacts who said no to consent before `before` (and never yes since): record, messages, replies."""
+    declined = list(
+        db.conversations.find({"consent": False, "consent_at": {"$lt": before}}, {"contact": 1}).limit(limit)
+    )
+    for doc in declined:
+        erase_conversation(db, str(doc["contact"]))
+    return len(declined)
+
+
+def sweep_sent_texts(db: Database, before: datetime, limit: int = 10 * BATCH) -> int:
+    """Empty the text of replies delivered (or given up on) before `before`; the delivery record stays."""
+    done = {
+        "text": {"$ne": ""},
+        "$or": [{"status": "sent", "sent_at": {"$lt": before}}, {"status": "failed", "failed_at": {"$lt": before}}],
+    }
+    ids = [d["_id"] for d in db.outbox.find(done, {"_id": 1}).limit(limit)]
+    if not ids:
+        return 0
+    update: dict[str, Any] = {"$set": {"text": "", "text_dropped": True}, "$unset": {"photo_id": ""}}
+    return db.outbox.update_many({"_id": {"$in": ids}}, update).modified_count
+
+
+def sweep_decided_images(db: Database, before: datetime, now: datetime, limit: int = 10 * BATCH) -> int:
+    """Stop showing the faces of candidates decided before `before`: their photo links go, the decision stays."""
+    decided = {"status": {"$in": ["approved", "rejected"]}, "decided_at": {"$lt": before}, "images_dropped_at": None}
+    ids = [d["_id"] for d in db.candidates.find(decided, {"_id": 1}).limit(limit)]
+    if not ids:
+        return 0
+    update = {"$set": {"images_dropped_at": now}, "$unset": {"case_photo_id": "", "sighting_photo_id": ""}}
+    return db.candidates.update_many({"_id": {"$in": ids}}, update).modified_count
+
+
+def _batches(items: Any, size: int) -> Any:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

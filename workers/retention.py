@@ -1,0 +1,76 @@
+"""The retention sweep: remove what is past its period (config/settings.py `Retention`), and count it.
+
+It runs from the reconciler (workers/reconciler.py), which one worker per
+period already runs under a Redis lock; a second key makes the sweep itself
+run once per HOMEWARD_RETENTION_SWEEP_MINUTES across all workers. Each kind
+is bounded per sweep, so a backlog is worked off over several sweeps.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from config.settings import Retention
+from storage.connections import Database
+from storage.retention import (
+    sweep_abandoned_drafts,
+    sweep_decided_images,
+    sweep_declined_consent,
+    sweep_handled_inbound,
+    sweep_sent_texts,
+    sweep_unmatched_sightings,
+)
+from workers import metrics
+
+if TYPE_CHECKING:  # the web process reads last_sweep() without loading the workers' context
+    from workers.context import WorkerContext
+
+DUE_KEY = "homeward:retention:due"
+LAST_KEY = "homeward:retention:last"
+
+log = logging.getLogger(__name__)
+
+
+def sweep(db: Database, now: datetime, keep: Retention) -> dict[str, int]:
+    """Remove everything older than its period as seen from `now`; how many of each kind went."""
+    days = lambda n: now - timedelta(days=n)  # noqa: E731 - the cutoff of a period in days
+    return {
+        "sightings": sweep_unmatched_sightings(db, days(keep.unmatched_sightings_days)),
+        "drafts": sweep_abandoned_drafts(db, days(keep.drafts_days)),
+        "inbound": sweep_handled_inbound(db, days(keep.inbound_days)),
+        "declined": sweep_declined_consent(db, days(keep.inbound_days)),
+        "sent_texts": sweep_sent_texts(db, days(keep.sent_text_days)),
+        "decided_images": sweep_decided_images(db, days(keep.decided_images_days), now),
+    }
+
+
+def run_if_due(context: WorkerContext, now: datetime) -> dict[str, int] | None:
+    """Sweep unless a worker did within the period (None then); a failed sweep is tried again at the next call."""
+    connection, keep = context.connections.redis, context.settings.retention
+    if not connection.set(DUE_KEY, 1, nx=True, ex=keep.sweep_minutes * 60):
+        return None
+    try:
+        counts = sweep(context.connections.db, now, keep)
+    except Exception:
+        connection.delete(DUE_KEY)
+        raise
+    connection.set(LAST_KEY, json.dumps({"at": time.time(), "counts": counts}))
+    metrics.RETENTION_SWEEPS.inc()
+    for kind, n in counts.items():
+        if n:
+            metrics.RETENTION_REMOVED.labels(kind).inc(n)
+    log.info("retention sweep removed: %s", " ".join(f"{kind}={n}" for kind, n in counts.items()))
+    return counts
+
+
+def last_sweep(connection: Any) -> dict[str, Any]:
+    """When the retention sweep last ran and what it removed, for /healthz; None values before its first run."""
+    raw = connection.get(LAST_KEY)
+    if not raw:
+        return {"last_run_s_ago": None, "removed": None}
+    record = json.loads(raw)
+    return {"last_run_s_ago": round(time.time() - record["at"], 1), "removed": record["counts"]}
