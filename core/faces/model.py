@@ -21,7 +21,8 @@ _api: ModuleType | None = None
 @dataclass(frozen=True)
 class Detection:
     box: tuple[int, int, int, int]  # top, right, bottom, left in the detected image's pixels
-    score: float  # HOG detector confidence; real faces ~0.5-2, false positives near 0
+    score: float  # detector confidence: HOG real faces ~0.5-2 (false positives near 0); RetinaFace 0.9-1
+    landmarks: tuple[tuple[float, float], ...] | None = None  # RetinaFace's five points (x, y), for alignment
 
 
 def load() -> ModuleType:
