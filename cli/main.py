@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from cli import bench, doctor, evaluation, photos, telegram, users
+from cli import bench, doctor, evaluation, photos, reembed, telegram, users
 
 
 @click.group("homeward")
@@ -18,6 +18,7 @@ def group() -> None:
 
 group.add_command(users.create_user_command)
 group.add_command(photos.embed_command)
+group.add_command(reembed.reembed_command)
 group.add_command(doctor.doctor_command)
 group.add_command(telegram.set_telegram_webhook_command)
 group.add_command(evaluation.eval_group)

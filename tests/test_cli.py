@@ -18,7 +18,7 @@ from standins.telegram_api import TelegramStandIn
 
 # The console script pyproject.toml declares, installed by `make` next to the venv's python.
 HOMEWARD = Path(sys.executable).parent / "homeward"
-COMMANDS = ("bench", "create-user", "doctor", "embed", "eval", "set-telegram-webhook")
+COMMANDS = ("bench", "create-user", "doctor", "embed", "eval", "reembed", "set-telegram-webhook")
 
 
 def env_of(settings: Settings) -> dict[str, str]:
