@@ -232,6 +232,7 @@ class Settings:
     public_base_url: str
     face_engine: str  # dlib or arcface: see core/faces/engines.py
     arcface_model: Path | None  # None: the packaged default model
+    model_licence_accepted: bool  # HOMEWARD_ACCEPT_MODEL_LICENCE=yes: the arcface model's licence is acknowledged
     match_strong: float
     match_review: float
     match_top_k: int
@@ -284,6 +285,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         public_base_url=public_base_url,
         face_engine=face_engine,
         arcface_model=_optional_path(env.optional("HOMEWARD_ARCFACE_MODEL")),
+        model_licence_accepted=_licence_accepted(env),
         match_strong=match_strong,
         match_review=match_review,
         match_top_k=env.integer("MATCH_TOP_K", 1, 50),
@@ -343,10 +345,13 @@ def _optional_path(value: str | None) -> Path | None:
 def _face_engine(env: _Env) -> str:
     """The engine; arcface only with its model's licence acknowledged (ConfigError says why and what to do)."""
     engine = env.choice("HOMEWARD_FACE_ENGINE", tuple(name.upper() for name in ENGINE_BANDS)).lower()
-    accepted = (env.optional("HOMEWARD_ACCEPT_MODEL_LICENCE") or "").lower() == "yes"
-    if engine == "arcface" and not accepted:
+    if engine == "arcface" and not _licence_accepted(env):
         raise ConfigError(LICENCE_REFUSAL)
     return engine
+
+
+def _licence_accepted(env: _Env) -> bool:
+    return (env.optional("HOMEWARD_ACCEPT_MODEL_LICENCE") or "").lower() == "yes"
 
 
 def engine_bands(engine: str) -> tuple[float, float]:
