@@ -86,7 +86,12 @@ def candidate(candidate_id: str) -> str:
     sighting = find_sighting(db, found["sighting"])
     if case is None or sighting is None:
         abort(404)
-    sighting_faces = faces_of_owner(db, Owner("sighting", sighting["reference"]), except_face=found["sighting_face_id"])
+    sighting_faces = faces_of_owner(
+        db,
+        Owner("sighting", sighting["reference"]),
+        except_face=found["sighting_face_id"],
+        engine=homeward().settings.face_engine,
+    )
     told = delivery_status(db, found["family_message_id"]) if found.get("family_message_id") else None
     audit(db, current_user()["username"], "view", f"candidate:{candidate_id}")  # type: ignore[index]
     return render_template(

@@ -114,9 +114,11 @@ def usable_faces(db: Database, photo_id: ObjectId, engine: str = DEFAULT_ENGINE)
     return list(db.faces.find({"photo_id": photo_id, "quality": "ok", **of_engine(engine)}))
 
 
-def faces_of_owner(db: Database, owner: Owner, except_face: ObjectId | None = None) -> list[dict[str, Any]]:
-    """A case's or sighting's faces, for showing: id and quality, no vector."""
-    query: dict[str, Any] = {"owner": owner.as_doc()}
+def faces_of_owner(
+    db: Database, owner: Owner, except_face: ObjectId | None = None, engine: str | None = None
+) -> list[dict[str, Any]]:
+    """A case's or sighting's faces, for showing: id and quality, no vector; one engine's when given."""
+    query: dict[str, Any] = {"owner": owner.as_doc(), **(of_engine(engine) if engine else {})}
     if except_face is not None:
         query["_id"] = {"$ne": except_face}
     return list(db.faces.find(query, {"_id": 1, "quality": 1, "quality_reason": 1}))
