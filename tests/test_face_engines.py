@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from cli.main import group
 from cli.reembed import reembed
@@ -22,6 +23,7 @@ from storage.connections import Database
 from storage.faces import faces_of_photo, store_faces, usable_case_faces
 from storage.photos import Owner, finish_analysis, save_photo
 from storage.schema import upgrade_documents
+from tests import photo_files
 from tests.test_cli import env_of
 from workers.gallery import MatrixGallery
 
@@ -157,3 +159,13 @@ def test_doctor_says_which_model_runs_under_which_licence(
     assert result.exit_code == 0, result.output
     assert "ok    face engine loads: arcface" in result.output
     assert "w600k_mbf.onnx" in result.output and "NON-COMMERCIAL RESEARCH ONLY" in result.output
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (3, 500), (500, 3)])
+def test_tiny_and_thin_photos_give_no_face_with_either_engine(
+    size: tuple[int, int], arcface_engine: engines.FaceEngine
+) -> None:
+    """Found by `bench engines`: a 1x1 photo, turned for the sideways retry, crashed dlib (strides)."""
+    data = photo_files.png(Image.new("RGB", size, (200, 150, 120)))
+    for engine in (engines.get("dlib"), arcface_engine):
+        assert analyse_photo(data, engine=engine).verdict == "no_face"
