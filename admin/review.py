@@ -89,7 +89,12 @@ def candidate(candidate_id: str) -> str:
     sighting_faces = (
         []
         if found.get("images_dropped_at")
-        else faces_of_owner(db, Owner("sighting", sighting["reference"]), except_face=found["sighting_face_id"])
+        else faces_of_owner(
+            db,
+            Owner("sighting", sighting["reference"]),
+            except_face=found["sighting_face_id"],
+            engine=homeward().settings.face_engine,
+        )
     )
     told = delivery_status(db, found["family_message_id"]) if found.get("family_message_id") else None
     if told and told.get("error"):

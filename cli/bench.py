@@ -25,6 +25,7 @@ BENCHMARKS = {
     ),
     "login": ("login_timing", "Failed-login timing: known vs unknown usernames (p50/p90)."),
     "audit": ("audit_chain", "Cost of the audit hash chain: append latency (1 and 4 writers), verify speed."),
+    "engines": ("engines", "Face engines side by side: small faces, bad photos, speed."),
 }
 PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 

@@ -21,7 +21,7 @@ def doctor_command() -> None:
     settings = cli_settings.load()
     checks: list[tuple[str, Callable[[], str]]] = [
         ("data dir writable", lambda: _check_writable(settings.data_dir)),
-        ("face models load", _check_models),
+        ("face engine loads", lambda: _check_engine(settings)),
         ("MongoDB and Redis reachable", lambda: _check_servers(settings)),
     ]
     failed = 0
@@ -42,15 +42,18 @@ def _check_writable(directory: Path) -> str:
     return str(directory)
 
 
-def _check_models() -> str:
+def _check_engine(settings: Settings) -> str:
+    """The configured engine's models load and run; says which model runs under which licence."""
     import numpy as np  # noqa: PLC0415 - loads only when the check runs
 
-    from core.faces import model as face_model  # noqa: PLC0415 - loads the face models
+    from core.faces import engines  # noqa: PLC0415 - loads the face models
 
     started = time.perf_counter()
-    face_model.load()
-    face_model.detect(np.zeros((100, 100, 3), np.uint8), 0)
-    return f"dlib HOG detector and ResNet encoder ready in {time.perf_counter() - started:.1f} s"
+    engine = engines.get(settings.face_engine, settings.arcface_model)
+    engine.load()
+    engine.detect(np.zeros((100, 100, 3), np.uint8))
+    seconds = time.perf_counter() - started
+    return f"{engines.describe(settings.face_engine, settings.arcface_model)}; ready in {seconds:.1f} s"
 
 
 def _check_servers(settings: Settings) -> str:

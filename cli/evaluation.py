@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 import click
 
 from cli import settings as cli_settings
+from cli.engine import chosen_engine, engine_option
 from config import Settings
+from config.settings import engine_bands
 
 if TYPE_CHECKING:
     from evaluation.embed import EmbeddingCache
@@ -36,18 +38,20 @@ def eval_group() -> None:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="JSON results (default: data dir/eval/lfw-pairs.json).",
+    help="JSON results (default: data dir/eval/lfw-pairs[-ENGINE].json).",
 )
-def eval_pairs_command(folder: Path | None, pairs_file: Path | None, out: Path | None) -> None:
+@engine_option
+def eval_pairs_command(folder: Path | None, pairs_file: Path | None, out: Path | None, engine: str | None) -> None:
     """10-fold verification accuracy on LFW pairs, embedded with the service's pipeline."""
     from evaluation import report, runs  # noqa: PLC0415 - loads numpy and the face models
 
     settings = cli_settings.load()
     folder = folder or settings.faces_dir / "lfw"
     pairs_file = pairs_file or settings.faces_dir / "lfw-protocol" / "pairs.txt"
-    result = runs.lfw_pairs(folder, pairs_file, _cache(settings))
+    engine = chosen_engine(settings, engine)
+    result = runs.lfw_pairs(folder, pairs_file, _cache(settings, engine))
     report.print_pairs(result)
-    report.save(result, out or settings.data_dir / "eval" / "lfw-pairs.json")
+    report.save(result, out or _out(settings, "lfw-pairs", engine))
 
 
 @eval_group.command("identify")
@@ -71,8 +75,9 @@ def eval_pairs_command(folder: Path | None, pairs_file: Path | None, out: Path |
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="JSON results (default: data dir/eval/identify.json).",
+    help="JSON results (default: data dir/eval/identify[-ENGINE].json).",
 )
+@engine_option
 def eval_identify_command(
     folder: Path | None,
     gallery_sizes: str,
@@ -81,6 +86,7 @@ def eval_identify_command(
     seed: int,
     case_jitters: int,
     out: Path | None,
+    engine: str | None,
 ) -> None:
     """Open-set identification: rank-1/5, FNIR at fixed FPIR, the configured bands, degraded probes."""
     from evaluation import report, runs  # noqa: PLC0415 - loads numpy and the face models
@@ -91,49 +97,65 @@ def eval_identify_command(
     unknown = set(chosen) - set(runs.VARIANTS)
     if unknown:
         raise click.ClickException(f"unknown variants {sorted(unknown)}; choose from {', '.join(runs.VARIANTS)}")
+    engine = chosen_engine(settings, engine)
     result = runs.identify(
         folder or settings.faces_dir / "lfw",
-        _cache(settings),
+        _cache(settings, engine),
         sizes,
         nonmate_share,
         chosen,
-        _bands(settings),
+        _bands(settings, engine),
         settings.match_top_k,
         seed,
         case_jitters,
     )
     report.print_identify(result)
-    report.save(result, out or settings.data_dir / "eval" / "identify.json")
+    report.save(result, out or _out(settings, "identify", engine))
 
 
 @eval_group.command("references")
 @click.option("--folder", type=click.Path(file_okay=False, path_type=Path), help=FOLDER_HELP)
 @click.option("--counts", default="1,2,3", show_default=True, help="Photos per case to compare.")
 @click.option("--seed", default=7, show_default=True)
-def eval_references_command(folder: Path | None, counts: str, seed: int) -> None:
+@engine_option
+def eval_references_command(folder: Path | None, counts: str, seed: int, engine: str | None) -> None:
     """The same sightings against cases with 1, 2, 3 reference photos."""
     from evaluation import report, runs  # noqa: PLC0415 - loads numpy and the face models
 
     settings = cli_settings.load()
     counts_list = [int(c) for c in counts.split(",")]
+    engine = chosen_engine(settings, engine)
     result = runs.references(
         folder or settings.faces_dir / "lfw",
-        _cache(settings),
+        _cache(settings, engine),
         counts_list,
         0.1,
-        _bands(settings),
+        _bands(settings, engine),
         settings.match_top_k,
         seed,
     )
     report.print_references(result)
-    report.save(result, settings.data_dir / "eval" / "references.json")
+    report.save(result, _out(settings, "references", engine))
 
 
-def _cache(settings: Settings) -> EmbeddingCache:
+def _cache(settings: Settings, engine: str) -> EmbeddingCache:
+    from core.faces.arcface import ModelMissing  # noqa: PLC0415 - loads numpy
     from evaluation.embed import EmbeddingCache  # noqa: PLC0415 - loads numpy
 
-    return EmbeddingCache(settings.data_dir / "eval" / "embeddings.sqlite")
+    try:
+        return EmbeddingCache(settings.data_dir / "eval" / "embeddings.sqlite", engine, settings.arcface_model)
+    except ModelMissing as exc:
+        raise click.ClickException(str(exc)) from None
 
 
-def _bands(settings: Settings) -> dict[str, float]:
-    return {"strong": settings.match_strong, "review": settings.match_review}
+def _bands(settings: Settings, engine: str) -> dict[str, float]:
+    """The configured bands for the configured engine; another engine is measured at its own."""
+    strong, review = (
+        (settings.match_strong, settings.match_review) if engine == settings.face_engine else engine_bands(engine)
+    )
+    return {"strong": strong, "review": review}
+
+
+def _out(settings: Settings, name: str, engine: str) -> Path:
+    """dlib keeps the file names it always had; another engine's results sit beside them."""
+    return settings.data_dir / "eval" / (f"{name}.json" if engine == "dlib" else f"{name}-{engine}.json")

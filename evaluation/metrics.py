@@ -88,6 +88,7 @@ def search(
     probe_ids: np.ndarray,
     mated: np.ndarray,
     top_k: int,
+    metric: str = "euclidean",
 ) -> Searches:
     """Search every probe; identities are scored by their closest row (a case with several photos).
 
@@ -105,7 +106,7 @@ def search(
         if not have:
             continue
         vectors = np.stack([probes[i] for i in have]).astype(np.float32)  # type: ignore[misc]
-        identities, per_identity, _ = closest_per_case(pairwise_distances(vectors, gallery), gallery_ids)
+        identities, per_identity, _ = closest_per_case(pairwise_distances(vectors, gallery, metric), gallery_ids)
         for row, i in enumerate(have):
             own = identities == probe_ids[i]
             d = per_identity[row] if mated[i] else np.where(own, MISSING, per_identity[row])

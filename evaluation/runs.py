@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from core.faces.matching import distance
 from evaluation.dataset import identities, read_pairs
 from evaluation.degrade import VARIANTS
 from evaluation.embed import Embedded, EmbeddingCache, embed_all
@@ -42,16 +43,19 @@ def unusable(embedded: dict[str, Embedded]) -> dict[str, int]:
 
 
 def lfw_pairs(folder: Path, pairs_file: Path, cache: EmbeddingCache) -> dict[str, Any]:
+    metric = cache.engine.metric
     pairs = read_pairs(pairs_file)
     images = sorted({p.first for p in pairs} | {p.second for p in pairs})
     embedded = embed_all(folder, images, "original", cache, "pairs")
     faces = {image: subject_face(embedded[image]) for image in images}
-    distances = np.array([_distance(faces[p.first], faces[p.second]) for p in pairs])
+    distances = np.array([_distance(faces[p.first], faces[p.second], metric) for p in pairs])
     same = np.array([p.same for p in pairs])
     folds = np.array([p.fold for p in pairs])
     no_face = sorted(i for i, f in faces.items() if f is None)
     result = kfold_accuracy(distances, same, folds)
     return {
+        "engine": cache.engine.name,
+        "metric": metric,
         "pairs": len(pairs),
         "folds": len(np.unique(folds)),
         "images": len(images),
@@ -95,6 +99,8 @@ def identify(
     all_images = [i for n in names for i in people[n]]
     original = embed_all(folder, all_images, "original", cache, "original")
     results: dict[str, Any] = {
+        "engine": cache.engine.name,
+        "metric": cache.engine.metric,
         "identities": len(names),
         "held_out_identities": len(held_out),
         "seed": seed,
@@ -136,6 +142,7 @@ def identify(
                 np.array([p[1] for p in probes]),
                 np.array([p[2] for p in probes]),
                 top_k,
+                cache.engine.metric,
             )
             summary = identification_summary(searches, bands, FPIR_TARGETS)
             summary["probes_without_usable_face"] = sum(v is None for v in vectors)
@@ -180,13 +187,14 @@ def references(
             np.array([p[1] for p in probes]),
             np.array([p[2] for p in probes]),
             top_k,
+            cache.engine.metric,
         )
         result["counts"][str(count)] = identification_summary(searches, bands, FPIR_TARGETS)
     return result
 
 
-def _distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
-    return MISSING if a is None or b is None else float(np.linalg.norm(a - b))
+def _distance(a: np.ndarray | None, b: np.ndarray | None, metric: str) -> float:
+    return MISSING if a is None or b is None else distance(a, b, metric)
 
 
 __all__ = ["VARIANTS", "identify", "lfw_pairs"]

@@ -31,6 +31,8 @@ from prometheus_client import multiprocess
 
 from config import Settings
 from config.process import start_process
+from core.faces import engines
+from core.faces.arcface import ModelMissing
 from infra.embedded import STOP_TIMEOUT_S, die_with_parent
 from infra.services import ServiceUrls, backing_services, restart_server
 from infra.status import ProcessStatus, remove_status, write_status
@@ -85,6 +87,11 @@ def main() -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _Stop.handler)
     settings = start_process("homeward")
+    try:
+        engine = engines.describe(settings.face_engine, settings.arcface_model)
+    except ModelMissing as exc:
+        print(f"homeward: {exc}", file=sys.stderr)
+        return 2
     with backing_services(settings, supervised=True) as urls:
         login = _admin_login(settings, urls)
         servers = _server_children(settings, urls)
@@ -94,7 +101,7 @@ def main() -> int:
             write_status(settings.run_dir, {name: child.status() for name, child in everything.items()})
             url = f"http://{_display_host(settings.host)}:{settings.port}"
             if _wait_healthy(url, everything):
-                _banner(url, login, time.monotonic() - started, settings.simulator)
+                _banner(url, login, time.monotonic() - started, settings.simulator, engine)
                 return _watch(everything, settings.run_dir, settings.metrics_run_dir)
             return 0 if _Stop.requested else 1
         finally:
@@ -268,7 +275,7 @@ def _display_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
 
-def _banner(url: str, login: str, seconds: float, simulator: bool) -> None:
+def _banner(url: str, login: str, seconds: float, simulator: bool, engine: str = "") -> None:
     chat = f"  Chat         {url}/simulator/  (be a family or a citizen)\n" if simulator else ""
     print(
         f"\n  Homeward is up in {seconds:.1f} s\n"
@@ -276,6 +283,7 @@ def _banner(url: str, login: str, seconds: float, simulator: bool) -> None:
         f"{chat}"
         f"  Health       {url}/healthz\n"
         f"  Login        {login}\n"
+        f"  Face engine  {engine}\n"
         f"  Stop with Ctrl-C.\n",
         flush=True,
     )

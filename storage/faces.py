@@ -1,7 +1,11 @@
-"""Face records: one per face found, with its vector stored as 512 bytes of float32, sealed (storage/sealing.py).
+"""Face records: one per face found and engine, with its vector stored as little-endian float32 bytes, sealed.
 
-The vectors are opened here, at the storage boundary: whoever reads a face
-(the gallery, matching) gets the plain vector from `bytes_to_vector`.
+Every face records the engine that made its vector (`engine`; faces stored
+before engines existed have none and are dlib's). Every query that feeds
+matching takes an engine and returns only that engine's faces, so vectors of
+different engines are never compared. The vectors are sealed
+(storage/sealing.py) and opened here, at the storage boundary: whoever reads
+a face (the gallery, matching) gets the plain vector from `bytes_to_vector`.
 """
 
 from __future__ import annotations
@@ -16,17 +20,18 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 
 from core.faces.analysis import PhotoAnalysis
-from core.faces.model import ENCODING_SIZE
+from core.faces.engines import DEFAULT_ENGINE, ENGINES
 from storage.photos import Owner
 from storage.sealing import FACE_ENCODING, Keyring, is_sealed, keyring
 
 # What matching needs of a face: its vector, whose it is, and which photo shows it.
-MATCH_FIELDS = {"encoding": 1, "owner": 1, "photo_id": 1}
-PLAIN_BYTES = 4 * ENCODING_SIZE
+MATCH_FIELDS = {"encoding": 1, "owner": 1, "photo_id": 1, "engine": 1}
+# The lengths of plain (unsealed, stored before encryption) vectors: 4 bytes a dimension, per engine.
+PLAIN_BYTES = frozenset(4 * engine.dim for engine in ENGINES.values())
 
 
 def vector_to_bytes(encoding: np.ndarray) -> Binary:
-    vector = np.asarray(encoding, dtype="<f4").reshape(ENCODING_SIZE)
+    vector = np.asarray(encoding, dtype="<f4").reshape(-1)
     return Binary(vector.tobytes())
 
 
@@ -37,26 +42,38 @@ def sealed_vector(encoding: np.ndarray) -> Binary:
 
 def bytes_to_vector(blob: bytes) -> np.ndarray:
     """The plain vector of a stored encoding, sealed or (stored before encryption) not."""
-    return np.frombuffer(encoding_bytes(blob), dtype="<f4", count=ENCODING_SIZE)
+    return np.frombuffer(encoding_bytes(blob), dtype="<f4")
 
 
 def encoding_bytes(blob: bytes, keys: Keyring | None = None) -> bytes:
-    """The 512 plain bytes of a stored encoding: one stored before encryption is exactly that long."""
-    if len(blob) == PLAIN_BYTES or not is_sealed(blob):
+    """The plain bytes of a stored encoding: one stored before encryption is exactly a plain vector long."""
+    if len(blob) in PLAIN_BYTES or not is_sealed(blob):
         return blob
     return (keys or keyring()).open(blob, FACE_ENCODING)
 
 
-def store_faces(db: Database, photo: dict[str, Any], analysis: PhotoAnalysis) -> int:
-    """Upsert the photo's faces by (photo, index): running it twice stores nothing more."""
+def of_engine(engine: str) -> dict[str, Any]:
+    """The query part that keeps one engine's faces (faces stored before engines existed are dlib's)."""
+    return {"engine": {"$in": [engine, None]}} if engine == DEFAULT_ENGINE else {"engine": engine}
+
+
+def store_faces(
+    db: Database, photo: dict[str, Any], analysis: PhotoAnalysis, created_at: datetime | None = None
+) -> int:
+    """Upsert the photo's faces by (photo, engine, index): running it twice stores nothing more.
+
+    `created_at` (default now) is when the face was first seen: re-embedding keeps the original
+    face's date, so a sighting still leaves the lookback window when it would have.
+    """
     now = datetime.now(UTC)
     writes = [
         UpdateOne(
-            {"photo_id": photo["_id"], "index": index},
+            {"photo_id": photo["_id"], "index": index, **of_engine(analysis.engine)},
             {
                 "$setOnInsert": {
                     "photo_id": photo["_id"],
                     "index": index,
+                    "engine": analysis.engine,
                     "owner": photo["owner"],
                     "box": list(face.box),
                     "score": face.score,
@@ -65,7 +82,7 @@ def store_faces(db: Database, photo: dict[str, Any], analysis: PhotoAnalysis) ->
                     "quality": face.quality,
                     "quality_reason": face.quality_reason,
                     "encoding": sealed_vector(face.encoding),
-                    "created_at": now,
+                    "created_at": created_at or now,
                     **({"matchable_since": now} if photo["owner"]["kind"] in ("case", "sighting") else {}),
                 }
             },
@@ -94,8 +111,15 @@ def move_faces(db: Database, query: dict[str, Any], owner: dict[str, str]) -> No
     db.faces.update_many({"$and": [query, {"owner": {"$ne": owner}}]}, {"$set": update})
 
 
-def faces_of_photo(db: Database, photo_id: ObjectId) -> list[dict[str, Any]]:
-    return list(db.faces.find({"photo_id": photo_id}).sort("index", 1))
+def faces_of_photo(db: Database, photo_id: ObjectId, engine: str | None = None) -> list[dict[str, Any]]:
+    """A photo's faces in order; only one engine's when given (a re-embedded photo has faces of both)."""
+    query = {"photo_id": photo_id, **(of_engine(engine) if engine else {})}
+    return list(db.faces.find(query).sort("index", 1))
+
+
+def photo_has_faces_of(db: Database, photo_id: ObjectId, engine: str) -> bool:
+    """Whether this engine already embedded the photo (`homeward reembed` skips it then)."""
+    return db.faces.find_one({"photo_id": photo_id, **of_engine(engine)}, {"_id": 1}) is not None
 
 
 def find_face(db: Database, face_id: ObjectId) -> dict[str, Any] | None:
@@ -103,32 +127,37 @@ def find_face(db: Database, face_id: ObjectId) -> dict[str, Any] | None:
     return db.faces.find_one({"_id": face_id}, {"encoding": 0})
 
 
-def usable_faces(db: Database, photo_id: ObjectId) -> list[dict[str, Any]]:
-    """The faces of a photo good enough to match."""
-    return list(db.faces.find({"photo_id": photo_id, "quality": "ok"}))
+def usable_faces(db: Database, photo_id: ObjectId, engine: str = DEFAULT_ENGINE) -> list[dict[str, Any]]:
+    """The faces of a photo good enough to match, of one engine."""
+    return list(db.faces.find({"photo_id": photo_id, "quality": "ok", **of_engine(engine)}))
 
 
-def faces_of_owner(db: Database, owner: Owner, except_face: ObjectId | None = None) -> list[dict[str, Any]]:
-    """A case's or sighting's faces, for showing: id and quality, no vector."""
-    query: dict[str, Any] = {"owner": owner.as_doc()}
+def faces_of_owner(
+    db: Database, owner: Owner, except_face: ObjectId | None = None, engine: str | None = None
+) -> list[dict[str, Any]]:
+    """A case's or sighting's faces, for showing: id and quality, no vector; one engine's when given."""
+    query: dict[str, Any] = {"owner": owner.as_doc(), **(of_engine(engine) if engine else {})}
     if except_face is not None:
         query["_id"] = {"$ne": except_face}
     return list(db.faces.find(query, {"_id": 1, "quality": 1, "quality_reason": 1}))
 
 
-def usable_faces_of_owner(db: Database, owner: Owner) -> list[dict[str, Any]]:
-    """A case's or sighting's faces good enough to match, with their vectors."""
-    return list(db.faces.find({"owner": owner.as_doc(), "quality": "ok"}, MATCH_FIELDS))
+def usable_faces_of_owner(db: Database, owner: Owner, engine: str = DEFAULT_ENGINE) -> list[dict[str, Any]]:
+    """A case's or sighting's faces good enough to match, with their vectors, of one engine."""
+    return list(db.faces.find({"owner": owner.as_doc(), "quality": "ok", **of_engine(engine)}, MATCH_FIELDS))
 
 
-def usable_case_faces(db: Database, matchable_since: datetime | None = None) -> list[dict[str, Any]]:
-    """Case faces good enough to match, of any case status; only those stamped matchable since then, when given."""
-    query: dict[str, Any] = {"owner.kind": "case", "quality": "ok"}
+def usable_case_faces(
+    db: Database, matchable_since: datetime | None = None, engine: str = DEFAULT_ENGINE
+) -> list[dict[str, Any]]:
+    """One engine's case faces good enough to match, of any case status; only those stamped matchable since then."""
+    query: dict[str, Any] = {"owner.kind": "case", "quality": "ok", **of_engine(engine)}
     if matchable_since is not None:
         query["matchable_since"] = {"$gte": matchable_since}
     return list(db.faces.find(query, MATCH_FIELDS))
 
 
-def recent_sighting_faces(db: Database, since: datetime) -> Iterator[dict[str, Any]]:
-    """Sighting faces good enough to match, found since then: what a newly reported case is searched against."""
-    return iter(db.faces.find({"owner.kind": "sighting", "quality": "ok", "created_at": {"$gte": since}}, MATCH_FIELDS))
+def recent_sighting_faces(db: Database, since: datetime, engine: str = DEFAULT_ENGINE) -> Iterator[dict[str, Any]]:
+    """One engine's sighting faces good enough to match, found since then: what a new case is searched against."""
+    query = {"owner.kind": "sighting", "quality": "ok", "created_at": {"$gte": since}, **of_engine(engine)}
+    return iter(db.faces.find(query, MATCH_FIELDS))

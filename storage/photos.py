@@ -154,3 +154,17 @@ def move_photos(db: Database, photo_ids: list[ObjectId], owner: Owner) -> None:
         db.photos.update_many(
             {"_id": {"$in": photo_ids}, "owner": {"$ne": owner.as_doc()}}, {"$set": {"owner": owner.as_doc()}}
         )
+
+
+def photos_to_reembed(db: Database, open_cases: set[str], sightings_since: datetime) -> list[dict[str, Any]]:
+    """Analysed photos (not clips: their frames are photos) of open cases and of sightings since then, oldest first."""
+    query = {
+        "status": "analysed",
+        "format": {"$ne": "VIDEO"},
+        "$or": [
+            {"owner.kind": "case", "owner.id": {"$in": sorted(open_cases)}},
+            {"owner.kind": "sighting", "created_at": {"$gte": sightings_since}},
+        ],
+    }
+    fields = {"owner": 1, "file_id": 1, "rotation": 1, "created_at": 1, "notify": 1, "content_type": 1}
+    return list(db.photos.find(query, fields).sort("created_at", 1))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.database import Database
 
+from core.faces.engines import DEFAULT_ENGINE
 from storage.audit import chain_unchained
 from storage.candidates import rank_unranked
 from storage.outbox import date_pending_outbound
@@ -29,8 +30,12 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("matched_at", ASCENDING), ("analysed_at", ASCENDING)], name="unmatched"),
     ],
     "faces": [
-        # A photo's faces are numbered; re-running its analysis rewrites the same slots.
-        IndexModel([("photo_id", ASCENDING), ("index", ASCENDING)], unique=True, name="photo_index_unique"),
+        # A photo's faces are numbered per engine; re-running its analysis rewrites the same slots.
+        IndexModel(
+            [("photo_id", ASCENDING), ("engine", ASCENDING), ("index", ASCENDING)],
+            unique=True,
+            name="photo_engine_index_unique",
+        ),
         IndexModel([("owner.kind", ASCENDING), ("owner.id", ASCENDING)], name="owner"),
         IndexModel(
             [("owner.kind", ASCENDING), ("quality", ASCENDING), ("created_at", DESCENDING)], name="kind_quality_created"
@@ -103,5 +108,13 @@ def ensure_indexes(db: Database) -> None:
 def upgrade_documents(db: Database) -> None:
     """Fill in fields that documents stored by an older version lack; each step is safe to repeat."""
     rank_unranked(db)
+    label_engineless_faces(db)
     date_pending_outbound(db)
     chain_unchained(db)
+
+
+def label_engineless_faces(db: Database) -> int:
+    """Faces stored before engines existed are dlib's: say so, and retire the index that allowed one engine a photo."""
+    if "photo_index_unique" in db.faces.index_information():
+        db.faces.drop_index("photo_index_unique")
+    return db.faces.update_many({"engine": {"$exists": False}}, {"$set": {"engine": DEFAULT_ENGINE}}).modified_count

@@ -16,7 +16,18 @@ from tests.conftest import SECRET, TOKEN
 
 # The console script pyproject.toml declares, installed by `make` next to the venv's python.
 HOMEWARD = Path(sys.executable).parent / "homeward"
-COMMANDS = ("audit", "bench", "create-user", "doctor", "embed", "eval", "rotate-key", "set-telegram-webhook", "user")
+COMMANDS = (
+    "audit",
+    "bench",
+    "create-user",
+    "doctor",
+    "embed",
+    "eval",
+    "reembed",
+    "rotate-key",
+    "set-telegram-webhook",
+    "user",
+)
 
 
 def env_of(settings: Settings) -> dict[str, str]:

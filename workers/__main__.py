@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from config.process import start_process
-from core.faces import model as face_model
+from core.faces.arcface import ModelMissing
 from storage.connections import connect
 from workers import reconciler
 from workers.context import WorkerContext, install
@@ -30,7 +30,11 @@ def main() -> int:
     context = WorkerContext(settings, connections)
     install(context)
     reconciler.start(context)
-    face_model.load()
+    try:
+        context.engine.load()  # the configured face engine's models, once, before the first job
+    except ModelMissing as exc:
+        print(f"worker: {exc}", file=sys.stderr)
+        return 2
     # Maintenance (which restarts RQ's scheduler after a Redis restart) runs every 30 s, not RQ's 10 min,
     # so retries and delayed sends resume within half a minute.
     worker = MeasuredWorker(

@@ -14,6 +14,7 @@ from rq import Queue
 from bot.channels import Channel
 from bot.registry import build_channels
 from config import Settings, load_settings
+from core.faces import engines
 from storage.connections import Connections, connect
 from workers.gallery import CaseGallery, MatrixGallery
 from workers.queue import make_queue
@@ -33,7 +34,12 @@ class WorkerContext:
         if self.queue is None:
             self.queue = make_queue(self.connections.redis)
         if self.gallery is None:
-            self.gallery = MatrixGallery(self.connections.db)
+            self.gallery = MatrixGallery(self.connections.db, engines.ENGINES[self.settings.face_engine])
+
+    @property
+    def engine(self) -> engines.FaceEngine:
+        """The configured face engine (HOMEWARD_FACE_ENGINE), loaded on first use."""
+        return engines.get(self.settings.face_engine, self.settings.arcface_model)
 
 
 _current: WorkerContext | None = None

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 from bson import ObjectId
 
+from core.faces.engines import DEFAULT_ENGINE, ENGINES, EngineInfo
 from core.faces.matching import Bands, Hit, best_per_case, distances
-from core.faces.model import ENCODING_SIZE
 from storage.cases import gallery_version, open_references
 from storage.connections import Database
 from storage.faces import bytes_to_vector, usable_case_faces
@@ -31,9 +31,12 @@ class CaseGallery(Protocol):
 
 
 class MatrixGallery:
-    def __init__(self, db: Database) -> None:
+    """One engine's case faces (the configured one): vectors of another engine are never loaded."""
+
+    def __init__(self, db: Database, engine: EngineInfo = ENGINES[DEFAULT_ENGINE]) -> None:
         self._db = db
-        self._matrix = np.zeros((0, ENCODING_SIZE), dtype=np.float32)
+        self._engine = engine
+        self._matrix = np.zeros((0, engine.dim), dtype=np.float32)
         self._cases: list[str] = []
         self._face_ids: list[ObjectId] = []
         self._held: set[ObjectId] = set()
@@ -48,7 +51,7 @@ class MatrixGallery:
     ) -> list[tuple[Hit, ObjectId]]:
         """The top_k closest open cases to one face (the core's policy), each with the id of its closest face."""
         self.refresh()
-        row_distances = distances(self._matrix, vector)
+        row_distances = distances(self._matrix, vector, self._engine.metric)
         if exclude_case is not None:
             row_distances = np.where(np.array(self._cases, dtype=object) == exclude_case, np.inf, row_distances)
         return [
@@ -64,8 +67,8 @@ class MatrixGallery:
 
     def _reload(self, removals: int) -> None:
         open_cases = open_references(self._db)
-        faces = [f for f in usable_case_faces(self._db) if f["owner"]["id"] in open_cases]
-        self._matrix = np.zeros((0, ENCODING_SIZE), dtype=np.float32)
+        faces = [f for f in usable_case_faces(self._db, engine=self._engine.name) if f["owner"]["id"] in open_cases]
+        self._matrix = np.zeros((0, self._engine.dim), dtype=np.float32)
         self._cases, self._face_ids, self._held = [], [], set()
         self._since = datetime.now(UTC)
         self._append(faces)
@@ -73,7 +76,7 @@ class MatrixGallery:
 
     def _add_new(self) -> None:
         started = datetime.now(UTC)
-        stamped = usable_case_faces(self._db, matchable_since=self._since - CLOCK_SLACK)
+        stamped = usable_case_faces(self._db, matchable_since=self._since - CLOCK_SLACK, engine=self._engine.name)
         fresh = [f for f in stamped if f["_id"] not in self._held]
         if fresh:
             open_cases = open_references(self._db, among=[f["owner"]["id"] for f in fresh])

@@ -38,7 +38,7 @@ def analyse_photo(photo_id: str) -> str:
     if not is_case and looks_like_video(data, photo.get("content_type", "")):
         return _analyse_video(context, photo, data)
     try:
-        result = analyse(data, settings.max_photo_bytes, settings.max_photo_pixels, jitters)
+        result = analyse(data, settings.max_photo_bytes, settings.max_photo_pixels, jitters, context.engine)
     except PhotoRejected as rejected:
         return record_analysis(context, photo, rejected)
     return record_analysis(context, photo, result)
@@ -92,7 +92,7 @@ def _analyse_video(context: WorkerContext, video: dict[str, Any], data: bytes) -
     """A sighting's clip: each kept frame becomes an analysed photo of the sighting, then the clip is marked done."""
     db, settings = context.connections.db, context.settings
     try:
-        result = analyse_video(data, settings.max_photo_bytes, settings.max_photo_pixels)
+        result = analyse_video(data, settings.max_photo_bytes, settings.max_photo_pixels, engine=context.engine)
     except PhotoRejected as rejected:
         log.info("video %s rejected: %s", video["_id"], rejected.reason)
         update = {"status": "rejected", "reason": rejected.reason, "detail": rejected.detail[:500]}
@@ -113,7 +113,8 @@ def _analyse_video(context: WorkerContext, video: dict[str, Any], data: bytes) -
         # The draft may have become a sighting while we worked: the frames and their faces follow the clip.
         move_photos(db, frame_ids, Owner(**claimed["owner"]))
         move_faces(db, {"photo_id": {"$in": frame_ids}}, claimed["owner"])
-        qualities = [face["quality"] for frame_id in frame_ids for face in faces_of_photo(db, frame_id)]
+        engine = context.settings.face_engine
+        qualities = [face["quality"] for frame_id in frame_ids for face in faces_of_photo(db, frame_id, engine)]
         _tell_sender(context, claimed, qualities)
         if claimed["owner"]["kind"] in ("case", "sighting"):
             assert context.queue is not None
@@ -129,7 +130,7 @@ def _store_frame(context: WorkerContext, video: dict[str, Any], frame: VideoFram
     photo = find_photo(db, saved.id)
     assert photo is not None
     height, width = frame.rgb.shape[:2]
-    store_faces(db, photo, PhotoAnalysis(width, height, "JPEG", frame.faces, 0))
+    store_faces(db, photo, PhotoAnalysis(width, height, "JPEG", frame.faces, 0, engine=context.engine.info.name))
     record = {"status": "analysed", "reason": "video_frame", "width": width, "height": height, "format": "JPEG"}
     frame_of = {"video_id": video["_id"], "video_seconds": round(frame.seconds, 2)}
     finish_analysis(db, saved.id, record | frame_of | {"face_count": len(frame.faces), "rotation": 0})
@@ -154,7 +155,8 @@ def _tell_sender(context: WorkerContext, photo: dict[str, Any], qualities: list[
     if not notify:
         return
     if qualities is None:
-        qualities = [face["quality"] for face in faces_of_photo(context.connections.db, photo["_id"])]
+        db, engine = context.connections.db, context.settings.face_engine
+        qualities = [face["quality"] for face in faces_of_photo(db, photo["_id"], engine)]
     reply = photo_feedback(photo, qualities)
     if reply is None:
         return

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from core.faces import engines
 from core.faces.matching import Bands, Hit, best_per_case, distances, keep_best
 from storage.candidates import pending_distances, record_candidate
 from storage.cases import flag_possible_duplicate, is_open
@@ -34,7 +35,7 @@ def match_photo(photo_id: str) -> int:
 
 def _match(context: WorkerContext, photo: dict[str, Any]) -> int:
     db = context.connections.db
-    faces = usable_faces(db, photo["_id"])
+    faces = usable_faces(db, photo["_id"], context.settings.face_engine)
     kind, owner = photo["owner"]["kind"], photo["owner"]["id"]
     if kind == "sighting":
         return sum(_sighting_face(context, face) for face in faces)
@@ -75,14 +76,15 @@ def _record(context: WorkerContext, hit: Hit, case_face: dict[str, Any], sightin
 def _past_sightings(context: WorkerContext, case: str) -> int:
     """Retroactive search: a case reported after a sighting still meets it. Scores use all the case's faces."""
     db, bands, settings = context.connections.db, _bands(context), context.settings
-    case_faces = usable_faces_of_owner(db, Owner("case", case))
+    engine = engines.ENGINES[settings.face_engine]
+    case_faces = usable_faces_of_owner(db, Owner("case", case), engine.name)
     if not case_faces:
         return 0
     since = datetime.now(UTC) - timedelta(days=settings.match_lookback_days)
     matrix = np.stack([bytes_to_vector(f["encoding"]) for f in case_faces])
     created = 0
-    for sighting_face in recent_sighting_faces(db, since):
-        row_distances = distances(matrix, bytes_to_vector(sighting_face["encoding"]))
+    for sighting_face in recent_sighting_faces(db, since, engine.name):
+        row_distances = distances(matrix, bytes_to_vector(sighting_face["encoding"]), engine.metric)
         hits = best_per_case(row_distances, [case] * len(case_faces), bands, 1)
         # Within the review band, and the sighting face has fewer than top_k closer cases pending:
         if hits and keep_best(hits, settings.match_top_k, pending_distances(db, sighting_face["_id"])):

@@ -12,18 +12,10 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
+from core.faces import engines
 from core.faces import model as face_model
 from core.faces.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode_photo, turn
-from core.faces.quality import (
-    SECOND_CHANCE_SCORE,
-    Verdict,
-    accept_second_chance,
-    for_case_photo,
-    judge,
-    next_upsample,
-    sharpness,
-    work_scale,
-)
+from core.faces.quality import Verdict, for_case_photo, judge, sharpness, work_scale
 
 Box = tuple[int, int, int, int]  # top, right, bottom, left in the photo's pixels, turned by its `rotation`
 
@@ -39,7 +31,7 @@ class Face:
     sharpness: float
     quality: str
     quality_reason: str
-    encoding: np.ndarray  # 128 float32
+    encoding: np.ndarray  # float32, the engine's vector size (dlib 128, arcface 512)
 
 
 @dataclass(frozen=True)
@@ -51,6 +43,7 @@ class PhotoAnalysis:
     upsample: int  # the HOG upsample level whose detections were kept
     timings_ms: dict[str, float] = field(default_factory=dict)
     rotation: int = 0  # degrees clockwise the decoded photo was turned to find its faces; boxes are in that turn
+    engine: str = engines.DEFAULT_ENGINE  # the face engine whose vectors these are: only compared with its own
 
     @property
     def verdict(self) -> str:
@@ -63,35 +56,43 @@ def analyse_photo(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     jitters: int = 1,
+    engine: engines.FaceEngine | None = None,
 ) -> PhotoAnalysis:
-    """Find and encode every face in `data`; raise PhotoRejected when it is no usable image."""
+    """Find and encode every face in `data` with `engine` (default dlib); raise PhotoRejected if no usable image."""
+    engine = engine or engines.get()
     clock = _Stopwatch()
     photo = decode_photo(data, max_bytes, max_pixels)
     clock.lap("decode")
-    faces, upsample = find_faces(photo.rgb, jitters, clock)
+    faces, upsample = find_faces(photo.rgb, jitters, clock, engine=engine)
     rotation = 0
     if not faces:
         # Both ways, keeping the surer detection: HOG sometimes finds a weak "face" in an upside-down one.
         tries = [
-            (turned, *find_faces(turn(photo.rgb, turned), jitters, clock, f"sideways_{turned}")) for turned in SIDEWAYS
+            (turned, *find_faces(turn(photo.rgb, turned), jitters, clock, f"sideways_{turned}", engine))
+            for turned in SIDEWAYS
         ]
         found = [t for t in tries if t[1]]
         if found:
             rotation, faces, upsample = max(found, key=lambda t: max(f.score for f in t[1]))
     height, width = turn(photo.rgb, rotation).shape[:2]
-    return PhotoAnalysis(width, height, photo.format, faces, upsample, clock.laps, rotation)
+    return PhotoAnalysis(width, height, photo.format, faces, upsample, clock.laps, rotation, engine.info.name)
 
 
 def find_faces(
-    rgb: np.ndarray, jitters: int = 1, clock: _Stopwatch | None = None, lap: str = ""
+    rgb: np.ndarray,
+    jitters: int = 1,
+    clock: _Stopwatch | None = None,
+    lap: str = "",
+    engine: engines.FaceEngine | None = None,
 ) -> tuple[list[Face], int]:
     """Detect, judge and encode the faces of an upright RGB picture (a photo, or a video frame)."""
+    engine = engine or engines.get()
     clock = clock or _Stopwatch()
-    scale = work_scale(rgb.shape[1], rgb.shape[0])
+    scale = work_scale(rgb.shape[1], rgb.shape[0], engine.info.max_side)
     work = _resize(rgb, scale)
-    detections, upsample = _detect(work)
+    detections, upsample = engine.detect(work)
     clock.lap(lap or "detect")
-    encodings = face_model.encode(work, [d.box for d in detections], jitters)
+    encodings = engine.encode(work, detections, jitters)
     clock.lap(f"{lap}_encode" if lap else "encode")
     gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
     faces = [_face(gray, d, e, scale) for d, e in zip(detections, encodings, strict=True)]
@@ -106,29 +107,6 @@ def as_case_photo(analysis: PhotoAnalysis) -> PhotoAnalysis:
         replace(f, quality=v.quality, quality_reason=v.reason) for f, v in zip(analysis.faces, verdicts, strict=True)
     ]
     return replace(analysis, faces=faces)
-
-
-def _detect(work: np.ndarray) -> tuple[list[face_model.Detection], int]:
-    long_side = max(work.shape[:2])
-    upsample = 0
-    detections = face_model.detect(work, upsample)
-    while (more := next_upsample(upsample, long_side, [_size(d.box) for d in detections])) is not None:
-        upsample = more
-        found = face_model.detect(work, upsample)
-        if len(found) >= len(detections):
-            detections = found
-    if not detections:
-        detections = _second_chance(work, upsample)
-    return detections, upsample
-
-
-def _second_chance(work: np.ndarray, upsample: int) -> list[face_model.Detection]:
-    """Tight crops (a face filling the photo) are what HOG misses most: take the best weak box if it fills the frame."""
-    weak = face_model.detect(work, upsample, SECOND_CHANCE_SCORE)
-    if not weak:
-        return []
-    best = max(weak, key=lambda d: d.score)
-    return [best] if accept_second_chance(_size(best.box), min(work.shape[:2])) else []
 
 
 def _face(gray: np.ndarray, detection: face_model.Detection, encoding: np.ndarray, scale: float) -> Face:

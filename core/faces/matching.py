@@ -1,7 +1,9 @@
 """Match policy: which (case, sighting face) pairs a reviewer should see, and how urgently.
 
-Distances are Euclidean between 128-d encodings (face_recognition's scale:
-the same person is typically 0.3 to 0.45 apart, different people 0.7 to 0.9).
+Distances are in the face engine's metric: Euclidean between dlib's 128-d
+encodings (face_recognition's scale: the same person is typically 0.3 to 0.45
+apart, different people 0.7 to 0.9), cosine distance (1 - cos) between
+ArcFace's 512-d vectors. Each engine has its own bands on its own scale.
 A pair's score is its best (smallest) distance over the case's faces. The
 service and the accuracy evaluation both score with the functions here, so
 the evaluation measures what runs.
@@ -43,22 +45,37 @@ def band_rank(band: str) -> int:
     return BAND_ORDER.index(band)
 
 
-def pairwise_distances(probes: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+METRICS = ("euclidean", "cosine")
+
+
+def pairwise_distances(probes: np.ndarray, gallery: np.ndarray, metric: str = "euclidean") -> np.ndarray:
     """Distance from every probe (rows) to every gallery face (columns), in float64.
 
-    Computed as |a|² + |b|² - 2ab, one matrix product: fast enough for the
-    evaluation's thousands of searches, exact enough for the bands (~1e-12).
+    Euclidean is computed as |a|² + |b|² - 2ab, one matrix product: fast enough
+    for the evaluation's thousands of searches, exact enough for the bands
+    (~1e-12). Cosine distance is 1 - a·b / (|a| |b|), from 0 (same direction) to 2.
     """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}")
     a, b = np.asarray(probes, dtype=np.float64), np.asarray(gallery, dtype=np.float64)
     if a.shape[0] == 0 or b.shape[0] == 0:
         return np.zeros((a.shape[0], b.shape[0]), dtype=np.float64)
+    if metric == "cosine":
+        a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+        b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+        return np.clip(1.0 - a @ b.T, 0.0, 2.0)
     squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
     return np.sqrt(np.maximum(squared, 0.0))
 
 
-def distances(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+def distances(matrix: np.ndarray, vector: np.ndarray, metric: str = "euclidean") -> np.ndarray:
     """Distance from `vector` to every row of `matrix` (one row per face)."""
-    return pairwise_distances(np.asarray(vector).reshape(1, -1), matrix)[0]
+    return pairwise_distances(np.asarray(vector).reshape(1, -1), matrix, metric)[0]
+
+
+def distance(a: np.ndarray, b: np.ndarray, metric: str = "euclidean") -> float:
+    """Distance between two vectors of one engine."""
+    return float(pairwise_distances(np.asarray(a).reshape(1, -1), np.asarray(b).reshape(1, -1), metric)[0, 0])
 
 
 def closest_per_case(

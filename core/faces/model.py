@@ -21,7 +21,8 @@ _api: ModuleType | None = None
 @dataclass(frozen=True)
 class Detection:
     box: tuple[int, int, int, int]  # top, right, bottom, left in the detected image's pixels
-    score: float  # HOG detector confidence; real faces ~0.5-2, false positives near 0
+    score: float  # detector confidence: HOG real faces ~0.5-2 (false positives near 0); RetinaFace 0.9-1
+    landmarks: tuple[tuple[float, float], ...] | None = None  # RetinaFace's five points (x, y), for alignment
 
 
 def load() -> ModuleType:
@@ -39,7 +40,7 @@ def load() -> ModuleType:
 def detect(rgb: np.ndarray, upsample: int, threshold: float = 0.0) -> list[Detection]:
     """HOG face detection; boxes are clipped to the image. A negative threshold also returns weak detections."""
     api = load()
-    rects, scores, _poses = api.face_detector.run(rgb, upsample, threshold)
+    rects, scores, _poses = api.face_detector.run(_canonical(rgb), upsample, threshold)
     height, width = rgb.shape[:2]
     found = []
     for rect, score in zip(rects, scores, strict=True):
@@ -55,10 +56,16 @@ def encode(rgb: np.ndarray, boxes: list[tuple[int, int, int, int]], jitters: int
     if not boxes:
         return []
     api = load()
-    encodings = api.face_encodings(rgb, known_face_locations=boxes, num_jitters=jitters, model="small")
+    encodings = api.face_encodings(_canonical(rgb), known_face_locations=boxes, num_jitters=jitters, model="small")
     return [np.asarray(e, dtype=np.float32) for e in encodings]
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> float:
     """Euclidean distance, the scale face_recognition's 0.6 tolerance is stated in."""
     return float(np.linalg.norm(np.asarray(a, np.float32) - np.asarray(b, np.float32)))
+
+
+def _canonical(rgb: np.ndarray) -> np.ndarray:
+    """dlib insists on the textbook strides; numpy may give a 1-pixel-wide view others (a turned 1x1 photo crashed)."""
+    expected = (rgb.shape[1] * rgb.shape[2], rgb.shape[2], 1) if rgb.ndim == 3 else None
+    return rgb if rgb.strides == expected and rgb.dtype == np.uint8 else np.array(rgb, dtype=np.uint8, order="C")

@@ -38,9 +38,9 @@ class Verdict:
     reason: str  # a sentence for logs and the admin
 
 
-def work_scale(width: int, height: int) -> float:
-    """Factor (<= 1) that brings a photo down to MAX_WORK_SIDE on its long side."""
-    return min(1.0, MAX_WORK_SIDE / max(width, height))
+def work_scale(width: int, height: int, max_side: int = MAX_WORK_SIDE) -> float:
+    """Factor (<= 1) that brings a photo down to `max_side` (the engine's; MAX_WORK_SIDE for dlib) on its long side."""
+    return min(1.0, max_side / max(width, height))
 
 
 def next_upsample(done: int, long_side: int, face_sizes: list[int]) -> int | None:

