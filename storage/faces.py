@@ -17,6 +17,9 @@ from storage.photos import Owner
 
 # What matching needs of a face: its vector, whose it is, and which photo shows it.
 MATCH_FIELDS = {"encoding": 1, "owner": 1, "photo_id": 1}
+# What a worker's vector index holds of a face: its vector, whose it is, when it was found, which engine made it.
+INDEX_FIELDS = {"encoding": 1, "owner": 1, "created_at": 1, "engine": 1}
+INDEX_BATCH = 5_000
 
 
 def vector_to_bytes(encoding: np.ndarray) -> Binary:
@@ -113,3 +116,31 @@ def usable_case_faces(db: Database, matchable_since: datetime | None = None) -> 
 def recent_sighting_faces(db: Database, since: datetime) -> Iterator[dict[str, Any]]:
     """Sighting faces good enough to match, found since then: what a newly reported case is searched against."""
     return iter(db.faces.find({"owner.kind": "sighting", "quality": "ok", "created_at": {"$gte": since}}, MATCH_FIELDS))
+
+
+def matchable_faces(
+    db: Database, kind: str, stamped_since: datetime | None = None, found_since: datetime | None = None
+) -> Iterator[dict[str, Any]]:
+    """Case or sighting faces good enough to match, streamed: what a worker's vector index is built from.
+
+    Only those stamped matchable since `stamped_since` (new ones), or found since `found_since`, when given.
+    """
+    query: dict[str, Any] = {"owner.kind": kind, "quality": "ok"}
+    if stamped_since is not None:
+        query["matchable_since"] = {"$gte": stamped_since}
+    if found_since is not None:
+        query["created_at"] = {"$gte": found_since}
+    return iter(db.faces.find(query, INDEX_FIELDS, batch_size=INDEX_BATCH))
+
+
+def count_matchable_faces(db: Database, kind: str, found_since: datetime | None = None) -> int:
+    """How many faces `matchable_faces` would stream: the total of a rebuild's progress line."""
+    query: dict[str, Any] = {"owner.kind": kind, "quality": "ok"}
+    if found_since is not None:
+        query["created_at"] = {"$gte": found_since}
+    return db.faces.count_documents(query)
+
+
+def faces_by_ids(db: Database, face_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
+    """The faces still stored among these (an index may hold one erased a moment ago), by id."""
+    return {f["_id"]: f for f in db.faces.find({"_id": {"$in": face_ids}}, MATCH_FIELDS)}
