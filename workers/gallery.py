@@ -46,6 +46,7 @@ DEFAULT_ENGINE = "dlib"
 ENGINES: dict[str, tuple[int, str]] = {DEFAULT_ENGINE: (ENCODING_SIZE, "euclidean")}
 SAVE_EVERY = timedelta(minutes=10)  # a changed replica is saved at most this often (a million faces: ~2 s)
 PROGRESS_EVERY = 5.0  # seconds between progress lines of a rebuild
+AGE_EVERY = 60.0  # seconds between looks for sighting faces past the lookback
 STATE_FORMAT = 1
 
 
@@ -83,7 +84,6 @@ class Faces:
         self.found = np.zeros(0, dtype=np.float64)  # seconds since the epoch
         self.owners: list[str] = []  # code -> reference
         self._code_of: dict[str, int] = {}
-        self._keys_of: dict[int, list[int]] = {}  # owner code -> keys held
         self.key_of: dict[bytes, int] = {}
 
     def __len__(self) -> int:
@@ -99,28 +99,21 @@ class Faces:
         self.face_ids += [face_id.binary for face_id in face_ids]
         self.owner_codes = _grow(self.owner_codes, codes)
         self.found = _grow(self.found, np.array([_seconds(moment) for moment in found], dtype=np.float64))
-        for key, code, face_id in zip(keys.tolist(), codes.tolist(), face_ids, strict=True):
-            self._keys_of.setdefault(code, []).append(key)
-            self.key_of[face_id.binary] = key
+        self.key_of.update(zip((face_id.binary for face_id in face_ids), keys.tolist(), strict=True))
         self.index.add(keys, vectors)
 
     def remove_owners(self, owners: Iterable[str]) -> int:
         """Take every face of these cases or sightings out of the index; how many went."""
-        keys: list[int] = []
-        for owner in owners:
-            code = self._code_of.get(owner)
-            if code is not None:
-                keys += self._keys_of.pop(code, [])
-        return self._forget(keys)
+        codes = [code for owner in owners if (code := self._code_of.get(owner)) is not None]
+        if not codes:
+            return 0
+        return self._forget(np.flatnonzero(np.isin(self.owner_codes[: len(self.face_ids)], codes)).tolist())
 
     def remove_found_before(self, moment: datetime) -> int:
         """Take out the faces found before then (sightings older than the lookback window)."""
-        old = np.flatnonzero((self.found[: len(self.face_ids)] < _seconds(moment)) & (self.owner_codes >= 0))
-        for key in old.tolist():
-            keys = self._keys_of.get(int(self.owner_codes[key]))
-            if keys is not None:
-                keys.remove(key)
-        return self._forget(old.tolist())
+        held = len(self.face_ids)
+        old = (self.found[:held] < _seconds(moment)) & (self.owner_codes[:held] >= 0)
+        return self._forget(np.flatnonzero(old).tolist()) if old.any() else 0
 
     def search(self, vector: np.ndarray, k: int, max_distance: float) -> list[tuple[ObjectId, str, float]]:
         """The k closest faces within max_distance: (face id, owner reference, distance), closest first."""
@@ -155,12 +148,12 @@ class Faces:
         except ValueError as exc:
             raise SnapshotError(f"{directory}: {exc}") from None
         faces._code_of = {owner: code for code, owner in enumerate(faces.owners)}
-        zero = bytes(12)
-        faces.face_ids = [ids[i : i + 12] if ids[i : i + 12] != zero else None for i in range(0, len(ids), 12)]
-        for key, (face_id, code) in enumerate(zip(faces.face_ids, faces.owner_codes.tolist(), strict=True)):
-            if face_id is not None and code >= 0:
-                faces._keys_of.setdefault(code, []).append(key)
-                faces.key_of[face_id] = key
+        face_ids: list[bytes | None] = [ids[i : i + 12] for i in range(0, len(ids), 12)]
+        for key in np.flatnonzero(faces.owner_codes < 0).tolist():  # removed ones
+            face_ids[key] = None
+        faces.face_ids = face_ids
+        faces.key_of = dict(zip(face_ids, range(len(face_ids)), strict=True))  # type: ignore[arg-type]
+        faces.key_of.pop(None, None)  # type: ignore[call-overload]
         return faces, state
 
     def _code(self, owner: str) -> int:
@@ -201,6 +194,7 @@ class FollowedFaces:
         self._instance = ""
         self._changed_at: float | None = None
         self._saved_at = time.monotonic()
+        self._aged_at = -AGE_EVERY
 
     def __len__(self) -> int:
         return sum(len(faces) for faces in self.engines.values())
@@ -212,7 +206,7 @@ class FollowedFaces:
         if self._apply_removals():
             self._rebuild()
         self._add_new()
-        if self._lookback is not None:
+        if self._lookback is not None and time.monotonic() - self._aged_at >= AGE_EVERY:
             self._age_out()
         self._save_if_due()
 
@@ -312,7 +306,7 @@ class FollowedFaces:
         for change in gallery_removals(self._db, self._removals_since - CLOCK_SLACK):
             if change["seq"] in self._seen_removals:
                 continue
-            self._seen_removals[change["seq"]] = change["at"].timestamp()
+            self._seen_removals[change["seq"]] = _seconds(change["at"])
             owners = change["sightings"] if self.kind == "sighting" else change["cases"]
             if owners is None:
                 rebuild = True
@@ -359,6 +353,7 @@ class FollowedFaces:
         self._since = started
 
     def _age_out(self) -> None:
+        self._aged_at = time.monotonic()
         cutoff = self._cutoff()
         assert cutoff is not None
         if sum(faces.remove_found_before(cutoff) for faces in self.engines.values()):
