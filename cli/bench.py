@@ -19,6 +19,7 @@ BENCHMARKS = {
     "webhooks": ("webhook_latency", "Webhook acknowledgement latency (p50/p90/p99)."),
     "matching": ("match_latency", "Time from a sighting photo to its candidate in the review queue."),
     "heal": ("heal", "Seconds from killing a child of `make run` to /healthz 200 again."),
+    "search": ("search", "Face index at 100 000 and 1 000 000 faces: build, load, memory, p50/p99, recall, removal."),
 }
 PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 

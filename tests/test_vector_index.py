@@ -10,7 +10,7 @@ import pytest
 from bson import ObjectId
 
 from core.faces.matching import Bands, distances
-from storage.cases import close_case, create_case, erase_contact
+from storage.cases import bump_gallery, close_case, create_case, erase_contact
 from storage.connections import Connections, Database
 from workers.gallery import IndexedGallery, SightingIndex
 from workers.vector_index import (
@@ -201,3 +201,20 @@ def test_the_sighting_index_holds_only_the_lookback_window(connections: Connecti
     assert old not in {face for face, _, _ in sightings.within(vectors[0], 10.0, 10)}
     erase_contact(db, "nobody")  # removes nothing
     assert len(sightings.within(vectors[4], 0.55, 10)) == 0
+
+
+def test_a_removal_that_names_no_case_rebuilds_the_index(
+    connections: Connections, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An older caller of bump_gallery that does not say which cases went still gets a correct gallery."""
+    db = connections.db
+    vectors, _ = face_like(2, 4, 128)
+    case = new_case(db, "family")
+    for vector in vectors[:4]:
+        add_face(db, ("case", case), vector)
+    gallery = IndexedGallery(db)
+    assert len(gallery.search(vectors[0], BANDS, 5)) == 1
+    db.cases.update_one({"reference": case}, {"$set": {"status": "closed"}})  # closed behind the log's back
+    caplog.set_level("INFO")
+    bump_gallery(db)
+    assert gallery.search(vectors[0], BANDS, 5) == [] and "rebuilt, 0 faces" in caplog.text

@@ -195,6 +195,7 @@ class FollowedFaces:
         self._changed_at: float | None = None
         self._saved_at = time.monotonic()
         self._aged_at = -AGE_EVERY
+        self._unknown: set[str] = set()
 
     def __len__(self) -> int:
         return sum(len(faces) for faces in self.engines.values())
@@ -281,7 +282,7 @@ class FollowedFaces:
         batches: dict[str, list[dict[str, Any]]] = {}
         last_line = time.monotonic()
         for read, face in enumerate(matchable_faces(self._db, self.kind, found_since=found_since), 1):
-            if open_cases is None or face["owner"]["id"] in open_cases:
+            if (open_cases is None or face["owner"]["id"] in open_cases) and self._known(face):
                 batches.setdefault(engine_of(face), []).append(face)
             if time.monotonic() - last_line >= PROGRESS_EVERY:
                 log.info("%s index: rebuilding, %d of %d faces read", self.kind, read, total)
@@ -325,7 +326,7 @@ class FollowedFaces:
         fresh = [
             face
             for face in matchable_faces(self._db, self.kind, stamped_since=self._since - CLOCK_SLACK)
-            if not self._holds(face)
+            if not self._holds(face) and self._known(face)
         ]
         cutoff = self._cutoff()
         if cutoff is not None:
@@ -366,10 +367,22 @@ class FollowedFaces:
         faces = self.engines.get(engine_of(face))
         return faces is not None and faces.holds(face["_id"])
 
+    def _known(self, face: dict[str, Any]) -> bool:
+        """Whether this worker can hold the face: its engine is in ENGINES (said once per unknown engine)."""
+        engine = engine_of(face)
+        if engine in ENGINES:
+            return True
+        if engine not in self._unknown:
+            self._unknown.add(engine)
+            log.warning(
+                "%s index: faces of engine %r are not matched: add it to ENGINES in workers/gallery.py",
+                self.kind,
+                engine,
+            )
+        return False
+
     def _held(self, engine: str, expected: int) -> Faces:
         if engine not in self.engines:
-            if engine not in ENGINES:
-                raise ValueError(f"faces of engine {engine!r}, which this worker does not know: add it to ENGINES")
             dim, metric = ENGINES[engine]
             self.engines[engine] = Faces(make_index(dim, metric, self._index_kind, expected))
         return self.engines[engine]

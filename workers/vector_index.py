@@ -148,6 +148,7 @@ class ExactIndex:
         self.dim, self.metric = dim, metric
         self._rows = np.zeros((0, dim), dtype=np.float32)
         self._keys = np.zeros(0, dtype=np.int64)
+        self._norms = np.zeros(0, dtype=np.float32)  # squared length of each row, kept to save a pass per search
         self._size = 0
         self._row_of: dict[int, int] = {}
 
@@ -163,8 +164,10 @@ class ExactIndex:
             capacity = max(needed, 2 * len(self._rows), 64)
             self._rows = np.resize(self._rows, (capacity, self.dim))
             self._keys = np.resize(self._keys, capacity)
+            self._norms = np.resize(self._norms, capacity)
         self._rows[self._size : needed] = rows
         self._keys[self._size : needed] = keys
+        self._norms[self._size : needed] = (rows * rows).sum(1)
         self._row_of.update((int(k), self._size + i) for i, k in enumerate(keys))
         self._size = needed
 
@@ -178,6 +181,7 @@ class ExactIndex:
             if row != last:
                 self._rows[row] = self._rows[last]
                 self._keys[row] = self._keys[last]
+                self._norms[row] = self._norms[last]
                 self._row_of[int(self._keys[row])] = row
             self._size = last
             removed += 1
@@ -189,7 +193,7 @@ class ExactIndex:
         query = _prepare(vector, self.dim, self.metric)[0]
         rows = self._rows[: self._size]
         # Screen in float32, then score the few kept rows in float64 as core.faces.matching does.
-        screen = (rows * rows).sum(1) - 2.0 * (rows @ query) + float(query @ query)
+        screen = self._norms[: self._size] - 2.0 * (rows @ query) + float(query @ query)
         slack = 1e-3 + 1e-3 * _squared_radius(max_distance, self.metric)
         near = np.flatnonzero(screen <= _squared_radius(max_distance, self.metric) + slack)
         if len(near) > 4 * k:  # a margin of rows, so float32 rounding cannot drop one of the true k closest
@@ -221,6 +225,7 @@ class ExactIndex:
         except (OSError, ValueError) as exc:
             raise SnapshotError(f"{directory}: {exc}") from None
         index._rows, index._keys, index._size = rows, keys, len(keys)
+        index._norms = (rows * rows).sum(1)
         index._row_of = {int(k): i for i, k in enumerate(keys)}
         return index
 
