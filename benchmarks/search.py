@@ -31,7 +31,7 @@ import numpy as np
 from bson import ObjectId
 
 from workers.gallery import Faces
-from workers.vector_index import ApproximateIndex, make_index
+from workers.vector_index import IvfIndex, make_index
 
 STATISTICS = Path(__file__).with_name("lfw_face_statistics.npz")
 SAMPLES = 4  # photos per person
@@ -117,7 +117,7 @@ def measure(
     common |= {"memory_mb": round(memory_mb)}
     results = []
     for nprobe in probes_list:
-        if nprobe and isinstance(held.index, ApproximateIndex):
+        if nprobe and isinstance(held.index, IvfIndex):
             held.index.nprobe = nprobe
         faiss.omp_set_num_threads(1)  # one core per query, as a worker has
         laps, cpu, answers = [], [], []
@@ -137,7 +137,7 @@ def measure(
             theirs = set(ids[person * SAMPLES : (person + 1) * SAMPLES].tolist()) & expected
             same_person.append(len(theirs & got) / max(1, len(theirs)))
         result = common | {
-            "nprobe": held.index.nprobe if isinstance(held.index, ApproximateIndex) else None,
+            "nprobe": held.index.nprobe if isinstance(held.index, IvfIndex) else None,
             "p50_ms": round(float(np.percentile(laps, 50)), 2),
             "p99_ms": round(float(np.percentile(laps, 99)), 2),
             "cpu_p50_ms": round(float(np.percentile(cpu, 50)), 2),
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faces", default="100000,1000000", help="gallery sizes, comma-separated")
     parser.add_argument("--dim", default="128", help="128 (dlib, Euclidean) and/or 512 (cosine), comma-separated")
     parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--index", default="approximate", choices=("auto", "exact", "approximate"))
+    parser.add_argument("--index", default="ivf", choices=("auto", "exact", "ivf", "hnsw"))
     parser.add_argument(
         "--nprobe", default="", help="buckets visited per search, comma-separated (default: the index's own)"
     )
