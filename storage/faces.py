@@ -125,12 +125,15 @@ def matchable_faces(
 
     Only those stamped matchable since `stamped_since` (new ones), or found since `found_since`, when given.
     """
-    query: dict[str, Any] = {"owner.kind": kind, "quality": "ok"}
     if stamped_since is not None:
-        query["matchable_since"] = {"$gte": stamped_since}
+        # Exactly the kind_matchable_since index: with `quality` too, SecantusDB scans the whole collection.
+        query: dict[str, Any] = {"owner.kind": kind, "matchable_since": {"$gte": stamped_since}}
+    else:
+        query = {"owner.kind": kind, "quality": "ok"}
     if found_since is not None:
         query["created_at"] = {"$gte": found_since}
-    return iter(db.faces.find(query, INDEX_FIELDS, batch_size=INDEX_BATCH))
+    found = db.faces.find(query, INDEX_FIELDS | {"quality": 1}, batch_size=INDEX_BATCH)
+    return (face for face in found if face["quality"] == "ok")
 
 
 def count_matchable_faces(db: Database, kind: str, found_since: datetime | None = None) -> int:
