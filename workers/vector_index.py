@@ -407,7 +407,9 @@ class HnswIndex:
         keys = np.asarray(keys, dtype=np.uint64)
         if len(self._graph):
             self.remove(keys[self._graph.contains(keys)].tolist())  # adding a key again replaces its vector
-        self._graph.add(keys, _prepare(vectors, self.dim, self.metric), threads=os.cpu_count() or 1)
+        # Linking in parallel is only for big builds: on small graphs it left a few faces badly linked (unfound).
+        threads = (os.cpu_count() or 1) if len(keys) >= APPROXIMATE_FROM else 1
+        self._graph.add(keys, _prepare(vectors, self.dim, self.metric), threads=threads)
 
     def remove(self, keys: Iterable[int]) -> int:
         wanted = np.fromiter((int(k) for k in keys), dtype=np.uint64)
