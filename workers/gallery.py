@@ -34,7 +34,7 @@ from core.faces.matching import Bands, Hit, keep_best
 from core.faces.model import ENCODING_SIZE
 from storage.cases import gallery_instance, gallery_removals, open_references
 from storage.connections import Database
-from storage.faces import count_matchable_faces, matchable_faces
+from storage.faces import bytes_to_vector, count_matchable_faces, matchable_faces
 from workers.vector_index import SnapshotError, VectorIndex, load_index, make_index, needs_rebuild, read_extra, rebuilt
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,8 @@ def engine_of(face: dict[str, Any]) -> str:
 
 
 def face_vector(face: dict[str, Any]) -> np.ndarray:
-    """A stored face's vector, of whatever size its engine makes."""
-    return np.frombuffer(face["encoding"], dtype="<f4")
+    """A stored face's vector (storage decodes it: the one place that knows how encodings are stored)."""
+    return bytes_to_vector(face["encoding"])
 
 
 class CaseGallery(Protocol):
