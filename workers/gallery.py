@@ -46,6 +46,7 @@ DEFAULT_ENGINE = "dlib"
 ENGINES: dict[str, tuple[int, str]] = {DEFAULT_ENGINE: (ENCODING_SIZE, "euclidean")}
 SAVE_EVERY = timedelta(minutes=10)  # a changed replica is saved at most this often (a million faces: ~2 s)
 PROGRESS_EVERY = 5.0  # seconds between progress lines of a rebuild
+REBUILD_BATCH = 10_000
 AGE_EVERY = 60.0  # seconds between looks for sighting faces past the lookback
 STATE_FORMAT = 1
 
@@ -279,17 +280,23 @@ class FollowedFaces:
         total = count_matchable_faces(self._db, self.kind, found_since=found_since)
         log.info("%s index: rebuilding from MongoDB (%d faces)", self.kind, total)
         open_cases = open_references(self._db) if self.kind == "case" else None
-        batches: dict[str, list[dict[str, Any]]] = {}
+        # Columns per engine, filled a batch at a time: a million face documents at once would not fit.
+        columns: dict[str, tuple[list[ObjectId], list[str], list[datetime], list[np.ndarray]]] = {}
+        batch: list[dict[str, Any]] = []
         last_line = time.monotonic()
         for read, face in enumerate(matchable_faces(self._db, self.kind, found_since=found_since), 1):
             if (open_cases is None or face["owner"]["id"] in open_cases) and self._known(face):
-                batches.setdefault(engine_of(face), []).append(face)
+                batch.append(face)
+            if len(batch) >= REBUILD_BATCH:
+                _gather(columns, batch)
+                batch = []
             if time.monotonic() - last_line >= PROGRESS_EVERY:
                 log.info("%s index: rebuilding, %d of %d faces read", self.kind, read, total)
                 last_line = time.monotonic()
+        _gather(columns, batch)
         self.engines = {}
-        for engine, faces in batches.items():
-            self._held(engine, len(faces)).add(*_columns(faces))
+        for engine, (ids, owners, found, vectors) in columns.items():
+            self._held(engine, len(ids)).add(ids, owners, found, np.concatenate(vectors))
         self._since = started
         self._changed_at = time.monotonic()
         log.info(
@@ -460,6 +467,22 @@ def _columns(faces: list[dict[str, Any]]) -> tuple[list[ObjectId], list[str], li
         [face["created_at"] for face in faces],
         np.stack([face_vector(face) for face in faces]),
     )
+
+
+def _gather(
+    columns: dict[str, tuple[list[ObjectId], list[str], list[datetime], list[np.ndarray]]],
+    faces: list[dict[str, Any]],
+) -> None:
+    by_engine: dict[str, list[dict[str, Any]]] = {}
+    for face in faces:
+        by_engine.setdefault(engine_of(face), []).append(face)
+    for engine, group in by_engine.items():
+        ids, owners, found, vectors = _columns(group)
+        held = columns.setdefault(engine, ([], [], [], []))
+        held[0].extend(ids)
+        held[1].extend(owners)
+        held[2].extend(found)
+        held[3].append(vectors)
 
 
 def _grow(column: np.ndarray, values: np.ndarray) -> np.ndarray:
