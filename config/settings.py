@@ -102,7 +102,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HOMEWARD_VECTOR_INDEX",
         "auto",
-        "How each worker searches faces: exact (every face compared), ivf (faiss IVF: a million faces build in a minute, ~13 ms per search), hnsw (usearch HNSW: ~2 ms per search, a million take ~15 min to build), or auto (exact, then ivf from 50 000 faces of one engine).",
+        "How each worker searches faces: exact (every face compared), ivf (faiss IVF: a million faces build in a minute, ~13 ms per search), hnsw (usearch HNSW: ~5 ms per search at a million, which takes ~20 min to build), or auto (exact, then ivf from 50 000 faces of one engine).",
     ),
     Setting(
         "HOMEWARD_CASE_PHOTO_JITTERS",
