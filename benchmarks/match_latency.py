@@ -6,6 +6,10 @@ sightings of the same person one after another, each as a citizen would:
 photo, then place, time and note right away. For each it prints the time
 until the candidate exists, measured from the photo's arrival and from the
 last answer (when the sighting is complete), then p50/p95.
+
+With `--gallery N`, N synthetic face-like case faces (N/4 open cases of 4
+photos, see benchmarks/search.py) are stored first, so the time is measured
+with the worker's index at that size.
 """
 
 from __future__ import annotations
@@ -23,11 +27,14 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pymongo
+from bson import ObjectId
 
 from config import load_settings
+from core.conversation.references import CASE_PREFIX, make_reference
 from infra.embedded import free_port
 
 PERSON = "George_W_Bush"
@@ -69,6 +76,7 @@ class Simulator:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sightings", type=int, default=25)
+    parser.add_argument("--gallery", type=int, default=0, help="synthetic open case faces stored first")
     args = parser.parse_args()
     faces = load_settings().faces_dir / "lfw" / PERSON
     photos = sorted(faces.glob("*.jpg"))
@@ -97,11 +105,49 @@ def main() -> int:
             db = pymongo.MongoClient(json.loads((Path(data_dir) / "run/embedded.json").read_text())["mongodb"]["url"])[
                 "homeward"
             ]
+            _preload(db, args.gallery)
             _measure(Simulator(f"http://127.0.0.1:{port}"), db, photos, args.sightings)
         finally:
             service.send_signal(signal.SIGINT)
             service.wait(60)
     return 0
+
+
+def _preload(db: pymongo.database.Database, faces: int) -> None:
+    """Store `faces` synthetic case faces of open cases, 4 per case, as the service would have them."""
+    if not faces:
+        return
+    from benchmarks.search import SAMPLES, FaceLike  # noqa: PLC0415
+
+    started, generator, now = time.perf_counter(), FaceLike(128), datetime.now(UTC)
+    cases = faces // SAMPLES
+    for first in range(0, cases, 2_500):
+        chunk = range(first, min(cases, first + 2_500))
+        references = [make_reference(CASE_PREFIX, _digits(number)) for number in chunk]
+        db.cases.insert_many(
+            {"reference": r, "status": "open", "reporter": "bench", "source": f"bench:{r}", "name": "Synthetic"}
+            | {"created_at": now}
+            for r in references
+        )
+        vectors = generator.photos(generator.people(len(references)), SAMPLES)
+        db.faces.insert_many(
+            {
+                "photo_id": ObjectId(),
+                "index": 0,
+                "owner": {"kind": "case", "id": references[row // SAMPLES]},
+                "quality": "ok",
+                "encoding": vector.astype("<f4").tobytes(),
+                "created_at": now,
+                "matchable_since": now,
+            }
+            for row, vector in enumerate(vectors)
+        )
+    print(f"{cases * SAMPLES} synthetic case faces stored in {time.perf_counter() - started:.0f} s")
+
+
+def _digits(number: int) -> bytes:
+    """Four base-30 digits: distinct references for distinct numbers (810 000 of them)."""
+    return bytes((number // 30**place) % 30 for place in range(4))
 
 
 def _measure(sim: Simulator, db: pymongo.database.Database, photos: list[Path], count: int) -> None:
@@ -111,6 +157,8 @@ def _measure(sim: Simulator, db: pymongo.database.Database, photos: list[Path], 
     sim.send("family", "done")
     sim.send("family", "yes")
     _wait(lambda: db.cases.find_one({"reporter": "simulator:family"}), 60)
+    # The case photo's matching job builds the worker's index first: wait for it, it is not a sighting's cost.
+    _wait(lambda: db.photos.find_one({"owner.kind": "case", "matched_at": {"$exists": True}}), 300)
     from_photo, from_complete, missed = [], [], 0
     print(f"{count} sightings of {PERSON}, one at a time; one web process, one worker")
     for number, photo in enumerate(photos[1 : count + 1], 1):

@@ -127,6 +127,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MATCH_TOP_K", "5", "Candidates kept per sighting face (the closest cases)."),
     Setting("MATCH_LOOKBACK_DAYS", "90", "How far back a new case searches past sightings."),
     Setting(
+        "HOMEWARD_VECTOR_INDEX",
+        "auto",
+        "How each worker searches faces: exact (every face compared), ivf (faiss IVF: a million faces build in a minute, ~13 ms per search), hnsw (usearch HNSW: ~5 ms per search at a million, which takes ~20 min to build), or auto (exact, then ivf from 50 000 faces of one engine).",
+    ),
+    Setting(
         "HOMEWARD_CASE_PHOTO_JITTERS",
         "10",
         "num_jitters when encoding a case's photos (~0.8 s more per photo): fewer missed sightings, see the README. Sightings always use 1.",
@@ -293,6 +298,7 @@ class Settings:
     match_review: float
     match_top_k: int
     match_lookback_days: int
+    vector_index: str
     case_photo_jitters: int
     review_escalate_minutes: int
     metrics_token: str | None
@@ -353,6 +359,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         match_review=match_review,
         match_top_k=env.integer("MATCH_TOP_K", 1, 50),
         match_lookback_days=env.integer("MATCH_LOOKBACK_DAYS", 1, 3650),
+        vector_index=env.choice("HOMEWARD_VECTOR_INDEX", ("AUTO", "EXACT", "IVF", "HNSW")).lower(),
         case_photo_jitters=env.integer("HOMEWARD_CASE_PHOTO_JITTERS", 1, 100),
         review_escalate_minutes=env.integer("REVIEW_ESCALATE_MINUTES", 1, 10080),
         metrics_token=env.optional("HOMEWARD_METRICS_TOKEN", _check_min_length(16)),

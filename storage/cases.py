@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -18,6 +19,7 @@ from storage.photos import Owner, delete_photos
 
 REFERENCE_ATTEMPTS = 20
 GALLERY_COUNTER = "gallery:removals"
+GALLERY_INSTANCE = "gallery:instance"
 
 
 def draft_owner(contact: str) -> Owner:
@@ -56,7 +58,7 @@ def close_case(
     query = {"reference": reference, "status": "open"} | ({"reporter": reporter} if reporter is not None else {})
     result = db.cases.update_one(query, {"$set": {"status": "closed", "closed_by": by, "closed_at": now or _now()}})
     if result.modified_count:
-        bump_gallery(db)
+        bump_gallery(db, cases=[reference])
     return result.modified_count == 1
 
 
@@ -144,8 +146,8 @@ def erase_contact(db: Database, contact: str) -> dict[str, int]:
             erased["photos"] += delete_photos(db, Owner(kind, reference))
         erased[collection] = db[collection].delete_many({"reporter": contact}).deleted_count
     erased["candidates"] = erase_candidates(db, references["case"], references["sighting"])
-    if references["case"]:
-        bump_gallery(db)
+    if references["case"] or references["sighting"]:
+        bump_gallery(db, cases=references["case"], sightings=references["sighting"])
     return erased
 
 
@@ -166,14 +168,34 @@ def analysed_photo_ids(db: Database, owner: Owner) -> list[str]:
     return [str(p["_id"]) for p in db.photos.find({"owner": owner.as_doc(), "status": "analysed"}, {"_id": 1})]
 
 
-def bump_gallery(db: Database) -> None:
-    """Tell every worker's in-memory gallery that case faces were removed (closed or erased)."""
-    db.counters.update_one({"_id": GALLERY_COUNTER}, {"$inc": {"seq": 1}}, upsert=True)
+def bump_gallery(db: Database, cases: Sequence[str] | None = None, sightings: Sequence[str] = ()) -> None:
+    """Tell every worker's vector indexes that these cases' and sightings' faces left matching (closed or erased).
+
+    Each worker removes just those faces. Without `cases` (None), the workers
+    cannot know which faces went and rebuild their indexes from the database:
+    slow at scale (~40 s per million faces), so name them.
+    """
+    seq = db.counters.find_one_and_update(
+        {"_id": GALLERY_COUNTER}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+    )["seq"]
+    change = {"seq": seq, "at": _now(), "cases": None if cases is None else list(cases), "sightings": list(sightings)}
+    db.gallery_changes.insert_one(change)
 
 
 def gallery_version(db: Database) -> int:
-    """How many times case faces were removed: a gallery that saw another number reloads."""
+    """How many removals there have been (closed or erased cases and sightings)."""
     return int((db.counters.find_one({"_id": GALLERY_COUNTER}) or {}).get("seq", 0))
+
+
+def gallery_removals(db: Database, since: datetime) -> list[dict[str, Any]]:
+    """Removals recorded since then, oldest first: `cases` and `sightings` references (`cases` None: all)."""
+    return list(db.gallery_changes.find({"at": {"$gte": since}}).sort("seq", ASCENDING))
+
+
+def gallery_instance(db: Database) -> str:
+    """A name for this database, kept in it: an index snapshot made from another database is not used."""
+    db.counters.update_one({"_id": GALLERY_INSTANCE}, {"$setOnInsert": {"name": secrets.token_hex(8)}}, upsert=True)
+    return str(db.counters.find_one({"_id": GALLERY_INSTANCE})["name"])  # type: ignore[index]
 
 
 def _insert_with_reference(db: Database, collection: str, prefix: str, doc: dict[str, Any]) -> str:

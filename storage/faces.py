@@ -28,6 +28,9 @@ from storage.sealing import FACE_ENCODING, Keyring, is_sealed, keyring
 MATCH_FIELDS = {"encoding": 1, "owner": 1, "photo_id": 1, "engine": 1}
 # The lengths of plain (unsealed, stored before encryption) vectors: 4 bytes a dimension, per engine.
 PLAIN_BYTES = frozenset(4 * engine.dim for engine in ENGINES.values())
+# What a worker's vector index holds of a face: its vector, whose it is, when it was found, which engine made it.
+INDEX_FIELDS = {"encoding": 1, "owner": 1, "created_at": 1, "engine": 1}
+INDEX_BATCH = 5_000
 
 
 def vector_to_bytes(encoding: np.ndarray) -> Binary:
@@ -161,3 +164,34 @@ def recent_sighting_faces(db: Database, since: datetime, engine: str = DEFAULT_E
     """One engine's sighting faces good enough to match, found since then: what a new case is searched against."""
     query = {"owner.kind": "sighting", "quality": "ok", "created_at": {"$gte": since}, **of_engine(engine)}
     return iter(db.faces.find(query, MATCH_FIELDS))
+
+
+def matchable_faces(
+    db: Database, kind: str, stamped_since: datetime | None = None, found_since: datetime | None = None
+) -> Iterator[dict[str, Any]]:
+    """Case or sighting faces good enough to match, streamed: what a worker's vector index is built from.
+
+    Only those stamped matchable since `stamped_since` (new ones), or found since `found_since`, when given.
+    """
+    if stamped_since is not None:
+        # Exactly the kind_matchable_since index: with `quality` too, SecantusDB scans the whole collection.
+        query: dict[str, Any] = {"owner.kind": kind, "matchable_since": {"$gte": stamped_since}}
+    else:
+        query = {"owner.kind": kind, "quality": "ok"}
+    if found_since is not None:
+        query["created_at"] = {"$gte": found_since}
+    found = db.faces.find(query, INDEX_FIELDS | {"quality": 1}, batch_size=INDEX_BATCH)
+    return (face for face in found if face["quality"] == "ok")
+
+
+def count_matchable_faces(db: Database, kind: str, found_since: datetime | None = None) -> int:
+    """How many faces `matchable_faces` would stream: the total of a rebuild's progress line."""
+    query: dict[str, Any] = {"owner.kind": kind, "quality": "ok"}
+    if found_since is not None:
+        query["created_at"] = {"$gte": found_since}
+    return db.faces.count_documents(query)
+
+
+def faces_by_ids(db: Database, face_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
+    """The faces still stored among these (an index may hold one erased a moment ago), by id."""
+    return {f["_id"]: f for f in db.faces.find({"_id": {"$in": face_ids}}, MATCH_FIELDS)}

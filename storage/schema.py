@@ -84,6 +84,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
     ],
     "counters": [],
+    # What left matching (closed or erased cases and sightings), which every worker's index follows.
+    "gallery_changes": [IndexModel([("at", ASCENDING)], name="at")],
     "cases": [
         IndexModel([("reference", ASCENDING)], unique=True, name="reference_unique"),
         IndexModel([("source", ASCENDING)], unique=True, name="source_unique"),

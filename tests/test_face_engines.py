@@ -25,7 +25,7 @@ from storage.photos import Owner, finish_analysis, save_photo
 from storage.schema import upgrade_documents
 from tests import photo_files
 from tests.test_cli import env_of
-from workers.gallery import MatrixGallery
+from workers.gallery import IndexedGallery
 
 POWELL = ("Colin_Powell/Colin_Powell_0001.jpg", "Colin_Powell/Colin_Powell_0002.jpg")
 BUSH = "George_W_Bush/George_W_Bush_0001.jpg"
@@ -114,12 +114,13 @@ def test_reembed_adds_the_other_engines_faces_and_neither_gallery_sees_the_other
     assert [f["engine"] for f in faces_of_photo(db, photo["_id"], "arcface")] == ["arcface"]
 
     sighting = (lfw / POWELL[1]).read_bytes()
+    gallery = IndexedGallery(db)  # one index per engine
     for engine in (dlib, arcface_engine):
-        gallery = MatrixGallery(db, engine.info)
-        found = gallery.search(analyse_photo(sighting, engine=engine).faces[0].encoding, Bands(0.6, 0.8), 5)
-        assert len(gallery) == 1, f"the {engine.info.name} gallery holds only its own engine's face"
+        vector = analyse_photo(sighting, engine=engine).faces[0].encoding
+        found = gallery.search(vector, Bands(0.6, 0.8), 5, engine=engine.info.name)
         assert [hit.case for hit, _ in found] == [reference]
-        assert db.faces.find_one({"_id": found[0][1]})["engine"] == engine.info.name
+        assert db.faces.find_one({"_id": found[0][1]})["engine"] == engine.info.name, "each engine finds its own face"
+    assert len(gallery) == 2
 
 
 def test_faces_stored_before_engines_existed_count_as_dlib_only(db: Database) -> None:

@@ -8,6 +8,7 @@ before the first job runs (or from the environment on first use).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from rq import Queue
 
@@ -16,7 +17,7 @@ from bot.registry import build_channels
 from config import Settings, load_settings
 from core.faces import engines
 from storage.connections import Connections, connect
-from workers.gallery import CaseGallery, MatrixGallery
+from workers.gallery import CaseGallery, IndexedGallery, SightingIndex
 from workers.queue import make_queue
 
 
@@ -27,14 +28,19 @@ class WorkerContext:
     channels: dict[str, Channel] = field(default_factory=dict)
     queue: Queue | None = None
     gallery: CaseGallery | None = None  # the open cases' faces, held in memory by this process
+    sightings: SightingIndex | None = None  # the sighting faces of the lookback window, likewise
 
     def __post_init__(self) -> None:
         if not self.channels:
             self.channels = build_channels(self.settings, self.connections.redis)
         if self.queue is None:
             self.queue = make_queue(self.connections.redis)
+        snapshots, kind = self.settings.data_dir / "index", self.settings.vector_index
         if self.gallery is None:
-            self.gallery = MatrixGallery(self.connections.db, engines.ENGINES[self.settings.face_engine])
+            self.gallery = IndexedGallery(self.connections.db, snapshots, kind)
+        if self.sightings is None:
+            lookback = timedelta(days=self.settings.match_lookback_days)
+            self.sightings = SightingIndex(self.connections.db, lookback, snapshots, kind)
 
     @property
     def engine(self) -> engines.FaceEngine:

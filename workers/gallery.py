@@ -1,93 +1,499 @@
-"""The faces of open cases, held in memory as one float32 matrix per worker.
+"""Each worker's replica of the faces it matches against: open cases' faces, and recent sightings' faces.
 
-Behind a two-method interface (`search`, `refresh`) so that an ANN index or
-MongoDB Atlas Vector Search can replace it. Kept fresh without full reloads:
-new case faces are fetched by their `matchable_since` stamp; a removal
-(a case closed or erased) bumps a counter that triggers one full reload.
+MongoDB is the source of truth; a worker holds a vector index of each kind
+(`workers/vector_index.py`: exact when small, approximate when large) and
+follows changes before every search, without full reloads:
+
+- new faces by their `matchable_since` stamp (a little slack for clock skew;
+  faces already held are skipped);
+- removals from the `gallery_changes` log: closing or erasing a case (or
+  erasing a sighting) names the references, and exactly their faces leave;
+- sighting faces older than `MATCH_LOOKBACK_DAYS` age out.
+
+Faces of different engines are never compared: each engine has its own
+index. The replica is saved under the data dir (`index/<kind>/<engine>`)
+with the last change it holds, so a restart loads it in seconds and catches
+up; a missing or damaged snapshot is rebuilt from MongoDB with a progress line.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 from bson import ObjectId
 
-from core.faces.engines import DEFAULT_ENGINE, ENGINES, EngineInfo
-from core.faces.matching import Bands, Hit, best_per_case, distances
-from storage.cases import gallery_version, open_references
+from core.faces.engines import DEFAULT_ENGINE
+from core.faces.engines import ENGINES as FACE_ENGINES
+from core.faces.matching import Bands, Hit, keep_best
+from storage.cases import gallery_instance, gallery_removals, open_references
 from storage.connections import Database
-from storage.faces import bytes_to_vector, usable_case_faces
+from storage.faces import bytes_to_vector, count_matchable_faces, matchable_faces
+from workers.vector_index import SnapshotError, VectorIndex, load_index, make_index, needs_rebuild, read_extra, rebuilt
 
-# Stamps come from several processes' clocks; look back a little and skip faces already held.
+log = logging.getLogger(__name__)
+
+# Stamps come from several processes' clocks; look back a little and skip faces (and removals) already held.
 CLOCK_SLACK = timedelta(seconds=30)
+# Each engine's vectors: size and how distance is measured (core/faces/engines.py).
+ENGINES: dict[str, tuple[int, str]] = {name: (info.dim, info.metric) for name, info in FACE_ENGINES.items()}
+SAVE_EVERY = timedelta(minutes=10)  # a changed replica is saved at most this often (a million faces: ~2 s)
+PROGRESS_EVERY = 5.0  # seconds between progress lines of a rebuild
+REBUILD_BATCH = 10_000
+AGE_EVERY = 60.0  # seconds between looks for sighting faces past the lookback
+STATE_FORMAT = 1
+
+
+def engine_of(face: dict[str, Any]) -> str:
+    """Which engine made a face's vector: faces stored before engines had names are dlib's."""
+    return str(face.get("engine") or DEFAULT_ENGINE)
+
+
+def face_vector(face: dict[str, Any]) -> np.ndarray:
+    """A stored face's vector (storage decodes it: the one place that knows how encodings are stored)."""
+    return bytes_to_vector(face["encoding"])
 
 
 class CaseGallery(Protocol):
     def search(
-        self, vector: np.ndarray, bands: Bands, top_k: int, exclude_case: str | None = None
+        self,
+        vector: np.ndarray,
+        bands: Bands,
+        top_k: int,
+        exclude_case: str | None = None,
+        engine: str = DEFAULT_ENGINE,
     ) -> list[tuple[Hit, ObjectId]]: ...
 
 
-class MatrixGallery:
-    """One engine's case faces (the configured one): vectors of another engine are never loaded."""
+class Faces:
+    """One engine's faces in a vector index, and what each key stands for (face id, owner, when found).
 
-    def __init__(self, db: Database, engine: EngineInfo = ENGINES[DEFAULT_ENGINE]) -> None:
-        self._db = db
-        self._engine = engine
-        self._matrix = np.zeros((0, engine.dim), dtype=np.float32)
-        self._cases: list[str] = []
-        self._face_ids: list[ObjectId] = []
-        self._held: set[ObjectId] = set()
-        self._removals: int | None = None
-        self._since = datetime.min.replace(tzinfo=UTC)
+    Keys are positions in these columns; a removed face leaves a hole that the next rebuild closes.
+    """
+
+    def __init__(self, index: VectorIndex) -> None:
+        self.index = index
+        self.face_ids: list[bytes | None] = []
+        self.owner_codes = np.zeros(0, dtype=np.int32)
+        self.found = np.zeros(0, dtype=np.float64)  # seconds since the epoch
+        self.owners: list[str] = []  # code -> reference
+        self._code_of: dict[str, int] = {}
+        self.key_of: dict[bytes, int] = {}
 
     def __len__(self) -> int:
-        return len(self._face_ids)
+        return len(self.index)
 
-    def search(
-        self, vector: np.ndarray, bands: Bands, top_k: int, exclude_case: str | None = None
-    ) -> list[tuple[Hit, ObjectId]]:
-        """The top_k closest open cases to one face (the core's policy), each with the id of its closest face."""
-        self.refresh()
-        row_distances = distances(self._matrix, vector, self._engine.metric)
-        if exclude_case is not None:
-            row_distances = np.where(np.array(self._cases, dtype=object) == exclude_case, np.inf, row_distances)
+    def holds(self, face_id: ObjectId) -> bool:
+        return face_id.binary in self.key_of
+
+    def add(self, face_ids: list[ObjectId], owners: list[str], found: list[datetime], vectors: np.ndarray) -> None:
+        start = len(self.face_ids)
+        keys = np.arange(start, start + len(face_ids), dtype=np.int64)
+        codes = np.array([self._code(owner) for owner in owners], dtype=np.int32)
+        self.face_ids += [face_id.binary for face_id in face_ids]
+        self.owner_codes = _grow(self.owner_codes, codes)
+        self.found = _grow(self.found, np.array([_seconds(moment) for moment in found], dtype=np.float64))
+        self.key_of.update(zip((face_id.binary for face_id in face_ids), keys.tolist(), strict=True))
+        self.index.add(keys, vectors)
+
+    def remove_owners(self, owners: Iterable[str]) -> int:
+        """Take every face of these cases or sightings out of the index; how many went."""
+        codes = [code for owner in owners if (code := self._code_of.get(owner)) is not None]
+        if not codes:
+            return 0
+        return self._forget(np.flatnonzero(np.isin(self.owner_codes[: len(self.face_ids)], codes)).tolist())
+
+    def remove_found_before(self, moment: datetime) -> int:
+        """Take out the faces found before then (sightings older than the lookback window)."""
+        held = len(self.face_ids)
+        old = (self.found[:held] < _seconds(moment)) & (self.owner_codes[:held] >= 0)
+        return self._forget(np.flatnonzero(old).tolist()) if old.any() else 0
+
+    def search(self, vector: np.ndarray, k: int, max_distance: float) -> list[tuple[ObjectId, str, float]]:
+        """The k closest faces within max_distance: (face id, owner reference, distance), closest first."""
+        keys, found = self.index.search(vector, k, max_distance)
         return [
-            (hit, self._face_ids[hit.face_index]) for hit in best_per_case(row_distances, self._cases, bands, top_k)
+            (ObjectId(self.face_ids[key]), self.owners[self.owner_codes[key]], float(distance))
+            for key, distance in zip(keys.tolist(), found.tolist(), strict=True)
+            if self.face_ids[key] is not None
         ]
 
-    def refresh(self) -> None:
-        removals = gallery_version(self._db)
-        if removals != self._removals:
-            self._reload(removals)
-        else:
-            self._add_new()
+    def save(self, directory: Path, state: dict[str, Any]) -> None:
+        ids = b"".join(face_id or bytes(12) for face_id in self.face_ids)
+        extras = {
+            "face_ids.bin": ids,
+            "owners.npy": _npy(self.owner_codes[: len(self.face_ids)]),
+            "found.npy": _npy(self.found[: len(self.face_ids)]),
+            "owner_names.json": json.dumps(self.owners).encode(),
+            "state.json": json.dumps(state).encode(),
+        }
+        self.index.save(directory, extras)
 
-    def _reload(self, removals: int) -> None:
-        open_cases = open_references(self._db)
-        faces = [f for f in usable_case_faces(self._db, engine=self._engine.name) if f["owner"]["id"] in open_cases]
-        self._matrix = np.zeros((0, self._engine.dim), dtype=np.float32)
-        self._cases, self._face_ids, self._held = [], [], set()
-        self._since = datetime.now(UTC)
-        self._append(faces)
-        self._removals = removals
+    @classmethod
+    def load(cls, directory: Path) -> tuple[Faces, dict[str, Any]]:
+        """A saved replica and the state it was saved with; SnapshotError when missing or damaged."""
+        faces = cls(load_index(directory))
+        try:
+            ids = read_extra(directory, "face_ids.bin")
+            faces.owner_codes = np.load(io.BytesIO(read_extra(directory, "owners.npy")))
+            faces.found = np.load(io.BytesIO(read_extra(directory, "found.npy")))
+            faces.owners = json.loads(read_extra(directory, "owner_names.json"))
+            state = json.loads(read_extra(directory, "state.json"))
+        except ValueError as exc:
+            raise SnapshotError(f"{directory}: {exc}") from None
+        faces._code_of = {owner: code for code, owner in enumerate(faces.owners)}
+        face_ids: list[bytes | None] = [ids[i : i + 12] for i in range(0, len(ids), 12)]
+        for key in np.flatnonzero(faces.owner_codes < 0).tolist():  # removed ones
+            face_ids[key] = None
+        faces.face_ids = face_ids
+        faces.key_of = dict(zip(face_ids, range(len(face_ids)), strict=True))  # type: ignore[arg-type]
+        faces.key_of.pop(None, None)  # type: ignore[call-overload]
+        return faces, state
+
+    def _code(self, owner: str) -> int:
+        code = self._code_of.get(owner)
+        if code is None:
+            code = self._code_of[owner] = len(self.owners)
+            self.owners.append(owner)
+        return code
+
+    def _forget(self, keys: list[int]) -> int:
+        for key in keys:
+            face_id = self.face_ids[key]
+            if face_id is not None:
+                self.key_of.pop(face_id, None)
+                self.face_ids[key] = None
+            self.owner_codes[key] = -1
+        return self.index.remove(keys)
+
+
+class FollowedFaces:
+    """The faces of one kind ("case": open cases; "sighting": found within the lookback), followed from MongoDB."""
+
+    def __init__(
+        self,
+        db: Database,
+        kind: str,
+        snapshot_dir: Path | None = None,
+        index_kind: str = "auto",
+        lookback: timedelta | None = None,
+    ) -> None:
+        self._db, self.kind, self._index_kind, self._lookback = db, kind, index_kind, lookback
+        self._snapshot_dir = snapshot_dir / kind if snapshot_dir is not None else None
+        self.engines: dict[str, Faces] = {}
+        self._ready = False
+        self._since = datetime.min.replace(tzinfo=UTC)  # new faces stamped since then are not held yet
+        self._removals_since = datetime.min.replace(tzinfo=UTC)
+        self._seen_removals: dict[int, float] = {}  # removals applied within the slack window: seq -> at
+        self._instance = ""
+        self._changed_at: float | None = None
+        self._saved_at = time.monotonic()
+        self._aged_at = -AGE_EVERY
+        self._unknown: set[str] = set()
+
+    def __len__(self) -> int:
+        return sum(len(faces) for faces in self.engines.values())
+
+    def refresh(self) -> None:
+        """Catch up with MongoDB: on first use from the snapshot (or a rebuild), then removals, new faces, age."""
+        if not self._ready:
+            self._start()
+        if self._apply_removals():
+            self._rebuild()
+        self._add_new()
+        if self._lookback is not None and time.monotonic() - self._aged_at >= AGE_EVERY:
+            self._age_out()
+        self._save_if_due()
+
+    def search(
+        self, vector: np.ndarray, k: int, max_distance: float, engine: str = DEFAULT_ENGINE
+    ) -> list[tuple[ObjectId, str, float]]:
+        """The k closest faces of this engine within max_distance: (face id, owner, distance), closest first."""
+        self.refresh()
+        faces = self.engines.get(engine)
+        return faces.search(vector, k, max_distance) if faces is not None else []
+
+    def save(self) -> None:
+        """Write the replica to the data dir now (best effort: another worker may be writing it too)."""
+        if self._snapshot_dir is None:
+            return
+        state = {
+            "format": STATE_FORMAT,
+            "database": self._instance,
+            "since": self._since.isoformat(),
+            "removals_since": self._removals_since.isoformat(),
+            "seen_removals": self._seen_removals,
+        }
+        started = time.monotonic()
+        try:
+            for engine, faces in self.engines.items():
+                faces.save(self._snapshot_dir / engine, state)
+        except OSError as exc:
+            log.warning("%s index: snapshot not saved (%s); the next save tries again", self.kind, exc)
+            return
+        self._saved_at, self._changed_at = time.monotonic(), None
+        log.info("%s index: %d faces saved in %.1f s", self.kind, len(self), time.monotonic() - started)
+
+    def _start(self) -> None:
+        self._instance = gallery_instance(self._db)
+        if not self._load():
+            self._rebuild()
+        self._ready = True
+
+    def _load(self) -> bool:
+        if self._snapshot_dir is None or not self._snapshot_dir.exists():
+            return False
+        started, engines, states = time.monotonic(), {}, []
+        try:
+            for folder in sorted(p for p in self._snapshot_dir.iterdir() if p.is_dir() and "." not in p.name):
+                engines[folder.name], state = Faces.load(folder)
+                states.append(state)
+        except SnapshotError as exc:
+            log.warning("%s index: snapshot not usable (%s); rebuilding it from MongoDB", self.kind, exc)
+            return False
+        if not states or any(s.get("format") != STATE_FORMAT or s.get("database") != self._instance for s in states):
+            log.warning("%s index: snapshot is of another database or version; rebuilding it from MongoDB", self.kind)
+            return False
+        # Engines saved at different moments: catch up from the oldest (adding and removing again changes nothing).
+        self.engines = engines
+        self._since = min(datetime.fromisoformat(s["since"]) for s in states)
+        self._removals_since = min(datetime.fromisoformat(s["removals_since"]) for s in states)
+        self._seen_removals = {int(seq): at for s in states for seq, at in s["seen_removals"].items()}
+        log.info(
+            "%s index: %d faces loaded from the snapshot in %.1f s", self.kind, len(self), time.monotonic() - started
+        )
+        return True
+
+    def _rebuild(self) -> None:
+        """Read every face of this kind from MongoDB into fresh indexes, saying how far it got."""
+        started = datetime.now(UTC)
+        self._removals_since = started
+        self._apply_removals()  # only to mark the removals up to now as seen
+        found_since = self._cutoff()
+        total = count_matchable_faces(self._db, self.kind, found_since=found_since)
+        log.info("%s index: rebuilding from MongoDB (%d faces)", self.kind, total)
+        open_cases = open_references(self._db) if self.kind == "case" else None
+        # Columns per engine, filled a batch at a time: a million face documents at once would not fit.
+        columns: dict[str, tuple[list[ObjectId], list[str], list[datetime], list[np.ndarray]]] = {}
+        batch: list[dict[str, Any]] = []
+        last_line = time.monotonic()
+        for read, face in enumerate(matchable_faces(self._db, self.kind, found_since=found_since), 1):
+            if (open_cases is None or face["owner"]["id"] in open_cases) and self._known(face):
+                batch.append(face)
+            if len(batch) >= REBUILD_BATCH:
+                _gather(columns, batch)
+                batch = []
+            if time.monotonic() - last_line >= PROGRESS_EVERY:
+                log.info("%s index: rebuilding, %d of %d faces read", self.kind, read, total)
+                last_line = time.monotonic()
+        _gather(columns, batch)
+        self.engines = {}
+        for engine, (ids, owners, found, vectors) in columns.items():
+            self._held(engine, len(ids)).add(ids, owners, found, np.concatenate(vectors))
+        self._since = started
+        self._changed_at = time.monotonic()
+        log.info(
+            "%s index: rebuilt, %d faces in %.1f s",
+            self.kind,
+            len(self),
+            (datetime.now(UTC) - started).total_seconds(),
+        )
+        self._save_now()
+
+    def _apply_removals(self) -> bool:
+        """Remove the faces of cases and sightings named in new removals; True when one asks for a full rebuild."""
+        checked = datetime.now(UTC)
+        rebuild = False
+        for change in gallery_removals(self._db, self._removals_since - CLOCK_SLACK):
+            if change["seq"] in self._seen_removals:
+                continue
+            self._seen_removals[change["seq"]] = _seconds(change["at"])
+            owners = change["sightings"] if self.kind == "sighting" else change["cases"]
+            if owners is None:
+                rebuild = True
+            elif owners:
+                removed = sum(faces.remove_owners(owners) for faces in self.engines.values())
+                if removed:
+                    self._changed_at = time.monotonic()
+                    log.info("%s index: %d faces removed", self.kind, removed)
+        horizon = (checked - 2 * CLOCK_SLACK).timestamp()
+        self._seen_removals = {seq: at for seq, at in self._seen_removals.items() if at >= horizon}
+        self._removals_since = checked
+        return rebuild and self._ready
 
     def _add_new(self) -> None:
         started = datetime.now(UTC)
-        stamped = usable_case_faces(self._db, matchable_since=self._since - CLOCK_SLACK, engine=self._engine.name)
-        fresh = [f for f in stamped if f["_id"] not in self._held]
-        if fresh:
-            open_cases = open_references(self._db, among=[f["owner"]["id"] for f in fresh])
-            self._append([f for f in fresh if f["owner"]["id"] in open_cases])
+        fresh = [
+            face
+            for face in matchable_faces(self._db, self.kind, stamped_since=self._since - CLOCK_SLACK)
+            if not self._holds(face) and self._known(face)
+        ]
+        cutoff = self._cutoff()
+        if cutoff is not None:
+            fresh = [face for face in fresh if face["created_at"].replace(tzinfo=UTC) >= cutoff]
+        if fresh and self.kind == "case":
+            open_cases = open_references(self._db, among=[face["owner"]["id"] for face in fresh])
+            fresh = [face for face in fresh if face["owner"]["id"] in open_cases]
+        by_engine: dict[str, list[dict[str, Any]]] = {}
+        for face in fresh:
+            by_engine.setdefault(engine_of(face), []).append(face)
+        for engine, faces in by_engine.items():
+            held = self._held(engine, len(faces))
+            held.add(*_columns(faces))
+            self._changed_at = time.monotonic()
+            if needs_rebuild(held.index, self._index_kind):
+                started_at = time.monotonic()
+                held.index = rebuilt(held.index, self._index_kind)
+                log.info(
+                    "%s index: %s rebuilt for %d faces in %.1f s",
+                    self.kind,
+                    engine,
+                    len(held),
+                    time.monotonic() - started_at,
+                )
         self._since = started
 
-    def _append(self, faces: list[dict[str, Any]]) -> None:
-        if not faces:
-            return
-        vectors = np.stack([bytes_to_vector(f["encoding"]) for f in faces]).astype(np.float32)
-        self._matrix = np.vstack([self._matrix, vectors])
-        self._cases += [f["owner"]["id"] for f in faces]
-        self._face_ids += [f["_id"] for f in faces]
-        self._held.update(f["_id"] for f in faces)
+    def _age_out(self) -> None:
+        self._aged_at = time.monotonic()
+        cutoff = self._cutoff()
+        assert cutoff is not None
+        if sum(faces.remove_found_before(cutoff) for faces in self.engines.values()):
+            self._changed_at = time.monotonic()
+
+    def _cutoff(self) -> datetime | None:
+        return datetime.now(UTC) - self._lookback if self._lookback is not None else None
+
+    def _holds(self, face: dict[str, Any]) -> bool:
+        faces = self.engines.get(engine_of(face))
+        return faces is not None and faces.holds(face["_id"])
+
+    def _known(self, face: dict[str, Any]) -> bool:
+        """Whether this worker can hold the face: its engine is in ENGINES (said once per unknown engine)."""
+        engine = engine_of(face)
+        if engine in ENGINES:
+            return True
+        if engine not in self._unknown:
+            self._unknown.add(engine)
+            log.warning(
+                "%s index: faces of engine %r are not matched: add it to ENGINES in workers/gallery.py",
+                self.kind,
+                engine,
+            )
+        return False
+
+    def _held(self, engine: str, expected: int) -> Faces:
+        if engine not in self.engines:
+            dim, metric = ENGINES[engine]
+            self.engines[engine] = Faces(make_index(dim, metric, self._index_kind, expected))
+        return self.engines[engine]
+
+    def _save_if_due(self) -> None:
+        if self._changed_at is not None and time.monotonic() - self._saved_at >= SAVE_EVERY.total_seconds():
+            self.save()
+
+    def _save_now(self) -> None:
+        if self._snapshot_dir is not None:
+            self.save()
+
+
+class IndexedGallery:
+    """The open cases' faces, searched per sighting face (and per new case face, for duplicates)."""
+
+    def __init__(self, db: Database, snapshot_dir: Path | None = None, index_kind: str = "auto") -> None:
+        self.faces = FollowedFaces(db, "case", snapshot_dir, index_kind)
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def refresh(self) -> None:
+        self.faces.refresh()
+
+    def search(
+        self,
+        vector: np.ndarray,
+        bands: Bands,
+        top_k: int,
+        exclude_case: str | None = None,
+        engine: str = DEFAULT_ENGINE,
+    ) -> list[tuple[Hit, ObjectId]]:
+        """The top_k closest open cases to one face (the core's policy), each with the id of its closest face.
+
+        Asks the index for a few faces per case wanted, and for more while
+        the cases found within the review band are fewer than top_k.
+        """
+        wanted = 4 * top_k + 4
+        while True:
+            found = self.faces.search(vector, wanted, bands.review, engine)
+            best: dict[str, tuple[float, int, ObjectId]] = {}
+            for row, (face_id, case, distance) in enumerate(found):
+                if case != exclude_case and case not in best:
+                    best[case] = (distance, row, face_id)
+            if len(best) >= top_k or len(found) < wanted or wanted >= len(self.faces):
+                break
+            wanted *= 4
+        hits = [Hit(case, row, distance) for case, (distance, row, _) in best.items()]
+        return [(hit, best[hit.case][2]) for hit in keep_best(hits, top_k)]
+
+
+class SightingIndex:
+    """The sighting faces of the last MATCH_LOOKBACK_DAYS: what a new case's photo is searched against."""
+
+    def __init__(
+        self, db: Database, lookback: timedelta, snapshot_dir: Path | None = None, index_kind: str = "auto"
+    ) -> None:
+        self.faces = FollowedFaces(db, "sighting", snapshot_dir, index_kind, lookback)
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def within(
+        self, vector: np.ndarray, max_distance: float, limit: int, engine: str = DEFAULT_ENGINE
+    ) -> list[tuple[ObjectId, str, float]]:
+        """Sighting faces within max_distance of this face (at most `limit`, closest first)."""
+        return self.faces.search(vector, limit, max_distance, engine)
+
+
+def _columns(faces: list[dict[str, Any]]) -> tuple[list[ObjectId], list[str], list[datetime], np.ndarray]:
+    return (
+        [face["_id"] for face in faces],
+        [face["owner"]["id"] for face in faces],
+        [face["created_at"] for face in faces],
+        np.stack([face_vector(face) for face in faces]),
+    )
+
+
+def _gather(
+    columns: dict[str, tuple[list[ObjectId], list[str], list[datetime], list[np.ndarray]]],
+    faces: list[dict[str, Any]],
+) -> None:
+    by_engine: dict[str, list[dict[str, Any]]] = {}
+    for face in faces:
+        by_engine.setdefault(engine_of(face), []).append(face)
+    for engine, group in by_engine.items():
+        ids, owners, found, vectors = _columns(group)
+        held = columns.setdefault(engine, ([], [], [], []))
+        held[0].extend(ids)
+        held[1].extend(owners)
+        held[2].extend(found)
+        held[3].append(vectors)
+
+
+def _grow(column: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return np.concatenate([column, values]) if len(column) else values
+
+
+def _seconds(moment: datetime) -> float:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()

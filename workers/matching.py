@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+from bson import ObjectId
 
-from core.faces import engines
-from core.faces.matching import Bands, Hit, best_per_case, distances, keep_best
+from core.faces.matching import Bands, Hit, keep_best
 from storage.candidates import pending_distances, record_candidate
 from storage.cases import flag_possible_duplicate, is_open
-from storage.faces import bytes_to_vector, find_face, recent_sighting_faces, usable_faces, usable_faces_of_owner
+from storage.faces import faces_by_ids, find_face, usable_faces, usable_faces_of_owner
 from storage.photos import Owner, find_photo, mark_matched
 from workers import metrics
 from workers.context import WorkerContext, current
-from workers.gallery import CaseGallery
+from workers.gallery import CaseGallery, SightingIndex, engine_of, face_vector
 
 log = logging.getLogger(__name__)
+
+# Sighting faces one case face can meet within the review band: far more than any real person's sightings.
+PAST_SIGHTINGS_LIMIT = 1000
 
 
 def match_photo(photo_id: str) -> int:
@@ -50,13 +52,18 @@ def _gallery(context: WorkerContext) -> CaseGallery:
     return context.gallery
 
 
+def _sightings(context: WorkerContext) -> SightingIndex:
+    assert context.sightings is not None
+    return context.sightings
+
+
 def _bands(context: WorkerContext) -> Bands:
     return Bands(context.settings.match_strong, context.settings.match_review)
 
 
 def _sighting_face(context: WorkerContext, face: dict[str, Any]) -> int:
     db, bands, top_k = context.connections.db, _bands(context), context.settings.match_top_k
-    found = _gallery(context).search(bytes_to_vector(face["encoding"]), bands, top_k)
+    found = _gallery(context).search(face_vector(face), bands, top_k, engine=engine_of(face))
     case_face_ids = {hit.case: case_face_id for hit, case_face_id in found}
     created = 0
     for hit in keep_best([hit for hit, _ in found], top_k, pending_distances(db, face["_id"])):
@@ -74,21 +81,30 @@ def _record(context: WorkerContext, hit: Hit, case_face: dict[str, Any], sightin
 
 
 def _past_sightings(context: WorkerContext, case: str) -> int:
-    """Retroactive search: a case reported after a sighting still meets it. Scores use all the case's faces."""
+    """Retroactive search: a case reported after a sighting still meets it. Scores use all the case's faces.
+
+    Each case face is searched in the index of the lookback window's sighting faces; a sighting face
+    takes its best distance over the case's faces.
+    """
     db, bands, settings = context.connections.db, _bands(context), context.settings
-    engine = engines.ENGINES[settings.face_engine]
-    case_faces = usable_faces_of_owner(db, Owner("case", case), engine.name)
-    if not case_faces:
-        return 0
-    since = datetime.now(UTC) - timedelta(days=settings.match_lookback_days)
-    matrix = np.stack([bytes_to_vector(f["encoding"]) for f in case_faces])
+    case_faces = usable_faces_of_owner(db, Owner("case", case), settings.face_engine)
+    best: dict[ObjectId, tuple[float, int]] = {}  # sighting face -> (distance, row of the closest case face)
+    for row, case_face in enumerate(case_faces):
+        near = _sightings(context).within(
+            face_vector(case_face), bands.review, PAST_SIGHTINGS_LIMIT, engine_of(case_face)
+        )
+        for sighting_face_id, _, distance in near:
+            if distance < best.get(sighting_face_id, (np.inf, 0))[0]:
+                best[sighting_face_id] = (distance, row)
+    stored = faces_by_ids(db, list(best))  # one erased since the index last looked is skipped
     created = 0
-    for sighting_face in recent_sighting_faces(db, since, engine.name):
-        row_distances = distances(matrix, bytes_to_vector(sighting_face["encoding"]), engine.metric)
-        hits = best_per_case(row_distances, [case] * len(case_faces), bands, 1)
+    for sighting_face_id, (distance, row) in sorted(best.items(), key=lambda item: item[1]):
+        hit = Hit(case, row, distance)
         # Within the review band, and the sighting face has fewer than top_k closer cases pending:
-        if hits and keep_best(hits, settings.match_top_k, pending_distances(db, sighting_face["_id"])):
-            created += _record(context, hits[0], case_faces[hits[0].face_index], sighting_face)
+        if sighting_face_id in stored and keep_best(
+            [hit], settings.match_top_k, pending_distances(db, sighting_face_id)
+        ):
+            created += _record(context, hit, case_faces[row], stored[sighting_face_id])
     return created
 
 
@@ -96,7 +112,8 @@ def _flag_duplicates(context: WorkerContext, case: str, faces: list[dict[str, An
     """A new case whose face is in the strong band of another open case: maybe the same person reported twice."""
     db, bands = context.connections.db, _bands(context)
     for face in faces:
-        for hit, _ in _gallery(context).search(bytes_to_vector(face["encoding"]), bands, 3, exclude_case=case):
+        found = _gallery(context).search(face_vector(face), bands, 3, exclude_case=case, engine=engine_of(face))
+        for hit, _ in found:
             if bands.band(hit.distance) == "strong":
                 flag_possible_duplicate(db, case, hit.case, hit.distance)
                 log.info("case %s may duplicate case %s (distance %.3f)", case, hit.case, hit.distance)

@@ -1,0 +1,224 @@
+"""The vector indexes behind matching: exact and approximate agree, forget removed faces, survive restarts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bson import ObjectId
+
+from core.faces.matching import Bands, distances
+from storage.cases import bump_gallery, close_case, create_case, erase_contact
+from storage.connections import Connections, Database
+from workers.gallery import IndexedGallery, SightingIndex
+from workers.vector_index import (
+    ExactIndex,
+    HnswIndex,
+    IvfIndex,
+    SnapshotError,
+    build_index,
+    load_index,
+    needs_rebuild,
+    rebuilt,
+)
+
+BANDS = Bands(0.42, 0.55)
+
+
+def face_like(people: int, samples: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Identities with noisy samples: the same person ~0.35 apart, different people ~0.8 (dlib's scale)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 0.8 / np.sqrt(2 * dim), (people, dim))
+    vectors = np.repeat(centres, samples, axis=0) + rng.normal(0, 0.35 / np.sqrt(2 * dim), (people * samples, dim))
+    return vectors.astype(np.float32), np.repeat(np.arange(people), samples)
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+@pytest.mark.parametrize(("dim", "metric", "radius"), [(128, "euclidean", 0.55), (512, "cosine", 0.4)])
+def test_exact_and_approximate_find_the_same_faces_on_a_small_gallery(
+    dim: int, metric: str, radius: float, kind: str
+) -> None:
+    vectors, people = face_like(600, 4, dim)
+    if metric == "cosine":
+        vectors = unit(vectors)  # the same person ~0.1 apart in cosine distance, different people ~1
+    keys = np.arange(len(vectors)) * 7 + 3  # the caller's keys, not positions
+    exact = build_index(dim, metric, keys, vectors, "exact")
+    approximate = build_index(dim, metric, keys, vectors, kind)
+    assert isinstance(exact, ExactIndex) and isinstance(approximate, IvfIndex if kind == "ivf" else HnswIndex)
+    rng = np.random.default_rng(1)
+    for person in rng.choice(600, 40, replace=False):
+        probe = vectors[person * 4] + rng.normal(0, 0.3 / np.sqrt(2 * dim), dim).astype(np.float32)
+        exact_keys, exact_distances = exact.search(probe, 10, radius)
+        approximate_keys, approximate_distances = approximate.search(probe, 10, radius)
+        assert list(approximate_keys) == list(exact_keys)
+        assert np.allclose(approximate_distances, exact_distances, atol=1e-3)  # 512-d HNSW keeps float16
+        assert set(people[(exact_keys - 3) // 7]) == {person}  # within the radius: only the same person
+
+
+def test_exact_distances_are_the_matching_policy_s_own() -> None:
+    vectors, _ = face_like(50, 4, 128)
+    index = build_index(128, "euclidean", np.arange(200), vectors, "exact")
+    keys, found = index.search(vectors[0], 200, 10.0)
+    assert np.allclose(found, distances(vectors, vectors[0])[keys], atol=1e-6)
+    assert list(found) == sorted(found) and keys[0] == 0
+
+
+@pytest.mark.parametrize("kind", ["exact", "ivf", "hnsw"])
+def test_a_removed_face_is_never_found_again(kind: str) -> None:
+    vectors, _ = face_like(600, 4, 128)
+    index = build_index(128, "euclidean", np.arange(2400), vectors, kind)
+    assert set(index.search(vectors[8], 10, 0.55)[0]) == {8, 9, 10, 11}
+    assert index.remove([8, 9, 10, 99_999]) == 3
+    assert list(index.search(vectors[8], 10, 0.55)[0]) == [11] and len(index) == 2397
+    index.add(np.array([9]), vectors[9:10])  # back again
+    assert set(index.search(vectors[8], 10, 0.55)[0]) == {9, 11}
+
+
+@pytest.mark.parametrize("kind", ["exact", "ivf", "hnsw"])
+def test_a_saved_index_loads_as_it_was_and_a_damaged_one_is_refused(kind: str, tmp_path: Path) -> None:
+    vectors, _ = face_like(600, 4, 128)
+    index = build_index(128, "euclidean", np.arange(2400), vectors, kind)
+    index.remove([0, 1])
+    index.save(tmp_path / "index", {"mine.json": b"{}"})
+    loaded = load_index(tmp_path / "index")
+    assert type(loaded) is type(index) and len(loaded) == 2398
+    for probe in vectors[[2, 100, 2000]]:
+        assert list(loaded.search(probe, 10, 0.55)[0]) == list(index.search(probe, 10, 0.55)[0])
+    biggest = max((p for p in (tmp_path / "index").iterdir()), key=lambda p: p.stat().st_size)
+    data = bytearray(biggest.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    biggest.write_bytes(bytes(data))
+    with pytest.raises(SnapshotError, match="damaged"):
+        load_index(tmp_path / "index")
+    with pytest.raises(SnapshotError):
+        load_index(tmp_path / "nothing here")
+
+
+def test_an_index_that_outgrows_exact_search_is_rebuilt_from_its_own_vectors() -> None:
+    vectors, _ = face_like(300, 4, 128)
+    exact = build_index(128, "euclidean", np.arange(1200), vectors, "exact")
+    assert needs_rebuild(exact, "ivf") and not needs_rebuild(exact, "auto")
+    approximate = rebuilt(exact, "ivf")
+    assert isinstance(approximate, IvfIndex) and len(approximate) == 1200
+    assert list(approximate.search(vectors[5], 4, 0.55)[0]) == list(exact.search(vectors[5], 4, 0.55)[0])
+    back = rebuilt(approximate, "exact")  # vectors read back out of the buckets
+    assert isinstance(back, ExactIndex) and np.allclose(
+        back.search(vectors[5], 4, 0.55)[1], exact.search(vectors[5], 4, 0.55)[1]
+    )
+
+
+# The gallery: MongoDB is the source of truth, each worker's index follows it.
+
+
+def add_face(db: Database, owner: tuple[str, str], vector: np.ndarray, found: datetime | None = None) -> ObjectId:
+    now = datetime.now(UTC)
+    doc = {
+        "photo_id": ObjectId(),
+        "index": 0,
+        "owner": {"kind": owner[0], "id": owner[1]},
+        "quality": "ok",
+        "encoding": np.asarray(vector, dtype="<f4").tobytes(),
+        "created_at": found or now,
+        "matchable_since": now,
+    }
+    return db.faces.insert_one(doc).inserted_id
+
+
+def new_case(db: Database, contact: str) -> str:
+    return create_case(db, contact, {"name": "Ann Example"}, source=f"test:{contact}")
+
+
+def test_closing_a_case_takes_its_faces_out_of_matching_without_a_reload(
+    connections: Connections, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = connections.db
+    vectors, _ = face_like(3, 4, 128)
+    cases = [new_case(db, f"family-{n}") for n in range(3)]
+    for row, vector in enumerate(vectors):
+        add_face(db, ("case", cases[row // 4]), vector)
+    gallery = IndexedGallery(db, tmp_path / "index")
+    assert [hit.case for hit, _ in gallery.search(vectors[0], BANDS, 5)] == [cases[0]]
+    held = gallery.faces.engines["dlib"]
+    caplog.clear()
+    assert close_case(db, cases[0], by="reviewer")
+    assert gallery.search(vectors[0], BANDS, 5) == []
+    assert gallery.faces.engines["dlib"] is held and len(gallery) == 8  # the other cases' faces stayed put
+    assert "rebuilding" not in caplog.text
+    erase_contact(db, "family-1")
+    assert gallery.search(vectors[4], BANDS, 5) == [] and len(gallery) == 4
+    later = add_face(db, ("case", cases[2]), vectors[8] + 0.001)
+    assert [(hit.case, face) for hit, face in gallery.search(vectors[8] + 0.001, BANDS, 5)] == [(cases[2], later)]
+
+
+def test_a_restart_loads_the_snapshot_and_catches_up(
+    connections: Connections, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = connections.db
+    vectors, _ = face_like(3, 4, 128)
+    cases = [new_case(db, f"family-{n}") for n in range(3)]
+    for row, vector in enumerate(vectors[:8]):
+        add_face(db, ("case", cases[row // 4]), vector)
+    first = IndexedGallery(db, tmp_path / "index")
+    first.refresh()  # rebuilt from MongoDB and saved
+    close_case(db, cases[0], by="reviewer")  # while no worker runs
+    for vector in vectors[8:]:
+        add_face(db, ("case", cases[2]), vector)
+    caplog.clear()
+    caplog.set_level("INFO")
+    second = IndexedGallery(db, tmp_path / "index")
+    second.refresh()
+    assert "loaded from the snapshot" in caplog.text and "rebuilding" not in caplog.text
+    assert len(second) == 8
+    assert [hit.case for hit, _ in second.search(vectors[9], BANDS, 5)] == [cases[2]]
+    assert second.search(vectors[0], BANDS, 5) == []
+
+
+def test_a_damaged_snapshot_is_rebuilt_from_mongodb(
+    connections: Connections, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = connections.db
+    vectors, _ = face_like(2, 4, 128)
+    case = new_case(db, "family")
+    for vector in vectors[:4]:
+        add_face(db, ("case", case), vector)
+    IndexedGallery(db, tmp_path / "index").refresh()
+    (tmp_path / "index" / "case" / "dlib" / "vectors.npy").write_bytes(b"cut short")
+    caplog.set_level("INFO")
+    gallery = IndexedGallery(db, tmp_path / "index")
+    assert [hit.case for hit, _ in gallery.search(vectors[1], BANDS, 5)] == [case]
+    assert "snapshot not usable" in caplog.text and "rebuilt, 4 faces" in caplog.text
+
+
+def test_the_sighting_index_holds_only_the_lookback_window(connections: Connections) -> None:
+    db = connections.db
+    vectors, _ = face_like(2, 4, 128)
+    old = add_face(db, ("sighting", "S-OLD"), vectors[0], found=datetime.now(UTC) - timedelta(days=91))
+    recent = add_face(db, ("sighting", "S-NEW"), vectors[1])
+    sightings = SightingIndex(db, timedelta(days=90))
+    assert [face for face, _, _ in sightings.within(vectors[0], 0.55, 10)] == [recent]
+    assert old not in {face for face, _, _ in sightings.within(vectors[0], 10.0, 10)}
+    erase_contact(db, "nobody")  # removes nothing
+    assert len(sightings.within(vectors[4], 0.55, 10)) == 0
+
+
+def test_a_removal_that_names_no_case_rebuilds_the_index(
+    connections: Connections, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An older caller of bump_gallery that does not say which cases went still gets a correct gallery."""
+    db = connections.db
+    vectors, _ = face_like(2, 4, 128)
+    case = new_case(db, "family")
+    for vector in vectors[:4]:
+        add_face(db, ("case", case), vector)
+    gallery = IndexedGallery(db)
+    assert len(gallery.search(vectors[0], BANDS, 5)) == 1
+    db.cases.update_one({"reference": case}, {"$set": {"status": "closed"}})  # closed behind the log's back
+    caplog.set_level("INFO")
+    bump_gallery(db)
+    assert gallery.search(vectors[0], BANDS, 5) == [] and "rebuilt, 0 faces" in caplog.text
