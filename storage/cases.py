@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -168,6 +168,10 @@ def analysed_photo_ids(db: Database, owner: Owner) -> list[str]:
     return [str(p["_id"]) for p in db.photos.find({"owner": owner.as_doc(), "status": "analysed"}, {"_id": 1})]
 
 
+# How long the removal log keeps the references it names; a worker whose index snapshot is older rebuilds.
+GALLERY_CHANGES_KEPT = timedelta(days=1)
+
+
 def bump_gallery(db: Database, cases: Sequence[str] | None = None, sightings: Sequence[str] = ()) -> None:
     """Tell every worker's vector indexes that these cases' and sightings' faces left matching (closed or erased).
 
@@ -178,8 +182,10 @@ def bump_gallery(db: Database, cases: Sequence[str] | None = None, sightings: Se
     seq = db.counters.find_one_and_update(
         {"_id": GALLERY_COUNTER}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
     )["seq"]
-    change = {"seq": seq, "at": _now(), "cases": None if cases is None else list(cases), "sightings": list(sightings)}
+    now = _now()
+    change = {"seq": seq, "at": now, "cases": None if cases is None else list(cases), "sightings": list(sightings)}
     db.gallery_changes.insert_one(change)
+    db.gallery_changes.delete_many({"at": {"$lt": now - GALLERY_CHANGES_KEPT}})  # ids only, and only for a while
 
 
 def gallery_version(db: Database) -> int:

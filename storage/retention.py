@@ -15,6 +15,7 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 
 from core.conversation.state import State
+from storage.cases import bump_gallery
 from storage.contacts import erase_conversation
 from storage.photos import Owner, delete_photo_ids, delete_photos
 
@@ -28,7 +29,7 @@ def sweep_unmatched_sightings(db: Database, before: datetime, limit: int = BATCH
 
     Their rejected candidates stay as review statistics, without the links to the deleted photos.
     """
-    removed = 0
+    gone: list[str] = []
     old = db.sightings.find({"created_at": {"$lt": before}}, {"reference": 1}).sort("created_at", ASCENDING)
     for batch in _batches((str(s["reference"]) for s in old), BATCH):
         needed = set(
@@ -39,10 +40,15 @@ def sweep_unmatched_sightings(db: Database, before: datetime, limit: int = BATCH
             db.candidates.update_many(
                 {"sighting": reference}, {"$unset": {"sighting_photo_id": "", "case_photo_id": ""}}
             )
-            removed += db.sightings.delete_one({"reference": reference}).deleted_count
-            if removed >= limit:
-                return removed
-    return removed
+            if db.sightings.delete_one({"reference": reference}).deleted_count:
+                gone.append(reference)
+            if len(gone) >= limit:
+                break
+        if len(gone) >= limit:
+            break
+    if gone:
+        bump_gallery(db, cases=[], sightings=gone)  # the workers' sighting indexes drop their faces
+    return len(gone)
 
 
 def sweep_abandoned_drafts(db: Database, before: datetime, limit: int = BATCH) -> int:

@@ -33,7 +33,7 @@ from bson import ObjectId
 from core.faces.engines import DEFAULT_ENGINE
 from core.faces.engines import ENGINES as FACE_ENGINES
 from core.faces.matching import Bands, Hit, keep_best
-from storage.cases import gallery_instance, gallery_removals, open_references
+from storage.cases import GALLERY_CHANGES_KEPT, gallery_instance, gallery_removals, open_references
 from storage.connections import Database
 from storage.faces import bytes_to_vector, count_matchable_faces, matchable_faces
 from workers.vector_index import SnapshotError, VectorIndex, load_index, make_index, needs_rebuild, read_extra, rebuilt
@@ -261,10 +261,14 @@ class FollowedFaces:
         if not states or any(s.get("format") != STATE_FORMAT or s.get("database") != self._instance for s in states):
             log.warning("%s index: snapshot is of another database or version; rebuilding it from MongoDB", self.kind)
             return False
+        removals_since = min(datetime.fromisoformat(s["removals_since"]) for s in states)
+        if removals_since < datetime.now(UTC) - GALLERY_CHANGES_KEPT + CLOCK_SLACK:
+            log.warning("%s index: snapshot older than the removal log; rebuilding it from MongoDB", self.kind)
+            return False
         # Engines saved at different moments: catch up from the oldest (adding and removing again changes nothing).
         self.engines = engines
         self._since = min(datetime.fromisoformat(s["since"]) for s in states)
-        self._removals_since = min(datetime.fromisoformat(s["removals_since"]) for s in states)
+        self._removals_since = removals_since
         self._seen_removals = {int(seq): at for s in states for seq, at in s["seen_removals"].items()}
         log.info(
             "%s index: %d faces loaded from the snapshot in %.1f s", self.kind, len(self), time.monotonic() - started
