@@ -116,8 +116,9 @@ def test_make_run_starts_healthy_and_stops_cleanly_keeping_its_data(tmp_path: Pa
     banner = read_until_up(first)
     assert f"http://127.0.0.1:{port}/" in banner and "user admin, password " in banner
     state = healthz(port)
-    processes, reconciler = state.pop("processes"), state.pop("reconciler")
+    processes, reconciler, retention = state.pop("processes"), state.pop("reconciler"), state.pop("retention")
     assert set(reconciler) == {"last_run_s_ago", "recovered"}  # shown, never part of `ok`
+    assert set(retention) == {"last_run_s_ago", "removed"}
     assert state == {"ok": True, "mongodb": {"ok": True}, "redis": {"ok": True}, "workers": {"ok": True, "count": 1}}
     started = descendants(first.pid)
     assert len(started) >= 5  # supervisor, SecantusDB, valkey, web, worker
