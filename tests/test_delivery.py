@@ -162,13 +162,18 @@ def test_a_platform_outage_waits_in_order_then_gives_up_and_goes_on(harness: Har
     assert harness.db.outbox.count_documents({"contact": CONTACT, "status": "pending"}) == 0
 
 
+def claim(harness: Harness, message_id: object) -> None:
+    """The message as a worker leaves it just before calling the platform: claimed, `sending`, one attempt."""
+    claimed = {"status": "sending", "sending_at": datetime.now(UTC), "attempts": 1}
+    harness.db.outbox.update_one({"_id": message_id}, {"$set": claimed})
+
+
 def test_a_message_left_sending_by_a_dead_worker_is_sent_again_in_order(
     harness: Harness, bot_api: TelegramStandIn
 ) -> None:
     first = queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "first")
     queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "second")
-    claimed = {"status": "sending", "sending_at": datetime.now(UTC), "attempts": 1}
-    harness.db.outbox.update_one({"_id": first}, {"$set": claimed})
+    claim(harness, first)
     harness.context.connections.redis.set(f"{CALL_KEY}{first}", CALLING)  # the worker died during the call
     assert send_outbox(str(first)) == 0  # just claimed: maybe still on its way, so nothing overtakes it
     assert bot_api.texts(CHAT) == []
@@ -182,8 +187,7 @@ def test_a_message_left_sending_by_a_dead_worker_is_sent_again_in_order(
 def test_a_claim_whose_platform_call_never_happened_is_sent_at_once(harness: Harness, bot_api: TelegramStandIn) -> None:
     """MongoDB died as it answered the claim: the job stopped before calling the platform, so nobody got it."""
     first = queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "first")
-    claimed = {"status": "sending", "sending_at": datetime.now(UTC), "attempts": 1}
-    harness.db.outbox.update_one({"_id": first}, {"$set": claimed})
+    claim(harness, first)
     assert send_outbox(str(first)) == 1  # no two-minute wait
     assert bot_api.texts(CHAT) == ["first"]
 
@@ -193,8 +197,7 @@ def test_a_reply_the_platform_took_but_whose_record_was_lost_is_not_sent_twice(
 ) -> None:
     first = queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "first")
     queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "second")
-    claimed = {"status": "sending", "sending_at": datetime.now(UTC), "attempts": 1}
-    harness.db.outbox.update_one({"_id": first}, {"$set": claimed})
+    claim(harness, first)
     harness.context.connections.redis.set(f"{CALL_KEY}{first}", '["42", "text"]')  # taken; MongoDB then went away
     assert send_outbox(str(first)) == 2
     assert bot_api.texts(CHAT) == ["second"]  # "first" already reached the person
