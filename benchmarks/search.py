@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from bson import ObjectId
 
-from workers.gallery import Faces
+from workers.index_faces import Faces
 from workers.matching import PAST_SIGHTINGS_LIMIT
 from workers.vector_index import IvfIndex, make_index
 

@@ -13,11 +13,11 @@ from core.faces.matching import Bands, distances
 from storage.cases import bump_gallery, close_case, create_case, erase_contact
 from storage.connections import Connections, Database
 from workers.gallery import IndexedGallery, SightingIndex
+from workers.index_snapshots import SnapshotError
 from workers.vector_index import (
     ExactIndex,
     HnswIndex,
     IvfIndex,
-    SnapshotError,
     build_index,
     load_index,
     needs_rebuild,

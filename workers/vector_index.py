@@ -19,14 +19,14 @@ in squared Euclidean distance internally.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from workers.index_snapshots import SnapshotError, read_manifest, save_atomically
 
 METRICS = ("euclidean", "cosine")
 KINDS = ("auto", "exact", "ivf", "hnsw")
@@ -41,11 +41,6 @@ MIN_PROBES = 16
 TRAIN_FROM = 1_000
 # ... and again, from the vectors it holds, once it has grown this many times past what it learnt from.
 RETRAIN_GROWTH = 4
-SNAPSHOT_FORMAT = 1
-
-
-class SnapshotError(Exception):
-    """A saved index that cannot be used (missing, cut short, or written by another version): rebuild it."""
 
 
 class VectorIndex(Protocol):
@@ -110,7 +105,7 @@ def rebuilt(index: VectorIndex, kind: str = "auto") -> VectorIndex:
 
 def load_index(directory: Path) -> VectorIndex:
     """The index saved in `directory`; SnapshotError when it is missing or damaged."""
-    manifest = _read_manifest(directory)
+    manifest = read_manifest(directory, METRICS)
     kind = manifest.get("kind")
     if kind == "exact":
         return ExactIndex.load(directory, manifest)
@@ -222,7 +217,7 @@ class ExactIndex:
             np.save(folder / "keys.npy", self._keys[: self._size])
             return {"kind": "exact"}
 
-        _save_atomically(directory, self.dim, self.metric, write, extras or {})
+        save_atomically(directory, self.dim, self.metric, write, extras or {})
 
     @classmethod
     def load(cls, directory: Path, manifest: dict[str, object]) -> ExactIndex:
@@ -341,7 +336,7 @@ class IvfIndex:
             faiss.write_index(self._index, str(folder / "index.faiss"))
             return {"kind": "ivf", "trained_on": self.trained_on}
 
-        _save_atomically(directory, self.dim, self.metric, write, extras or {})
+        save_atomically(directory, self.dim, self.metric, write, extras or {})
 
     @classmethod
     def load(cls, directory: Path, manifest: dict[str, object]) -> IvfIndex:
@@ -437,7 +432,7 @@ class HnswIndex:
             self._graph.save(str(folder / "index.usearch"))
             return {"kind": "hnsw"}
 
-        _save_atomically(directory, self.dim, self.metric, write, extras or {})
+        save_atomically(directory, self.dim, self.metric, write, extras or {})
 
     @classmethod
     def load(cls, directory: Path, manifest: dict[str, object]) -> HnswIndex:
@@ -448,63 +443,3 @@ class HnswIndex:
             raise SnapshotError(f"{directory}: index.usearch is not a usearch index")
         graph.expansion_search = cls.EXPANSION_SEARCH
         return cls(int(manifest["dim"]), str(manifest["metric"]), graph)  # type: ignore[call-overload]
-
-
-def read_extra(directory: Path, name: str) -> bytes:
-    """One of the caller's files saved with an index (already checked by `load_index`)."""
-    try:
-        return (directory / name).read_bytes()
-    except OSError as exc:
-        raise SnapshotError(f"{directory}: {name}: {exc.strerror}") from None
-
-
-def _save_atomically(
-    directory: Path, dim: int, metric: str, write: Callable[[Path], dict[str, object]], extras: Mapping[str, bytes]
-) -> None:
-    """Write a fresh folder beside `directory`, checksum every file, then swap it in: a crash keeps the old one."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = directory.with_name(f"{directory.name}.tmp-{os.getpid()}")
-    _remove_tree(staging)
-    staging.mkdir()
-    manifest: dict[str, object] = {"format": SNAPSHOT_FORMAT, "dim": dim, "metric": metric}
-    manifest.update(write(staging))
-    for name, data in extras.items():
-        (staging / name).write_bytes(data)
-    manifest["files"] = {p.name: _digest(p) for p in sorted(staging.iterdir())}
-    (staging / "manifest.json").write_text(json.dumps(manifest))
-    old = directory.with_name(f"{directory.name}.old-{os.getpid()}")
-    if directory.exists():
-        directory.rename(old)
-    staging.rename(directory)
-    _remove_tree(old)
-
-
-def _read_manifest(directory: Path) -> dict[str, object]:
-    try:
-        manifest = json.loads((directory / "manifest.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise SnapshotError(f"{directory}: no readable manifest ({exc})") from None
-    if manifest.get("format") != SNAPSHOT_FORMAT or manifest.get("metric") not in METRICS:
-        raise SnapshotError(f"{directory}: written by another version")
-    for name, digest in manifest.get("files", {}).items():
-        path = directory / name
-        if not path.exists() or _digest(path) != digest:
-            raise SnapshotError(f"{directory}: {name} is missing or damaged")
-    return manifest
-
-
-def _digest(path: Path) -> str:
-    """A checksum that reads the file once (blake2b: ~1 GB/s here)."""
-    digest = hashlib.blake2b(digest_size=16)
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _remove_tree(path: Path) -> None:
-    if not path.exists():
-        return
-    for child in path.iterdir():
-        child.unlink()
-    path.rmdir()
