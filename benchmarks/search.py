@@ -3,7 +3,8 @@
 Builds the worker's own face index (`workers.gallery.Faces` over the index
 `HOMEWARD_VECTOR_INDEX` would pick, approximate by default) from synthetic
 face-like vectors and prints, per configuration: build time on all cores,
-snapshot save and load time, memory, top-10 query p50/p99 on one core,
+snapshot save and load time (sealed under a throwaway data key, as a
+worker's are under the data key), memory, top-10 query p50/p99 on one core,
 recall@10 against exact search (all ten neighbours, and the same person's
 other photos among them), and the time to remove one case (its 4 faces).
 
@@ -30,6 +31,8 @@ from pathlib import Path
 import numpy as np
 from bson import ObjectId
 
+from config.keys import DataKeys, new_key
+from storage.sealing import use_keys
 from workers.index_faces import Faces
 from workers.matching import PAST_SIGHTINGS_LIMIT
 from workers.vector_index import IvfIndex, make_index
@@ -254,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return fit(load_settings().faces_dir, 150)
     probes: list[int | None] = [int(n) for n in args.nprobe.split(",") if n] or [None]
+    use_keys(DataKeys((new_key(),), None))  # the snapshots are sealed: under a key of this run, not the data dir's
     results = [
         result
         for dim in args.dim.split(",")

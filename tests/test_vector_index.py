@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 from bson import ObjectId
 
+from config.keys import DataKeys, new_key
 from core.faces.matching import Bands, distances
 from storage.cases import bump_gallery, close_case, create_case, erase_contact
 from storage.connections import Connections, Database
+from storage.sealing import OVERHEAD, use_keys
+from workers import index_snapshots
 from workers.gallery import IndexedGallery, SightingIndex
 from workers.index_snapshots import SnapshotError
 from workers.vector_index import (
@@ -25,6 +28,14 @@ from workers.vector_index import (
 )
 
 BANDS = Bands(0.42, 0.55)
+
+
+@pytest.fixture(autouse=True)
+def data_key() -> bytes:
+    """A key of this test's own for the snapshots (a test that connects installs its database's keys instead)."""
+    key = new_key()
+    use_keys(DataKeys((key,), None))
+    return key
 
 
 def face_like(people: int, samples: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -98,6 +109,69 @@ def test_a_saved_index_loads_as_it_was_and_a_damaged_one_is_refused(kind: str, t
         load_index(tmp_path / "index")
     with pytest.raises(SnapshotError):
         load_index(tmp_path / "nothing here")
+
+
+@pytest.mark.parametrize("kind", ["exact", "ivf", "hnsw"])
+def test_a_snapshot_on_disk_holds_no_vector_and_no_index_format(kind: str, tmp_path: Path) -> None:
+    vectors, _ = face_like(600, 4, 128)
+    index = build_index(128, "euclidean", np.arange(2400), vectors, kind)
+    known = vectors[[0, 1234, 2399]]
+    plain = index.vectors()[1]
+    assert any(row.tobytes() in plain.tobytes() for row in known)  # the bytes searched for are what an index holds
+    index.save(tmp_path / "index", {"owners.npy": known.tobytes()})
+    for path in (tmp_path / "index").iterdir():
+        raw = path.read_bytes()
+        assert raw.startswith(b"HWD\x01"), path.name
+        for row in known:
+            assert row[:8].tobytes() not in raw, path.name  # not even a quarter of one vector
+        for magic in (b"\x93NUMPY", b"IwFl", b"IwSq", b"usearch", b'"kind"', b"euclidean"):
+            assert magic not in raw, (path.name, magic)
+    loaded = load_index(tmp_path / "index")
+    for probe in vectors[[0, 777, 2399]]:
+        (keys, found), (held_keys, held_found) = loaded.search(probe, 10, 0.6), index.search(probe, 10, 0.6)
+        assert np.array_equal(keys, held_keys) and np.array_equal(found, held_found)
+
+
+def test_chunks_reordered_cut_off_or_taken_from_another_snapshot_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_snapshots, "CHUNK_BYTES", 1 << 16)  # the index file in ~20 chunks
+    vectors, _ = face_like(600, 4, 128)
+    index = build_index(128, "euclidean", np.arange(2400), vectors, "ivf")
+    index.save(tmp_path / "a")
+    index.save(tmp_path / "b")
+    sealed, chunk = (tmp_path / "a" / "index.faiss").read_bytes(), (1 << 16) + OVERHEAD
+    assert len(sealed) > 10 * chunk
+    swapped = sealed[:chunk] + sealed[2 * chunk : 3 * chunk] + sealed[chunk : 2 * chunk] + sealed[3 * chunk :]
+    for damaged in (swapped, sealed[: len(sealed) // chunk * chunk], sealed[:-1]):
+        (tmp_path / "a" / "index.faiss").write_bytes(damaged)
+        with pytest.raises(SnapshotError, match="damaged"):
+            load_index(tmp_path / "a")
+    (tmp_path / "a" / "index.faiss").write_bytes((tmp_path / "b" / "index.faiss").read_bytes())
+    with pytest.raises(SnapshotError, match="damaged"):  # the same index, sealed for another snapshot
+        load_index(tmp_path / "a")
+    assert len(load_index(tmp_path / "b")) == 2400
+
+
+def test_a_snapshot_opens_while_its_key_is_listed_and_is_refused_once_it_is_gone(
+    data_key: bytes, tmp_path: Path
+) -> None:
+    vectors, _ = face_like(300, 4, 128)
+    build_index(128, "euclidean", np.arange(1200), vectors, "exact").save(tmp_path / "index")
+    use_keys(DataKeys((new_key(), data_key), None))  # during a rotation: the old key still reads
+    assert len(load_index(tmp_path / "index")) == 1200
+    use_keys(DataKeys((new_key(),), None))  # after it: the old key is gone
+    with pytest.raises(SnapshotError, match="key"):
+        load_index(tmp_path / "index")
+
+
+def test_a_snapshot_written_unsealed_by_an_older_version_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    folder.mkdir()
+    np.save(folder / "vectors.npy", np.zeros((2, 128), dtype=np.float32))
+    (folder / "manifest.json").write_text('{"format": 1, "dim": 128, "metric": "euclidean", "kind": "exact"}')
+    with pytest.raises(SnapshotError, match="another version"):
+        load_index(folder)
 
 
 def test_an_index_that_outgrows_exact_search_is_rebuilt_from_its_own_vectors() -> None:
@@ -193,6 +267,30 @@ def test_a_damaged_snapshot_is_rebuilt_from_mongodb(
     gallery = IndexedGallery(db, tmp_path / "index")
     assert [hit.case for hit, _ in gallery.search(vectors[1], BANDS, 5)] == [case]
     assert "snapshot not usable" in caplog.text and "rebuilt, 4 faces" in caplog.text
+
+
+def test_a_snapshot_altered_or_under_a_lost_key_is_rebuilt_from_mongodb(
+    connections: Connections, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = connections.db
+    vectors, _ = face_like(2, 4, 128)
+    case = new_case(db, "family")
+    for vector in vectors[:4]:
+        add_face(db, ("case", case), vector)  # stored plain, as before encryption: readable under any key
+    caplog.set_level("INFO")
+    for damage in ("flip a byte", "lose the key"):
+        IndexedGallery(db, tmp_path / "index").refresh()
+        if damage == "flip a byte":
+            path = tmp_path / "index" / "case" / "dlib" / "vectors.npy"
+            data = bytearray(path.read_bytes())
+            data[len(data) // 2] ^= 0x01
+            path.write_bytes(bytes(data))
+        else:
+            use_keys(DataKeys((new_key(),), None))
+        caplog.clear()
+        gallery = IndexedGallery(db, tmp_path / "index")
+        assert [hit.case for hit, _ in gallery.search(vectors[1], BANDS, 5)] == [case]
+        assert "snapshot not usable" in caplog.text and "rebuilt, 4 faces" in caplog.text, damage
 
 
 def test_the_sighting_index_holds_only_the_lookback_window(connections: Connections) -> None:

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from workers.index_snapshots import SnapshotError, read_manifest, save_atomically
+from workers.index_snapshots import SnapshotError, SnapshotFiles, open_sealed, read_manifest, save_atomically
 
 METRICS = ("euclidean", "cosine")
 KINDS = ("auto", "exact", "ivf", "hnsw")
@@ -212,9 +212,10 @@ class ExactIndex:
         return self._keys[: self._size].copy(), self._rows[: self._size].copy()
 
     def save(self, directory: Path, extras: Mapping[str, bytes] | None = None) -> None:
-        def write(folder: Path) -> dict[str, object]:
-            np.save(folder / "vectors.npy", self._rows[: self._size])
-            np.save(folder / "keys.npy", self._keys[: self._size])
+        def write(files: SnapshotFiles) -> dict[str, object]:
+            for name, column in (("vectors.npy", self._rows), ("keys.npy", self._keys)):
+                with files.create(name) as out:
+                    np.save(out, column[: self._size])
             return {"kind": "exact"}
 
         save_atomically(directory, self.dim, self.metric, write, extras or {})
@@ -223,8 +224,10 @@ class ExactIndex:
     def load(cls, directory: Path, manifest: dict[str, object]) -> ExactIndex:
         index = cls(int(manifest["dim"]), str(manifest["metric"]))  # type: ignore[call-overload]
         try:
-            rows = np.load(directory / "vectors.npy")
-            keys = np.load(directory / "keys.npy")
+            with open_sealed(directory, manifest, "vectors.npy") as sealed:
+                rows = np.lib.format.read_array(sealed, allow_pickle=False)
+            with open_sealed(directory, manifest, "keys.npy") as sealed:
+                keys = np.lib.format.read_array(sealed, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise SnapshotError(f"{directory}: {exc}") from None
         index._rows, index._keys, index._size = rows, keys, len(keys)
@@ -332,8 +335,9 @@ class IvfIndex:
             self._pending.save(directory, extras)  # too few to learn buckets from: saved as they are
             return
 
-        def write(folder: Path) -> dict[str, object]:
-            faiss.write_index(self._index, str(folder / "index.faiss"))
+        def write(files: SnapshotFiles) -> dict[str, object]:
+            with files.create("index.faiss") as out:  # streamed through the seal: no plain copy in memory or on disk
+                faiss.write_index(self._index, faiss.PyCallbackIOWriter(out.write))
             return {"kind": "ivf", "trained_on": self.trained_on}
 
         save_atomically(directory, self.dim, self.metric, write, extras or {})
@@ -344,7 +348,8 @@ class IvfIndex:
 
         index = cls(int(manifest["dim"]), str(manifest["metric"]))  # type: ignore[call-overload]
         try:
-            index._index = faiss.read_index(str(directory / "index.faiss"))
+            with open_sealed(directory, manifest, "index.faiss") as sealed:
+                index._index = faiss.read_index(faiss.PyCallbackIOReader(sealed.read))
         except RuntimeError as exc:
             raise SnapshotError(f"{directory}: {exc}") from None
         index.trained_on = int(manifest.get("trained_on", 0))  # type: ignore[call-overload]
@@ -428,8 +433,9 @@ class HnswIndex:
         return keys.astype(np.int64), np.vstack(self._graph.get(keys, dtype=np.float32)).astype(np.float32)
 
     def save(self, directory: Path, extras: Mapping[str, bytes] | None = None) -> None:
-        def write(folder: Path) -> dict[str, object]:
-            self._graph.save(str(folder / "index.usearch"))
+        def write(files: SnapshotFiles) -> dict[str, object]:
+            with files.create("index.usearch") as out:  # usearch saves to a path or to memory: one plain copy
+                out.write(self._graph.save())
             return {"kind": "hnsw"}
 
         save_atomically(directory, self.dim, self.metric, write, extras or {})
@@ -438,7 +444,8 @@ class HnswIndex:
     def load(cls, directory: Path, manifest: dict[str, object]) -> HnswIndex:
         from usearch.index import Index  # noqa: PLC0415
 
-        graph = Index.restore(str(directory / "index.usearch"))
+        with open_sealed(directory, manifest, "index.usearch") as sealed:
+            graph = Index.restore(sealed.read_whole())  # usearch loads from a path or from memory: one plain copy
         if graph is None:
             raise SnapshotError(f"{directory}: index.usearch is not a usearch index")
         graph.expansion_search = cls.EXPANSION_SEARCH
