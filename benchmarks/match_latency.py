@@ -31,11 +31,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pymongo
+import redis
 from bson import ObjectId
 
 from config import load_settings
 from core.conversation.references import CASE_PREFIX, make_reference
 from infra.embedded import free_port
+from workers.reconciler import SWEPT_KEY
 
 PERSON = "George_W_Bush"
 
@@ -102,10 +104,13 @@ def main() -> int:
         )
         try:
             _wait_banner(service)
-            db = pymongo.MongoClient(json.loads((Path(data_dir) / "run/embedded.json").read_text())["mongodb"]["url"])[
-                "homeward"
-            ]
-            _preload(db, args.gallery)
+            servers = json.loads((Path(data_dir) / "run/embedded.json").read_text())
+            db = pymongo.MongoClient(servers["mongodb"]["url"])["homeward"]
+            if args.gallery:
+                _preload(db, args.gallery)
+                # As in a service that has been running: the reconciler has long looked at these faces for
+                # orphans (they have their photos); its first walk over them is not a sighting's cost.
+                redis.Redis.from_url(servers["redis"]["url"]).set(SWEPT_KEY, datetime.now(UTC).isoformat())
             _measure(Simulator(f"http://127.0.0.1:{port}"), db, photos, args.sightings)
         finally:
             service.send_signal(signal.SIGINT)
@@ -130,9 +135,17 @@ def _preload(db: pymongo.database.Database, faces: int) -> None:
             for r in references
         )
         vectors = generator.photos(generator.people(len(references)), SAMPLES)
+        # Each face has its photo (analysed, no file): a face without one is an orphan the reconciler deletes.
+        photo_ids = [ObjectId() for _ in vectors]
+        db.photos.insert_many(
+            {"_id": photo_id, "owner": {"kind": "case", "id": references[row // SAMPLES]}, "sha256": str(photo_id)}
+            | {"status": "analysed", "face_count": 1, "created_at": now, "analysed_at": now, "matched_at": now}
+            for row, photo_id in enumerate(photo_ids)
+        )
         db.faces.insert_many(
             {
-                "photo_id": ObjectId(),
+                "photo_id": photo_ids[row],
+                "engine": "dlib",
                 "index": 0,
                 "owner": {"kind": "case", "id": references[row // SAMPLES]},
                 "quality": "ok",
@@ -156,9 +169,12 @@ def _measure(sim: Simulator, db: pymongo.database.Database, photos: list[Path], 
     sim.send("family", photo=photos[0])
     sim.send("family", "done")
     sim.send("family", "yes")
-    _wait(lambda: db.cases.find_one({"reporter": "simulator:family"}), 60)
+    case = _wait(lambda: db.cases.find_one({"reporter": "simulator:family"}), 60)
+    if not isinstance(case, dict):
+        raise SystemExit("the family's report was not stored within 60 s")
     # The case photo's matching job builds the worker's index first: wait for it, it is not a sighting's cost.
-    _wait(lambda: db.photos.find_one({"owner.kind": "case", "matched_at": {"$exists": True}}), 300)
+    matched = {"owner.kind": "case", "owner.id": case["reference"], "matched_at": {"$exists": True}}
+    _wait(lambda: db.photos.find_one(matched), 300)
     from_photo, from_complete, missed = [], [], 0
     print(f"{count} sightings of {PERSON}, one at a time; one web process, one worker")
     for number, photo in enumerate(photos[1 : count + 1], 1):

@@ -156,16 +156,17 @@ def discard_draft(db: Database, contact: str) -> int:
 
 
 def _adopt_draft_photos(db: Database, contact: str, owner: Owner) -> None:
-    draft = draft_owner(contact).as_doc()
+    draft = draft_owner(contact).query()
     # A sighting may take its place from its photos' GPS; a family's photos of the missing person keep none.
     forget_place = {"$unset": {"exif_location": ""}} if owner.kind == "case" else {}
-    db.photos.update_many({"owner": draft}, {"$set": {"owner": owner.as_doc()}, **forget_place})
-    move_faces(db, {"owner": draft}, owner.as_doc())
+    db.photos.update_many(draft, {"$set": {"owner": owner.as_doc()}, **forget_place})
+    move_faces(db, draft, owner.as_doc())
 
 
 def analysed_photo_ids(db: Database, owner: Owner) -> list[str]:
     """Photos of a case or sighting whose faces are ready to match."""
-    return [str(p["_id"]) for p in db.photos.find({"owner": owner.as_doc(), "status": "analysed"}, {"_id": 1})]
+    photos = db.photos.find(owner.query(), {"status": 1})  # the owner index's fields only: a few photos to check
+    return [str(p["_id"]) for p in photos if p.get("status") == "analysed"]
 
 
 # How long the removal log keeps the references it names; a worker whose index snapshot is older rebuilds.

@@ -20,6 +20,7 @@ from pymongo.database import Database
 from storage.audit import erase_notes
 from storage.cases import draft_owner, erase_contact
 from storage.contacts import erase_conversation
+from storage.photos import Owner
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,12 @@ class Footprint:
 def footprint(db: Database, contact: str) -> Footprint:
     cases = [str(c["reference"]) for c in db.cases.find({"reporter": contact}, {"reference": 1})]
     sightings = [str(s["reference"]) for s in db.sightings.find({"reporter": contact}, {"reference": 1})]
-    owners = [draft_owner(contact).as_doc()]
-    owners += [{"kind": "case", "id": r} for r in cases] + [{"kind": "sighting", "id": r} for r in sightings]
-    photos = [p["_id"] for p in db.photos.find({"owner": {"$in": owners}}, {"_id": 1})]
-    faces = [f["_id"] for f in db.faces.find({"$or": [{"photo_id": {"$in": photos}}, {"owner": {"$in": owners}}]})]
+    owners = [draft_owner(contact)] + [Owner("case", r) for r in cases] + [Owner("sighting", r) for r in sightings]
+    # One indexed query per owner: an $or of them would be a scan of every photo and face.
+    photos = [p["_id"] for owner in owners for p in db.photos.find(owner.query(), {"_id": 1})]
+    faces = [f["_id"] for owner in owners for f in db.faces.find(owner.query(), {"_id": 1})]
+    faces += [f["_id"] for f in db.faces.find({"photo_id": {"$in": photos}}, {"_id": 1})]
+    faces = list(dict.fromkeys(faces))
     of_cases = _ids(db, "candidates", {"case": {"$in": cases}})
     of_sightings = _ids(db, "candidates", {"sighting": {"$in": sightings}})
     return Footprint(

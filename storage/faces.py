@@ -110,8 +110,8 @@ def move_faces(db: Database, query: dict[str, Any], owner: dict[str, str]) -> No
     update: dict[str, Any] = {"owner": owner}
     if owner["kind"] in ("case", "sighting"):
         update["matchable_since"] = datetime.now(UTC)
-    # $and, not a merged dict: the query may itself filter on owner (a draft), which a merge would overwrite.
-    db.faces.update_many({"$and": [query, {"owner": {"$ne": owner}}]}, {"$set": update})
+    # The query may itself filter on the owner's fields (a draft); "owner" as a whole is another key.
+    db.faces.update_many({**query, "owner": {"$ne": owner}}, {"$set": update})
 
 
 def faces_of_photo(db: Database, photo_id: ObjectId, engine: str | None = None) -> list[dict[str, Any]]:
@@ -135,19 +135,27 @@ def usable_faces(db: Database, photo_id: ObjectId, engine: str = DEFAULT_ENGINE)
     return list(db.faces.find({"photo_id": photo_id, "quality": "ok", **of_engine(engine)}))
 
 
+def _owned_faces(db: Database, owner: Owner, fields: dict[str, int], engine: str | None) -> list[dict[str, Any]]:
+    """An owner's faces (one engine's when given), found through the `owner` index.
+
+    The filter names exactly the index's fields and the rest is checked here: an owner has a few faces,
+    and SecantusDB uses an index only for a filter of exactly its fields (more: a scan of every face).
+    """
+    faces = db.faces.find(owner.query(), fields | {"engine": 1, "quality": 1})
+    return [face for face in faces if engine is None or (face.get("engine") or DEFAULT_ENGINE) == engine]
+
+
 def faces_of_owner(
     db: Database, owner: Owner, except_face: ObjectId | None = None, engine: str | None = None
 ) -> list[dict[str, Any]]:
     """A case's or sighting's faces, for showing: id and quality, no vector; one engine's when given."""
-    query: dict[str, Any] = {"owner": owner.as_doc(), **(of_engine(engine) if engine else {})}
-    if except_face is not None:
-        query["_id"] = {"$ne": except_face}
-    return list(db.faces.find(query, {"_id": 1, "quality": 1, "quality_reason": 1}))
+    faces = _owned_faces(db, owner, {"_id": 1, "quality_reason": 1}, engine)
+    return [face for face in faces if face["_id"] != except_face]
 
 
 def usable_faces_of_owner(db: Database, owner: Owner, engine: str = DEFAULT_ENGINE) -> list[dict[str, Any]]:
     """A case's or sighting's faces good enough to match, with their vectors, of one engine."""
-    return list(db.faces.find({"owner": owner.as_doc(), "quality": "ok", **of_engine(engine)}, MATCH_FIELDS))
+    return [face for face in _owned_faces(db, owner, MATCH_FIELDS, engine) if face.get("quality") == "ok"]
 
 
 def usable_case_faces(

@@ -39,6 +39,10 @@ class Owner:
     def as_doc(self) -> dict[str, str]:
         return {"kind": self.kind, "id": self.id}
 
+    def query(self) -> dict[str, str]:
+        """A filter on what this owner holds, by field, as indexed (a whole-document match uses no index)."""
+        return {"owner.kind": self.kind, "owner.id": self.id}
+
 
 @dataclass(frozen=True)
 class SavedPhoto:
@@ -54,7 +58,7 @@ def save_photo(
     `notify` says whom to tell what the worker found (contact, channel, chat id, photo number).
     """
     digest = hashlib.sha256(data).hexdigest()  # of the bytes as sent: a resent photo is known before cleaning
-    existing = db.photos.find_one({"owner": owner.as_doc(), "sha256": digest}, {"_id": 1})
+    existing = db.photos.find_one({**owner.query(), "sha256": digest}, {"_id": 1})
     if existing:
         return SavedPhoto(existing["_id"], created=False)
     clean = clean_photo(data)
@@ -80,7 +84,7 @@ def save_photo(
     except DuplicateKeyError:
         # A concurrent delivery of the same photo won the race; keep theirs only.
         bucket.delete(file_id)
-        winner = db.photos.find_one({"owner": owner.as_doc(), "sha256": digest}, {"_id": 1})
+        winner = db.photos.find_one({**owner.query(), "sha256": digest}, {"_id": 1})
         assert winner is not None
         return SavedPhoto(winner["_id"], created=False)
 
@@ -93,7 +97,8 @@ def photo_bytes(db: Database, photo: dict[str, Any]) -> bytes:
 
 def photo_location(db: Database, owner: Owner) -> dict[str, float] | None:
     """Where the owner's first photo with EXIF GPS was taken, as {latitude, longitude}; None when none had it."""
-    for photo in db.photos.find({"owner": owner.as_doc(), "exif_location": {"$exists": True}}).sort("created_at", 1):
+    photos = db.photos.find(owner.query(), {"exif_location": 1, "created_at": 1})  # the owner index's fields only
+    for photo in sorted((p for p in photos if "exif_location" in p), key=lambda p: p["created_at"]):
         latitude, longitude = json.loads(keyring().open(photo["exif_location"], PHOTO_LOCATION))
         return {"latitude": latitude, "longitude": longitude}
     return None
@@ -109,7 +114,7 @@ def find_photo(db: Database, photo_id: ObjectId | str) -> dict[str, Any] | None:
 
 def photos_of_owner(db: Database, owner: Owner) -> list[dict[str, Any]]:
     """A case's or sighting's photos, for showing: status, reason, faces found, when."""
-    return list(db.photos.find({"owner": owner.as_doc()}, {"status": 1, "reason": 1, "face_count": 1, "created_at": 1}))
+    return list(db.photos.find(owner.query(), {"status": 1, "reason": 1, "face_count": 1, "created_at": 1}))
 
 
 def finish_analysis(db: Database, photo_id: ObjectId, result: dict[str, Any]) -> dict[str, Any] | None:
@@ -128,7 +133,7 @@ def mark_matched(db: Database, photo_id: ObjectId | str) -> None:
 
 def delete_photos(db: Database, owner: Owner) -> int:
     """Erase an owner's photos: bytes, records and faces."""
-    return delete_photo_ids(db, [p["_id"] for p in db.photos.find({"owner": owner.as_doc()}, {"_id": 1})])
+    return delete_photo_ids(db, [p["_id"] for p in db.photos.find(owner.query(), {"_id": 1})])
 
 
 def delete_photo_ids(db: Database, photo_ids: list[ObjectId]) -> int:

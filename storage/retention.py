@@ -63,8 +63,8 @@ def sweep_abandoned_drafts(db: Database, before: datetime, limit: int = BATCH) -
     recent = {"contact": {"$in": contacts}, "last_inbound_at": {"$gte": before}}
     active = {str(c["contact"]) for c in db.conversations.find(recent, {"contact": 1})}
     for contact in [c for c in contacts if c not in active]:
-        old = db.photos.find({"owner": Owner("draft", contact).as_doc(), "created_at": {"$lt": before}}, {"_id": 1})
-        removed += delete_photo_ids(db, [p["_id"] for p in old])
+        drafts = db.photos.find(Owner("draft", contact).query(), {"created_at": 1})  # the owner index's fields only
+        removed += delete_photo_ids(db, [p["_id"] for p in drafts if p["created_at"] < before])
     in_flow = {"state.flow": {"$ne": None}, "last_inbound_at": {"$lt": before}}
     for doc in db.conversations.find(in_flow, {"contact": 1, "state": 1}).limit(limit):
         cleared = State.from_doc(doc.get("state")).idle().to_doc()
