@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from core.faces.matching import BAND_ORDER, band_rank
+from storage.updates import update_then_read
 
 
 def record_candidate(
@@ -56,11 +57,8 @@ def pending_distances(db: Database, sighting_face_id: ObjectId) -> dict[str, flo
 
 def decide(db: Database, candidate_id: ObjectId, status: str, user: str, reason: str = "") -> dict[str, Any] | None:
     """Approve or reject a pending candidate; None if it was already decided (by anyone)."""
-    return db.candidates.find_one_and_update(
-        {"_id": candidate_id, "status": "pending"},
-        {"$set": {"status": status, "decided_by": user, "decided_at": datetime.now(UTC), "reason": reason}},
-        return_document=ReturnDocument.AFTER,
-    )
+    decision = {"status": status, "decided_by": user, "decided_at": datetime.now(UTC), "reason": reason}
+    return update_then_read(db.candidates, {"_id": candidate_id, "status": "pending"}, {"$set": decision})
 
 
 def sighting_faces_shown(db: Database, sighting: str) -> bool:

@@ -22,13 +22,13 @@ from typing import Any
 
 import gridfs
 from bson import Binary, ObjectId
-from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from core.faces.metadata import clean_photo
 from storage.schema import PHOTO_BUCKET
 from storage.sealing import PHOTO, PHOTO_LOCATION, is_sealed, keyring
+from storage.updates import update_then_read
 
 
 @dataclass(frozen=True)
@@ -119,10 +119,8 @@ def photos_of_owner(db: Database, owner: Owner) -> list[dict[str, Any]]:
 
 def finish_analysis(db: Database, photo_id: ObjectId, result: dict[str, Any]) -> dict[str, Any] | None:
     """Record the analysis of a pending photo; None when another run finished first (it changes nothing)."""
-    return db.photos.find_one_and_update(
-        {"_id": photo_id, "status": "pending"},
-        {"$set": result | {"analysed_at": _now()}},
-        return_document=ReturnDocument.AFTER,
+    return update_then_read(
+        db.photos, {"_id": photo_id, "status": "pending"}, {"$set": result | {"analysed_at": _now()}}
     )
 
 
