@@ -58,8 +58,11 @@ def pipeline_fingerprint(engine: str = DEFAULT_ENGINE, model: Path | None = None
 class EmbeddingCache:
     """Embeddings of one engine (and model file, for arcface), as the service would compute them."""
 
-    def __init__(self, path: Path, engine: str = DEFAULT_ENGINE, model: Path | None = None) -> None:
+    def __init__(
+        self, path: Path, engine: str = DEFAULT_ENGINE, model: Path | None = None, processes: int | None = None
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.processes = processes or os.cpu_count() or 1  # fewer leave cores to others on a shared machine
         self.engine = ENGINES[engine]
         self.model = arcface.model_path(model) if engine == "arcface" else None
         self._db = sqlite3.connect(path)
@@ -107,10 +110,11 @@ def embed_all(
     results = cache.get_many(images, variant)
     missing = [i for i in images if i not in results]
     if missing:
-        processes = os.cpu_count() or 1
         started = time.monotonic()
         engine, model = cache.engine.name, cache.model
-        with multiprocessing.get_context("fork").Pool(processes, initializer=_warm, initargs=(engine, model)) as pool:
+        with multiprocessing.get_context("fork").Pool(
+            cache.processes, initializer=_warm, initargs=(engine, model)
+        ) as pool:
             tasks = [(folder, i, variant, engine, model) for i in missing]
             for done, (image, result) in enumerate(pool.imap_unordered(_embed_one, tasks, chunksize=8), 1):
                 results[image] = result
