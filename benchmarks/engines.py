@@ -6,7 +6,8 @@
   PhotoRejected;
 - speed: photos and faces per second on one core (the embedder alone, and the whole pipeline on LFW).
 
-The arcface engine runs only with HOMEWARD_ACCEPT_MODEL_LICENCE=yes (see the README). Last line: JSON.
+The arcface engine runs only with HOMEWARD_ACCEPT_MODEL_LICENCE=yes (see the README); dlib runs with
+HOMEWARD_DLIB_DETECTOR's detector. Last line: JSON.
 """
 
 from __future__ import annotations
@@ -185,8 +186,9 @@ def main() -> int:
         if name == "arcface" and not settings.model_licence_accepted:
             print(LICENCE_REFUSAL, file=sys.stderr)
             return 2
-        engine = engines.get(name, settings.arcface_model)
+        engine = engines.get(name, settings.arcface_model, settings.dlib_detector)
         engine.load()
+        name = f"dlib+{settings.dlib_detector}" if name == "dlib" else name  # noqa: PLW2901 - the report's label
         report[name] = {
             "small_faces": small_faces(engine, settings.faces_dir),
             "bad_photos": bad_photos(engine, settings.faces_dir),

@@ -165,7 +165,11 @@ def _cache(settings: Settings, engine: str, processes: int | None = None) -> Emb
 
     try:
         return EmbeddingCache(
-            settings.data_dir / "eval" / "embeddings.sqlite", engine, settings.arcface_model, processes
+            settings.data_dir / "eval" / "embeddings.sqlite",
+            engine,
+            settings.arcface_model,
+            processes,
+            settings.dlib_detector,
         )
     except ModelMissing as exc:
         raise click.ClickException(str(exc)) from None

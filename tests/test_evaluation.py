@@ -12,6 +12,7 @@ from PIL import Image
 from evaluation import aliases
 from evaluation.dataset import read_pairs
 from evaluation.degrade import degrade
+from evaluation.embed import pipeline_fingerprint
 from evaluation.metrics import MISSING, best_threshold, identification_summary, kfold_accuracy, search
 
 
@@ -111,3 +112,8 @@ def test_lfw_aliases_make_one_person_one_identity() -> None:
     assert {"Mary_Kate_Olsen", "Ashley_Olsen", "Nan_Wang"} <= set(merged)  # twins stay two people
     assert counts == {"photos_moved": 2, "identities_merged": 2}
     assert sorted(p for photos in merged.values() for p in photos) == sorted(p for ps in people.values() for p in ps)
+
+
+def test_the_embedding_cache_keeps_each_dlib_detector_apart() -> None:
+    assert pipeline_fingerprint("dlib", None, "hog") != pipeline_fingerprint("dlib", None, "retinaface")
+    assert pipeline_fingerprint("dlib") == pipeline_fingerprint("dlib", None, "hog")
