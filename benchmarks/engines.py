@@ -7,7 +7,8 @@
 - speed: photos and faces per second on one core (the embedder alone, and the whole pipeline on LFW),
   and on every core (one process per core, as `HOMEWARD_WORKERS` runs them).
 
-The arcface engine runs only with HOMEWARD_ACCEPT_MODEL_LICENCE=yes (see the README). Last line: JSON.
+The arcface engine runs only with HOMEWARD_ACCEPT_MODEL_LICENCE=yes (see the README); dlib runs with
+HOMEWARD_DLIB_DETECTOR's detector. Last line: JSON.
 """
 
 from __future__ import annotations
@@ -114,9 +115,14 @@ def speed(engine: engines.FaceEngine, faces_dir: Path, photos: int) -> dict[str,
 _pool_engine: engines.FaceEngine | None = None
 
 
-def _load_in_pool(name: str, model: Path | None) -> None:
+def engine_choice(name: str, settings: Any) -> tuple[str, Path | None, str]:
+    """What `engines.get` needs to make this engine again in another process."""
+    return name, settings.arcface_model, settings.dlib_detector
+
+
+def _load_in_pool(choice: tuple[str, Path | None, str]) -> None:
     global _pool_engine  # one engine per pool process, loaded once
-    _pool_engine = engines.get(name, model)
+    _pool_engine = engines.get(*choice)
     _pool_engine.load()
 
 
@@ -124,12 +130,12 @@ def _faces_in(blob: bytes) -> int:
     return len(analyse_photo(blob, engine=_pool_engine).faces)
 
 
-def speed_all_cores(name: str, model: Path | None, faces_dir: Path, photos: int) -> dict[str, Any]:
+def speed_all_cores(choice: tuple[str, Path | None, str], faces_dir: Path, photos: int) -> dict[str, Any]:
     """Every core, one process each (ONNX and dlib run one thread per process): whole-pipeline throughput."""
     paths = sorted((faces_dir / "lfw").glob("*/*.jpg"))
     data = [p.read_bytes() for p in random.Random(8).sample(paths, min(photos, len(paths)))]
     processes = os.cpu_count() or 1
-    with multiprocessing.get_context("spawn").Pool(processes, _load_in_pool, (name, model)) as pool:
+    with multiprocessing.get_context("spawn").Pool(processes, _load_in_pool, (choice,)) as pool:
         pool.map(_faces_in, data[:processes], chunksize=1)  # warm every process
         started = time.perf_counter()
         faces = sum(pool.map(_faces_in, data, chunksize=4))
@@ -219,20 +225,21 @@ def main() -> int:
         if name == "arcface" and not settings.model_licence_accepted:
             print(LICENCE_REFUSAL, file=sys.stderr)
             return 2
-        engine = engines.get(name, settings.arcface_model)
+        engine = engines.get(name, settings.arcface_model, settings.dlib_detector)
         engine.load()
+        label = f"dlib+{settings.dlib_detector}" if name == "dlib" else name
         parts = arguments.parts.split(",")
-        report[name] = {}
+        report[label] = {}
         if "small" in parts:
-            report[name]["small_faces"] = small_faces(engine, settings.faces_dir)
+            report[label]["small_faces"] = small_faces(engine, settings.faces_dir)
         if "bad" in parts:
-            report[name]["bad_photos"] = bad_photos(engine, settings.faces_dir)
+            report[label]["bad_photos"] = bad_photos(engine, settings.faces_dir)
         if "speed" in parts:
-            report[name]["speed"] = speed(engine, settings.faces_dir, arguments.photos)
-            report[name]["speed_all_cores"] = speed_all_cores(
-                name, settings.arcface_model, settings.faces_dir, arguments.photos
+            report[label]["speed"] = speed(engine, settings.faces_dir, arguments.photos)
+            report[label]["speed_all_cores"] = speed_all_cores(
+                engine_choice(name, settings), settings.faces_dir, arguments.photos
             )
-        print(f"{name}: {json.dumps(report[name], indent=1)}", flush=True)
+        print(f"{label}: {json.dumps(report[label], indent=1)}", flush=True)
     print(json.dumps(report))
     return 0
 

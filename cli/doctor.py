@@ -49,11 +49,12 @@ def _check_engine(settings: Settings) -> str:
     from core.faces import engines  # noqa: PLC0415 - loads the face models
 
     started = time.perf_counter()
-    engine = engines.get(settings.face_engine, settings.arcface_model)
+    engine = engines.get(settings.face_engine, settings.arcface_model, settings.dlib_detector)
     engine.load()
     engine.detect(np.zeros((100, 100, 3), np.uint8))
     seconds = time.perf_counter() - started
-    return f"{engines.describe(settings.face_engine, settings.arcface_model)}; ready in {seconds:.1f} s"
+    described = engines.describe(settings.face_engine, settings.arcface_model, settings.dlib_detector)
+    return f"{described}; ready in {seconds:.1f} s"
 
 
 def _check_servers(settings: Settings) -> str:

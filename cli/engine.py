@@ -35,7 +35,7 @@ def load_engine(settings: Settings, name: str | None) -> Any:
     from core.faces.arcface import ModelMissing  # noqa: PLC0415
 
     try:
-        engine = engines.get(chosen_engine(settings, name), settings.arcface_model)
+        engine = engines.get(chosen_engine(settings, name), settings.arcface_model, settings.dlib_detector)
         engine.load()
     except ModelMissing as exc:
         raise click.ClickException(str(exc)) from None

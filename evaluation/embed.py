@@ -45,9 +45,11 @@ class Embedded:
     error: str = ""  # the rejection reason when the photo could not be used
 
 
-def pipeline_fingerprint(engine: str = DEFAULT_ENGINE, model: Path | None = None) -> str:
+def pipeline_fingerprint(engine: str = DEFAULT_ENGINE, model: Path | None = None, detector: str = "hog") -> str:
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256(engine.encode())
+    if engine == "dlib":
+        digest.update(detector.encode())  # HOMEWARD_DLIB_DETECTOR
     for name in PIPELINE_FILES:
         digest.update((root / name).read_bytes())
     if model is not None:
@@ -58,13 +60,22 @@ def pipeline_fingerprint(engine: str = DEFAULT_ENGINE, model: Path | None = None
 class EmbeddingCache:
     """Embeddings of one engine (and model file, for arcface), as the service would compute them."""
 
-    def __init__(self, path: Path, engine: str = DEFAULT_ENGINE, model: Path | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        engine: str = DEFAULT_ENGINE,
+        model: Path | None = None,
+        processes: int | None = None,
+        detector: str = "hog",
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.processes = processes or os.cpu_count() or 1  # fewer leave cores to others on a shared machine
         self.engine = ENGINES[engine]
         self.model = arcface.model_path(model) if engine == "arcface" else None
+        self.detector = detector if engine == "dlib" else "hog"
         self._db = sqlite3.connect(path)
         self._db.execute("create table if not exists faces (key text primary key, meta text, encodings blob)")
-        self._fingerprint = pipeline_fingerprint(engine, self.model)
+        self._fingerprint = pipeline_fingerprint(engine, self.model, self.detector)
 
     def key(self, image: str, variant: str) -> str:
         return f"{self._fingerprint}:{variant}:{image}"
@@ -107,11 +118,12 @@ def embed_all(
     results = cache.get_many(images, variant)
     missing = [i for i in images if i not in results]
     if missing:
-        processes = os.cpu_count() or 1
         started = time.monotonic()
-        engine, model = cache.engine.name, cache.model
-        with multiprocessing.get_context("fork").Pool(processes, initializer=_warm, initargs=(engine, model)) as pool:
-            tasks = [(folder, i, variant, engine, model) for i in missing]
+        engine, model, detector = cache.engine.name, cache.model, cache.detector
+        with multiprocessing.get_context("fork").Pool(
+            cache.processes, initializer=_warm, initargs=(engine, model, detector)
+        ) as pool:
+            tasks = [(folder, i, variant, engine, model, detector) for i in missing]
             for done, (image, result) in enumerate(pool.imap_unordered(_embed_one, tasks, chunksize=8), 1):
                 results[image] = result
                 cache.put(image, variant, result)
@@ -122,17 +134,17 @@ def embed_all(
     return results
 
 
-def _warm(engine: str, model: Path | None) -> None:
-    engines.get(engine, model).load()  # each pool process loads the models once
+def _warm(engine: str, model: Path | None, detector: str) -> None:
+    engines.get(engine, model, detector).load()  # each pool process loads the models once
 
 
-def _embed_one(task: tuple[Path, str, str, str, Path | None]) -> tuple[str, Embedded]:
+def _embed_one(task: tuple[Path, str, str, str, Path | None, str]) -> tuple[str, Embedded]:
     from core.errors import PhotoRejected  # noqa: PLC0415
     from core.faces.analysis import analyse_photo  # noqa: PLC0415
     from evaluation.degrade import degrade  # noqa: PLC0415
 
-    folder, image, variant, name, model = task
-    engine = engines.get(name, model)
+    folder, image, variant, name, model, detector = task
+    engine = engines.get(name, model, detector)
     dim = engine.info.dim
     degradation, _, jitter = variant.partition("@j")  # e.g. "original@j10": ten jitters, as for case photos
     try:

@@ -35,6 +35,7 @@ def print_identify(result: dict[str, Any]) -> None:
         f"Open-set identification: {result['identities']} identities, {result['held_out_identities']} give"
         f" non-mated searches; candidates per search: top {result['top_k']}"
     )
+    print_aliases(result)
     for label, gallery in result["galleries"].items():
         print(
             f"\n  Gallery of {label}"
@@ -70,6 +71,7 @@ def print_references(result: dict[str, Any]) -> None:
         f"Reference photos per case: {result['identities']} identities with enough photos;"
         " the same searches for every count"
     )
+    print_aliases(result)
     print(
         f"    {'photos':>6} {'rank-1':>7} {'rank-5':>7}  "
         + "  ".join(f"{'FNIR@' + t:>11}" for t in next(iter(result["counts"].values()))["fnir_at_fpir"])
@@ -77,3 +79,14 @@ def print_references(result: dict[str, Any]) -> None:
     for count, row in result["counts"].items():
         cells = "  ".join(f"{cell['fnir']:>11.2%}" for cell in row["fnir_at_fpir"].values())
         print(f"    {count:>6} {row['rank1']:>7.2%} {row['rank5']:>7.2%}  {cells}")
+
+
+def print_aliases(result: dict[str, Any]) -> None:
+    merged = result.get("aliases")
+    if merged is None:
+        print("  LFW's raw names: no aliases merged")
+    else:
+        print(
+            f"  LFW aliases merged (evaluation/aliases.py): {merged['photos_moved']} photos moved,"
+            f" {merged['identities_merged']} identities merged into others (--lfw-names: raw labels)"
+        )

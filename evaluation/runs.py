@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from core.faces.matching import distance
+from evaluation import aliases
 from evaluation.dataset import identities, read_pairs
 from evaluation.degrade import VARIANTS
 from evaluation.embed import Embedded, EmbeddingCache, embed_all
@@ -82,27 +83,26 @@ def identify(
     top_k: int,
     seed: int,
     case_jitters: int = 1,
+    lfw_names: bool = False,
 ) -> dict[str, Any]:
     """Open-set identification: the first photo of each identity is its case; every other photo is a sighting.
 
     A share of identities gives the non-mated searches: all their photos, searched with their own
     identity absent from the gallery. A partial gallery never contains them; the full gallery
     (all identities) contains them, masked out of their own searches, so it really holds every
-    LFW identity while each non-mated search still has no mate.
+    LFW identity while each non-mated search still has no mate. Unless `lfw_names`, LFW's known
+    aliases are merged first (evaluation/aliases.py): one person is one identity.
     """
-    people = identities(folder)
+    people, merged, held_out, order = _split(folder, nonmate_share, seed, lfw_names)
     names = sorted(people)
-    rng = random.Random(seed)
-    held_out = set(rng.sample(names, round(nonmate_share * len(names))))
-    enrolled_pool = [n for n in names if n not in held_out]
-    order = rng.sample(enrolled_pool, len(enrolled_pool))
-    all_images = [i for n in names for i in people[n]]
-    original = embed_all(folder, all_images, "original", cache, "original")
+    needed = {n for size in gallery_sizes for n in (names if size is None else order[:size])} | held_out
+    original = embed_all(folder, [i for n in sorted(needed) for i in people[n]], "original", cache, "original")
     results: dict[str, Any] = {
         "engine": cache.engine.name,
         "metric": cache.engine.metric,
         "identities": len(names),
         "held_out_identities": len(held_out),
+        "aliases": merged,
         "seed": seed,
         "top_k": top_k,
         "case_jitters": case_jitters,
@@ -159,15 +159,15 @@ def references(
     bands: dict[str, float],
     top_k: int,
     seed: int,
+    lfw_names: bool = False,
 ) -> dict[str, Any]:
     """Does a case with several photos find more? The same sightings against galleries of 1, 2, 3 photos per case.
 
     Every identity with more photos than the largest count is enrolled with its first photos;
     its remaining photos are the mated searches, identical for every count.
     """
-    people = identities(folder)
+    people, merged, held_out, _ = _split(folder, nonmate_share, seed, lfw_names)
     names = sorted(people)
-    held_out = set(random.Random(seed).sample(names, round(nonmate_share * len(names))))
     most = max(counts)
     embedded = embed_all(folder, [i for n in names for i in people[n]], "original", cache, "original")
     enrolled = [n for n in names if n not in held_out and len(people[n]) > most]
@@ -175,7 +175,12 @@ def references(
         (i, n, False) for n in sorted(held_out) for i in people[n]
     ]
     vectors = [subject_face(embedded[p[0]]) for p in probes]
-    result: dict[str, Any] = {"identities": len(enrolled), "held_out_identities": len(held_out), "counts": {}}
+    result: dict[str, Any] = {
+        "identities": len(enrolled),
+        "held_out_identities": len(held_out),
+        "aliases": merged,
+        "counts": {},
+    }
     for count in counts:
         rows = [(n, subject_face(embedded[i])) for n in enrolled for i in people[n][:count]]
         rows = [(n, v) for n, v in rows if v is not None]
@@ -191,6 +196,25 @@ def references(
         )
         result["counts"][str(count)] = identification_summary(searches, bands, FPIR_TARGETS)
     return result
+
+
+def _split(
+    folder: Path, nonmate_share: float, seed: int, lfw_names: bool
+) -> tuple[dict[str, list[str]], dict[str, int] | None, set[str], list[str]]:
+    """Identities (aliases merged unless `lfw_names`), the held-out ones and the enrolment order.
+
+    The draw is made over LFW's own names either way, so a seed holds out and enrols the same
+    people with and without the aliases: only the merged photos move (a held-out person takes
+    the photos of their second name along, a name merged away is no longer drawn).
+    """
+    raw = identities(folder)
+    people, merged = (raw, None) if lfw_names else aliases.merge(raw)
+    drawn_names = sorted(raw)
+    rng = random.Random(seed)
+    drawn = set(rng.sample(drawn_names, round(nonmate_share * len(drawn_names))))
+    pool = [n for n in drawn_names if n not in drawn]
+    order = [n for n in rng.sample(pool, len(pool)) if n in people]
+    return people, merged, {n for n in drawn if n in people}, order
 
 
 def _distance(a: np.ndarray | None, b: np.ndarray | None, metric: str) -> float:

@@ -88,7 +88,7 @@ def main() -> int:
         signal.signal(signum, _Stop.handler)
     settings = start_process("homeward")
     try:
-        engine = engines.describe(settings.face_engine, settings.arcface_model)
+        engine = engines.describe(settings.face_engine, settings.arcface_model, settings.dlib_detector)
     except ModelMissing as exc:
         print(f"homeward: {exc}", file=sys.stderr)
         return 2

