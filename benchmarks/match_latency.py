@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import http.cookiejar
+import itertools
 import json
 import os
 import re
@@ -105,7 +106,7 @@ def main() -> int:
         try:
             _wait_banner(service)
             servers = json.loads((Path(data_dir) / "run/embedded.json").read_text())
-            db = pymongo.MongoClient(servers["mongodb"]["url"])["homeward"]
+            db = pymongo.MongoClient(servers["mongodb"]["url"], tz_aware=True)["homeward"]
             if args.gallery:
                 _preload(db, args.gallery)
                 # As in a service that has been running: the reconciler has long looked at these faces for
@@ -177,6 +178,7 @@ def _measure(sim: Simulator, db: pymongo.database.Database, photos: list[Path], 
     photos_of_case = {"owner.kind": "case", "owner.id": case["reference"]}
     _wait(lambda: any("matched_at" in photo for photo in db.photos.find(photos_of_case, {"matched_at": 1})), 300)
     from_photo, from_complete, missed = [], [], 0
+    stages: dict[str, list[float]] = {"sighting stored": [], "matched": [], "seen by this benchmark": []}
     print(f"{count} sightings of {PERSON}, one at a time; one web process, one worker")
     for number, photo in enumerate(photos[1 : count + 1], 1):
         citizen = f"citizen-{number}"
@@ -187,7 +189,7 @@ def _measure(sim: Simulator, db: pymongo.database.Database, photos: list[Path], 
         sim.send(citizen, photo=photo)
         for text in ("Main square", "now", "skip"):
             sim.send(citizen, text)
-        completed = time.perf_counter()
+        completed, completed_at = time.perf_counter(), datetime.now(UTC)
         found = _wait(lambda c=citizen: _candidate(db, c), 30)
         if not found:
             missed += 1
@@ -196,9 +198,25 @@ def _measure(sim: Simulator, db: pymongo.database.Database, photos: list[Path], 
         done = time.perf_counter()
         from_photo.append((done - arrived) * 1000)
         from_complete.append((done - completed) * 1000)
+        for stage, ms in _stages(db, citizen, completed_at, datetime.now(UTC)).items():
+            stages[stage].append(ms)
     _report("from photo arrival", from_photo)
     _report("from sighting complete", from_complete)
+    print("  where the time after the last answer went:")
+    for stage, values in stages.items():
+        _report(f"  {stage}", values)
     print(f"  no candidate: {missed} of {count}")
+
+
+def _stages(db: pymongo.database.Database, citizen: str, completed: datetime, seen: datetime) -> dict[str, float]:
+    """Milliseconds from the last answer to the sighting stored, to its candidate stored, to being seen here."""
+    sighting = db.sightings.find_one({"reporter": f"simulator:{citizen}"}, {"reference": 1, "created_at": 1}) or {}
+    candidate = db.candidates.find_one({"sighting": sighting.get("reference")}, {"created_at": 1}) or {}
+    moments = [completed, sighting.get("created_at"), candidate.get("created_at"), seen]
+    if any(moment is None for moment in moments):
+        return {}
+    steps = [(later - earlier).total_seconds() * 1000 for earlier, later in itertools.pairwise(moments)]
+    return dict(zip(("sighting stored", "matched", "seen by this benchmark"), steps, strict=True))
 
 
 def _candidate(db: pymongo.database.Database, citizen: str) -> bool:
