@@ -64,9 +64,7 @@ def save_photo(
     clean = clean_photo(data)
     content_type = clean.content_type or content_type
     bucket = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET)
-    file_id = bucket.upload_from_stream(
-        digest, keyring().seal(clean.data, PHOTO), metadata={"content_type": content_type}
-    )
+    file_id = _upload(bucket, digest, keyring().seal(clean.data, PHOTO), content_type)
     record = {
         "owner": owner.as_doc(),
         "sha256": digest,
@@ -87,6 +85,24 @@ def save_photo(
         winner = db.photos.find_one({**owner.query(), "sha256": digest}, {"_id": 1})
         assert winner is not None
         return SavedPhoto(winner["_id"], created=False)
+
+
+def _upload(bucket: gridfs.GridFSBucket, name: str, data: bytes, content_type: str) -> ObjectId:
+    """Store a file in GridFS under a new id, once more under another id if the first upload was cut off.
+
+    A server killed while a chunk is written may have journaled it anyway; pymongo's retry of that write
+    then meets the chunk and GridFS raises FileExists. The half-stored file is deleted and stored again.
+    """
+    metadata = {"content_type": content_type}
+    file_id = ObjectId()
+    try:
+        bucket.upload_from_stream_with_id(file_id, name, data, metadata=metadata)
+    except gridfs.errors.FileExists:
+        with contextlib.suppress(gridfs.errors.NoFile):
+            bucket.delete(file_id)
+        file_id = ObjectId()
+        bucket.upload_from_stream_with_id(file_id, name, data, metadata=metadata)
+    return file_id
 
 
 def photo_bytes(db: Database, photo: dict[str, Any]) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import gridfs
 import numpy as np
 import pytest
 from pymongo.database import Database
@@ -32,6 +33,27 @@ def test_the_same_photo_for_the_same_owner_is_kept_once(db: Database) -> None:
     assert db.photos.count_documents({}) == 2
     assert db.photo_files.files.count_documents({}) == 2
     assert photo_bytes(db, find_photo(db, first.id)) == b"\xff\xd8 not really a jpeg"
+
+
+def test_a_photo_whose_upload_was_cut_off_by_a_server_crash_is_stored_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MongoDB killed mid-upload: pymongo's retry of a chunk already journaled makes GridFS raise FileExists."""
+    real_upload = gridfs.GridFSBucket.upload_from_stream_with_id
+    cut_off: list[object] = []
+
+    def upload_then_crash(self: gridfs.GridFSBucket, file_id: object, *args: object, **kwargs: object) -> None:
+        real_upload(self, file_id, *args, **kwargs)
+        if not cut_off:
+            cut_off.append(file_id)
+            raise gridfs.errors.FileExists(f"file {file_id} already exists")
+
+    monkeypatch.setattr(gridfs.GridFSBucket, "upload_from_stream_with_id", upload_then_crash)
+    saved = save_photo(db, b"\xff\xd8 sent during a crash", Owner("draft", "telegram:1"), "image/jpeg")
+    assert saved.created and cut_off
+    assert photo_bytes(db, find_photo(db, saved.id)) == b"\xff\xd8 sent during a crash"
+    assert db.photo_files.files.count_documents({}) == 1  # the half-stored file went
+    assert db.photo_files.chunks.count_documents({"files_id": cut_off[0]}) == 0
 
 
 def test_storing_faces_twice_stores_them_once(db: Database, faces_dir: Path) -> None:
