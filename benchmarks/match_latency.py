@@ -178,7 +178,7 @@ def _measure(sim: Simulator, db: pymongo.database.Database, photos: list[Path], 
     photos_of_case = {"owner.kind": "case", "owner.id": case["reference"]}
     _wait(lambda: any("matched_at" in photo for photo in db.photos.find(photos_of_case, {"matched_at": 1})), 300)
     from_photo, from_complete, missed = [], [], 0
-    stages: dict[str, list[float]] = {"sighting stored": [], "matched": [], "seen by this benchmark": []}
+    stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
     print(f"{count} sightings of {PERSON}, one at a time; one web process, one worker")
     for number, photo in enumerate(photos[1 : count + 1], 1):
         citizen = f"citizen-{number}"
@@ -208,15 +208,22 @@ def _measure(sim: Simulator, db: pymongo.database.Database, photos: list[Path], 
     print(f"  no candidate: {missed} of {count}")
 
 
+# After the citizen's last answer: the webhook stores it, the conversation job stores the sighting,
+# the match job stores the candidate, this benchmark's poll sees it.
+STAGES = ("answer stored (web)", "sighting stored (worker)", "candidate stored (worker)", "seen by this benchmark")
+
+
 def _stages(db: pymongo.database.Database, citizen: str, completed: datetime, seen: datetime) -> dict[str, float]:
-    """Milliseconds from the last answer to the sighting stored, to its candidate stored, to being seen here."""
-    sighting = db.sightings.find_one({"reporter": f"simulator:{citizen}"}, {"reference": 1, "created_at": 1}) or {}
+    """Milliseconds between the moments of `STAGES`, from the last answer sent to its candidate seen here."""
+    contact = f"simulator:{citizen}"
+    last = next(iter(db.inbound.find({"contact": contact}, {"received_at": 1}).sort("received_at", -1).limit(1)), {})
+    sighting = db.sightings.find_one({"reporter": contact}, {"reference": 1, "created_at": 1}) or {}
     candidate = db.candidates.find_one({"sighting": sighting.get("reference")}, {"created_at": 1}) or {}
-    moments = [completed, sighting.get("created_at"), candidate.get("created_at"), seen]
+    moments = [completed, last.get("received_at"), sighting.get("created_at"), candidate.get("created_at"), seen]
     if any(moment is None for moment in moments):
         return {}
     steps = [(later - earlier).total_seconds() * 1000 for earlier, later in itertools.pairwise(moments)]
-    return dict(zip(("sighting stored", "matched", "seen by this benchmark"), steps, strict=True))
+    return dict(zip(STAGES, steps, strict=True))
 
 
 def _candidate(db: pymongo.database.Database, citizen: str) -> bool:
