@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -16,6 +16,7 @@ from core.conversation.state import CaseSummary
 from storage.candidates import erase_candidates
 from storage.faces import move_faces
 from storage.photos import Owner, delete_photos
+from storage.updates import next_number
 
 REFERENCE_ATTEMPTS = 20
 GALLERY_COUNTER = "gallery:removals"
@@ -180,9 +181,7 @@ def bump_gallery(db: Database, cases: Sequence[str] | None = None, sightings: Se
     cannot know which faces went and rebuild their indexes from the database:
     slow at scale (~40 s per million faces), so name them.
     """
-    seq = db.counters.find_one_and_update(
-        {"_id": GALLERY_COUNTER}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
-    )["seq"]
+    seq = next_number(db.counters, GALLERY_COUNTER)
     now = _now()
     change = {"seq": seq, "at": now, "cases": None if cases is None else list(cases), "sightings": list(sightings)}
     db.gallery_changes.insert_one(change)

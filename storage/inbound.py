@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from core.conversation.messages import Inbound, inbound_to_doc
+from storage.updates import update_then_read
 
 
 def store_inbound(db: Database, message: Inbound, received_at: datetime | None = None) -> ObjectId | None:
@@ -66,9 +67,7 @@ def finish_inbound(db: Database, inbound_id: ObjectId, status: str = "done") -> 
 
 def start_attempt(db: Database, inbound_id: ObjectId) -> int:
     """Count one more try at this message before trying, so a message that kills its worker is still counted."""
-    doc = db.inbound.find_one_and_update(
-        {"_id": inbound_id}, {"$inc": {"attempts": 1}}, {"attempts": 1}, return_document=ReturnDocument.AFTER
-    )
+    doc = update_then_read(db.inbound, {"_id": inbound_id}, {"$inc": {"attempts": 1}}, {"attempts": 1})
     return int(doc["attempts"]) if doc else 0
 
 

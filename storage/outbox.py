@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
+
+from storage.updates import next_number, update_then_read
 
 # A message claimed this long ago whose platform call began but was never recorded is sent again: its worker
 # is dead. Longer than a platform call may take (Twilio's client gives up after 15 s, Telegram's after 5 s) and
@@ -62,17 +64,8 @@ def queue_outbound(
 
 
 def _next_seq(db: Database, contact: str) -> int:
-    """The contact's next sequence number; two first messages at once both get one (the loser's upsert retries)."""
-    for _ in range(10):
-        try:
-            counter = db.counters.find_one_and_update(
-                {"_id": _counter(contact)}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
-            )
-        except DuplicateKeyError:
-            continue  # another process created the counter meanwhile: increment theirs
-        if counter is not None:
-            return int(counter["seq"])
-    raise RuntimeError(f"could not number a message for {_counter(contact)}")
+    """The contact's next sequence number; two processes queueing at once get different ones."""
+    return next_number(db.counters, _counter(contact))
 
 
 def _queued_by_another(db: Database, source: str) -> ObjectId:
@@ -101,12 +94,8 @@ def pending_outbound(db: Database, contact: str) -> list[dict[str, Any]]:
 
 def claim_outbound(db: Database, message_id: ObjectId) -> int:
     """Mark a message `sending` just before handing it to the platform; return its attempts, this one included."""
-    doc = db.outbox.find_one_and_update(
-        {"_id": message_id},
-        {"$set": {"status": "sending", "sending_at": _now()}, "$inc": {"attempts": 1}},
-        {"attempts": 1},
-        return_document=ReturnDocument.AFTER,
-    )
+    update = {"$set": {"status": "sending", "sending_at": _now()}, "$inc": {"attempts": 1}}
+    doc = update_then_read(db.outbox, {"_id": message_id}, update, {"attempts": 1})
     return int(doc["attempts"]) if doc else 0
 
 

@@ -76,12 +76,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"),
         IndexModel([("status", ASCENDING), ("sending_at", ASCENDING)], name="status_sending"),
         IndexModel([("status", ASCENDING), ("failed_at", DESCENDING)], name="status_failed"),
-        IndexModel(
-            [("source", ASCENDING)],
-            unique=True,
-            name="source_unique",
-            partialFilterExpression={"source": {"$exists": True}},
-        ),
+        # Sparse, not partial: SecantusDB answers a lookup through a partial index by scanning (0.5 s at 20 000).
+        IndexModel([("source", ASCENDING)], unique=True, sparse=True, name="source_unique"),
     ],
     "counters": [],
     # What left matching (closed or erased cases and sightings), which every worker's index follows.
@@ -102,9 +98,20 @@ INDEXES: dict[str, list[IndexModel]] = {
 
 
 def ensure_indexes(db: Database) -> None:
+    retire_partial_indexes(db)
     for collection, indexes in INDEXES.items():
         if indexes:
             db[collection].create_indexes(indexes)
+
+
+def retire_partial_indexes(db: Database) -> None:
+    """Drop an index an older version made partial where it is now sparse (same rule), so it is made again."""
+    for collection, indexes in INDEXES.items():
+        existing = db[collection].index_information() if indexes else {}
+        for index in indexes:
+            name, sparse = index.document["name"], index.document.get("sparse", False)
+            if sparse and "partialFilterExpression" in existing.get(name, {}):
+                db[collection].drop_index(name)
 
 
 def upgrade_documents(db: Database) -> None:

@@ -112,6 +112,20 @@ def test_a_dead_workers_lock_frees_itself_and_the_messages_are_answered(
     assert redis.get(f"lock:conversation:{CONTACT}") is None  # released, not left to expire
 
 
+def test_messages_that_arrive_together_are_all_answered_by_one_job(
+    harness: Harness, bot_api: TelegramStandIn
+) -> None:
+    # A person types faster than the worker answers: three messages wait when their first job starts.
+    for text in ("hi", "yes", "help"):
+        assert post(harness, update(CHAT, text)) == 200
+    harness.worker.work(burst=True, max_jobs=1)
+    handled = [doc["status"] for doc in harness.db.inbound.find({"contact": CONTACT})]
+    assert handled == ["done", "done", "done"]  # not one per job, each waiting behind the others' jobs
+    harness.work()
+    said = bot_api.texts(CHAT)
+    assert said[0] == MESSAGES["welcome"] and len(said) >= 3
+
+
 def test_a_lock_outlives_its_ttl_while_its_job_runs(redis: redis_lib.Redis) -> None:
     with contact_lock(redis, "lock:test:long-job", "test", ttl=1, wait=0.2):
         time.sleep(2.5)  # well past the ttl: the heartbeat keeps renewing it

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gridfs
 import numpy as np
 import pytest
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
 from core.faces.analysis import analyse_photo
 from storage.faces import bytes_to_vector, faces_of_photo, store_faces, vector_to_bytes
 from storage.photos import Owner, delete_photos, find_photo, photo_bytes, save_photo
 from storage.schema import ensure_indexes
+from storage.updates import next_number
 from storage.users import UserExists, bootstrap_admin, create_user
 
 
@@ -85,6 +88,24 @@ def test_indexes_are_created_idempotently(db: Database) -> None:
     assert "owner_sha256_unique" in db.photos.index_information()
 
 
+def test_an_older_partial_index_is_replaced_by_a_sparse_one_that_keeps_its_rule(db: Database) -> None:
+    # An older version made the outbox's source index partial, which the embedded server can only scan.
+    db.outbox.drop_index("source_unique")
+    db.outbox.create_index(
+        "source", unique=True, name="source_unique", partialFilterExpression={"source": {"$exists": True}}
+    )
+    ensure_indexes(db)
+    index = db.outbox.index_information()["source_unique"]
+    assert index.get("sparse") and "partialFilterExpression" not in index
+    db.outbox.insert_many(
+        [{"contact": "c", "seq": seq} for seq in (1, 2)] + [{"contact": "c", "seq": 3, "source": "m1:0"}]
+    )
+    with pytest.raises(DuplicateKeyError):
+        db.outbox.insert_one(
+            {"contact": "c", "seq": 4, "source": "m1:0"}
+        )  # the same reply queued twice is still refused
+
+
 def test_admin_is_created_once_with_a_generated_password(db: Database) -> None:
     generated = bootstrap_admin(db, None)
     assert generated and len(generated) >= 12
@@ -110,3 +131,11 @@ def test_adopting_a_draft_moves_only_that_drafts_faces(db: Database, faces_dir: 
     reference = create_case(db, "telegram:1", {"name": "X"}, source="telegram:99")
     assert db.faces.count_documents({"owner": {"kind": "case", "id": reference}}) == 2
     assert db.faces.count_documents({"owner": {"kind": "sighting", "id": "SG-2345"}}) == 2
+
+
+def test_messages_queued_by_many_writers_at_once_are_numbered_once_each(db: Database) -> None:
+    # Each outbox message's number fixes its place in the chat; two with one number would go out in either order.
+    numbers: list[int] = []
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        numbers += pool.map(lambda _: next_number(db.counters, "outbox:telegram:7"), range(80))
+    assert sorted(numbers) == list(range(1, 81))

@@ -63,7 +63,8 @@ def process_conversation(inbound_id: str) -> int:
         with contact_lock(context.connections.redis, f"lock:conversation:{contact}", "conversation") as held:
             for doc in pending_inbound(context.connections.db, contact):
                 held.check()
-                first_reply = first_reply or _attempt(context, doc)
+                reply = _attempt(context, doc)  # every message is tried: `first or _attempt()` would skip the rest
+                first_reply = first_reply or reply
                 handled += 1
     finally:
         if first_reply is not None:  # replies already queued go out even if a later message waits for a retry
