@@ -8,8 +8,9 @@ until the candidate exists, measured from the photo's arrival and from the
 last answer (when the sighting is complete), then p50/p95.
 
 With `--gallery N`, N synthetic face-like case faces (N/4 open cases of 4
-photos, see benchmarks/search.py) are stored first, so the time is measured
-with the worker's index at that size.
+photos, see benchmarks/search.py) are stored first, each case with the chat
+that reported it (conversation, last message, replies), so the time is
+measured with the worker's index and the database at that size.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from infra.embedded import free_port
 from workers.reconciler import SWEPT_KEY
 
 PERSON = "George_W_Bush"
+REPLIES_PER_REPORT = 14  # what the bot says to a family from "hi" to its case reference
 
 
 class Simulator:
@@ -130,11 +132,13 @@ def _preload(db: pymongo.database.Database, faces: int) -> None:
     for first in range(0, cases, 2_500):
         chunk = range(first, min(cases, first + 2_500))
         references = [make_reference(CASE_PREFIX, _digits(number)) for number in chunk]
+        reporters = [f"bench:{number}" for number in chunk]
         db.cases.insert_many(
-            {"reference": r, "status": "open", "reporter": "bench", "source": f"bench:{r}", "name": "Synthetic"}
+            {"reference": r, "status": "open", "reporter": who, "source": f"bench:{r}", "name": "Synthetic"}
             | {"created_at": now}
-            for r in references
+            for r, who in zip(references, reporters, strict=True)
         )
+        _preload_chats(db, reporters, now)
         vectors = generator.photos(generator.people(len(references)), SAMPLES)
         # Each face has its photo (analysed, no file): a face without one is an orphan the reconciler deletes.
         photo_ids = [ObjectId() for _ in vectors]
@@ -157,6 +161,28 @@ def _preload(db: pymongo.database.Database, faces: int) -> None:
             for row, vector in enumerate(vectors)
         )
     print(f"{cases * SAMPLES} synthetic case faces stored in {time.perf_counter() - started:.0f} s")
+
+
+def _preload_chats(db: pymongo.database.Database, contacts: list[str], now: datetime) -> None:
+    """What each family's report left behind, as kept for days: its conversation, last message and replies.
+
+    The chat-side collections grow with the service too; a query that scans them shows here.
+    """
+    db.conversations.insert_many(
+        {"contact": c, "channel": "bench", "chat_id": c, "state": {}, "created_at": now, "last_inbound_at": now}
+        for c in contacts
+    )
+    db.inbound.insert_many(
+        {"channel": "bench", "message_id": c, "contact": c, "status": "done", "received_at": now, "handled_at": now}
+        for c in contacts
+    )
+    db.outbox.insert_many(
+        {"contact": c, "channel": "bench", "chat_id": c, "seq": seq, "text": "Thank you.", "status": "sent"}
+        | {"source": f"bench:{c}:{seq}", "attempts": 1, "created_at": now, "sent_at": now}
+        for c in contacts
+        for seq in range(1, REPLIES_PER_REPORT + 1)
+    )
+    db.counters.insert_many({"_id": f"outbox:{c}", "seq": REPLIES_PER_REPORT} for c in contacts)
 
 
 def _digits(number: int) -> bytes:

@@ -120,6 +120,8 @@ def case_summaries(db: Database, contact: str) -> tuple[CaseSummary, ...]:
         .sort("created_at", DESCENDING)
         .limit(50)
     )
+    if not cases:
+        return ()  # most contacts report no case: no count to make
     counts = {
         row["_id"]: row["n"]
         for row in db.photos.aggregate(

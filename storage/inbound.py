@@ -16,7 +16,6 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from core.conversation.messages import Inbound, inbound_to_doc
-from storage.updates import update_then_read
 
 
 def store_inbound(db: Database, message: Inbound, received_at: datetime | None = None) -> ObjectId | None:
@@ -49,9 +48,10 @@ def sender_of(db: Database, inbound_id: str) -> str | None:
     return str(doc["contact"]) if doc else None
 
 
-def pending_inbound(db: Database, contact: str) -> list[dict[str, Any]]:
+def first_pending_inbound(db: Database, contact: str) -> dict[str, Any] | None:
+    """The contact's oldest message still to answer."""
     order = [("received_at", ASCENDING), ("_id", ASCENDING)]
-    return list(db.inbound.find({"contact": contact, "status": "pending"}).sort(order))
+    return next(iter(db.inbound.find({"contact": contact, "status": "pending"}).sort(order).limit(1)), None)
 
 
 def save_plan(db: Database, inbound_id: ObjectId, plan: dict[str, Any]) -> None:
@@ -65,10 +65,14 @@ def finish_inbound(db: Database, inbound_id: ObjectId, status: str = "done") -> 
     db.inbound.update_one({"_id": inbound_id}, {"$set": {"status": status, "handled_at": _now()}, "$unset": unset})
 
 
-def start_attempt(db: Database, inbound_id: ObjectId) -> int:
-    """Count one more try at this message before trying, so a message that kills its worker is still counted."""
-    doc = update_then_read(db.inbound, {"_id": inbound_id}, {"$inc": {"attempts": 1}}, {"attempts": 1})
-    return int(doc["attempts"]) if doc else 0
+def start_attempt(db: Database, doc: dict[str, Any]) -> int:
+    """Count one more try at this message before trying, so a message that kills its worker is still counted.
+
+    `doc` was just read by the job holding the contact's lock, so nobody else counts meanwhile; 0 if it is gone.
+    """
+    if db.inbound.update_one({"_id": doc["_id"]}, {"$inc": {"attempts": 1}}).matched_count == 0:
+        return 0
+    return int(doc.get("attempts") or 0) + 1
 
 
 def note_inbound_error(db: Database, inbound_id: ObjectId, error: str) -> None:

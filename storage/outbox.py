@@ -11,7 +11,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from storage.updates import next_number, update_then_read
+from storage.updates import next_number
 
 # A message claimed this long ago whose platform call began but was never recorded is sent again: its worker
 # is dead. Longer than a platform call may take (Twilio's client gives up after 15 s, Telegram's after 5 s) and
@@ -83,20 +83,24 @@ def recipient_of(db: Database, outbox_id: str) -> str | None:
     return str(doc["contact"]) if doc else None
 
 
-def pending_outbound(db: Database, contact: str) -> list[dict[str, Any]]:
-    """The contact's messages still to send, in order: pending ones, and those claimed (`sending`) but not recorded.
+def first_pending_outbound(db: Database, contact: str) -> dict[str, Any] | None:
+    """The contact's first message still to send: pending, or claimed (`sending`) but not recorded.
 
     Whether a claimed message reached the platform is the outbox job's to decide (workers/outbox.py).
     """
     query = {"contact": contact, "status": {"$in": ["pending", "sending"]}}
-    return list(db.outbox.find(query).sort("seq", ASCENDING))
+    return next(iter(db.outbox.find(query).sort("seq", ASCENDING).limit(1)), None)
 
 
-def claim_outbound(db: Database, message_id: ObjectId) -> int:
-    """Mark a message `sending` just before handing it to the platform; return its attempts, this one included."""
+def claim_outbound(db: Database, message: dict[str, Any]) -> int:
+    """Mark a message `sending` just before handing it to the platform; return its attempts, this one included.
+
+    `message` was just read by the job holding the contact's outbox lock, so nobody else claims it meanwhile.
+    """
     update = {"$set": {"status": "sending", "sending_at": _now()}, "$inc": {"attempts": 1}}
-    doc = update_then_read(db.outbox, {"_id": message_id}, update, {"attempts": 1})
-    return int(doc["attempts"]) if doc else 0
+    if db.outbox.update_one({"_id": message["_id"]}, update).matched_count == 0:
+        return 0
+    return int(message.get("attempts") or 0) + 1
 
 
 def retry_outbound(db: Database, message_id: ObjectId, when: datetime, error: str) -> None:

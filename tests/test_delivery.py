@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from tests.chat_harness import Harness
 from tests.conftest import make_environment, telegram_settings
 from tests.test_admin_access import PASSWORD, login
 from tests.test_telegram import CHAT, CITIZEN, chat, photo, post, update
-from workers.locks import LockBusy, contact_lock
+from workers.locks import Held, LockBusy, contact_lock, take_turns
 from workers.outbox import CALL_KEY, CALLING, send_outbox
 from workers.queue import is_temporary, make_queue
 
@@ -112,9 +113,7 @@ def test_a_dead_workers_lock_frees_itself_and_the_messages_are_answered(
     assert redis.get(f"lock:conversation:{CONTACT}") is None  # released, not left to expire
 
 
-def test_messages_that_arrive_together_are_all_answered_by_one_job(
-    harness: Harness, bot_api: TelegramStandIn
-) -> None:
+def test_messages_that_arrive_together_are_all_answered_by_one_job(harness: Harness, bot_api: TelegramStandIn) -> None:
     # A person types faster than the worker answers: three messages wait when their first job starts.
     for text in ("hi", "yes", "help"):
         assert post(harness, update(CHAT, text)) == 200
@@ -124,6 +123,45 @@ def test_messages_that_arrive_together_are_all_answered_by_one_job(
     harness.work()
     said = bot_api.texts(CHAT)
     assert said[0] == MESSAGES["welcome"] and len(said) >= 3
+
+
+def test_a_job_woken_while_another_works_leaves_its_work_to_it_at_once(redis: redis_lib.Redis) -> None:
+    # A burst of messages wakes one job each: the first answers them all, the others must not hold a worker.
+    looked, go_on = threading.Event(), threading.Event()
+
+    def first_job(held: Held) -> int:
+        held.looking()
+        looked.set()
+        go_on.wait(5)
+        held.looking()  # it looks again before its next message: the second job's message is its now
+        return 2
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(take_turns, redis, "lock:test:turns", "test", first_job)
+        assert looked.wait(5)
+        second = pool.submit(take_turns, redis, "lock:test:turns", "test", lambda held: 100)
+        assert second.result(timeout=1) == 0  # ends at once, not when the first lets go: it never did the work
+        go_on.set()
+        assert first.result(timeout=2) == 2
+
+
+def test_work_woken_after_the_last_look_is_done_after_the_lock_is_released(redis: redis_lib.Redis) -> None:
+    looked, go_on, runs = threading.Event(), threading.Event(), []
+
+    def job(held: Held) -> int:
+        held.looking()
+        runs.append(1)
+        looked.set()
+        go_on.wait(5)
+        return 1  # no second look: a message stored meanwhile is not seen by this pass
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(take_turns, redis, "lock:test:turns", "test", job)
+        assert looked.wait(5)
+        second = pool.submit(take_turns, redis, "lock:test:turns", "test", job)
+        time.sleep(0.1)
+        go_on.set()
+        assert first.result(timeout=2) + second.result(timeout=2) == 2 and len(runs) == 2  # looked at once more
 
 
 def test_a_lock_outlives_its_ttl_while_its_job_runs(redis: redis_lib.Redis) -> None:

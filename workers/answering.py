@@ -33,8 +33,8 @@ from storage.contacts import load_state, save_state
 from storage.inbound import (
     fail_inbound,
     finish_inbound,
+    first_pending_inbound,
     note_inbound_error,
-    pending_inbound,
     save_plan,
     sender_of,
     start_attempt,
@@ -42,7 +42,7 @@ from storage.inbound import (
 from storage.outbox import queue_outbound
 from workers.context import WorkerContext, current
 from workers.effects import execute
-from workers.locks import contact_lock
+from workers.locks import Held, take_turns
 from workers.queue import enqueue_outbox, is_temporary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,24 +53,36 @@ log = logging.getLogger(__name__)
 
 
 def process_conversation(inbound_id: str) -> int:
-    """Handle every pending message of this message's contact, oldest first; return how many."""
+    """Handle every pending message of this message's contact, oldest first; return how many.
+
+    One job at a time answers a contact. A job woken while another answers ends as soon as that one has
+    taken its message over (workers/locks.py `take_turns`), so a burst from one person holds one worker.
+    """
     context = current()
     contact = sender_of(context.connections.db, inbound_id)
     if contact is None:
         return 0  # erased meanwhile, or already handled and tidied
+    key = f"lock:conversation:{contact}"
+    return take_turns(context.connections.redis, key, "conversation", lambda held: _answer(context, contact, held))
+
+
+def _answer(context: WorkerContext, contact: str, held: Held) -> int:
+    """Answer the contact's pending messages one at a time, looking again before each; return how many."""
     handled, first_reply = 0, None
     try:
-        with contact_lock(context.connections.redis, f"lock:conversation:{contact}", "conversation") as held:
-            for doc in pending_inbound(context.connections.db, contact):
-                held.check()
-                reply = _attempt(context, doc)  # every message is tried: `first or _attempt()` would skip the rest
-                first_reply = first_reply or reply
-                handled += 1
+        while True:
+            held.looking()
+            doc = first_pending_inbound(context.connections.db, contact)
+            if doc is None:
+                return handled
+            held.check()
+            reply = _attempt(context, doc)
+            first_reply = first_reply or reply
+            handled += 1
     finally:
         if first_reply is not None:  # replies already queued go out even if a later message waits for a retry
             assert context.queue is not None
             enqueue_outbox(context.queue, str(first_reply))
-    return handled
 
 
 def _attempt(context: WorkerContext, doc: dict[str, Any]) -> Any:
@@ -80,7 +92,7 @@ def _attempt(context: WorkerContext, doc: dict[str, Any]) -> Any:
     kept; after MAX_ATTEMPTS tries of any kind the message is given up on all the same.
     """
     db = context.connections.db
-    attempts = start_attempt(db, doc["_id"])
+    attempts = start_attempt(db, doc)
     if attempts > MAX_ATTEMPTS:
         return _give_up(context, doc, f"gave up after {MAX_ATTEMPTS} attempts; last: {doc.get('error') or 'unknown'}")
     try:

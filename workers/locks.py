@@ -1,18 +1,26 @@
-"""Per-contact locks that live exactly as long as the job holding them.
+"""Per-contact locks that live exactly as long as the job holding them, and turns taken under them.
 
 A lock has a short lifetime (LOCK_TTL_S) and a heartbeat thread renews it
 while the job runs, so a long job keeps it and a killed worker's lock frees
 itself within seconds. A job that cannot get the lock in time raises
 LockBusy: RQ retries it, and the messages it was woken for stay pending for
 that retry (or the reconciler) to handle; they are never silently left.
+
+Several jobs are woken for one contact when messages come in a burst (one
+job per message). `take_turns` lets the job already working take the new
+messages over, so the others end at once instead of each holding a worker
+until the lock is free. Should that job die before it does, the reconciler
+queues the messages again once they are GRACE old, and that job waits for
+the dead one's lock to expire.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -22,6 +30,12 @@ from redis.exceptions import LockError
 LOCK_TTL_S = 30.0
 # Longer than LOCK_TTL_S, so a lock left by a dead worker is always outwaited.
 LOCK_WAIT_S = 45.0
+# A wake flag outlives any job waiting on it; a flag left by a dead job only costs one more look.
+WAKE_KEPT_S = 2 * LOCK_WAIT_S
+# A holder that looked for work this recently is alive and looks again before it lets go; longer than one
+# message takes to answer, far shorter than the reconciler's grace.
+LOOKED_LATELY_MS = 2000
+POLL_S = 0.01
 log = logging.getLogger(__name__)
 
 
@@ -39,10 +53,45 @@ class Held:
 
     what: str
     lost: threading.Event = field(default_factory=threading.Event)
+    wake: Callable[[], object] = lambda: None
 
     def check(self) -> None:
         if self.lost.is_set():
             raise LockLost(f"the {self.what} lock expired while the job ran; it will be retried")
+
+    def looking(self) -> None:
+        """Call just before each look for work: what was stored before now will be seen, so its waiting jobs end."""
+        self.wake()
+
+
+def take_turns(connection: redis.Redis, key: str, what: str, work: Callable[[Held], int]) -> int:
+    """Run `work` under the lock `key` until nothing new is left for it; return the sum of what it returned.
+
+    This job's work was stored before it was queued. Its wake flag says so; whichever job holds the lock
+    clears the flag just before it looks for work (`Held.looking()`), and checks it again after letting go,
+    so a holder that is alive takes this job's work over: this job ends at once if the holder looked lately,
+    else it waits until the flag is cleared or the lock is free (LockBusy after LOCK_WAIT_S, as for a lock
+    left by a dead worker).
+    """
+    # Named by a digest: the key may name a contact, and these outlive the lock (erasure leaves nothing that names one).
+    turn = "turns:" + hashlib.sha256(key.encode()).hexdigest()[:24]
+    wake, looked = f"{turn}:wake", f"{turn}:looked"
+    connection.set(wake, 1, ex=int(WAKE_KEPT_S))
+    done, deadline = 0, time.monotonic() + LOCK_WAIT_S
+    while connection.exists(wake):
+        try:
+            with contact_lock(connection, key, what, wait=0) as held:
+                held.wake = lambda: connection.pipeline().delete(wake).set(looked, 1, px=LOOKED_LATELY_MS).execute()
+                done += work(held)
+        except LockBusy:
+            if connection.exists(looked):
+                return done  # the holder is at work and looks again before it stops
+            if time.monotonic() >= deadline:
+                raise LockBusy(
+                    f"another job has held this contact's {what} lock for over {LOCK_WAIT_S:.0f} s"
+                ) from None
+            time.sleep(POLL_S)
+    return done
 
 
 @contextmanager
@@ -54,7 +103,7 @@ def contact_lock(
     `what` names the lock in errors and logs ("conversation"); the key may name a contact, so it is never logged.
     """
     lock = connection.lock(key, timeout=ttl, blocking_timeout=wait, thread_local=False)
-    if not lock.acquire():
+    if not lock.acquire(blocking=wait > 0):
         raise LockBusy(f"another job has held this contact's {what} lock for over {wait:.0f} s; retry later")
     held, stop = Held(what), threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(lock, held, stop, ttl / 3), name=f"{what}-lock", daemon=True)

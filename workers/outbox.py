@@ -28,16 +28,16 @@ from storage.contacts import find_contact
 from storage.outbox import (
     SENDING_STALE,
     claim_outbound,
+    first_pending_outbound,
     forget_sent,
     mark_outbound,
-    pending_outbound,
     recipient_of,
     retry_outbound,
 )
 from storage.photos import find_photo, photo_bytes
 from workers import metrics
 from workers.context import WorkerContext, current
-from workers.locks import contact_lock
+from workers.locks import Held, take_turns
 from workers.media_links import photo_link
 from workers.queue import enqueue_outbox_at, is_temporary
 
@@ -54,26 +54,37 @@ log = logging.getLogger(__name__)
 
 
 def send_outbox(outbox_id: str) -> int:
-    """Send what is due for this message's contact; return how many were sent."""
+    """Send what is due for this message's contact; return how many were sent.
+
+    One job at a time sends to a contact; one woken meanwhile ends once that job has taken its message over.
+    """
     context = current()
-    db = context.connections.db
-    contact = recipient_of(db, outbox_id)
+    contact = recipient_of(context.connections.db, outbox_id)
     if contact is None:
         return 0  # erased meanwhile
+    key = f"lock:outbox:{contact}"
+    return take_turns(context.connections.redis, key, "outbox", lambda held: _send_due(context, contact, held))
+
+
+def _send_due(context: WorkerContext, contact: str, held: Held) -> int:
+    """Send the contact's messages in order, looking again before each, until one must wait; return how many."""
+    db = context.connections.db
+    window_open = _window_open(find_contact(db, contact))
     sent = 0
-    with contact_lock(context.connections.redis, f"lock:outbox:{contact}", "outbox") as held:
-        window_open = _window_open(find_contact(db, contact))
-        for message in pending_outbound(db, contact):
-            held.check()
-            call = _call_of(context, message)
-            if (due := _due_at(message, call)) > _now():
-                _wake_at(context, message, due)  # order kept: the rest wait behind it
-                break
-            outcome = _record_lost_send(context, message, call) or _send(context, message, window_open)
-            if outcome == "wait":
-                break
-            sent += outcome == "sent"
-    return sent
+    while True:
+        held.looking()
+        message = first_pending_outbound(db, contact)
+        if message is None:
+            return sent
+        held.check()
+        call = _call_of(context, message)
+        if (due := _due_at(message, call)) > _now():
+            _wake_at(context, message, due)  # order kept: the rest wait behind it
+            return sent
+        outcome = _record_lost_send(context, message, call) or _send(context, message, window_open)
+        if outcome == "wait":
+            return sent
+        sent += outcome == "sent"
 
 
 def _send(context: WorkerContext, message: dict[str, Any], window_open: bool) -> str:
@@ -91,7 +102,7 @@ def _send(context: WorkerContext, message: dict[str, Any], window_open: bool) ->
         window_open,
         media_url=_media_url(context, message),
     )
-    attempts = claim_outbound(db, message["_id"])
+    attempts = claim_outbound(db, message)
     witness, key = context.connections.redis, _call_key(message)
     witness.set(key, CALLING, ex=CALL_TTL_S)
     try:
