@@ -1,6 +1,6 @@
 """Time from a sighting photo arriving to its candidate in the review queue: `python -m benchmarks.match_latency`.
 
-Starts everything as `make run` does (embedded servers, web, one worker) in a
+Starts everything as `make run` does (embedded servers, web, HOMEWARD_WORKERS workers) in a
 temporary data dir, reports one case through the simulator, then sends N
 sightings of the same person one after another, each as a citizen would:
 photo, then place, time and note right away. For each it prints the time
@@ -42,7 +42,7 @@ from infra.embedded import free_port
 from workers.reconciler import SWEPT_KEY
 
 PERSON = "George_W_Bush"
-REPLIES_PER_REPORT = 14  # what the bot says to a family from "hi" to its case reference
+REPLIES_PER_REPORT = 4  # of the ~14 the bot says to a family: enough to show a scan, fewer to store
 
 
 class Simulator:
@@ -205,7 +205,8 @@ def _measure(sim: Simulator, db: pymongo.database.Database, photos: list[Path], 
     _wait(lambda: any("matched_at" in photo for photo in db.photos.find(photos_of_case, {"matched_at": 1})), 300)
     from_photo, from_complete, missed = [], [], 0
     stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
-    print(f"{count} sightings of {PERSON}, one at a time; one web process, one worker")
+    workers = load_settings().workers
+    print(f"{count} sightings of {PERSON}, one at a time; one web process, {workers} worker(s)")
     for number, photo in enumerate(photos[1 : count + 1], 1):
         citizen = f"citizen-{number}"
         for text in ("hi", "yes"):

@@ -56,7 +56,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Password of the `admin` account created on first start. Unset on first start: generated and printed once.",
         secret=True,
     ),
-    Setting("HOMEWARD_WORKERS", "1", "How many worker processes `make run` starts."),
+    Setting(
+        "HOMEWARD_WORKERS",
+        "2",
+        "How many worker processes `make run` starts. Two, so one answers chats while the other analyses a photo; each holds its own copy of the face index.",
+    ),
     Setting("HOMEWARD_MAX_PHOTO_MB", "15", "Largest photo file accepted, in megabytes."),
     Setting(
         "HOMEWARD_MAX_PHOTO_MEGAPIXELS",

@@ -38,22 +38,8 @@ def queue_outbound(
     """
     if source and (existing := db.outbox.find_one({"source": source}, {"_id": 1})):
         return ObjectId(existing["_id"])
-    now = _now()
-    doc = {
-        "contact": contact,
-        "channel": channel,
-        "chat_id": chat_id,
-        "seq": _next_seq(db, contact),
-        "text": text,
-        "photo_id": photo_id,
-        "status": "pending",
-        "attempts": 0,
-        "created_at": now,
-        "next_attempt_at": now,
-        **({"source": source} if source else {}),
-        **({"about": about} if about else {}),
-        **({"erase_after_send": True} if erase_after_send else {}),
-    }
+    doc = _outbound(contact, channel, chat_id, _next_seq(db, contact), text, source, erase_after_send)
+    doc |= {"photo_id": photo_id, **({"about": about} if about else {})}
     try:
         return db.outbox.insert_one(doc).inserted_id
     except DuplicateKeyError:
@@ -61,6 +47,43 @@ def queue_outbound(
             raise
         # Another process queued the same source meanwhile (the panel and the reconciler telling one family).
         return _queued_by_another(db, source)
+
+
+def queue_replies(
+    db: Database, contact: str, channel: str, chat_id: str, texts: list[str], source: str, erase_after_send: bool
+) -> list[ObjectId]:
+    """Append the replies to one inbound message, numbered `{source}:0`, `{source}:1`...; their outbox ids.
+
+    Only for replies never queued before (their message's first decided plan): they are numbered with one
+    counter write and stored with one more, where `queue_outbound` looks each one up first.
+    """
+    if not texts:
+        return []
+    first = next_number(db.counters, _counter(contact), len(texts))
+    docs = [
+        _outbound(contact, channel, chat_id, first + index, text, f"{source}:{index}", erase_after_send)
+        for index, text in enumerate(texts)
+    ]
+    return list(db.outbox.insert_many(docs).inserted_ids)
+
+
+def _outbound(
+    contact: str, channel: str, chat_id: str, seq: int, text: str, source: str | None, erase_after_send: bool
+) -> dict[str, Any]:
+    now = _now()
+    return {
+        "contact": contact,
+        "channel": channel,
+        "chat_id": chat_id,
+        "seq": seq,
+        "text": text,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+        **({"source": source} if source else {}),
+        **({"erase_after_send": True} if erase_after_send else {}),
+    }
 
 
 def _next_seq(db: Database, contact: str) -> int:

@@ -31,8 +31,8 @@ def update_then_read(
     return collection.find_one({"_id": query["_id"]}, fields)
 
 
-def next_number(counters: Collection, counter_id: str) -> int:
-    """The next number of a counter (1 for a new one); no two callers ever get the same one.
+def next_number(counters: Collection, counter_id: str, count: int = 1) -> int:
+    """The next number of a counter (1 for a new one), and `count - 1` after it; no two callers get the same.
 
     Read, then write only if nobody wrote since (compare and set on the value read); a loser reads again.
     """
@@ -40,10 +40,10 @@ def next_number(counters: Collection, counter_id: str) -> int:
         counter = counters.find_one({"_id": counter_id}, {"seq": 1})
         if counter is None:
             try:
-                counters.insert_one({"_id": counter_id, "seq": 1})
+                counters.insert_one({"_id": counter_id, "seq": count})
                 return 1
             except DuplicateKeyError:
-                continue  # another caller created it meanwhile: take the next one of theirs
-        elif counters.update_one({"_id": counter_id, "seq": counter["seq"]}, {"$inc": {"seq": 1}}).modified_count:
+                continue  # another caller created it meanwhile: take the next ones of theirs
+        elif counters.update_one({"_id": counter_id, "seq": counter["seq"]}, {"$inc": {"seq": count}}).modified_count:
             return int(counter["seq"]) + 1
     raise RuntimeError(f"lost the race for counter {counter_id!r} {MAX_RACES} times in a row")

@@ -125,6 +125,19 @@ def test_messages_that_arrive_together_are_all_answered_by_one_job(harness: Harn
     assert said[0] == MESSAGES["welcome"] and len(said) >= 3
 
 
+def test_a_message_whose_first_try_died_after_queueing_a_reply_sends_each_reply_once(
+    harness: Harness, bot_api: TelegramStandIn
+) -> None:
+    assert post(harness, update(CHAT, "hi")) == 200
+    inbound = inbound_of(harness, status="pending")
+    # The first try decided two replies, queued the first and died: its plan is on the message.
+    plan = {"state": None, "replies": ["first reply", "second reply"], "erased": False, "status": "done"}
+    harness.db.inbound.update_one({"_id": inbound["_id"]}, {"$set": {"plan": plan, "attempts": 1}})
+    queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "first reply", source=f"{inbound['_id']}:0")
+    harness.work()
+    assert bot_api.texts(CHAT) == ["first reply", "second reply"]  # the plan is not decided again, nothing twice
+
+
 def test_a_job_woken_while_another_works_leaves_its_work_to_it_at_once(redis: redis_lib.Redis) -> None:
     # A burst of messages wakes one job each: the first answers them all, the others must not hold a worker.
     looked, go_on = threading.Event(), threading.Event()

@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
-def start(command: list[str], data_dir: Path, port: int) -> subprocess.Popen[str]:
+def start(command: list[str], data_dir: Path, port: int, **extra: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "REDIS_URL", "HOMEWARD_ADMIN_PASSWORD")}
-    env |= {"HOMEWARD_DATA_DIR": str(data_dir), "PORT": str(port)}
+    env |= {"HOMEWARD_DATA_DIR": str(data_dir), "PORT": str(port)} | extra
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
@@ -119,10 +119,10 @@ def test_make_run_starts_healthy_and_stops_cleanly_keeping_its_data(tmp_path: Pa
     processes, reconciler, retention = state.pop("processes"), state.pop("reconciler"), state.pop("retention")
     assert set(reconciler) == {"last_run_s_ago", "recovered"}  # shown, never part of `ok`
     assert set(retention) == {"last_run_s_ago", "removed"}
-    assert state == {"ok": True, "mongodb": {"ok": True}, "redis": {"ok": True}, "workers": {"ok": True, "count": 1}}
+    assert state == {"ok": True, "mongodb": {"ok": True}, "redis": {"ok": True}, "workers": {"ok": True, "count": 2}}
     started = descendants(first.pid)
-    assert len(started) >= 5  # supervisor, SecantusDB, valkey, web, worker
-    assert set(processes) == {"mongodb", "redis", "web", "worker-1"}
+    assert len(started) >= 6  # supervisor, SecantusDB, valkey, web, two workers
+    assert set(processes) == {"mongodb", "redis", "web", "worker-1", "worker-2"}
     assert all(p["up"] and p["restarts"] == 0 and p["pid"] in started for p in processes.values())
 
     first.send_signal(signal.SIGTERM)  # SIGTERM to make itself
@@ -141,7 +141,8 @@ def test_make_run_starts_healthy_and_stops_cleanly_keeping_its_data(tmp_path: Pa
 
 def test_a_child_killed_with_sigkill_is_restarted_and_the_service_heals(tmp_path: Path) -> None:
     port = free_port()
-    supervisor = start([sys.executable, "-m", "infra.supervisor"], tmp_path, port)
+    # One worker: the job run after its restart can only be that worker's.
+    supervisor = start([sys.executable, "-m", "infra.supervisor"], tmp_path, port, HOMEWARD_WORKERS="1")
     read_until_up(supervisor)
     output: list[str] = []
     drain(supervisor, output)

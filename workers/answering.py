@@ -39,7 +39,7 @@ from storage.inbound import (
     sender_of,
     start_attempt,
 )
-from storage.outbox import queue_outbound
+from storage.outbox import queue_outbound, queue_replies
 from workers.context import WorkerContext, current
 from workers.effects import execute
 from workers.locks import Held, take_turns
@@ -144,22 +144,19 @@ def _relative(filename: str) -> str:
 def _handle(context: WorkerContext, doc: dict[str, Any]) -> Any:
     """Apply one message's plan; return the id of its first queued reply, if any."""
     message = inbound_from_doc(doc)
-    plan = doc.get("plan") or _decide(context, doc["_id"], message)
+    replayed = doc.get("plan")  # decided by an earlier try, which may have queued some of its replies
+    plan = replayed or _decide(context, doc["_id"], message)
     db = context.connections.db
     if plan["state"] is not None:
         save_state(db, message.contact, message.channel, message.chat_id, State.from_doc(plan["state"]))
-    queued = [
-        queue_outbound(
-            db,
-            message.contact,
-            message.channel,
-            message.chat_id,
-            text,
-            source=f"{doc['_id']}:{index}",
-            erase_after_send=plan["erased"],
-        )
-        for index, text in enumerate(plan["replies"])
-    ]
+    where = (message.contact, message.channel, message.chat_id)
+    if replayed:
+        queued = [
+            queue_outbound(db, *where, text, source=f"{doc['_id']}:{index}", erase_after_send=plan["erased"])
+            for index, text in enumerate(plan["replies"])
+        ]
+    else:
+        queued = queue_replies(db, *where, plan["replies"], str(doc["_id"]), plan["erased"])
     finish_inbound(db, doc["_id"], plan["status"])
     return queued[0] if queued else None
 
