@@ -66,6 +66,14 @@ def healthz(port: int) -> dict:
         return json.load(answer)
 
 
+def all_workers_up(port: int, workers: int, timeout: float = 60) -> dict:
+    """/healthz once every worker has registered: up means one can serve, the second may still load its models."""
+    deadline = time.monotonic() + timeout
+    while (state := healthz(port))["workers"]["count"] < workers and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return state
+
+
 def wait_healed(port: int, name: str, old_pid: int, timeout: float = 30) -> dict:
     """The first /healthz that is 200 and ok with a new, running `name`; fails after timeout (the issue's 30 s)."""
     deadline, last = time.monotonic() + timeout, "no answer"
@@ -115,7 +123,7 @@ def test_make_run_starts_healthy_and_stops_cleanly_keeping_its_data(tmp_path: Pa
     first = start(["make", "--no-print-directory", "run"], tmp_path, port)
     banner = read_until_up(first)
     assert f"http://127.0.0.1:{port}/" in banner and "user admin, password " in banner
-    state = healthz(port)
+    state = all_workers_up(port, 2)
     processes, reconciler, retention = state.pop("processes"), state.pop("reconciler"), state.pop("retention")
     assert set(reconciler) == {"last_run_s_ago", "recovered"}  # shown, never part of `ok`
     assert set(retention) == {"last_run_s_ago", "removed"}

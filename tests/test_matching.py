@@ -59,6 +59,19 @@ def test_a_sighting_of_the_missing_person_becomes_one_candidate(harness: Harness
     assert harness.db.candidates.count_documents({}) == 1  # never created twice
 
 
+def test_a_face_still_owned_by_the_draft_is_matched_as_its_sightings(harness: Harness, faces_dir: Path) -> None:
+    case = report_case(harness, "family", "Colin Powell", lfw(faces_dir, SAME_PERSON[0]))
+    seen = report_sighting(harness, "citizen-1", lfw(faces_dir, SAME_PERSON[1]))
+    photo = harness.db.photos.find_one({"owner.kind": "sighting", "owner.id": seen})
+    # The analysis recorded the photo but had not yet moved its face when the draft became this sighting.
+    harness.db.faces.update_many({"photo_id": photo["_id"]}, {"$set": {"owner": {"kind": "draft", "id": "x"}}})
+    harness.db.candidates.delete_many({})
+    from workers.matching import match_photo  # noqa: PLC0415 - the match job queued in between
+
+    match_photo(str(photo["_id"]))
+    assert [(c["case"], c["sighting"]) for c in harness.db.candidates.find()] == [(case, seen)]
+
+
 def test_a_case_reported_after_the_sighting_still_gets_its_candidate(harness: Harness, faces_dir: Path) -> None:
     seen = report_sighting(harness, "early-citizen", lfw(faces_dir, SAME_PERSON[1]))
     case = report_case(harness, "late-family", "Colin Powell", lfw(faces_dir, SAME_PERSON[2]))

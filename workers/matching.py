@@ -11,7 +11,7 @@ from bson import ObjectId
 from core.faces.matching import Bands, Hit, keep_best
 from storage.candidates import pending_distances, record_candidate
 from storage.cases import flag_possible_duplicate, is_open
-from storage.faces import faces_by_ids, find_face, usable_faces, usable_faces_of_owner
+from storage.faces import faces_by_ids, find_face, move_faces, usable_faces, usable_faces_of_owner
 from storage.photos import Owner, find_photo, mark_matched
 from workers import metrics
 from workers.context import WorkerContext, current
@@ -37,8 +37,12 @@ def match_photo(photo_id: str) -> int:
 
 def _match(context: WorkerContext, photo: dict[str, Any]) -> int:
     db = context.connections.db
-    faces = usable_faces(db, photo["_id"], context.settings.face_engine)
     kind, owner = photo["owner"]["kind"], photo["owner"]["id"]
+    if kind in ("case", "sighting"):
+        # Faces follow their photo. The analysis moves them after it records the photo, so with two workers a
+        # match queued when the draft became a sighting can run in between (and a crash there leaves them behind).
+        move_faces(db, {"photo_id": photo["_id"]}, photo["owner"])
+    faces = usable_faces(db, photo["_id"], context.settings.face_engine)
     if kind == "sighting":
         return sum(_sighting_face(context, face) for face in faces)
     if kind == "case" and is_open(db, owner):
