@@ -121,17 +121,26 @@ def wait_gone(pids: set[int], timeout: float = 30) -> set[int]:
 def test_make_run_starts_healthy_and_stops_cleanly_keeping_its_data(tmp_path: Path) -> None:
     port = free_port()
     first = start(["make", "--no-print-directory", "run"], tmp_path, port)
-    banner = read_until_up(first)
-    assert f"http://127.0.0.1:{port}/" in banner and "user admin, password " in banner
-    state = all_workers_up(port, 2)
-    processes, reconciler, retention = state.pop("processes"), state.pop("reconciler"), state.pop("retention")
-    assert set(reconciler) == {"last_run_s_ago", "recovered"}  # shown, never part of `ok`
-    assert set(retention) == {"last_run_s_ago", "removed"}
-    assert state == {"ok": True, "mongodb": {"ok": True}, "redis": {"ok": True}, "workers": {"ok": True, "count": 2}}
-    started = descendants(first.pid)
-    assert len(started) >= 6  # supervisor, SecantusDB, valkey, web, two workers
-    assert set(processes) == {"mongodb", "redis", "web", "worker-1", "worker-2"}
-    assert all(p["up"] and p["restarts"] == 0 and p["pid"] in started for p in processes.values())
+    try:
+        banner = read_until_up(first)
+        assert f"http://127.0.0.1:{port}/" in banner and "user admin, password " in banner
+        state = all_workers_up(port, 2)
+        processes, reconciler, retention = state.pop("processes"), state.pop("reconciler"), state.pop("retention")
+        assert set(reconciler) == {"last_run_s_ago", "recovered"}  # shown, never part of `ok`
+        assert set(retention) == {"last_run_s_ago", "removed"}
+        assert state == {
+            "ok": True,
+            "mongodb": {"ok": True},
+            "redis": {"ok": True},
+            "workers": {"ok": True, "count": 2},
+        }
+        started = descendants(first.pid)
+        assert len(started) >= 6  # supervisor, SecantusDB, valkey, web, two workers
+        assert set(processes) == {"mongodb", "redis", "web", "worker-1", "worker-2"}
+        assert all(p["up"] and p["restarts"] == 0 and p["pid"] in started for p in processes.values())
+    except BaseException:
+        os.killpg(first.pid, signal.SIGTERM)  # a failed check leaves no service running behind the suite
+        raise
 
     first.send_signal(signal.SIGTERM)  # SIGTERM to make itself
     first.wait(60)  # make forwards it, waits for the supervisor, then dies of the same signal
