@@ -79,8 +79,6 @@ def measure(
     faces_count: int, dim: int, queries: int, kind: str, probes_list: list[int | None]
 ) -> list[dict[str, object]]:
     """Build, save and load one index; then search it once per `nprobe` asked (None: the index's own)."""
-    import faiss  # noqa: PLC0415
-
     metric = "euclidean" if dim == 128 else "cosine"
     generator = FaceLike(dim)
     people = faces_count // SAMPLES
@@ -89,19 +87,36 @@ def measure(
         [generator.photos(centres[i : i + CHUNK // SAMPLES], SAMPLES) for i in range(0, people, CHUNK // SAMPLES)]
     )
     face_ids = [ObjectId() for _ in range(len(vectors))]
-    cases = [f"C-{person:07d}" for person in range(people) for _ in range(SAMPLES)]
-    found = [_now()] * len(vectors)
     print(f"{len(vectors):,} faces, {dim}-d {metric}: building ({kind})", flush=True)
+    held, timings = _build_save_load(face_ids, vectors, metric, kind)
+
+    asked = generator.rng.choice(people, queries, replace=False)
+    probes = generator.photos(centres[asked])  # a new photo of someone in the gallery
+    truth = _exact_top10(vectors, probes)
+    ids = np.array([face_id.binary for face_id in face_ids])
+    common = {"faces": len(vectors), "dim": dim, "metric": metric, "index": type(held.index).__name__} | timings
+    results = [common | _search_quality(held, probes, asked, truth, ids, metric, nprobe) for nprobe in probes_list]
+    tail = _retroactive_and_removal(held, probes, metric, generator.rng.choice(people, 20, replace=False))
+    tail |= {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), "queries": queries}
+    return [result | tail for result in results]
+
+
+def _build_save_load(
+    face_ids: list[ObjectId], vectors: np.ndarray, metric: str, kind: str
+) -> tuple[Faces, dict[str, object]]:
+    """The index built from the vectors (two threads), saved as a snapshot and loaded back; the times it took."""
+    import faiss  # noqa: PLC0415
 
     faiss.omp_set_num_threads(2)
+    people = len(vectors) // SAMPLES
+    cases = [f"C-{person:07d}" for person in range(people) for _ in range(SAMPLES)]
     before = _rss_mb()
     started = time.perf_counter()
-    held = Faces(make_index(dim, metric, kind, len(vectors)))
-    held.add(face_ids, cases, found, vectors)
+    held = Faces(make_index(vectors.shape[1], metric, kind, len(vectors)))
+    held.add(face_ids, cases, [_now()] * len(vectors), vectors)
     build_s = time.perf_counter() - started
     memory_mb = _rss_mb() - before
     print(f"  built from vectors in memory in {build_s:.1f} s; memory {memory_mb:.0f} MB more", flush=True)
-
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         held.save(Path(folder) / "dlib", {"since": "now"})
@@ -111,52 +126,66 @@ def measure(
         held, _ = Faces.load(Path(folder) / "dlib")
         load_s = time.perf_counter() - started
     print(f"  snapshot saved in {save_s:.1f} s, loaded in {load_s:.1f} s", flush=True)
+    timings = {"build_s": round(build_s, 1), "save_s": round(save_s, 2), "load_s": round(load_s, 2)}
+    return held, timings | {"memory_mb": round(memory_mb)}
 
-    asked = generator.rng.choice(people, queries, replace=False)
-    probes = generator.photos(centres[asked])  # a new photo of someone in the gallery
-    truth, truth_distances = _exact_top10(vectors, probes)
-    ids = np.array([face_id.binary for face_id in face_ids])
-    common = {"faces": len(vectors), "dim": dim, "metric": metric, "index": type(held.index).__name__}
-    common |= {"build_s": round(build_s, 1), "save_s": round(save_s, 2), "load_s": round(load_s, 2)}
-    common |= {"memory_mb": round(memory_mb)}
-    results = []
-    for nprobe in probes_list:
-        if nprobe and isinstance(held.index, IvfIndex):
-            held.index.nprobe = nprobe
-        faiss.omp_set_num_threads(1)  # one core per query, as a worker has
-        laps, cpu, answers = [], [], []
-        for probe in probes:
-            started, started_cpu = time.perf_counter(), time.thread_time()
-            answers.append(held.search(probe, 10, np.inf))
-            laps.append((time.perf_counter() - started) * 1000)
-            cpu.append((time.thread_time() - started_cpu) * 1000)
-        faiss.omp_set_num_threads(2)
-        recall, same_person, in_band = [], [], []
-        for person, rows, squared, answer in zip(asked, truth, truth_distances, answers, strict=True):
-            got = {face_id.binary for face_id, _, _ in answer}
-            expected = set(ids[rows].tolist())
-            recall.append(len(got & expected) / 10)
-            if metric == "euclidean" and (near := set(ids[rows[squared <= REVIEW**2]].tolist())):
-                in_band.append(len(near & got) / len(near))
-            theirs = set(ids[person * SAMPLES : (person + 1) * SAMPLES].tolist()) & expected
-            same_person.append(len(theirs & got) / max(1, len(theirs)))
-        result = common | {
-            "nprobe": held.index.nprobe if isinstance(held.index, IvfIndex) else None,
-            "p50_ms": round(float(np.percentile(laps, 50)), 2),
-            "p99_ms": round(float(np.percentile(laps, 99)), 2),
-            "cpu_p50_ms": round(float(np.percentile(cpu, 50)), 2),
-            "cpu_p99_ms": round(float(np.percentile(cpu, 99)), 2),
-            "recall_at_10": round(float(np.mean(recall)), 4),
-            "same_person_recall": round(float(np.mean(same_person)), 4),
-            "review_band_recall": round(float(np.mean(in_band)), 4) if in_band else None,
-        }
-        print(
-            f"  nprobe {result['nprobe']}: top-10 on one core p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "
-            f"(CPU time {result['cpu_p50_ms']} / {result['cpu_p99_ms']} ms); recall@10 {result['recall_at_10']}, "
-            f"same person {result['same_person_recall']}, within the review band {result['review_band_recall']}",
-            flush=True,
-        )
-        results.append(result)
+
+def _search_quality(
+    held: Faces,
+    probes: np.ndarray,
+    asked: np.ndarray,
+    truth: tuple[np.ndarray, np.ndarray],
+    ids: np.ndarray,
+    metric: str,
+    nprobe: int | None,
+) -> dict[str, object]:
+    """Top-10 of every probe on one core at this `nprobe`: its time and how much of the exact answer it found."""
+    import faiss  # noqa: PLC0415
+
+    if nprobe and isinstance(held.index, IvfIndex):
+        held.index.nprobe = nprobe
+    faiss.omp_set_num_threads(1)  # one core per query, as a worker has
+    laps, cpu, answers = [], [], []
+    for probe in probes:
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        answers.append(held.search(probe, 10, np.inf))
+        laps.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.thread_time() - started_cpu) * 1000)
+    faiss.omp_set_num_threads(2)
+    recall, same_person, in_band = [], [], []
+    for person, rows, squared, answer in zip(asked, *truth, answers, strict=True):
+        got = {face_id.binary for face_id, _, _ in answer}
+        expected = set(ids[rows].tolist())
+        recall.append(len(got & expected) / 10)
+        if metric == "euclidean" and (near := set(ids[rows[squared <= REVIEW**2]].tolist())):
+            in_band.append(len(near & got) / len(near))
+        theirs = set(ids[person * SAMPLES : (person + 1) * SAMPLES].tolist()) & expected
+        same_person.append(len(theirs & got) / max(1, len(theirs)))
+    result = {
+        "nprobe": held.index.nprobe if isinstance(held.index, IvfIndex) else None,
+        "p50_ms": round(float(np.percentile(laps, 50)), 2),
+        "p99_ms": round(float(np.percentile(laps, 99)), 2),
+        "cpu_p50_ms": round(float(np.percentile(cpu, 50)), 2),
+        "cpu_p99_ms": round(float(np.percentile(cpu, 99)), 2),
+        "recall_at_10": round(float(np.mean(recall)), 4),
+        "same_person_recall": round(float(np.mean(same_person)), 4),
+        "review_band_recall": round(float(np.mean(in_band)), 4) if in_band else None,
+    }
+    print(
+        f"  nprobe {result['nprobe']}: top-10 on one core p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "
+        f"(CPU time {result['cpu_p50_ms']} / {result['cpu_p99_ms']} ms); recall@10 {result['recall_at_10']}, "
+        f"same person {result['same_person_recall']}, within the review band {result['review_band_recall']}",
+        flush=True,
+    )
+    return result
+
+
+def _retroactive_and_removal(
+    held: Faces, probes: np.ndarray, metric: str, removed_people: np.ndarray
+) -> dict[str, object]:
+    """A new case photo's search of every face within the review band, on one core; then closing cases."""
+    import faiss  # noqa: PLC0415
+
     faiss.omp_set_num_threads(1)
     retro = []  # a new case photo against this many sighting faces: every face within the review band
     for probe in probes[:100]:
@@ -167,15 +196,13 @@ def measure(
     retro_ms = round(float(np.percentile(retro, 50)), 2)
     print(f"  retroactive search of one case face (up to {PAST_SIGHTINGS_LIMIT} within the band): {retro_ms} ms")
     removal = []
-    for person in generator.rng.choice(people, 20, replace=False):
+    for person in removed_people:
         started = time.perf_counter()
         held.remove_owners([f"C-{person:07d}"])
         removal.append((time.perf_counter() - started) * 1000)
     remove_ms = round(float(np.median(removal)), 2)
     print(f"  remove a case (4 faces): {remove_ms} ms", flush=True)
-    peak = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    tail = {"remove_ms": remove_ms, "retroactive_ms": retro_ms, "peak_rss_mb": peak, "queries": queries}
-    return [result | tail for result in results]
+    return {"remove_ms": remove_ms, "retroactive_ms": retro_ms}
 
 
 def _exact_top10(vectors: np.ndarray, probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -110,45 +110,56 @@ def identify(
     }
     for size in gallery_sizes:
         chosen = names if size is None else order[:size]
-        enrolment = (
-            original
-            if case_jitters == 1
-            else embed_all(
-                folder, [people[n][0] for n in chosen], f"original@j{case_jitters}", cache, f"cases j{case_jitters}"
-            )
-        )
-        gallery_names = [n for n in chosen if subject_face(enrolment[people[n][0]]) is not None]
-        gallery = np.stack([subject_face(enrolment[people[n][0]]) for n in gallery_names]).astype(np.float32)  # type: ignore[misc]
-        probes = [(i, n, True) for n in chosen if n not in held_out for i in people[n][1:]] + [
-            (i, n, False) for n in sorted(held_out) for i in people[n]
-        ]
-        label = f"{len(chosen)} identities"
-        results["galleries"][label] = {
-            "gallery_identities": len(chosen),
-            "enrolment_photos_without_face": len(chosen) - len(gallery_names),
-            "variants": {},
-        }
-        for variant in variants:
-            embedded = (
-                original
-                if variant == "original"
-                else embed_all(folder, [p[0] for p in probes], variant, cache, variant)
-            )
-            vectors = [subject_face(embedded[p[0]]) for p in probes]
-            searches = search(
-                gallery,
-                np.array(gallery_names),
-                vectors,
-                np.array([p[1] for p in probes]),
-                np.array([p[2] for p in probes]),
-                top_k,
-                cache.engine.metric,
-            )
-            summary = identification_summary(searches, bands, FPIR_TARGETS)
-            summary["probes_without_usable_face"] = sum(v is None for v in vectors)
-            summary["unusable"] = unusable({p[0]: embedded[p[0]] for p in probes})
-            results["galleries"][label]["variants"][variant] = summary
+        found = _one_gallery(folder, cache, people, chosen, held_out, original, variants, bands, top_k, case_jitters)
+        results["galleries"][f"{len(chosen)} identities"] = {"gallery_identities": len(chosen)} | found
     return results
+
+
+def _one_gallery(
+    folder: Path,
+    cache: EmbeddingCache,
+    people: dict[str, list[str]],
+    chosen: list[str],
+    held_out: set[str],
+    original: dict[str, Any],
+    variants: list[str],
+    bands: dict[str, float],
+    top_k: int,
+    case_jitters: int,
+) -> dict[str, Any]:
+    """Enrol the first photo of each chosen identity, then search every other photo under each variant."""
+    enrolment = (
+        original
+        if case_jitters == 1
+        else embed_all(
+            folder, [people[n][0] for n in chosen], f"original@j{case_jitters}", cache, f"cases j{case_jitters}"
+        )
+    )
+    gallery_names = [n for n in chosen if subject_face(enrolment[people[n][0]]) is not None]
+    gallery = np.stack([subject_face(enrolment[people[n][0]]) for n in gallery_names]).astype(np.float32)  # type: ignore[misc]
+    probes = [(i, n, True) for n in chosen if n not in held_out for i in people[n][1:]] + [
+        (i, n, False) for n in sorted(held_out) for i in people[n]
+    ]
+    result: dict[str, Any] = {"enrolment_photos_without_face": len(chosen) - len(gallery_names), "variants": {}}
+    for variant in variants:
+        embedded = (
+            original if variant == "original" else embed_all(folder, [p[0] for p in probes], variant, cache, variant)
+        )
+        vectors = [subject_face(embedded[p[0]]) for p in probes]
+        searches = search(
+            gallery,
+            np.array(gallery_names),
+            vectors,
+            np.array([p[1] for p in probes]),
+            np.array([p[2] for p in probes]),
+            top_k,
+            cache.engine.metric,
+        )
+        summary = identification_summary(searches, bands, FPIR_TARGETS)
+        summary["probes_without_usable_face"] = sum(v is None for v in vectors)
+        summary["unusable"] = unusable({p[0]: embedded[p[0]] for p in probes})
+        result["variants"][variant] = summary
+    return result
 
 
 def references(

@@ -51,7 +51,7 @@ def sender_of(db: Database, inbound_id: str) -> str | None:
 def first_pending_inbound(db: Database, contact: str) -> dict[str, Any] | None:
     """The contact's oldest message still to answer."""
     order = [("received_at", ASCENDING), ("_id", ASCENDING)]
-    return next(iter(db.inbound.find({"contact": contact, "status": "pending"}).sort(order).limit(1)), None)
+    return db.inbound.find_one({"contact": contact, "status": "pending"}, sort=order)
 
 
 def save_plan(db: Database, inbound_id: ObjectId, plan: dict[str, Any]) -> None:

@@ -112,7 +112,7 @@ def first_pending_outbound(db: Database, contact: str) -> dict[str, Any] | None:
     Whether a claimed message reached the platform is the outbox job's to decide (workers/outbox.py).
     """
     query = {"contact": contact, "status": {"$in": ["pending", "sending"]}}
-    return next(iter(db.outbox.find(query).sort("seq", ASCENDING).limit(1)), None)
+    return db.outbox.find_one(query, sort=[("seq", ASCENDING)])
 
 
 def claim_outbound(db: Database, message: dict[str, Any]) -> int:

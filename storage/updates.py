@@ -18,9 +18,7 @@ from pymongo.errors import DuplicateKeyError
 MAX_RACES = 100
 
 
-def update_then_read(
-    collection: Collection, query: dict[str, Any], update: dict[str, Any], fields: dict[str, int] | None = None
-) -> dict[str, Any] | None:
+def update_then_read(collection: Collection, query: dict[str, Any], update: dict[str, Any]) -> dict[str, Any] | None:
     """Update the document `query` names (by `_id`, plus any state expected), then read it; None if none matched.
 
     The update alone decides who wins (only one caller can move a document out of the expected state); the read
@@ -28,7 +26,7 @@ def update_then_read(
     """
     if collection.update_one(query, update).matched_count == 0:
         return None
-    return collection.find_one({"_id": query["_id"]}, fields)
+    return collection.find_one({"_id": query["_id"]})
 
 
 def next_number(counters: Collection, counter_id: str, count: int = 1) -> int:
