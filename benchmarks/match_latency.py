@@ -38,6 +38,7 @@ from bson import ObjectId
 
 from config import load_settings
 from core.conversation.references import CASE_PREFIX, make_reference
+from core.faces.engines import ENGINES
 from infra.embedded import free_port
 from workers.reconciler import SWEPT_KEY
 
@@ -122,12 +123,16 @@ def main() -> int:
 
 
 def _preload(db: pymongo.database.Database, faces: int) -> None:
-    """Store `faces` synthetic case faces of open cases, 4 per case, as the service would have them."""
+    """Store `faces` synthetic case faces of open cases, 4 per case, as the service would have them.
+
+    Of the configured engine (its name and vector size): faces of another engine are never searched.
+    """
     if not faces:
         return
     from benchmarks.search import SAMPLES, FaceLike  # noqa: PLC0415
 
-    started, generator, now = time.perf_counter(), FaceLike(128), datetime.now(UTC)
+    engine = ENGINES[load_settings().face_engine]
+    started, generator, now = time.perf_counter(), FaceLike(engine.dim), datetime.now(UTC)
     cases = faces // SAMPLES
     for first in range(0, cases, 2_500):
         chunk = range(first, min(cases, first + 2_500))
@@ -150,7 +155,7 @@ def _preload(db: pymongo.database.Database, faces: int) -> None:
         db.faces.insert_many(
             {
                 "photo_id": photo_ids[row],
-                "engine": "dlib",
+                "engine": engine.name,
                 "index": 0,
                 "owner": {"kind": "case", "id": references[row // SAMPLES]},
                 "quality": "ok",
@@ -160,7 +165,7 @@ def _preload(db: pymongo.database.Database, faces: int) -> None:
             }
             for row, vector in enumerate(vectors)
         )
-    print(f"{cases * SAMPLES} synthetic case faces stored in {time.perf_counter() - started:.0f} s")
+    print(f"{cases * SAMPLES} synthetic {engine.name} case faces stored in {time.perf_counter() - started:.0f} s")
 
 
 def _preload_chats(db: pymongo.database.Database, contacts: list[str], now: datetime) -> None:
@@ -205,8 +210,11 @@ def _measure(sim: Simulator, db: pymongo.database.Database, photos: list[Path], 
     _wait(lambda: any("matched_at" in photo for photo in db.photos.find(photos_of_case, {"matched_at": 1})), 300)
     from_photo, from_complete, missed = [], [], 0
     stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
-    workers = load_settings().workers
-    print(f"{count} sightings of {PERSON}, one at a time; one web process, {workers} worker(s)")
+    settings = load_settings()
+    print(
+        f"{count} sightings of {PERSON}, one at a time; one web process, {settings.workers} worker(s),"
+        f" {settings.face_engine} engine"
+    )
     for number, photo in enumerate(photos[1 : count + 1], 1):
         citizen = f"citizen-{number}"
         for text in ("hi", "yes"):
@@ -233,6 +241,9 @@ def _measure(sim: Simulator, db: pymongo.database.Database, photos: list[Path], 
     for stage, values in stages.items():
         _report(f"  {stage}", values)
     print(f"  no candidate: {missed} of {count}")
+    # What the workers really ran, read back from what they stored (a setting can fail to reach them).
+    engines = sorted(db.faces.distinct("engine", {"owner.kind": "sighting"}))
+    print(f"  sighting faces stored by engine(s): {', '.join(engines) or 'none'}")
 
 
 # After the citizen's last answer: the webhook stores it, the conversation job stores the sighting,

@@ -15,7 +15,7 @@ from storage.cases import bump_gallery, close_case, create_case, erase_contact
 from storage.connections import Connections, Database
 from storage.sealing import OVERHEAD, use_keys
 from workers import index_snapshots
-from workers.gallery import IndexedGallery, SightingIndex
+from workers.gallery import IndexedGallery, SightingIndex, warm_up
 from workers.index_snapshots import SnapshotError
 from workers.vector_index import (
     ExactIndex,
@@ -306,3 +306,49 @@ def test_a_removal_that_names_no_case_rebuilds_the_index(
     caplog.set_level("INFO")
     bump_gallery(db)
     assert gallery.search(vectors[0], BANDS, 5) == [] and "rebuilt, 0 faces" in caplog.text
+
+
+def test_a_worker_loads_its_indexes_at_start_so_the_first_sighting_does_not_wait(
+    connections: Connections, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """And an index that cannot load at start-up (MongoDB away) is only logged: the others still load."""
+    db = connections.db
+    vectors, _ = face_like(3, 4, 128)
+    cases = [new_case(db, f"family-{n}") for n in range(3)]
+    for row, vector in enumerate(vectors):
+        add_face(db, ("case", cases[row // 4]), vector)
+    add_face(db, ("sighting", "S-NEW"), vectors[0])
+
+    class Unreachable:
+        def refresh(self) -> None:
+            raise ConnectionError("MongoDB is away")
+
+    gallery, sightings = IndexedGallery(db, tmp_path / "index"), SightingIndex(db, timedelta(days=90))
+    caplog.set_level("INFO")
+    warm_up([Unreachable(), gallery, sightings]).join(60)
+    assert "could not load a face index at start-up (ConnectionError)" in caplog.text
+    assert len(gallery) == 12 and len(sightings) == 1  # loaded before any search asked
+    caplog.clear()
+    assert [hit.case for hit, _ in gallery.search(vectors[5], BANDS, 5)] == [cases[1]]
+    assert "rebuilding" not in caplog.text
+
+
+def test_faces_of_hundreds_of_cases_added_at_once_join_only_for_the_open_cases(connections: Connections) -> None:
+    """A re-embed or a bulk import adds faces of many cases in one refresh; a closed case's faces stay out."""
+    db = connections.db
+    vectors, _ = face_like(300, 1, 128)
+    gallery = IndexedGallery(db)
+    assert len(gallery) == 0
+    references = [f"C-BULK{n:04d}" for n in range(300)]
+    db.cases.insert_many(
+        [
+            {"reference": ref, "source": f"test:{ref}", "status": "closed" if n % 3 == 0 else "open"}
+            for n, ref in enumerate(references)
+        ]
+    )
+    for ref, vector in zip(references, vectors, strict=True):
+        add_face(db, ("case", ref), vector)
+    gallery.refresh()
+    assert len(gallery) == 200
+    assert [hit.case for hit, _ in gallery.search(vectors[1], BANDS, 5)] == [references[1]]
+    assert gallery.search(vectors[3], BANDS, 5) == []  # C-BULK0003 is closed

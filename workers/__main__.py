@@ -15,6 +15,7 @@ from core.faces.arcface import ModelMissing
 from storage.connections import connect
 from workers import reconciler
 from workers.context import WorkerContext, install
+from workers.gallery import warm_up
 from workers.metrics import MeasuredWorker
 from workers.queue import make_queue
 
@@ -35,6 +36,8 @@ def main() -> int:
     except ModelMissing as exc:
         print(f"worker: {exc}", file=sys.stderr)
         return 2
+    assert context.gallery is not None and context.sightings is not None
+    warm_up([context.gallery, context.sightings])  # the face indexes load while the first chats are answered
     # Maintenance (which restarts RQ's scheduler after a Redis restart) runs every 30 s, not RQ's 10 min,
     # so retries and delayed sends resume within half a minute.
     worker = MeasuredWorker(

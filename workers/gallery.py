@@ -19,6 +19,7 @@ up; a missing or damaged snapshot is rebuilt from MongoDB with a progress line.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -61,6 +62,8 @@ def face_vector(face: dict[str, Any]) -> np.ndarray:
 
 
 class CaseGallery(Protocol):
+    def refresh(self) -> None: ...
+
     def search(
         self,
         vector: np.ndarray,
@@ -94,28 +97,31 @@ class FollowedFaces:
         self._saved_at = time.monotonic()
         self._aged_at = -AGE_EVERY
         self._unknown: set[str] = set()
+        self._lock = threading.RLock()  # a job's search waits while the start-up thread loads (warm_up)
 
     def __len__(self) -> int:
         return sum(len(faces) for faces in self.engines.values())
 
     def refresh(self) -> None:
         """Catch up with MongoDB: on first use from the snapshot (or a rebuild), then removals, new faces, age."""
-        if not self._ready:
-            self._start()
-        if self._apply_removals():
-            self._rebuild()
-        self._add_new()
-        if self._lookback is not None and time.monotonic() - self._aged_at >= AGE_EVERY:
-            self._age_out()
-        self._save_if_due()
+        with self._lock:
+            if not self._ready:
+                self._start()
+            if self._apply_removals():
+                self._rebuild()
+            self._add_new()
+            if self._lookback is not None and time.monotonic() - self._aged_at >= AGE_EVERY:
+                self._age_out()
+            self._save_if_due()
 
     def search(
         self, vector: np.ndarray, k: int, max_distance: float, engine: str = DEFAULT_ENGINE
     ) -> list[tuple[ObjectId, str, float]]:
         """The k closest faces of this engine within max_distance: (face id, owner, distance), closest first."""
-        self.refresh()
-        faces = self.engines.get(engine)
-        return faces.search(vector, k, max_distance) if faces is not None else []
+        with self._lock:
+            self.refresh()
+            faces = self.engines.get(engine)
+            return faces.search(vector, k, max_distance) if faces is not None else []
 
     def save(self) -> None:
         """Write the replica to the data dir now (best effort: another worker may be writing it too)."""
@@ -359,6 +365,33 @@ class SightingIndex:
     ) -> list[tuple[ObjectId, str, float]]:
         """Sighting faces within max_distance of this face (at most `limit`, closest first)."""
         return self.faces.search(vector, limit, max_distance, engine)
+
+    def refresh(self) -> None:
+        self.faces.refresh()
+
+
+class Followed(Protocol):
+    def refresh(self) -> None: ...
+
+
+def warm_up(replicas: list[Followed]) -> threading.Thread:
+    """Load each replica (its snapshot, or a rebuild from MongoDB) in a thread of its own, started now.
+
+    So the first sighting after a worker starts is not the one that waits for the load (a second at 20 000
+    faces, minutes at a million), while the worker answers chats meanwhile; a search waits for it to finish.
+    One that fails (MongoDB unreachable) is only logged: the first search loads it instead.
+    """
+
+    def load() -> None:
+        for replica in replicas:
+            try:
+                replica.refresh()
+            except Exception as exc:  # noqa: BLE001 - at start-up any failure is retried by the first search
+                log.warning("could not load a face index at start-up (%s); the first search will", type(exc).__name__)
+
+    thread = threading.Thread(target=load, name="index-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _columns(faces: list[dict[str, Any]]) -> tuple[list[ObjectId], list[str], list[datetime], np.ndarray]:
