@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import current_app
 
 from config import Settings
+from services.queue import make_queue
 from storage.connections import Connections
-from workers.queue import make_queue
 
 
 class Homeward:

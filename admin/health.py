@@ -18,9 +18,8 @@ from rq import Worker
 from admin.context import homeward
 from infra.embedded import pid_alive
 from infra.status import read_status
+from services.maintenance import last_run, last_sweep
 from storage.connections import ping
-from workers.reconciler import last_run
-from workers.retention import last_sweep
 
 blueprint = Blueprint("health", __name__)
 

@@ -19,8 +19,8 @@ from rq.registry import BaseRegistry, FailedJobRegistry, ScheduledJobRegistry, S
 
 from admin.auth import current_user, require
 from admin.context import homeward
+from services.metrics import job_name
 from storage.audit import audit
-from workers.metrics import job_name
 
 blueprint = Blueprint("jobs", __name__, url_prefix="/jobs")
 SHOWN = 100  # per registry, newest first

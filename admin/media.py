@@ -1,6 +1,6 @@
 """GET /media/<token>: one photo for a platform that fetches media by URL, no login.
 
-The signed token (workers/media_links.py) is the authority. An expired link
+The signed token (services/media_links.py) is the authority. An expired link
 answers 410 and anything else 404, neither saying which photo it was.
 """
 
@@ -12,8 +12,8 @@ from bson.errors import InvalidId
 from flask import Blueprint, Response, abort
 
 from admin.context import homeward
+from services.media_links import LinkExpired, LinkInvalid, photo_of
 from storage.photos import find_photo, photo_bytes
-from workers.media_links import LinkExpired, LinkInvalid, photo_of
 
 blueprint = Blueprint("media", __name__, url_prefix="/media")
 _MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"GIF8", "image/gif"))

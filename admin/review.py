@@ -18,6 +18,8 @@ from admin.context import homeward
 from admin.overview import review_stats, service_health
 from core.conversation.answers import describe_place, describe_time
 from core.places import coordinates, describe_interval, describe_km, distance_km
+from services import metrics
+from services.approval import tell_family
 from storage.audit import audit, history
 from storage.candidates import (
     decide,
@@ -30,8 +32,6 @@ from storage.cases import case_names, find_case, find_sighting, open_counts
 from storage.faces import faces_of_owner
 from storage.outbox import delivery_status, failed_outbound
 from storage.photos import Owner
-from workers import metrics
-from workers.approval import tell_family
 
 blueprint = Blueprint("review", __name__)
 PAGE_SIZE = 20

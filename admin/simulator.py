@@ -19,8 +19,8 @@ from admin.context import homeward
 from bot.simulator import UploadsFull, keep_upload
 from config import Settings
 from core.conversation.messages import Attachment, Inbound, Location
+from services.inbound import NotKept, accept
 from storage.outbox import messages_after
-from workers.inbound import NotKept, accept
 
 blueprint = Blueprint("simulator", __name__, url_prefix="/simulator")
 

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, abort, request
 from admin.context import Homeward, homeward
 from bot import telegram, twilio
 from core.conversation.messages import Inbound
-from workers.inbound import NotKept, accept
+from services.inbound import NotKept, accept
 
 blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Face search at national scale: `homeward bench search` or `python -m benchmarks.search`.
 
-Builds the worker's own face index (`workers.gallery.Faces` over the index
+Builds the worker's own face index (`search.gallery.Faces` over the index
 `HOMEWARD_VECTOR_INDEX` would pick, approximate by default) from synthetic
 face-like vectors and prints, per configuration: build time on all cores,
 snapshot save and load time (sealed under a throwaway data key, as a
@@ -32,10 +32,10 @@ import numpy as np
 from bson import ObjectId
 
 from config.keys import DataKeys, new_key
+from search.index_faces import Faces
+from search.vector_index import IvfIndex, make_index
 from storage.sealing import use_keys
-from workers.index_faces import Faces
 from workers.matching import PAST_SIGHTINGS_LIMIT
-from workers.vector_index import IvfIndex, make_index
 
 STATISTICS = Path(__file__).with_name("lfw_face_statistics.npz")
 SAMPLES = 4  # photos per person

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from core.conversation.references import CASE_PREFIX, SIGHTING_PREFIX, make_reference
 from core.conversation.state import CaseSummary
 from storage.candidates import erase_candidates
-from storage.faces import move_faces
+from storage.faces import follow_photos
+from storage.gallery_changes import bump_gallery
 from storage.photos import Owner, delete_photos
-from storage.updates import next_number
 
 REFERENCE_ATTEMPTS = 20
-GALLERY_COUNTER = "gallery:removals"
-GALLERY_INSTANCE = "gallery:instance"
 
 
 def draft_owner(contact: str) -> Owner:
@@ -174,51 +171,21 @@ def discard_draft(db: Database, contact: str) -> int:
 
 
 def _adopt_draft_photos(db: Database, contact: str, owner: Owner) -> None:
+    """The draft's photos, and their faces, now belong to the case or sighting (the contact's job holds its lock)."""
     draft = draft_owner(contact).query()
+    photo_ids = [photo["_id"] for photo in db.photos.find(draft, {"_id": 1})]
+    if not photo_ids:
+        return
     # A sighting may take its place from its photos' GPS; a family's photos of the missing person keep none.
     forget_place = {"$unset": {"exif_location": ""}} if owner.kind == "case" else {}
-    db.photos.update_many(draft, {"$set": {"owner": owner.as_doc()}, **forget_place})
-    move_faces(db, draft, owner.as_doc())
+    db.photos.update_many({"_id": {"$in": photo_ids}}, {"$set": {"owner": owner.as_doc()}, **forget_place})
+    follow_photos(db, photo_ids, owner.as_doc())
 
 
 def analysed_photo_ids(db: Database, owner: Owner) -> list[str]:
     """Photos of a case or sighting whose faces are ready to match."""
     photos = db.photos.find(owner.query(), {"status": 1})  # the owner index's fields only: a few photos to check
     return [str(p["_id"]) for p in photos if p.get("status") == "analysed"]
-
-
-# How long the removal log keeps the references it names; a worker whose index snapshot is older rebuilds.
-GALLERY_CHANGES_KEPT = timedelta(days=1)
-
-
-def bump_gallery(db: Database, cases: Sequence[str] | None = None, sightings: Sequence[str] = ()) -> None:
-    """Tell every worker's vector indexes that these cases' and sightings' faces left matching (closed or erased).
-
-    Each worker removes just those faces. Without `cases` (None), the workers
-    cannot know which faces went and rebuild their indexes from the database:
-    slow at scale (~40 s per million faces), so name them.
-    """
-    seq = next_number(db.counters, GALLERY_COUNTER)
-    now = _now()
-    change = {"seq": seq, "at": now, "cases": None if cases is None else list(cases), "sightings": list(sightings)}
-    db.gallery_changes.insert_one(change)
-    db.gallery_changes.delete_many({"at": {"$lt": now - GALLERY_CHANGES_KEPT}})  # ids only, and only for a while
-
-
-def gallery_version(db: Database) -> int:
-    """How many removals there have been (closed or erased cases and sightings)."""
-    return int((db.counters.find_one({"_id": GALLERY_COUNTER}) or {}).get("seq", 0))
-
-
-def gallery_removals(db: Database, since: datetime) -> list[dict[str, Any]]:
-    """Removals recorded since then, oldest first: `cases` and `sightings` references (`cases` None: all)."""
-    return list(db.gallery_changes.find({"at": {"$gte": since}}).sort("seq", ASCENDING))
-
-
-def gallery_instance(db: Database) -> str:
-    """A name for this database, kept in it: an index snapshot made from another database is not used."""
-    db.counters.update_one({"_id": GALLERY_INSTANCE}, {"$setOnInsert": {"name": secrets.token_hex(8)}}, upsert=True)
-    return str(db.counters.find_one({"_id": GALLERY_INSTANCE})["name"])  # type: ignore[index]
 
 
 def _insert_with_reference(db: Database, collection: str, prefix: str, doc: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ a face (the gallery, matching) gets the plain vector from `bytes_to_vector`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,12 +105,18 @@ def drop_faces_if_photo_gone(db: Database, photo_id: ObjectId) -> int:
     return db.faces.delete_many({"photo_id": photo_id}).deleted_count
 
 
-def move_faces(db: Database, query: dict[str, Any], owner: dict[str, str]) -> None:
-    """Give faces a new owner; case and sighting faces are stamped as matchable from now."""
+def follow_photos(db: Database, photo_ids: Sequence[ObjectId], owner: dict[str, str]) -> None:
+    """The one way faces change owner: they follow their photos (a draft's to its case or sighting).
+
+    Case and sighting faces are stamped as matchable from now, so the workers' indexes take them in. Called by
+    whoever moved the photos, and again by the jobs that may have raced with that move (analysis, matching).
+    """
+    if not photo_ids:
+        return
     update: dict[str, Any] = {"owner": owner}
     if owner["kind"] in ("case", "sighting"):
         update["matchable_since"] = datetime.now(UTC)
-    # The query may itself filter on the owner's fields (a draft); "owner" as a whole is another key.
+    query = {"photo_id": photo_ids[0]} if len(photo_ids) == 1 else {"photo_id": {"$in": list(photo_ids)}}
     db.faces.update_many({**query, "owner": {"$ne": owner}}, {"$set": update})
 
 

@@ -26,6 +26,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from core.faces.metadata import clean_photo
+from core.faces.sender import PhotoSender
 from storage.schema import PHOTO_BUCKET
 from storage.sealing import PHOTO, PHOTO_LOCATION, is_sealed, keyring
 from storage.updates import update_then_read
@@ -51,11 +52,11 @@ class SavedPhoto:
 
 
 def save_photo(
-    db: Database, data: bytes, owner: Owner, content_type: str = "", notify: dict[str, Any] | None = None
+    db: Database, data: bytes, owner: Owner, content_type: str = "", sender: PhotoSender | None = None
 ) -> SavedPhoto:
     """Store the bytes (cleaned of metadata, sealed) and a `pending` record; the same bytes for one owner are kept once.
 
-    `notify` says whom to tell what the worker found (contact, channel, chat id, photo number).
+    `sender` is whom to tell what the worker found (kept as the photo's `notify`).
     """
     digest = hashlib.sha256(data).hexdigest()  # of the bytes as sent: a resent photo is known before cleaning
     existing = db.photos.find_one({**owner.query(), "sha256": digest}, {"_id": 1})
@@ -72,7 +73,7 @@ def save_photo(
         "size": len(clean.data),
         "content_type": content_type,
         "status": "pending",
-        "notify": notify,
+        "notify": sender.as_doc() if sender else None,
         "created_at": _now(),
     }
     if clean.location is not None and owner.kind in ("draft", "sighting"):

@@ -14,7 +14,7 @@ from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.database import Database
 
-# A message whose send failed waits for RQ's retry (at most an hour apart, workers/queue.py OUTBOX_RETRY).
+# A message whose send failed waits for RQ's retry (at most an hour apart, services/queue.py OUTBOX_RETRY).
 # Photos analysed before `matched_at` existed have none; only recent ones are matched again, not years of them.
 MATCH_RECOVERY_WINDOW = timedelta(days=7)
 

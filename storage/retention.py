@@ -15,8 +15,8 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 
 from core.conversation.state import State
-from storage.cases import bump_gallery
 from storage.contacts import erase_conversation
+from storage.gallery_changes import bump_gallery
 from storage.photos import Owner, delete_photo_ids, delete_photos
 
 BATCH = 500

@@ -17,10 +17,10 @@ from pymongo.database import Database
 
 from admin.app import create_app
 from config import Settings
+from services.queue import make_queue
 from storage.connections import Connections
 from workers import context
-from workers.metrics import MeasuredWorker
-from workers.queue import make_queue
+from workers.measured_worker import MeasuredWorker
 
 # Every collection that may hold something of a contact; erasure must empty them of it.
 CONTACT_COLLECTIONS = ("inbound", "outbox", "conversations", "cases", "sightings", "photos", "faces", "counters")

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from config import Settings
-from storage.cases import create_case, gallery_version
+from storage.cases import create_case
 from storage.connections import Connections
+from storage.gallery_changes import gallery_version
 from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.test_admin_access import PASSWORD, login

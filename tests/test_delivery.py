@@ -19,6 +19,7 @@ from bot.channels import SendError
 from config import Settings
 from core.conversation.catalog.en import MESSAGES
 from infra.embedded import EmbeddedServer
+from services.queue import is_temporary, make_queue
 from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
 from storage.inbound import stale_inbound
@@ -30,7 +31,6 @@ from tests.test_admin_access import PASSWORD, login
 from tests.test_telegram import CHAT, CITIZEN, chat, photo, post, update
 from workers.locks import Held, LockBusy, contact_lock, take_turns
 from workers.outbox import CALL_KEY, CALLING, send_outbox
-from workers.queue import is_temporary, make_queue
 
 CONTACT = f"telegram:{CHAT}"
 APOLOGY = MESSAGES["message_failed"]

@@ -18,6 +18,7 @@ from core.faces import arcface, engines
 from core.faces.analysis import analyse_photo
 from core.faces.engines import ENGINES
 from core.faces.matching import Bands, distance
+from search.gallery import IndexedGallery
 from storage.cases import create_case
 from storage.connections import Database
 from storage.faces import faces_of_photo, store_faces, usable_case_faces
@@ -25,7 +26,6 @@ from storage.photos import Owner, finish_analysis, save_photo
 from storage.schema import upgrade_documents
 from tests import photo_files
 from tests.test_cli import env_of
-from workers.gallery import IndexedGallery
 
 POWELL = ("Colin_Powell/Colin_Powell_0001.jpg", "Colin_Powell/Colin_Powell_0002.jpg")
 BUSH = "George_W_Bush/George_W_Bush_0001.jpg"

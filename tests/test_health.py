@@ -7,8 +7,8 @@ from rq import SimpleWorker
 
 from admin.app import create_app
 from config import Settings
+from services.queue import make_queue
 from storage.connections import Connections, redis_client
-from workers.queue import make_queue
 
 
 def test_all_up_is_200(settings: Settings, connections: Connections) -> None:

@@ -11,11 +11,11 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from infra.embedded import EmbeddedServer
+from services.queue import make_queue
 from storage.connections import Connections
 from tests.conftest import make_environment
 from tests.live import browser, live_service  # noqa: F401 - fixtures
 from tests.test_end_to_end import wait_until
-from workers.queue import make_queue
 
 pytest.importorskip("selenium")
 from selenium.webdriver.common.by import By

@@ -2,7 +2,9 @@
 
 bot/ translates platform payloads (core and config, platform SDKs); core/
 decides without I/O; storage/ keeps data and never reaches up to the code
-that uses it; config/ reads the environment and needs nothing else of ours.
+that uses it; search/ follows it into vector indexes; services/ is what the
+web (admin/) and the jobs (workers/) both call; config/ reads the environment
+and needs nothing else of ours. Every package is a room with its arrows.
 An import against an arrow fails here, naming the module, line and import.
 """
 
@@ -18,12 +20,34 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = frozenset(path.name for path in ROOT.iterdir() if (path / "__init__.py").is_file())
 
-# The project packages each layer may import, and why.
+# The project packages each room may import, and why. Every package but tests/ is a room here.
+_TOOLS = frozenset(PROJECT - {"tests"})  # the command line and the benchmarks stand above the whole house
 ARROWS: dict[str, tuple[frozenset[str], str]] = {
-    "bot": (frozenset({"bot", "core", "config"}), "bot/ only translates; storing and enqueueing belong in workers/"),
-    "core": (frozenset({"core"}), "core/ holds pure decisions; I/O belongs in workers/ or storage/"),
-    "storage": (frozenset({"storage", "core", "config"}), "storage/ is used by workers/ and admin/, never the reverse"),
     "config": (frozenset({"config"}), "config/ is read by every layer, so it can use none of them"),
+    "core": (frozenset({"core"}), "core/ holds pure decisions; I/O belongs in workers/ or storage/"),
+    "bot": (frozenset({"bot", "core", "config"}), "bot/ only translates; storing and enqueueing belong in services/"),
+    "storage": (frozenset({"storage", "core", "config"}), "storage/ is used by the rooms above it, never the reverse"),
+    "search": (
+        frozenset({"search", "storage", "core", "config"}),
+        "search/ follows what storage keeps; the jobs that search live in workers/",
+    ),
+    "services": (
+        frozenset({"services", "storage", "bot", "core", "config"}),
+        "services/ is what the web and the workers both call; it names jobs (services/queue.py) but runs none",
+    ),
+    "workers": (
+        frozenset({"workers", "services", "search", "storage", "bot", "core", "config"}),
+        "workers/ holds the jobs; the web process never imports it",
+    ),
+    "admin": (
+        frozenset({"admin", "services", "storage", "bot", "core", "config", "infra", "cli"}),
+        "admin/ (the web process) calls services/, never the workers' jobs or the face search",
+    ),
+    "infra": (frozenset({"infra", "storage", "core", "config"}), "infra/ starts the servers and processes"),
+    "standins": (frozenset({"standins", "infra"}), "stand-ins play the platforms: they know nothing of Homeward"),
+    "evaluation": (frozenset({"evaluation", "core", "config"}), "evaluation/ measures core's face engines"),
+    "cli": (_TOOLS, "the command line may call any room"),
+    "benchmarks": (_TOOLS | {"tests"}, "benchmarks may call any room and reuse the tests' photos"),
 }
 # Libraries that would make a translation an application step (storing, queueing, serving).
 BOT_FORBIDDEN = frozenset({"pymongo", "bson", "gridfs", "rq", "flask", "werkzeug"})
@@ -106,6 +130,11 @@ def problems_in(layer: str, root: Path = ROOT) -> tuple[int, list[str]]:
         message for path in modules for imported in imports_of(path, root) if (message := problem(layer, imported))
     ]
     return len(modules), found
+
+
+def test_every_package_is_a_room_with_its_arrows() -> None:
+    missing = sorted(PROJECT - {"tests"} - set(ARROWS))
+    assert not missing, f"add {missing} to ARROWS in tests/test_layers.py, with what each may import and why"
 
 
 @pytest.mark.parametrize("layer", sorted(ARROWS))

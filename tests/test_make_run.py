@@ -17,8 +17,8 @@ import pymongo
 import pytest
 
 from infra.embedded import free_port, pid_alive
+from services.queue import make_queue
 from storage.connections import redis_client
-from workers.queue import make_queue
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

@@ -18,6 +18,7 @@ from rq.registry import FailedJobRegistry
 from admin.app import create_app
 from config import Settings
 from infra.embedded import EmbeddedServer
+from services.queue import make_queue
 from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
 from storage.users import create_user
@@ -27,7 +28,6 @@ from tests.test_admin_access import PASSWORD, login
 from tests.test_matching import SAME_PERSON, lfw, report_case, report_sighting
 from tests.test_telegram import CHAT, CITIZEN, chat, photo
 from tests.test_telegram import harness as telegram_harness  # noqa: F401 - fixture
-from workers.queue import make_queue
 
 OFF_LOOPBACK = {"REMOTE_ADDR": "203.0.113.7"}
 TOKEN = "metrics-token-0123456789"

@@ -10,11 +10,11 @@ from rq import SimpleWorker
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from config import Settings
+from services.queue import Job, enqueue_photo_analysis, make_queue
 from storage.connections import Connections
 from storage.photos import Owner, find_photo, save_photo
 from tests import photo_files
 from workers import context
-from workers.queue import enqueue_photo_analysis, make_queue
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_running_the_job_twice_changes_nothing_more(
         db, connections, worker, (faces_dir / "groups/two_people.jpg").read_bytes(), Owner("sighting", "S-11")
     )
     queue = make_queue(connections.redis)
-    queue.enqueue("workers.jobs.analyse_photo", str(photo["_id"]))  # a redelivery, under another job id
+    queue.enqueue(Job.ANALYSE_PHOTO.value, str(photo["_id"]))  # a redelivery, under another job id
     worker.work(burst=True)
     assert db.faces.count_documents({}) == 2
     assert find_photo(db, photo["_id"])["analysed_at"] == photo["analysed_at"]

@@ -16,6 +16,15 @@ from bot.telegram import parse_update
 from config import Settings
 from core.faces.analysis import analyse_photo
 from infra.embedded import EmbeddedServer
+from services.approval import tell_family
+from services.maintenance import RECONCILER_LAST_KEY
+from services.queue import (
+    Job,
+    enqueue_conversation,
+    enqueue_matching,
+    enqueue_outbox,
+    enqueue_photo_analysis,
+)
 from standins.telegram_api import TelegramStandIn
 from storage.candidates import decide
 from storage.cases import create_sighting, erase_contact
@@ -27,14 +36,7 @@ from tests.chat_harness import Harness
 from tests.conftest import make_environment, telegram_settings
 from tests.test_telegram import photo, post, update
 from workers import reconciler
-from workers.approval import tell_family
 from workers.jobs import record_analysis
-from workers.queue import (
-    enqueue_conversation,
-    enqueue_matching,
-    enqueue_outbox,
-    enqueue_photo_analysis,
-)
 from workers.reconciler import reconcile
 
 FAMILY, CITIZEN = 4001, 4002
@@ -154,7 +156,7 @@ def test_every_job_queued_twice_does_its_work_once(harness: Harness, bot_api: Te
     enqueue_conversation(queue, str(inbound_id))
     photo_id = str(candidate["sighting_photo_id"])
     enqueue_photo_analysis(queue, photo_id)
-    queue.enqueue("workers.jobs.analyse_photo", photo_id)  # a redelivery under another job id
+    queue.enqueue(Job.ANALYSE_PHOTO.value, photo_id)  # a redelivery under another job id
     enqueue_matching(queue, photo_id)
     enqueue_matching(queue, photo_id)
     decide(db, candidate["_id"], "approved", "reviewer")
@@ -219,7 +221,7 @@ def test_each_worker_runs_it_in_a_thread_every_period(harness: Harness) -> None:
     stop = reconciler.start(context)
     try:
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not harness.context.connections.redis.get(reconciler.LAST_KEY):
+        while time.monotonic() < deadline and not harness.context.connections.redis.get(RECONCILER_LAST_KEY):
             time.sleep(0.1)
     finally:
         stop.set()

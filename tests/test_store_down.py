@@ -16,6 +16,8 @@ from twilio.request_validator import RequestValidator
 from admin.context import Homeward
 from config import Settings
 from infra.embedded import EmbeddedServer, free_port
+from services.inbound import SPOOL_KEY
+from services.queue import make_queue
 from standins.telegram_api import TelegramStandIn
 from standins.twilio_api import TwilioStandIn
 from storage.connections import Connections, redis_client
@@ -25,9 +27,7 @@ from tests.conftest import PUBLIC, TWILIO_TOKEN, make_environment, telegram_sett
 from tests.test_admin_access import PASSWORD, login
 from tests.test_telegram import SECRET, update
 from tests.test_whatsapp import form
-from workers.inbound import SPOOL_KEY
 from workers.polling import keep_updates
-from workers.queue import make_queue
 from workers.reconciler import reconcile
 
 CHAT, PHONE = 3003, "+447700900003"

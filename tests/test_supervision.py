@@ -16,8 +16,8 @@ from admin.app import create_app
 from config import Settings
 from infra import supervisor
 from infra.status import ProcessStatus, status_path, write_status
+from services.queue import make_queue
 from storage.connections import Connections
-from workers.queue import make_queue
 
 
 def test_restart_delays_double_from_half_a_second_and_stay_at_ten() -> None:

@@ -20,6 +20,7 @@ from rq.registry import FailedJobRegistry
 from config import Settings
 from config.process import quiet_libraries
 from infra.embedded import EmbeddedServer
+from services.queue import make_queue
 from standins.telegram_api import TelegramStandIn
 from storage.audit import verify_chain
 from storage.connections import Connections
@@ -27,7 +28,6 @@ from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.conftest import SECRET, TOKEN, make_environment, telegram_settings
 from tests.test_admin_access import login
-from workers.queue import make_queue
 
 CHAT, CITIZEN = 1001, 2002
 ERASED = 739_216_458  # long enough never to occur by chance in a hash or an id that is searched

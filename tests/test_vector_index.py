@@ -11,13 +11,10 @@ from bson import ObjectId
 
 from config.keys import DataKeys, new_key
 from core.faces.matching import Bands, distances
-from storage.cases import bump_gallery, close_case, create_case, erase_contact
-from storage.connections import Connections, Database
-from storage.sealing import OVERHEAD, use_keys
-from workers import index_snapshots
-from workers.gallery import IndexedGallery, SightingIndex, warm_up
-from workers.index_snapshots import SnapshotError
-from workers.vector_index import (
+from search import index_snapshots
+from search.gallery import IndexedGallery, SightingIndex, warm_up
+from search.index_snapshots import SnapshotError
+from search.vector_index import (
     ExactIndex,
     HnswIndex,
     IvfIndex,
@@ -26,6 +23,10 @@ from workers.vector_index import (
     needs_rebuild,
     rebuilt,
 )
+from storage.cases import close_case, create_case, erase_contact
+from storage.connections import Connections, Database
+from storage.gallery_changes import bump_gallery
+from storage.sealing import OVERHEAD, use_keys
 
 BANDS = Bands(0.42, 0.55)
 

@@ -18,6 +18,7 @@ from twilio.request_validator import RequestValidator
 from config import Settings
 from config.process import quiet_libraries
 from infra.embedded import EmbeddedServer
+from services.media_links import LINK_SECONDS, SALT, photo_link, photo_token
 from standins.twilio_api import TwilioStandIn
 from storage.connections import Connections
 from storage.users import create_user
@@ -26,7 +27,6 @@ from tests.conftest import PUBLIC, make_environment, twilio_settings
 from tests.conftest import TWILIO_FROM as FROM
 from tests.conftest import TWILIO_TOKEN as TOKEN
 from tests.test_admin_access import PASSWORD, login
-from workers.media_links import LINK_SECONDS, SALT, photo_link, photo_token
 
 FAMILY, CITIZEN = "+447700900001", "+447700900002"
 
@@ -136,8 +136,8 @@ def test_outside_the_24_hour_window_the_template_is_sent_and_recorded(
         {"contact": f"whatsapp:{FAMILY}"},
         {"$set": {"last_inbound_at": datetime.now(UTC) - timedelta(hours=30)}},
     )
+    from services.queue import enqueue_outbox  # noqa: PLC0415
     from storage.outbox import queue_outbound  # noqa: PLC0415
-    from workers.queue import enqueue_outbox  # noqa: PLC0415
 
     queued = queue_outbound(
         harness.db, f"whatsapp:{FAMILY}", "whatsapp", FAMILY, "A reviewer confirmed a possible sighting."

@@ -12,12 +12,12 @@ import sys
 
 from config.process import start_process
 from core.faces.arcface import ModelMissing
+from search.gallery import warm_up
+from services.queue import make_queue
 from storage.connections import connect
 from workers import reconciler
 from workers.context import WorkerContext, install
-from workers.gallery import warm_up
-from workers.metrics import MeasuredWorker
-from workers.queue import make_queue
+from workers.measured_worker import MeasuredWorker
 
 MAINTENANCE_INTERVAL_S = 30
 

@@ -28,6 +28,7 @@ from core.conversation.dialog import detect_language, step
 from core.conversation.messages import Inbound, Reply, inbound_from_doc
 from core.conversation.rate import rate_decision
 from core.conversation.state import Context, State
+from services.queue import Job, enqueue_outbox, is_temporary, runs
 from storage.cases import case_summaries
 from storage.contacts import load_state, save_state
 from storage.inbound import (
@@ -43,7 +44,6 @@ from storage.outbox import queue_outbound, queue_replies
 from workers.context import WorkerContext, current
 from workers.effects import execute
 from workers.locks import Held, take_turns
-from workers.queue import enqueue_outbox, is_temporary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +52,7 @@ MAX_ATTEMPTS = 5
 log = logging.getLogger(__name__)
 
 
+@runs(Job.ANSWER_CONVERSATION)
 def process_conversation(inbound_id: str) -> int:
     """Handle every pending message of this message's contact, oldest first; return how many.
 

@@ -16,9 +16,9 @@ from bot.channels import Channel
 from bot.registry import build_channels
 from config import Settings, load_settings
 from core.faces import engines
+from search.gallery import CaseGallery, IndexedGallery, SightingIndex
+from services.queue import make_queue
 from storage.connections import Connections, connect
-from workers.gallery import CaseGallery, IndexedGallery, SightingIndex
-from workers.queue import make_queue
 
 
 @dataclass

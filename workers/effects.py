@@ -19,12 +19,13 @@ from core.conversation.state import (
     RecordConsent,
     StorePhoto,
 )
+from core.faces.sender import PhotoSender
+from services.queue import enqueue_photo_analysis, match_when_owned
 from storage import cases
 from storage.contacts import record_consent
 from storage.photos import Owner, photo_location, save_photo
 from workers.context import WorkerContext
 from workers.erasure import erase_contact
-from workers.queue import enqueue_matching, enqueue_photo_analysis
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +72,8 @@ def _store_photo(context: WorkerContext, message: Inbound, effect: StorePhoto, r
         results.extra_replies.append(Reply("file_too_large", {"size_mb": f"> {limit}", "limit_mb": limit}))
         return
     owner = Owner("case", effect.case_reference) if effect.case_reference else cases.draft_owner(message.contact)
-    notify = {
-        "contact": message.contact,
-        "channel": message.channel,
-        "chat_id": message.chat_id,
-        "number": effect.number,
-        "purpose": effect.purpose,
-        "name": effect.name,
-    }
-    saved = save_photo(db, data, owner, effect.attachment.content_type, notify)
+    sender = PhotoSender(message.contact, message.channel, message.chat_id, effect.number, effect.purpose, effect.name)
+    saved = save_photo(db, data, owner, effect.attachment.content_type, sender)
     if saved.created:
         assert context.queue is not None
         enqueue_photo_analysis(context.queue, str(saved.id))
@@ -96,8 +90,7 @@ def _with_photo_location(details: dict[str, Any], location: dict[str, float] | N
 def _match_adopted(context: WorkerContext, owner: Owner) -> None:
     """Photos analysed while still a draft are matched now that they belong to a case or sighting."""
     assert context.queue is not None
-    for photo_id in cases.analysed_photo_ids(context.connections.db, owner):
-        enqueue_matching(context.queue, photo_id)
+    match_when_owned(context.queue, owner.as_doc(), cases.analysed_photo_ids(context.connections.db, owner))
 
 
 def _source(message: Inbound) -> str:

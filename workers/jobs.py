@@ -12,17 +12,19 @@ from core.errors import PhotoRejected
 from core.faces.analysis import PhotoAnalysis, as_case_photo
 from core.faces.analysis import analyse_photo as analyse
 from core.faces.feedback import photo_feedback
+from core.faces.sender import photo_sender
 from core.faces.video import VideoAnalysis, VideoFrame, analyse_video, frame_jpeg, looks_like_video
+from services.queue import Job, enqueue_outbox, match_when_owned, runs
 from storage.contacts import language_of
-from storage.faces import drop_faces_if_photo_gone, faces_of_photo, move_faces, store_faces
+from storage.faces import drop_faces_if_photo_gone, faces_of_photo, follow_photos, store_faces
 from storage.outbox import queue_outbound
 from storage.photos import Owner, find_photo, finish_analysis, move_photos, photo_bytes, save_photo
 from workers.context import WorkerContext, current
-from workers.queue import enqueue_matching, enqueue_outbox
 
 log = logging.getLogger(__name__)
 
 
+@runs(Job.ANALYSE_PHOTO)
 def analyse_photo(photo_id: str) -> str:
     """Find, judge and encode the faces of a stored photo; return the photo's new status."""
     context = current()
@@ -76,16 +78,16 @@ def record_analysis(context: WorkerContext, photo: dict[str, Any], outcome: Phot
         drop_faces_if_photo_gone(db, photo_id)  # erased between storing the faces and now
         return "gone" if find_photo(db, photo_id) is None else str(update["status"])
     # The photo may have moved from a draft to its case while we worked: faces follow their photo.
-    move_faces(db, {"photo_id": photo_id}, claimed["owner"])
+    follow_photos(db, [photo_id], claimed["owner"])
     _tell_sender(context, claimed)
-    if claimed["owner"]["kind"] in ("case", "sighting"):
-        assert context.queue is not None
-        enqueue_matching(context.queue, str(photo_id))
+    assert context.queue is not None
+    match_when_owned(context.queue, claimed["owner"], [photo_id])
     return str(update["status"])
 
 
 def _is_case(photo: dict[str, Any]) -> bool:
-    return (photo.get("notify") or {}).get("purpose") == "case" or photo["owner"]["kind"] == "case"
+    sender = photo_sender(photo)
+    return (sender is not None and sender.purpose == "case") or photo["owner"]["kind"] == "case"
 
 
 def _analyse_video(context: WorkerContext, video: dict[str, Any], data: bytes) -> str:
@@ -112,14 +114,12 @@ def _analyse_video(context: WorkerContext, video: dict[str, Any], data: bytes) -
     if claimed is not None:
         # The draft may have become a sighting while we worked: the frames and their faces follow the clip.
         move_photos(db, frame_ids, Owner(**claimed["owner"]))
-        move_faces(db, {"photo_id": {"$in": frame_ids}}, claimed["owner"])
+        follow_photos(db, frame_ids, claimed["owner"])
         engine = context.settings.face_engine
         qualities = [face["quality"] for frame_id in frame_ids for face in faces_of_photo(db, frame_id, engine)]
         _tell_sender(context, claimed, qualities)
-        if claimed["owner"]["kind"] in ("case", "sighting"):
-            assert context.queue is not None
-            for frame_id in frame_ids:
-                enqueue_matching(context.queue, str(frame_id))
+        assert context.queue is not None
+        match_when_owned(context.queue, claimed["owner"], frame_ids)
     return str(update["status"])
 
 
@@ -151,8 +151,8 @@ def _video_record(result: VideoAnalysis, frame_ids: list[ObjectId]) -> dict[str,
 
 
 def _tell_sender(context: WorkerContext, photo: dict[str, Any], qualities: list[str] | None = None) -> None:
-    notify = photo.get("notify")
-    if not notify:
+    sender = photo_sender(photo)
+    if sender is None:
         return
     if qualities is None:
         db, engine = context.connections.db, context.settings.face_engine
@@ -162,10 +162,10 @@ def _tell_sender(context: WorkerContext, photo: dict[str, Any], qualities: list[
         return
     queued = queue_outbound(
         context.connections.db,
-        notify["contact"],
-        notify["channel"],
-        notify["chat_id"],
-        render(reply, language_of(context.connections.db, notify["contact"])),
+        sender.contact,
+        sender.channel,
+        sender.chat_id,
+        render(reply, language_of(context.connections.db, sender.contact)),
         source=f"photo:{photo['_id']}",
     )
     assert context.queue is not None

@@ -9,13 +9,14 @@ import numpy as np
 from bson import ObjectId
 
 from core.faces.matching import Bands, Hit, keep_best
+from search.gallery import CaseGallery, SightingIndex, engine_of, face_vector
+from services import metrics
+from services.queue import Job, runs
 from storage.candidates import pending_distances, record_candidate
 from storage.cases import flag_possible_duplicate, is_open
-from storage.faces import faces_by_ids, find_face, move_faces, usable_faces, usable_faces_of_owner
+from storage.faces import faces_by_ids, find_face, follow_photos, usable_faces, usable_faces_of_owner
 from storage.photos import Owner, find_photo, mark_matched
-from workers import metrics
 from workers.context import WorkerContext, current
-from workers.gallery import CaseGallery, SightingIndex, engine_of, face_vector
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 PAST_SIGHTINGS_LIMIT = 1000
 
 
+@runs(Job.MATCH_PHOTO)
 def match_photo(photo_id: str) -> int:
     """Create candidates for the usable faces of one analysed photo; return how many were new or improved."""
     context = current()
@@ -41,7 +43,7 @@ def _match(context: WorkerContext, photo: dict[str, Any]) -> int:
     if kind in ("case", "sighting"):
         # Faces follow their photo. The analysis moves them after it records the photo, so with two workers a
         # match queued when the draft became a sighting can run in between (and a crash there leaves them behind).
-        move_faces(db, {"photo_id": photo["_id"]}, photo["owner"])
+        follow_photos(db, [photo["_id"]], photo["owner"])
     faces = usable_faces(db, photo["_id"], context.settings.face_engine)
     if kind == "sighting":
         return sum(_sighting_face(context, face) for face in faces)

@@ -24,6 +24,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.channels import Outgoing, SendError
+from services import metrics
+from services.media_links import photo_link
+from services.queue import Job, enqueue_outbox_at, is_temporary, runs
 from storage.contacts import find_contact
 from storage.outbox import (
     SENDING_STALE,
@@ -35,11 +38,8 @@ from storage.outbox import (
     retry_outbound,
 )
 from storage.photos import find_photo, photo_bytes
-from workers import metrics
 from workers.context import WorkerContext, current
 from workers.locks import Held, take_turns
-from workers.media_links import photo_link
-from workers.queue import enqueue_outbox_at, is_temporary
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 # Seconds to wait after the 1st, 2nd, ... failed try; the last figure repeats.
@@ -53,6 +53,7 @@ CALL_TTL_S = 24 * 3600
 log = logging.getLogger(__name__)
 
 
+@runs(Job.SEND_OUTBOX)
 def send_outbox(outbox_id: str) -> int:
     """Send what is due for this message's contact; return how many were sent.
 

@@ -20,9 +20,9 @@ from rq import Queue
 
 from bot.telegram import TelegramChannel, parse_update
 from config.process import start_process
+from services.inbound import NotKept, accept
+from services.queue import make_queue
 from storage.connections import Connections, connect
-from workers.inbound import NotKept, accept
-from workers.queue import make_queue
 
 OFFSET_KEY = "telegram:polling:offset"
 log = logging.getLogger("homeward.polling")

@@ -12,28 +12,26 @@ the retention sweep when it is due.
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from services.approval import tell_family
+from services.inbound import drain_spool
+from services.maintenance import RECONCILER_LAST_KEY, record_run
+from services.queue import enqueue_conversation, enqueue_matching, enqueue_outbox, enqueue_photo_analysis
 from storage.inbound import stale_inbound
 from storage.outbox import due_outbound
 from storage.recovery import pending_photos, sweep_orphan_faces, unmatched_photos, untold_approvals
 from workers import retention
-from workers.approval import tell_family
-from workers.inbound import drain_spool
-from workers.queue import enqueue_conversation, enqueue_matching, enqueue_outbox, enqueue_photo_analysis
 
-if TYPE_CHECKING:  # the web process reads last_run() without loading the workers' context
+if TYPE_CHECKING:  # the context is only passed in: its type, not its import (search indexes, engines)
     from workers.context import WorkerContext
 
 LOCK_KEY = "homeward:reconciler:lock"
-LAST_KEY = "homeward:reconciler:last"
 SWEPT_KEY = "homeward:reconciler:faces_swept_until"
 REQUEUED_KEY = "homeward:reconciler:requeued:"
 # Work younger than this is probably on its way; older, its job may be lost.
@@ -62,8 +60,7 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
         "approvals": _tell_families(context, cutoff),
         "orphan_faces": _sweep_faces(context, now),
     }
-    record = {"at": time.time(), "counts": counts}
-    connection.set(LAST_KEY, json.dumps(record))
+    record_run(connection, RECONCILER_LAST_KEY, counts)
     if any(counts.values()):
         log.info("reconciler recovered: %s", " ".join(f"{kind}={n}" for kind, n in counts.items() if n))
     _sweep_retention(context, now)
@@ -106,15 +103,6 @@ def _sweep_faces(context: WorkerContext, now: datetime) -> int:
     next_since = more_from or max(since, now - SWEEP_MARGIN)
     connection.set(SWEPT_KEY, next_since.isoformat())
     return deleted
-
-
-def last_run(connection: Any) -> dict[str, Any]:
-    """When the reconciler last ran and what it recovered, for /healthz; None values before its first run."""
-    raw = connection.get(LAST_KEY)
-    if not raw:
-        return {"last_run_s_ago": None, "recovered": None}
-    record = json.loads(raw)
-    return {"last_run_s_ago": round(time.time() - record["at"], 1), "recovered": record["counts"]}
 
 
 def run_once(context: WorkerContext, now: datetime | None = None) -> dict[str, int] | None:

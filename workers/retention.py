@@ -8,13 +8,13 @@ is bounded per sweep, so a backlog is worked off over several sweeps.
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from config.settings import Retention
+from services import metrics
+from services.maintenance import RETENTION_LAST_KEY, record_run
 from storage.connections import Database
 from storage.retention import (
     sweep_abandoned_drafts,
@@ -24,13 +24,11 @@ from storage.retention import (
     sweep_sent_texts,
     sweep_unmatched_sightings,
 )
-from workers import metrics
 
-if TYPE_CHECKING:  # the web process reads last_sweep() without loading the workers' context
+if TYPE_CHECKING:  # the context is only passed in: its type, not its import (search indexes, engines)
     from workers.context import WorkerContext
 
 DUE_KEY = "homeward:retention:due"
-LAST_KEY = "homeward:retention:last"
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +56,10 @@ def run_if_due(context: WorkerContext, now: datetime) -> dict[str, int] | None:
     except Exception:
         connection.delete(DUE_KEY)
         raise
-    connection.set(LAST_KEY, json.dumps({"at": time.time(), "counts": counts}))
+    record_run(connection, RETENTION_LAST_KEY, counts)
     metrics.RETENTION_SWEEPS.inc()
     for kind, n in counts.items():
         if n:
             metrics.RETENTION_REMOVED.labels(kind).inc(n)
     log.info("retention sweep removed: %s", " ".join(f"{kind}={n}" for kind, n in counts.items()))
     return counts
-
-
-def last_sweep(connection: Any) -> dict[str, Any]:
-    """When the retention sweep last ran and what it removed, for /healthz; None values before its first run."""
-    raw = connection.get(LAST_KEY)
-    if not raw:
-        return {"last_run_s_ago": None, "removed": None}
-    record = json.loads(raw)
-    return {"last_run_s_ago": round(time.time() - record["at"], 1), "removed": record["counts"]}

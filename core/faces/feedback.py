@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from core.conversation.messages import Reply
+from core.faces.sender import photo_sender
 from core.faces.video import MAX_SECONDS
 
 
 def photo_feedback(photo: dict[str, Any], qualities: list[str]) -> Reply | None:
     """A reply about an analysed or rejected photo; `qualities` has one verdict per face found."""
-    notify = photo.get("notify") or {}
-    count = notify.get("number", 1)
+    sender = photo_sender(photo)
+    count = sender.number if sender else 1
     if photo["reason"] in ("video_too_long", "video_unreadable", "video_no_face"):
         return Reply(photo["reason"], {"limit": MAX_SECONDS})
     if photo["reason"] == "video":
@@ -22,10 +23,8 @@ def photo_feedback(photo: dict[str, Any], qualities: list[str]) -> Reply | None:
         return Reply("feedback_no_face", {"count": count})
     if len(qualities) > 1:
         # A sighting keeps every face (the person may be anyone in the crowd); a case needs its one person.
-        if notify.get("purpose") == "case":
-            return Reply(
-                "feedback_several_faces_case", {"count": count, "faces": len(qualities), "name": notify.get("name", "")}
-            )
+        if sender and sender.purpose == "case":
+            return Reply("feedback_several_faces_case", {"count": count, "faces": len(qualities), "name": sender.name})
         return None
     if qualities[0] in ("too_small", "blurred"):
         return Reply(f"feedback_{qualities[0]}", {"count": count})

@@ -8,8 +8,8 @@ centroids; a search visits the `nprobe` closest buckets' compact 4-bit codes
 and re-ranks the best with the exact vectors): a million faces build in
 about a minute, a search takes ~3 ms of one core at 99 % recall;
 `HnswIndex` is a usearch HNSW graph: ~1-3 ms per search, but building a
-million takes many minutes (the first in `workers/index_exact.py`, the other two in
-`workers/index_approximate.py`). `make_index` picks one by size or by setting.
+million takes many minutes (the first in `search/index_exact.py`, the other two in
+`search/index_approximate.py`). `make_index` picks one by size or by setting.
 Another implementation (e.g. MongoDB Atlas `$vectorSearch`) fits the same
 interface.
 
@@ -27,9 +27,9 @@ from typing import Protocol
 
 import numpy as np
 
-from workers.index_approximate import APPROXIMATE_FROM, TRAIN_FROM, HnswIndex, IvfIndex
-from workers.index_exact import METRICS, ExactIndex
-from workers.index_snapshots import SnapshotError, read_manifest
+from search.index_approximate import APPROXIMATE_FROM, TRAIN_FROM, HnswIndex, IvfIndex
+from search.index_exact import METRICS, ExactIndex
+from search.index_snapshots import SnapshotError, read_manifest
 
 __all__ = [
     "METRICS",

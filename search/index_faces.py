@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from bson import ObjectId
 
-from workers.index_snapshots import SnapshotError, read_extra
-from workers.vector_index import VectorIndex, load_index
+from search.index_snapshots import SnapshotError, read_extra
+from search.vector_index import VectorIndex, load_index
 
 
 class Faces:

@@ -1,7 +1,7 @@
 """Each worker's replica of the faces it matches against: open cases' faces, and recent sightings' faces.
 
 MongoDB is the source of truth; a worker holds a vector index of each kind
-(`workers/vector_index.py`: exact when small, approximate when large) and
+(`search/vector_index.py`: exact when small, approximate when large) and
 follows changes before every search, without full reloads:
 
 - new faces by their `matchable_since` stamp (a little slack for clock skew;
@@ -31,12 +31,13 @@ from bson import ObjectId
 from core.faces.engines import DEFAULT_ENGINE
 from core.faces.engines import ENGINES as FACE_ENGINES
 from core.faces.matching import Bands, Hit, keep_best
-from storage.cases import GALLERY_CHANGES_KEPT, gallery_instance, gallery_removals, open_references
+from search.index_faces import Faces, seconds
+from search.index_snapshots import SnapshotError
+from search.vector_index import make_index, needs_rebuild, rebuilt
+from storage.cases import open_references
 from storage.connections import Database
 from storage.faces import bytes_to_vector, count_matchable_faces, matchable_faces
-from workers.index_faces import Faces, seconds
-from workers.index_snapshots import SnapshotError
-from workers.vector_index import make_index, needs_rebuild, rebuilt
+from storage.gallery_changes import GALLERY_CHANGES_KEPT, gallery_instance, gallery_removals
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +290,7 @@ class FollowedFaces:
         if engine not in self._unknown:
             self._unknown.add(engine)
             log.warning(
-                "%s index: faces of engine %r are not matched: add it to ENGINES in workers/gallery.py",
+                "%s index: faces of engine %r are not matched: add it to ENGINES in search/gallery.py",
                 self.kind,
                 engine,
             )

@@ -14,12 +14,12 @@ from rq import Queue
 
 from core.conversation.answers import citizen_thanks, family_answer
 from core.conversation.catalog import render
+from services.queue import enqueue_outbox
 from storage.candidates import find_candidate, note_family_message, note_told
 from storage.cases import find_case, find_sighting
 from storage.connections import Database
 from storage.contacts import find_contact, language_of
 from storage.outbox import queue_outbound
-from workers.queue import enqueue_outbox
 
 
 def tell_family(db: Database, queue: Queue, candidate_id: ObjectId) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workers.index_snapshots import SnapshotError, SnapshotFiles, open_sealed, save_atomically
+from search.index_snapshots import SnapshotError, SnapshotFiles, open_sealed, save_atomically
 
 METRICS = ("euclidean", "cosine")
 

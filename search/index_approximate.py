@@ -1,7 +1,7 @@
 """The approximate face indexes: faiss inverted files (the default at scale) and a usearch HNSW graph.
 
-Both keep `workers.vector_index.VectorIndex`'s interface and the conventions
-of `workers.index_exact` (prepared vectors, squared Euclidean distance).
+Both keep `search.vector_index.VectorIndex`'s interface and the conventions
+of `search.index_exact` (prepared vectors, squared Euclidean distance).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from workers.index_exact import ExactIndex, check_metric, prepare, to_distance
-from workers.index_snapshots import SnapshotError, SnapshotFiles, open_sealed, save_atomically
+from search.index_exact import ExactIndex, check_metric, prepare, to_distance
+from search.index_snapshots import SnapshotError, SnapshotFiles, open_sealed, save_atomically
 
 # Below this many vectors `auto` searches exactly: brute force is then ~2 ms and an IVF index needs data to train on.
 APPROXIMATE_FROM = 50_000

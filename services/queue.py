@@ -1,18 +1,52 @@
-"""The queue and how jobs are put on it: ids, never payloads; retries declared here."""
+"""The queue and how jobs are put on it: ids, never payloads; every job named in `Job`, retries declared here.
+
+A reader follows a job from where it is queued to the code that runs it through its `Job` member: the job's
+function in workers/ carries `@runs(Job.X)`, which checks at import that the member names that very function
+(tests/test_jobs.py imports them all). Jobs are named, not imported, because the web process queues them too
+and must not load the workers' code (face engines, indexes).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 import redis
 from rq import Queue, Retry
-from rq.job import Job
+from rq.job import Job as RqJob
 
 from bot.channels import SendError
 from storage.connections import UNREACHABLE
 
 QUEUE_NAME = "homeward"
+
+
+class Job(StrEnum):
+    """Every job RQ runs, by the dotted path of its function in workers/ (marked there with `@runs`)."""
+
+    ANALYSE_PHOTO = "workers.jobs.analyse_photo"
+    ANSWER_CONVERSATION = "workers.answering.process_conversation"
+    SEND_OUTBOX = "workers.outbox.send_outbox"
+    MATCH_PHOTO = "workers.matching.match_photo"
+
+
+Function = TypeVar("Function", bound=Callable[..., Any])
+
+
+def runs(job: Job) -> Callable[[Function], Function]:
+    """Mark a function as the one that runs `job`; refuses, at import, a `Job` that names another function."""
+
+    def mark(function: Function) -> Function:
+        path = f"{function.__module__}.{function.__qualname__}"
+        if path != job.value:
+            raise RuntimeError(f"{path} is marked as running {job.name}, which names {job.value}: make them agree")
+        return function
+
+    return mark
+
+
 # Temporary failures (a server restarting) heal within minutes; after that a
 # person should look at the failed-job registry.
 PHOTO_RETRY = Retry(max=3, interval=[10, 60, 300])
@@ -42,7 +76,7 @@ def make_queue(connection: redis.Redis) -> Queue:
 
 def enqueue_photo_analysis(queue: Queue, photo_id: str) -> str:
     """Queue the analysis of one stored photo; the job id makes a second enqueue harmless."""
-    job = _put(queue, "workers.jobs.analyse_photo", photo_id, PHOTO_RETRY, 300, job_id=f"analyse-photo-{photo_id}")
+    job = _put(queue, Job.ANALYSE_PHOTO, photo_id, PHOTO_RETRY, 300, job_id=f"analyse-photo-{photo_id}")
     return job.id
 
 
@@ -52,35 +86,46 @@ def enqueue_photo_analysis(queue: Queue, photo_id: str) -> str:
 
 def enqueue_conversation(queue: Queue, inbound_id: str) -> None:
     """Wake the job that answers the pending messages of this message's contact, in order."""
-    _put(queue, "workers.answering.process_conversation", inbound_id, CONVERSATION_RETRY, 600)
+    _put(queue, Job.ANSWER_CONVERSATION, inbound_id, CONVERSATION_RETRY, 600)
 
 
 def enqueue_outbox(queue: Queue, outbox_id: str) -> None:
     """Send the pending messages of this outbox message's contact, in order."""
-    _put(queue, "workers.outbox.send_outbox", outbox_id, OUTBOX_RETRY, 300)
+    _put(queue, Job.SEND_OUTBOX, outbox_id, OUTBOX_RETRY, 300)
 
 
 def enqueue_outbox_at(queue: Queue, outbox_id: str, when: datetime, attempt: int) -> None:
     """Wake this contact's outbox when its first message is due again; queued once per message and attempt."""
     job_id = f"outbox-retry-{outbox_id}-{attempt}"
-    _put(queue, "workers.outbox.send_outbox", outbox_id, OUTBOX_RETRY, 300, job_id=job_id, at=when)
+    _put(queue, Job.SEND_OUTBOX, outbox_id, OUTBOX_RETRY, 300, job_id=job_id, at=when)
 
 
 def enqueue_matching(queue: Queue, photo_id: str) -> None:
     """Search the faces of an analysed case or sighting photo; safe to queue twice."""
-    _put(queue, "workers.matching.match_photo", photo_id, PHOTO_RETRY, 600)
+    _put(queue, Job.MATCH_PHOTO, photo_id, PHOTO_RETRY, 600)
+
+
+def match_when_owned(queue: Queue, owner: dict[str, str], photo_ids: Sequence[Any]) -> None:
+    """Queue matching for analysed photos that belong to a case or sighting; a draft's wait until it is submitted.
+
+    The one place that decides when a photo is matched: after its analysis (jobs), and when a draft whose photos
+    were already analysed becomes a case or sighting (effects). The reconciler re-queues what this missed.
+    """
+    if owner["kind"] in ("case", "sighting"):
+        for photo_id in photo_ids:
+            enqueue_matching(queue, str(photo_id))
 
 
 def _put(
     queue: Queue,
-    function: str,
+    job: Job,
     item_id: str,
     retry: Retry,
     timeout_s: int,
     *,
     job_id: str | None = None,
     at: datetime | None = None,
-) -> Job:
+) -> RqJob:
     """The one way a job is queued: by the id of what it works on, failures kept 30 days for operators."""
     options: dict[str, Any] = {
         "job_id": job_id,
@@ -90,5 +135,5 @@ def _put(
         "failure_ttl": FAILURE_KEPT_S,
     }
     if at is None:
-        return queue.enqueue(function, item_id, **options)
-    return queue.enqueue_at(at, function, item_id, **options)
+        return queue.enqueue(job.value, item_id, **options)
+    return queue.enqueue_at(at, job.value, item_id, **options)

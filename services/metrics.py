@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from rq import SimpleWorker
 from rq.job import Job
 
 from storage.cases import find_sighting
@@ -72,22 +71,6 @@ def review_decided(candidate: dict[str, Any]) -> None:
 def job_name(job: Job) -> str:
     """`workers.jobs.analyse_photo` -> `analyse_photo`: a short, fixed label (never the arguments)."""
     return (job.func_name or "unknown").rsplit(".", 1)[-1]
-
-
-class MeasuredWorker(SimpleWorker):
-    """RQ's in-process worker, counting each job's outcome."""
-
-    def handle_job_success(self, job: Job, queue: object, started_job_registry: object) -> None:  # type: ignore[override]
-        JOBS.labels(job_name(job), "succeeded").inc()
-        if job_name(job) == "analyse_photo" and job.started_at and job.ended_at:
-            PHOTO_ANALYSIS.observe((job.ended_at - job.started_at).total_seconds())
-        super().handle_job_success(job, queue, started_job_registry)  # type: ignore[arg-type]
-
-    def handle_job_failure(  # type: ignore[override]
-        self, job: Job, queue: object, started_job_registry: object = None, exc_string: str = ""
-    ) -> None:
-        JOBS.labels(job_name(job), "retried" if job.should_retry else "failed").inc()
-        super().handle_job_failure(job, queue, started_job_registry, exc_string)  # type: ignore[arg-type]
 
 
 def _aware(moment: datetime) -> datetime:

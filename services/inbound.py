@@ -21,10 +21,10 @@ import redis
 from rq import Queue
 
 from core.conversation.messages import Inbound, inbound_from_doc, inbound_to_doc
+from services import metrics
+from services.queue import enqueue_conversation
 from storage.connections import Database, DatabaseUnavailable, within
 from storage.inbound import pending_id_of, store_inbound
-from workers import metrics
-from workers.queue import enqueue_conversation
 
 SPOOL_KEY = "homeward:inbound:spool"
 # The platforms wait for the answer (Twilio gives up after 15 s and never redelivers).
