@@ -1,7 +1,7 @@
 """Every setting Homeward reads, declared once: name, default and meaning.
 
-The README's configuration table is generated from this list (settings_table),
-so the two cannot drift apart; config/settings.py reads and checks the values.
+The configuration table in docs/operators/configuration.md is generated from this list
+(settings_table), so the two cannot drift apart (tests/test_config.py checks); config/settings.py reads and checks the values.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HOMEWARD_DLIB_DETECTOR",
         "hog",
-        "The dlib engine's face detector: `hog` (dlib's own) or `retinaface` (RetinaFace-MobileNet0.25, MIT; its box goes to dlib's 5-point alignment and ResNet, so vectors stay dlib's). See the README's engines section for how they compare.",
+        "The dlib engine's face detector: `hog` (dlib's own) or `retinaface` (RetinaFace-MobileNet0.25, MIT; its box goes to dlib's 5-point alignment and ResNet, so vectors stay dlib's). See docs/evaluation/face-engines.md for how they compare.",
     ),
     Setting(
         "HOMEWARD_ACCEPT_MODEL_LICENCE",
@@ -116,12 +116,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MATCH_STRONG_DISTANCE",
         "(engine)",
-        "Face distance at or below which a candidate is in the strong band (reviewed first; flags duplicate cases). Unset: the engine's, chosen from `eval identify` (dlib 0.42 Euclidean, arcface 0.55 cosine): see the README.",
+        "Face distance at or below which a candidate is in the strong band (reviewed first; flags duplicate cases). Unset: the engine's, chosen from `eval identify` (dlib 0.42 Euclidean, arcface 0.55 cosine): see docs/reviewers/candidates.md.",
     ),
     Setting(
         "MATCH_REVIEW_DISTANCE",
         "(engine)",
-        "Face distance at or below which a candidate is created for review; above it nothing is. Unset: the engine's (dlib 0.55, arcface 0.70): see the README.",
+        "Face distance at or below which a candidate is created for review; above it nothing is. Unset: the engine's (dlib 0.55, arcface 0.70): see docs/reviewers/candidates.md.",
     ),
     Setting("MATCH_TOP_K", "5", "Candidates kept per sighting face (the closest cases)."),
     Setting("MATCH_LOOKBACK_DAYS", "90", "How far back a new case searches past sightings."),
@@ -133,7 +133,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HOMEWARD_CASE_PHOTO_JITTERS",
         "10",
-        "num_jitters when encoding a case's photos (~0.8 s more per photo): fewer missed sightings, see the README. Sightings always use 1.",
+        "num_jitters when encoding a case's photos (~0.8 s more per photo): fewer missed sightings, see docs/evaluation/accuracy.md. Sightings always use 1.",
     ),
     Setting(
         "REVIEW_ESCALATE_MINUTES", "30", "Strong candidates waiting longer than this are highlighted on the front page."
@@ -225,7 +225,7 @@ SETTINGS: tuple[Setting, ...] = (
 
 
 def settings_table() -> str:
-    """The README's configuration table, in Markdown."""
+    """The configuration table of docs/operators/configuration.md, in Markdown."""
     rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
     rows += [f"| `{s.name}` | `{s.default}` | {s.meaning} |" for s in SETTINGS]
     return "\n".join(rows)

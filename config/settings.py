@@ -1,7 +1,7 @@
 """Every setting Homeward reads, and the only code that reads the environment.
 
 Each setting is declared once in config/declared.py (name, default, meaning),
-where the README table is generated from, so the two cannot drift apart. A bad value
+where the table in docs/operators/configuration.md is generated from, so the two cannot drift apart. A bad value
 stops the start with a message that names the variable. Secrets may also come
 from a file: `NAME_FILE=/run/secrets/x` is read when `NAME` itself is unset.
 """
