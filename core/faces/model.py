@@ -1,8 +1,8 @@
 """The only door to dlib and face_recognition.
 
-Models load on first use (through core.heavy: importing face_recognition
-costs over a second and ~116 MB), and dlib's results become plain tuples and float32 arrays at once,
-so nothing else in Homeward knows dlib exists.
+Models load on first use, through core.heavy (importing face_recognition
+costs over a second and ~116 MB), and dlib's results become plain tuples and
+float32 arrays at once, so nothing else in Homeward knows dlib exists.
 """
 
 from __future__ import annotations
