@@ -36,6 +36,7 @@ import pymongo
 import redis
 from bson import ObjectId
 
+from benchmarks.search import SAMPLES, FaceLike
 from config import load_settings
 from core.conversation.references import CASE_PREFIX, make_reference
 from core.faces.engines import ENGINES
@@ -129,8 +130,6 @@ def _preload(db: pymongo.database.Database, faces: int) -> None:
     """
     if not faces:
         return
-    from benchmarks.search import SAMPLES, FaceLike  # noqa: PLC0415
-
     engine = ENGINES[load_settings().face_engine]
     started, generator, now = time.perf_counter(), FaceLike(engine.dim), datetime.now(UTC)
     cases = faces // SAMPLES

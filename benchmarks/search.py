@@ -26,12 +26,15 @@ import resource
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from bson import ObjectId
 
+from config import load_settings
 from config.keys import DataKeys, new_key
+from core import heavy
 from search.index_faces import Faces
 from search.vector_index import IvfIndex, make_index
 from storage.sealing import use_keys
@@ -105,7 +108,7 @@ def _build_save_load(
     face_ids: list[ObjectId], vectors: np.ndarray, metric: str, kind: str
 ) -> tuple[Faces, dict[str, object]]:
     """The index built from the vectors (two threads), saved as a snapshot and loaded back; the times it took."""
-    import faiss  # noqa: PLC0415
+    faiss = heavy.faiss()
 
     faiss.omp_set_num_threads(2)
     people = len(vectors) // SAMPLES
@@ -140,7 +143,7 @@ def _search_quality(
     nprobe: int | None,
 ) -> dict[str, object]:
     """Top-10 of every probe on one core at this `nprobe`: its time and how much of the exact answer it found."""
-    import faiss  # noqa: PLC0415
+    faiss = heavy.faiss()
 
     if nprobe and isinstance(held.index, IvfIndex):
         held.index.nprobe = nprobe
@@ -184,7 +187,7 @@ def _retroactive_and_removal(
     held: Faces, probes: np.ndarray, metric: str, removed_people: np.ndarray
 ) -> dict[str, object]:
     """A new case photo's search of every face within the review band, on one core; then closing cases."""
-    import faiss  # noqa: PLC0415
+    faiss = heavy.faiss()
 
     faiss.omp_set_num_threads(1)
     retro = []  # a new case photo against this many sighting faces: every face within the review band
@@ -231,14 +234,12 @@ def _rss_mb() -> float:
 
 
 def _now() -> object:
-    from datetime import UTC, datetime  # noqa: PLC0415
-
     return datetime.now(UTC)
 
 
 def fit(faces_dir: Path, people: int) -> int:
     """Refit the statistics from real photos: 4 photos each of `people` LFW people with a single face (~5 min)."""
-    import face_recognition  # noqa: PLC0415
+    face_recognition = heavy.face_recognition()
 
     folders = [p for p in sorted((faces_dir / "lfw").iterdir()) if len(list(p.glob("*.jpg"))) >= SAMPLES]
     np.random.default_rng(0).shuffle(folders)  # type: ignore[arg-type]
@@ -280,8 +281,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit", action="store_true", help="refit the face statistics from HOMEWARD_FACES_DIR")
     args = parser.parse_args(argv)
     if args.fit:
-        from config import load_settings  # noqa: PLC0415
-
         return fit(load_settings().faces_dir, 150)
     probes: list[int | None] = [int(n) for n in args.nprobe.split(",") if n] or [None]
     use_keys(DataKeys((new_key(),), None))  # the snapshots are sealed: under a key of this run, not the data dir's

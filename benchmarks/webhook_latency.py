@@ -115,7 +115,10 @@ def _run(port: int, count: int, make: object) -> list[float]:
 
 def _report(name: str, timings: list[float]) -> None:
     ordered = sorted(timings)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
     print(
         f"{name:<9} p50 {statistics.median(ordered):6.2f} ms   p90 {pick(0.90):6.2f} ms"
         f"   p99 {pick(0.99):6.2f} ms   max {ordered[-1]:6.2f} ms"

@@ -16,7 +16,7 @@ def build_channels(settings: Settings, connection: redis.Redis) -> dict[str, Cha
 
         channels["telegram"] = TelegramChannel(settings.telegram)
     if settings.twilio:
-        from bot.twilio import TwilioChannel  # noqa: PLC0415
+        from bot.twilio import TwilioChannel  # noqa: PLC0415 - the Twilio SDK loads only where WhatsApp is on
 
         channels["whatsapp"] = TwilioChannel(settings.twilio)
     return channels

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
+import numpy as np
 
 from cli import settings as cli_settings
 from config import Settings
+from core.faces import engines
 from infra.services import backing_services
 from storage.connections import connect
 
@@ -44,10 +46,6 @@ def _check_writable(directory: Path) -> str:
 
 def _check_engine(settings: Settings) -> str:
     """The configured engine's models load and run; says which model runs under which licence."""
-    import numpy as np  # noqa: PLC0415 - loads only when the check runs
-
-    from core.faces import engines  # noqa: PLC0415 - loads the face models
-
     started = time.perf_counter()
     engine = engines.get(settings.face_engine, settings.arcface_model, settings.dlib_detector)
     engine.load()

@@ -9,6 +9,8 @@ import click
 
 from config import Settings
 from config.settings import LICENCE_REFUSAL
+from core.faces import engines
+from core.faces.arcface import ModelMissing
 from core.faces.engines import ENGINES
 
 
@@ -31,9 +33,6 @@ def chosen_engine(settings: Settings, name: str | None) -> str:
 
 def load_engine(settings: Settings, name: str | None) -> Any:
     """The chosen engine with its models loaded, or a click error saying what is missing."""
-    from core.faces import engines  # noqa: PLC0415 - loads the face models
-    from core.faces.arcface import ModelMissing  # noqa: PLC0415
-
     try:
         engine = engines.get(chosen_engine(settings, name), settings.arcface_model, settings.dlib_detector)
         engine.load()

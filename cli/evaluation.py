@@ -1,7 +1,7 @@
 """`homeward eval …`: the matcher measured as the literature does (a benchmark: figures, not pass/fail).
 
-The evaluation modules load numpy and the face models, so they are imported
-inside each command: `homeward --help` stays quick.
+The evaluation modules (with sqlite3 and multiprocessing) are imported inside
+each command: only `homeward eval` loads them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from cli import settings as cli_settings
 from cli.engine import chosen_engine, engine_option
 from config import Settings
 from config.settings import engine_bands
+from core.faces.arcface import ModelMissing
 
 if TYPE_CHECKING:
     from evaluation.embed import EmbeddingCache
@@ -54,7 +55,7 @@ def eval_pairs_command(
     folder: Path | None, pairs_file: Path | None, out: Path | None, processes: int | None, engine: str | None
 ) -> None:
     """10-fold verification accuracy on LFW pairs, embedded with the service's pipeline."""
-    from evaluation import report, runs  # noqa: PLC0415 - loads numpy and the face models
+    from evaluation import report, runs  # noqa: PLC0415 - only `homeward eval` loads them
 
     settings = cli_settings.load()
     folder = folder or settings.faces_dir / "lfw"
@@ -104,7 +105,7 @@ def eval_identify_command(
     engine: str | None,
 ) -> None:
     """Open-set identification: rank-1/5, FNIR at fixed FPIR, the configured bands, degraded probes."""
-    from evaluation import report, runs  # noqa: PLC0415 - loads numpy and the face models
+    from evaluation import report, runs  # noqa: PLC0415 - only `homeward eval` loads them
 
     settings = cli_settings.load()
     sizes = [None if size.strip() == "all" else int(size) for size in gallery_sizes.split(",")]
@@ -140,7 +141,7 @@ def eval_references_command(
     folder: Path | None, counts: str, seed: int, lfw_names: bool, processes: int | None, engine: str | None
 ) -> None:
     """The same sightings against cases with 1, 2, 3 reference photos."""
-    from evaluation import report, runs  # noqa: PLC0415 - loads numpy and the face models
+    from evaluation import report, runs  # noqa: PLC0415 - only `homeward eval` loads them
 
     settings = cli_settings.load()
     counts_list = [int(c) for c in counts.split(",")]
@@ -160,8 +161,7 @@ def eval_references_command(
 
 
 def _cache(settings: Settings, engine: str, processes: int | None = None) -> EmbeddingCache:
-    from core.faces.arcface import ModelMissing  # noqa: PLC0415 - loads numpy
-    from evaluation.embed import EmbeddingCache  # noqa: PLC0415 - loads numpy
+    from evaluation.embed import EmbeddingCache  # noqa: PLC0415 - only `homeward eval` loads it
 
     try:
         return EmbeddingCache(

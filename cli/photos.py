@@ -11,6 +11,7 @@ import click
 from cli import settings as cli_settings
 from cli.engine import engine_option, load_engine
 from core.errors import PhotoRejected
+from core.faces.analysis import analyse_photo
 
 
 @click.command("embed")
@@ -19,8 +20,6 @@ from core.errors import PhotoRejected
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per photo (box, score, quality, vector).")
 def embed_command(photos: tuple[Path, ...], engine: str | None, as_json: bool) -> None:
     """Find the faces in photos and print each with its quality, as the workers would."""
-    from core.faces.analysis import analyse_photo  # noqa: PLC0415 - loads the face models
-
     settings = cli_settings.load()
     face_engine = load_engine(settings, engine)
     for path in photos:

@@ -19,6 +19,8 @@ from cli import settings as cli_settings
 from cli.engine import engine_option, load_engine
 from config import Settings
 from core.errors import PhotoRejected
+from core.faces.analysis import PhotoAnalysis, as_case_photo, find_faces
+from core.faces.images import decode_photo, turn
 from infra.services import backing_services
 from storage.cases import open_references
 from storage.connections import Database, connect
@@ -78,9 +80,6 @@ def reembed(db: Database, settings: Settings, engine: Any, progress: bool = Fals
 
 def _analyse(data: bytes, photo: dict[str, Any], settings: Settings, engine: Any) -> Any:
     """The photo's faces with this engine, found in the turn its boxes were recorded in (crops stay right)."""
-    from core.faces.analysis import PhotoAnalysis, as_case_photo, find_faces  # noqa: PLC0415 - face models
-    from core.faces.images import decode_photo, turn  # noqa: PLC0415
-
     rotation = int(photo.get("rotation") or 0)
     rgb = turn(decode_photo(data, settings.max_photo_bytes, settings.max_photo_pixels).rgb, rotation)
     is_case = photo["owner"]["kind"] == "case"

@@ -21,8 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import PhotoRejected
 from core.faces import arcface, engines
+from core.faces.analysis import analyse_photo
 from core.faces.engines import DEFAULT_ENGINE, ENGINES
+from evaluation.degrade import degrade
 
 PIPELINE_FILES = (
     "core/faces/images.py",
@@ -139,10 +142,6 @@ def _warm(engine: str, model: Path | None, detector: str) -> None:
 
 
 def _embed_one(task: tuple[Path, str, str, str, Path | None, str]) -> tuple[str, Embedded]:
-    from core.errors import PhotoRejected  # noqa: PLC0415
-    from core.faces.analysis import analyse_photo  # noqa: PLC0415
-    from evaluation.degrade import degrade  # noqa: PLC0415
-
     folder, image, variant, name, model, detector = task
     engine = engines.get(name, model, detector)
     dim = engine.info.dim

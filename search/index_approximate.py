@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from core import heavy
 from search.index_exact import ExactIndex, check_metric, prepare, to_distance
 from search.index_snapshots import SnapshotError, SnapshotFiles, open_sealed, save_atomically
 
@@ -60,7 +61,7 @@ class IvfIndex:
 
     def train(self, vectors: np.ndarray | None = None) -> None:
         """Learn the buckets (4·√n) and the codes from a sample of these vectors, or of those held so far."""
-        import faiss  # noqa: PLC0415 - only workers with a large gallery pay for loading it
+        faiss = heavy.faiss()
 
         rows = self._pending.vectors()[1] if vectors is None else prepare(vectors, self.dim, self.metric)
         lists = int(min(65_536, max(16, 4 * np.sqrt(max(len(rows), 1)))))
@@ -106,7 +107,7 @@ class IvfIndex:
         self._fast.add_with_ids(rows, keys)
 
     def remove(self, keys: Iterable[int]) -> int:
-        import faiss  # noqa: PLC0415
+        faiss = heavy.faiss()
 
         wanted = np.fromiter((int(k) for k in keys), dtype=np.int64)
         if len(wanted) == 0:
@@ -142,7 +143,7 @@ class IvfIndex:
             self._index.nprobe = self._fast.nprobe = value
 
     def save(self, directory: Path, extras: Mapping[str, bytes] | None = None) -> None:
-        import faiss  # noqa: PLC0415
+        faiss = heavy.faiss()
 
         if self._index is None:
             self._pending.save(directory, extras)  # too few to learn buckets from: saved as they are
@@ -158,7 +159,7 @@ class IvfIndex:
 
     @classmethod
     def load(cls, directory: Path, manifest: dict[str, object]) -> IvfIndex:
-        import faiss  # noqa: PLC0415
+        faiss = heavy.faiss()
 
         index = cls(int(manifest["dim"]), str(manifest["metric"]))  # type: ignore[call-overload]
         try:
@@ -173,7 +174,7 @@ class IvfIndex:
 
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """Read back from the buckets (no copy kept elsewhere): float32 rows, or float16 ones widened."""
-        import faiss  # noqa: PLC0415
+        faiss = heavy.faiss()
 
         if self._index is None:
             return self._pending.vectors()
@@ -203,7 +204,7 @@ class HnswIndex:
     EXPANSION_SEARCH = 256  # candidates kept while searching: 99 % recall@10 on LFW-like vectors
 
     def __init__(self, dim: int, metric: str, graph: Any = None) -> None:
-        from usearch.index import Index  # noqa: PLC0415 - only workers that ask for it load it
+        Index = heavy.usearch_index().Index
 
         check_metric(metric)
         self.dim, self.metric = dim, metric
@@ -258,7 +259,7 @@ class HnswIndex:
 
     @classmethod
     def load(cls, directory: Path, manifest: dict[str, object]) -> HnswIndex:
-        from usearch.index import Index  # noqa: PLC0415
+        Index = heavy.usearch_index().Index
 
         with open_sealed(directory, manifest, "index.usearch") as sealed:
             graph = Index.restore(sealed.read_whole())  # usearch loads from a path or from memory: one plain copy

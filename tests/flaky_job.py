@@ -21,7 +21,7 @@ def run_when_allowed(flag: str) -> str:
 def fails_quoting_its_sender(inbound_id: str) -> None:
     """Fail as a driver error can, its message quoting a stored value: here the sender of the message."""
     from storage.inbound import sender_of  # noqa: PLC0415 - a job module: imported by the worker
-    from workers.context import current  # noqa: PLC0415
+    from workers.context import current  # noqa: PLC0415 - likewise: only the worker running the job needs it
 
     sender = sender_of(current().connections.db, inbound_id)
     raise RuntimeError(f"E11000 duplicate key error, dup key: {{ contact: {sender!r} }}")

@@ -66,8 +66,8 @@ def browser() -> Iterator[object]:
             "headless browser tests need Debian's chromium and chromium-driver"
             " (apt-get install chromium chromium-driver; .ci/run does)"
         )
-    from selenium import webdriver  # noqa: PLC0415
-    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
+    from selenium import webdriver  # noqa: PLC0415 - ~60 ms that only the browser tests pay, not every session
+    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415 - likewise
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM

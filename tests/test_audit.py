@@ -36,7 +36,7 @@ def verify(settings: Settings) -> tuple[int, str]:
 
 def test_a_real_run_verifies_and_one_hand_edited_entry_is_named(
     harness: Harness,
-    candidate: ObjectId,  # noqa: F811
+    candidate: ObjectId,  # noqa: F811 - the fixture imported above, asked for by name
     settings: Settings,
 ) -> None:
     client, admin_password = harness.client, settings.admin_password or ""

@@ -14,22 +14,22 @@ from tests.test_admin_access import candidate, harness, login  # noqa: F401 - fi
 LAST_SEEN = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
 
 
-def page(harness: Harness, candidate: ObjectId) -> str:  # noqa: F811
+def page(harness: Harness, candidate: ObjectId) -> str:  # noqa: F811 - the fixtures imported above, asked for by name
     login(harness.client, "viewer")
     answer = harness.client.get(f"/candidates/{candidate}")
     assert answer.status_code == 200
     return html.unescape(answer.get_data(as_text=True))
 
 
-def place_and_time(harness: Harness, candidate: ObjectId, case_fields: dict, sighting_fields: dict) -> None:  # noqa: F811
+def place_and_time(harness: Harness, candidate: ObjectId, case_fields: dict, sighting_fields: dict) -> None:  # noqa: F811 - the fixtures imported above, asked for by name
     found = harness.db.candidates.find_one({"_id": candidate})
     harness.db.cases.update_one({"reference": found["case"]}, {"$set": case_fields})
     harness.db.sightings.update_one({"reference": found["sighting"]}, {"$set": sighting_fields})
 
 
 def test_shared_locations_show_the_distance_the_interval_and_both_maps(
-    harness: Harness,  # noqa: F811
-    candidate: ObjectId,  # noqa: F811
+    harness: Harness,  # noqa: F811 - the fixtures imported above, asked for by name
+    candidate: ObjectId,  # noqa: F811 - the fixtures imported above, asked for by name
 ) -> None:
     place_and_time(
         harness,
@@ -52,8 +52,8 @@ def test_shared_locations_show_the_distance_the_interval_and_both_maps(
 
 
 def test_typed_places_get_search_links_and_an_honest_unknown(
-    harness: Harness,  # noqa: F811
-    candidate: ObjectId,  # noqa: F811
+    harness: Harness,  # noqa: F811 - the fixtures imported above, asked for by name
+    candidate: ObjectId,  # noqa: F811 - the fixtures imported above, asked for by name
 ) -> None:
     place_and_time(
         harness,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from core.faces.analysis import analyse_photo
 from core.faces.model import distance
@@ -120,8 +120,6 @@ def test_a_group_photo_is_several_faces_each_with_a_quality_verdict(faces_dir: P
 
 
 def test_a_blurred_face_is_judged_blurred(faces_dir: Path) -> None:
-    from PIL import ImageFilter  # noqa: PLC0415
-
     sharp = Image.open(faces_dir / f"{EXAMPLES}/Barack_Obama/obama.jpg").convert("RGB")
     blurred = analyse_photo(photo_files.jpeg(sharp.filter(ImageFilter.GaussianBlur(6)))).faces
     assert analyse_photo(photo_files.jpeg(sharp)).faces[0].quality == "ok"

@@ -14,7 +14,7 @@ from infra.embedded import EmbeddedServer
 from services.queue import make_queue
 from storage.connections import Connections
 from tests.conftest import make_environment
-from tests.live import browser, live_service  # noqa: F401 - fixtures
+from tests.live import live_service
 from tests.test_end_to_end import wait_until
 
 pytest.importorskip("selenium")
@@ -28,7 +28,7 @@ def test_an_admin_requeues_a_failed_job_and_sees_it_run(
     servers: tuple[EmbeddedServer, EmbeddedServer],
     tmp_path: Path,
     connections: Connections,
-    browser: Any,  # noqa: F811
+    browser: Any,
 ) -> None:
     metrics_dir = tmp_path / "prometheus"  # as `make run` gives its children: the worker's counts reach /metrics
     metrics_dir.mkdir()

@@ -12,6 +12,7 @@ import pytest
 from bot.telegram import parse_update
 from core.conversation.catalog import LANGUAGES, render
 from core.conversation.catalog.en import MESSAGES as ENGLISH
+from core.conversation.catalog.hi import MESSAGES as HINDI
 from core.conversation.dialog import step
 from core.conversation.messages import Inbound, Reply, inbound_from_doc, inbound_to_doc
 from core.conversation.state import Context, Outcome, State
@@ -34,8 +35,6 @@ def test_every_key_is_translated_with_the_same_placeholders(language: str) -> No
 
 
 def test_hindi_sentences_are_hindi_and_render_without_falling_back() -> None:
-    from core.conversation.catalog.hi import MESSAGES as HINDI  # noqa: PLC0415
-
     values = {name: "X" for text in ENGLISH.values() for name in placeholders(text)}
     for key in HINDI:
         said = render(Reply(key, values), "hi")

@@ -52,8 +52,10 @@ ARROWS: dict[str, tuple[frozenset[str], str]] = {
 # Libraries that would make a translation an application step (storing, queueing, serving).
 BOT_FORBIDDEN = frozenset({"pymongo", "bson", "gridfs", "rq", "flask", "werkzeug"})
 # core/ may use the standard library except its network and process modules, and these computation libraries.
+# faiss and usearch (vector search) are imported only by core/heavy.py, the one door to each heavy library.
 CORE_THIRD_PARTY = frozenset(
     {"numpy", "PIL", "pillow_heif", "cv2", "dateutil", "face_recognition", "dlib", "onnxruntime", "retinaface"}
+    | {"faiss", "usearch"}
 )
 CORE_STDLIB_IO = frozenset(
     {

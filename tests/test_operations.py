@@ -59,7 +59,7 @@ def moved(before: dict, after: dict, name: str, **labels: str) -> float:  # type
     return after.get(key, 0.0) - before.get(key, 0.0)
 
 
-def test_metrics_count_a_report_and_a_sighting(telegram_harness: Harness, bot_api, faces_dir: Path) -> None:  # noqa: F811
+def test_metrics_count_a_report_and_a_sighting(telegram_harness: Harness, bot_api, faces_dir: Path) -> None:  # noqa: F811 - the fixture imported above
     harness = telegram_harness
     before = scrape(harness.client)
     bot_api.add_file("case-1", (faces_dir / "lfw/Colin_Powell/Colin_Powell_0001.jpg").read_bytes())

@@ -14,6 +14,7 @@ from config import Settings
 from storage.candidates import decide
 from storage.connections import Connections
 from tests.chat_harness import Harness
+from tests.test_admin_access import login
 from tests.test_matching import SAME_PERSON, lfw, report_case, report_sighting, send
 from workers.retention import run_if_due, sweep
 
@@ -117,7 +118,5 @@ def test_the_sweep_runs_once_per_period_across_workers_and_counts(harness: Harne
 
 
 def _crop_status(harness: Harness, face_id: ObjectId) -> int:
-    from tests.test_admin_access import login  # noqa: PLC0415
-
     login(harness.client, "admin", "correct-horse-battery")
     return harness.client.get(f"/images/faces/{face_id}/crop.jpg").status_code

@@ -12,6 +12,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from core.faces.analysis import analyse_photo
+from storage.cases import create_case, draft_owner
 from storage.faces import bytes_to_vector, faces_of_photo, store_faces, vector_to_bytes
 from storage.photos import Owner, delete_photos, find_photo, photo_bytes, save_photo
 from storage.schema import ensure_indexes
@@ -121,8 +122,6 @@ def test_usernames_are_unique(db: Database) -> None:
 
 
 def test_adopting_a_draft_moves_only_that_drafts_faces(db: Database, faces_dir: Path) -> None:
-    from storage.cases import create_case, draft_owner  # noqa: PLC0415
-
     data = (faces_dir / "groups/two_people.jpg").read_bytes()
     analysis = analyse_photo(data)
     for owner in (draft_owner("telegram:1"), Owner("sighting", "SG-2345")):

