@@ -6,11 +6,12 @@ STAMP  := $(VENV)/.installed
 # The arcface engine's default model (non-commercial weights): only when asked for, see requirements-arcface.txt.
 ARCFACE_STAMP := $(VENV)/.arcface-model
 
-.PHONY: run test lint bench bench-webhooks bench-matching chaos doctor help
+.PHONY: run test test-fast lint bench bench-webhooks bench-matching chaos doctor help
 
 help:
 	@echo "make run     start everything (embedded MongoDB + Redis, web, worker) on http://127.0.0.1:8000"
-	@echo "make test    run the test suite"
+	@echo "make test    run the test suite (in parallel: TEST_WORKERS=$(TEST_WORKERS))"
+	@echo "make test-fast  the suite without browsers, make run and chaos: the edit loop"
 	@echo "make lint    check formatting and lint (ruff)"
 	@echo "make bench   print per-photo timings of the face pipeline"
 	@echo "make bench-webhooks  print webhook acknowledgement latency (p50/p90/p99)"
@@ -36,8 +37,15 @@ run: $(STAMP)
 	    && [ -z "$$HOMEWARD_ARCFACE_MODEL" ]; then $(MAKE) --no-print-directory $(ARCFACE_STAMP); fi
 	$(PY) -m infra.supervisor
 
+# Each pytest worker starts its own servers, data dirs and browser. Most tests wait on real processes rather
+# than compute, so three workers on two cores finish first (docs/developers/testing.md has the figures).
+TEST_WORKERS ?= 3
+
 test: $(STAMP) $(ARCFACE_STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
+
+test-fast: $(STAMP) $(ARCFACE_STAMP)
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not slow and not browser"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .

@@ -38,7 +38,7 @@ LEEDS = {1: "N", 2: (53.0, 47.0, 42.0), 3: "W", 4: (1.0, 32.0, 24.0)}  # 53.795,
 
 @pytest.fixture
 def environment(servers, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return make_environment(servers, tmp_path, HOMEWARD_CASE_PHOTO_JITTERS="1")
+    return make_environment(servers, tmp_path)
 
 
 def phone_jpeg(path: Path, gps: dict[int, object] | None = LEEDS) -> bytes:

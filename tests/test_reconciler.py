@@ -47,7 +47,7 @@ COLIN = "lfw/Colin_Powell/Colin_Powell_000{}.jpg"
 def environment(
     servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn
 ) -> dict[str, str]:
-    return make_environment(servers, tmp_path, **telegram_settings(bot_api), HOMEWARD_CASE_PHOTO_JITTERS="1")
+    return make_environment(servers, tmp_path, **telegram_settings(bot_api))
 
 
 @pytest.fixture
