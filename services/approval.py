@@ -1,4 +1,9 @@
-"""After a candidate is approved: tell the family (with the sighting photo) and thank the citizen.
+"""After a candidate is approved: tell the family (with the sighting photo).
+
+The citizen who sent the sighting hears nothing more: a message sent only when a reviewer approves would tell
+them that the person they saw is a confirmed missing-person case. They were thanked when the sighting was
+recorded, the same for every sighting (tests/test_admin_access.py checks that an approval changes nothing
+for them).
 
 Run by the panel right after its atomic claim, and by the reconciler for an
 approved candidate without the `told_at` record (the panel crashed between the
@@ -12,7 +17,7 @@ from typing import Any
 from bson import ObjectId
 from rq import Queue
 
-from core.conversation.answers import citizen_thanks, family_answer
+from core.conversation.answers import family_answer
 from core.conversation.catalog import render
 from services.queue import enqueue_outbox
 from storage.candidates import find_candidate, note_family_message, note_told
@@ -23,7 +28,7 @@ from storage.outbox import queue_outbound
 
 
 def tell_family(db: Database, queue: Queue, candidate_id: ObjectId) -> bool:
-    """Queue (once) the family's message and the citizen's thank-you; False when there was nothing to tell."""
+    """Queue (once) the family's message; False when there was nothing to tell."""
     candidate = find_candidate(db, candidate_id)
     if candidate is None or candidate["status"] != "approved":
         return False
@@ -50,16 +55,4 @@ def _queue_messages(db: Database, queue: Queue, candidate: dict[str, Any]) -> bo
     )
     note_family_message(db, candidate["_id"], message_id)
     enqueue_outbox(queue, str(message_id))
-    citizen = find_contact(db, sighting["reporter"])
-    if citizen is not None:
-        thanks = queue_outbound(
-            db,
-            citizen["contact"],
-            citizen["channel"],
-            citizen["chat_id"],
-            render(citizen_thanks(sighting), language_of(db, citizen["contact"])),
-            source=f"thanks:{sighting['reference']}",
-            about=sighting["reference"],
-        )
-        enqueue_outbox(queue, str(thanks))
     return True

@@ -89,7 +89,14 @@ def test_a_form_without_its_csrf_token_is_refused(harness: Harness, candidate: O
     assert harness.db.candidates.find_one({"_id": candidate})["status"] == "pending"
 
 
+def citizen_texts(harness: Harness, user: str) -> list[str]:
+    """What a citizen was sent, with their sighting's reference masked (the one thing that differs between two)."""
+    texts = [m["text"] for m in harness.db.outbox.find({"contact": f"simulator:{user}"}).sort("_id", 1)]
+    return [re.sub(r"SG-[0-9A-Z]+", "SG-…", text) for text in texts]
+
+
 def test_approval_tells_the_family_once(harness: Harness, candidate: ObjectId) -> None:
+    citizen_before = citizen_texts(harness, "citizen")
     token = login(harness.client, "reviewer")
     harness.client.post(f"/candidates/{candidate}/decide", data={"action": "approve", "csrf_token": token})
     again = harness.client.post(
@@ -104,12 +111,25 @@ def test_approval_tells_the_family_once(harness: Harness, candidate: ObjectId) -
     harness.work()
     family = [m["text"] for m in harness.db.outbox.find({"contact": "simulator:family"})]
     assert sum("confirmed a possible sighting of Colin Powell" in t for t in family) == 1
-    citizen = [m["text"] for m in harness.db.outbox.find({"contact": "simulator:citizen"})]
-    assert any("Thank you again for your sighting" in t for t in citizen) and not any("Colin" in t for t in citizen)
+    assert citizen_texts(harness, "citizen") == citizen_before  # an approval tells the citizen nothing
     assert (
         harness.db.audit.count_documents({"action": "approve", "user": "reviewer"}) == 2
     )  # on the candidate and its case
     assert b'Message to the family: <strong id="delivery">sent' in harness.client.get(f"/candidates/{candidate}").data
+
+
+def test_a_matched_and_an_unmatched_sighting_get_the_same_messages(
+    harness: Harness, candidate: ObjectId, faces_dir: Path
+) -> None:
+    """Whoever sends a photo learns nothing of whom it matched: not from the replies, nor from a later message."""
+    report_sighting(harness, "stranger", lfw(faces_dir, "George_W_Bush_0001"))
+    assert harness.db.candidates.count_documents({}) == 1  # the stranger's sighting matched nobody
+    token = login(harness.client, "reviewer")
+    harness.client.post(f"/candidates/{candidate}/decide", data={"action": "approve", "csrf_token": token})
+    harness.work()
+    assert harness.db.candidates.find_one({"_id": candidate})["told_at"]
+    assert citizen_texts(harness, "citizen") == citizen_texts(harness, "stranger")
+    assert "Thank you: your sighting is recorded" in citizen_texts(harness, "citizen")[-1]
 
 
 def test_a_failed_message_to_the_family_is_shown_without_the_number_it_quotes(

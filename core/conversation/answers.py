@@ -35,8 +35,3 @@ def family_answer(case: dict[str, Any], sighting: dict[str, Any]) -> Reply:
             "time": describe_time(sighting),
         },
     )
-
-
-def citizen_thanks(sighting: dict[str, Any]) -> Reply:
-    """Gratitude that reveals nothing about any case."""
-    return Reply("citizen_thanks", {"sighting": sighting["reference"]})

@@ -103,7 +103,6 @@ MESSAGES: dict[str, str] = {
         "What to do next: give both references to the police or whoever is leading the search, "
         "and please do not go there alone. Write 'status {reference}' at any time."
     ),
-    "citizen_thanks": "Thank you again for your sighting {sighting}. A reviewer has looked at it; your help matters.",
     # Files we can't use
     "unsupported_video": "I can only use photos, not videos. Please send a still photo; a screenshot of the video works.",
     "unsupported_audio": "I can't listen to voice messages. Please type your answer.",
