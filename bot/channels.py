@@ -8,6 +8,7 @@ Every adapter raises SendError with a `permanent` flag: temporary failures
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from core.conversation.messages import Attachment
@@ -28,8 +29,8 @@ class Outgoing:
     chat_id: str
     text: str
     photo: bytes | None = None
-    window_open: bool = True  # WhatsApp: did the person write to us in the last 24 hours?
-    media_url: str | None = None  # the photo as a signed public link, for platforms that fetch media (WhatsApp)
+    window_open: bool = True  # did the person write to us within the channel's reply window (Channel.reply_window)?
+    media_url: str | None = None  # the photo as a signed public link, for channels that fetch media by URL
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,13 @@ class Sent:
 
 
 class Channel(Protocol):
+    """A platform's rules the outbox asks about, and its two calls."""
+
     name: str
+    # How long after a person's last message free-form replies may be sent (None: any time).
+    reply_window: timedelta | None
+    # Whether the platform fetches a photo from a public URL (a signed link) rather than taking its bytes.
+    fetches_media_by_url: bool
 
     def download(self, attachment: Attachment, max_bytes: int) -> bytes: ...
 

@@ -50,6 +50,8 @@ def keep_upload(connection: redis.Redis, data: bytes, budget_bytes: int) -> str:
 
 class SimulatorChannel:
     name = "simulator"
+    reply_window = None
+    fetches_media_by_url = False
 
     def __init__(self, connection: redis.Redis) -> None:
         self._redis = connection

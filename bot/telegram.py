@@ -89,6 +89,8 @@ def _location(message: Message) -> Location | None:
 
 class TelegramChannel:
     name = "telegram"
+    reply_window = None  # a bot may write to anyone who started it, at any time
+    fetches_media_by_url = False  # photos are uploaded with the message
 
     def __init__(self, settings: TelegramSettings) -> None:
         root = settings.api_base_url

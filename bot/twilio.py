@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -85,6 +86,10 @@ class _HostSwappingClient(TwilioHttpClient):
 
 class TwilioChannel:
     name = "whatsapp"
+    # WhatsApp allows free-form replies within 24 hours of the person's last message; later ones need an
+    # approved template (error 63016 otherwise).
+    reply_window = timedelta(hours=24)
+    fetches_media_by_url = True  # Twilio fetches MediaUrl itself: a signed link served by the web process
 
     def __init__(self, settings: TwilioSettings) -> None:
         self._settings = settings

@@ -41,7 +41,6 @@ from storage.photos import find_photo, photo_bytes
 from workers.context import WorkerContext, current
 from workers.locks import Held, take_turns
 
-WHATSAPP_WINDOW = timedelta(hours=24)
 # Seconds to wait after the 1st, 2nd, ... failed try; the last figure repeats.
 BACKOFF_S = (5, 30, 120, 600, 1800, 3600)
 MAX_SEND_ATTEMPTS = 8
@@ -70,7 +69,7 @@ def send_outbox(outbox_id: str) -> int:
 def _send_due(context: WorkerContext, contact: str, held: Held) -> int:
     """Send the contact's messages in order, looking again before each, until one must wait; return how many."""
     db = context.connections.db
-    window_open = _window_open(find_contact(db, contact))
+    last_inbound_at = (find_contact(db, contact) or {}).get("last_inbound_at")
     sent = 0
     while True:
         held.looking()
@@ -82,13 +81,13 @@ def _send_due(context: WorkerContext, contact: str, held: Held) -> int:
         if (due := _due_at(message, call)) > _now():
             _wake_at(context, message, due)  # order kept: the rest wait behind it
             return sent
-        outcome = _record_lost_send(context, message, call) or _send(context, message, window_open)
+        outcome = _record_lost_send(context, message, call) or _send(context, message, last_inbound_at)
         if outcome == "wait":
             return sent
         sent += outcome == "sent"
 
 
-def _send(context: WorkerContext, message: dict[str, Any], window_open: bool) -> str:
+def _send(context: WorkerContext, message: dict[str, Any], last_inbound_at: datetime | None) -> str:
     """Try one message: 'sent', 'failed' (given up, go on) or 'wait' (due again later, the queue waits)."""
     db = context.connections.db
     channel = context.channels.get(message["channel"])
@@ -100,8 +99,8 @@ def _send(context: WorkerContext, message: dict[str, Any], window_open: bool) ->
         message["chat_id"],
         message["text"],
         _photo(context, message),
-        window_open,
-        media_url=_media_url(context, message),
+        _window_open(last_inbound_at, channel.reply_window),
+        media_url=_media_url(context, message) if channel.fetches_media_by_url else None,
     )
     attempts = claim_outbound(db, message)
     witness, key = context.connections.redis, _call_key(message)
@@ -196,18 +195,20 @@ def _photo(context: WorkerContext, message: dict[str, Any]) -> bytes | None:
 
 
 def _media_url(context: WorkerContext, message: dict[str, Any]) -> str | None:
-    """WhatsApp fetches a photo by URL: a signed link, good for one photo and an hour, served by the web process."""
+    """For channels that fetch a photo by URL: a signed link, good for one photo and an hour, served by the web."""
     settings = context.settings
-    if not message.get("photo_id") or message["channel"] != "whatsapp" or not settings.public_base_url:
+    if not message.get("photo_id") or not settings.public_base_url:
         return None
     return photo_link(settings.public_base_url, settings.secret_key, str(message["photo_id"]))
 
 
-def _window_open(doc: dict[str, Any] | None) -> bool:
-    last = (doc or {}).get("last_inbound_at")
-    if last is None:
+def _window_open(last_inbound_at: datetime | None, window: timedelta | None) -> bool:
+    """Whether the channel lets us write freely now: always without a window, else within it of their last word."""
+    if window is None:
+        return True
+    if last_inbound_at is None:
         return False
-    return datetime.now(UTC) - _aware(last) < WHATSAPP_WINDOW
+    return datetime.now(UTC) - _aware(last_inbound_at) < window
 
 
 def _aware(moment: datetime) -> datetime:
