@@ -131,7 +131,7 @@ def warn_of_failures(failures: int) -> None:
     """Tell the owner of a username that someone tried many passwords on it since their last login."""
     if failures >= throttle.BURST:
         flash(
-            f"There were {failures} failed logins for your username since your last login. If they were not you, "
+            f"There were {failures} wrong passwords for your username since your last login. If they were not yours, "
             "change your password (Password in the menu) and tell an admin."
         )
 

@@ -272,10 +272,10 @@ def test_the_owner_is_told_of_failed_logins_since_their_last_login(app: Flask) -
     browser = client(app)
     login(browser, "viewer")
     page = browser.get("/").get_data(as_text=True)
-    assert f"There were {throttle.BURST} failed logins for your username since your last login" in page
+    assert f"There were {throttle.BURST} wrong passwords for your username since your last login" in page
     again = client(app)
     login(again, "viewer")
-    assert "failed logins for your username" not in again.get("/").get_data(as_text=True)  # told once
+    assert "wrong passwords for your username" not in again.get("/").get_data(as_text=True)  # told once
 
 
 def test_a_disabled_account_answers_as_a_wrong_password_does(app: Flask, settings: Settings) -> None:
