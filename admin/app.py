@@ -33,7 +33,8 @@ def create_app(settings: Settings | None = None, connections: Connections | None
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        # The cookie's lifetime; admin/auth.py ends the session at this age whatever the cookie says.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
         WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session
     )
     app.extensions["homeward"] = Homeward(settings, connections)

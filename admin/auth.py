@@ -1,14 +1,20 @@
 """Login, logout and roles: viewer reads, reviewer decides, admin manages users.
 
-A session holds the username and the account's session epoch at login; it
-stops working when the account is disabled or its epoch moves on (password
-changed, sessions revoked). Failed logins are throttled per address and per
-username (admin/throttle.py), and after login the browser goes back only to a
-page of this site.
+A session holds the username, the account's session epoch at login and when
+it started; it stops working when the account is disabled, its epoch moves on
+(logout, password changed, sessions revoked) or it is older than
+HOMEWARD_SESSION_MAX_HOURS, whatever its activity. Failed password checks are
+throttled per (username, address) and per address with growing delays
+(admin/throttle.py); a failed login says the same whatever the reason, and
+keeps the typed username only as a keyed hash. After login the browser goes
+back only to a page of this site.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -21,9 +27,10 @@ from admin.context import homeward
 from admin.security import on_site
 from storage.audit import audit
 from storage.connections import Database
-from storage.users import ROLES, authenticate, find_user, session_epoch
+from storage.users import ROLES, authenticate, find_user, revoke_sessions, session_epoch
 
 blueprint = Blueprint("auth", __name__)
+REFUSED = "Wrong username or password, or the account is disabled. Check both, or ask an admin."
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -46,11 +53,11 @@ def require(role: str) -> Callable[[F], F]:
 
 
 def current_user() -> dict[str, Any] | None:
-    """The signed-in account, or None; a session of a disabled account or an old epoch is ended here."""
+    """The signed-in account, or None; a session of a disabled account, an old epoch or past its age is ended here."""
     if "user" not in g:
         name = session.get("user")
         user = find_user(homeward().connections.db, name) if name else None
-        if user is not None and (user.get("disabled") or session.get("epoch") != session_epoch(user)):
+        if user is not None and not _still_valid(user):
             session.clear()
             user = None
         g.user = user
@@ -62,8 +69,16 @@ def start_session(user: dict[str, Any]) -> None:
     session.clear()
     session["user"] = user["username"]
     session["epoch"] = session_epoch(user)
+    session["started"] = int(time.time())
     session.permanent = True
     g.pop("user", None)
+
+
+def _still_valid(user: dict[str, Any]) -> bool:
+    """Enabled, same epoch, and younger than the absolute limit (activity does not extend it)."""
+    age = time.time() - float(session.get("started") or 0)
+    limit = homeward().settings.session_max_hours * 3600
+    return not user.get("disabled") and session.get("epoch") == session_epoch(user) and 0 <= age < limit
 
 
 def can(role: str) -> bool:
@@ -80,16 +95,17 @@ def login() -> Any:
         address = request.remote_addr or "unknown"
         wait = throttle.wait_seconds(connection, address, name)
         if wait:
-            flash(f"Too many failed logins. Try again in {-(-wait // 60)} minute(s).")
+            flash(f"Too many failed logins. Try again in {throttle.wait_text(wait)}.")
             return render_template("login.html"), 429
         user = authenticate(db, name, request.form.get("password", ""))
         if user is None or user.get("disabled"):
             failed_login(db, connection, name, address, "account disabled" if user else "wrong username or password")
-            flash("This account is disabled; ask an admin." if user else "Wrong username or password.")
+            flash(REFUSED)  # the same whether the password was right: a disabled account confirms nothing
             return render_template("login.html")
-        throttle.clear_user(connection, name)
+        throttle.clear(connection, address, name)
         audit(db, name, "login", f"user:{name}")  # before the session exists: no login goes unrecorded
         start_session(user)
+        warn_of_failures(throttle.failures_since_login(connection, name))
         target = request.args.get("next", "")
         return redirect(target if on_site(target) else url_for("review.dashboard"))
     return render_template("login.html")
@@ -97,11 +113,34 @@ def login() -> Any:
 
 def failed_login(db: Database, connection: redis.Redis, username: str, address: str, why: str) -> None:
     """Every failed login passes here once: audited (the address as a note, erasable), and counted by the throttle."""
-    audit(db, "(anonymous)", "login failed", f"user:{username[:64]}", f"from {address}: {why}")
+    audit(db, "(anonymous)", "login failed", typed_name(username), f"from {address}: {why}")
     throttle.count_failure(connection, address, username)
+
+
+def typed_name(username: str) -> str:
+    """The audit target of a typed username: a keyed hash, as people type passwords into the username field.
+
+    Keyed with the deployment's secret key, so the hash of a short name cannot be looked up in a table elsewhere;
+    `typed_name("admin")` computed on the same deployment finds the failures aimed at `admin`.
+    """
+    key = homeward().settings.secret_key.encode()
+    return "typed-user:" + hmac.new(key, username.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def warn_of_failures(failures: int) -> None:
+    """Tell the owner of a username that someone tried many passwords on it since their last login."""
+    if failures >= throttle.BURST:
+        flash(
+            f"There were {failures} wrong passwords for your username since your last login. If they were not yours, "
+            "change your password (Password in the menu) and tell an admin."
+        )
 
 
 @blueprint.post("/logout")
 def logout() -> Any:
+    """End the session on the server too: the account's epoch moves on, so a copied cookie stops working."""
+    user = current_user()
+    if user is not None:
+        revoke_sessions(homeward().connections.db, user["username"])
     session.clear()
     return redirect(url_for("auth.login"))

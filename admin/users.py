@@ -10,9 +10,11 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from admin import throttle
 from admin.auth import current_user, require, start_session
 from admin.context import homeward
-from storage.audit import audited
+from storage.audit import audit, audited
+from storage.connections import Database
 from storage.users import (
     ROLES,
     NoSuchUser,
@@ -82,12 +84,22 @@ def reset_password(username: str) -> Any:
 @blueprint.route("/password", methods=["GET", "POST"])
 @require("viewer")
 def own_password() -> Any:
-    """Change your own password: the current one first; your other sessions end, this one goes on."""
+    """Change your own password: the current one first; your other sessions end, this one goes on.
+
+    The current-password check is throttled like a login, so a borrowed session cannot guess it quickly.
+    """
     if request.method == "GET":
         return render_template("password.html")
-    db, me = homeward().connections.db, _me()
+    services, me = homeward(), _me()
+    db, connection, address = services.connections.db, services.connections.redis, request.remote_addr or "unknown"
     new = request.form.get("new_password", "")
+    wait = throttle.wait_seconds(connection, address, me)
+    if wait:
+        flash(f"Too many wrong current passwords; nothing changed. Try again in {throttle.wait_text(wait)}.")
+        return render_template("password.html"), 429
     if authenticate(db, me, request.form.get("password", "")) is None:
+        audited_failure(db, me, address)
+        throttle.count_failure(connection, address, me)
         flash("Your current password is not that one; nothing changed.")
     elif new != request.form.get("confirm", ""):
         flash("The two new passwords differ; nothing changed.")
@@ -98,10 +110,16 @@ def own_password() -> Any:
         except ValueError as exc:
             flash(f"Nothing changed: {exc}.")
         else:
+            throttle.clear(connection, address, me)
             start_session(find_user(db, me))  # type: ignore[arg-type]
             flash("Password changed. Any other session of yours has ended.")
             return redirect(url_for("review.dashboard"))
     return render_template("password.html"), 400
+
+
+def audited_failure(db: Database, me: str, address: str) -> None:
+    """A wrong current password is a failed password check: recorded as a failed login would be."""
+    audit(db, me, "password check failed", f"user:{me}", f"from {address}")
 
 
 def _change(username: str, action: str, done: str, change: Any, *args: Any) -> Any:

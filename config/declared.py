@@ -57,6 +57,11 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "HOMEWARD_SESSION_MAX_HOURS",
+        "12",
+        "Hours a panel login lasts at most, however active: then the login page asks again (1 to 720).",
+    ),
+    Setting(
         "HOMEWARD_WORKERS",
         "2",
         "How many worker processes `make run` starts. Two, so one answers chats while the other analyses a photo; each holds its own copy of the face index.",

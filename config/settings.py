@@ -76,6 +76,7 @@ class Settings:
     secret_key: str
     data_key: tuple[bytes, ...] | None = field(repr=False)  # from HOMEWARD_DATA_KEY; None: the data dir's key file
     admin_password: str | None
+    session_max_hours: int  # a panel session ends this long after login, whatever its activity
     workers: int
     max_photo_bytes: int
     max_photo_pixels: int
@@ -138,6 +139,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=env.optional("HOMEWARD_SECRET_KEY") or _kept_secret_key(data_dir),
         data_key=_data_key(env.optional("HOMEWARD_DATA_KEY")),
         admin_password=env.optional("HOMEWARD_ADMIN_PASSWORD", _check_min_length(10)),
+        session_max_hours=env.integer("HOMEWARD_SESSION_MAX_HOURS", 1, 720),
         workers=env.integer("HOMEWARD_WORKERS", 1, 16),
         max_photo_bytes=env.integer("HOMEWARD_MAX_PHOTO_MB", 1, 100) * 1024 * 1024,
         max_photo_pixels=env.integer("HOMEWARD_MAX_PHOTO_MEGAPIXELS", 1, 200) * 1_000_000,

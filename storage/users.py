@@ -1,8 +1,8 @@
 """Admin panel accounts: a username, a role, a salted password hash, and what keeps a session valid.
 
 A session names its user and the user's `session_epoch` at login. Changing the
-password, revoking sessions or disabling the account bumps the epoch, so every
-session signed before it stops working at its next request.
+password, revoking sessions (logging out does), or disabling the account bumps
+the epoch, so every session signed before it stops working at its next request.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ def test_defaults_start_embedded_servers(tmp_path: Path) -> None:
     settings = load_settings({"HOMEWARD_DATA_DIR": str(tmp_path)})
     assert settings.mongodb_uri is None and settings.redis_url is None
     assert settings.port == 8000 and settings.data_dir == tmp_path
+    assert settings.session_max_hours == 12
 
 
 @pytest.mark.parametrize(
@@ -25,6 +26,7 @@ def test_defaults_start_embedded_servers(tmp_path: Path) -> None:
         ("REDIS_URL", "http://x"),
         ("HOMEWARD_LOG_LEVEL", "LOUD"),
         ("HOMEWARD_ADMIN_PASSWORD", "short"),
+        ("HOMEWARD_SESSION_MAX_HOURS", "0"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(tmp_path: Path, name: str, value: str) -> None:
