@@ -250,3 +250,16 @@ def test_entries_signed_under_a_retired_data_key_verify_once_a_later_one_is_sign
         in problem
     )
     assert "not listed" in problem
+
+
+def test_after_rotate_key_drops_the_old_key_the_chain_still_verifies(settings: Settings, db: Database) -> None:
+    for n in range(3):
+        audit(db, "admin", "view", f"case:HW-000{n}")
+    old = settings.data_keys().keys
+    result = CliRunner(env=env_of(settings)).invoke(group, ["rotate-key"])
+    assert result.exit_code == 0, result.output
+    [new] = settings.data_keys().keys  # the old key is gone from the data dir's key file
+    assert new not in old
+    code, output = verify(settings)
+    assert code == 0 and "intact: 4 entries (4 signed)" in output, output
+    assert db.audit.find_one({"seq": 4})["kid"] == key_id(new).hex()  # the rotation's entry vouches for 1-3
