@@ -243,7 +243,7 @@ def _signature(entry: dict[str, Any], walk: _Walk) -> str:
     if mac is None:
         walk.unchecked = walk.unchecked or f"{where}, signed under data key {entry.get('kid')},"
         return ""
-    if not hmac.compare_digest(mac, str(entry.get("mac"))):
+    if not hmac.compare_digest(mac.encode(), str(entry.get("mac")).encode()):
         return f"{where} was rewritten: its signature does not match (its hash was recomputed without the audit key)"
     walk.unchecked = ""  # a valid signature vouches for every entry before it
     return ""

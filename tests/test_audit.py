@@ -263,3 +263,12 @@ def test_after_rotate_key_drops_the_old_key_the_chain_still_verifies(settings: S
     code, output = verify(settings)
     assert code == 0 and "intact: 4 entries (4 signed)" in output, output
     assert db.audit.find_one({"seq": 4})["kid"] == key_id(new).hex()  # the rotation's entry vouches for 1-3
+
+
+def test_a_forged_signature_is_named_whatever_it_holds(db: Database) -> None:
+    for n in range(3):
+        audit(db, "admin", "view", f"case:HW-000{n}")
+    for forged in ("0" * 64, "é" * 64, None):
+        db.audit.update_one({"seq": 2}, {"$set": {"mac": forged}})
+        problem = verify_chain(db).problem
+        assert problem.startswith("audit entry 2 ") and "signature does not match" in problem, problem
