@@ -1,9 +1,10 @@
 """The audit hash chain's cost: `python -m benchmarks.audit_chain [--entries N] [--writers W]`.
 
 Starts an embedded MongoDB, appends N entries from one writer and then N from
-W concurrent writers (each append reads the head and inserts; a writer that
-loses the race for a `seq` reads the new head and tries again), and walks the
-whole chain as `homeward audit verify` does. Prints p50/p99 per append,
+W concurrent writers (each append reads the head, signs the entry with an
+HMAC and inserts; a writer that loses the race for a `seq` reads the new head
+and tries again), and walks the whole chain, checking every hash and
+signature, as `homeward audit verify` does. Prints p50/p99 per append,
 appends per second, and entries verified per second; the last line is JSON.
 """
 
@@ -17,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from config.keys import DataKeys, new_key
 from infra.embedded import start_mongodb
 from storage.audit import audit, verify_chain
 from storage.connections import Database, connect
@@ -30,7 +32,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         mongodb = start_mongodb(Path(tmp))
         try:
-            connections = connect(mongodb.url, "bench_audit", "redis://127.0.0.1:1")
+            # Entries are signed under a key of this run, not the data dir's.
+            connections = connect(mongodb.url, "bench_audit", "redis://127.0.0.1:1", DataKeys((new_key(),), None))
             figures = _measure(connections.db, args.entries, args.writers)
             connections.mongo.close()
         finally:

@@ -42,7 +42,7 @@ def main() -> int:
                 {"HOMEWARD_DATA_DIR": tmp, "MONGODB_URI": mongodb.url, "REDIS_URL": redis_server.url}
                 | {"HOMEWARD_ADMIN_PASSWORD": "benchmark-admin-1", "HOMEWARD_LOG_LEVEL": "WARNING"}
             )
-            connections = connect(mongodb.url, settings.mongodb_database, redis_server.url)
+            connections = connect(mongodb.url, settings.mongodb_database, redis_server.url, settings.data_keys())
             create_user(connections.db, "reviewer", PASSWORD, "reviewer")
             app = create_app(settings, connections)
             timings: dict[str, list[float]] = {kind: [] for kind in KINDS}

@@ -19,9 +19,11 @@ import time
 import click
 
 from cli import settings as cli_settings
+from cli.users import CLI_USER
 from config import ConfigError
 from config.keys import DataKeys, new_key, write_keys
 from infra.services import backing_services
+from storage.audit import audit
 from storage.connections import connect
 from storage.rotation import Progress, not_under_current_key, reseal_everything
 from storage.sealing import key_id, keyring
@@ -41,6 +43,8 @@ def rotate_key_command() -> None:
     with backing_services(settings) as urls:
         connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url, keys)
         try:
+            # Signed under the new key: it vouches for the audit entries signed under the old one once that is gone.
+            audit(connections.db, CLI_USER, "rotate key", f"key:{key_id(keys.keys[0]).hex()}")
             for _ in range(PASSES):
                 done = reseal_everything(connections.db, keyring(), _progress_line())
                 click.echo(f"re-sealed {done.faces} face encodings, {done.photos} photos, {done.locations} locations")

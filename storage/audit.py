@@ -7,6 +7,25 @@ point, and `homeward audit verify` names where. Two writers cannot both
 extend the same head: `seq` is unique, so the slower one gets a duplicate-key
 error, reads the new head and tries again.
 
+A plain hash chain proves nothing to someone who can write to the database:
+they edit an entry and recompute every later hash. So each entry written by
+this version (`v: 2`) is also signed: `mac` is an HMAC-SHA256 of its hash
+under the audit key of data key `kid` (storage/sealing.py: derived from the
+data key, which is kept outside MongoDB). As every hash covers `prev`, one
+valid signature vouches for every entry before it, so
+
+- entries written before signing existed (no `v`) keep verifying, and are
+  vouched for by the first signed entry after them; an unsigned entry after a
+  signed one is a rewrite;
+- entries signed under a data key since retired by `homeward rotate-key` are
+  vouched for by the later entries signed under a listed key (a rotation
+  writes one); only a tail signed under keys no longer listed cannot be checked.
+
+What no key can show is a tail cut off, or a whole chain rewritten as unsigned
+entries: `homeward audit anchor` prints the head (`SEQ:HASH`) to keep off the
+machine, and `homeward audit verify --expect SEQ:HASH` checks the chain still
+holds it.
+
 Entries hold ids only (`case:HW-7K3P`, `candidate:<id>`, `face:<id>`); free
 text a reviewer typed (a reason) lives in `audit_notes`, with a salted hash of
 it in the entry. Erasing a person deletes their notes (the salt goes with
@@ -16,6 +35,7 @@ them, so the hash left in the chain reveals nothing) without touching the chain.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import random
 import secrets
@@ -31,7 +51,10 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from storage.sealing import Keyring, keyring
+
 GENESIS = "0" * 64  # the `prev` of the first entry
+SIGNED = 2  # the `v` of entries signed with an HMAC; entries without `v` were written before signing existed
 HEAD = "audit:head"  # in `counters`: the seq of the last entry, a hint that saves searching for it
 APPEND_ATTEMPTS = 50
 VERIFY_BATCH = 1000
@@ -55,6 +78,7 @@ def audit(db: Database, user: str, action: str, target: str, detail: str = "", a
         detail_hash = _detail_hash(salt, detail)
         db.audit_notes.insert_one({"_id": entry_id, "target": target, "detail": detail, "salt": salt})
     moment = _to_ms(at or datetime.now(UTC))
+    ring = keyring()
     for _ in range(APPEND_ATTEMPTS):
         seq, prev = _head(db)
         entry: dict[str, Any] = {
@@ -65,8 +89,11 @@ def audit(db: Database, user: str, action: str, target: str, detail: str = "", a
             "action": action,
             "target": target,
             "detail_hash": detail_hash,
+            "v": SIGNED,
+            "kid": ring.audit_key_id(),
         }
         entry["hash"] = entry_hash(entry)
+        entry["mac"] = ring.audit_mac(entry["kid"], entry["hash"].encode())
         try:
             db.audit.insert_one({"_id": entry_id, **entry})
         except DuplicateKeyError:
@@ -129,8 +156,8 @@ def erase_notes(db: Database, targets: list[str]) -> int:
 
 
 def entry_hash(entry: dict[str, Any]) -> str:
-    """SHA-256 of the canonical encoding of every field but `_id` and `hash` itself."""
-    fields = {key: value for key, value in entry.items() if key not in ("_id", "hash")}
+    """SHA-256 of the canonical encoding of every field but `_id`, `hash` itself and the `mac` that signs it."""
+    fields = {key: value for key, value in entry.items() if key not in ("_id", "hash", "mac")}
     return hashlib.sha256(_canonical(fields)).hexdigest()
 
 
@@ -138,16 +165,39 @@ def entry_hash(entry: dict[str, Any]) -> str:
 class Verdict:
     ok: bool
     entries: int  # how many entries were found intact before the first break (all of them when ok)
-    head: str  # the hash of the last intact entry: note it somewhere else to notice a cut-off tail
+    head: str  # the hash of the last intact entry: keep `entries:head` elsewhere to notice a cut-off tail
     problem: str = ""
+    unsigned: int = 0  # of the intact entries, how many were written before entries were signed
+
+    @property
+    def anchor(self) -> str:
+        """The head as `SEQ:HASH`, what `homeward audit verify --expect` takes."""
+        return f"{self.entries}:{self.head}"
 
 
-def verify_chain(db: Database) -> Verdict:
+@dataclass
+class _Walk:
+    """Where a walk along the chain is: the next seq, the hash it must follow, what the signatures showed."""
+
+    ring: Keyring
+    expected: int = 1
+    prev: str = GENESIS
+    signed: bool = False  # a signed entry was met: every later one must be signed too
+    unsigned: int = 0
+    unchecked: str = ""  # the first of the entries since the last checked signature whose key is not listed
+    kept: str | None = None  # the hash of the entry `expect` names, once passed
+
+    def verdict(self, problem: str = "") -> Verdict:
+        return Verdict(not problem, self.expected - 1, self.prev, problem, self.unsigned)
+
+
+def verify_chain(db: Database, expect: tuple[int, str] | None = None) -> Verdict:
     """Walk the chain from the first entry; stop at the first entry that is missing, altered or out of place.
 
+    `expect` is a head kept elsewhere (`seq`, `hash`): the chain must still hold that entry, unchanged.
     Entries are read by ranges of seq (the unique index), a thousand at a time, so memory stays flat.
     """
-    expected, prev, start = 1, GENESIS, 1
+    walk, start = _Walk(keyring()), 1
     while True:
         batch = sorted(db.audit.find({"seq": {"$gte": start, "$lt": start + VERIFY_BATCH}}), key=lambda e: e["seq"])
         if not batch:
@@ -158,17 +208,60 @@ def verify_chain(db: Database) -> Verdict:
         with_notes = [e["_id"] for e in batch if e.get("detail_hash")]
         notes = {n["_id"]: n for n in db.audit_notes.find({"_id": {"$in": with_notes}})} if with_notes else {}
         for entry in batch:
-            problem = _problem(entry, expected, prev, notes.get(entry["_id"]))
+            problem = _problem(entry, walk.expected, walk.prev, notes.get(entry["_id"])) or _signature(entry, walk)
             if problem:
-                return Verdict(False, expected - 1, prev, problem)
-            expected, prev = expected + 1, entry["hash"]
+                return walk.verdict(problem)
+            if expect and entry["seq"] == expect[0]:
+                walk.kept = entry["hash"]
+            walk.expected, walk.prev = walk.expected + 1, entry["hash"]
         start += VERIFY_BATCH
     outside = db.audit.count_documents({"seq": {"$exists": False}})
     if outside:
         first = db.audit.find_one({"seq": {"$exists": False}}, {"_id": 1})
-        problem = f"{outside} audit document(s) are outside the chain, the first is _id {first['_id']}"  # type: ignore[index]
-        return Verdict(False, expected - 1, prev, problem)
-    return Verdict(True, expected - 1, prev)
+        return walk.verdict(f"{outside} audit document(s) are outside the chain, the first is _id {first['_id']}")  # type: ignore[index]
+    if walk.unchecked:
+        return walk.verdict(
+            f"{walk.unchecked} and the entries after it are signed under data key(s) that are not listed: list the "
+            "data key it names after the current one in HOMEWARD_DATA_KEY (or restore the data dir's data_keys file)"
+        )
+    return walk.verdict(_against_kept(walk, expect) if expect else "")
+
+
+def _signature(entry: dict[str, Any], walk: _Walk) -> str:
+    """What is wrong with the entry's signature, if anything; notes what the walk learnt from it."""
+    where = f"audit entry {entry['seq']} (_id {entry['_id']})"
+    version = entry.get("v")
+    if version is None:
+        if walk.signed:
+            return f"{where} is not signed but follows signed entries: the chain was rewritten from there on"
+        walk.unsigned += 1
+        return ""
+    if version != SIGNED:
+        return f"{where} has format v{version}, which this version of Homeward cannot check: upgrade Homeward"
+    walk.signed = True
+    mac = walk.ring.audit_mac(str(entry.get("kid")), str(entry["hash"]).encode())
+    if mac is None:
+        walk.unchecked = walk.unchecked or f"{where}, signed under data key {entry.get('kid')},"
+        return ""
+    if not hmac.compare_digest(mac.encode(), str(entry.get("mac")).encode()):
+        return f"{where} was rewritten: its signature does not match (its hash was recomputed without the audit key)"
+    walk.unchecked = ""  # a valid signature vouches for every entry before it
+    return ""
+
+
+def _against_kept(walk: _Walk, expect: tuple[int, str]) -> str:
+    """Whether the chain still holds the head kept elsewhere."""
+    seq, kept = expect
+    last = walk.expected - 1
+    found = GENESIS if seq == 0 else walk.kept
+    if found is None:
+        return (
+            f"the chain ends at entry {last}, but the kept head is entry {seq}: "
+            f"entries {last + 1} to {seq} were cut off, or the chain was rewritten"
+        )
+    if found != kept:
+        return f"audit entry {seq} has hash {found}, not the kept {kept}: the chain was rewritten up to there"
+    return ""
 
 
 def chain_unchained(db: Database) -> int:

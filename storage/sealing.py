@@ -19,11 +19,14 @@ write, or on the first value they meet that is sealed under a key they lack.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import threading
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from config.keys import DataKeys, parse_keys
 
@@ -39,6 +42,7 @@ _KEY_ID_END = _VERSION_AT + 1 + KEY_ID_BYTES
 PHOTO = b"photo"
 FACE_ENCODING = b"face-encoding"
 PHOTO_LOCATION = b"photo-location"
+AUDIT_LABEL = b"homeward audit chain v1"  # the HKDF label of the audit key: never the same bytes as a sealing key
 
 
 class SealError(Exception):
@@ -47,6 +51,16 @@ class SealError(Exception):
 
 def key_id(key: bytes) -> bytes:
     return hashlib.sha256(b"homeward data key id\x00" + key).digest()[:KEY_ID_BYTES]
+
+
+def audit_key(data_key: bytes) -> bytes:
+    """The key that signs audit entries (HMAC-SHA256), derived from a data key under a label of its own.
+
+    Derived rather than kept apart: the data key already lives outside MongoDB (data dir or environment),
+    is in every backup plan and is reloaded by running processes when `homeward rotate-key` changes it, so the
+    audit key needs no setting, file or backup of its own; the label keeps it from ever equalling a sealing key.
+    """
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=AUDIT_LABEL).derive(data_key)
 
 
 def is_sealed(blob: bytes) -> bool:
@@ -95,12 +109,25 @@ class Keyring:
             "list that key after the current one in HOMEWARD_DATA_KEY (or restore the data dir's data_keys file)"
         )
 
+    def audit_key_id(self) -> str:
+        """The id (hex) of the data key whose audit key signs new audit entries."""
+        self._follow_file()
+        return self._current.hex()
+
+    def audit_mac(self, kid: str, message: bytes) -> str | None:
+        """HMAC-SHA256 of `message` under the audit key of data key `kid`; None when that key is not listed."""
+        key = self._audit_keys.get(kid)
+        if key is None and self._follow_file():
+            key = self._audit_keys.get(kid)
+        return hmac.new(key, message, hashlib.sha256).hexdigest() if key is not None else None
+
     def is_current(self, blob: bytes) -> bool:
         """Sealed under the key that seals now: nothing for a rotation to do."""
         return is_sealed(blob) and blob[_VERSION_AT + 1 : _KEY_ID_END] == self._current
 
     def _use(self, keys: DataKeys) -> None:
         self._ciphers = {key_id(key): AESGCM(key) for key in keys.keys}
+        self._audit_keys = {key_id(key).hex(): audit_key(key) for key in keys.keys}
         self._current = key_id(keys.keys[0])
         self._file = keys.file
         self._stamp = self._file_stamp()
