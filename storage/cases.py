@@ -95,7 +95,9 @@ def open_counts(db: Database) -> dict[str, int]:
 
 
 def is_open(db: Database, reference: str) -> bool:
-    return db.cases.find_one({"reference": reference, "status": "open"}, {"_id": 1}) is not None
+    # By reference alone (its unique index) and the status checked here: SecantusDB scans for both together.
+    case = db.cases.find_one({"reference": reference}, {"status": 1})
+    return case is not None and case.get("status") == "open"
 
 
 # Above this many references, reading every open reference is cheaper than asking for them by name: SecantusDB

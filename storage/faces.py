@@ -71,7 +71,9 @@ def store_faces(
     now = datetime.now(UTC)
     writes = [
         UpdateOne(
-            {"photo_id": photo["_id"], "index": index, **of_engine(analysis.engine)},
+            # Exactly the unique index's fields (every face has its engine since label_engineless_faces):
+            # SecantusDB scans the collection for a filter that is not made of one index's fields.
+            {"photo_id": photo["_id"], "engine": analysis.engine, "index": index},
             {
                 "$setOnInsert": {
                     "photo_id": photo["_id"],
@@ -116,8 +118,12 @@ def follow_photos(db: Database, photo_ids: Sequence[ObjectId], owner: dict[str, 
     update: dict[str, Any] = {"owner": owner}
     if owner["kind"] in ("case", "sighting"):
         update["matchable_since"] = datetime.now(UTC)
+    # Found by photo alone (an index's first field) and the owner compared here: with the owner in the filter
+    # SecantusDB scans every face (tests/test_query_plans.py).
     query = {"photo_id": photo_ids[0]} if len(photo_ids) == 1 else {"photo_id": {"$in": list(photo_ids)}}
-    db.faces.update_many({**query, "owner": {"$ne": owner}}, {"$set": update})
+    moving = [face["_id"] for face in db.faces.find(query, {"owner": 1}) if face.get("owner") != owner]
+    if moving:
+        db.faces.update_many({"_id": {"$in": moving}}, {"$set": update})
 
 
 def faces_of_photo(db: Database, photo_id: ObjectId, engine: str | None = None) -> list[dict[str, Any]]:
@@ -138,7 +144,8 @@ def find_face(db: Database, face_id: ObjectId) -> dict[str, Any] | None:
 
 def usable_faces(db: Database, photo_id: ObjectId, engine: str = DEFAULT_ENGINE) -> list[dict[str, Any]]:
     """The faces of a photo good enough to match, of one engine."""
-    return list(db.faces.find({"photo_id": photo_id, "quality": "ok", **of_engine(engine)}))
+    faces = db.faces.find({"photo_id": photo_id, **of_engine(engine)})  # an index's fields; quality checked here
+    return [face for face in faces if face.get("quality") == "ok"]
 
 
 def _owned_faces(db: Database, owner: Owner, fields: dict[str, int], engine: str | None) -> list[dict[str, Any]]:

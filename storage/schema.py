@@ -26,6 +26,9 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="owner_sha256_unique",
         ),
         IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
+        # Recording an analysis updates by id and expected state (storage/updates.py): SecantusDB plans a filter
+        # only through an index of exactly its fields, and scanned every photo for it without this one.
+        IndexModel([("_id", ASCENDING), ("status", ASCENDING)], name="id_status"),
         # The reconciler's search for analysed photos never matched (matched_at missing).
         IndexModel([("status", ASCENDING), ("matched_at", ASCENDING), ("analysed_at", ASCENDING)], name="unmatched"),
     ],
@@ -51,6 +54,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("band_rank", ASCENDING), ("created_at", ASCENDING)], name="review_queue"),
         IndexModel([("sighting_face_id", ASCENDING), ("status", ASCENDING)], name="sighting_face"),
         IndexModel([("sighting", ASCENDING)], name="sighting"),
+        # A review decision updates by id and expected state (see photos' id_status).
+        IndexModel([("_id", ASCENDING), ("status", ASCENDING)], name="id_status"),
     ],
     "audit": [
         IndexModel([("target", ASCENDING), ("at", DESCENDING)], name="target_at"),

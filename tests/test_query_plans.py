@@ -1,0 +1,132 @@
+"""Every query on the message, photo and matching path uses an index, so its cost does not grow with a collection.
+
+SecantusDB (like MongoDB) answers `explain()`: a conversation with photos is run through the real web app and
+worker while a command listener records each filter sent to the server; each is then explained, and a whole
+collection scan fails here with the collection and the filter, before it ships and slows every message down.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import monitoring
+
+from config import Settings
+from storage.connections import Connections, connect
+from tests.chat_harness import Harness
+from tests.test_matching import SAME_PERSON, lfw, report_case, report_sighting
+from workers.reconciler import reconcile
+
+# Collections whose size is bounded by design, where a scan costs nothing that grows.
+SMALL = {
+    "counters": "a few named counters",
+    "users": "panel accounts: a handful",
+    "gallery_changes": "removals of the last day, ids only",
+    "schema": "one document per migration",
+}
+# Scans that run in the background, never once per message, known and left for the reconciler's and retention's
+# rework (issue 24: work that waits must not slow the work that moves): (collection, the filter's fields).
+# Each runs once per start (a migration) or once per period, over a collection that grows with use.
+KNOWN_SCANS = {
+    ("audit", ("seq",)): "start-up migration: entries from before the chain",
+    ("candidates", ("band", "band_rank")): "start-up migration: candidates from before the review rank",
+    ("faces", ("engine",)): "start-up migration: faces from before engines had names",
+    ("outbox", ("next_attempt_at", "status")): "start-up migration: pending replies from before retry times",
+    ("candidates", ("decided_at", "images_dropped_at", "status")): "retention: decided candidates' images",
+    ("candidates", ("decided_at", "status", "told_at")): "reconciler: approvals whose family was not told",
+    ("conversations", ("consent", "consent_at")): "retention: declined consent",
+    ("conversations", ("contact", "last_inbound_at")): "retention: drafts of contacts still active",
+    ("conversations", ("last_inbound_at", "state.flow")): "retention: abandoned drafts",
+    ("inbound", ("$or", "status")): "retention: handled messages",
+    ("outbox", ("$or",)): "reconciler: replies due or stuck in sending",
+    ("outbox", ("$or", "text")): "retention: sent texts",
+    ("photos", ("created_at", "owner.kind")): "retention: abandoned draft photos",
+}
+# The filter sent by each command that reads or changes documents.
+FILTER_OF = {"find": "filter", "count": "query", "distinct": "query", "findAndModify": "query", "delete": "deletes"}
+
+
+class Filters(monitoring.CommandListener):
+    """Every (collection, filter) a client sends, recorded from the wire."""
+
+    def __init__(self, database: str) -> None:
+        self.database, self.seen, self._lock = database, {}, threading.Lock()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.database_name != self.database:
+            return
+        for collection, query in _filters(event.command_name, event.command):
+            if query:  # an empty filter reads everything on purpose (a sweep, a listing)
+                with self._lock:
+                    self.seen.setdefault(_shape(collection, query), (collection, query))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def _filters(name: str, command: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    collection = command.get(name)
+    if not isinstance(collection, str):
+        return []
+    if name == "update":
+        return [(collection, update.get("q") or {}) for update in command.get("updates", [])]
+    if name == "delete":
+        return [(collection, delete.get("q") or {}) for delete in command.get("deletes", [])]
+    if name in FILTER_OF:
+        return [(collection, command.get(FILTER_OF[name]) or {})]
+    return []
+
+
+def _shape(collection: str, query: Any) -> str:
+    """The filter with its values blanked: one explain per kind of query, not per value."""
+
+    def blank(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: blank(inner) for key, inner in sorted(value.items())}
+        if isinstance(value, list):
+            return [blank(value[0])] if value else []
+        return "?"
+
+    return collection + json.dumps(blank(query), sort_keys=True, default=str)
+
+
+@pytest.fixture
+def recorded(settings: Settings, connections: Connections) -> Iterator[tuple[Filters, Connections]]:
+    """Connections opened after the listener: every command they send is recorded."""
+    listener = Filters(settings.mongodb_database)
+    monitoring.register(listener)
+    assert settings.mongodb_uri and settings.redis_url
+    opened = connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url, settings.data_keys())
+    yield listener, opened
+    opened.close()
+    listener.database = ""  # registered listeners cannot be removed: this one stops recording
+
+
+def test_the_message_photo_and_matching_path_scans_no_growing_collection(
+    settings: Settings, recorded: tuple[Filters, Connections], faces_dir: Path
+) -> None:
+    listener, connections = recorded
+    harness = Harness(settings, connections)
+    report_case(harness, "family", "Colin Powell", lfw(faces_dir, SAME_PERSON[0]))
+    report_sighting(harness, "citizen", lfw(faces_dir, SAME_PERSON[1]))
+    assert harness.db.candidates.count_documents({}) == 1  # the path ran to its end
+    reconcile(harness.context, datetime.now(UTC) + timedelta(hours=1))  # the reconciler's sweeps, all due
+    scans = []
+    for collection, query in sorted(listener.seen.values(), key=lambda seen: _shape(*seen)):
+        if collection in SMALL or collection.startswith(("fs.", "photos.")):
+            continue
+        plan = harness.db[collection].find(query).explain()["queryPlanner"]["winningPlan"]
+        if "COLLSCAN" in json.dumps(plan, default=str) and (collection, tuple(sorted(query))) not in KNOWN_SCANS:
+            scans.append(f"{collection}: {json.dumps(query, default=str)}")
+    assert not scans, "queries that scan a whole collection (give them an index or name an index's fields):\n  " + (
+        "\n  ".join(scans)
+    )
