@@ -154,3 +154,13 @@ def test_images_need_a_login_and_show_the_face(harness: Harness, candidate: Obje
     login(harness.client, "viewer")
     crop = harness.client.get(f"/images/faces/{face}/crop.jpg")
     assert crop.status_code == 200 and crop.data[:2] == b"\xff\xd8" and "private" in crop.headers["Cache-Control"]
+
+
+def test_a_name_typed_with_a_right_to_left_override_is_stored_and_shown_without_it(
+    harness: Harness, faces_dir: Path
+) -> None:
+    reference = report_case(harness, "family", "\u202eRavi \u2066Kumar\u200f", lfw(faces_dir, SAME_PERSON[0]))
+    assert harness.db.cases.find_one({"reference": reference})["name"] == "Ravi Kumar"
+    login(harness.client, "viewer")
+    page = harness.client.get(f"/cases/{reference}").get_data(as_text=True)
+    assert "Ravi Kumar" in page and not re.search("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", page)
