@@ -14,7 +14,7 @@ from config import Settings
 from storage.connections import Connections
 from storage.users import create_user
 from tests.chat_harness import Harness
-from tests.test_matching import SAME_PERSON, lfw, report_case, report_sighting
+from tests.test_matching import SAME_PERSON, lfw, report_case, report_sighting, send
 
 PASSWORD = "a-long-test-password"
 
@@ -164,3 +164,19 @@ def test_a_name_typed_with_a_right_to_left_override_is_stored_and_shown_without_
     login(harness.client, "viewer")
     page = harness.client.get(f"/cases/{reference}").get_data(as_text=True)
     assert "Ravi Kumar" in page and not re.search("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", page)
+
+
+def test_a_viewer_who_guesses_a_draft_photos_face_id_gets_nothing(harness: Harness, faces_dir: Path) -> None:
+    for text in ("hi", "yes"):
+        send(harness, "citizen", text)
+    send(harness, "citizen", photo=lfw(faces_dir, SAME_PERSON[1]))  # a sighting begun, not yet finished
+    face = harness.db.faces.find_one({"owner.kind": "draft"})
+    assert face is not None
+    viewer = harness.app.test_client()  # its own session: the simulator's keeps its CSRF token
+    login(viewer, "viewer")
+    for shown in ("crop", "photo"):
+        assert viewer.get(f"/images/faces/{face['_id']}/{shown}.jpg").status_code == 404, shown
+    for text in ("Leeds station", "now", "skip"):
+        send(harness, "citizen", text)  # once a sighting, its face is shown only with a candidate: still none
+    assert harness.db.faces.find_one({"_id": face["_id"]})["owner"]["kind"] == "sighting"
+    assert viewer.get(f"/images/faces/{face['_id']}/crop.jpg").status_code == 404
