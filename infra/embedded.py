@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,7 +34,7 @@ class EmbeddedServerError(RuntimeError):
 @dataclass
 class EmbeddedServer:
     name: str  # mongodb or redis
-    url: str
+    url: str = field(repr=False)  # holds the embedded Redis's password: kept out of tracebacks
     pid: int
     log_path: Path
     process: subprocess.Popen[bytes] | None = None  # None when started by another process

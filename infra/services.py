@@ -21,8 +21,8 @@ from infra.embedded import EmbeddedServer, pid_alive, respawn, start_mongodb, st
 
 @dataclass(frozen=True)
 class ServiceUrls:
-    mongodb_uri: str
-    redis_url: str
+    mongodb_uri: str = field(repr=False)  # URLs may hold passwords: kept out of tracebacks
+    redis_url: str = field(repr=False)
     started: dict[str, EmbeddedServer] = field(default_factory=dict, compare=False)  # by name: started here
 
 

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from infra.embedded import respawn, start_redis
+from infra.services import ServiceUrls
 
 
 def test_the_embedded_redis_refuses_a_client_without_its_password_and_keeps_it_across_restarts(
@@ -19,6 +20,7 @@ def test_the_embedded_redis_refuses_a_client_without_its_password_and_keeps_it_a
     try:
         address = urlsplit(server.url)
         assert address.password and redis.Redis.from_url(server.url).set("job", "queued")
+        assert address.password not in repr(server) and address.password not in repr(ServiceUrls("", server.url))
         stranger = redis.Redis(host=address.hostname, port=address.port)  # another local user, a browser page
         with pytest.raises(redis.AuthenticationError):
             stranger.get("job")
