@@ -47,11 +47,22 @@ def _face_and_pixels(face_id: str, shown: str) -> tuple[dict[str, Any], Any]:
     photo = find_photo(db, face["photo_id"]) if face else None
     if face is None or photo is None:
         abort(404)
-    if face["owner"]["kind"] == "sighting" and not sighting_faces_shown(db, face["owner"]["id"]):
-        abort(404)  # past HOMEWARD_KEEP_DECIDED_IMAGES_DAYS after its decisions: no longer shown
+    if not _shown_in_panel(db, face["owner"]):
+        abort(404)
     audit(db, current_user()["username"], f"view {shown}", f"face:{face_id}")  # type: ignore[index]
     # Boxes are in the orientation the faces were found in (a sideways photo is turned): turn the pixels alike.
     return face, turn(decode_photo(photo_bytes(db, photo)).rgb, photo.get("rotation", 0))
+
+
+def _shown_in_panel(db: Any, owner: dict[str, str]) -> bool:
+    """Only faces some page shows: a case's, and a sighting's while a candidate shows them.
+
+    Never a draft's (a photo sent in an unfinished report), whose id no page gives but anyone may guess; nor a
+    sighting's past HOMEWARD_KEEP_DECIDED_IMAGES_DAYS after its decisions.
+    """
+    if owner["kind"] == "case":
+        return True
+    return owner["kind"] == "sighting" and sighting_faces_shown(db, owner["id"])
 
 
 def _jpeg(data: bytes) -> Response:

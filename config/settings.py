@@ -9,9 +9,10 @@ from a file: `NAME_FILE=/run/secrets/x` is read when `NAME` itself is unset.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,20 +37,55 @@ LICENCE_REFUSAL = (
 )
 
 
-@dataclass(frozen=True)
-class TelegramSettings:
-    token: str
-    webhook_secret: str
-    api_base_url: str
+# A field holding a secret is shown as "***"; a URL field is shown without the password it may carry.
+SECRET = {"secret": True}
+URL = {"url": True}
+_URL_PASSWORD = re.compile(r"(://[^/?#@:]*:)[^/?#]*@")
+_QUERY_PASSWORD = re.compile(r"(?i)(password=)[^&#]*")
+
+
+def redacted_url(url: str) -> str:
+    """The URL without its password (user:password@ or ?password=), for logs and reprs."""
+    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", url))
+
+
+class _Redacted:
+    """A dataclass repr with no secret in it: a traceback or a log line may print the settings."""
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={_shown(getattr(self, f.name), f.metadata)!r}" for f in fields(self) if f.repr)  # type: ignore[arg-type]
+        return f"{type(self).__name__}({shown})"
+
+
+def _shown(value: object, metadata: Mapping[str, bool]) -> object:
+    if value is None:
+        return None
+    if metadata.get("secret"):
+        return _Hidden()
+    if metadata.get("url") and isinstance(value, str):
+        return redacted_url(value)
+    return value
+
+
+class _Hidden:
+    def __repr__(self) -> str:
+        return "***"
+
+
+@dataclass(frozen=True, repr=False)
+class TelegramSettings(_Redacted):
+    token: str = field(metadata=SECRET)
+    webhook_secret: str = field(metadata=SECRET)
+    api_base_url: str = field(metadata=URL)
     mode: str  # webhook or polling
 
 
-@dataclass(frozen=True)
-class TwilioSettings:
+@dataclass(frozen=True, repr=False)
+class TwilioSettings(_Redacted):
     account_sid: str
-    auth_token: str
+    auth_token: str = field(metadata=SECRET)
     whatsapp_from: str
-    api_base_url: str
+    api_base_url: str = field(metadata=URL)
     template_sid: str
 
 
@@ -65,17 +101,17 @@ class Retention:
     decided_images_days: int = 30
 
 
-@dataclass(frozen=True)
-class Settings:
+@dataclass(frozen=True, repr=False)
+class Settings(_Redacted):
     data_dir: Path
     port: int
     host: str
-    mongodb_uri: str | None
+    mongodb_uri: str | None = field(metadata=URL)
     mongodb_database: str
-    redis_url: str | None
-    secret_key: str
-    data_key: tuple[bytes, ...] | None = field(repr=False)  # from HOMEWARD_DATA_KEY; None: the data dir's key file
-    admin_password: str | None
+    redis_url: str | None = field(metadata=URL)
+    secret_key: str = field(metadata=SECRET)
+    data_key: tuple[bytes, ...] | None = field(metadata=SECRET)  # from HOMEWARD_DATA_KEY; None: the data dir's key file
+    admin_password: str | None = field(metadata=SECRET)
     session_max_hours: int  # a panel session ends this long after login, whatever its activity
     workers: int
     max_photo_bytes: int
@@ -98,7 +134,7 @@ class Settings:
     vector_index: str
     case_photo_jitters: int
     review_escalate_minutes: int
-    metrics_token: str | None
+    metrics_token: str | None = field(metadata=SECRET)
     metrics_dir: Path | None
     reconcile_seconds: int
     retention: Retention

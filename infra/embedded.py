@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -33,7 +34,7 @@ class EmbeddedServerError(RuntimeError):
 @dataclass
 class EmbeddedServer:
     name: str  # mongodb or redis
-    url: str
+    url: str = field(repr=False)  # holds the embedded Redis's password: kept out of tracebacks
     pid: int
     log_path: Path
     process: subprocess.Popen[bytes] | None = None  # None when started by another process
@@ -70,30 +71,59 @@ def start_mongodb(
 
 
 def start_redis(data_dir: Path, host: str = "127.0.0.1", port: int | None = None, wait: bool = True) -> EmbeddedServer:
-    """valkey with appendonly on, so queued jobs survive a restart; on a free port unless given one."""
+    """valkey with appendonly on, so queued jobs survive a restart; on a free port unless given one.
+
+    It asks for the data dir's own password (generated once), which is in the URL it hands out: another local
+    user, or a page in a browser speaking to localhost, cannot read or queue jobs.
+    """
     storage = data_dir / "redis"
     storage.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
+    password = kept_password(storage / "password")
+    settings = [
+        f"bind {host}",
+        f"port {port}",
+        "protected-mode yes",
+        f"requirepass {password}",
+        "daemonize no",
+        f'dir "{storage}"',
+        "appendonly yes",
+        "appendfsync everysec",
+        'save ""',
+        "loglevel warning",
+        "",
+    ]
     conf = storage / "valkey.conf"
-    conf.write_text(
-        "\n".join(
-            [
-                f"bind {host}",
-                f"port {port}",
-                "protected-mode yes",
-                "daemonize no",
-                f'dir "{storage}"',
-                "appendonly yes",
-                "appendfsync everysec",
-                'save ""',
-                "loglevel warning",
-                "",
-            ]
-        )
-    )
+    write_private(conf, "\n".join(settings))
     command = [_valkey_server(), str(conf)]
-    server = _spawn("redis", command, f"redis://{host}:{port}/0", data_dir / "redis.log", cwd=storage)
+    url = f"redis://:{password}@{host}:{port}/0"
+    server = _spawn("redis", command, url, data_dir / "redis.log", cwd=storage)
     return _wait_ready(server, lambda: _redis_ping(server.url)) if wait else server
+
+
+def kept_password(path: Path) -> str:
+    """The password kept in `path`, generated on first use: the same for every start on this data dir."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    password = secrets.token_urlsafe(32)  # URL-safe: goes into redis://:password@host unescaped
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()  # another process of this start wrote it first; use theirs
+    with os.fdopen(fd, "w") as handle:
+        handle.write(password)
+    return password
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it holds a password), replacing it whole."""
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    temporary.replace(path)
 
 
 def respawn(server: EmbeddedServer, data_dir: Path) -> EmbeddedServer:

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config import Settings
-from infra.embedded import EmbeddedServer, pid_alive, respawn, start_mongodb, start_redis
+from infra.embedded import EmbeddedServer, pid_alive, respawn, start_mongodb, start_redis, write_private
 
 
 @dataclass(frozen=True)
 class ServiceUrls:
-    mongodb_uri: str
-    redis_url: str
+    mongodb_uri: str = field(repr=False)  # URLs may hold passwords: kept out of tracebacks
+    redis_url: str = field(repr=False)
     started: dict[str, EmbeddedServer] = field(default_factory=dict, compare=False)  # by name: started here
 
 
@@ -96,9 +96,7 @@ def _write_state(run_dir: Path, servers: dict[str, EmbeddedServer], supervisor: 
         name: {"url": s.url, "pid": s.pid, "log": str(s.log_path)} | _supervisor_entry(s, supervisor)
         for name, s in servers.items()
     }
-    temporary = _state_path(run_dir).with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(body, indent=2))
-    temporary.replace(_state_path(run_dir))
+    write_private(_state_path(run_dir), json.dumps(body, indent=2))  # the Redis URL holds its password
 
 
 def _supervisor_entry(server: EmbeddedServer, supervisor: int | None) -> dict[str, int]:

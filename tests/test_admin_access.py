@@ -14,7 +14,7 @@ from config import Settings
 from storage.connections import Connections
 from storage.users import create_user
 from tests.chat_harness import Harness
-from tests.test_matching import SAME_PERSON, lfw, report_case, report_sighting
+from tests.test_matching import SAME_PERSON, lfw, report_case, report_sighting, send
 
 PASSWORD = "a-long-test-password"
 
@@ -174,3 +174,29 @@ def test_images_need_a_login_and_show_the_face(harness: Harness, candidate: Obje
     login(harness.client, "viewer")
     crop = harness.client.get(f"/images/faces/{face}/crop.jpg")
     assert crop.status_code == 200 and crop.data[:2] == b"\xff\xd8" and "private" in crop.headers["Cache-Control"]
+
+
+def test_a_name_typed_with_a_right_to_left_override_is_stored_and_shown_without_it(
+    harness: Harness, faces_dir: Path
+) -> None:
+    reference = report_case(harness, "family", "\u202eRavi \u2066Kumar\u200f", lfw(faces_dir, SAME_PERSON[0]))
+    assert harness.db.cases.find_one({"reference": reference})["name"] == "Ravi Kumar"
+    login(harness.client, "viewer")
+    page = harness.client.get(f"/cases/{reference}").get_data(as_text=True)
+    assert "Ravi Kumar" in page and not re.search("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", page)
+
+
+def test_a_viewer_who_guesses_a_draft_photos_face_id_gets_nothing(harness: Harness, faces_dir: Path) -> None:
+    for text in ("hi", "yes"):
+        send(harness, "citizen", text)
+    send(harness, "citizen", photo=lfw(faces_dir, SAME_PERSON[1]))  # a sighting begun, not yet finished
+    face = harness.db.faces.find_one({"owner.kind": "draft"})
+    assert face is not None
+    viewer = harness.app.test_client()  # its own session: the simulator's keeps its CSRF token
+    login(viewer, "viewer")
+    for shown in ("crop", "photo"):
+        assert viewer.get(f"/images/faces/{face['_id']}/{shown}.jpg").status_code == 404, shown
+    for text in ("Leeds station", "now", "skip"):
+        send(harness, "citizen", text)  # once a sighting, its face is shown only with a candidate: still none
+    assert harness.db.faces.find_one({"_id": face["_id"]})["owner"]["kind"] == "sighting"
+    assert viewer.get(f"/images/faces/{face['_id']}/crop.jpg").status_code == 404

@@ -48,6 +48,38 @@ def test_secrets_can_come_from_files(tmp_path: Path) -> None:
     assert settings.admin_password == "from-a-mounted-secret"
 
 
+SECRETS = {
+    "TELEGRAM_BOT_TOKEN": "123456:telegram-bot-token-secret",
+    "TELEGRAM_WEBHOOK_SECRET": "webhook-secret-0123456789",
+    "TWILIO_AUTH_TOKEN": "twilio-auth-token-secret",
+    "HOMEWARD_SECRET_KEY": "flask-secret-key-secret",
+    "HOMEWARD_ADMIN_PASSWORD": "admin-password-secret",
+    "HOMEWARD_METRICS_TOKEN": "metrics-token-secret-0123",
+    "HOMEWARD_DATA_KEY": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=",
+}
+
+
+def test_no_secret_shows_in_the_settings_repr_as_a_traceback_would_print_it(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "HOMEWARD_DATA_DIR": str(tmp_path),
+            "TWILIO_ACCOUNT_SID": "AC-account",
+            "TWILIO_WHATSAPP_FROM": "+15550001111",
+            "PUBLIC_BASE_URL": "https://homeward.example",
+            "MONGODB_URI": "mongodb://homeward:mongo-password-secret@db.example:27017/?authSource=admin",
+            "REDIS_URL": "redis://:redis-password-secret@cache.example:6379/0",
+            **SECRETS,
+        }
+    )
+    shown = repr(settings)
+    assert settings.telegram and settings.twilio and settings.twilio.auth_token == SECRETS["TWILIO_AUTH_TOKEN"]
+    for secret in (*SECRETS.values(), "mongo-password-secret", "redis-password-secret", repr(settings.data_key)):
+        assert secret not in shown, secret
+    assert "db.example:27017" in shown and "cache.example:6379" in shown and "AC-account" in shown
+    unix = load_settings({"HOMEWARD_DATA_DIR": str(tmp_path), "REDIS_URL": "unix:///run/r.sock?password=unix-secret"})
+    assert "unix-secret" not in repr(unix) and "/run/r.sock" in repr(unix)
+
+
 def test_configuration_page_table_lists_every_setting() -> None:
     page = Path(__file__).parent.parent / "docs" / "operators" / "configuration.md"
     text = page.read_text(encoding="utf-8")

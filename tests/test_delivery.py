@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -202,6 +203,26 @@ def test_a_job_that_cannot_get_the_lock_raises_for_a_retry(redis: redis_lib.Redi
     finally:
         done.set()
         thread.join()
+
+
+@pytest.mark.parametrize("permanent", [False, True])
+def test_a_failed_send_is_logged_and_kept_without_the_phone_number_the_platform_quoted(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, permanent: bool
+) -> None:
+    quoted = "twilio 400 21211: The 'To' number whatsapp:+91 98765 43210 (+919876543210) is not valid"
+
+    def refuse(outgoing: object) -> None:
+        raise SendError(quoted, permanent=permanent)
+
+    monkeypatch.setattr(harness.context.channels["telegram"], "send", refuse)
+    message = queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "hello")
+    with caplog.at_level(logging.WARNING, logger="workers.outbox"):
+        send_outbox(str(message))
+    logged = "\n".join(record.getMessage() for record in caplog.records if record.name == "workers.outbox")
+    kept = harness.db.outbox.find_one({"_id": message})["error"]
+    assert "21211" in logged and "is not valid" in logged and "21211" in kept  # the platform's words stay
+    for shown in (logged, kept):
+        assert not re.search(r"98765|43210|919876543210", shown), shown
 
 
 def test_a_platform_outage_waits_in_order_then_gives_up_and_goes_on(harness: Harness, bot_api: TelegramStandIn) -> None:

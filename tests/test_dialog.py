@@ -276,6 +276,24 @@ def test_a_name_too_long_gets_its_own_hint_and_control_characters_are_dropped() 
     assert keys(person.says("Ana\x00 Lo\x1bpez\ud800")) == ["ask_age"] and person.state.draft["name"] == "Ana Lopez"
 
 
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+def test_bidirectional_controls_typed_in_a_name_do_not_reverse_later_questions_or_the_stored_case() -> None:
+    person = Person()
+    person.says("report")
+    asked = person.says("\u202eRavi\u2066 Kumar\u200f")
+    assert catalog.render(asked.replies[0]) == "How old is Ravi Kumar? Reply with a number, or 'unknown'."
+    for text in ("30", "skip", "\u202bMadrid\u202c", "yesterday", "red \u061ccoat\u2069"):
+        person.says(text)
+    person.says(photo=True)
+    summary = catalog.render(person.says("done").replies[0])
+    created = person.says("yes").effects[0]
+    assert isinstance(created, CreateCase) and created.details["name"] == "Ravi Kumar"
+    shown = summary + repr(created.details)
+    assert not set(BIDI_CONTROLS) & set(shown) and "Madrid" in summary and "red coat" in summary
+
+
 def test_a_location_with_garbled_coordinates_falls_back_to_its_address_or_asks_again() -> None:
     person = Person()
     person.says(photo=True)

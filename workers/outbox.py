@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.channels import Outgoing, SendError
+from core.redaction import without_numbers
 from services import metrics
 from services.media_links import photo_link
 from services.queue import Job, enqueue_outbox_at, is_temporary, runs
@@ -150,8 +151,9 @@ def _call_key(message: dict[str, Any]) -> str:
 
 def _failed_try(context: WorkerContext, message: dict[str, Any], attempts: int, exc: Exception) -> str:
     db = context.connections.db
-    # A platform's own words (blocked, rate limited) help operators; any other error is named, not quoted.
-    error = str(exc) if isinstance(exc, SendError) else type(exc).__name__
+    # A platform's own words (blocked, rate limited) help operators, but not the phone numbers they may quote;
+    # any other error is named, not quoted.
+    error = without_numbers(str(exc)) if isinstance(exc, SendError) else type(exc).__name__
     permanent = isinstance(exc, SendError) and exc.permanent
     created = _aware(message.get("created_at") or _now())
     if permanent or attempts >= MAX_SEND_ATTEMPTS or _now() - created >= MAX_SEND_AGE:

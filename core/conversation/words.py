@@ -78,12 +78,14 @@ MENU_CHOICES = {
     "मिटाएँ": "erase",
 }
 MENU_CHOICES = {unicodedata.normalize("NFC", words): choice for words, choice in MENU_CHOICES.items()}
-# Control characters (but tab and newline) and lone surrogates, which no database or chat can carry.
-_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Control characters (but tab and newline) and lone surrogates, which no database or chat can carry;
+# and bidirectional controls (marks, embeddings, overrides, isolates), which would reverse every text
+# a typed name is later shown in: a question, a summary, the panel.
+_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean(text: str | None) -> str:
-    """The text without control characters (NUL, escape codes) or lone surrogates; lines and tabs kept.
+    """The text without control characters (NUL, escape codes, bidi overrides) or lone surrogates; lines and tabs kept.
 
     What people type is stored and shown again (in replies, in the admin
     panel), so nothing invisible or unencodable goes further than this.

@@ -1,0 +1,47 @@
+"""The embedded servers as another local user would meet them."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+
+from infra.embedded import respawn, start_redis
+from infra.services import ServiceUrls
+
+
+def test_the_embedded_redis_refuses_a_client_without_its_password_and_keeps_it_across_restarts(
+    tmp_path: Path,
+) -> None:
+    server = start_redis(tmp_path)
+    try:
+        address = urlsplit(server.url)
+        assert address.password and redis.Redis.from_url(server.url).set("job", "queued")
+        assert address.password not in repr(server) and address.password not in repr(ServiceUrls("", server.url))
+        stranger = redis.Redis(host=address.hostname, port=address.port)  # another local user, a browser page
+        with pytest.raises(redis.AuthenticationError):
+            stranger.get("job")
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis.from_url(server.url.replace(address.password, "guessed")).get("job")
+        server.stop()
+        server = respawn(server, tmp_path)  # `make run` restarting it: every URL handed out works again
+        assert server.url == f"redis://:{address.password}@{address.hostname}:{address.port}/0"
+        assert answers(server.url)
+        assert (tmp_path / "redis" / "password").stat().st_mode & 0o077 == 0
+        assert (tmp_path / "redis" / "valkey.conf").stat().st_mode & 0o077 == 0
+    finally:
+        server.stop()
+
+
+def answers(url: str, timeout: float = 15) -> bool:
+    """Whether the server at `url` answers a ping within `timeout` seconds (a respawned one takes a moment)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return bool(redis.Redis.from_url(url).ping())
+        except redis.ConnectionError:
+            time.sleep(0.1)
+    return False
