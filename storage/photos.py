@@ -134,6 +134,15 @@ def photos_of_owner(db: Database, owner: Owner) -> list[dict[str, Any]]:
     return list(db.photos.find(owner.query(), {"status": 1, "reason": 1, "face_count": 1, "created_at": 1}))
 
 
+def start_analysis(db: Database, photo_id: ObjectId) -> dict[str, Any] | None:
+    """Count one more start of a pending photo's analysis (`attempts`); the photo after it, None when not pending.
+
+    Counted before the work, in one update: a run that times out or crashes still counts, so a photo that
+    kills its job is given up after a few starts instead of being queued again for ever.
+    """
+    return update_then_read(db.photos, {"_id": photo_id, "status": "pending"}, {"$inc": {"attempts": 1}})
+
+
 def finish_analysis(db: Database, photo_id: ObjectId, result: dict[str, Any]) -> dict[str, Any] | None:
     """Record the analysis of a pending photo; None when another run finished first (it changes nothing)."""
     return update_then_read(
