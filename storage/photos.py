@@ -150,6 +150,13 @@ def finish_analysis(db: Database, photo_id: ObjectId, result: dict[str, Any]) ->
     )
 
 
+def given_up_photos(db: Database, since: datetime, limit: int = 100) -> list[dict[str, Any]]:
+    """Photos and clips stored since then whose analysis was given up (workers/jobs.py give_up), newest first."""
+    query = {"status": "failed", "created_at": {"$gte": since}}  # exactly the `status_created` index's fields
+    fields = {"owner": 1, "detail": 1, "content_type": 1, "created_at": 1, "analysed_at": 1}
+    return list(db.photos.find(query, fields).sort("created_at", -1).limit(limit))
+
+
 def mark_matched(db: Database, photo_id: ObjectId | str) -> None:
     """Stamp that the photo's faces were searched: the reconciler re-queues analysed photos without it."""
     db.photos.update_one({"_id": ObjectId(photo_id)}, {"$set": {"matched_at": _now()}})
