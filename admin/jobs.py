@@ -1,5 +1,8 @@
 """Jobs, for admins: what failed, what runs, what waits for its retry; requeue or delete, audited.
 
+Below them, the photos and clips whose analysis was given up (it died every time it started): no job
+is left to requeue, and their senders were asked for another photo.
+
 A job shows its function, times and the last line of its error only: job
 arguments are ids and the traceback's last line names the exception, so no
 message text or phone number reaches the page.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -20,7 +23,9 @@ from rq.registry import BaseRegistry, FailedJobRegistry, ScheduledJobRegistry, S
 from admin.auth import current_user, require
 from admin.context import homeward
 from services.metrics import job_name
+from services.queue import FAILURE_KEPT_S
 from storage.audit import audit
+from storage.photos import given_up_photos
 
 blueprint = Blueprint("jobs", __name__, url_prefix="/jobs")
 SHOWN = 100  # per registry, newest first
@@ -48,7 +53,10 @@ def index() -> str:
         "running": _rows(StartedJobRegistry(queue=queue), "running"),
         "scheduled": _rows(ScheduledJobRegistry(queue=queue), "scheduled"),
     }
-    return render_template("jobs.html", rows=rows, queued=queue.count)
+    # Photos whose analysis was given up are no job any more; they are kept as long as failed jobs are.
+    since = datetime.now(UTC) - timedelta(seconds=FAILURE_KEPT_S)
+    given_up = given_up_photos(homeward().connections.db, since, SHOWN)
+    return render_template("jobs.html", rows=rows, queued=queue.count, given_up=given_up)
 
 
 @blueprint.post("/<job_id>/requeue")

@@ -50,6 +50,9 @@ def runs(job: Job) -> Callable[[Function], Function]:
 # Temporary failures (a server restarting) heal within minutes; after that a
 # person should look at the failed-job registry.
 PHOTO_RETRY = Retry(max=3, interval=[10, 60, 300])
+# A photo or clip whose analysis was started this many times (RQ's retries and the reconciler's re-queues alike)
+# and never finished is given up: marked `failed`, its sender asked for another one, never queued again.
+ANALYSIS_ATTEMPTS = 3
 # A person is waiting: the first retries come within seconds (a server restarting), then back off.
 CONVERSATION_RETRY = Retry(max=8, interval=[1, 3, 5, 10, 30, 60, 300, 900])
 # Our own outages (MongoDB, Redis) heal within minutes; a platform's outage is retried per message (workers/outbox.py).

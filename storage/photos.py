@@ -134,11 +134,27 @@ def photos_of_owner(db: Database, owner: Owner) -> list[dict[str, Any]]:
     return list(db.photos.find(owner.query(), {"status": 1, "reason": 1, "face_count": 1, "created_at": 1}))
 
 
+def start_analysis(db: Database, photo_id: ObjectId) -> dict[str, Any] | None:
+    """Count one more start of a pending photo's analysis (`attempts`); the photo after it, None when not pending.
+
+    Counted before the work, in one update: a run that times out or crashes still counts, so a photo that
+    kills its job is given up after a few starts instead of being queued again for ever.
+    """
+    return update_then_read(db.photos, {"_id": photo_id, "status": "pending"}, {"$inc": {"attempts": 1}})
+
+
 def finish_analysis(db: Database, photo_id: ObjectId, result: dict[str, Any]) -> dict[str, Any] | None:
     """Record the analysis of a pending photo; None when another run finished first (it changes nothing)."""
     return update_then_read(
         db.photos, {"_id": photo_id, "status": "pending"}, {"$set": result | {"analysed_at": _now()}}
     )
+
+
+def given_up_photos(db: Database, since: datetime, limit: int = 100) -> list[dict[str, Any]]:
+    """Photos and clips stored since then whose analysis was given up (workers/jobs.py give_up), newest first."""
+    query = {"status": "failed", "created_at": {"$gte": since}}  # exactly the `status_created` index's fields
+    fields = {"owner": 1, "detail": 1, "content_type": 1, "created_at": 1, "analysed_at": 1}
+    return list(db.photos.find(query, fields).sort("created_at", -1).limit(limit))
 
 
 def mark_matched(db: Database, photo_id: ObjectId | str) -> None:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime, timedelta
+from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.database import Database
+
+from storage.photos import delete_photo_ids
 
 # A message whose send failed waits for RQ's retry (at most an hour apart, services/queue.py OUTBOX_RETRY).
 # Photos analysed before `matched_at` existed have none; only recent ones are matched again, not years of them.
@@ -48,7 +51,8 @@ def untold_approvals(db: Database, older_than: datetime, limit: int = 100) -> li
 def sweep_orphan_faces(db: Database, since: datetime, limit: int = 1000) -> tuple[int, datetime | None]:
     """Delete faces created since `since` whose photo no longer exists (erased while being analysed).
 
-    Returns how many were deleted, and the creation time to continue from when the batch
+    A clip's frame whose clip is gone (erased while the clip was analysed) goes too, with its faces.
+    Returns how many faces were deleted, and the creation time to continue from when the batch
     was full (None when every face since `since` was looked at).
     """
     faces = list(
@@ -57,7 +61,23 @@ def sweep_orphan_faces(db: Database, since: datetime, limit: int = 1000) -> tupl
         .limit(limit)
     )
     photo_ids = list({f["photo_id"] for f in faces})
-    existing = {p["_id"] for p in db.photos.find({"_id": {"$in": photo_ids}}, {"_id": 1})}
+    photos = list(db.photos.find({"_id": {"$in": photo_ids}}, {"_id": 1, "video_id": 1}))
+    existing = {p["_id"] for p in photos}
     orphans = [photo_id for photo_id in photo_ids if photo_id not in existing]
     deleted = db.faces.delete_many({"photo_id": {"$in": orphans}}).deleted_count if orphans else 0
+    deleted += _drop_orphan_frames(db, photos)
     return deleted, faces[-1]["created_at"] if len(faces) == limit else None
+
+
+def _drop_orphan_frames(db: Database, photos: list[dict[str, Any]]) -> int:
+    """Erase the frames (photos, faces) whose clip is gone; how many faces went with them."""
+    clips = {p["video_id"] for p in photos if p.get("video_id")}
+    if not clips:
+        return 0
+    kept = {c["_id"] for c in db.photos.find({"_id": {"$in": list(clips)}}, {"_id": 1})}
+    frames = [p["_id"] for p in photos if p.get("video_id") in clips - kept]
+    if not frames:
+        return 0
+    faces = db.faces.count_documents({"photo_id": {"$in": frames}})
+    delete_photo_ids(db, frames)
+    return faces

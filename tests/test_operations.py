@@ -17,10 +17,12 @@ from rq.registry import FailedJobRegistry
 
 from admin.app import create_app
 from config import Settings
+from core.faces.sender import PhotoSender
 from infra.embedded import EmbeddedServer
-from services.queue import make_queue
+from services.queue import ANALYSIS_ATTEMPTS, enqueue_photo_analysis, make_queue
 from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
+from storage.photos import Owner, save_photo
 from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.conftest import make_environment, telegram_settings
@@ -31,6 +33,7 @@ from tests.test_telegram import harness as telegram_harness  # noqa: F401 - fixt
 
 OFF_LOOPBACK = {"REMOTE_ADDR": "203.0.113.7"}
 TOKEN = "metrics-token-0123456789"
+GIVEN_UP_SENDER = "447700900123"
 
 
 @pytest.fixture
@@ -139,6 +142,18 @@ def test_an_admin_deletes_a_failed_job_and_others_may_not_touch_jobs(panel: Harn
     assert job_id not in FailedJobRegistry(queue=make_queue(panel.worker.connection)).get_job_ids()
     assert panel.db.audit.find_one({"action": "delete job", "target": f"job:{job_id}"})
     assert panel.client.post(f"/jobs/{job_id}/requeue", data={"csrf_token": token}).status_code == 404
+
+
+def test_the_jobs_page_shows_a_photo_given_up_without_its_sender(panel: Harness) -> None:
+    sender = PhotoSender(f"simulator:{GIVEN_UP_SENDER}", "simulator", GIVEN_UP_SENDER, 1, "sighting")
+    saved = save_photo(panel.db, b"bytes whose analysis dies", Owner("draft", sender.contact), "image/jpeg", sender)
+    panel.db.photos.update_one({"_id": saved.id}, {"$set": {"attempts": ANALYSIS_ATTEMPTS}})  # died three times
+    enqueue_photo_analysis(make_queue(panel.worker.connection), str(saved.id))
+    panel.work()
+    login(panel.client, "admin", "correct-horse-battery")
+    page = panel.client.get("/jobs/").get_data(as_text=True)
+    assert "Photos given up (1)" in page and str(saved.id) in page and "gave up after 3 attempts" in page
+    assert GIVEN_UP_SENDER not in page  # a draft's owner is its contact: never shown
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,11 @@ from core.faces import model as face_model
 from core.faces.analysis import analyse_photo
 from core.faces.images import decode_photo, turn
 from storage.connections import Connections
+from storage.erasure import erase_everything
 from storage.photos import photo_bytes
 from tests.chat_harness import Harness
+from workers import jobs
+from workers.reconciler import reconcile
 
 CASE_PHOTO = "Colin_Powell_0001"
 CLIP_PHOTOS = [f"Colin_Powell_{n:04d}" for n in range(2, 12)]  # ten other photos of him: one second each
@@ -194,3 +198,51 @@ def test_a_family_is_asked_for_photos_not_a_video(harness: Harness, faces_dir: P
     send(harness, "family", file=(clip(tmp_path, [lfw(faces_dir, CASE_PHOTO)], fps=2, side=120), "c.mp4", "video/mp4"))
     assert "please send photos, not a video" in said_to(harness, "family")[-1]
     assert harness.db.photos.count_documents({}) == 0
+
+
+# Erasure during a clip's analysis --------------------------------------------------------------------------
+
+
+def erase_after_sampling(harness: Harness, contact: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`delete my data` arrives while the clip's frames are sampled, before they are stored."""
+    sample = jobs.analyse_video
+
+    def sample_then_erase(*args: Any, **kwargs: Any) -> Any:
+        result = sample(*args, **kwargs)
+        assert result.frames
+        erase_everything(harness.db, contact)
+        return result
+
+    monkeypatch.setattr(jobs, "analyse_video", sample_then_erase)
+
+
+def clip_of_colin(faces_dir: Path, tmp_path: Path) -> tuple[bytes, str, str]:
+    return clip(tmp_path, [lfw(faces_dir, name) for name in CLIP_PHOTOS[:3]]), "clip.mp4", "video/mp4"
+
+
+def test_a_contact_erased_while_their_clip_is_analysed_leaves_no_frames_nor_faces(
+    harness: Harness, faces_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    erase_after_sampling(harness, "simulator:citizen", monkeypatch)
+    for text in ("hi", "yes"):
+        send(harness, "citizen", text)
+    send(harness, "citizen", file=clip_of_colin(faces_dir, tmp_path))
+    assert [harness.db[name].count_documents({}) for name in ("photos", "faces", "photo_files.files")] == [0, 0, 0]
+
+
+def test_frames_of_a_clip_erased_while_its_job_died_are_swept_by_the_reconciler(
+    harness: Harness, faces_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    erase_after_sampling(harness, "simulator:citizen", monkeypatch)
+
+    def dies(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the work horse was killed")  # after storing the frames, before recording the clip
+
+    monkeypatch.setattr(jobs, "_video_record", dies)
+    for text in ("hi", "yes"):
+        send(harness, "citizen", text)
+    send(harness, "citizen", file=clip_of_colin(faces_dir, tmp_path))
+    assert harness.db.faces.count_documents({}) > 0  # the frames outlived their clip...
+    assert reconcile(harness.context, datetime.now(UTC) + timedelta(minutes=1))["orphan_faces"] > 0
+    # ...until the reconciler passed
+    assert [harness.db[name].count_documents({}) for name in ("photos", "faces", "photo_files.files")] == [0, 0, 0]

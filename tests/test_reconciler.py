@@ -15,10 +15,12 @@ from bson import ObjectId
 from bot.telegram import parse_update
 from config import Settings
 from core.faces.analysis import analyse_photo
+from core.faces.sender import PhotoSender
 from infra.embedded import EmbeddedServer
 from services.approval import tell_family
 from services.maintenance import RECONCILER_LAST_KEY
 from services.queue import (
+    ANALYSIS_ATTEMPTS,
     Job,
     enqueue_conversation,
     enqueue_matching,
@@ -35,7 +37,7 @@ from storage.photos import Owner, save_photo
 from tests.chat_harness import Harness
 from tests.conftest import make_environment, telegram_settings
 from tests.test_telegram import photo, post, update
-from workers import reconciler
+from workers import jobs, reconciler
 from workers.jobs import record_analysis
 from workers.reconciler import reconcile
 
@@ -202,6 +204,33 @@ def test_a_contact_erased_while_their_photo_is_analysed_leaves_no_faces(harness:
     erase_contact(harness.db, contact)  # ...when the citizen says "delete my data"
     assert record_analysis(harness.context, found, analysis) == "gone"
     assert harness.db.faces.count_documents({}) == 0 and harness.db.photos.count_documents({}) == 0
+
+
+def test_a_photo_whose_job_keeps_dying_is_given_up_its_sender_told_once_and_never_queued_again(
+    harness: Harness, bot_api: TelegramStandIn, faces_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sender = PhotoSender(f"telegram:{CITIZEN}", "telegram", str(CITIZEN), 2, "sighting")
+    data = (faces_dir / COLIN.format(3)).read_bytes()
+    saved = save_photo(harness.db, data, Owner("sighting", "SG-DIES"), "image/jpeg", sender)
+
+    def dies(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the work horse was killed")  # as a timeout or a crash in the decoder would
+
+    monkeypatch.setattr(jobs, "analyse", dies)
+    for _ in range(ANALYSIS_ATTEMPTS):
+        with pytest.raises(RuntimeError):
+            jobs.analyse_photo(str(saved.id))
+    assert harness.db.photos.find_one({"_id": saved.id})["status"] == "pending"
+    assert reconcile(harness.context, later())["photos"] == 1  # started three times, queued once more...
+    harness.work()
+    found = harness.db.photos.find_one({"_id": saved.id})
+    assert (found["status"], found["detail"]) == ("failed", "gave up after 3 attempts")  # ...and given up
+    assert bot_api.texts(CITIZEN) == ["I couldn't read photo 2, even after several tries. Please send another one."]
+    harness.context.connections.redis.delete(f"{reconciler.REQUEUED_KEY}analyse:{saved.id}")
+    assert reconcile(harness.context, later())["photos"] == 0  # never queued again
+    assert jobs.analyse_photo(str(saved.id)) == "failed"  # a stray run changes nothing, tells nobody
+    harness.work()
+    assert len(bot_api.texts(CITIZEN)) == 1
 
 
 def test_the_last_run_is_recorded_for_healthz_and_one_worker_runs_it_per_period(harness: Harness) -> None:

@@ -14,11 +14,20 @@ from core.faces.analysis import analyse_photo as analyse
 from core.faces.feedback import photo_feedback
 from core.faces.sender import photo_sender
 from core.faces.video import VideoAnalysis, VideoFrame, analyse_video, frame_jpeg, looks_like_video
-from services.queue import Job, enqueue_outbox, match_when_owned, runs
+from services.queue import ANALYSIS_ATTEMPTS, Job, enqueue_outbox, match_when_owned, runs
 from storage.contacts import language_of
 from storage.faces import drop_faces_if_photo_gone, faces_of_photo, follow_photos, store_faces
 from storage.outbox import queue_outbound
-from storage.photos import Owner, find_photo, finish_analysis, move_photos, photo_bytes, save_photo
+from storage.photos import (
+    Owner,
+    delete_photo_ids,
+    find_photo,
+    finish_analysis,
+    move_photos,
+    photo_bytes,
+    save_photo,
+    start_analysis,
+)
 from workers.context import WorkerContext, current
 
 log = logging.getLogger(__name__)
@@ -29,11 +38,12 @@ def analyse_photo(photo_id: str) -> str:
     """Find, judge and encode the faces of a stored photo; return the photo's new status."""
     context = current()
     db, settings = context.connections.db, context.settings
-    photo = find_photo(db, photo_id)
+    photo = start_analysis(db, ObjectId(photo_id))
     if photo is None:
-        return "gone"  # erased on request while queued: nothing to do
-    if photo["status"] != "pending":
-        return str(photo["status"])
+        found = find_photo(db, photo_id)
+        return "gone" if found is None else str(found["status"])  # erased while queued, or already done
+    if photo["attempts"] > ANALYSIS_ATTEMPTS:
+        return give_up(context, photo)
     is_case = _is_case(photo)
     jitters = settings.case_photo_jitters if is_case else 1  # a case has few photos: the slow path is affordable
     data = photo_bytes(db, photo)
@@ -85,13 +95,32 @@ def record_analysis(context: WorkerContext, photo: dict[str, Any], outcome: Phot
     return str(update["status"])
 
 
+def give_up(context: WorkerContext, photo: dict[str, Any]) -> str:
+    """A photo or clip whose analysis died every time it was started: `failed`, its sender asked once for another.
+
+    Only a pending photo is marked, so the sender hears it once, and a failed photo is never queued again.
+    """
+    detail = f"gave up after {ANALYSIS_ATTEMPTS} attempts"
+    log.warning("photo %s: %s", photo["_id"], detail)
+    claimed = finish_analysis(
+        context.connections.db, photo["_id"], {"status": "failed", "reason": "gave_up", "detail": detail}
+    )
+    if claimed is not None:
+        _tell_sender(context, claimed, [])
+    return "failed"
+
+
 def _is_case(photo: dict[str, Any]) -> bool:
     sender = photo_sender(photo)
     return (sender is not None and sender.purpose == "case") or photo["owner"]["kind"] == "case"
 
 
 def _analyse_video(context: WorkerContext, video: dict[str, Any], data: bytes) -> str:
-    """A sighting's clip: each kept frame becomes an analysed photo of the sighting, then the clip is marked done."""
+    """A sighting's clip: each kept frame becomes an analysed photo of the sighting, then the clip is marked done.
+
+    A clip erased (`delete my data`) while its frames were stored takes them and their faces with it; frames left
+    by a run that died before this check are swept by the reconciler (storage/recovery.py).
+    """
     db, settings = context.connections.db, context.settings
     try:
         result = analyse_video(data, settings.max_photo_bytes, settings.max_photo_pixels, engine=context.engine)
@@ -111,6 +140,9 @@ def _analyse_video(context: WorkerContext, video: dict[str, Any], data: bytes) -
             result.timings_ms,
         )
     claimed = finish_analysis(db, video["_id"], update)
+    if claimed is None and find_photo(db, video["_id"]) is None:
+        delete_photo_ids(db, frame_ids)  # erased while we worked: frames stored since then must not stay matchable
+        return "gone"
     if claimed is not None:
         # The draft may have become a sighting while we worked: the frames and their faces follow the clip.
         move_photos(db, frame_ids, Owner(**claimed["owner"]))

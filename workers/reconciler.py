@@ -6,8 +6,11 @@ never analysed or matched, a reply never sent, a family never told. Every few
 seconds one worker (a Redis lock picks it) looks for such work older than a
 grace period and queues it again; every job is idempotent, so a job queued
 twice does its work once. It also drains the inbound spool (messages kept in
-Redis while MongoDB was down), deletes faces whose photo was erased, and runs
-the retention sweep when it is due.
+Redis while MongoDB was down), deletes faces whose photo was erased (and the
+frames of a clip erased while it was analysed), and runs the retention sweep
+when it is due. A photo whose analysis keeps dying is not queued for ever: its
+job gives up at its fourth start (workers/jobs.py give_up), and a failed photo
+is not pending.
 """
 
 from __future__ import annotations
@@ -95,7 +98,7 @@ def _tell_families(context: WorkerContext, cutoff: datetime) -> int:
 
 
 def _sweep_faces(context: WorkerContext, now: datetime) -> int:
-    """Delete faces whose photo is gone, looking only at faces stored since the last sweep (less a margin)."""
+    """Delete faces whose photo is gone, and frames whose clip is gone, among faces stored since the last sweep."""
     connection = context.connections.redis
     raw = connection.get(SWEPT_KEY)
     since = datetime.fromisoformat(raw.decode() if isinstance(raw, bytes) else raw) if raw else SWEEP_START

@@ -118,6 +118,8 @@ MESSAGES: dict[str, str] = {
     "feedback_blurred": "Photo {count} is blurred. A sharper photo would help a lot.",
     "feedback_several_faces_case": "Photo {count} shows {faces} faces. Please send a photo where only {name} can be seen, or crop it to their face.",
     "feedback_unreadable": "I couldn't open photo {count}: {why} Please send it again as a normal photo.",
+    "feedback_failed": "I couldn't read photo {count}, even after several tries. Please send another one.",
+    "video_failed": "I couldn't read that video, even after several tries. Please send another clip, or a still photo of the person.",
     "video_too_long": "That video is too long: I can use clips of up to {limit} seconds. Please send a shorter clip, or a still photo.",
     "video_unreadable": "I couldn't open that video. Please send it again, or send a still photo of the person.",
     "video_no_face": "I couldn't find a face in that video. Please send a clip or a photo where the face is clearly visible.",
