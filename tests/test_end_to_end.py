@@ -200,7 +200,9 @@ def test_a_rejected_sighting_sends_the_family_nothing(world: dict[str, Any], bro
     browser.find_element(By.ID, "reject").click()
     assert "Rejected" in WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".flash"))[0].text
     assert world["db"].candidates.find_one({"sighting": sighting_x})["reason"] == "Different person"
-    time.sleep(2)  # give a wrongly queued message time to go out
+    # A message wrongly queued by the rejection would be in the outbox already (the page has answered): wait
+    # until nothing is left to send, rather than for a fixed time.
+    wait_until(lambda: not world["db"].outbox.find_one({"status": {"$in": ["pending", "sending"]}}), "the outbox")
     family = [
         m.get("caption") or m.get("text") or "" for m in world["telegram"].sent if int(m["chat_id"]) == FAMILY_CHAT
     ]
