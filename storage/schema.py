@@ -54,6 +54,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("band_rank", ASCENDING), ("created_at", ASCENDING)], name="review_queue"),
         IndexModel([("sighting_face_id", ASCENDING), ("status", ASCENDING)], name="sighting_face"),
         IndexModel([("sighting", ASCENDING)], name="sighting"),
+        # The reconciler's approvals whose family was never told (exactly its query's fields, as SecantusDB needs).
+        IndexModel([("status", ASCENDING), ("told_at", ASCENDING), ("decided_at", ASCENDING)], name="untold"),
         # A review decision updates by id and expected state (see photos' id_status).
         IndexModel([("_id", ASCENDING), ("status", ASCENDING)], name="id_status"),
     ],

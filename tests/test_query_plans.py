@@ -39,12 +39,10 @@ KNOWN_SCANS = {
     ("faces", ("engine",)): "start-up migration: faces from before engines had names",
     ("outbox", ("next_attempt_at", "status")): "start-up migration: pending replies from before retry times",
     ("candidates", ("decided_at", "images_dropped_at", "status")): "retention: decided candidates' images",
-    ("candidates", ("decided_at", "status", "told_at")): "reconciler: approvals whose family was not told",
     ("conversations", ("consent", "consent_at")): "retention: declined consent",
     ("conversations", ("contact", "last_inbound_at")): "retention: drafts of contacts still active",
     ("conversations", ("last_inbound_at", "state.flow")): "retention: abandoned drafts",
     ("inbound", ("$or", "status")): "retention: handled messages",
-    ("outbox", ("$or",)): "reconciler: replies due or stuck in sending",
     ("outbox", ("$or", "text")): "retention: sent texts",
     ("photos", ("created_at", "owner.kind")): "retention: abandoned draft photos",
 }
