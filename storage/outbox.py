@@ -143,16 +143,15 @@ def due_outbound(db: Database, now: datetime, limit: int = 100) -> list[str]:
     """
     # Two queries, each exactly an index's fields (status_due, status_sending): as one `$or` SecantusDB scanned
     # every message of the last week, every reconciler period.
-    found: dict[str, str] = {}
+    # Each contact's earliest due message names it (its job sends the rest in order).
+    first: dict[str, ObjectId] = {}
     for query in (
         {"status": "pending", "next_attempt_at": {"$lte": now}},
         {"status": "sending", "sending_at": {"$lt": now}},
     ):
         for doc in db.outbox.find(query, {"contact": 1}).limit(limit * 10):
-            found.setdefault(doc["contact"], str(doc["_id"]))
-            if len(found) >= limit:
-                return list(found.values())
-    return list(found.values())
+            first[doc["contact"]] = min(first.get(doc["contact"], doc["_id"]), doc["_id"])
+    return [str(message_id) for message_id in sorted(first.values())[:limit]]
 
 
 def failed_outbound(db: Database, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
