@@ -121,12 +121,24 @@ def retire_partial_indexes(db: Database) -> None:
                 db[collection].drop_index(name)
 
 
+# Where the upgrades already done in this database are named: each looks for old documents by a field they lack,
+# which no index can answer, so it scans its whole collection (a million faces: ~40 s at every process start).
+MIGRATIONS_DONE = "schema:migrations"
+
+
 def upgrade_documents(db: Database) -> None:
-    """Fill in fields that documents stored by an older version lack; each step is safe to repeat."""
-    rank_unranked(db)
-    label_engineless_faces(db)
-    date_pending_outbound(db)
-    chain_unchained(db)
+    """Fill in fields that documents stored by an older version lack, once per database; each step may repeat."""
+    steps = {
+        "rank_unranked": rank_unranked,
+        "label_engineless_faces": label_engineless_faces,
+        "date_pending_outbound": date_pending_outbound,
+        "chain_unchained": chain_unchained,
+    }
+    done = set((db.counters.find_one({"_id": MIGRATIONS_DONE}) or {}).get("done", []))
+    for name, step in steps.items():
+        if name not in done:
+            step(db)
+            db.counters.update_one({"_id": MIGRATIONS_DONE}, {"$addToSet": {"done": name}}, upsert=True)
 
 
 def label_engineless_faces(db: Database) -> int:

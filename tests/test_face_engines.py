@@ -23,7 +23,7 @@ from storage.cases import create_case
 from storage.connections import Database
 from storage.faces import faces_of_photo, store_faces, usable_case_faces
 from storage.photos import Owner, finish_analysis, save_photo
-from storage.schema import upgrade_documents
+from storage.schema import MIGRATIONS_DONE, upgrade_documents
 from tests import photo_files
 from tests.test_cli import env_of
 
@@ -150,6 +150,7 @@ def test_reembed_adds_the_other_engines_faces_and_neither_gallery_sees_the_other
 def test_faces_stored_before_engines_existed_count_as_dlib_only(db: Database) -> None:
     vector = np.ones(128, dtype="<f4").tobytes()
     db.faces.insert_one({"owner": {"kind": "case", "id": "C-1"}, "quality": "ok", "encoding": vector, "index": 0})
+    db.counters.delete_one({"_id": MIGRATIONS_DONE})  # a database from before the upgrade
     assert len(usable_case_faces(db)) == 1
     assert usable_case_faces(db, engine="arcface") == []
     upgrade_documents(db)  # at the next start they are labelled

@@ -30,14 +30,9 @@ SMALL = {
     "gallery_changes": "removals of the last day, ids only",
     "schema": "one document per migration",
 }
-# Scans that run in the background, never once per message, known and left for the reconciler's and retention's
-# rework (issue 24: work that waits must not slow the work that moves): (collection, the filter's fields).
-# Each runs once per start (a migration) or once per period, over a collection that grows with use.
+# Scans of the retention sweep, once per period and never once per message, known and left for its rework
+# (issue 24: work that waits must not slow the work that moves): (collection, the filter's fields).
 KNOWN_SCANS = {
-    ("audit", ("seq",)): "start-up migration: entries from before the chain",
-    ("candidates", ("band", "band_rank")): "start-up migration: candidates from before the review rank",
-    ("faces", ("engine",)): "start-up migration: faces from before engines had names",
-    ("outbox", ("next_attempt_at", "status")): "start-up migration: pending replies from before retry times",
     ("candidates", ("decided_at", "images_dropped_at", "status")): "retention: decided candidates' images",
     ("conversations", ("consent", "consent_at")): "retention: declined consent",
     ("conversations", ("contact", "last_inbound_at")): "retention: drafts of contacts still active",
