@@ -11,7 +11,7 @@ ARCFACE_STAMP := $(VENV)/.arcface-model
 help:
 	@echo "make run     start everything (embedded MongoDB + Redis, web, worker) on http://127.0.0.1:8000"
 	@echo "make test    run the test suite (in parallel: TEST_WORKERS=$(TEST_WORKERS))"
-	@echo "make test-fast  the suite without browsers, make run and chaos: the edit loop"
+	@echo "make test-fast  the edit loop: no browsers, whole processes (make run, chaos) or face runs on LFW photos"
 	@echo "make lint    check formatting and lint (ruff)"
 	@echo "make bench   print per-photo timings of the face pipeline"
 	@echo "make bench-webhooks  print webhook acknowledgement latency (p50/p90/p99)"
@@ -45,7 +45,7 @@ test: $(STAMP) $(ARCFACE_STAMP)
 	$(PY) -m pytest -n $(TEST_WORKERS)
 
 test-fast: $(STAMP) $(ARCFACE_STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS) -m "not slow and not browser"
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not slow and not browser and not faces"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .

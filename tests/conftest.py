@@ -23,8 +23,11 @@ from tests.live import browser  # noqa: F401 - the headless Chromium fixture, sh
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that drives a browser, so `make test-fast` can leave them out."""
     for item in items:
-        if "browser" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "browser" in fixtures:
             item.add_marker(pytest.mark.browser)
+        if "faces_dir" in fixtures:
+            item.add_marker(pytest.mark.faces)
 
 
 FACES_HINT = "set HOMEWARD_FACES_DIR to a copy of shared/faces (LFW, small sets, groups)"

@@ -13,6 +13,7 @@ from infra.embedded import respawn, start_redis
 from infra.services import ServiceUrls
 
 
+@pytest.mark.slow  # starts and restarts a real server process
 def test_the_embedded_redis_refuses_a_client_without_its_password_and_keeps_it_across_restarts(
     tmp_path: Path,
 ) -> None:

@@ -11,6 +11,7 @@ from bson import ObjectId
 from config import Settings
 from storage.candidates import record_candidate
 from storage.connections import Connections, connect
+from storage.schema import MIGRATIONS_DONE
 from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.test_admin_access import PASSWORD, login
@@ -51,6 +52,7 @@ def test_candidates_stored_before_the_band_rank_are_ranked_at_start_up(harness: 
         fields = {"sighting_face_id": ObjectId(), "status": "pending", "distance": 0.4}
         fields["created_at"] = old - timedelta(hours=age)
         harness.db.candidates.insert_one({"case": "C-BBBB", "sighting": sighting, "band": band} | fields)
+    harness.db.counters.delete_one({"_id": MIGRATIONS_DONE})  # a database the previous version kept
     assert settings.mongodb_uri and settings.redis_url
     connect(settings.mongodb_uri, settings.mongodb_database, settings.redis_url).close()  # what a restart does
     assert queued_sightings(harness) == ["S-OLD-STRONG", "S-OLD-REVIEW"]
