@@ -209,14 +209,20 @@ def new_case(db: Database, contact: str) -> str:
     return create_case(db, contact, {"name": "Ann Example"}, source=f"test:{contact}")
 
 
-def test_closing_a_case_takes_its_faces_out_of_matching_without_a_reload(
-    connections: Connections, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    db = connections.db
+def three_cases_of_four_faces(db: Database) -> tuple[np.ndarray, list[str]]:
+    """Three open cases, each with four photos' faces of its own person: (the twelve vectors, the references)."""
     vectors, _ = face_like(3, 4, 128)
     cases = [new_case(db, f"family-{n}") for n in range(3)]
     for row, vector in enumerate(vectors):
         add_face(db, ("case", cases[row // 4]), vector)
+    return vectors, cases
+
+
+def test_closing_a_case_takes_its_faces_out_of_matching_without_a_reload(
+    connections: Connections, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = connections.db
+    vectors, cases = three_cases_of_four_faces(db)
     gallery = IndexedGallery(db, tmp_path / "index")
     assert [hit.case for hit, _ in gallery.search(vectors[0], BANDS, 5)] == [cases[0]]
     held = gallery.faces.engines["dlib"]
@@ -314,10 +320,7 @@ def test_a_worker_loads_its_indexes_at_start_so_the_first_sighting_does_not_wait
 ) -> None:
     """And an index that cannot load at start-up (MongoDB away) is only logged: the others still load."""
     db = connections.db
-    vectors, _ = face_like(3, 4, 128)
-    cases = [new_case(db, f"family-{n}") for n in range(3)]
-    for row, vector in enumerate(vectors):
-        add_face(db, ("case", cases[row // 4]), vector)
+    vectors, cases = three_cases_of_four_faces(db)
     add_face(db, ("sighting", "S-NEW"), vectors[0])
 
     class Unreachable:
