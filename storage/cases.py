@@ -176,9 +176,10 @@ def _adopt_draft_photos(db: Database, contact: str, owner: Owner) -> None:
     photo_ids = [photo["_id"] for photo in db.photos.find(draft, {"_id": 1})]
     if not photo_ids:
         return
-    # A sighting may take its place from its photos' GPS; a family's photos of the missing person keep none.
-    forget_place = {"$unset": {"exif_location": ""}} if owner.kind == "case" else {}
-    db.photos.update_many({"_id": {"$in": photo_ids}}, {"$set": {"owner": owner.as_doc()}, **forget_place})
+    # The photos' GPS places served only to ask the sender (workers/effects.py took the place if they agreed).
+    db.photos.update_many(
+        {"_id": {"$in": photo_ids}}, {"$set": {"owner": owner.as_doc()}, "$unset": {"exif_location": ""}}
+    )
     follow_photos(db, photo_ids, owner.as_doc())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -27,10 +28,12 @@ from storage.photos import Owner, find_photo, photo_bytes, save_photo
 from storage.rotation import not_under_current_key
 from storage.schema import PHOTO_BUCKET
 from storage.sealing import FACE_ENCODING, PHOTO, Keyring, SealError, key_id, keyring, use_keys
+from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.conftest import make_environment
+from tests.test_admin_access import PASSWORD, login
 from tests.test_cli import env_of
-from tests.test_reach_faces import lfw, report_case, report_sighting
+from tests.test_reach_faces import lfw, report_case, report_sighting, said_to
 
 IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"RIFF")
 LEEDS = {1: "N", 2: (53.0, 47.0, 42.0), 3: "W", 4: (1.0, 32.0, 24.0)}  # 53.795, -1.54 as a phone writes it
@@ -162,7 +165,26 @@ def test_gps_is_read_and_every_metadata_block_dropped_pixels_untouched(faces_dir
 # A whole run ------------------------------------------------------------------------------------------------
 
 
-def test_a_sighting_takes_its_photos_gps_and_a_face_still_matches_after_rotate_key(
+GPS_QUESTION = "Your photo holds the place where it was taken. Use it for this sighting? yes/no"
+
+
+def sight_with_gps(harness: Harness, faces_dir: Path, answer: str) -> str | None:
+    """A passer-by's sighting from a phone photo taken at Leeds station, answering the GPS question with `answer`."""
+    photo = (phone_jpeg(lfw(faces_dir, "Colin_Powell_0002")), "s.jpg", "image/jpeg")
+    return report_sighting(harness, "passer", photo, ("Leeds station", "now", "skip", answer))
+
+
+def approve_all(harness: Harness) -> list[str]:
+    """A reviewer approves every candidate; what the family was then sent."""
+    create_user(harness.db, "reviewer", PASSWORD, "reviewer")
+    token = login(harness.client, "reviewer")
+    for candidate in harness.db.candidates.find():
+        harness.client.post(f"/candidates/{candidate['_id']}/decide", data={"action": "approve", "csrf_token": token})
+    harness.work()
+    return [m["text"] for m in harness.db.outbox.find({"contact": "simulator:family"}).sort("seq", 1)]
+
+
+def test_a_sighting_takes_its_photos_gps_after_a_yes_and_a_face_still_matches_after_rotate_key(
     settings: Settings, connections: Connections, faces_dir: Path
 ) -> None:
     harness = Harness(settings, connections)
@@ -170,7 +192,8 @@ def test_a_sighting_takes_its_photos_gps_and_a_face_still_matches_after_rotate_k
     case = report_case(
         harness, "family", "Colin", (lfw(faces_dir, "Colin_Powell_0001").read_bytes(), "c.jpg", "image/jpeg")
     )
-    seen = report_sighting(harness, "passer", (phone_jpeg(lfw(faces_dir, "Colin_Powell_0002")), "s.jpg", "image/jpeg"))
+    seen = sight_with_gps(harness, faces_dir, "yes")
+    assert GPS_QUESTION in said_to(harness, "passer")
     assert [(c["case"], c["sighting"]) for c in db.candidates.find()] == [(case, seen)]
     place = db.sightings.find_one({"reference": seen})["place"]
     assert place["text"] == "Leeds station" and (place["latitude"], place["longitude"]) == pytest.approx(
@@ -178,6 +201,7 @@ def test_a_sighting_takes_its_photos_gps_and_a_face_still_matches_after_rotate_k
     )
     sighting_photo = db.photos.find_one({"owner.id": seen})
     assert b"PhoneMaker" not in photo_bytes(db, sighting_photo)
+    assert "exif_location" not in sighting_photo  # the sighting holds the place now: the photo keeps none
     assert "exif_location" not in db.photos.find_one({"owner.id": case})  # a case keeps no place of its photos
     old_key = key_id(settings.data_keys().keys[0])
 
@@ -193,6 +217,32 @@ def test_a_sighting_takes_its_photos_gps_and_a_face_still_matches_after_rotate_k
     again = Harness(settings, connections)  # a fresh gallery, loaded under the new key
     later = report_sighting(again, "another", (lfw(faces_dir, "Colin_Powell_0003").read_bytes(), "t.jpg", "image/jpeg"))
     assert (case, later) in [(c["case"], c["sighting"]) for c in db.candidates.find()]
+
+
+def test_a_no_keeps_the_photos_gps_out_of_the_sighting_the_photo_and_the_familys_message(
+    settings: Settings, connections: Connections, faces_dir: Path
+) -> None:
+    harness = Harness(settings, connections)
+    report_case(harness, "family", "Colin", (lfw(faces_dir, "Colin_Powell_0001").read_bytes(), "c.jpg", "image/jpeg"))
+    seen = sight_with_gps(harness, faces_dir, "no")
+    assert GPS_QUESTION in said_to(harness, "passer") and seen is not None
+    assert harness.db.sightings.find_one({"reference": seen})["place"] == {"text": "Leeds station"}
+    assert harness.db.photos.count_documents({"exif_location": {"$exists": True}}) == 0
+    family = approve_all(harness)
+    assert any("possible sighting of Colin" in text and "Leeds station" in text for text in family)
+    assert not any(re.search(r"53[.,]7|-1[.,]5|openstreetmap", text) for text in family)
+    assert harness.leftovers(["53.79", "53,79"]) == []
+
+
+def test_the_family_is_told_the_place_to_about_100_m_not_to_the_metre(
+    settings: Settings, connections: Connections, faces_dir: Path
+) -> None:
+    harness = Harness(settings, connections)
+    report_case(harness, "family", "Colin", (lfw(faces_dir, "Colin_Powell_0001").read_bytes(), "c.jpg", "image/jpeg"))
+    sight_with_gps(harness, faces_dir, "yes")
+    told = next(text for text in approve_all(harness) if "possible sighting of Colin" in text)
+    assert "53.795, -1.540" in told and "mlat=53.795&mlon=-1.540" in told
+    assert not re.search(r"\d\.\d{4}", told)  # no fourth decimal anywhere: ~100 m, not the sender's doorstep
 
 
 def test_plain_values_of_older_versions_are_read_and_sealed_by_rotate_key(settings: Settings, db: Database) -> None:
