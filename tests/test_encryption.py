@@ -22,6 +22,7 @@ from config.keys import KEY_FILE_NAME, DataKeys, key_text, new_key, write_keys
 from core.faces.analysis import analyse_photo
 from core.faces.images import decode_photo
 from core.faces.metadata import clean_photo
+from storage.cases import find_sighting
 from storage.connections import Connections
 from storage.faces import bytes_to_vector, faces_of_photo, store_faces, vector_to_bytes
 from storage.photos import Owner, find_photo, photo_bytes, save_photo
@@ -195,7 +196,9 @@ def test_a_sighting_takes_its_photos_gps_after_a_yes_and_a_face_still_matches_af
     seen = sight_with_gps(harness, faces_dir, "yes")
     assert GPS_QUESTION in said_to(harness, "passer")
     assert [(c["case"], c["sighting"]) for c in db.candidates.find()] == [(case, seen)]
-    place = db.sightings.find_one({"reference": seen})["place"]
+    stored = db.sightings.find_one({"reference": seen})["place"]
+    assert set(stored) == {"text", "from_photo", "sealed"} and bytes(stored["sealed"]).startswith(b"HWD")
+    place = find_sighting(db, seen)["place"]  # type: ignore[index]
     assert place["text"] == "Leeds station" and (place["latitude"], place["longitude"]) == pytest.approx(
         (53.795, -1.54)
     )
@@ -207,6 +210,7 @@ def test_a_sighting_takes_its_photos_gps_after_a_yes_and_a_face_still_matches_af
 
     output = rotate(settings)
     assert "new data key" in output and "faces 2/2" in output and "photos 2/2" in output
+    assert "1 locations" in output  # the sighting's place
 
     keys = settings.data_keys()
     assert len(keys.keys) == 1 and key_id(keys.keys[0]) != old_key  # the old key is gone from the key file
@@ -214,6 +218,7 @@ def test_a_sighting_takes_its_photos_gps_after_a_yes_and_a_face_still_matches_af
     for face in db.faces.find():
         assert bytes(face["encoding"])[4:8] == key_id(keys.keys[0])
     assert not_under_current_key(db, keyring()) == 0
+    assert find_sighting(db, seen)["place"]["latitude"] == pytest.approx(53.795)  # type: ignore[index]
     again = Harness(settings, connections)  # a fresh gallery, loaded under the new key
     later = report_sighting(again, "another", (lfw(faces_dir, "Colin_Powell_0003").read_bytes(), "t.jpg", "image/jpeg"))
     assert (case, later) in [(c["case"], c["sighting"]) for c in db.candidates.find()]
@@ -250,6 +255,9 @@ def test_plain_values_of_older_versions_are_read_and_sealed_by_rotate_key(settin
     file_id = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET).upload_from_stream("old", b"\xff\xd8 old photo")
     photo_id = db.photos.insert_one({"owner": {"kind": "case", "id": "HW-OLD"}, "file_id": file_id}).inserted_id
     db.faces.insert_one({"photo_id": photo_id, "index": 0, "encoding": vector_to_bytes(vector)})
+    old_place = {"text": "Sol", "latitude": 40.41, "longitude": -3.7}
+    db.sightings.insert_one({"reference": "SG-OLD", "place": old_place})
+    assert find_sighting(db, "SG-OLD")["place"] == old_place  # type: ignore[index]
     assert photo_bytes(db, find_photo(db, photo_id)) == b"\xff\xd8 old photo"
     assert np.array_equal(bytes_to_vector(db.faces.find_one()["encoding"]), vector)
 
@@ -259,6 +267,8 @@ def test_plain_values_of_older_versions_are_read_and_sealed_by_rotate_key(settin
     assert photo_bytes(db, find_photo(db, photo_id)) == b"\xff\xd8 old photo"
     assert np.array_equal(bytes_to_vector(db.faces.find_one()["encoding"]), vector)
     assert db[f"{PHOTO_BUCKET}.files"].count_documents({}) == 1  # the plain file is gone
+    assert set(db.sightings.find_one({"reference": "SG-OLD"})["place"]) == {"text", "sealed"}
+    assert find_sighting(db, "SG-OLD")["place"] == old_place  # type: ignore[index]
 
 
 def test_an_interrupted_rotation_finishes_when_run_again(settings: Settings, db: Database) -> None:
