@@ -26,14 +26,16 @@ def describe_time(doc: dict[str, Any]) -> str:
     return moment.strftime("%d %b %Y, %H:%M") if moment else doc.get("time_text") or "?"
 
 
-def family_answer(case: dict[str, Any], sighting: dict[str, Any]) -> Reply:
+def family_answer(case: dict[str, Any], sighting: dict[str, Any], exact_place: bool = False) -> Reply:
+    """The family's message: the sighting's place to ~100 m unless the reviewer chose to share it exactly."""
+    decimals = REVIEWER_DECIMALS if exact_place else FAMILY_DECIMALS
     return Reply(
         "match_found",
         {
             "name": case["name"],
             "reference": case["reference"],
             "sighting": sighting["reference"],
-            "place": describe_place(sighting.get("place"), FAMILY_DECIMALS),
+            "place": describe_place(sighting.get("place"), decimals),
             "time": describe_time(sighting),
         },
     )
