@@ -77,7 +77,7 @@ def save_photo(
         "notify": sender.as_doc() if sender else None,
         "created_at": _now(),
     }
-    if clean.location is not None and owner.kind in ("draft", "sighting"):
+    if clean.location is not None and owner.kind == "draft":  # only a draft's sender can still be asked about it
         record["exif_location"] = _sealed_location(clean.location)
     try:
         return SavedPhoto(db.photos.insert_one(record).inserted_id, created=True)
