@@ -130,10 +130,11 @@ def decision(candidate_id: str) -> Any:
         flash("Say why you reject it: the reason is kept with the decision.")
         return redirect(url_for("review.candidate", candidate_id=candidate_id))
     found = _candidate(candidate_id)
+    exact = action == "approve" and request.form.get("exact_place") == "1"  # else the family gets ~100 m
     # The entries go first: a decision is never recorded without them (a refused one gets its own entry).
-    audit(db, user, action, f"candidate:{candidate_id}", reason)
+    audit(db, user, action, f"candidate:{candidate_id}", "exact place shared with the family" if exact else reason)
     audit(db, user, action, f"case:{found['case']}", f"candidate {candidate_id}")
-    decided = decide(db, found["_id"], "approved" if action == "approve" else "rejected", user, reason)
+    decided = decide(db, found["_id"], "approved" if action == "approve" else "rejected", user, reason, exact)
     if decided is None:
         audit(db, user, f"{action} refused", f"candidate:{candidate_id}", "already decided")
         flash("This candidate was already decided; nothing was changed.")

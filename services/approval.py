@@ -48,7 +48,7 @@ def _queue_messages(db: Database, queue: Queue, candidate: dict[str, Any]) -> bo
         family["contact"],
         family["channel"],
         family["chat_id"],
-        render(family_answer(case, sighting), language_of(db, family["contact"])),
+        render(family_answer(case, sighting, candidate.get("exact_place") is True), language_of(db, family["contact"])),
         photo_id=candidate["sighting_photo_id"],
         source=f"approve:{candidate['_id']}",
         about=case["reference"],

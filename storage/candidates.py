@@ -55,9 +55,16 @@ def pending_distances(db: Database, sighting_face_id: ObjectId) -> dict[str, flo
     return {str(c["case"]): float(c["distance"]) for c in found}
 
 
-def decide(db: Database, candidate_id: ObjectId, status: str, user: str, reason: str = "") -> dict[str, Any] | None:
-    """Approve or reject a pending candidate; None if it was already decided (by anyone)."""
+def decide(
+    db: Database, candidate_id: ObjectId, status: str, user: str, reason: str = "", exact_place: bool = False
+) -> dict[str, Any] | None:
+    """Approve or reject a pending candidate; None if it was already decided (by anyone).
+
+    `exact_place`: the reviewer chose to give the family the sighting's place to the metre (kept on the
+    candidate, so the reconciler tells a family the same as the panel would have).
+    """
     decision = {"status": status, "decided_by": user, "decided_at": datetime.now(UTC), "reason": reason}
+    decision |= {"exact_place": True} if exact_place else {}
     return update_then_read(db.candidates, {"_id": candidate_id, "status": "pending"}, {"$set": decision})
 
 

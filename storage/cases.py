@@ -16,6 +16,8 @@ from storage.candidates import erase_candidates
 from storage.faces import follow_photos
 from storage.gallery_changes import bump_gallery
 from storage.photos import Owner, delete_photos
+from storage.places import open_place, seal_place
+from storage.sealing import keyring
 
 REFERENCE_ATTEMPTS = 20
 
@@ -38,8 +40,10 @@ def create_case(db: Database, contact: str, details: dict[str, Any], source: str
 
 
 def create_sighting(db: Database, contact: str, details: dict[str, Any], source: str) -> str:
+    """Store the sighting (its place's coordinates sealed), give it the draft's photos, and return its reference."""
+    sealed = details | ({"place": seal_place(details["place"], keyring())} if "place" in details else {})
     reference = _insert_with_reference(
-        db, "sightings", SIGHTING_PREFIX, {"reporter": contact, "source": source, **details}
+        db, "sightings", SIGHTING_PREFIX, {"reporter": contact, "source": source, **sealed}
     )
     _adopt_draft_photos(db, contact, Owner("sighting", reference))
     return reference
@@ -65,7 +69,11 @@ def find_case(db: Database, reference: str) -> dict[str, Any] | None:
 
 
 def find_sighting(db: Database, reference: str) -> dict[str, Any] | None:
-    return db.sightings.find_one({"reference": reference})
+    """The sighting, its place's coordinates opened (storage/places.py)."""
+    found = db.sightings.find_one({"reference": reference})
+    if found and "place" in found:
+        found["place"] = open_place(found["place"], keyring())
+    return found
 
 
 def case_names(db: Database, references: list[str]) -> dict[str, dict[str, Any]]:
@@ -178,9 +186,10 @@ def _adopt_draft_photos(db: Database, contact: str, owner: Owner) -> None:
     photo_ids = [photo["_id"] for photo in db.photos.find(draft, {"_id": 1})]
     if not photo_ids:
         return
-    # A sighting may take its place from its photos' GPS; a family's photos of the missing person keep none.
-    forget_place = {"$unset": {"exif_location": ""}} if owner.kind == "case" else {}
-    db.photos.update_many({"_id": {"$in": photo_ids}}, {"$set": {"owner": owner.as_doc()}, **forget_place})
+    # The photos' GPS places served only to ask the sender (workers/effects.py took the place if they agreed).
+    db.photos.update_many(
+        {"_id": {"$in": photo_ids}}, {"$set": {"owner": owner.as_doc()}, "$unset": {"exif_location": ""}}
+    )
     follow_photos(db, photo_ids, owner.as_doc())
 
 

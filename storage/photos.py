@@ -8,7 +8,8 @@ throw-away disks (the Procfile deployments) lose nothing on restart.
 What is stored is the photo without its metadata (core/faces/metadata.py),
 sealed under the data key (storage/sealing.py): GridFS holds no JPEG or PNG
 a dump could show. The GPS place a draft's photo carried is kept sealed on
-its record, for the sighting it may become; a case's photos drop it.
+its record until the draft becomes a case or sighting, then dropped: a
+sighting takes it as its place only when its sender said yes in the chat.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def save_photo(
         "notify": sender.as_doc() if sender else None,
         "created_at": _now(),
     }
-    if clean.location is not None and owner.kind in ("draft", "sighting"):
+    if clean.location is not None and owner.kind == "draft":  # only a draft's sender can still be asked about it
         record["exif_location"] = _sealed_location(clean.location)
     try:
         return SavedPhoto(db.photos.insert_one(record).inserted_id, created=True)
@@ -119,6 +120,12 @@ def photo_location(db: Database, owner: Owner) -> dict[str, float] | None:
         latitude, longitude = json.loads(keyring().open(photo["exif_location"], PHOTO_LOCATION))
         return {"latitude": latitude, "longitude": longitude}
     return None
+
+
+def has_location(db: Database, owner: Owner) -> bool:
+    """Whether any of the owner's photos carries a GPS place (still sealed: nothing is opened to tell)."""
+    photos = db.photos.find(owner.query(), {"exif_location": 1})  # the owner index's fields only
+    return any("exif_location" in photo for photo in photos)
 
 
 def _sealed_location(location: tuple[float, float]) -> Binary:

@@ -23,6 +23,7 @@ from bson import Binary
 from pymongo.database import Database
 
 from storage.faces import encoding_bytes
+from storage.places import open_place, seal_place
 from storage.schema import PHOTO_BUCKET
 from storage.sealing import FACE_ENCODING, OVERHEAD, PHOTO, PHOTO_LOCATION, Keyring
 
@@ -51,6 +52,7 @@ def reseal_everything(db: Database, keys: Keyring, progress: Progress | None = N
     _reseal_faces(db, keys, report, done)
     _reseal_photos(db, keys, report, done)
     _reseal_locations(db, keys, done)
+    _reseal_sighting_places(db, keys, done)
     return done
 
 
@@ -117,6 +119,20 @@ def _reseal_locations(db: Database, keys: Keyring, done: Resealed) -> None:
         if db.photos.update_one(
             {"_id": photo["_id"], "exif_location": old}, {"$set": {"exif_location": new}}
         ).modified_count:
+            done.locations += 1
+
+
+def _reseal_sighting_places(db: Database, keys: Keyring, done: Resealed) -> None:
+    """Sightings' coordinates: sealed ones under an older key, and plain ones stored before sealing."""
+    for sighting in db.sightings.find({}, {"place": 1}):
+        old = sighting.get("place")
+        if not isinstance(old, dict) or ("sealed" in old and keys.is_current(old["sealed"])):
+            continue
+        new = seal_place(open_place(old, keys), keys)
+        if (
+            new != old
+            and db.sightings.update_one({"_id": sighting["_id"], "place": old}, {"$set": {"place": new}}).modified_count
+        ):
             done.locations += 1
 
 

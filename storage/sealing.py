@@ -1,4 +1,4 @@
-"""Encryption at rest of what would hurt most in a leaked dump or backup: photos, face encodings, photo GPS.
+"""Encryption at rest of what would hurt most in a leaked dump or backup: photos, face encodings, GPS places.
 
 AES-256-GCM (`cryptography`), one envelope for every sealed value:
 
@@ -42,6 +42,7 @@ _KEY_ID_END = _VERSION_AT + 1 + KEY_ID_BYTES
 PHOTO = b"photo"
 FACE_ENCODING = b"face-encoding"
 PHOTO_LOCATION = b"photo-location"
+SIGHTING_PLACE = b"sighting-place"
 AUDIT_LABEL = b"homeward audit chain v1"  # the HKDF label of the audit key: never the same bytes as a sealing key
 
 

@@ -18,6 +18,7 @@ from core.conversation.state import (
     CloseCase,
     Context,
     CreateCase,
+    CreateSighting,
     DiscardDraft,
     Outcome,
     State,
@@ -32,9 +33,9 @@ CASE = CaseSummary("HW-7K3P", "Ana Lopez", "open", "20 Nov 2026", 2)
 class Person:
     """Feeds messages to the dialog and remembers its state, as the worker does."""
 
-    def __init__(self, consent: bool = True, cases: tuple[CaseSummary, ...] = ()) -> None:
+    def __init__(self, consent: bool = True, cases: tuple[CaseSummary, ...] = (), photo_place: bool = False) -> None:
         self.state = State(consent=consent, asked_consent=consent)
-        self.context = Context(now=NOW, cases=cases)
+        self.context = Context(now=NOW, cases=cases, photo_place=photo_place)
         self.count = 0
 
     def says(
@@ -114,6 +115,38 @@ def test_a_photo_outside_any_flow_starts_a_sighting_with_a_shared_location() -> 
     assert keys(done) == ["sighting_created"]
     assert done.effects[0].details["place"] == {"text": "Sol", "latitude": 40.41, "longitude": -3.70}  # type: ignore[union-attr]
     assert done.effects[0].details["time"] == NOW  # type: ignore[union-attr]
+
+
+def test_a_photos_gps_place_is_offered_and_a_no_keeps_it_out_of_the_sighting() -> None:
+    person = Person(photo_place=True)  # the stored draft photo carries a GPS place
+    person.says(photo=True)
+    person.says("Leeds station")
+    person.says("now")
+    assert keys(person.says("skip")) == ["sighting_ask_photo_place"]
+    assert keys(person.says("maybe")) == ["sighting_ask_photo_place"]  # asked again: only yes or no will do
+    done = person.says("no")
+    assert keys(done) == ["sighting_created"]
+    assert done.effects == [CreateSighting(done.effects[0].details, use_photo_place=False)]  # type: ignore[union-attr]
+    assert done.effects[0].details["place"] == {"text": "Leeds station"}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("answer", "used"), [("yes", True), ("हाँ", True), ("नहीं", False)])
+def test_the_photos_gps_place_is_used_only_after_a_yes(answer: str, used: bool) -> None:
+    person = Person(photo_place=True)
+    for message in ({"photo": True}, {"text": "Leeds station"}, {"text": "now"}, {"text": "skip"}):
+        person.says(**message)  # type: ignore[arg-type]
+    done = person.says(answer)
+    assert [e.use_photo_place for e in done.effects if isinstance(e, CreateSighting)] == [used]
+
+
+def test_no_gps_question_when_the_sender_shared_a_location_or_no_photo_had_one() -> None:
+    for person, where in ((Person(photo_place=True), Location(40.41, -3.70, "Sol")), (Person(), None)):
+        person.says(photo=True)
+        person.says("Sol" if where is None else "", location=where)
+        person.says("now")
+        done = person.says("skip")
+        assert keys(done) == ["sighting_created"]
+        assert [e.use_photo_place for e in done.effects if isinstance(e, CreateSighting)] == [False]
 
 
 def test_help_mid_flow_shows_the_menu_and_keeps_the_report() -> None:

@@ -40,7 +40,7 @@ CASES = (
     CaseSummary("HW-7K3P", "Ana {0} Lopez", "open", "20 Nov 2026", 2),
     CaseSummary("HW-2345", "Luis", "closed", "1 Jan 2026", 1),
 )
-CONTEXT = Context(now=NOW, cases=CASES)
+CONTEXT = Context(now=NOW, cases=CASES, photo_place=True)  # a photo's GPS place on offer: the sighting asks about it
 ERASE = "delete my data"
 NEW_REFERENCE = {"reference": "HW-9XYZ"}  # what the worker adds to replies once a case or sighting exists
 

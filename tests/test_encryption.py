@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -21,16 +22,19 @@ from config.keys import KEY_FILE_NAME, DataKeys, key_text, new_key, write_keys
 from core.faces.analysis import analyse_photo
 from core.faces.images import decode_photo
 from core.faces.metadata import clean_photo
+from storage.cases import find_sighting
 from storage.connections import Connections
 from storage.faces import bytes_to_vector, faces_of_photo, store_faces, vector_to_bytes
 from storage.photos import Owner, find_photo, photo_bytes, save_photo
 from storage.rotation import not_under_current_key
 from storage.schema import PHOTO_BUCKET
 from storage.sealing import FACE_ENCODING, PHOTO, Keyring, SealError, key_id, keyring, use_keys
+from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.conftest import make_environment
+from tests.test_admin_access import PASSWORD, login
 from tests.test_cli import env_of
-from tests.test_reach_faces import lfw, report_case, report_sighting
+from tests.test_reach_faces import lfw, report_case, report_sighting, said_to
 
 IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"RIFF")
 LEEDS = {1: "N", 2: (53.0, 47.0, 42.0), 3: "W", 4: (1.0, 32.0, 24.0)}  # 53.795, -1.54 as a phone writes it
@@ -162,7 +166,31 @@ def test_gps_is_read_and_every_metadata_block_dropped_pixels_untouched(faces_dir
 # A whole run ------------------------------------------------------------------------------------------------
 
 
-def test_a_sighting_takes_its_photos_gps_and_a_face_still_matches_after_rotate_key(
+GPS_QUESTION = "Your photo holds the place where it was taken. Use it for this sighting? yes/no"
+
+
+def sight_with_gps(harness: Harness, faces_dir: Path, answer: str) -> str | None:
+    """A passer-by's sighting from a phone photo taken at Leeds station, answering the GPS question with `answer`."""
+    photo = (phone_jpeg(lfw(faces_dir, "Colin_Powell_0002")), "s.jpg", "image/jpeg")
+    return report_sighting(harness, "passer", photo, ("Leeds station", "now", "skip", answer))
+
+
+def approve_all(harness: Harness, exact_place: bool = False) -> list[str]:
+    """A reviewer approves every candidate (ticking 'the exact place' when asked); what the family was then sent."""
+    create_user(harness.db, "reviewer", PASSWORD, "reviewer")
+    token = login(harness.client, "reviewer")
+    for candidate in harness.db.candidates.find():  # the choice is offered for a place with coordinates only
+        place = harness.db.sightings.find_one({"reference": candidate["sighting"]})["place"]
+        offered = b'id="exact-place"' in harness.client.get(f"/candidates/{candidate['_id']}").data
+        assert offered == ("sealed" in place)
+    form = {"action": "approve", "csrf_token": token} | ({"exact_place": "1"} if exact_place else {})
+    for candidate in harness.db.candidates.find():
+        harness.client.post(f"/candidates/{candidate['_id']}/decide", data=form)
+    harness.work()
+    return [m["text"] for m in harness.db.outbox.find({"contact": "simulator:family"}).sort("seq", 1)]
+
+
+def test_a_sighting_takes_its_photos_gps_after_a_yes_and_a_face_still_matches_after_rotate_key(
     settings: Settings, connections: Connections, faces_dir: Path
 ) -> None:
     harness = Harness(settings, connections)
@@ -170,19 +198,24 @@ def test_a_sighting_takes_its_photos_gps_and_a_face_still_matches_after_rotate_k
     case = report_case(
         harness, "family", "Colin", (lfw(faces_dir, "Colin_Powell_0001").read_bytes(), "c.jpg", "image/jpeg")
     )
-    seen = report_sighting(harness, "passer", (phone_jpeg(lfw(faces_dir, "Colin_Powell_0002")), "s.jpg", "image/jpeg"))
+    seen = sight_with_gps(harness, faces_dir, "yes")
+    assert GPS_QUESTION in said_to(harness, "passer")
     assert [(c["case"], c["sighting"]) for c in db.candidates.find()] == [(case, seen)]
-    place = db.sightings.find_one({"reference": seen})["place"]
+    stored = db.sightings.find_one({"reference": seen})["place"]
+    assert set(stored) == {"text", "from_photo", "sealed"} and bytes(stored["sealed"]).startswith(b"HWD")
+    place = find_sighting(db, seen)["place"]  # type: ignore[index]
     assert place["text"] == "Leeds station" and (place["latitude"], place["longitude"]) == pytest.approx(
         (53.795, -1.54)
     )
     sighting_photo = db.photos.find_one({"owner.id": seen})
     assert b"PhoneMaker" not in photo_bytes(db, sighting_photo)
+    assert "exif_location" not in sighting_photo  # the sighting holds the place now: the photo keeps none
     assert "exif_location" not in db.photos.find_one({"owner.id": case})  # a case keeps no place of its photos
     old_key = key_id(settings.data_keys().keys[0])
 
     output = rotate(settings)
     assert "new data key" in output and "faces 2/2" in output and "photos 2/2" in output
+    assert "1 locations" in output  # the sighting's place
 
     keys = settings.data_keys()
     assert len(keys.keys) == 1 and key_id(keys.keys[0]) != old_key  # the old key is gone from the key file
@@ -190,9 +223,52 @@ def test_a_sighting_takes_its_photos_gps_and_a_face_still_matches_after_rotate_k
     for face in db.faces.find():
         assert bytes(face["encoding"])[4:8] == key_id(keys.keys[0])
     assert not_under_current_key(db, keyring()) == 0
+    assert find_sighting(db, seen)["place"]["latitude"] == pytest.approx(53.795)  # type: ignore[index]
     again = Harness(settings, connections)  # a fresh gallery, loaded under the new key
     later = report_sighting(again, "another", (lfw(faces_dir, "Colin_Powell_0003").read_bytes(), "t.jpg", "image/jpeg"))
     assert (case, later) in [(c["case"], c["sighting"]) for c in db.candidates.find()]
+
+
+def test_a_no_keeps_the_photos_gps_out_of_the_sighting_the_photo_and_the_familys_message(
+    settings: Settings, connections: Connections, faces_dir: Path
+) -> None:
+    harness = Harness(settings, connections)
+    report_case(harness, "family", "Colin", (lfw(faces_dir, "Colin_Powell_0001").read_bytes(), "c.jpg", "image/jpeg"))
+    seen = sight_with_gps(harness, faces_dir, "no")
+    assert GPS_QUESTION in said_to(harness, "passer") and seen is not None
+    assert harness.db.sightings.find_one({"reference": seen})["place"] == {"text": "Leeds station"}
+    assert harness.db.photos.count_documents({"exif_location": {"$exists": True}}) == 0
+    family = approve_all(harness)
+    assert any("possible sighting of Colin" in text and "Leeds station" in text for text in family)
+    assert not any(re.search(r"53[.,]7|-1[.,]5|openstreetmap", text) for text in family)
+    everyone = [m.get("text") or "" for m in harness.db.outbox.find()]  # nor any other message kept in the outbox
+    assert not any(re.search(r"53[.,]79|openstreetmap", text) for text in everyone)
+
+
+def test_the_family_is_told_the_place_to_about_100_m_not_to_the_metre(
+    settings: Settings, connections: Connections, faces_dir: Path
+) -> None:
+    harness = Harness(settings, connections)
+    report_case(harness, "family", "Colin", (lfw(faces_dir, "Colin_Powell_0001").read_bytes(), "c.jpg", "image/jpeg"))
+    sight_with_gps(harness, faces_dir, "yes")
+    candidate = harness.db.candidates.find_one()
+    told = next(text for text in approve_all(harness) if "possible sighting of Colin" in text)
+    assert "53.795, -1.540" in told and "mlat=53.795&mlon=-1.540" in told
+    assert not re.search(r"\d\.\d{4}", told)  # no fourth decimal anywhere: ~100 m, not the sender's doorstep
+    assert b'id="exact-place"' not in harness.client.get(f"/candidates/{candidate['_id']}").data  # decided
+
+
+def test_a_reviewer_may_give_the_family_the_exact_place(
+    settings: Settings, connections: Connections, faces_dir: Path
+) -> None:
+    harness = Harness(settings, connections)
+    report_case(harness, "family", "Colin", (lfw(faces_dir, "Colin_Powell_0001").read_bytes(), "c.jpg", "image/jpeg"))
+    sight_with_gps(harness, faces_dir, "yes")
+    candidate = harness.db.candidates.find_one()
+    told = next(text for text in approve_all(harness, exact_place=True) if "possible sighting of Colin" in text)
+    assert "53.79500, -1.54000" in told
+    note = harness.db.audit_notes.find_one({"target": f"candidate:{candidate['_id']}"})
+    assert note["detail"] == "exact place shared with the family"  # who chose it is on the record
 
 
 def test_plain_values_of_older_versions_are_read_and_sealed_by_rotate_key(settings: Settings, db: Database) -> None:
@@ -200,6 +276,9 @@ def test_plain_values_of_older_versions_are_read_and_sealed_by_rotate_key(settin
     file_id = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET).upload_from_stream("old", b"\xff\xd8 old photo")
     photo_id = db.photos.insert_one({"owner": {"kind": "case", "id": "HW-OLD"}, "file_id": file_id}).inserted_id
     db.faces.insert_one({"photo_id": photo_id, "index": 0, "encoding": vector_to_bytes(vector)})
+    old_place = {"text": "Sol", "latitude": 40.41, "longitude": -3.7}
+    db.sightings.insert_one({"reference": "SG-OLD", "place": old_place})
+    assert find_sighting(db, "SG-OLD")["place"] == old_place  # type: ignore[index]
     assert photo_bytes(db, find_photo(db, photo_id)) == b"\xff\xd8 old photo"
     assert np.array_equal(bytes_to_vector(db.faces.find_one()["encoding"]), vector)
 
@@ -209,6 +288,8 @@ def test_plain_values_of_older_versions_are_read_and_sealed_by_rotate_key(settin
     assert photo_bytes(db, find_photo(db, photo_id)) == b"\xff\xd8 old photo"
     assert np.array_equal(bytes_to_vector(db.faces.find_one()["encoding"]), vector)
     assert db[f"{PHOTO_BUCKET}.files"].count_documents({}) == 1  # the plain file is gone
+    assert set(db.sightings.find_one({"reference": "SG-OLD"})["place"]) == {"text", "sealed"}
+    assert find_sighting(db, "SG-OLD")["place"] == old_place  # type: ignore[index]
 
 
 def test_an_interrupted_rotation_finishes_when_run_again(settings: Settings, db: Database) -> None:

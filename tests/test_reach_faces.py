@@ -83,11 +83,16 @@ def report_case(harness: Harness, user: str, name: str, photo: tuple[bytes, str,
     return str(harness.db.cases.find_one({"reporter": f"simulator:{user}"})["reference"])
 
 
-def report_sighting(harness: Harness, user: str, file: tuple[bytes, str, str]) -> str | None:
+def report_sighting(
+    harness: Harness,
+    user: str,
+    file: tuple[bytes, str, str],
+    answers: tuple[str, ...] = ("Leeds station", "now", "skip"),
+) -> str | None:
     for text in ("hi", "yes"):
         send(harness, user, text)
     send(harness, user, file=file)
-    for text in ("Leeds station", "now", "skip"):
+    for text in answers:
         send(harness, user, text)
     found = harness.db.sightings.find_one({"reporter": f"simulator:{user}"})
     return str(found["reference"]) if found else None

@@ -29,7 +29,7 @@ from core.conversation.messages import Inbound, Reply, inbound_from_doc
 from core.conversation.rate import rate_decision
 from core.conversation.state import Context, State
 from services.queue import Job, enqueue_outbox, is_temporary, runs
-from storage.cases import case_summaries
+from storage.cases import case_summaries, draft_owner
 from storage.contacts import load_state, save_state
 from storage.inbound import (
     fail_inbound,
@@ -41,6 +41,7 @@ from storage.inbound import (
     start_attempt,
 )
 from storage.outbox import queue_outbound, queue_replies
+from storage.photos import has_location
 from workers.context import WorkerContext, current
 from workers.effects import execute
 from workers.locks import Held, take_turns
@@ -176,7 +177,10 @@ def _decide(context: WorkerContext, inbound_id: Any, message: Inbound) -> dict[s
     else:
         now = datetime.now(ZoneInfo(settings.timezone))
         dialog_context = Context(
-            now=now, cases=case_summaries(db, message.contact), max_photo_bytes=settings.max_photo_bytes
+            now=now,
+            cases=case_summaries(db, message.contact),
+            max_photo_bytes=settings.max_photo_bytes,
+            photo_place=state.flow == "sighting" and has_location(db, draft_owner(message.contact)),
         )
         outcome = step(state, message, dialog_context)
         results = execute(context, message, outcome.effects)

@@ -51,7 +51,9 @@ def execute(context: WorkerContext, message: Inbound, effects: list[Effect]) -> 
             results.values["reference"] = cases.create_case(db, contact, effect.details, source=_source(message))
             _match_adopted(context, Owner("case", results.values["reference"]))
         elif isinstance(effect, CreateSighting):
-            details = _with_photo_location(effect.details, photo_location(db, cases.draft_owner(contact)))
+            details = effect.details
+            if effect.use_photo_place:  # only with the sender's yes; otherwise the GPS is dropped unread
+                details = _with_photo_location(details, photo_location(db, cases.draft_owner(contact)))
             results.values["reference"] = cases.create_sighting(db, contact, details, source=_source(message))
             _match_adopted(context, Owner("sighting", results.values["reference"]))
         elif isinstance(effect, CloseCase):

@@ -6,16 +6,18 @@ from typing import Any
 
 from core.conversation.messages import Reply
 
+FAMILY_DECIMALS = 3  # ~100 m: where to go and look, not the doorstep of whoever sent the sighting
+REVIEWER_DECIMALS = 5  # ~1 m: what a reviewer weighs
 
-def describe_place(place: dict[str, Any] | None) -> str:
-    """A place as text, with a map link when there are coordinates."""
+
+def describe_place(place: dict[str, Any] | None, decimals: int = REVIEWER_DECIMALS) -> str:
+    """A place as text, with a map link when there are coordinates, given to `decimals` places and no finer."""
     place = place or {}
     parts = [place.get("text") or ""]
     if "latitude" in place and "longitude" in place:
-        lat, lon = place["latitude"], place["longitude"]
-        parts.append(
-            f"{lat:.5f}, {lon:.5f} https://www.openstreetmap.org/?mlat={lat:.5f}&mlon={lon:.5f}#map=17/{lat:.5f}/{lon:.5f}"
-        )
+        lat, lon = f"{place['latitude']:.{decimals}f}", f"{place['longitude']:.{decimals}f}"
+        zoom = 12 + decimals  # the map shows no finer than the numbers: 15 at 3 decimals, 17 at 5
+        parts.append(f"{lat}, {lon} https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map={zoom}/{lat}/{lon}")
     return " ".join(p for p in parts if p) or "?"
 
 
@@ -24,14 +26,16 @@ def describe_time(doc: dict[str, Any]) -> str:
     return moment.strftime("%d %b %Y, %H:%M") if moment else doc.get("time_text") or "?"
 
 
-def family_answer(case: dict[str, Any], sighting: dict[str, Any]) -> Reply:
+def family_answer(case: dict[str, Any], sighting: dict[str, Any], exact_place: bool = False) -> Reply:
+    """The family's message: the sighting's place to ~100 m unless the reviewer chose to share it exactly."""
+    decimals = REVIEWER_DECIMALS if exact_place else FAMILY_DECIMALS
     return Reply(
         "match_found",
         {
             "name": case["name"],
             "reference": case["reference"],
             "sighting": sighting["reference"],
-            "place": describe_place(sighting.get("place")),
+            "place": describe_place(sighting.get("place"), decimals),
             "time": describe_time(sighting),
         },
     )

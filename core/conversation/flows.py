@@ -16,10 +16,10 @@ from typing import Any
 from core.conversation.messages import Inbound, Location, Reply
 from core.conversation.state import MAX_PHOTOS, Context, CreateCase, CreateSighting, Effect, Outcome, State, StorePhoto
 from core.conversation.when import TooLongAgo, parse_when
-from core.conversation.words import DONE, NOW, SKIP, UNKNOWN, clean, is_yes
+from core.conversation.words import DONE, NOW, SKIP, UNKNOWN, clean, is_no, is_yes
 
 REPORT_STEPS = ("name", "age", "gender", "place", "time", "description", "photos", "confirm")
-SIGHTING_STEPS = ("photo", "place", "time", "note")
+SIGHTING_STEPS = ("photo", "place", "time", "note", "photo_place")  # photo_place: only asked when it applies
 _PROMPTS = {
     ("report", "name"): "ask_name",
     ("report", "age"): "ask_age",
@@ -32,6 +32,7 @@ _PROMPTS = {
     ("sighting", "place"): "sighting_ask_place",
     ("sighting", "time"): "sighting_ask_time",
     ("sighting", "note"): "sighting_ask_note",
+    ("sighting", "photo_place"): "sighting_ask_photo_place",
 }
 MAX_NAME, MAX_GENDER, MAX_PLACE, MAX_TIME, MAX_FREE_TEXT = 100, 40, 200, 100, 1000  # characters kept in the draft
 MAX_AGE = 120
@@ -187,6 +188,15 @@ def _photos_done(_message: Inbound, words: str, _: Context) -> dict[str, Any]:
     return {}
 
 
+def _photo_place(_message: Inbound, words: str, _: Context) -> dict[str, Any]:
+    """Yes or no: may the photo's GPS place stand for where the person was seen."""
+    if is_yes(words):
+        return {"use_photo_place": True}
+    if is_no(words) or words in SKIP:
+        return {"use_photo_place": False}
+    raise Invalid("sighting_ask_photo_place")
+
+
 def _sighting_photo(_message: Inbound, _words: str, _: Context) -> dict[str, Any]:
     raise Invalid("sighting_ask_photo")  # only a photo moves this step on (see advance)
 
@@ -203,6 +213,7 @@ _ANSWERS: dict[tuple[str, str], Callable[[Inbound, str, Context], dict[str, Any]
     ("sighting", "place"): _place,
     ("sighting", "time"): _sighting_time,
     ("sighting", "note"): _free_text("note"),
+    ("sighting", "photo_place"): _photo_place,
 }
 
 
@@ -220,13 +231,22 @@ def _next(state: State, context: Context, replies: list[Reply], effects: list[Ef
         )
     if state.flow == "report" and steps[position] == "confirm" and not state.draft.get("photos"):
         return Outcome(state, replies + [Reply("photos_needed", _params(state))], effects)
+    if steps[position : position + 1] == ("photo_place",) and not _may_ask_photo_place(state, context):
+        position += 1
     if position >= len(steps):  # the sighting's last answer
         details = {k: state.draft.get(k) for k in ("place", "time_text", "time", "note")}
-        return Outcome(state.idle(), replies + [Reply("sighting_created")], effects + [CreateSighting(details)])
+        create = CreateSighting(details, use_photo_place=state.draft.get("use_photo_place") is True)
+        return Outcome(state.idle(), replies + [Reply("sighting_created")], effects + [create])
     following = state.at(state.flow, steps[position])
     if steps[position] == "confirm":
         return Outcome(following, replies + [_summary(following)], effects)
     return Outcome(following, replies + [Reply(_PROMPTS[(state.flow, steps[position])], _params(state))], effects)  # type: ignore[index]
+
+
+def _may_ask_photo_place(state: State, context: Context) -> bool:
+    """A photo's GPS place is offered only when a photo has one and the sender shared no location of their own."""
+    place = state.draft.get("place") or {}
+    return context.photo_place and not {"latitude", "longitude"} <= place.keys()
 
 
 def _confirm(state: State, words: str, replies: list[Reply], effects: list[Effect]) -> Outcome:

@@ -67,11 +67,12 @@ class CaseSummary:
 
 @dataclass(frozen=True)
 class Context:
-    """What the dialog may know besides the message: the time and the contact's own reports."""
+    """What the dialog may know besides the message: the time, the contact's own reports, their draft's photos."""
 
     now: datetime
     cases: tuple[CaseSummary, ...] = ()
     max_photo_bytes: int = 15 * 1024 * 1024
+    photo_place: bool = False  # a photo of the sighting being written carries the GPS place where it was taken
 
     def case(self, reference: str) -> CaseSummary | None:
         return next((c for c in self.cases if c.reference == reference), None)
@@ -109,6 +110,7 @@ class CreateCase:
 @dataclass(frozen=True)
 class CreateSighting:
     details: dict[str, Any]  # place, time_text, time, note
+    use_photo_place: bool = False  # the sender agreed that their photo's GPS place be the sighting's
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ MESSAGES: dict[str, str] = {
     "sighting_ask_place_hint": "Please share a location or type the place where you saw them.",
     "sighting_ask_time": "When did you see them? For example 'now', 'today 3pm' or '2 hours ago'.",
     "sighting_ask_note": "Anything else that helps (clothes, direction, who they were with)? Or 'skip'.",
+    "sighting_ask_photo_place": "Your photo holds the place where it was taken. Use it for this sighting? yes/no",
     "sighting_photo_added": "Photo {count} added to your sighting.",
     "sighting_created": (
         "Thank you: your sighting is recorded. Its reference is {reference}.\n"
