@@ -91,7 +91,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HOMEWARD_SIMULATOR",
         "auto",
-        "The chat simulator at /simulator: on, off, or auto (on when no chat channel is configured). It asks for a reviewer login unless HOST and PUBLIC_BASE_URL are loopback addresses.",
+        "The chat simulator at /simulator: on (a reviewer login is asked), open (no login: anyone who reaches the port chats, as `make run` sets for a local trial), off, or auto (on when no chat channel is configured).",
     ),
     Setting(
         "HOMEWARD_SIMULATOR_UPLOAD_MB",
@@ -146,8 +146,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HOMEWARD_METRICS_TOKEN",
         "",
-        "Bearer token that /metrics asks for (Authorization: Bearer ...). Unset: /metrics answers loopback callers only.",
+        "Bearer token that /metrics accepts (Authorization: Bearer ...); a viewer logged in to the panel may read it too.",
         secret=True,
+    ),
+    Setting(
+        "HOMEWARD_METRICS_OPEN",
+        "0",
+        "1: /metrics answers anyone without a token or login (a scraper on a private network). A loopback caller is not trusted on its own: a reverse proxy on this host is one.",
     ),
     Setting(
         "PROMETHEUS_MULTIPROC_DIR",
