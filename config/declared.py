@@ -195,6 +195,16 @@ SETTINGS: tuple[Setting, ...] = (
         "A decided candidate stops showing its two faces and photos this long after the decision; the decision, band and times stay.",
     ),
     Setting(
+        "HOMEWARD_KEEP_INACTIVE_CONTACTS_DAYS",
+        "365",
+        "A contact who has not written this long and has no open case is forgotten: record, chat address (phone number), messages; what they reported and is still kept no longer names them.",
+    ),
+    Setting(
+        "HOMEWARD_KEEP_CLOSED_CASES_DAYS",
+        "730",
+        "A closed case is deleted this long after closing, with its photos, faces, candidates and reviewers' notes.",
+    ),
+    Setting(
         "PUBLIC_BASE_URL",
         "",
         "The address the platforms reach this service at, e.g. https://homeward.example.org (Twilio signatures are checked against it; WhatsApp fetches approved sighting photos from its signed /media links).",

@@ -66,6 +66,8 @@ class Retention:
     inbound_days: int = 1
     sent_text_days: int = 7
     decided_images_days: int = 30
+    inactive_contacts_days: int = 365
+    closed_cases_days: int = 730
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             inbound_days=env.integer("HOMEWARD_KEEP_INBOUND_DAYS", 1, 365),
             sent_text_days=env.integer("HOMEWARD_KEEP_SENT_TEXT_DAYS", 1, 3650),
             decided_images_days=env.integer("HOMEWARD_KEEP_DECIDED_IMAGES_DAYS", 1, 3650),
+            inactive_contacts_days=env.integer("HOMEWARD_KEEP_INACTIVE_CONTACTS_DAYS", 30, 3650),
+            closed_cases_days=env.integer("HOMEWARD_KEEP_CLOSED_CASES_DAYS", 30, 3650),
         ),
         telegram=telegram,
         twilio=twilio,
