@@ -182,7 +182,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HOMEWARD_KEEP_INBOUND_DAYS",
         "1",
-        "Handled messages' stubs (contact, platform id) and contacts who declined consent are deleted after this; at least 1, as platforms redeliver for up to a day.",
+        "Handled messages' stubs (contact, platform id) and contacts who declined consent are deleted after this; a hash of the platform id stays longer (HOMEWARD_KEEP_REPLAY_MARKERS_DAYS).",
     ),
     Setting(
         "HOMEWARD_KEEP_SENT_TEXT_DAYS",
@@ -203,6 +203,11 @@ SETTINGS: tuple[Setting, ...] = (
         "HOMEWARD_KEEP_CLOSED_CASES_DAYS",
         "730",
         "A closed case is deleted this long after closing, with its photos, faces, candidates and reviewers' notes.",
+    ),
+    Setting(
+        "HOMEWARD_KEEP_REPLAY_MARKERS_DAYS",
+        "30",
+        "When a message's stub goes, a hash of its platform id stays this long, so a replayed webhook (a Twilio request resent days later) is still refused.",
     ),
     Setting(
         "PUBLIC_BASE_URL",

@@ -20,6 +20,7 @@ from storage.candidates import erase_candidates
 from storage.contacts import erase_conversation
 from storage.erasure import unflag_duplicates
 from storage.gallery_changes import bump_gallery
+from storage.inbound import delete_inbound
 from storage.photos import Owner, delete_photo_ids, delete_photos
 
 BATCH = 500
@@ -80,7 +81,7 @@ def sweep_handled_inbound(db: Database, before: datetime, limit: int = 10 * BATC
     """Delete the stubs of messages handled (or given up on) before `before`: contact, platform id, status."""
     handled = {"status": {"$ne": "pending"}, "$or": [{"handled_at": {"$lt": before}}, {"failed_at": {"$lt": before}}]}
     ids = [d["_id"] for d in db.inbound.find(handled, {"_id": 1}).limit(limit)]
-    return db.inbound.delete_many({"_id": {"$in": ids}}).deleted_count if ids else 0
+    return delete_inbound(db, {"_id": {"$in": ids}}) if ids else 0  # each leaves a replay marker
 
 
 def sweep_declined_consent(db: Database, before: datetime, limit: int = BATCH) -> int:

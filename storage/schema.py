@@ -80,6 +80,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("source", ASCENDING)], unique=True, sparse=True, name="source_unique"),
     ],
     "counters": [],
+    # Hashes of platform ids whose stubs are gone (storage/inbound.py); the sweep removes the old ones by `at`.
+    "replay_markers": [IndexModel([("at", ASCENDING)], name="at")],
     # What left matching (closed or erased cases and sightings), which every worker's index follows.
     "gallery_changes": [IndexModel([("at", ASCENDING)], name="at")],
     "cases": [

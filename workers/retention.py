@@ -16,6 +16,7 @@ from config.settings import Retention
 from services import metrics
 from services.maintenance import RETENTION_LAST_KEY, record_run
 from storage.connections import Database
+from storage.inbound import sweep_replay_markers
 from storage.retention import (
     sweep_abandoned_drafts,
     sweep_closed_cases,
@@ -47,6 +48,7 @@ def sweep(db: Database, now: datetime, keep: Retention) -> dict[str, int]:
         "decided_images": sweep_decided_images(db, days(keep.decided_images_days), now),
         "inactive_contacts": sweep_inactive_contacts(db, days(keep.inactive_contacts_days)),
         "closed_cases": sweep_closed_cases(db, days(keep.closed_cases_days)),
+        "replay_markers": sweep_replay_markers(db, days(keep.replay_markers_days)),
     }
 
 
