@@ -28,6 +28,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
         # The reconciler's search for analysed photos never matched (matched_at missing).
         IndexModel([("status", ASCENDING), ("matched_at", ASCENDING), ("analysed_at", ASCENDING)], name="unmatched"),
+        # Whom to tell about a photo, emptied when that contact is forgotten (storage/retention.py).
+        IndexModel([("notify.contact", ASCENDING)], sparse=True, name="notify_contact"),
     ],
     "faces": [
         # A photo's faces are numbered per engine; re-running its analysis rewrites the same slots.
@@ -67,7 +69,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         # The reconciler's "pending for too long" across contacts.
         IndexModel([("status", ASCENDING), ("received_at", ASCENDING)], name="status_received"),
     ],
-    "conversations": [IndexModel([("contact", ASCENDING)], unique=True, name="contact_unique")],
+    "conversations": [
+        IndexModel([("contact", ASCENDING)], unique=True, name="contact_unique"),
+        IndexModel([("last_inbound_at", ASCENDING)], name="last_inbound"),  # the sweeps of silent contacts
+    ],
     "outbox": [
         IndexModel([("contact", ASCENDING), ("seq", ASCENDING)], unique=True, name="contact_seq_unique"),
         IndexModel([("contact", ASCENDING), ("status", ASCENDING), ("seq", ASCENDING)], name="contact_pending"),
@@ -89,6 +94,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("source", ASCENDING)], unique=True, name="source_unique"),
         IndexModel([("reporter", ASCENDING), ("created_at", DESCENDING)], name="reporter"),
         IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
+        IndexModel([("status", ASCENDING), ("closed_at", ASCENDING)], name="status_closed"),  # closed cases' sweep
     ],
     "sightings": [
         IndexModel([("reference", ASCENDING)], unique=True, name="reference_unique"),
