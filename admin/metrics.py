@@ -1,8 +1,9 @@
 """GET /metrics: Prometheus text format, the counters of every process plus levels read at scrape time.
 
-With HOMEWARD_METRICS_TOKEN set it asks for `Authorization: Bearer <token>`;
-without one it answers loopback callers only (a Prometheus on this machine),
-so a service reachable from outside never shows its figures to anyone.
+It answers a scraper sending `Authorization: Bearer <HOMEWARD_METRICS_TOKEN>`,
+a panel user logged in as a viewer or more, or anyone when HOMEWARD_METRICS_OPEN=1
+says so on purpose. A loopback caller is not trusted on its own: behind a reverse
+proxy on this host, every visitor is one.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from admin.auth import can
 from admin.context import Homeward, homeward
 from admin.overview import describe_duration, service_health
 from storage.candidates import pending_by_band
 from storage.reports import oldest_pending_candidates
 
 blueprint = Blueprint("metrics", __name__)
-LOOPBACK = frozenset({"127.0.0.1", "::1"})
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 blueprint.add_app_template_global(describe_duration, "duration")
 
@@ -32,9 +33,10 @@ blueprint.add_app_template_global(describe_duration, "duration")
 @blueprint.get("/metrics")
 def metrics() -> Any:
     services = homeward()
-    if not _allowed(services.settings.metrics_token):
+    if not (services.settings.metrics_open or _token_sent(services.settings.metrics_token) or can("viewer")):
         return Response(
-            "Send Authorization: Bearer <HOMEWARD_METRICS_TOKEN>, or scrape from this machine when no token is set.\n",
+            "Send Authorization: Bearer <HOMEWARD_METRICS_TOKEN> or log in to the panel"
+            " (HOMEWARD_METRICS_OPEN=1 opens /metrics to anyone).\n",
             401,
             {"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
@@ -47,11 +49,10 @@ def metrics() -> Any:
     return Response(generate_latest(registry), 200, {"Content-Type": CONTENT_TYPE})
 
 
-def _allowed(token: str | None) -> bool:
-    if token:
-        sent = request.headers.get("Authorization", "")
-        return sent.startswith("Bearer ") and hmac.compare_digest(sent[7:].strip().encode(), token.encode())
-    return request.remote_addr in LOOPBACK
+def _token_sent(token: str | None) -> bool:
+    """True when a token is configured and the request carries it as a bearer token."""
+    sent = request.headers.get("Authorization", "")
+    return bool(token) and sent.startswith("Bearer ") and hmac.compare_digest(sent[7:].strip().encode(), token.encode())  # type: ignore[union-attr]
 
 
 class _ThisProcess(Collector):

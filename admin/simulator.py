@@ -1,23 +1,21 @@
 """/simulator: chat as pretend people, through the same inbound path as Telegram and WhatsApp.
 
 Anything sent here reaches the review queue, so the simulator asks for a
-reviewer login unless the service can only be reached from this machine
-(HOST is a loopback address and PUBLIC_BASE_URL, if set, names one too).
+reviewer login unless HOMEWARD_SIMULATOR=open says on purpose that anyone may
+chat (`make run` sets it for a local trial). Listening on loopback is no proof
+of a local caller: a reverse proxy on this host makes every visitor local.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
 from admin.auth import can, current_user
 from admin.context import homeward
 from bot.simulator import UploadsFull, keep_upload
-from config import Settings
 from core.conversation.messages import Attachment, Inbound, Location
 from services.inbound import NotKept, accept
 from storage.outbox import messages_after
@@ -30,28 +28,13 @@ def only_when_enabled() -> Any:
     settings = homeward().settings
     if not settings.simulator:
         abort(404)
-    if only_this_machine(settings) or can("reviewer"):
+    if settings.simulator_open or can("reviewer"):
         return None
     if current_user() is not None:
         abort(403)
     if request.endpoint == "simulator.page":
         return redirect(url_for("auth.login", next=request.full_path))
     return jsonify(error="log in to the panel as a reviewer first, then reload this page"), 401
-
-
-def only_this_machine(settings: Settings) -> bool:
-    """True when the web process listens on loopback and no public address is configured for it."""
-    public_host = urlsplit(settings.public_base_url).hostname if settings.public_base_url else None
-    return _loopback(settings.host) and (public_host is None or _loopback(public_host))
-
-
-def _loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @blueprint.get("/")

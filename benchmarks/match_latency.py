@@ -96,7 +96,7 @@ def main() -> int:
             "HOMEWARD_DATA_DIR": data_dir,
             "PORT": str(port),
             "HOMEWARD_LOG_LEVEL": "WARNING",
-            "HOMEWARD_SIMULATOR": "on",
+            "HOMEWARD_SIMULATOR": "open",
         }
         for name in ("MONGODB_URI", "REDIS_URL"):
             env.pop(name, None)

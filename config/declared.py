@@ -91,7 +91,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HOMEWARD_SIMULATOR",
         "auto",
-        "The chat simulator at /simulator: on, off, or auto (on when no chat channel is configured). It asks for a reviewer login unless HOST and PUBLIC_BASE_URL are loopback addresses.",
+        "The chat simulator at /simulator: on (a reviewer login is asked), open (no login: anyone who reaches the port chats, as `make run` sets for a local trial), off, or auto (on when no chat channel is configured).",
     ),
     Setting(
         "HOMEWARD_SIMULATOR_UPLOAD_MB",
@@ -146,8 +146,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HOMEWARD_METRICS_TOKEN",
         "",
-        "Bearer token that /metrics asks for (Authorization: Bearer ...). Unset: /metrics answers loopback callers only.",
+        "Bearer token that /metrics accepts (Authorization: Bearer ...); a viewer logged in to the panel may read it too.",
         secret=True,
+    ),
+    Setting(
+        "HOMEWARD_METRICS_OPEN",
+        "0",
+        "1: /metrics answers anyone without a token or login (a scraper on a private network). A loopback caller is not trusted on its own: a reverse proxy on this host is one.",
     ),
     Setting(
         "PROMETHEUS_MULTIPROC_DIR",
@@ -177,7 +182,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HOMEWARD_KEEP_INBOUND_DAYS",
         "1",
-        "Handled messages' stubs (contact, platform id) and contacts who declined consent are deleted after this; at least 1, as platforms redeliver for up to a day.",
+        "Handled messages' stubs (contact, platform id) and contacts who declined consent are deleted after this; a hash of the platform id stays longer (HOMEWARD_KEEP_REPLAY_MARKERS_DAYS).",
     ),
     Setting(
         "HOMEWARD_KEEP_SENT_TEXT_DAYS",
@@ -188,6 +193,21 @@ SETTINGS: tuple[Setting, ...] = (
         "HOMEWARD_KEEP_DECIDED_IMAGES_DAYS",
         "30",
         "A decided candidate stops showing its two faces and photos this long after the decision; the decision, band and times stay.",
+    ),
+    Setting(
+        "HOMEWARD_KEEP_INACTIVE_CONTACTS_DAYS",
+        "365",
+        "A contact who has not written this long and has no open case is forgotten: record, chat address (phone number), messages; what they reported and is still kept no longer names them.",
+    ),
+    Setting(
+        "HOMEWARD_KEEP_CLOSED_CASES_DAYS",
+        "730",
+        "A closed case is deleted this long after closing, with its photos, faces, candidates and reviewers' notes.",
+    ),
+    Setting(
+        "HOMEWARD_KEEP_REPLAY_MARKERS_DAYS",
+        "30",
+        "When a message's stub goes, a hash of its platform id stays this long, so a replayed webhook (a Twilio request resent days later) is still refused.",
     ),
     Setting(
         "PUBLIC_BASE_URL",

@@ -8,12 +8,14 @@ from a file: `NAME_FILE=/run/secrets/x` is read when `NAME` itself is unset.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.declared import SETTINGS
@@ -26,6 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENGINE_BANDS: dict[str, tuple[float, float]] = {"dlib": (0.42, 0.55), "arcface": (0.55, 0.70)}
 
 # The defaults above in parentheses describe behaviour, not values.
+SIMULATOR_CHOICES = ("AUTO", "ON", "OFF", "OPEN")
 _NO_VALUE = {"(embedded)", "(generated)", "(engine)"}
 
 LICENCE_REFUSAL = (
@@ -99,6 +102,9 @@ class Retention:
     inbound_days: int = 1
     sent_text_days: int = 7
     decided_images_days: int = 30
+    inactive_contacts_days: int = 365
+    closed_cases_days: int = 730
+    replay_markers_days: int = 30
 
 
 @dataclass(frozen=True, repr=False)
@@ -121,6 +127,7 @@ class Settings(_Redacted):
     timezone: str
     chat_rate_per_minute: int
     simulator: bool
+    simulator_open: bool  # HOMEWARD_SIMULATOR=open: no panel login asked (make run's local default)
     simulator_upload_bytes: int
     public_base_url: str
     face_engine: str  # dlib or arcface: see core/faces/engines.py
@@ -135,6 +142,7 @@ class Settings(_Redacted):
     case_photo_jitters: int
     review_escalate_minutes: int
     metrics_token: str | None = field(metadata=SECRET)
+    metrics_open: bool  # HOMEWARD_METRICS_OPEN=1: /metrics answers anyone, on purpose
     metrics_dir: Path | None
     reconcile_seconds: int
     retention: Retention
@@ -183,7 +191,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=env.choice("HOMEWARD_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR")),
         timezone=_check_timezone(env.text("HOMEWARD_TIMEZONE")),
         chat_rate_per_minute=env.integer("HOMEWARD_CHAT_RATE_PER_MINUTE", 1, 1000),
-        simulator=_simulator(env.choice("HOMEWARD_SIMULATOR", ("AUTO", "ON", "OFF")), telegram, twilio),
+        simulator=_simulator(env.choice("HOMEWARD_SIMULATOR", SIMULATOR_CHOICES), telegram, twilio),
+        simulator_open=env.choice("HOMEWARD_SIMULATOR", SIMULATOR_CHOICES) == "OPEN",
         simulator_upload_bytes=env.integer("HOMEWARD_SIMULATOR_UPLOAD_MB", 1, 10_000) * 1024 * 1024,
         public_base_url=public_base_url,
         face_engine=face_engine,
@@ -198,6 +207,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         case_photo_jitters=env.integer("HOMEWARD_CASE_PHOTO_JITTERS", 1, 100),
         review_escalate_minutes=env.integer("REVIEW_ESCALATE_MINUTES", 1, 10080),
         metrics_token=env.optional("HOMEWARD_METRICS_TOKEN", _check_min_length(16)),
+        metrics_open=env.choice("HOMEWARD_METRICS_OPEN", ("0", "1")) == "1",
         metrics_dir=_optional_path(env.optional("PROMETHEUS_MULTIPROC_DIR")),
         reconcile_seconds=env.integer("HOMEWARD_RECONCILE_SECONDS", 1, 3600),
         retention=Retention(
@@ -207,6 +217,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             inbound_days=env.integer("HOMEWARD_KEEP_INBOUND_DAYS", 1, 365),
             sent_text_days=env.integer("HOMEWARD_KEEP_SENT_TEXT_DAYS", 1, 3650),
             decided_images_days=env.integer("HOMEWARD_KEEP_DECIDED_IMAGES_DAYS", 1, 3650),
+            inactive_contacts_days=env.integer("HOMEWARD_KEEP_INACTIVE_CONTACTS_DAYS", 30, 3650),
+            closed_cases_days=env.integer("HOMEWARD_KEEP_CLOSED_CASES_DAYS", 30, 3650),
+            replay_markers_days=env.integer("HOMEWARD_KEEP_REPLAY_MARKERS_DAYS", 2, 365),
         ),
         telegram=telegram,
         twilio=twilio,
@@ -247,8 +260,23 @@ def _twilio(env: _Env, public_base_url: str) -> TwilioSettings | None:
     )
 
 
+def only_this_machine(settings: Settings) -> bool:
+    """True when the web process listens on loopback and no public address is configured for it."""
+    public_host = urlsplit(settings.public_base_url).hostname if settings.public_base_url else None
+    return _loopback(settings.host) and (public_host is None or _loopback(public_host))
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _simulator(choice: str, telegram: TelegramSettings | None, twilio: TwilioSettings | None) -> bool:
-    return choice == "ON" or (choice == "AUTO" and telegram is None and twilio is None)
+    return choice in ("ON", "OPEN") or (choice == "AUTO" and telegram is None and twilio is None)
 
 
 def _data_key(text: str | None) -> tuple[bytes, ...] | None:

@@ -22,7 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -31,6 +31,7 @@ from prometheus_client import multiprocess
 
 from config import Settings
 from config.process import start_process
+from config.settings import only_this_machine
 from core.faces import engines
 from core.faces.arcface import ModelMissing
 from infra.embedded import STOP_TIMEOUT_S, die_with_parent
@@ -92,16 +93,17 @@ def main() -> int:
     except ModelMissing as exc:
         print(f"homeward: {exc}", file=sys.stderr)
         return 2
+    open_chat = opens_the_simulator(settings, os.environ)
     with backing_services(settings, supervised=True) as urls:
         login = _admin_login(settings, urls)
         servers = _server_children(settings, urls)
-        children = _start_children(settings, urls)
+        children = _start_children(settings, urls, open_chat)
         everything = servers | children
         try:
             write_status(settings.run_dir, {name: child.status() for name, child in everything.items()})
             url = f"http://{_display_host(settings.host)}:{settings.port}"
             if _wait_healthy(url, everything):
-                _banner(url, login, time.monotonic() - started, settings.simulator, engine)
+                _banner(url, login, time.monotonic() - started, settings.simulator, engine, open_chat)
                 return _watch(everything, settings.run_dir, settings.metrics_run_dir)
             return 0 if _Stop.requested else 1
         finally:
@@ -138,8 +140,21 @@ def _process_of(process: subprocess.Popen[bytes] | None) -> subprocess.Popen[byt
     return process
 
 
-def _start_children(settings: Settings, urls: ServiceUrls) -> dict[str, Child]:
+def opens_the_simulator(settings: Settings, environ: Mapping[str, str]) -> bool:
+    """Whether `make run` lets anyone chat in the simulator without a login: a local trial, not a deployment.
+
+    Only when the operator chose nothing (HOMEWARD_SIMULATOR unset), the simulator is on anyway (no chat
+    channel configured), and nothing says the service is reached from elsewhere (HOST and PUBLIC_BASE_URL
+    loopback), so a newcomer chats at once and a deployment still asks for a reviewer.
+    """
+    chosen = "HOMEWARD_SIMULATOR" in environ or "HOMEWARD_SIMULATOR_FILE" in environ
+    return not chosen and settings.simulator and only_this_machine(settings)
+
+
+def _start_children(settings: Settings, urls: ServiceUrls, open_chat: bool = False) -> dict[str, Child]:
     env = os.environ | {"MONGODB_URI": urls.mongodb_uri, "REDIS_URL": urls.redis_url, "PYTHONUNBUFFERED": "1"}
+    if open_chat:
+        env["HOMEWARD_SIMULATOR"] = "open"
     env["PROMETHEUS_MULTIPROC_DIR"] = str(_fresh_metrics_dir(settings.metrics_run_dir))
     commands = {"web": [sys.executable, "-m", "admin"]}
     for number in range(1, settings.workers + 1):
@@ -275,8 +290,14 @@ def _display_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
 
-def _banner(url: str, login: str, seconds: float, simulator: bool, engine: str = "") -> None:
+def _banner(url: str, login: str, seconds: float, simulator: bool, engine: str = "", open_chat: bool = False) -> None:
     chat = f"  Chat         {url}/simulator/  (be a family or a citizen)\n" if simulator else ""
+    if open_chat:
+        chat += (
+            "               open without a login (HOMEWARD_SIMULATOR=open, set for this local run; =on asks for one)\n"
+        )
+    elif simulator:
+        chat += "               log in as a reviewer first (HOMEWARD_SIMULATOR=open lets anyone chat)\n"
     print(
         f"\n  Homeward is up in {seconds:.1f} s\n"
         f"  Admin panel  {url}/\n"

@@ -2,11 +2,15 @@
 
 A contact is one person on one channel ("telegram:1234"). Inbound messages
 are stored before anything else happens, unique on the platform's id, so a
-redelivered webhook is recognised by the database and does nothing.
+redelivered webhook is recognised by the database and does nothing. When a
+stub goes (the retention sweep, an erasure) a replay marker stays instead: the
+SHA-256 of channel and platform id, kept for HOMEWARD_KEEP_REPLAY_MARKERS_DAYS,
+so a replay arriving later is still refused without keeping the message.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +27,8 @@ def store_inbound(db: Database, message: Inbound, received_at: datetime | None =
 
     `received_at` is when the platform delivered it, if earlier than now (a message spooled while MongoDB was down).
     """
+    if db.replay_markers.find_one({"_id": replay_marker(message.channel, message.message_id)}, {"_id": 1}):
+        return None
     try:
         doc = inbound_to_doc(message) | {
             "contact": message.contact,
@@ -99,7 +105,30 @@ def stale_inbound(db: Database, older_than: datetime, limit: int = 100) -> list[
 
 
 def erase_inbound(db: Database, contact: str) -> None:
-    db.inbound.delete_many({"contact": contact})
+    """Delete the contact's messages, leaving replay markers so none of them is taken again from a replay."""
+    delete_inbound(db, {"contact": contact})
+
+
+def delete_inbound(db: Database, query: dict[str, Any]) -> int:
+    """Delete these stubs, first leaving each one's replay marker; how many went."""
+    stubs = list(db.inbound.find(query, {"channel": 1, "message_id": 1}))
+    if not stubs:
+        return 0
+    now = _now()
+    for stub in stubs:
+        marker = replay_marker(str(stub.get("channel")), str(stub.get("message_id")))
+        db.replay_markers.update_one({"_id": marker}, {"$setOnInsert": {"at": now}}, upsert=True)
+    return db.inbound.delete_many({"_id": {"$in": [s["_id"] for s in stubs]}}).deleted_count
+
+
+def replay_marker(channel: str, message_id: str) -> str:
+    """What is kept of a platform message id once its stub is gone: a hash that recognises it, nothing more."""
+    return hashlib.sha256(f"{channel}:{message_id}".encode()).hexdigest()
+
+
+def sweep_replay_markers(db: Database, before: datetime) -> int:
+    """Forget replay markers left before `before`: platforms stop redelivering long before."""
+    return db.replay_markers.delete_many({"at": {"$lt": before}}).deleted_count
 
 
 def _now() -> datetime:

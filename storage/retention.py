@@ -15,8 +15,12 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 
 from core.conversation.state import State
+from storage.audit import erase_notes
+from storage.candidates import erase_candidates
 from storage.contacts import erase_conversation
+from storage.erasure import unflag_duplicates
 from storage.gallery_changes import bump_gallery
+from storage.inbound import delete_inbound
 from storage.photos import Owner, delete_photo_ids, delete_photos
 
 BATCH = 500
@@ -77,7 +81,7 @@ def sweep_handled_inbound(db: Database, before: datetime, limit: int = 10 * BATC
     """Delete the stubs of messages handled (or given up on) before `before`: contact, platform id, status."""
     handled = {"status": {"$ne": "pending"}, "$or": [{"handled_at": {"$lt": before}}, {"failed_at": {"$lt": before}}]}
     ids = [d["_id"] for d in db.inbound.find(handled, {"_id": 1}).limit(limit)]
-    return db.inbound.delete_many({"_id": {"$in": ids}}).deleted_count if ids else 0
+    return delete_inbound(db, {"_id": {"$in": ids}}) if ids else 0  # each leaves a replay marker
 
 
 def sweep_declined_consent(db: Database, before: datetime, limit: int = BATCH) -> int:
@@ -111,6 +115,48 @@ def sweep_decided_images(db: Database, before: datetime, now: datetime, limit: i
         return 0
     update = {"$set": {"images_dropped_at": now}, "$unset": {"case_photo_id": "", "sighting_photo_id": ""}}
     return db.candidates.update_many({"_id": {"$in": ids}}, update).modified_count
+
+
+def sweep_inactive_contacts(db: Database, before: datetime, limit: int = BATCH) -> int:
+    """Forget contacts silent since `before` with no open case: record, chat address, messages, draft photos.
+
+    What they reported and is still kept (a closed case within its period, a sighting a decision needs) stays,
+    but no longer names them: its `reporter` and its photos' `notify` are emptied, so the phone number or chat
+    id goes with the contact.
+    """
+    silent = db.conversations.find({"last_inbound_at": {"$lt": before}}, {"contact": 1}).limit(limit)
+    contacts = [str(doc["contact"]) for doc in silent]
+    waiting = set(db.cases.distinct("reporter", {"reporter": {"$in": contacts}, "status": "open"}))
+    gone = [contact for contact in contacts if contact not in waiting]
+    for contact in gone:
+        delete_photos(db, Owner("draft", contact))
+        erase_conversation(db, contact)
+    if gone:
+        for collection in ("cases", "sightings"):
+            db[collection].update_many({"reporter": {"$in": gone}}, {"$set": {"reporter": ""}})
+        # A stored photo keeps whom to tell about its analysis (contact, chat id): long told, now forgotten.
+        db.photos.update_many({"notify.contact": {"$in": gone}}, {"$set": {"notify": None}})
+    return len(gone)
+
+
+def sweep_closed_cases(db: Database, before: datetime, limit: int = BATCH) -> int:
+    """Delete cases closed before `before`: the case, its photos, faces, candidates and reviewers' notes.
+
+    With its candidates gone, the sightings they kept are no longer needed and go at their own period.
+    """
+    closed = db.cases.find({"status": "closed", "closed_at": {"$lt": before}}, {"reference": 1}).limit(limit)
+    references = [str(doc["reference"]) for doc in closed]
+    if not references:
+        return 0
+    candidates = [str(c["_id"]) for c in db.candidates.find({"case": {"$in": references}}, {"_id": 1})]
+    for reference in references:
+        delete_photos(db, Owner("case", reference))
+    erase_notes(db, [f"case:{r}" for r in references] + [f"candidate:{c}" for c in candidates])
+    erase_candidates(db, references, [])
+    unflag_duplicates(db, references)
+    removed = db.cases.delete_many({"reference": {"$in": references}}).deleted_count
+    bump_gallery(db, cases=references, sightings=[])  # the workers' case indexes drop their faces
+    return removed
 
 
 def _batches(items: Any, size: int) -> Any:

@@ -31,6 +31,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("_id", ASCENDING), ("status", ASCENDING)], name="id_status"),
         # The reconciler's search for analysed photos never matched (matched_at missing).
         IndexModel([("status", ASCENDING), ("matched_at", ASCENDING), ("analysed_at", ASCENDING)], name="unmatched"),
+        # Whom to tell about a photo, emptied when that contact is forgotten (storage/retention.py).
+        IndexModel([("notify.contact", ASCENDING)], sparse=True, name="notify_contact"),
     ],
     "faces": [
         # A photo's faces are numbered per engine; re-running its analysis rewrites the same slots.
@@ -74,7 +76,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         # The reconciler's "pending for too long" across contacts.
         IndexModel([("status", ASCENDING), ("received_at", ASCENDING)], name="status_received"),
     ],
-    "conversations": [IndexModel([("contact", ASCENDING)], unique=True, name="contact_unique")],
+    "conversations": [
+        IndexModel([("contact", ASCENDING)], unique=True, name="contact_unique"),
+        IndexModel([("last_inbound_at", ASCENDING)], name="last_inbound"),  # the sweeps of silent contacts
+    ],
     "outbox": [
         IndexModel([("contact", ASCENDING), ("seq", ASCENDING)], unique=True, name="contact_seq_unique"),
         IndexModel([("contact", ASCENDING), ("status", ASCENDING), ("seq", ASCENDING)], name="contact_pending"),
@@ -87,6 +92,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("source", ASCENDING)], unique=True, sparse=True, name="source_unique"),
     ],
     "counters": [],
+    # Hashes of platform ids whose stubs are gone (storage/inbound.py); the sweep removes the old ones by `at`.
+    "replay_markers": [IndexModel([("at", ASCENDING)], name="at")],
     # What left matching (closed or erased cases and sightings), which every worker's index follows.
     "gallery_changes": [IndexModel([("at", ASCENDING)], name="at")],
     "cases": [
@@ -94,6 +101,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("source", ASCENDING)], unique=True, name="source_unique"),
         IndexModel([("reporter", ASCENDING), ("created_at", DESCENDING)], name="reporter"),
         IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
+        IndexModel([("status", ASCENDING), ("closed_at", ASCENDING)], name="status_closed"),  # closed cases' sweep
     ],
     "sightings": [
         IndexModel([("reference", ASCENDING)], unique=True, name="reference_unique"),

@@ -57,6 +57,8 @@ def make_environment(servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: P
         # One encoding per case photo, as for sightings: the default's ten (~0.8 s a photo) buy accuracy that
         # the evaluation measures (docs/evaluation/accuracy.md); the tests' same-person pairs match with one.
         "HOMEWARD_CASE_PHOTO_JITTERS": "1",
+        # The tests chat as pretend people, as a newcomer does after `make run`: no panel login for the simulator.
+        "HOMEWARD_SIMULATOR": "open",
     } | extra
 
 

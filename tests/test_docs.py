@@ -7,6 +7,8 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import unquote
 
+from config.declared import SETTINGS
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
@@ -120,6 +122,22 @@ def test_every_docs_page_can_be_reached_from_the_readme() -> None:
         "no chain of links from README.md leads to these pages: link each from docs/README.md (the index,"
         " itself linked from README.md) or from README.md's 'Where to read on': " + ", ".join(unreached)
     )
+
+
+THREAT_MODEL = DOCS / "operators" / "threat-model.md"
+ATTACKERS = ("(a) A chat account", "(b) A viewer login", "(c) Write access to the database", "(d) The data directory")
+
+
+def test_the_threat_model_names_each_attacker_and_only_real_settings() -> None:
+    text = THREAT_MODEL.read_text(encoding="utf-8")
+    headings = [m.group(2) for _, line in prose_lines(THREAT_MODEL) if (m := HEADING.match(line))]
+    assert all(attacker in headings for attacker in ATTACKERS), headings
+    assert all("They **can" in part and "**cannot**" in part for part in text.split("\n## ")[1:])
+    declared = {s.name for s in SETTINGS}
+    named = set(re.findall(r"`((?:HOMEWARD|TELEGRAM|TWILIO|MONGODB|PUBLIC)_[A-Z_]+)", text))
+    assert {n for n in named if n.removesuffix("_FILE") not in declared} == set()
+    index = "operators/threat-model.md"
+    assert index in (DOCS / "README.md").read_text() and f"docs/{index}" in README.read_text()
 
 
 def test_the_link_check_sees_a_broken_link(tmp_path: Path) -> None:

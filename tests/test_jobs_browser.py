@@ -37,6 +37,7 @@ def test_an_admin_requeues_a_failed_job_and_sees_it_run(
         tmp_path,
         MONGODB_DATABASE=connections.db.name,
         HOMEWARD_SIMULATOR="off",
+        HOMEWARD_METRICS_OPEN="1",  # scraped below without a token or login
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
     )
     queue = make_queue(connections.redis)

@@ -16,7 +16,9 @@ from pathlib import Path
 import pymongo
 import pytest
 
+from config.settings import load_settings
 from infra.embedded import free_port, pid_alive
+from infra.supervisor import opens_the_simulator
 from services.queue import make_queue
 from storage.connections import redis_client
 
@@ -124,6 +126,9 @@ def test_make_run_starts_healthy_and_stops_cleanly_keeping_its_data(tmp_path: Pa
     try:
         banner = read_until_up(first)
         assert f"http://127.0.0.1:{port}/" in banner and "user admin, password " in banner
+        assert "open without a login (HOMEWARD_SIMULATOR=open" in banner  # a newcomer chats at once
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/simulator/", timeout=10) as page:
+            assert page.status == 200 and "csrf-token" in page.read().decode()
         state = all_workers_up(port, 2)
         processes, reconciler, retention = state.pop("processes"), state.pop("reconciler"), state.pop("retention")
         assert set(reconciler) == {"last_run_s_ago", "recovered"}  # shown, never part of `ok`
@@ -205,3 +210,15 @@ def test_a_bad_setting_stops_the_start_naming_it(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "PORT must be a whole number" in done.stderr
+
+
+def test_make_run_opens_the_simulator_only_for_a_local_trial_nobody_configured(tmp_path: Path) -> None:
+    local = {"HOMEWARD_DATA_DIR": str(tmp_path)}
+    assert opens_the_simulator(load_settings(local), local)
+    for chosen in (
+        {"HOMEWARD_SIMULATOR": "on"},
+        {"HOST": "0.0.0.0"},
+        {"PUBLIC_BASE_URL": "https://homeward.example.org"},
+    ):
+        environ = local | chosen
+        assert not opens_the_simulator(load_settings(environ), environ), chosen

@@ -34,6 +34,7 @@ from tests.test_telegram import harness as telegram_harness  # noqa: F401 - fixt
 OFF_LOOPBACK = {"REMOTE_ADDR": "203.0.113.7"}
 TOKEN = "metrics-token-0123456789"
 GIVEN_UP_SENDER = "447700900123"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
@@ -43,12 +44,14 @@ def environment(
     bot_api: TelegramStandIn,
 ) -> dict[str, str]:
     """Telegram through its stand-in, and the simulator on too (the panel tests chat through it)."""
-    return make_environment(servers, tmp_path, **telegram_settings(bot_api), HOMEWARD_SIMULATOR="on")
+    return make_environment(
+        servers, tmp_path, **telegram_settings(bot_api), HOMEWARD_SIMULATOR="open", HOMEWARD_METRICS_TOKEN=TOKEN
+    )
 
 
 def scrape(client, **kwargs) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:  # type: ignore[no-untyped-def]
     """Every sample of /metrics by (name, labels)."""
-    answer = client.get("/metrics", **kwargs)
+    answer = client.get("/metrics", headers=BEARER, **kwargs)
     assert answer.status_code == 200, answer.get_data(as_text=True)
     samples = {}
     for family in text_string_to_metric_families(answer.get_data(as_text=True)):
@@ -81,16 +84,22 @@ def test_metrics_count_a_report_and_a_sighting(telegram_harness: Harness, bot_ap
     assert after[("homeward_candidates_pending", (("band", band),))] == 1
     assert after[("homeward_queue_jobs", (("state", "queued"),))] == 0
     assert after[("homeward_reconciler_last_run_age_seconds", ())] == -1  # never ran
-    text = harness.client.get("/metrics").get_data(as_text=True)
+    text = harness.client.get("/metrics", headers=BEARER).get_data(as_text=True)
     label_values = [value for _, labels in after for _, value in labels]  # figures may hold any digits by chance
     assert "Colin" not in text and not any(str(CHAT) in value for value in label_values)  # never people, ever
 
 
-def test_metrics_need_the_token_off_loopback(settings: Settings, connections: Connections) -> None:
-    open_app = create_app(settings, connections).test_client()
-    assert open_app.get("/metrics").status_code == 200  # loopback, no token set: a local Prometheus
-    refused = open_app.get("/metrics", environ_base=OFF_LOOPBACK)
+def test_metrics_need_a_token_a_login_or_an_open_setting(settings: Settings, connections: Connections) -> None:
+    plain = create_app(dataclasses.replace(settings, metrics_token=None), connections)
+    # A reverse proxy on this host makes every visitor a loopback caller: that alone opens nothing.
+    refused = plain.test_client().get("/metrics")
     assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+    create_user(connections.db, "viewer", PASSWORD, "viewer")
+    viewer = plain.test_client()
+    assert login(viewer, "viewer")
+    assert viewer.get("/metrics", environ_base=OFF_LOOPBACK).status_code == 200
+    opened = create_app(dataclasses.replace(settings, metrics_token=None, metrics_open=True), connections)
+    assert opened.test_client().get("/metrics", environ_base=OFF_LOOPBACK).status_code == 200
     guarded = create_app(dataclasses.replace(settings, metrics_token=TOKEN), connections).test_client()
     assert guarded.get("/metrics").status_code == 401  # with a token set, loopback needs it too
     wrong = {"Authorization": "Bearer not-the-token-at-all"}

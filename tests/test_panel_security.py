@@ -42,7 +42,7 @@ RULES = {
     "auth.login": "public",  # the way in
     "auth.logout": "public",  # ends whatever session there is; CSRF-protected
     "health.healthz": "public",  # for load balancers and `make run`; says up or down, nothing else
-    "metrics.metrics": "public",  # its own rule: a bearer token, or loopback callers only
+    "metrics.metrics": "viewer",  # or a bearer token (tests/test_operations.py)
     "media.photo": "public",  # a signed, expiring link is the authority (WhatsApp fetches it)
     "static": "public",  # CSS and the simulator's script
     "webhooks.telegram_update": "public",  # the secret header is the authority
@@ -396,11 +396,14 @@ def test_the_simulator_asks_for_a_reviewer_when_reachable_from_outside(app: Flas
     assert sent.status_code == 200
 
 
-def test_the_simulator_is_open_on_loopback_only(settings: Settings, connections: Connections) -> None:
+def test_the_simulator_is_open_only_when_configured_so(settings: Settings, connections: Connections) -> None:
+    # A reverse proxy on this host reaches a loopback-bound service for every visitor: loopback proves nothing.
     local = dataclasses.replace(settings, host="127.0.0.1")
-    assert client(create_app(local, connections)).get("/simulator/").status_code == 200
-    proxied = dataclasses.replace(local, public_base_url="https://homeward.example.org")
-    assert client(create_app(proxied, connections)).get("/simulator/").status_code == 302
+    assert client(create_app(local, connections)).get("/simulator/").status_code == 302  # to the login
+    refused = client(create_app(local, connections)).post("/simulator/send", data={"user": "Ana", "text": "hi"})
+    assert refused.status_code in (400, 401)  # no CSRF token, and no login: nothing reaches the queue
+    opened = dataclasses.replace(local, simulator_open=True)
+    assert client(create_app(opened, connections)).get("/simulator/").status_code == 200
 
 
 def test_simulator_uploads_waiting_in_redis_stay_within_their_budget(
@@ -411,7 +414,7 @@ def test_simulator_uploads_waiting_in_redis_stay_within_their_budget(
     with pytest.raises(UploadsFull):
         keep_upload(connections.redis, b"y" * 700_000, budget)
     keep_upload(connections.redis, b"z" * 300_000, budget)  # what still fits is kept
-    small = create_app(dataclasses.replace(settings, host="127.0.0.1", simulator_upload_bytes=budget), connections)
+    small = create_app(dataclasses.replace(settings, simulator_open=True, simulator_upload_bytes=budget), connections)
     browser = client(small)
     page = browser.get("/simulator/").get_data(as_text=True)
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)  # type: ignore[union-attr]

@@ -12,6 +12,7 @@ from bson import ObjectId
 
 from config import Settings
 from storage.candidates import decide
+from storage.cases import close_case
 from storage.connections import Connections
 from tests.chat_harness import Harness
 from tests.test_admin_access import login
@@ -67,6 +68,7 @@ def test_each_kind_goes_after_its_period_and_only_it(harness: Harness, faces_dir
     after_days = swept(keep.inbound_days + 1)
     assert after_days == {
         "sightings": 0, "drafts": 0, "inbound": stubs, "declined": 1, "sent_texts": 0, "decided_images": 0,
+        "inactive_contacts": 0, "closed_cases": 0, "replay_markers": 0,
     }  # fmt: skip
     assert db.inbound.count_documents({}) == 0  # every message was handled: only the pending would stay
     assert db.conversations.find_one({"contact": "simulator:decliner"}) is None
@@ -104,6 +106,35 @@ def test_each_kind_goes_after_its_period_and_only_it(harness: Harness, faces_dir
     assert harness.leftovers([case, approved, "Colin Powell", digest(lfw(faces_dir, SAME_PERSON[1]))])
 
 
+def test_silent_contacts_and_closed_cases_go_after_their_periods(harness: Harness, faces_dir: Path) -> None:
+    db, keep = harness.db, harness.context.settings.retention
+    waiting = report_case(harness, "family", "Colin Powell", lfw(faces_dir, SAME_PERSON[0]))
+    found_photo = lfw(faces_dir, "Aaron_Eckhart_0001")
+    found = report_case(harness, "finder", "Aaron Found", found_photo)
+    assert close_case(db, found, by="rita")  # the person came home
+    seen = report_sighting(harness, "citizen", lfw(faces_dir, SAME_PERSON[1]))
+    assert db.candidates.count_documents({"case": waiting, "sighting": seen, "status": "pending"}) == 1
+
+    def swept(days: int) -> dict[str, int]:
+        return sweep(db, datetime.now(UTC) + timedelta(days=days), keep)
+
+    assert swept(keep.inactive_contacts_days - 1)["inactive_contacts"] == 0  # a quiet year is not over yet
+    assert swept(keep.inactive_contacts_days + 1)["inactive_contacts"] == 2  # the finder and the citizen
+    assert {c["contact"] for c in db.conversations.find()} == {"simulator:family"}  # their case is still open
+    assert db.cases.find_one({"reference": found})["reporter"] == ""  # kept for now, naming nobody
+    assert db.sightings.find_one({"reference": seen})["reporter"] == ""  # a reviewer still needs it
+    leftovers = harness.leftovers(["simulator:finder", "simulator:citizen"])
+    assert [place for place in leftovers if "'rate:" not in place] == [], leftovers
+
+    assert swept(keep.closed_cases_days - 1)["closed_cases"] == 0
+    assert swept(keep.closed_cases_days + 1)["closed_cases"] == 1
+    assert {c["reference"] for c in db.cases.find()} == {waiting}
+    assert db.photos.count_documents({"owner.id": found}) == 0 and db.faces.count_documents({"owner.id": found}) == 0
+    leftovers = harness.leftovers(["Aaron Found", digest(found_photo)])
+    assert leftovers == [], leftovers
+    assert harness.leftovers(["simulator:family", "Colin Powell", waiting])  # the open case keeps everything
+
+
 def test_the_sweep_runs_once_per_period_across_workers_and_counts(harness: Harness) -> None:
     now = datetime.now(UTC)
     harness.db.inbound.insert_one(
@@ -111,6 +142,7 @@ def test_the_sweep_runs_once_per_period_across_workers_and_counts(harness: Harne
     )
     assert run_if_due(harness.context, now) == {
         "sightings": 0, "drafts": 0, "inbound": 1, "declined": 0, "sent_texts": 0, "decided_images": 0,
+        "inactive_contacts": 0, "closed_cases": 0, "replay_markers": 0,
     }  # fmt: skip
     assert run_if_due(harness.context, now) is None  # another worker's turn came too soon
     health = harness.client.get("/healthz").get_json()["retention"]

@@ -30,6 +30,7 @@ from tests.conftest import PUBLIC, make_environment, twilio_settings
 from tests.conftest import TWILIO_FROM as FROM
 from tests.conftest import TWILIO_TOKEN as TOKEN
 from tests.test_admin_access import PASSWORD, login
+from workers.retention import sweep
 
 FAMILY, CITIZEN = "+447700900001", "+447700900002"
 
@@ -119,6 +120,21 @@ def test_a_repeated_delivery_has_one_effect(harness: Harness, twilio_api: Twilio
     assert [post(harness, fields) for _ in range(3)] == [200, 200, 200]
     harness.work()
     assert len(twilio_api.texts(FAMILY)) == 1
+
+
+def test_a_replay_after_its_stub_was_swept_is_still_refused(harness: Harness, twilio_api: TwilioStandIn) -> None:
+    keep = harness.context.settings.retention
+    fields = form(FAMILY, "hi")
+    assert post(harness, fields) == 200
+    harness.work()
+    later = datetime.now(UTC) + timedelta(days=keep.inbound_days + 1)
+    assert sweep(harness.db, later, keep)["inbound"] == 1  # the one-day stub is gone...
+    assert post(harness, fields) == 200  # ...and Twilio replays the request a few days on
+    harness.work()
+    assert len(twilio_api.texts(FAMILY)) == 1 and harness.db.inbound.count_documents({}) == 0
+    assert harness.leftovers([fields["MessageSid"]]) == []  # recognised by a hash, the id itself not kept
+    month = datetime.now(UTC) + timedelta(days=keep.replay_markers_days + 1)
+    assert sweep(harness.db, month, keep)["replay_markers"] == 1  # platforms stopped redelivering long before
 
 
 def test_a_video_and_a_corrupt_photo_get_clear_answers(harness: Harness, twilio_api: TwilioStandIn) -> None:

@@ -16,11 +16,14 @@ from config.settings import Retention
 from services import metrics
 from services.maintenance import RETENTION_LAST_KEY, record_run
 from storage.connections import Database
+from storage.inbound import sweep_replay_markers
 from storage.retention import (
     sweep_abandoned_drafts,
+    sweep_closed_cases,
     sweep_decided_images,
     sweep_declined_consent,
     sweep_handled_inbound,
+    sweep_inactive_contacts,
     sweep_sent_texts,
     sweep_unmatched_sightings,
 )
@@ -43,6 +46,9 @@ def sweep(db: Database, now: datetime, keep: Retention) -> dict[str, int]:
         "declined": sweep_declined_consent(db, days(keep.inbound_days)),
         "sent_texts": sweep_sent_texts(db, days(keep.sent_text_days)),
         "decided_images": sweep_decided_images(db, days(keep.decided_images_days), now),
+        "inactive_contacts": sweep_inactive_contacts(db, days(keep.inactive_contacts_days)),
+        "closed_cases": sweep_closed_cases(db, days(keep.closed_cases_days)),
+        "replay_markers": sweep_replay_markers(db, days(keep.replay_markers_days)),
     }
 
 
