@@ -23,7 +23,7 @@ from rq.registry import BaseRegistry, FailedJobRegistry, ScheduledJobRegistry, S
 from admin.auth import current_user, require
 from admin.context import homeward
 from services.metrics import job_name
-from services.queue import FAILURE_KEPT_S
+from services.queue import FAILURE_KEPT_S, lanes, make_queue
 from storage.audit import audit
 from storage.photos import given_up_photos
 
@@ -47,16 +47,17 @@ class JobRow:
 @blueprint.get("/")
 @require("admin")
 def index() -> str:
-    queue = homeward().queue
+    queues = lanes(homeward().queue.connection)
     rows = {
-        "failed": _rows(FailedJobRegistry(queue=queue), "failed"),
-        "running": _rows(StartedJobRegistry(queue=queue), "running"),
-        "scheduled": _rows(ScheduledJobRegistry(queue=queue), "scheduled"),
+        "failed": _rows([FailedJobRegistry(queue=queue) for queue in queues], "failed"),
+        "running": _rows([StartedJobRegistry(queue=queue) for queue in queues], "running"),
+        "scheduled": _rows([ScheduledJobRegistry(queue=queue) for queue in queues], "scheduled"),
     }
     # Photos whose analysis was given up are no job any more; they are kept as long as failed jobs are.
     since = datetime.now(UTC) - timedelta(seconds=FAILURE_KEPT_S)
     given_up = given_up_photos(homeward().connections.db, since, SHOWN)
-    return render_template("jobs.html", rows=rows, queued=queue.count, given_up=given_up)
+    queued = sum(queue.count for queue in queues)
+    return render_template("jobs.html", rows=rows, queued=queued, given_up=given_up)
 
 
 @blueprint.post("/<job_id>/requeue")
@@ -66,12 +67,13 @@ def requeue(job_id: str) -> Any:
     services = homeward()
     job = _job(job_id)
     audit(services.connections.db, current_user()["username"], "requeue job", f"job:{job_id}", job_name(job))  # type: ignore[index]
+    lane = make_queue(services.queue.connection, job.origin)  # the lane it was queued on
     try:
         if job.is_scheduled:
-            ScheduledJobRegistry(queue=services.queue).remove(job)
-            services.queue.enqueue_job(job)
+            ScheduledJobRegistry(queue=lane).remove(job)
+            lane.enqueue_job(job)
         else:
-            FailedJobRegistry(queue=services.queue).requeue(job)
+            FailedJobRegistry(queue=lane).requeue(job)
     except InvalidJobOperation:
         audit(services.connections.db, current_user()["username"], "requeue job refused", f"job:{job_id}")  # type: ignore[index]
         flash("That job is neither failed nor waiting for a retry any more; nothing was changed.")
@@ -95,7 +97,14 @@ def delete(job_id: str) -> Any:
     return redirect(url_for("jobs.index"))
 
 
-def _rows(registry: BaseRegistry, state: str) -> list[JobRow]:
+def _rows(registries: list[BaseRegistry], state: str) -> list[JobRow]:
+    """The newest jobs of this state across the lanes, newest first."""
+    rows = [row for registry in registries for row in _registry_rows(registry, state)]
+    rows.sort(key=lambda row: row.at or row.enqueued_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+    return rows[:SHOWN]
+
+
+def _registry_rows(registry: BaseRegistry, state: str) -> list[JobRow]:
     ids = registry.get_job_ids(0, SHOWN - 1, desc=True)
     rows = []
     for job in Job.fetch_many(ids, connection=registry.connection):

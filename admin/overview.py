@@ -17,6 +17,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 
 from admin.health import _workers
 from core.faces.matching import BAND_ORDER
+from services.queue import lanes
 from storage.connections import Database
 from storage.reports import decisions_since, oldest_pending_inbound
 
@@ -44,11 +45,12 @@ def service_health(db: Database, queue: Queue) -> ServiceHealth:
     connection = queue.connection
     oldest = oldest_pending_inbound(db)
     at, counts = last_reconciler_run(connection)
+    queues = lanes(connection)  # chat and photos: counted together
     return ServiceHealth(
-        queued=queue.count,
-        failed=FailedJobRegistry(queue=queue).count,
-        scheduled=ScheduledJobRegistry(queue=queue).count,
-        running=StartedJobRegistry(queue=queue).count,
+        queued=sum(q.count for q in queues),
+        failed=sum(FailedJobRegistry(queue=q).count for q in queues),
+        scheduled=sum(ScheduledJobRegistry(queue=q).count for q in queues),
+        running=sum(StartedJobRegistry(queue=q).count for q in queues),
         oldest_pending_s=(datetime.now(UTC) - _aware(oldest)).total_seconds() if oldest else None,
         workers=int(_workers(connection)["count"]),
         reconciler_at=at,

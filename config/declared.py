@@ -64,7 +64,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HOMEWARD_WORKERS",
         "2",
-        "How many worker processes `make run` starts. Two, so one answers chats while the other analyses a photo; each holds its own copy of the face index.",
+        "How many worker processes `make run` starts. With two or more the first serves the chat lane only (`python -m workers --chat-only`), so a chat is answered while the others analyse photos and clips; each holds its own copy of the face index.",
     ),
     Setting("HOMEWARD_MAX_PHOTO_MB", "15", "Largest photo file accepted, in megabytes."),
     Setting(

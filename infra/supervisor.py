@@ -156,12 +156,18 @@ def _start_children(settings: Settings, urls: ServiceUrls, open_chat: bool = Fal
     if open_chat:
         env["HOMEWARD_SIMULATOR"] = "open"
     env["PROMETHEUS_MULTIPROC_DIR"] = str(_fresh_metrics_dir(settings.metrics_run_dir))
-    commands = {"web": [sys.executable, "-m", "admin"]}
-    for number in range(1, settings.workers + 1):
-        commands[f"worker-{number}"] = [sys.executable, "-m", "workers"]
+    commands = {"web": [sys.executable, "-m", "admin"]} | worker_commands(settings.workers)
     if settings.telegram and settings.telegram.mode == "polling":
         commands["telegram-polling"] = [sys.executable, "-m", "workers.polling"]
     return {name: Child.start(name, _launcher(command, env)) for name, command in commands.items()}
+
+
+def worker_commands(workers: int) -> dict[str, list[str]]:
+    """The workers' commands: with two or more, the first answers chats only, so a long clip never holds them all."""
+    return {
+        f"worker-{number}": [sys.executable, "-m", "workers", *(["--chat-only"] if number == 1 < workers else [])]
+        for number in range(1, workers + 1)
+    }
 
 
 def _launcher(command: list[str], env: dict[str, str]) -> Callable[[], subprocess.Popen[bytes]]:

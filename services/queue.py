@@ -20,7 +20,8 @@ from rq.job import Job as RqJob
 from bot.channels import SendError
 from storage.connections import UNREACHABLE
 
-QUEUE_NAME = "homeward"
+QUEUE_NAME = "homeward"  # the chat lane: answers and replies (the name the one queue had, so queued work runs on)
+PHOTOS_QUEUE = "homeward-photos"  # the photo lane: analysis (clips take seconds to minutes) and matching
 
 
 class Job(StrEnum):
@@ -31,6 +32,16 @@ class Job(StrEnum):
     SEND_OUTBOX = "workers.outbox.send_outbox"
     MATCH_PHOTO = "workers.matching.match_photo"
 
+
+# Each job's lane. A chat answer must never wait behind a clip's analysis: one worker serves chat alone
+# (workers/__main__.py --chat-only, which `make run` gives its first worker), the others chat first, then photos.
+LANE = {
+    Job.ANSWER_CONVERSATION: QUEUE_NAME,
+    Job.SEND_OUTBOX: QUEUE_NAME,
+    Job.ANALYSE_PHOTO: PHOTOS_QUEUE,
+    Job.MATCH_PHOTO: PHOTOS_QUEUE,
+}
+LANES = (QUEUE_NAME, PHOTOS_QUEUE)  # in the order a worker serving both takes from them
 
 Function = TypeVar("Function", bound=Callable[..., Any])
 
@@ -73,8 +84,14 @@ def is_temporary(exc: BaseException) -> bool:
     return isinstance(exc, UNREACHABLE)
 
 
-def make_queue(connection: redis.Redis) -> Queue:
-    return Queue(QUEUE_NAME, connection=connection)
+def make_queue(connection: redis.Redis, name: str = QUEUE_NAME) -> Queue:
+    """A handle to put jobs on (each goes to its own lane, see `LANE`), or one lane by name."""
+    return Queue(name, connection=connection)
+
+
+def lanes(connection: redis.Redis, chat_only: bool = False) -> list[Queue]:
+    """The queues a worker serves, chat first: RQ takes from the first that has work."""
+    return [make_queue(connection, name) for name in (LANES[:1] if chat_only else LANES)]
 
 
 def enqueue_photo_analysis(queue: Queue, photo_id: str) -> str:
@@ -129,7 +146,9 @@ def _put(
     job_id: str | None = None,
     at: datetime | None = None,
 ) -> RqJob:
-    """The one way a job is queued: by the id of what it works on, failures kept 30 days for operators."""
+    """The one way a job is queued: by the id of what it works on, on its lane, failures kept 30 days for operators."""
+    if queue.name != LANE[job]:
+        queue = make_queue(queue.connection, LANE[job])
     options: dict[str, Any] = {
         "job_id": job_id,
         "retry": retry,

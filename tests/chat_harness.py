@@ -17,7 +17,7 @@ from pymongo.database import Database
 
 from admin.app import create_app
 from config import Settings
-from services.queue import make_queue
+from services.queue import lanes
 from storage.connections import Connections
 from workers import context
 from workers.measured_worker import MeasuredWorker
@@ -33,7 +33,7 @@ class Harness:
         self.db: Database = connections.db
         self.context = context.WorkerContext(settings, connections)
         context.install(self.context)
-        self.worker = MeasuredWorker([make_queue(connections.redis)], connection=connections.redis)
+        self.worker = MeasuredWorker(lanes(connections.redis), connection=connections.redis)
 
     def simulator_send(self, user: str, text: str = "", photo: Path | None = None) -> int:
         """Post as the simulator page does, CSRF token in the header."""
@@ -50,7 +50,7 @@ class Harness:
     def work(self) -> None:
         """Run every queued job (and the jobs they queue) to completion."""
         for _ in range(10):
-            if not self.worker.work(burst=True) and make_queue(self.worker.connection).count == 0:
+            if not self.worker.work(burst=True) and not any(q.count for q in lanes(self.worker.connection)):
                 return
 
     def traces_of(self, contact: str, references: list[str]) -> dict[str, int]:

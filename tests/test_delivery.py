@@ -20,17 +20,20 @@ from bot.channels import SendError
 from config import Settings
 from core.conversation.catalog.en import MESSAGES
 from infra.embedded import EmbeddedServer
-from services.queue import is_temporary, make_queue
+from infra.supervisor import worker_commands
+from services.queue import PHOTOS_QUEUE, enqueue_photo_analysis, is_temporary, lanes, make_queue
 from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
 from storage.inbound import stale_inbound
 from storage.outbox import due_outbound, queue_outbound
+from storage.photos import Owner, save_photo
 from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.conftest import make_environment, telegram_settings
 from tests.test_admin_access import PASSWORD, login
 from tests.test_telegram import CHAT, CITIZEN, chat, photo, post, update
 from workers.locks import Held, LockBusy, contact_lock, take_turns
+from workers.measured_worker import MeasuredWorker
 from workers.outbox import CALL_KEY, CALLING, send_outbox
 
 CONTACT = f"telegram:{CHAT}"
@@ -341,3 +344,19 @@ def test_the_same_reply_queued_by_two_processes_at_once_is_queued_once(harness: 
         thread.join()
     assert len(set(results)) == 1 and not isinstance(results[0], Exception), results
     assert harness.db.outbox.count_documents({"source": "approval:x"}) == 1
+
+
+def test_a_chat_is_answered_by_the_chat_worker_while_photos_wait_their_lane(
+    harness: Harness, bot_api: TelegramStandIn
+) -> None:
+    """A family's message never waits behind clips being analysed: `make run`'s first worker serves chat alone."""
+    saved = save_photo(harness.db, b"a clip that takes minutes", Owner("sighting", "S-SLOW"), "video/mp4")
+    enqueue_photo_analysis(make_queue(harness.context.connections.redis), str(saved.id))
+    assert post(harness, update(CHAT, "hi")) == 200
+    chat_worker = MeasuredWorker(lanes(harness.worker.connection, chat_only=True), connection=harness.worker.connection)
+    chat_worker.work(burst=True)
+    assert bot_api.texts(CHAT), "the chat worker answered"
+    assert make_queue(harness.worker.connection, PHOTOS_QUEUE).count == 1  # the clip still waits for its lane
+    assert harness.db.photos.find_one({"_id": saved.id})["status"] == "pending"
+    assert worker_commands(2)["worker-1"][-1] == "--chat-only" and "--chat-only" not in worker_commands(2)["worker-2"]
+    assert "--chat-only" not in worker_commands(1)["worker-1"]  # one worker serves both lanes

@@ -10,7 +10,7 @@ from rq import SimpleWorker
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from config import Settings
-from services.queue import Job, enqueue_photo_analysis, make_queue
+from services.queue import PHOTOS_QUEUE, Job, enqueue_photo_analysis, lanes, make_queue
 from storage.connections import Connections
 from storage.photos import Owner, find_photo, save_photo
 from tests import photo_files
@@ -20,7 +20,7 @@ from workers import context
 @pytest.fixture
 def worker(settings: Settings, connections: Connections) -> SimpleWorker:
     context.install(context.WorkerContext(settings, connections))
-    return SimpleWorker([make_queue(connections.redis)], connection=connections.redis)
+    return SimpleWorker(lanes(connections.redis), connection=connections.redis)
 
 
 def run_photo(db: Database, connections: Connections, worker: SimpleWorker, data: bytes, owner: Owner) -> dict:
@@ -65,15 +65,14 @@ def test_a_corrupt_photo_is_rejected_with_a_reason_and_the_worker_goes_on(
     assert (broken["status"], broken["reason"]) == ("rejected", "not_an_image")
     assert (bomb["status"], bomb["reason"]) == ("rejected", "too_many_pixels")
     assert good["status"] == "analysed"
-    assert FailedJobRegistry(queue=make_queue(connections.redis)).count == 0
+    assert FailedJobRegistry(queue=make_queue(connections.redis, PHOTOS_QUEUE)).count == 0
 
 
 def test_a_failing_job_is_retried_later_not_lost(db: Database, connections: Connections, worker: SimpleWorker) -> None:
     saved = save_photo(db, b"any bytes", Owner("sighting", "S-13"))
     db.photo_files.files.delete_many({})  # the stored bytes vanish: the job cannot read them
     db.photo_files.chunks.delete_many({})
-    queue = make_queue(connections.redis)
-    job_id = enqueue_photo_analysis(queue, str(saved.id))
+    job_id = enqueue_photo_analysis(make_queue(connections.redis), str(saved.id))
     worker.work(burst=True)
-    assert job_id in ScheduledJobRegistry(queue=queue).get_job_ids()
+    assert job_id in ScheduledJobRegistry(queue=make_queue(connections.redis, PHOTOS_QUEUE)).get_job_ids()
     assert find_photo(db, saved.id)["status"] == "pending"

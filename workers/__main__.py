@@ -1,4 +1,7 @@
-"""A worker process: `python -m workers`. Loads the face models once, then serves jobs.
+"""A worker process: `python -m workers [--chat-only]`. Loads the face models once, then serves jobs.
+
+It serves the chat lane first, then the photo lane (services/queue.py LANE); with `--chat-only` only chats,
+so answers go out while other workers analyse long clips (`make run` starts its first worker so).
 
 It runs jobs in-process (RQ's SimpleWorker) rather than forking per job, so
 the ~1.2 s model load and the database connections are paid once per process,
@@ -13,7 +16,7 @@ import sys
 from config.process import start_process
 from core.faces.arcface import ModelMissing
 from search.gallery import warm_up
-from services.queue import make_queue
+from services.queue import lanes
 from storage.connections import connect
 from workers import reconciler
 from workers.context import WorkerContext, install
@@ -40,9 +43,8 @@ def main() -> int:
     warm_up([context.gallery, context.sightings])  # the face indexes load while the first chats are answered
     # Maintenance (which restarts RQ's scheduler after a Redis restart) runs every 30 s, not RQ's 10 min,
     # so retries and delayed sends resume within half a minute.
-    worker = MeasuredWorker(
-        [make_queue(connections.redis)], connection=connections.redis, maintenance_interval=MAINTENANCE_INTERVAL_S
-    )
+    queues = lanes(connections.redis, chat_only="--chat-only" in sys.argv[1:])
+    worker = MeasuredWorker(queues, connection=connections.redis, maintenance_interval=MAINTENANCE_INTERVAL_S)
     worker.work(with_scheduler=True, logging_level=settings.log_level)
     return 0
 
