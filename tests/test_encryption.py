@@ -158,6 +158,13 @@ def test_gps_is_read_and_every_metadata_block_dropped_pixels_untouched(faces_dir
     assert decode_photo(clean.data).rgb.shape == decode_photo(heic.getvalue()).rgb.shape
 
     assert clean_photo(b"\xff\xd8 not really a jpeg").data == b"\xff\xd8 not really a jpeg"
+    # Junk between two segments: a decoder skips it and still finds the EXIF, so the bytes cannot be kept.
+    after_first = 4 + int.from_bytes(sent[4:6], "big")  # SOI, then the first segment's marker and length
+    walked_badly = sent[:after_first] + b"\x00\x00" + sent[after_first:]
+    assert Image.open(io.BytesIO(walked_badly)).getexif(), "the junk must not hide the EXIF from a decoder"
+    clean = clean_photo(walked_badly)
+    assert clean.location == pytest.approx((53.795, -1.54)) and clean.content_type == "image/jpeg"
+    assert not Image.open(io.BytesIO(clean.data)).getexif() and b"PhoneMaker" not in clean.data
     assert (
         clean_photo(phone_jpeg(person, gps={1: "N", 2: (0.0, 0.0, 0.0), 3: "E", 4: (0.0, 0.0, 0.0)})).location is None
     )

@@ -51,10 +51,11 @@ def clean_photo(data: bytes) -> CleanPhoto:
     exif = _exif(image)
     location = _location(exif)
     orientation = int(exif.get(ORIENTATION, 1) or 1) if exif is not None else 1
-    if data[:2] == b"\xff" + bytes([_SOI]):
-        return CleanPhoto(_clean_jpeg(data, orientation), None, location)
-    if data[:8] == _PNG_SIGNATURE:
-        return CleanPhoto(_clean_png(data, orientation), None, location)
+    walker = _clean_jpeg if data[:2] == b"\xff" + bytes([_SOI]) else _clean_png if data[:8] == _PNG_SIGNATURE else None
+    if walker is not None:
+        walked = walker(data, orientation)
+        # One whose structure cannot be walked may still be shown by a decoder, metadata and all: re-encode it.
+        return CleanPhoto(walked, None, location) if walked is not None else _reencoded(data, location)
     if not _has_metadata(image, exif):
         return CleanPhoto(data, None, location)
     return _reencoded(data, location)
@@ -111,8 +112,12 @@ def _orientation_exif(orientation: int) -> bytes | None:
     return exif.tobytes()
 
 
-def _clean_jpeg(data: bytes, orientation: int) -> bytes:
-    """The JPEG without APP1-APP15 (except ICC and Adobe) and comments; bytes after the image's end go too."""
+def _clean_jpeg(data: bytes, orientation: int) -> bytes | None:
+    """The JPEG without APP1-APP15 (except ICC and Adobe) and comments; bytes after the image's end go too.
+
+    None when its structure cannot be walked (junk between segments, a length past the end): a decoder may still
+    show it, and its metadata with it, so the caller re-encodes it instead.
+    """
     out = [data[:2]]
     exif = _orientation_exif(orientation)
     if exif is not None:
@@ -120,7 +125,7 @@ def _clean_jpeg(data: bytes, orientation: int) -> bytes:
     position = 2
     while position + 4 <= len(data):
         if data[position] != 0xFF:
-            return data  # not where a marker must be: leave a file we do not understand alone
+            return None  # not where a marker must be
         marker = data[position + 1]
         if marker == 0xFF:
             position += 1  # fill byte
@@ -128,7 +133,7 @@ def _clean_jpeg(data: bytes, orientation: int) -> bytes:
         if marker == _SOS:
             end = _end_of_image(data, position)
             if end is None:
-                return data
+                return None
             out.append(data[position:end])
             return b"".join(out)
         if marker == _EOI:
@@ -136,11 +141,11 @@ def _clean_jpeg(data: bytes, orientation: int) -> bytes:
         length = struct.unpack(">H", data[position + 2 : position + 4])[0]
         segment = data[position : position + 2 + length]
         if length < 2 or len(segment) != 2 + length:
-            return data
+            return None
         if _keep_jpeg_segment(marker, segment[4:]):
             out.append(segment)
         position += 2 + length
-    return data  # no image data found: not a JPEG we can vouch for
+    return None  # no image data found: not a JPEG we can vouch for
 
 
 def _keep_jpeg_segment(marker: int, body: bytes) -> bool:
@@ -166,8 +171,9 @@ def _end_of_image(data: bytes, position: int) -> int | None:
     return None
 
 
-def _clean_png(data: bytes, orientation: int) -> bytes:
-    """The PNG without text, time and EXIF chunks (an orientation-only eXIf is put back when needed)."""
+def _clean_png(data: bytes, orientation: int) -> bytes | None:
+    """The PNG without text, time and EXIF chunks (an orientation-only eXIf is put back when needed); None when its
+    chunks cannot be walked (then it is re-encoded)."""
     out = [_PNG_SIGNATURE]
     position = len(_PNG_SIGNATURE)
     exif = _orientation_exif(orientation)
@@ -176,7 +182,7 @@ def _clean_png(data: bytes, orientation: int) -> bytes:
         kind = data[position + 4 : position + 8]
         end = position + 12 + length
         if end > len(data):
-            return data
+            return None
         if kind == b"IDAT" and exif is not None:
             out.append(_png_chunk(b"eXIf", exif[6:]))  # PNG's eXIf is the TIFF without the "Exif\0\0" prefix
             exif = None
@@ -185,7 +191,7 @@ def _clean_png(data: bytes, orientation: int) -> bytes:
         position = end
         if kind == b"IEND":
             return b"".join(out)
-    return data
+    return None
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
