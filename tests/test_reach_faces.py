@@ -18,6 +18,7 @@ from core.errors import PhotoRejected
 from core.faces import model as face_model
 from core.faces.analysis import analyse_photo
 from core.faces.images import decode_photo, turn
+from core.faces.video import MAX_FRAME_SIDE, analyse_video
 from storage.connections import Connections
 from storage.erasure import erase_everything
 from storage.photos import photo_bytes
@@ -251,3 +252,11 @@ def test_frames_of_a_clip_erased_while_its_job_died_are_swept_by_the_reconciler(
     assert reconcile(harness.context, datetime.now(UTC) + timedelta(minutes=1))["orphan_faces"] > 0
     # ...until the reconciler passed
     assert [harness.db[name].count_documents({}) for name in ("photos", "faces", "photo_files.files")] == [0, 0, 0]
+
+
+def test_a_large_clips_frames_are_scaled_down_as_they_are_read(faces_dir: Path, tmp_path: Path) -> None:
+    """A clip's memory is bounded by MAX_FRAME_SIDE, not by its size: the faces are still found in the smaller frame."""
+    person = faces_dir / "lfw/Colin_Powell/Colin_Powell_0001.jpg"
+    result = analyse_video(clip(tmp_path, [person], seconds_each=1.0, fps=2, side=1600))
+    assert result.frames, "the face is found in the scaled frame"
+    assert all(max(frame.rgb.shape[:2]) == MAX_FRAME_SIDE for frame in result.frames)

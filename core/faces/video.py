@@ -29,6 +29,12 @@ SAMPLES_PER_SECOND = 2.0  # people move little in half a second; more frames cos
 SAME_PERSON = 0.4  # dlib encodings closer than this are one person (dlib's own threshold is 0.6); see EngineInfo
 PER_PERSON = 3  # faces kept for each distinct person
 MAX_FACES = 10  # faces kept from one clip in all
+# Each sampled frame is scaled down as it is read, so a clip's memory is bounded by this, not by what the container
+# declares: a 4K clip's frame is ~25 MB decoded, 1280 px ~3 MB, and faces are found at the same sizes as in photos.
+MAX_FRAME_SIDE = 1280
+# Frames with faces are held until the clip's best faces are chosen. A 30 s clip sampled twice a second at
+# MAX_FRAME_SIDE holds at most ~300 MB of them; past this the clip is refused, whatever it claims to be.
+MAX_HELD_BYTES = 320 * 1024 * 1024
 
 _GOOD = {"ok": 2, "too_small": 1, "blurred": 1}  # usable faces first; any verdict beats none
 
@@ -76,20 +82,29 @@ def analyse_video(
         raise PhotoRejected("empty", "no bytes")
     if len(data) > max_bytes:
         raise PhotoRejected("too_large_file", f"{len(data)} bytes > {max_bytes}")
-    samples = list(_sample(data, max_pixels, max_seconds, per_second))
-    decoded = time.perf_counter()
     engine = engine or engines.get()
-    found = [(index, face) for index, (_, rgb) in enumerate(samples) for face in find_faces(rgb, engine=engine)[0]]
+    held: dict[int, tuple[float, np.ndarray]] = {}  # frames with faces, by their sample number
+    found: list[tuple[int, Face]] = []
+    sampled, length, held_bytes = 0, 0.0, 0
+    for seconds, rgb in _sample(data, max_pixels, max_seconds, per_second):  # one frame at a time
+        sampled, length = sampled + 1, seconds
+        faces = find_faces(rgb, engine=engine)[0]
+        if not faces:
+            continue  # a frame without faces is let go at once
+        held_bytes += rgb.nbytes
+        if held_bytes > MAX_HELD_BYTES:
+            raise PhotoRejected("video_too_long", f"over {MAX_HELD_BYTES} bytes of frames with faces")
+        held[sampled] = (seconds, rgb)
+        found += [(sampled, face) for face in faces]
     detected = time.perf_counter()
     kept = keep_best(found, engine.info)
     frames = [
         VideoFrame(rgb, seconds, [face for index, face in kept if index == position])
-        for position, (seconds, rgb) in enumerate(samples)
+        for position, (seconds, rgb) in held.items()
         if any(index == position for index, _ in kept)
     ]
-    timings = {"decode": _ms(started, decoded), "faces": _ms(decoded, detected)}
-    length = samples[-1][0] if samples else 0.0
-    return VideoAnalysis(length, len(samples), len(found), frames, timings)
+    timings = {"decode_and_faces": _ms(started, detected)}
+    return VideoAnalysis(length, sampled, len(found), frames, timings)
 
 
 def keep_best(found: list[tuple[int, Face]], engine: engines.EngineInfo | None = None) -> list[tuple[int, Face]]:
@@ -122,14 +137,14 @@ def _sample(data: bytes, max_pixels: int, max_seconds: float, per_second: float)
         width, height = capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)
         if width * height > max_pixels:
             raise PhotoRejected("too_many_pixels", f"{width:.0f}x{height:.0f} > {max_pixels} pixels")
-        yield from _frames(capture, fps, max_seconds, per_second)
+        yield from _frames(capture, fps, max_seconds, per_second, max_pixels)
     finally:
         capture.release()
         stream.close()
 
 
 def _frames(
-    capture: cv2.VideoCapture, fps: float, max_seconds: float, per_second: float
+    capture: cv2.VideoCapture, fps: float, max_seconds: float, per_second: float, max_pixels: int
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Every 1/per_second seconds of the clip, by the frames' own timestamps (a container's frame count can lie)."""
     position, due, any_frame = 0, 0.0, False
@@ -144,9 +159,20 @@ def _frames(
         ok, bgr = capture.retrieve()
         if ok and bgr is not None and bgr.ndim == 3:
             due += 1.0 / per_second
-            yield seconds, np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            yield seconds, _checked_frame(bgr, max_pixels)
     if not any_frame:
         raise PhotoRejected("video_unreadable", "no frame could be decoded")
+
+
+def _checked_frame(bgr: np.ndarray, max_pixels: int) -> np.ndarray:
+    """The decoded frame as RGB, scaled to MAX_FRAME_SIDE; its real size is checked (a container's can lie)."""
+    height, width = bgr.shape[:2]
+    if width * height > max_pixels:
+        raise PhotoRejected("too_many_pixels", f"a {width}x{height} frame > {max_pixels} pixels")
+    scale = MAX_FRAME_SIDE / max(width, height)
+    if scale < 1:
+        bgr = cv2.resize(bgr, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
 
 def _distance(a: Face, b: Face, engine: engines.EngineInfo) -> float:
