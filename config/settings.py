@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from config.declared import SETTINGS
 from config.errors import ConfigError
 from config.keys import DataKeys, kept_keys, parse_keys
+from config.redaction import SECRET, URL, Redacted
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,43 +40,8 @@ LICENCE_REFUSAL = (
 )
 
 
-# A field holding a secret is shown as "***"; a URL field is shown without the password it may carry.
-SECRET = {"secret": True}
-URL = {"url": True}
-_URL_PASSWORD = re.compile(r"(://[^/?#@:]*:)[^/?#]*@")
-_QUERY_PASSWORD = re.compile(r"(?i)(password=)[^&#]*")
-
-
-def redacted_url(url: str) -> str:
-    """The URL without its password (user:password@ or ?password=), for logs and reprs."""
-    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", url))
-
-
-class _Redacted:
-    """A dataclass repr with no secret in it: a traceback or a log line may print the settings."""
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{f.name}={_shown(getattr(self, f.name), f.metadata)!r}" for f in fields(self) if f.repr)  # type: ignore[arg-type]
-        return f"{type(self).__name__}({shown})"
-
-
-def _shown(value: object, metadata: Mapping[str, bool]) -> object:
-    if value is None:
-        return None
-    if metadata.get("secret"):
-        return _Hidden()
-    if metadata.get("url") and isinstance(value, str):
-        return redacted_url(value)
-    return value
-
-
-class _Hidden:
-    def __repr__(self) -> str:
-        return "***"
-
-
 @dataclass(frozen=True, repr=False)
-class TelegramSettings(_Redacted):
+class TelegramSettings(Redacted):
     token: str = field(metadata=SECRET)
     webhook_secret: str = field(metadata=SECRET)
     api_base_url: str = field(metadata=URL)
@@ -84,7 +49,7 @@ class TelegramSettings(_Redacted):
 
 
 @dataclass(frozen=True, repr=False)
-class TwilioSettings(_Redacted):
+class TwilioSettings(Redacted):
     account_sid: str
     auth_token: str = field(metadata=SECRET)
     whatsapp_from: str
@@ -108,7 +73,7 @@ class Retention:
 
 
 @dataclass(frozen=True, repr=False)
-class Settings(_Redacted):
+class Settings(Redacted):
     data_dir: Path
     port: int
     host: str

@@ -1,4 +1,4 @@
-"""The removal log the workers' face replicas follow (search/gallery.py): which cases' and sightings' faces left.
+"""The removal log the workers' face replicas follow (search/replica.py): which cases' and sightings' faces left.
 
 Kept by storage because storage's own removals (closing, erasure, retention) write it; only ids, for a day.
 """

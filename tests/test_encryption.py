@@ -176,6 +176,15 @@ def test_gps_is_read_and_every_metadata_block_dropped_pixels_untouched(faces_dir
 GPS_QUESTION = "Your photo holds the place where it was taken. Use it for this sighting? yes/no"
 
 
+def colin_reported_then_sighted_with_gps(
+    settings: Settings, connections: Connections, faces_dir: Path, answer: str
+) -> tuple[Harness, str | None]:
+    """A family reports Colin; a passer-by sights him from a photo holding a GPS place and answers with `answer`."""
+    harness = Harness(settings, connections)
+    report_case(harness, "family", "Colin", (lfw(faces_dir, "Colin_Powell_0001").read_bytes(), "c.jpg", "image/jpeg"))
+    return harness, sight_with_gps(harness, faces_dir, answer)
+
+
 def sight_with_gps(harness: Harness, faces_dir: Path, answer: str) -> str | None:
     """A passer-by's sighting from a phone photo taken at Leeds station, answering the GPS question with `answer`."""
     photo = (phone_jpeg(lfw(faces_dir, "Colin_Powell_0002")), "s.jpg", "image/jpeg")
@@ -239,9 +248,7 @@ def test_a_sighting_takes_its_photos_gps_after_a_yes_and_a_face_still_matches_af
 def test_a_no_keeps_the_photos_gps_out_of_the_sighting_the_photo_and_the_familys_message(
     settings: Settings, connections: Connections, faces_dir: Path
 ) -> None:
-    harness = Harness(settings, connections)
-    report_case(harness, "family", "Colin", (lfw(faces_dir, "Colin_Powell_0001").read_bytes(), "c.jpg", "image/jpeg"))
-    seen = sight_with_gps(harness, faces_dir, "no")
+    harness, seen = colin_reported_then_sighted_with_gps(settings, connections, faces_dir, "no")
     assert GPS_QUESTION in said_to(harness, "passer") and seen is not None
     assert harness.db.sightings.find_one({"reference": seen})["place"] == {"text": "Leeds station"}
     assert harness.db.photos.count_documents({"exif_location": {"$exists": True}}) == 0
@@ -255,9 +262,7 @@ def test_a_no_keeps_the_photos_gps_out_of_the_sighting_the_photo_and_the_familys
 def test_the_family_is_told_the_place_to_about_100_m_not_to_the_metre(
     settings: Settings, connections: Connections, faces_dir: Path
 ) -> None:
-    harness = Harness(settings, connections)
-    report_case(harness, "family", "Colin", (lfw(faces_dir, "Colin_Powell_0001").read_bytes(), "c.jpg", "image/jpeg"))
-    sight_with_gps(harness, faces_dir, "yes")
+    harness, _ = colin_reported_then_sighted_with_gps(settings, connections, faces_dir, "yes")
     candidate = harness.db.candidates.find_one()
     told = next(text for text in approve_all(harness) if "possible sighting of Colin" in text)
     assert "53.795, -1.540" in told and "mlat=53.795&mlon=-1.540" in told
@@ -268,9 +273,7 @@ def test_the_family_is_told_the_place_to_about_100_m_not_to_the_metre(
 def test_a_reviewer_may_give_the_family_the_exact_place(
     settings: Settings, connections: Connections, faces_dir: Path
 ) -> None:
-    harness = Harness(settings, connections)
-    report_case(harness, "family", "Colin", (lfw(faces_dir, "Colin_Powell_0001").read_bytes(), "c.jpg", "image/jpeg"))
-    sight_with_gps(harness, faces_dir, "yes")
+    harness, _ = colin_reported_then_sighted_with_gps(settings, connections, faces_dir, "yes")
     candidate = harness.db.candidates.find_one()
     told = next(text for text in approve_all(harness, exact_place=True) if "possible sighting of Colin" in text)
     assert "53.79500, -1.54000" in told

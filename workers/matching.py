@@ -9,7 +9,8 @@ import numpy as np
 from bson import ObjectId
 
 from core.faces.matching import Bands, Hit, keep_best
-from search.gallery import CaseGallery, SightingIndex, engine_of, face_vector
+from search.gallery import CaseGallery, SightingIndex
+from search.replica import engine_of, face_vector
 from services import metrics
 from services.queue import Job, runs
 from storage.candidates import pending_distances, record_candidate
