@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +27,7 @@ from pymongo.errors import DuplicateKeyError
 
 from core.faces.metadata import clean_photo
 from core.faces.sender import PhotoSender
+from storage.places import opened_coordinates, sealed_coordinates
 from storage.schema import PHOTO_BUCKET
 from storage.sealing import PHOTO, PHOTO_LOCATION, is_sealed, keyring
 from storage.updates import update_then_read
@@ -117,7 +117,7 @@ def photo_location(db: Database, owner: Owner) -> dict[str, float] | None:
     """Where the owner's first photo with EXIF GPS was taken, as {latitude, longitude}; None when none had it."""
     photos = db.photos.find(owner.query(), {"exif_location": 1, "created_at": 1})  # the owner index's fields only
     for photo in sorted((p for p in photos if "exif_location" in p), key=lambda p: p["created_at"]):
-        latitude, longitude = json.loads(keyring().open(photo["exif_location"], PHOTO_LOCATION))
+        latitude, longitude = opened_coordinates(photo["exif_location"], PHOTO_LOCATION, keyring())
         return {"latitude": latitude, "longitude": longitude}
     return None
 
@@ -129,7 +129,7 @@ def has_location(db: Database, owner: Owner) -> bool:
 
 
 def _sealed_location(location: tuple[float, float]) -> Binary:
-    return Binary(keyring().seal(json.dumps(list(location)).encode(), PHOTO_LOCATION))
+    return sealed_coordinates(*location, PHOTO_LOCATION, keyring())
 
 
 def find_photo(db: Database, photo_id: ObjectId | str) -> dict[str, Any] | None:
