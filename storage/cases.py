@@ -32,7 +32,7 @@ def create_case(db: Database, contact: str, details: dict[str, Any], source: str
 
     `source` is the inbound message that asked for it: asking twice (a retried job) returns the same case.
     """
-    reference = _insert_with_reference(
+    reference = insert_with_reference(
         db, "cases", CASE_PREFIX, {"reporter": contact, "status": "open", "source": source, **details}
     )
     _adopt_draft_photos(db, contact, Owner("case", reference))
@@ -42,7 +42,7 @@ def create_case(db: Database, contact: str, details: dict[str, Any], source: str
 def create_sighting(db: Database, contact: str, details: dict[str, Any], source: str) -> str:
     """Store the sighting (its place's coordinates sealed), give it the draft's photos, and return its reference."""
     sealed = details | ({"place": seal_place(details["place"], keyring())} if "place" in details else {})
-    reference = _insert_with_reference(
+    reference = insert_with_reference(
         db, "sightings", SIGHTING_PREFIX, {"reporter": contact, "source": source, **sealed}
     )
     _adopt_draft_photos(db, contact, Owner("sighting", reference))
@@ -199,7 +199,8 @@ def analysed_photo_ids(db: Database, owner: Owner) -> list[str]:
     return [str(p["_id"]) for p in photos if p.get("status") == "analysed"]
 
 
-def _insert_with_reference(db: Database, collection: str, prefix: str, doc: dict[str, Any]) -> str:
+def insert_with_reference(db: Database, collection: str, prefix: str, doc: dict[str, Any]) -> str:
+    """Insert `doc` under a new random reference; the same `source` asked again returns the first one's."""
     if existing := db[collection].find_one({"source": doc["source"]}, {"reference": 1}):
         return str(existing["reference"])
     for _ in range(REFERENCE_ATTEMPTS):

@@ -17,7 +17,10 @@ from storage.outbox import date_pending_outbound
 PHOTO_BUCKET = "photo_files"  # GridFS bucket: photo_files.files / photo_files.chunks
 
 INDEXES: dict[str, list[IndexModel]] = {
-    "users": [IndexModel([("username", ASCENDING)], unique=True, name="username_unique")],
+    "users": [
+        IndexModel([("username", ASCENDING)], unique=True, name="username_unique"),
+        IndexModel([("organisation", ASCENDING)], name="organisation"),
+    ],
     "photos": [
         # The same picture sent twice for the same case or sighting is stored once.
         IndexModel(
@@ -108,6 +111,17 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("source", ASCENDING)], unique=True, name="source_unique"),
         IndexModel([("reporter", ASCENDING)], name="reporter"),
         IndexModel([("created_at", DESCENDING)], name="created"),
+    ],
+    "organisations": [
+        IndexModel([("name", ASCENDING)], unique=True, name="name_unique"),
+        IndexModel([("kind", ASCENDING)], name="kind"),
+    ],
+    # People institutions hold (storage/found_persons.py); a registrar's list is one organisation's, newest first.
+    "found_persons": [
+        IndexModel([("reference", ASCENDING)], unique=True, name="reference_unique"),
+        IndexModel([("source", ASCENDING)], unique=True, name="source_unique"),
+        IndexModel([("organisation", ASCENDING), ("created_at", DESCENDING)], name="organisation_created"),
+        IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
     ],
 }
 

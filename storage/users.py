@@ -11,12 +11,19 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-ROLES = ("viewer", "reviewer", "admin")
+from storage.organisations import OPERATOR, operator_organisation, require_organisation
+
+# Ordered by what they may do: a page open to one role is open to those after it. A registrar (a partner
+# organisation's) comes first, so the operator's pages (cases, review, users) are closed to it; its own pages
+# check the organisation too.
+ROLES = ("registrar", "viewer", "reviewer", "admin")
+PARTNER_ROLES = ("registrar",)
 MIN_PASSWORD = 10
 # Checked when the username is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
@@ -30,15 +37,27 @@ class NoSuchUser(Exception):
     """No account has that username; `homeward user list` or the Users page shows who exists."""
 
 
-def create_user(db: Database, username: str, password: str, role: str) -> None:
+def create_user(db: Database, username: str, password: str, role: str, organisation: ObjectId | None = None) -> None:
+    """An account of an organisation (the operator's when none is named).
+
+    Registrars belong to partner organisations; viewers, reviewers and admins to the operator's.
+    """
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     _check_password(password)
+    organisation = organisation or operator_organisation(db)
+    partner = require_organisation(db, organisation)["kind"] != OPERATOR
+    if partner != (role in PARTNER_ROLES):
+        raise ValueError(
+            f"a {role} belongs to "
+            + ("a partner organisation (--org NAME)" if role in PARTNER_ROLES else "the operator's organisation")
+        )
     try:
         db.users.insert_one(
             {
                 "username": username,
                 "role": role,
+                "organisation": organisation,
                 "password_hash": generate_password_hash(password),
                 "created_at": datetime.now(UTC),
                 "disabled": False,
@@ -51,6 +70,7 @@ def create_user(db: Database, username: str, password: str, role: str) -> None:
 
 def bootstrap_admin(db: Database, password: str | None) -> str | None:
     """Create `admin` on first start; return the password only if it was generated here."""
+    operator_organisation(db)  # made on first start; accounts from before organisations move into it
     if db.users.find_one({"username": "admin"}, {"_id": 1}):
         return None
     generated = None if password else secrets.token_urlsafe(12)

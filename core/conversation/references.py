@@ -1,4 +1,5 @@
-"""Short references people read aloud and type on phones: HW-7K3P for cases, SG-4M9T for sightings.
+"""Short references people read aloud and type on phones: HW-7K3P for cases, SG-4M9T for sightings, FP-2R8D for
+found persons.
 
 The alphabet leaves out 0/O, 1/I/L and U, so a reference survives being
 read over the phone or copied by hand.
@@ -9,9 +10,9 @@ from __future__ import annotations
 import re
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
-CASE_PREFIX, SIGHTING_PREFIX = "HW", "SG"
+CASE_PREFIX, SIGHTING_PREFIX, FOUND_PREFIX = "HW", "SG", "FP"
 LENGTH = 4
-_PATTERN = re.compile(r"\b(HW|SG)[\s\-_]*([0-9A-Z]{4})\b", re.IGNORECASE)
+_PATTERN = re.compile(r"\b(HW|SG|FP)[\s\-_]*([0-9A-Z]{4})\b", re.IGNORECASE)
 _LOOKALIKES = str.maketrans({"0": "O", "O": "O", "1": "I", "I": "I", "L": "I"})
 
 

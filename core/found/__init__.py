@@ -1,0 +1,1 @@
+"""Found persons: the people institutions hold (alive or deceased), matched against the missing register."""
