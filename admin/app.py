@@ -8,7 +8,21 @@ from datetime import timedelta
 from flask import Flask, Response, jsonify, make_response, request
 from flask_wtf.csrf import CSRFProtect
 
-from admin import auth, cases, exports, health, images, jobs, media, metrics, review, simulator, users, webhooks
+from admin import (
+    auth,
+    cases,
+    exports,
+    health,
+    images,
+    jobs,
+    media,
+    metrics,
+    outcomes,
+    review,
+    simulator,
+    users,
+    webhooks,
+)
 from admin.context import Homeward
 from admin.security import install_headers
 from config import Settings, load_settings
@@ -45,7 +59,22 @@ def create_app(settings: Settings | None = None, connections: Connections | None
         )
     csrf = CSRFProtect(app)
     csrf.exempt(webhooks.blueprint)  # platforms authenticate by signature instead
-    for surface in (health, auth, review, cases, images, media, users, webhooks, simulator, metrics, jobs, exports):
+    surfaces = (
+        health,
+        auth,
+        review,
+        outcomes,
+        cases,
+        images,
+        media,
+        users,
+        webhooks,
+        simulator,
+        metrics,
+        jobs,
+        exports,
+    )
+    for surface in surfaces:
         app.register_blueprint(surface.blueprint)
     app.jinja_env.globals.update(current_user=auth.current_user, can=auth.can)
     install_headers(app, settings)
