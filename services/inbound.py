@@ -24,6 +24,7 @@ from core.conversation.messages import Inbound, inbound_from_doc, inbound_to_doc
 from services import metrics
 from services.queue import enqueue_conversation
 from storage.connections import Database, DatabaseUnavailable, within
+from storage.contacts import is_known
 from storage.inbound import pending_id_of, store_inbound
 
 SPOOL_KEY = "homeward:inbound:spool"
@@ -47,13 +48,14 @@ def accept(db: Database, queue: Queue, message: Inbound) -> str:
     try:
         with within(STORE_TIMEOUT_S):
             inbound_id = store_inbound(db, message) or pending_id_of(db, message)
+            first_contact = inbound_id is not None and not is_known(db, message.contact)
     except DatabaseUnavailable as exc:
         return _spool(queue.connection, message, exc)
     if inbound_id is None:
         return "repeat"
     metrics.MESSAGES_IN.labels(message.channel).inc()
     try:
-        enqueue_conversation(queue, str(inbound_id))
+        enqueue_conversation(queue, str(inbound_id), first_contact)
     except redis.RedisError as exc:
         log.warning("stored an inbound message but could not queue it (%s); the reconciler will", type(exc).__name__)
         return "stored"

@@ -22,6 +22,9 @@ from storage.connections import UNREACHABLE
 
 QUEUE_NAME = "homeward"  # the chat lane: answers and replies (the name the one queue had, so queued work runs on)
 PHOTOS_QUEUE = "homeward-photos"  # the photo lane: analysis (clips take seconds to minutes) and matching
+# People writing for the first time. When an appeal goes viral thousands of them arrive within minutes; a family
+# (anyone already in a conversation, open cases included) is answered before them (services/inbound.py).
+FIRST_CONTACTS_QUEUE = "homeward-first"
 
 
 class Job(StrEnum):
@@ -41,7 +44,8 @@ LANE = {
     Job.ANALYSE_PHOTO: PHOTOS_QUEUE,
     Job.MATCH_PHOTO: PHOTOS_QUEUE,
 }
-LANES = (QUEUE_NAME, PHOTOS_QUEUE)  # in the order a worker serving both takes from them
+LANES = (QUEUE_NAME, FIRST_CONTACTS_QUEUE, PHOTOS_QUEUE)  # in the order a worker takes from them
+CHAT_LANES = LANES[:2]  # what a --chat-only worker serves
 
 Function = TypeVar("Function", bound=Callable[..., Any])
 
@@ -91,7 +95,7 @@ def make_queue(connection: redis.Redis, name: str = QUEUE_NAME) -> Queue:
 
 def lanes(connection: redis.Redis, chat_only: bool = False) -> list[Queue]:
     """The queues a worker serves, chat first: RQ takes from the first that has work."""
-    return [make_queue(connection, name) for name in (LANES[:1] if chat_only else LANES)]
+    return [make_queue(connection, name) for name in (CHAT_LANES if chat_only else LANES)]
 
 
 def enqueue_photo_analysis(queue: Queue, photo_id: str) -> str:
@@ -104,9 +108,14 @@ def enqueue_photo_analysis(queue: Queue, photo_id: str) -> str:
 # and a phone number has no business in a log.
 
 
-def enqueue_conversation(queue: Queue, inbound_id: str) -> None:
-    """Wake the job that answers the pending messages of this message's contact, in order."""
-    _put(queue, Job.ANSWER_CONVERSATION, inbound_id, CONVERSATION_RETRY, 600)
+def enqueue_conversation(queue: Queue, inbound_id: str, first_contact: bool = False) -> None:
+    """Wake the job that answers the pending messages of this message's contact, in order.
+
+    A first contact's job waits in its own lane, behind everyone already in a conversation; the job answers
+    all of the contact's pending messages whichever lane woke it, so their order holds either way.
+    """
+    lane = FIRST_CONTACTS_QUEUE if first_contact else None
+    _put(queue, Job.ANSWER_CONVERSATION, inbound_id, CONVERSATION_RETRY, 600, lane=lane)
 
 
 def enqueue_outbox(queue: Queue, outbox_id: str) -> None:
@@ -145,10 +154,12 @@ def _put(
     *,
     job_id: str | None = None,
     at: datetime | None = None,
+    lane: str | None = None,
 ) -> RqJob:
     """The one way a job is queued: by the id of what it works on, on its lane, failures kept 30 days for operators."""
-    if queue.name != LANE[job]:
-        queue = make_queue(queue.connection, LANE[job])
+    lane = lane or LANE[job]
+    if queue.name != lane:
+        queue = make_queue(queue.connection, lane)
     options: dict[str, Any] = {
         "job_id": job_id,
         "retry": retry,

@@ -44,6 +44,11 @@ def record_consent(db: Database, contact: str, given: bool) -> None:
     db.conversations.update_one({"contact": contact}, {"$set": {"consent": given, "consent_at": _now()}}, upsert=True)
 
 
+def is_known(db: Database, contact: str) -> bool:
+    """Whether the contact has a conversation with us already (a first message does not, until it is answered)."""
+    return db.conversations.find_one({"contact": contact}, {"_id": 1}) is not None
+
+
 def find_contact(db: Database, contact: str) -> dict[str, Any] | None:
     """The contact's record: channel and chat id to answer on, when they last wrote, consent."""
     return db.conversations.find_one({"contact": contact})

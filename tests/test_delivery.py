@@ -21,7 +21,7 @@ from config import Settings
 from core.conversation.catalog.en import MESSAGES
 from infra.embedded import EmbeddedServer
 from infra.supervisor import worker_commands
-from services.queue import PHOTOS_QUEUE, enqueue_photo_analysis, is_temporary, lanes, make_queue
+from services.queue import FIRST_CONTACTS_QUEUE, PHOTOS_QUEUE, enqueue_photo_analysis, is_temporary, lanes, make_queue
 from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
 from storage.inbound import stale_inbound
@@ -360,3 +360,23 @@ def test_a_chat_is_answered_by_the_chat_worker_while_photos_wait_their_lane(
     assert harness.db.photos.find_one({"_id": saved.id})["status"] == "pending"
     assert worker_commands(2)["worker-1"][-1] == "--chat-only" and "--chat-only" not in worker_commands(2)["worker-2"]
     assert "--chat-only" not in worker_commands(1)["worker-1"]  # one worker serves both lanes
+
+
+def test_a_family_already_talking_is_answered_before_people_writing_for_the_first_time(
+    harness: Harness, bot_api: TelegramStandIn
+) -> None:
+    """A viral appeal brings thousands of first messages; someone already in a conversation does not wait behind."""
+    family, newcomers = CHAT, [CHAT + n for n in range(1, 6)]
+    assert post(harness, update(family, "hi")) == 200
+    harness.work()
+    answered_before = len(bot_api.texts(family))
+    for newcomer in newcomers:
+        assert post(harness, update(newcomer, "hi")) == 200
+    assert post(harness, update(family, "yes")) == 200  # written after every newcomer
+    assert make_queue(harness.worker.connection, FIRST_CONTACTS_QUEUE).count == len(newcomers)
+    worker = MeasuredWorker(lanes(harness.worker.connection, chat_only=True), connection=harness.worker.connection)
+    worker.work(burst=True, max_jobs=2)  # the family's answer, then sending it (both on the chat lane)
+    assert len(bot_api.texts(family)) > answered_before, "the family's answer came first"
+    assert not any(bot_api.texts(newcomer) for newcomer in newcomers)
+    harness.work()
+    assert all(bot_api.texts(newcomer) for newcomer in newcomers)  # and then everyone else, none lost
