@@ -8,7 +8,22 @@ from datetime import timedelta
 from flask import Flask, Response, jsonify, make_response, request
 from flask_wtf.csrf import CSRFProtect
 
-from admin import auth, cases, exports, health, images, jobs, media, metrics, review, simulator, users, webhooks
+from admin import (
+    auth,
+    cases,
+    exports,
+    found,
+    health,
+    images,
+    jobs,
+    media,
+    metrics,
+    organisations,
+    review,
+    simulator,
+    users,
+    webhooks,
+)
 from admin.context import Homeward
 from admin.security import install_headers
 from config import Settings, load_settings
@@ -45,9 +60,10 @@ def create_app(settings: Settings | None = None, connections: Connections | None
         )
     csrf = CSRFProtect(app)
     csrf.exempt(webhooks.blueprint)  # platforms authenticate by signature instead
-    for surface in (health, auth, review, cases, images, media, users, webhooks, simulator, metrics, jobs, exports):
+    surfaces = (health, auth, review, cases, images, media, users, organisations, found, webhooks, simulator)
+    for surface in (*surfaces, metrics, jobs, exports):
         app.register_blueprint(surface.blueprint)
-    app.jinja_env.globals.update(current_user=auth.current_user, can=auth.can)
+    app.jinja_env.globals.update(current_user=auth.current_user, can=auth.can, home=auth.home)
     install_headers(app, settings)
     for unreachable in UNREACHABLE:
         app.register_error_handler(unreachable, _store_unreachable)

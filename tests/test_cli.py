@@ -23,6 +23,7 @@ COMMANDS = (
     "doctor",
     "embed",
     "eval",
+    "org",
     "reembed",
     "rotate-key",
     "set-telegram-webhook",
