@@ -1,4 +1,4 @@
-"""Login, logout and roles: registrar keeps its organisation's found persons, viewer reads, reviewer decides, admin manages.
+"""Login, logout and roles: registrar keeps its own found persons, viewer reads, reviewer decides, admin manages.
 
 A session holds the username, the account's session epoch at login and when
 it started; it stops working when the account is disabled, its epoch moves on
