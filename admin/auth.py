@@ -135,7 +135,8 @@ def login() -> Any:
         start_session(user)
         warn_of_failures(throttle.failures_since_login(connection, name))
         target = request.args.get("next", "")
-        return redirect(target if on_site(target) else home())
+        # The site's root is the overview, closed to a registrar: anyone sent from it starts on their own home.
+        return redirect(target if on_site(target) and target.rstrip("?") != "/" else home())
     return render_template("login.html")
 
 

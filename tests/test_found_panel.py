@@ -95,6 +95,7 @@ def reference_of(answer: Any) -> str:
 
 
 def test_a_registrar_lands_on_found_persons_with_only_its_own_menu(app: Flask) -> None:
+    assert login(client(app), "sita", next_path="/?").location == "/found/"  # sent to log in from the site's root
     browser = client(app)
     assert login(browser, "sita").location == "/found/"
     page = browser.get("/found/").get_data(as_text=True)
