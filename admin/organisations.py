@@ -60,6 +60,9 @@ def update(organisation_id: str) -> Any:
     changes = {key: _text(key) for key in ("name", *CONTACT_FIELDS) if key in request.form}
     if request.form.get("kind") and request.form["kind"] != organisation["kind"]:
         changes["kind"] = request.form["kind"]
+    if "name" in changes and not changes["name"]:
+        flash(f"Nothing changed: {organisation['name']} needs a name.")
+        return redirect(url_for("organisations.index"))
     try:
         with audited(db, _me(), "update organisation", f"organisation:{organisation['_id']}", ", ".join(changes)):
             update_organisation(db, organisation["_id"], **changes)

@@ -77,6 +77,8 @@ def update_command(name: str, new_name: str | None, kind: str | None, **contact:
     changes = {key: value for key, value in ({"name": new_name, "kind": kind} | contact).items() if value is not None}
     if not changes:
         raise click.ClickException("nothing to change: give --name, --kind, --address, --phone or --hours")
+    if changes.get("name", "x").strip() == "":
+        raise click.ClickException("--name cannot be empty: an organisation needs a name")
     with database() as db:
         try:
             organisation = require_organisation(db, name)

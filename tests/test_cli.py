@@ -135,6 +135,8 @@ def test_org_create_list_update_and_a_registrar_of_it(settings: Settings, db) ->
     assert again.exit_code != 0 and "already exists" in again.output
     changed = runner.invoke(group, ["org", "update", "Sunrise Shelter", "--hours", "9-17", "--address", "12 Ring Road"])
     assert changed.exit_code == 0, changed.output
+    nameless = runner.invoke(group, ["org", "update", "Sunrise Shelter", "--name", " "])
+    assert nameless.exit_code != 0 and "--name cannot be empty" in nameless.output
     listed = runner.invoke(group, ["org", "list", "--json"])
     shelter = next(org for org in json.loads(listed.output) if org["name"] == "Sunrise Shelter")
     assert shelter == {

@@ -207,6 +207,8 @@ def test_an_admin_adds_an_organisation_and_its_registrar(app: Flask, settings: S
     change = {"csrf_token": token, "name": "Lotus Home", "kind": "ngo", "address": "3 Lake Road", "phone": "+91 1"}
     admin.post(f"/organisations/{lotus['_id']}", data=change)
     assert find_organisation(db, "Lotus Home")["contact"]["address"] == "3 Lake Road"  # type: ignore[index]
+    nameless = admin.post(f"/organisations/{lotus['_id']}", data=change | {"name": " "}, follow_redirects=True)
+    assert "Nothing changed: Lotus Home needs a name" in nameless.get_data(as_text=True)
     new = {"csrf_token": token, "username": "lila", "password": PASSWORD, "role": "registrar"}
     refused = admin.post("/users/", data=new, follow_redirects=True).get_data(as_text=True)
     assert "a registrar belongs to a partner organisation; pick it under Organisation" in refused
