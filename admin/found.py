@@ -7,6 +7,7 @@ as a case's is. Registering sends each photo to the workers' analysis the way a 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from bson import ObjectId
@@ -157,6 +158,7 @@ def _form(values: Any, token: str) -> str:
         genders=GENDERS,
         conditions=CONDITIONS,
         max_photos=MAX_PHOTOS,
+        today=date.today().isoformat(),  # the browser refuses a future date before sending (the record would too)
     )
 
 
