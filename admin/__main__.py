@@ -9,6 +9,7 @@ from waitress import serve
 from admin.app import MAX_UPLOAD_BYTES, create_app
 from config.process import start_process
 from infra.services import backing_services
+from services import trace
 from storage.connections import connect
 
 # A body over the app's own limit is refused by waitress before it is read (its default is 1 GiB);
@@ -18,6 +19,7 @@ SERVE_OPTIONS = {"threads": 8, "ident": "homeward", "max_request_body_size": MAX
 
 def main() -> int:
     settings = start_process("web")
+    trace.start(settings.trace_path, "web")
     with backing_services(settings) as urls:
         connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url, settings.data_keys())
         app = create_app(settings, connections)

@@ -19,6 +19,7 @@ from admin import (
     media,
     metrics,
     organisations,
+    outcomes,
     review,
     simulator,
     users,
@@ -60,8 +61,24 @@ def create_app(settings: Settings | None = None, connections: Connections | None
         )
     csrf = CSRFProtect(app)
     csrf.exempt(webhooks.blueprint)  # platforms authenticate by signature instead
-    surfaces = (health, auth, review, cases, images, media, users, organisations, found, webhooks, simulator)
-    for surface in (*surfaces, metrics, jobs, exports):
+    surfaces = (
+        health,
+        auth,
+        review,
+        outcomes,
+        cases,
+        images,
+        media,
+        users,
+        organisations,
+        found,
+        webhooks,
+        simulator,
+        metrics,
+        jobs,
+        exports,
+    )
+    for surface in surfaces:
         app.register_blueprint(surface.blueprint)
     app.jinja_env.globals.update(current_user=auth.current_user, can=auth.can, home=auth.home)
     install_headers(app, settings)

@@ -38,6 +38,7 @@ def _candidates(db: Database, start: datetime | None, end: datetime | None, stat
         [
             str(c["_id"]), c.get("case"), c.get("sighting"), c.get("band"), c.get("distance"), c.get("status"),
             _time(c.get("created_at")), _time(c.get("decided_at")), c.get("decided_by"), c.get("reason"),
+            c.get("outcome"), _time(c.get("outcome_at")), c.get("outcome_by"),
         ]
         for c in candidates_for_export(db, start, end, status)
     ]  # fmt: skip

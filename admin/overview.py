@@ -76,6 +76,8 @@ class ReviewStats:
     per_day: list[tuple[date, int]]  # candidates decided each day, oldest first
     median_decision_s: float | None
     approval_rate: dict[str, float | None]  # per band; None when nothing of that band was decided
+    # Approved, then found in person not to be the one (core/outcomes.py), per band: what an approval is worth.
+    not_the_person: dict[str, int] = field(default_factory=dict)
 
 
 def review_stats(db: Database, today: date | None = None, days: int = STATS_DAYS) -> ReviewStats:
@@ -92,11 +94,13 @@ def review_stats(db: Database, today: date | None = None, days: int = STATS_DAYS
         if row.get("created_at"):
             waits.append((_aware(row["decided_at"]) - _aware(row["created_at"])).total_seconds())
     rates: dict[str, float | None] = {}
+    wrong: dict[str, int] = {}
     for band in BAND_ORDER:
         of_band = [row for row in decided if row.get("band") == band]
         approved = sum(row["status"] == "approved" for row in of_band)
         rates[band] = approved / len(of_band) if of_band else None
-    return ReviewStats(sorted(per_day.items()), statistics.median(waits) if waits else None, rates)
+        wrong[band] = sum(row.get("outcome") == "not_the_person" for row in of_band)
+    return ReviewStats(sorted(per_day.items()), statistics.median(waits) if waits else None, rates, wrong)
 
 
 def describe_duration(seconds: float | None) -> str:

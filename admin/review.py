@@ -17,6 +17,7 @@ from admin.auth import current_user, require
 from admin.context import homeward
 from admin.overview import review_stats, service_health
 from core.conversation.answers import describe_place, describe_time
+from core.outcomes import OUTCOMES
 from core.places import coordinates, describe_interval, describe_km, distance_km
 from services import metrics
 from services.approval import tell_family
@@ -113,6 +114,7 @@ def candidate(candidate_id: str) -> str:
         others=sighting_faces,
         delivery=told,
         reasons=REJECT_REASONS,
+        outcomes=OUTCOMES,
         history=history(db, [f"candidate:{candidate_id}"]),
     )
 

@@ -16,6 +16,7 @@ import click
 BENCHMARKS = {
     "chaos": ("chaos", "Conversations over real webhooks while the worker, Redis and MongoDB are killed."),
     "pipeline": ("pipeline", "Per-photo timings of the face pipeline."),
+    "chat": ("chat_load", "A viral appeal: first messages at a steady rate, time to each answer, drain (--sweep)."),
     "webhooks": ("webhook_latency", "Webhook acknowledgement latency (p50/p90/p99)."),
     "matching": ("match_latency", "Time from a sighting photo to its candidate in the review queue."),
     "heal": ("heal", "Seconds from killing a child of `make run` to /healthz 200 again."),

@@ -79,6 +79,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("HOMEWARD_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
     Setting(
+        "HOMEWARD_TRACE",
+        "(off)",
+        "A file each process appends every MongoDB command and job to, with its duration, as JSON lines "
+        "(field names only, no values): where a message's time goes.",
+    ),
+    Setting(
         "HOMEWARD_TIMEZONE",
         "UTC",
         "Time zone people mean when they write 'yesterday 5pm' (an IANA name, e.g. Europe/Madrid).",

@@ -29,7 +29,7 @@ ENGINE_BANDS: dict[str, tuple[float, float]] = {"dlib": (0.42, 0.55), "arcface":
 
 # The defaults above in parentheses describe behaviour, not values.
 SIMULATOR_CHOICES = ("AUTO", "ON", "OFF", "OPEN")
-_NO_VALUE = {"(embedded)", "(generated)", "(engine)"}
+_NO_VALUE = {"(embedded)", "(generated)", "(engine)", "(off)"}
 
 LICENCE_REFUSAL = (
     "HOMEWARD_FACE_ENGINE=arcface runs an ArcFace model under its own licence. The default model "
@@ -89,6 +89,7 @@ class Settings(Redacted):
     max_photo_pixels: int
     faces_dir: Path
     log_level: str
+    trace_path: Path | None  # HOMEWARD_TRACE: services/trace.py
     timezone: str
     chat_rate_per_minute: int
     simulator: bool
@@ -154,6 +155,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_photo_pixels=env.integer("HOMEWARD_MAX_PHOTO_MEGAPIXELS", 1, 200) * 1_000_000,
         faces_dir=env.path("HOMEWARD_FACES_DIR"),
         log_level=env.choice("HOMEWARD_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        trace_path=_optional_path(env.optional("HOMEWARD_TRACE")),
         timezone=_check_timezone(env.text("HOMEWARD_TIMEZONE")),
         chat_rate_per_minute=env.integer("HOMEWARD_CHAT_RATE_PER_MINUTE", 1, 1000),
         simulator=_simulator(env.choice("HOMEWARD_SIMULATOR", SIMULATOR_CHOICES), telegram, twilio),

@@ -23,6 +23,9 @@ CANDIDATE_EXPORT_FIELDS = (
     "decided_at",
     "decided_by",
     "reason",
+    "outcome",
+    "outcome_at",
+    "outcome_by",
 )
 
 
@@ -44,7 +47,7 @@ def oldest_pending_candidates(db: Database) -> dict[str, datetime]:
 def decisions_since(db: Database, since: datetime) -> list[dict[str, Any]]:
     """Candidates decided since `since`: band, status and the two times, for review statistics."""
     query = {"status": {"$in": ["approved", "rejected"]}, "decided_at": {"$gte": since}}
-    fields = {"_id": 0, "band": 1, "status": 1, "created_at": 1, "decided_at": 1}
+    fields = {"_id": 0, "band": 1, "status": 1, "created_at": 1, "decided_at": 1, "outcome": 1}
     return list(db.candidates.find(query, fields))
 
 

@@ -63,6 +63,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("told_at", ASCENDING), ("decided_at", ASCENDING)], name="untold"),
         # A review decision updates by id and expected state (see photos' id_status).
         IndexModel([("_id", ASCENDING), ("status", ASCENDING)], name="id_status"),
+        # An outcome is set by id, expected state and the outcome read (storage/outcomes.py).
+        IndexModel([("_id", ASCENDING), ("status", ASCENDING), ("outcome", ASCENDING)], name="id_status_outcome"),
+        IndexModel([("created_at", ASCENDING)], name="created"),  # the funnel of a period, and exports
     ],
     "audit": [
         IndexModel([("target", ASCENDING), ("at", DESCENDING)], name="target_at"),

@@ -47,6 +47,7 @@ OPERATOR_PAGES = [
     "/exports/",
     "/metrics",
     "/simulator/",
+    "/outcomes",
 ]
 
 

@@ -47,6 +47,8 @@ RULES = {
     "review.queue": "viewer",
     "review.candidate": "viewer",
     "review.decision": "reviewer",
+    "outcomes.record": "reviewer",
+    "outcomes.index": "viewer",
     "cases.index": "viewer",
     "cases.case": "viewer",
     "cases.close": "reviewer",

@@ -16,6 +16,7 @@ import sys
 from config.process import start_process
 from core.faces.arcface import ModelMissing
 from search.gallery import warm_up
+from services import trace
 from services.queue import lanes
 from storage.connections import connect
 from workers import reconciler
@@ -27,6 +28,7 @@ MAINTENANCE_INTERVAL_S = 30
 
 def main() -> int:
     settings = start_process("worker")
+    trace.start(settings.trace_path, "worker")
     if not (settings.mongodb_uri and settings.redis_url):
         print("worker: MONGODB_URI and REDIS_URL must be set (`make run` sets them)", file=sys.stderr)
         return 2

@@ -1,0 +1,208 @@
+"""A viral appeal, measured: `homeward bench chat --rate R --seconds S [--sweep] [--workers N]`.
+
+Starts everything as `make run` does (the supervisor, embedded MongoDB and
+Redis, web, workers) in a temporary data dir with the real Telegram client
+pointed at the stand-in Bot API, then sends first messages ("hi") from
+distinct people through the real webhook at a steady rate (open loop: a send
+is due at its time whether or not earlier ones were answered, as people do).
+For each message it times the webhook's acknowledgement and the person's first
+reply at the stand-in, waits for the backlog to drain (or --drain-timeout),
+and prints one JSON line per rate: offered rate, sent, acknowledged, answered,
+answer p50/p95/p99/max, throughput (answers per second from the first send to
+the last answer), drain (seconds from the last send to the last answer) and
+the webhook's ack p50/p99. `--sweep` runs 15, 30, 60, 120 and 240 msg/s, each
+on a fresh stack. The figures mean little on a busy machine: the load average
+before the run is printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.chaos.people import BOT_TOKEN, SECRET
+from benchmarks.supervised import start_supervisor, wait_for_banner
+from infra.embedded import free_port
+from standins.server import BackgroundServer
+from standins.telegram_api import TelegramStandIn
+
+SWEEP = (15, 30, 60, 120, 240)
+FIRST_CHAT = 900_000_000
+
+
+@dataclass
+class Message:
+    chat: int
+    due: float  # when it was meant to be sent (time.time())
+    posted: float = 0.0
+    acked: float | None = None  # when the webhook answered 2xx
+
+
+@dataclass
+class Load:
+    rate: float
+    seconds: float
+    messages: list[Message] = field(default_factory=list)
+
+
+@contextmanager
+def running_stack(workers: int, data_dir: Path | None) -> Iterator[tuple[int, TelegramStandIn, Path]]:
+    """`make run` with the Telegram stand-in, in a fresh data dir: (web port, stand-in, data dir)."""
+    with ExitStack() as stack:
+        if data_dir is None:
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="homeward-chat-load-")))
+        data_dir.mkdir(parents=True, exist_ok=True)
+        telegram = TelegramStandIn(BOT_TOKEN)
+        telegram_url = stack.enter_context(BackgroundServer(telegram.app)).url
+        port = free_port()
+        env = {
+            "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+            "TELEGRAM_WEBHOOK_SECRET": SECRET,
+            "TELEGRAM_MODE": "webhook",
+            "TELEGRAM_API_BASE_URL": telegram_url,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "HOMEWARD_WORKERS": str(workers),
+        }
+        supervisor = start_supervisor(data_dir, port, env)
+        try:
+            wait_for_banner(data_dir / "run.log", supervisor)
+            yield port, telegram, data_dir
+        finally:
+            supervisor.send_signal(signal.SIGTERM)
+            try:
+                supervisor.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(supervisor.pid, signal.SIGKILL)
+
+
+def offer(port: int, load: Load, senders: int) -> None:
+    """Send `rate` first messages a second for `seconds`, each from a new person, each at its due time."""
+    count = round(load.rate * load.seconds)
+    start = time.time() + 0.5
+    load.messages = [Message(FIRST_CHAT + n, start + n / load.rate) for n in range(count)]
+    local = threading.local()
+
+    def send(message: Message) -> None:
+        delay = message.due - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        if not hasattr(local, "connection"):
+            local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        message.posted = time.time()
+        if _post(local.connection, _update(message.chat)):
+            message.acked = time.time()
+        else:
+            local.connection.close()
+            del local.connection
+
+    with ThreadPoolExecutor(max_workers=senders) as pool:
+        list(pool.map(send, load.messages))
+
+
+def _update(chat: int) -> bytes:
+    message = {
+        "message_id": 1,
+        "date": int(time.time()),
+        "chat": {"id": chat, "type": "private"},
+        "from": {"id": chat, "is_bot": False, "first_name": "Viral"},
+        "text": "hi",
+    }
+    return json.dumps({"update_id": chat, "message": message}).encode()
+
+
+def _post(connection: http.client.HTTPConnection, body: bytes) -> bool:
+    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
+    try:
+        connection.request("POST", "/webhooks/telegram", body, headers)
+        answer = connection.getresponse()
+        answer.read()
+        return 200 <= answer.status < 300
+    except (OSError, http.client.HTTPException):
+        return False
+
+
+def wait_for_answers(telegram: TelegramStandIn, load: Load, timeout: float) -> None:
+    """Until every acknowledged message's person has a reply, or `timeout` seconds after the last send."""
+    deadline = time.monotonic() + timeout
+    wanted = {m.chat for m in load.messages if m.acked is not None}
+    while time.monotonic() < deadline and not wanted <= telegram.by_chat.keys():
+        time.sleep(0.5)
+
+
+def figures(telegram: TelegramStandIn, load: Load) -> dict[str, Any]:
+    """The JSON line: what was offered, what came back, and how long people waited."""
+    first_reply = {chat: replies[0]["at"] for chat, replies in list(telegram.by_chat.items()) if replies}
+    waits = sorted(first_reply[m.chat] - m.posted for m in load.messages if m.chat in first_reply)
+    acks = sorted(m.acked - m.posted for m in load.messages if m.acked is not None)
+    sent_from, sent_to = load.messages[0].posted, max(m.posted for m in load.messages)
+    last_answer = max((first_reply[m.chat] for m in load.messages if m.chat in first_reply), default=None)
+    return {
+        "offered_per_s": load.rate,
+        "seconds": load.seconds,
+        "sent": len(load.messages),
+        "sent_per_s": round(len(load.messages) / max(sent_to - sent_from, 1e-9), 1),
+        "acknowledged": len(acks),
+        "answered": len(waits),
+        "answer_p50_s": _quantile(waits, 0.50),
+        "answer_p95_s": _quantile(waits, 0.95),
+        "answer_p99_s": _quantile(waits, 0.99),
+        "answer_max_s": round(waits[-1], 3) if waits else None,
+        "throughput_per_s": round(len(waits) / (last_answer - sent_from), 1) if last_answer else 0.0,
+        "drain_s": round(last_answer - sent_to, 2) if last_answer else None,
+        "ack_p50_s": _quantile(acks, 0.50),
+        "ack_p99_s": _quantile(acks, 0.99),
+    }
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    return round(values[min(len(values) - 1, int(len(values) * q))], 3) if values else None
+
+
+def measure(rate: float, args: argparse.Namespace) -> dict[str, Any]:
+    """One rate on a fresh stack: nothing left over from a previous rate slows this one."""
+    with running_stack(args.workers, args.data_dir) as (port, telegram, _):
+        load = Load(rate, args.seconds)
+        offer(port, load, args.senders)
+        wait_for_answers(telegram, load, args.drain_timeout)
+        return figures(telegram, load) | {"workers": args.workers, "load_before": args.load_before}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--rate", type=float, default=30, help="first messages per second (default 30)")
+    parser.add_argument("--seconds", type=float, default=30, help="how long to send (default 30)")
+    parser.add_argument("--sweep", action="store_true", help=f"run each of {', '.join(map(str, SWEEP))} msg/s")
+    parser.add_argument("--workers", type=int, default=2, help="HOMEWARD_WORKERS for the stack (default 2)")
+    parser.add_argument("--senders", type=int, default=64, help="threads posting webhooks (default 64)")
+    parser.add_argument("--drain-timeout", type=float, default=300, help="seconds to wait for the backlog")
+    parser.add_argument("--data-dir", type=Path, help="keep the data dir (run.log, the database) here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the stand-in's request lines would bury the figures
+    args.load_before = round(os.getloadavg()[0], 2)
+    for rate in SWEEP if args.sweep else (args.rate,):
+        print(json.dumps(measure(rate, args)), flush=True)
+        args.load_before = round(os.getloadavg()[0], 2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
