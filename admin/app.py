@@ -12,11 +12,13 @@ from admin import (
     auth,
     cases,
     exports,
+    found,
     health,
     images,
     jobs,
     media,
     metrics,
+    organisations,
     outcomes,
     review,
     simulator,
@@ -68,6 +70,8 @@ def create_app(settings: Settings | None = None, connections: Connections | None
         images,
         media,
         users,
+        organisations,
+        found,
         webhooks,
         simulator,
         metrics,
@@ -76,7 +80,7 @@ def create_app(settings: Settings | None = None, connections: Connections | None
     )
     for surface in surfaces:
         app.register_blueprint(surface.blueprint)
-    app.jinja_env.globals.update(current_user=auth.current_user, can=auth.can)
+    app.jinja_env.globals.update(current_user=auth.current_user, can=auth.can, home=auth.home)
     install_headers(app, settings)
     for unreachable in UNREACHABLE:
         app.register_error_handler(unreachable, _store_unreachable)

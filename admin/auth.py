@@ -1,4 +1,4 @@
-"""Login, logout and roles: viewer reads, reviewer decides, admin manages users.
+"""Login, logout and roles: registrar keeps its own found persons, viewer reads, reviewer decides, admin manages.
 
 A session holds the username, the account's session epoch at login and when
 it started; it stops working when the account is disabled, its epoch moves on
@@ -27,7 +27,7 @@ from admin.context import homeward
 from admin.security import on_site
 from storage.audit import audit
 from storage.connections import Database
-from storage.users import ROLES, authenticate, find_user, revoke_sessions, session_epoch
+from storage.users import PARTNER_ROLES, ROLES, authenticate, find_user, revoke_sessions, session_epoch
 
 blueprint = Blueprint("auth", __name__)
 REFUSED = "Wrong username or password, or the account is disabled. Check both, or ask an admin."
@@ -50,6 +50,34 @@ def require(role: str) -> Callable[[F], F]:
         return guarded  # type: ignore[return-value]
 
     return decorator
+
+
+def require_one_of(*roles: str) -> Callable[[F], F]:
+    """Only these roles, whatever their order: a page that is a registrar's work but not every operator's."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                return redirect(url_for("auth.login", next=request.full_path))
+            if user["role"] not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return guarded  # type: ignore[return-value]
+
+    return decorator
+
+
+def is_registrar(user: dict[str, Any] | None) -> bool:
+    """A partner organisation's account: it sees its own organisation's found persons and nothing of the operator's."""
+    return bool(user) and user["role"] in PARTNER_ROLES  # type: ignore[index]
+
+
+def home() -> str:
+    """Where a signed-in user starts: a registrar on their found persons, the operator's people on the overview."""
+    return url_for("found.index") if is_registrar(current_user()) else url_for("review.dashboard")
 
 
 def current_user() -> dict[str, Any] | None:
@@ -107,7 +135,8 @@ def login() -> Any:
         start_session(user)
         warn_of_failures(throttle.failures_since_login(connection, name))
         target = request.args.get("next", "")
-        return redirect(target if on_site(target) else url_for("review.dashboard"))
+        # The site's root is the overview, closed to a registrar: anyone sent from it starts on their own home.
+        return redirect(target if on_site(target) and target.rstrip("?") != "/" else home())
     return render_template("login.html")
 
 

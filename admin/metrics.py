@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from admin.auth import can
+from admin.auth import can, current_user
 from admin.context import Homeward, homeward
 from admin.overview import describe_duration, service_health
 from storage.candidates import pending_by_band
@@ -34,6 +34,8 @@ blueprint.add_app_template_global(describe_duration, "duration")
 def metrics() -> Any:
     services = homeward()
     if not (services.settings.metrics_open or _token_sent(services.settings.metrics_token) or can("viewer")):
+        if current_user() is not None:  # a partner's registrar: signed in, but the operator's figures are not theirs
+            return Response("The service's metrics are for the operator's people.\n", 403)
         return Response(
             "Send Authorization: Bearer <HOMEWARD_METRICS_TOKEN> or log in to the panel"
             " (HOMEWARD_METRICS_OPEN=1 opens /metrics to anyone).\n",

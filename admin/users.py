@@ -11,11 +11,13 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from admin import throttle
-from admin.auth import current_user, require, start_session
+from admin.auth import current_user, home, require, start_session
 from admin.context import homeward
 from storage.audit import audit, audited
 from storage.connections import Database
+from storage.organisations import find_organisation, is_operator, list_organisations
 from storage.users import (
+    PARTNER_ROLES,
     ROLES,
     NoSuchUser,
     UserExists,
@@ -34,8 +36,10 @@ blueprint = Blueprint("users", __name__, url_prefix="/users")
 @blueprint.get("/")
 @require("admin")
 def index() -> str:
-    rows = list_users(homeward().connections.db)
-    return render_template("users.html", rows=rows, roles=ROLES)
+    db = homeward().connections.db
+    organisations = list_organisations(db)
+    names = {org["_id"]: org["name"] for org in organisations}
+    return render_template("users.html", rows=list_users(db), roles=ROLES, organisations=organisations, names=names)
 
 
 @blueprint.post("/")
@@ -43,13 +47,18 @@ def index() -> str:
 def create() -> Any:
     db = homeward().connections.db
     name, role = request.form.get("username", "").strip(), request.form.get("role", "viewer")
+    chosen = find_organisation(db, request.form.get("organisation", "")) if request.form.get("organisation") else None
+    detail = role + (f" of {chosen['name']}" if chosen else "")
+    if role in PARTNER_ROLES and (chosen is None or is_operator(chosen)):
+        flash(f"Nothing created: a {role} belongs to a partner organisation; pick it under Organisation.")
+        return redirect(url_for("users.index"))
     try:
-        with audited(db, current_user()["username"], "create user", f"user:{name[:64]}", role):  # type: ignore[index]
-            create_user(db, name, request.form.get("password", ""), role)
+        with audited(db, current_user()["username"], "create user", f"user:{name[:64]}", detail):  # type: ignore[index]
+            create_user(db, name, request.form.get("password", ""), role, chosen["_id"] if chosen else None)
     except (UserExists, ValueError) as exc:
-        flash(str(exc))
+        flash(f"Nothing created: {exc}.")
     else:
-        flash(f"Created {role} {name}.")
+        flash(f"Created {role} {name}" + (f" of {chosen['name']}." if chosen else "."))
     return redirect(url_for("users.index"))
 
 
@@ -82,7 +91,7 @@ def reset_password(username: str) -> Any:
 
 
 @blueprint.route("/password", methods=["GET", "POST"])
-@require("viewer")
+@require("registrar")
 def own_password() -> Any:
     """Change your own password: the current one first; your other sessions end, this one goes on.
 
@@ -113,7 +122,7 @@ def own_password() -> Any:
             throttle.clear(connection, address, me)
             start_session(find_user(db, me))  # type: ignore[arg-type]
             flash("Password changed. Any other session of yours has ended.")
-            return redirect(url_for("review.dashboard"))
+            return redirect(home())
     return render_template("password.html"), 400
 
 

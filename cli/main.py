@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from cli import audit, bench, doctor, evaluation, keys, photos, reembed, telegram, users
+from cli import audit, bench, doctor, evaluation, keys, orgs, photos, reembed, telegram, users
 
 
 @click.group("homeward")
@@ -18,6 +18,7 @@ def group() -> None:
 
 group.add_command(users.create_user_command)
 group.add_command(users.user_group)
+group.add_command(orgs.org_group)
 group.add_command(photos.embed_command)
 group.add_command(reembed.reembed_command)
 group.add_command(doctor.doctor_command)

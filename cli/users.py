@@ -16,7 +16,9 @@ from cli import settings as cli_settings
 from infra.services import backing_services
 from storage.audit import audited
 from storage.connections import Database, connect
+from storage.organisations import NoSuchOrganisation, list_organisations, require_organisation
 from storage.users import (
+    PARTNER_ROLES,
     ROLES,
     NoSuchUser,
     UserExists,
@@ -32,7 +34,7 @@ CLI_USER = "cli"
 
 
 @contextmanager
-def _database() -> Iterator[Database]:
+def database() -> Iterator[Database]:
     settings = cli_settings.load()
     with backing_services(settings) as urls:
         connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url, settings.data_keys())
@@ -42,19 +44,34 @@ def _database() -> Iterator[Database]:
             connections.close()
 
 
+def _create_options(command):  # type: ignore[no-untyped-def]
+    command = click.password_option(help="At least 10 characters; asked for when not given.")(command)
+    command = click.option("--org", "org", default=None, help="the partner organisation of a registrar")(command)
+    command = click.option("--role", type=click.Choice(ROLES), default="reviewer", show_default=True)(command)
+    return click.argument("username")(command)
+
+
 @click.command("create-user")
-@click.argument("username")
-@click.option("--role", type=click.Choice(ROLES), default="reviewer", show_default=True)
-@click.password_option(help="At least 10 characters; asked for when not given.")
-def create_user_command(username: str, role: str, password: str) -> None:
-    """Create an account for the admin panel."""
-    with _database() as db:
+@_create_options
+def create_user_command(username: str, role: str, org: str | None, password: str) -> None:
+    """Create an account for the admin panel (the same as `homeward user create`)."""
+    _create(username, role, org, password)
+
+
+def _create(username: str, role: str, org: str | None, password: str) -> None:
+    if role in PARTNER_ROLES and not org:
+        raise click.ClickException(
+            f"a {role} belongs to a partner organisation: add --org NAME "
+            "(`homeward org list` shows them, `homeward org create NAME --kind shelter` makes one)"
+        )
+    with database() as db:
         try:
+            organisation = require_organisation(db, org)["_id"] if org else None
             with audited(db, CLI_USER, "create user", f"user:{username}", role):
-                create_user(db, username, password, role)
-        except (UserExists, ValueError) as exc:
+                create_user(db, username, password, role, organisation)
+        except (UserExists, NoSuchOrganisation, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
-    click.echo(f"created {role} {username!r}")
+    click.echo(f"created {role} {username!r}" + (f" of {org!r}" if org else ""))
 
 
 @click.group("user")
@@ -62,12 +79,21 @@ def user_group() -> None:
     """List, disable, enable, set the password of, or sign out an account of the admin panel."""
 
 
+@user_group.command("create")
+@_create_options
+def create_command(username: str, role: str, org: str | None, password: str) -> None:
+    """Create an account for the admin panel; a registrar needs --org, its partner organisation."""
+    _create(username, role, org, password)
+
+
 @user_group.command("list")
 def list_command() -> None:
-    """Every account: username, role, active or disabled."""
-    with _database() as db:
+    """Every account: username, role, active or disabled, organisation."""
+    with database() as db:
+        names = {org["_id"]: org["name"] for org in list_organisations(db)}
         for user in list_users(db):
-            click.echo(f"{user['username']}\t{user['role']}\t{'disabled' if user.get('disabled') else 'active'}")
+            state = "disabled" if user.get("disabled") else "active"
+            click.echo(f"{user['username']}\t{user['role']}\t{state}\t{names.get(user.get('organisation'), '')}")
 
 
 @user_group.command("disable")
@@ -104,7 +130,7 @@ def revoke_command(username: str) -> None:
 
 
 def _change(username: str, action: str, change: Callable[..., None], *args: Any) -> None:
-    with _database() as db:
+    with database() as db:
         try:
             with audited(db, CLI_USER, action, f"user:{username}"):
                 change(db, username, *args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ COMMANDS = (
     "doctor",
     "embed",
     "eval",
+    "org",
     "reembed",
     "rotate-key",
     "set-telegram-webhook",
@@ -121,3 +123,53 @@ def test_set_telegram_webhook_says_what_is_missing(settings: Settings) -> None:
     result = CliRunner(env=env_of(settings) | {"TELEGRAM_BOT_TOKEN": ""}).invoke(group, ["set-telegram-webhook"])
     assert result.exit_code != 0
     assert "set TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET and PUBLIC_BASE_URL first" in result.output
+
+
+def test_org_create_list_update_and_a_registrar_of_it(settings: Settings, db) -> None:  # type: ignore[no-untyped-def]
+    runner = CliRunner(env=env_of(settings))
+    made = runner.invoke(
+        group, ["org", "create", "Sunrise Shelter", "--kind", "shelter", "--phone", "+91 11 5550 1234"]
+    )
+    assert made.exit_code == 0, made.output
+    again = runner.invoke(group, ["org", "create", "Sunrise Shelter", "--kind", "ngo"])
+    assert again.exit_code != 0 and "already exists" in again.output
+    changed = runner.invoke(group, ["org", "update", "Sunrise Shelter", "--hours", "9-17", "--address", "12 Ring Road"])
+    assert changed.exit_code == 0, changed.output
+    nameless = runner.invoke(group, ["org", "update", "Sunrise Shelter", "--name", " "])
+    assert nameless.exit_code != 0 and "--name cannot be empty" in nameless.output
+    listed = runner.invoke(group, ["org", "list", "--json"])
+    shelter = next(org for org in json.loads(listed.output) if org["name"] == "Sunrise Shelter")
+    assert shelter == {
+        "name": "Sunrise Shelter",
+        "kind": "shelter",
+        "address": "12 Ring Road",
+        "phone": "+91 11 5550 1234",
+        "hours": "9-17",
+    }
+    table = runner.invoke(group, ["org", "list"]).output.splitlines()
+    assert table[0].split() == ["name", "kind", "address", "phone", "hours"]
+    assert any(line.startswith("Sunrise Shelter  shelter  12 Ring Road") for line in table)
+    no_org = runner.invoke(group, ["user", "create", "sita", "--role", "registrar", "--password", "a-long-password"])
+    assert no_org.exit_code != 0 and "add --org NAME" in no_org.output and "homeward org list" in no_org.output
+    unknown = runner.invoke(
+        group, ["user", "create", "sita", "--role", "registrar", "--org", "Nowhere", "--password", "a-long-password"]
+    )
+    assert unknown.exit_code != 0 and "no organisation named 'Nowhere'" in unknown.output
+    args = [
+        "user",
+        "create",
+        "sita",
+        "--role",
+        "registrar",
+        "--org",
+        "Sunrise Shelter",
+        "--password",
+        "a-long-password",
+    ]
+    assert runner.invoke(group, args).exit_code == 0
+    assert (
+        db.users.find_one({"username": "sita"})["organisation"]
+        == db.organisations.find_one({"name": "Sunrise Shelter"})["_id"]
+    )
+    assert "sita\tregistrar\tactive\tSunrise Shelter" in runner.invoke(group, ["user", "list"]).output
+    assert {"create organisation", "update organisation", "create user"} <= {e["action"] for e in db.audit.find()}
