@@ -21,6 +21,7 @@ from storage.gallery_changes import bump_gallery
 from storage.photos import Owner
 
 KIND = "found"  # the photos' and faces' owner kind
+MOST_ASKED_BY_NAME = 200  # above this many, open_found_references reads every open reference
 
 
 def found_owner(reference: str) -> Owner:
@@ -94,10 +95,16 @@ def is_found_open(db: Database, reference: str) -> bool:
 
 
 def open_found_references(db: Database, among: list[str] | None = None) -> set[str]:
-    """References of the open found persons (only those among `among`, when given): what matching may hold."""
-    if among is None:
-        return {str(reference) for reference in db.found_persons.distinct("reference", {"status": "open"})}
-    found = db.found_persons.find({"reference": {"$in": sorted(set(among))}}, {"_id": 0, "reference": 1, "status": 1})
+    """References of the open found persons (only those among `among`, when given): what matching may hold.
+
+    As storage/cases.py open_references: many asked for (a bulk import's faces) read every open reference
+    instead, as SecantusDB answers a long `$in` in time that grows faster than the list.
+    """
+    wanted = None if among is None else set(among)
+    if wanted is None or len(wanted) > MOST_ASKED_BY_NAME:
+        every_open = {str(reference) for reference in db.found_persons.distinct("reference", {"status": "open"})}
+        return every_open if wanted is None else every_open & wanted
+    found = db.found_persons.find({"reference": {"$in": sorted(wanted)}}, {"_id": 0, "reference": 1, "status": 1})
     return {str(f["reference"]) for f in found if f.get("status") == "open"}
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pymongo.database import Database
 
 from config import Settings
 from core.found.record import FoundPerson
@@ -13,7 +14,13 @@ from services.media_links import photo_token
 from services.queue import enqueue_photo_analysis
 from storage.candidates import review_queue
 from storage.connections import Connections
-from storage.found_persons import close_found_person, create_found_person, found_owner
+from storage.found_persons import (
+    MOST_ASKED_BY_NAME,
+    close_found_person,
+    create_found_person,
+    found_owner,
+    open_found_references,
+)
 from storage.organisations import create_organisation
 from storage.photos import save_photo
 from storage.users import create_user
@@ -178,3 +185,15 @@ def test_a_deceased_persons_photo_is_never_sent_to_the_family(harness: Harness, 
     for photo_id in photos:  # nor through a media link, whoever made it
         token = photo_token(harness.context.settings.secret_key, str(photo_id))
         assert harness.app.test_client().get(f"/media/{token}").status_code == 404
+
+
+def test_the_open_found_persons_among_many_asked_for(db: Database) -> None:
+    """What a worker's index keeps of a bulk import's faces: the open ones, whether asked by name or not."""
+    shelter = create_organisation(db, "Shelter South", "shelter")
+    references = [
+        create_found_person(db, shelter, FoundPerson(found_on=date.today()), f"test:{n}", "registrar") for n in range(3)
+    ]
+    close_found_person(db, references[0], "reunited", "registrar")
+    many = references + [f"FP-NONE{n}" for n in range(MOST_ASKED_BY_NAME)]
+    assert open_found_references(db, references) == open_found_references(db, many) == set(references[1:])
+    assert open_found_references(db) == set(references[1:])
