@@ -8,13 +8,14 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from flask import Blueprint, Response, abort
 
-from admin.auth import current_user, require
+from admin.auth import can, current_user, require
 from admin.context import homeward
 from core.faces.crops import face_crop, photo_with_boxes
 from core.faces.images import decode_photo, turn
 from storage.audit import audit
-from storage.candidates import sighting_faces_shown
+from storage.candidates import found_faces_shown, sighting_faces_shown
 from storage.faces import faces_of_photo, find_face
+from storage.found_persons import find_found_person
 from storage.photos import find_photo, photo_bytes
 
 blueprint = Blueprint("images", __name__, url_prefix="/images")
@@ -55,14 +56,22 @@ def _face_and_pixels(face_id: str, shown: str) -> tuple[dict[str, Any], Any]:
 
 
 def _shown_in_panel(db: Any, owner: dict[str, str]) -> bool:
-    """Only faces some page shows: a case's, and a sighting's while a candidate shows them.
+    """Only faces some page shows: a case's, and a sighting's or found person's while a candidate shows them.
 
     Never a draft's (a photo sent in an unfinished report), whose id no page gives but anyone may guess; nor a
-    sighting's past HOMEWARD_KEEP_DECIDED_IMAGES_DAYS after its decisions.
+    sighting's past HOMEWARD_KEEP_DECIDED_IMAGES_DAYS after its decisions. A deceased found person's only to
+    reviewers and admins (the candidate page shows a viewer none either).
     """
     if owner["kind"] == "case":
         return True
+    if owner["kind"] == "found":
+        return found_faces_shown(db, owner["id"]) and _may_see_found(db, owner["id"])
     return owner["kind"] == "sighting" and sighting_faces_shown(db, owner["id"])
+
+
+def _may_see_found(db: Any, reference: str) -> bool:
+    person = find_found_person(db, reference)
+    return person is not None and (person.get("condition") != "deceased" or can("reviewer"))
 
 
 def _jpeg(data: bytes) -> Response:

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, abort
 
 from admin.context import homeward
 from services.media_links import LinkExpired, LinkInvalid, photo_of
+from storage.found_persons import find_found_person
 from storage.photos import find_photo, photo_bytes
 
 blueprint = Blueprint("media", __name__, url_prefix="/media")
@@ -32,14 +33,22 @@ def photo(token: str) -> Any:
         found = find_photo(services.connections.db, photo_id)
     except InvalidId:
         found = None
-    if found is None:
-        abort(404)  # erased since the link was made
+    if found is None or _deceased_persons(found):
+        abort(404)  # erased since the link was made (or, whatever made the link, a deceased person's photo)
     data = photo_bytes(services.connections.db, found)
     return Response(
         data,
         mimetype=_content_type(data, found.get("content_type") or ""),
         headers={"Cache-Control": "private, no-store"},
     )
+
+
+def _deceased_persons(photo: dict[str, Any]) -> bool:
+    """A photo of a person an organisation recorded as deceased: never sent to a family (services/approval.py)."""
+    if photo["owner"]["kind"] != "found":
+        return False
+    person = find_found_person(homeward().connections.db, photo["owner"]["id"])
+    return person is None or person.get("condition") == "deceased"
 
 
 def _content_type(data: bytes, stored: str) -> str:

@@ -13,7 +13,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from admin.auth import current_user, require
+from admin.auth import can, current_user, require
 from admin.context import homeward
 from admin.overview import review_stats, service_health
 from core.conversation.answers import describe_place, describe_time
@@ -23,6 +23,7 @@ from services import metrics
 from services.approval import tell_family
 from storage.audit import audit, history
 from storage.candidates import (
+    candidate_kind,
     decide,
     find_candidate,
     overdue_strong,
@@ -31,6 +32,8 @@ from storage.candidates import (
 )
 from storage.cases import case_names, find_case, find_sighting, open_counts
 from storage.faces import faces_of_owner
+from storage.found_persons import find_found_person, found_owner
+from storage.organisations import find_organisation
 from storage.outbox import delivery_status, failed_outbound
 from storage.photos import Owner
 
@@ -84,19 +87,9 @@ def candidate(candidate_id: str) -> str:
     db = homeward().connections.db
     found = _candidate(candidate_id)
     case = find_case(db, found["case"])
-    sighting = find_sighting(db, found["sighting"])
-    if case is None or sighting is None:
+    if case is None:
         abort(404)
-    sighting_faces = (
-        []
-        if found.get("images_dropped_at")
-        else faces_of_owner(
-            db,
-            Owner("sighting", sighting["reference"]),
-            except_face=found["sighting_face_id"],
-            engine=homeward().settings.face_engine,
-        )
-    )
+    seen = _found_side(found) if candidate_kind(found) == "found" else _sighting_side(found, case)
     told = delivery_status(db, found["family_message_id"]) if found.get("family_message_id") else None
     if told and told.get("error"):
         told["error"] = _without_numbers(told["error"])
@@ -105,18 +98,55 @@ def candidate(candidate_id: str) -> str:
         "candidate.html",
         c=found,
         case=case,
-        sighting=sighting,
-        sighting_place=describe_place(sighting.get("place")),
-        sighting_time=describe_time(sighting),
         case_place=describe_place(case.get("place")),
         case_time=describe_time(case),
-        apart=_apart(case, sighting),
-        others=sighting_faces,
         delivery=told,
         reasons=REJECT_REASONS,
         outcomes=OUTCOMES,
         history=history(db, [f"candidate:{candidate_id}"]),
+        **seen,
     )
+
+
+def _sighting_side(found: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
+    """What the page shows of a sighting candidate's other side: the sighting, its place and time, its other faces."""
+    db = homeward().connections.db
+    sighting = find_sighting(db, found["sighting"])
+    if sighting is None:
+        abort(404)
+    return {
+        "sighting": sighting,
+        "sighting_place": describe_place(sighting.get("place")),
+        "sighting_time": describe_time(sighting),
+        "apart": _apart(case, sighting),
+        "others": _other_faces(found, Owner("sighting", sighting["reference"])),
+        "show_seen_faces": not found.get("images_dropped_at"),
+    }
+
+
+def _found_side(found: dict[str, Any]) -> dict[str, Any]:
+    """A found candidate's other side: the record and the organisation holding the person.
+
+    A deceased person's photos are shown to reviewers and admins only, never to viewers (admin/images.py agrees).
+    """
+    db = homeward().connections.db
+    person = find_found_person(db, found["found"])
+    if person is None:
+        abort(404)
+    shown = not found.get("images_dropped_at") and (person.get("condition") != "deceased" or can("reviewer"))
+    return {
+        "person": person,
+        "organisation": find_organisation(db, person["organisation"]) or {},
+        "others": _other_faces(found, found_owner(person["reference"])) if shown else [],
+        "show_seen_faces": shown,
+    }
+
+
+def _other_faces(found: dict[str, Any], owner: Owner) -> list[dict[str, Any]]:
+    if found.get("images_dropped_at"):
+        return []
+    engine = homeward().settings.face_engine
+    return faces_of_owner(homeward().connections.db, owner, except_face=found["sighting_face_id"], engine=engine)
 
 
 @blueprint.post("/candidates/<candidate_id>/decide")

@@ -1,4 +1,5 @@
-"""What matching searches: the open cases' faces (IndexedGallery) and recent sightings' faces (SightingIndex).
+"""What matching searches: the open cases' faces (IndexedGallery), recent sightings' faces (SightingIndex) and
+open found persons' faces (FoundIndex).
 
 Each is a replica of MongoDB held by the worker (`search/replica.py`), loaded at start (`warm_up`) and brought
 up to date before every search.
@@ -75,13 +76,18 @@ class IndexedGallery:
         return [(hit, best[hit.case][2]) for hit in keep_best(hits, top_k)]
 
 
-class SightingIndex:
-    """The sighting faces of the last MATCH_LOOKBACK_DAYS: what a new case's photo is searched against."""
+class SeenIndex:
+    """Faces of people seen somewhere, followed from MongoDB: what a new case's photo is searched against."""
 
     def __init__(
-        self, db: Database, lookback: timedelta, snapshot_dir: Path | None = None, index_kind: str = "auto"
+        self,
+        db: Database,
+        kind: str,
+        lookback: timedelta | None = None,
+        snapshot_dir: Path | None = None,
+        index_kind: str = "auto",
     ) -> None:
-        self.faces = FollowedFaces(db, "sighting", snapshot_dir, index_kind, lookback)
+        self.faces = FollowedFaces(db, kind, snapshot_dir, index_kind, lookback)
 
     def __len__(self) -> int:
         return len(self.faces)
@@ -89,11 +95,27 @@ class SightingIndex:
     def within(
         self, vector: np.ndarray, max_distance: float, limit: int, engine: str = DEFAULT_ENGINE
     ) -> list[tuple[ObjectId, str, float]]:
-        """Sighting faces within max_distance of this face (at most `limit`, closest first)."""
+        """Faces within max_distance of this face (at most `limit`, closest first): (face id, owner, distance)."""
         return self.faces.search(vector, limit, max_distance, engine)
 
     def refresh(self) -> None:
         self.faces.refresh()
+
+
+class SightingIndex(SeenIndex):
+    """The sighting faces of the last MATCH_LOOKBACK_DAYS."""
+
+    def __init__(
+        self, db: Database, lookback: timedelta, snapshot_dir: Path | None = None, index_kind: str = "auto"
+    ) -> None:
+        super().__init__(db, "sighting", lookback, snapshot_dir, index_kind)
+
+
+class FoundIndex(SeenIndex):
+    """The open found persons' faces, with no lookback: an institution may hold someone for years."""
+
+    def __init__(self, db: Database, snapshot_dir: Path | None = None, index_kind: str = "auto") -> None:
+        super().__init__(db, "found", None, snapshot_dir, index_kind)
 
 
 class Followed(Protocol):

@@ -1,4 +1,4 @@
-"""Each worker's replica of the faces it matches against: open cases' faces, and recent sightings' faces.
+"""Each worker's replica of the faces it matches against: open cases', recent sightings' and open found persons' faces.
 
 MongoDB is the source of truth; a worker holds a vector index of each kind
 (`search/vector_index.py`: exact when small, approximate when large) and
@@ -6,8 +6,9 @@ follows changes before every search, without full reloads:
 
 - new faces by their `matchable_since` stamp (a little slack for clock skew;
   faces already held are skipped);
-- removals from the `gallery_changes` log: closing or erasing a case (or
-  erasing a sighting) names the references, and exactly their faces leave;
+- removals from the `gallery_changes` log: closing or erasing a case or a
+  found person (or erasing a sighting) names the references, and exactly
+  their faces leave;
 - sighting faces older than `MATCH_LOOKBACK_DAYS` age out.
 
 Faces of different engines are never compared: each engine has its own
@@ -36,6 +37,7 @@ from search.vector_index import make_index, needs_rebuild, rebuilt
 from storage.cases import open_references
 from storage.connections import Database
 from storage.faces import bytes_to_vector, count_matchable_faces, matchable_faces
+from storage.found_persons import open_found_references
 from storage.gallery_changes import GALLERY_CHANGES_KEPT, gallery_instance, gallery_removals
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,10 @@ PROGRESS_EVERY = 5.0  # seconds between progress lines of a rebuild
 REBUILD_BATCH = 10_000
 AGE_EVERY = 60.0  # seconds between looks for sighting faces past the lookback
 STATE_FORMAT = 1
+# Which field of a removal names each kind's owners (entries older than found persons have no `found`).
+REMOVED = {"case": "cases", "sighting": "sightings", "found": "found"}
+# The kinds held only while their owner is open, and how to know which owners are.
+OPEN_ONLY = {"case": open_references, "found": open_found_references}
 
 
 def engine_of(face: dict[str, Any]) -> str:
@@ -62,7 +68,10 @@ def face_vector(face: dict[str, Any]) -> np.ndarray:
 
 
 class FollowedFaces:
-    """The faces of one kind ("case": open cases; "sighting": found within the lookback), followed from MongoDB."""
+    """The faces of one kind followed from MongoDB.
+
+    "case": open cases'; "sighting": those found within the lookback; "found": open found persons' (no lookback).
+    """
 
     def __init__(
         self,
@@ -173,13 +182,13 @@ class FollowedFaces:
         found_since = self._cutoff()
         total = count_matchable_faces(self._db, self.kind, found_since=found_since)
         log.info("%s index: rebuilding from MongoDB (%d faces)", self.kind, total)
-        open_cases = open_references(self._db) if self.kind == "case" else None
+        open_owners = self._open_owners()
         # Columns per engine, filled a batch at a time: a million face documents at once would not fit.
         columns: dict[str, tuple[list[ObjectId], list[str], list[datetime], list[np.ndarray]]] = {}
         batch: list[dict[str, Any]] = []
         last_line = time.monotonic()
         for read, face in enumerate(matchable_faces(self._db, self.kind, found_since=found_since), 1):
-            if (open_cases is None or face["owner"]["id"] in open_cases) and self._known(face):
+            if (open_owners is None or face["owner"]["id"] in open_owners) and self._known(face):
                 batch.append(face)
             if len(batch) >= REBUILD_BATCH:
                 _gather(columns, batch)
@@ -209,7 +218,7 @@ class FollowedFaces:
             if change["seq"] in self._seen_removals:
                 continue
             self._seen_removals[change["seq"]] = seconds(change["at"])
-            owners = change["sightings"] if self.kind == "sighting" else change["cases"]
+            owners = change.get(REMOVED[self.kind], [])
             if owners is None:
                 rebuild = True
             elif owners:
@@ -232,9 +241,9 @@ class FollowedFaces:
         cutoff = self._cutoff()
         if cutoff is not None:
             fresh = [face for face in fresh if face["created_at"].replace(tzinfo=UTC) >= cutoff]
-        if fresh and self.kind == "case":
-            open_cases = open_references(self._db, among=[face["owner"]["id"] for face in fresh])
-            fresh = [face for face in fresh if face["owner"]["id"] in open_cases]
+        if fresh and self.kind in OPEN_ONLY:
+            open_owners = self._open_owners([face["owner"]["id"] for face in fresh])
+            fresh = [face for face in fresh if face["owner"]["id"] in open_owners]
         by_engine: dict[str, list[dict[str, Any]]] = {}
         for face in fresh:
             by_engine.setdefault(engine_of(face), []).append(face)
@@ -260,6 +269,10 @@ class FollowedFaces:
         assert cutoff is not None
         if sum(faces.remove_found_before(cutoff) for faces in self.engines.values()):
             self._changed_at = time.monotonic()
+
+    def _open_owners(self, among: list[str] | None = None) -> set[str] | None:
+        """The open owners (among these), for the kinds whose closed owners leave matching; None for the others."""
+        return OPEN_ONLY[self.kind](self._db, among) if self.kind in OPEN_ONLY else None
 
     def _cutoff(self) -> datetime | None:
         return datetime.now(UTC) - self._lookback if self._lookback is not None else None

@@ -1,9 +1,14 @@
-"""After a candidate is approved: tell the family (with the sighting photo).
+"""After a candidate is approved: tell the family (with the sighting photo, or whom to contact for a found person).
 
 The citizen who sent the sighting hears nothing more: a message sent only when a reviewer approves would tell
 them that the person they saw is a confirmed missing-person case. They were thanked when the sighting was
 recorded, the same for every sighting (tests/test_admin_access.py checks that an approval changes nothing
 for them).
+
+A found-person candidate tells the family which organisation holds a person who may be their relative, its
+contact details and the references to quote, with the found person's photo; a deceased person's record gets a
+message written for it and never a photo. The found record keeps `families_told` (which case, when) for its
+organisation's registrars (their notifications page).
 
 Run by the panel right after its atomic claim, and by the reconciler for an
 approved candidate without the `told_at` record (the panel crashed between the
@@ -17,13 +22,15 @@ from typing import Any
 from bson import ObjectId
 from rq import Queue
 
-from core.conversation.answers import family_answer
+from core.conversation.answers import family_answer, found_person_answer
 from core.conversation.catalog import render
 from services.queue import enqueue_outbox
-from storage.candidates import find_candidate, note_family_message, note_told
+from storage.candidates import candidate_kind, find_candidate, note_family_message, note_told
 from storage.cases import find_case, find_sighting
 from storage.connections import Database
 from storage.contacts import find_contact, language_of
+from storage.found_persons import find_found_person, note_family_told
+from storage.organisations import find_organisation
 from storage.outbox import queue_outbound
 
 
@@ -38,6 +45,8 @@ def tell_family(db: Database, queue: Queue, candidate_id: ObjectId) -> bool:
 
 
 def _queue_messages(db: Database, queue: Queue, candidate: dict[str, Any]) -> bool:
+    if candidate_kind(candidate) == "found":
+        return _queue_found_message(db, queue, candidate)
     case = find_case(db, candidate["case"])
     sighting = find_sighting(db, candidate["sighting"])
     family = find_contact(db, case["reporter"]) if case else None
@@ -54,5 +63,30 @@ def _queue_messages(db: Database, queue: Queue, candidate: dict[str, Any]) -> bo
         about=case["reference"],
     )
     note_family_message(db, candidate["_id"], message_id)
+    enqueue_outbox(queue, str(message_id))
+    return True
+
+
+def _queue_found_message(db: Database, queue: Queue, candidate: dict[str, Any]) -> bool:
+    """The family hears whom to contact; the found record notes that they were told (for its registrars)."""
+    case = find_case(db, candidate["case"])
+    person = find_found_person(db, candidate["found"])
+    family = find_contact(db, case["reporter"]) if case else None
+    if case is None or person is None or family is None:
+        return False  # erased meanwhile: there is nobody left to tell
+    organisation = find_organisation(db, person["organisation"]) or {}
+    deceased = person.get("condition") == "deceased"
+    message_id = queue_outbound(
+        db,
+        family["contact"],
+        family["channel"],
+        family["chat_id"],
+        render(found_person_answer(case, person, organisation), language_of(db, family["contact"])),
+        photo_id=None if deceased else candidate["sighting_photo_id"],  # never a deceased person's photo
+        source=f"approve:{candidate['_id']}",
+        about=case["reference"],
+    )
+    note_family_message(db, candidate["_id"], message_id)
+    note_family_told(db, person["reference"], candidate["_id"], case["reference"])
     enqueue_outbox(queue, str(message_id))
     return True

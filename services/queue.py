@@ -130,17 +130,17 @@ def enqueue_outbox_at(queue: Queue, outbox_id: str, when: datetime, attempt: int
 
 
 def enqueue_matching(queue: Queue, photo_id: str) -> None:
-    """Search the faces of an analysed case or sighting photo; safe to queue twice."""
+    """Search the faces of an analysed case, sighting or found-person photo; safe to queue twice."""
     _put(queue, Job.MATCH_PHOTO, photo_id, PHOTO_RETRY, 600)
 
 
 def match_when_owned(queue: Queue, owner: dict[str, str], photo_ids: Sequence[Any]) -> None:
-    """Queue matching for analysed photos that belong to a case or sighting; a draft's wait until it is submitted.
+    """Queue matching for analysed photos of a case, sighting or found person; a draft's wait until it is submitted.
 
     The one place that decides when a photo is matched: after its analysis (jobs), and when a draft whose photos
     were already analysed becomes a case or sighting (effects). The reconciler re-queues what this missed.
     """
-    if owner["kind"] in ("case", "sighting"):
+    if owner["kind"] in ("case", "sighting", "found"):
         for photo_id in photo_ids:
             enqueue_matching(queue, str(photo_id))
 

@@ -1,4 +1,14 @@
-"""Candidate matches: a (case, sighting face) pair for a reviewer, created once, decided once."""
+"""Candidate matches: a (case, seen face) pair for a reviewer, created once, decided once.
+
+Two kinds (`kind`): "sighting" (a citizen's sighting; candidates stored before kinds existed have no `kind` and
+are sightings) and "found" (a person an organisation holds, storage/found_persons.py). Both keep the other side's
+face in the same fields, `sighting_face_id` and `sighting_photo_id`, so the unique pair index (case,
+sighting_face_id) and the top-k per face hold for both; a sighting candidate names its sighting in `sighting`, a
+found one names its found person in `found` instead (and has no `sighting`).
+
+`flags` (core/found/consistency.py) are what the two sides say that cannot both be true, stored when the pair
+is recorded; `flagged` (0 or 1) lets the review queue put flagged pairs after the unflagged of the same band.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +23,24 @@ from pymongo.errors import DuplicateKeyError
 from core.faces.matching import BAND_ORDER, band_rank
 from storage.updates import update_then_read
 
+KINDS = ("sighting", "found")
+
 
 def record_candidate(
-    db: Database, case: str, case_face: dict[str, Any], sighting_face: dict[str, Any], distance: float, band: str
+    db: Database,
+    case: str,
+    case_face: dict[str, Any],
+    sighting_face: dict[str, Any],
+    distance: float,
+    band: str,
+    flags: list[dict[str, str]] | None = None,
 ) -> bool:
     """Create the pair or improve its score; False when nothing changed.
 
     A pair is never created twice (unique index) and a decided pair never
     changes. Which pairs to record (the top-k cap) is the caller's policy.
     The band's rank is stored with it: the review queue sorts on it.
+    The seen face's owner kind ("sighting" or "found") is the candidate's kind.
     """
     fields = {
         "case_face_id": case_face["_id"],
@@ -31,10 +50,14 @@ def record_candidate(
         "band_rank": band_rank(band),
     }
     try:
+        kind = sighting_face["owner"]["kind"]
+        seen = {"kind": kind, ("found" if kind == "found" else "sighting"): sighting_face["owner"]["id"]}
         db.candidates.insert_one(
             {
                 "case": case,
-                "sighting": sighting_face["owner"]["id"],
+                **seen,
+                "flags": flags or [],
+                "flagged": 1 if flags else 0,
                 "sighting_face_id": sighting_face["_id"],
                 "sighting_photo_id": sighting_face["photo_id"],
                 "status": "pending",
@@ -88,8 +111,12 @@ def note_told(db: Database, candidate_id: ObjectId) -> None:
 
 
 def review_queue(db: Database, skip: int, limit: int) -> list[dict[str, Any]]:
-    """Pending candidates, strong band first (the core's band rank), then oldest first."""
-    order = [("band_rank", ASCENDING), ("created_at", ASCENDING)]
+    """Pending candidates, strong band first (the core's band rank), flagged after unflagged, then oldest first.
+
+    A flag never hides a candidate: it only waits behind the unflagged ones of its band (those recorded before
+    flags existed have no `flagged` and sort as unflagged).
+    """
+    order = [("band_rank", ASCENDING), ("flagged", ASCENDING), ("created_at", ASCENDING)]
     return list(db.candidates.find({"status": "pending"}).sort(order).skip(skip).limit(limit))
 
 
@@ -102,6 +129,16 @@ def overdue_strong(db: Database, before: datetime, limit: int = 20) -> list[dict
     """Strong candidates still pending since before `before`, oldest first: the ones to escalate."""
     query = {"status": "pending", "band": "strong", "created_at": {"$lt": before}}
     return list(db.candidates.find(query).sort("created_at", ASCENDING).limit(limit))
+
+
+def candidate_kind(candidate: dict[str, Any]) -> str:
+    """A candidate's kind: those stored before found persons existed are sightings."""
+    return str(candidate.get("kind") or "sighting")
+
+
+def found_faces_shown(db: Database, found: str) -> bool:
+    """Whether a candidate of this found person shows its faces (none was decided too long ago, or one waits)."""
+    return db.candidates.find_one({"found": found, "images_dropped_at": None}, {"_id": 1}) is not None
 
 
 def candidates_of_case(db: Database, case: str) -> list[dict[str, Any]]:
@@ -120,10 +157,12 @@ def pending_per_case(db: Database) -> dict[str, int]:
     return {row["_id"]: row["n"] for row in grouped}
 
 
-def erase_candidates(db: Database, cases: list[str], sightings: list[str]) -> int:
-    return db.candidates.delete_many(
-        {"$or": [{"case": {"$in": cases}}, {"sighting": {"$in": sightings}}]}
-    ).deleted_count
+def erase_candidates(db: Database, cases: list[str], sightings: list[str], found: list[str] | None = None) -> int:
+    """Delete every candidate of these cases, sightings and found persons."""
+    either = [{"case": {"$in": cases}}, {"sighting": {"$in": sightings}}]
+    if found:
+        either.append({"found": {"$in": found}})
+    return db.candidates.delete_many({"$or": either}).deleted_count
 
 
 def rank_unranked(db: Database) -> int:

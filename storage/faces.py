@@ -24,6 +24,8 @@ from core.faces.engines import DEFAULT_ENGINE, ENGINES
 from storage.photos import Owner
 from storage.sealing import FACE_ENCODING, Keyring, is_sealed, keyring
 
+# The owner kinds whose faces take part in matching (stamped `matchable_since`): drafts' and the command line's never.
+MATCHED_KINDS = ("case", "sighting", "found")
 # What matching needs of a face: its vector, whose it is, and which photo shows it.
 MATCH_FIELDS = {"encoding": 1, "owner": 1, "photo_id": 1, "engine": 1}
 # The lengths of plain (unsealed, stored before encryption) vectors: 4 bytes a dimension, per engine.
@@ -88,7 +90,7 @@ def store_faces(
                     "quality_reason": face.quality_reason,
                     "encoding": sealed_vector(face.encoding),
                     "created_at": created_at or now,
-                    **({"matchable_since": now} if photo["owner"]["kind"] in ("case", "sighting") else {}),
+                    **({"matchable_since": now} if photo["owner"]["kind"] in MATCHED_KINDS else {}),
                 }
             },
             upsert=True,
@@ -110,13 +112,13 @@ def drop_faces_if_photo_gone(db: Database, photo_id: ObjectId) -> int:
 def follow_photos(db: Database, photo_ids: Sequence[ObjectId], owner: dict[str, str]) -> None:
     """The one way faces change owner: they follow their photos (a draft's to its case or sighting).
 
-    Case and sighting faces are stamped as matchable from now, so the workers' indexes take them in. Called by
-    whoever moved the photos, and again by the jobs that may have raced with that move (analysis, matching).
+    Case, sighting and found-person faces are stamped as matchable from now, so the workers' indexes take them in.
+    Called by whoever moved the photos, and again by the jobs that may have raced with that move (analysis, matching).
     """
     if not photo_ids:
         return
     update: dict[str, Any] = {"owner": owner}
-    if owner["kind"] in ("case", "sighting"):
+    if owner["kind"] in MATCHED_KINDS:
         update["matchable_since"] = datetime.now(UTC)
     # Found by photo alone (an index's first field) and the owner compared here: with the owner in the filter
     # SecantusDB scans every face (tests/test_query_plans.py).
@@ -190,7 +192,7 @@ def recent_sighting_faces(db: Database, since: datetime, engine: str = DEFAULT_E
 def matchable_faces(
     db: Database, kind: str, stamped_since: datetime | None = None, found_since: datetime | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Case or sighting faces good enough to match, streamed: what a worker's vector index is built from.
+    """Case, sighting or found-person faces good enough to match, streamed: what a worker's vector index is built from.
 
     Only those stamped matchable since `stamped_since` (new ones), or found since `found_since`, when given.
     """

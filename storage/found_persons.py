@@ -17,9 +17,11 @@ from pymongo.database import Database
 from core.conversation.references import FOUND_PREFIX
 from core.found.record import CLOSED_REASONS, FoundPerson
 from storage.cases import insert_with_reference
+from storage.gallery_changes import bump_gallery
 from storage.photos import Owner
 
 KIND = "found"  # the photos' and faces' owner kind
+MOST_ASKED_BY_NAME = 200  # above this many, open_found_references reads every open reference
 
 
 def found_owner(reference: str) -> Owner:
@@ -70,7 +72,10 @@ def list_found_persons(
 
 
 def close_found_person(db: Database, reference: str, reason: str, by: str) -> bool:
-    """Close an open record (reunited, transferred, died, other); False when it was not open."""
+    """Close an open record (reunited, transferred, died, other); False when it was not open.
+
+    Its faces leave matching: every worker's found-person index drops them (storage/gallery_changes.py).
+    """
     if reason not in CLOSED_REASONS:
         raise ValueError(f"reason must be one of {', '.join(CLOSED_REASONS)}")
     now = datetime.now(UTC)
@@ -78,4 +83,36 @@ def close_found_person(db: Database, reference: str, reason: str, by: str) -> bo
         {"reference": reference, "status": "open"},
         {"$set": {"status": "closed", "closed_reason": reason, "closed_by": by, "closed_at": now}},
     )
+    if result.modified_count:
+        bump_gallery(db, cases=[], found=[reference])  # cases=[]: no case left (None would rebuild every index)
     return result.modified_count == 1
+
+
+def is_found_open(db: Database, reference: str) -> bool:
+    """Whether this found person is still matched (by reference alone, its unique index; status checked here)."""
+    found = db.found_persons.find_one({"reference": reference}, {"status": 1})
+    return found is not None and found.get("status") == "open"
+
+
+def open_found_references(db: Database, among: list[str] | None = None) -> set[str]:
+    """References of the open found persons (only those among `among`, when given): what matching may hold.
+
+    As storage/cases.py open_references: many asked for (a bulk import's faces) read every open reference
+    instead, as SecantusDB answers a long `$in` in time that grows faster than the list.
+    """
+    wanted = None if among is None else set(among)
+    if wanted is None or len(wanted) > MOST_ASKED_BY_NAME:
+        every_open = {str(reference) for reference in db.found_persons.distinct("reference", {"status": "open"})}
+        return every_open if wanted is None else every_open & wanted
+    found = db.found_persons.find({"reference": {"$in": sorted(wanted)}}, {"_id": 0, "reference": 1, "status": 1})
+    return {str(f["reference"]) for f in found if f.get("status") == "open"}
+
+
+def note_family_told(db: Database, reference: str, candidate: ObjectId, case: str) -> None:
+    """Record on the found person that a family was told of them (once per candidate): what its registrars see."""
+    # By reference alone (its unique index) and the list checked here: SecantusDB scans for both together.
+    found = db.found_persons.find_one({"reference": reference}, {"families_told": 1})
+    if found is None or any(told["candidate"] == candidate for told in found.get("families_told", [])):
+        return
+    told = {"candidate": candidate, "case": case, "at": datetime.now(UTC)}
+    db.found_persons.update_one({"reference": reference}, {"$push": {"families_told": told}})

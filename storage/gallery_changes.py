@@ -1,4 +1,5 @@
-"""The removal log the workers' face replicas follow (search/replica.py): which cases' and sightings' faces left.
+"""The removal log the workers' face replicas follow (search/replica.py): which cases', sightings' and found persons'
+faces left.
 
 Kept by storage because storage's own removals (closing, erasure, retention) write it; only ids, for a day.
 """
@@ -22,8 +23,12 @@ GALLERY_INSTANCE = "gallery:instance"
 GALLERY_CHANGES_KEPT = timedelta(days=1)
 
 
-def bump_gallery(db: Database, cases: Sequence[str] | None = None, sightings: Sequence[str] = ()) -> None:
-    """Tell every worker's vector indexes that these cases' and sightings' faces left matching (closed or erased).
+def bump_gallery(
+    db: Database, cases: Sequence[str] | None = None, sightings: Sequence[str] = (), found: Sequence[str] = ()
+) -> None:
+    """Tell every worker's vector indexes that these cases', sightings' and found persons' faces left matching.
+
+    (Closed or erased.) Entries written before found persons existed have no `found`: none of theirs left.
 
     Each worker removes just those faces. Without `cases` (None), the workers
     cannot know which faces went and rebuild their indexes from the database:
@@ -31,7 +36,8 @@ def bump_gallery(db: Database, cases: Sequence[str] | None = None, sightings: Se
     """
     seq = next_number(db.counters, GALLERY_COUNTER)
     now = datetime.now(UTC)
-    change = {"seq": seq, "at": now, "cases": None if cases is None else list(cases), "sightings": list(sightings)}
+    cases_left = None if cases is None else list(cases)
+    change = {"seq": seq, "at": now, "cases": cases_left, "sightings": list(sightings), "found": list(found)}
     db.gallery_changes.insert_one(change)
     db.gallery_changes.delete_many({"at": {"$lt": now - GALLERY_CHANGES_KEPT}})  # ids only, and only for a while
 
@@ -42,7 +48,7 @@ def gallery_version(db: Database) -> int:
 
 
 def gallery_removals(db: Database, since: datetime) -> list[dict[str, Any]]:
-    """Removals recorded since then, oldest first: `cases` and `sightings` references (`cases` None: all)."""
+    """Removals recorded since then, oldest first: `cases`, `sightings` and `found` references (`cases` None: all)."""
     return list(db.gallery_changes.find({"at": {"$gte": since}}).sort("seq", ASCENDING))
 
 

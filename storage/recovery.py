@@ -15,6 +15,7 @@ from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.database import Database
 
+from storage.faces import MATCHED_KINDS
 from storage.photos import delete_photo_ids
 
 # A message whose send failed waits for RQ's retry (at most an hour apart, services/queue.py OUTBOX_RETRY).
@@ -29,7 +30,7 @@ def pending_photos(db: Database, older_than: datetime, limit: int = 100) -> list
 
 
 def unmatched_photos(db: Database, older_than: datetime, limit: int = 100) -> list[str]:
-    """Analysed case and sighting photos whose matching never finished (no `matched_at`), of the last week."""
+    """Analysed case, sighting and found-person photos whose matching never finished (no `matched_at`), this week."""
     # Exactly the `unmatched` index's fields (SecantusDB scans every photo for a filter naming more);
     # drafts' photos, analysed but matched only once adopted, are passed over here.
     query = {
@@ -38,7 +39,7 @@ def unmatched_photos(db: Database, older_than: datetime, limit: int = 100) -> li
         "analysed_at": {"$lt": older_than, "$gte": older_than - MATCH_RECOVERY_WINDOW},
     }
     found = db.photos.find(query, {"owner.kind": 1}).sort("analysed_at", ASCENDING)
-    matchable = (str(p["_id"]) for p in found if p["owner"]["kind"] in ("case", "sighting"))
+    matchable = (str(p["_id"]) for p in found if p["owner"]["kind"] in MATCHED_KINDS)
     return list(itertools.islice(matchable, limit))
 
 

@@ -59,6 +59,13 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("band_rank", ASCENDING), ("created_at", ASCENDING)], name="review_queue"),
         IndexModel([("sighting_face_id", ASCENDING), ("status", ASCENDING)], name="sighting_face"),
         IndexModel([("sighting", ASCENDING)], name="sighting"),
+        # A found person's candidates, and whether one still shows its faces (admin/images.py).
+        IndexModel([("found", ASCENDING), ("images_dropped_at", ASCENDING)], name="found_images"),
+        # The review queue: flagged candidates after the unflagged of their band (storage/candidates.py).
+        IndexModel(
+            [("status", ASCENDING), ("band_rank", ASCENDING), ("flagged", ASCENDING), ("created_at", ASCENDING)],
+            name="review_queue_flagged",
+        ),
         # The reconciler's approvals whose family was never told (exactly its query's fields, as SecantusDB needs).
         IndexModel([("status", ASCENDING), ("told_at", ASCENDING), ("decided_at", ASCENDING)], name="untold"),
         # A review decision updates by id and expected state (see photos' id_status).

@@ -20,6 +20,7 @@ from pymongo import monitoring
 from config import Settings
 from storage.connections import Connections, connect
 from tests.chat_harness import Harness
+from tests.test_found_matching import register_found
 from tests.test_matching import SAME_PERSON, lfw, report_case, report_sighting
 from workers.reconciler import reconcile
 
@@ -111,7 +112,8 @@ def test_the_message_photo_and_matching_path_scans_no_growing_collection(
     harness = Harness(settings, connections)
     report_case(harness, "family", "Colin Powell", lfw(faces_dir, SAME_PERSON[0]))
     report_sighting(harness, "citizen", lfw(faces_dir, SAME_PERSON[1]))
-    assert harness.db.candidates.count_documents({}) == 1  # the path ran to its end
+    register_found(harness, lfw(faces_dir, SAME_PERSON[2]))  # a found person's photo, matched the other way
+    assert harness.db.candidates.count_documents({}) == 2  # the paths ran to their end
     reconcile(harness.context, datetime.now(UTC) + timedelta(hours=1))  # the reconciler's sweeps, all due
     scans = []
     for collection, query in sorted(listener.seen.values(), key=lambda seen: _shape(*seen)):

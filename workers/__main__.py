@@ -41,8 +41,9 @@ def main() -> int:
     except ModelMissing as exc:
         print(f"worker: {exc}", file=sys.stderr)
         return 2
-    assert context.gallery is not None and context.sightings is not None
-    warm_up([context.gallery, context.sightings])  # the face indexes load while the first chats are answered
+    assert context.gallery is not None and context.sightings is not None and context.found is not None
+    # The face indexes load while the first chats are answered.
+    warm_up([context.gallery, context.sightings, context.found])
     # Maintenance (which restarts RQ's scheduler after a Redis restart) runs every 30 s, not RQ's 10 min,
     # so retries and delayed sends resume within half a minute.
     queues = lanes(connections.redis, chat_only="--chat-only" in sys.argv[1:])

@@ -16,7 +16,7 @@ from bot.channels import Channel
 from bot.registry import build_channels
 from config import Settings, load_settings
 from core.faces import engines
-from search.gallery import CaseGallery, IndexedGallery, SightingIndex
+from search.gallery import CaseGallery, FoundIndex, IndexedGallery, SightingIndex
 from services.queue import make_queue
 from storage.connections import Connections, connect
 
@@ -29,6 +29,7 @@ class WorkerContext:
     queue: Queue | None = None
     gallery: CaseGallery | None = None  # the open cases' faces, held in memory by this process
     sightings: SightingIndex | None = None  # the sighting faces of the lookback window, likewise
+    found: FoundIndex | None = None  # the open found persons' faces, likewise
 
     def __post_init__(self) -> None:
         if not self.channels:
@@ -41,6 +42,8 @@ class WorkerContext:
         if self.sightings is None:
             lookback = timedelta(days=self.settings.match_lookback_days)
             self.sightings = SightingIndex(self.connections.db, lookback, snapshots, kind)
+        if self.found is None:
+            self.found = FoundIndex(self.connections.db, snapshots, kind)
 
     @property
     def engine(self) -> engines.FaceEngine:

@@ -44,10 +44,10 @@ def analyse_photo(photo_id: str) -> str:
         return "gone" if found is None else str(found["status"])  # erased while queued, or already done
     if photo["attempts"] > ANALYSIS_ATTEMPTS:
         return give_up(context, photo)
-    is_case = _is_case(photo)
-    jitters = settings.case_photo_jitters if is_case else 1  # a case has few photos: the slow path is affordable
+    # A case has few photos: the slow path is affordable.
+    jitters = settings.case_photo_jitters if _is_case(photo) else 1
     data = photo_bytes(db, photo)
-    if not is_case and looks_like_video(data, photo.get("content_type", "")):
+    if not _of_one_person(photo) and looks_like_video(data, photo.get("content_type", "")):
         return _analyse_video(context, photo, data)
     try:
         result = analyse(data, settings.max_photo_bytes, settings.max_photo_pixels, jitters, context.engine)
@@ -67,7 +67,7 @@ def record_analysis(context: WorkerContext, photo: dict[str, Any], outcome: Phot
         log.info("photo %s rejected: %s", photo_id, outcome.reason)
         update = {"status": "rejected", "reason": outcome.reason, "detail": outcome.detail[:500]}
     else:
-        result = as_case_photo(outcome) if _is_case(photo) else outcome
+        result = as_case_photo(outcome) if _of_one_person(photo) else outcome
         store_faces(db, photo, result)
         if drop_faces_if_photo_gone(db, photo_id):
             return "gone"
@@ -108,6 +108,14 @@ def give_up(context: WorkerContext, photo: dict[str, Any]) -> str:
     if claimed is not None:
         _tell_sender(context, claimed, [])
     return "failed"
+
+
+def _of_one_person(photo: dict[str, Any]) -> bool:
+    """A case's or found person's photo shows the one person it is of: with others in it, none is matched.
+
+    (Found persons' photos keep one jitter, unlike cases': a bulk import brings thousands.)
+    """
+    return _is_case(photo) or photo["owner"]["kind"] == "found"
 
 
 def _is_case(photo: dict[str, Any]) -> bool:

@@ -1,27 +1,37 @@
-"""Matching jobs: a sighting face against open cases; a new case face against past sightings and other cases."""
+"""Matching jobs, both ways.
+
+A sighting face, or an open found person's face, is searched against the open cases; a new case face against
+past sightings, open found persons and other open cases (duplicates). Each candidate is recorded with the
+consistency flags its two sides raise (core/found/consistency.py).
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from bson import ObjectId
 
 from core.faces.matching import Bands, Hit, keep_best
-from search.gallery import CaseGallery, SightingIndex
+from core.found.consistency import CaseSide, SeenSide, consistency_flags, day_of
+from search.gallery import CaseGallery, SeenIndex
 from search.replica import engine_of, face_vector
 from services import metrics
 from services.queue import Job, runs
 from storage.candidates import pending_distances, record_candidate
-from storage.cases import flag_possible_duplicate, is_open
-from storage.faces import faces_by_ids, find_face, follow_photos, usable_faces, usable_faces_of_owner
+from storage.cases import find_case, find_sighting, flag_possible_duplicate, is_open
+from storage.connections import Database
+from storage.faces import MATCHED_KINDS, faces_by_ids, find_face, follow_photos, usable_faces, usable_faces_of_owner
+from storage.found_persons import find_found_person, is_found_open
 from storage.photos import Owner, find_photo, mark_matched
 from workers.context import WorkerContext, current
 
 log = logging.getLogger(__name__)
 
-# Sighting faces one case face can meet within the review band: far more than any real person's sightings.
+# Sighting (or found-person) faces one case face can meet within the review band: far more than any real
+# person's sightings.
 PAST_SIGHTINGS_LIMIT = 1000
 
 
@@ -41,16 +51,16 @@ def match_photo(photo_id: str) -> int:
 def _match(context: WorkerContext, photo: dict[str, Any]) -> int:
     db = context.connections.db
     kind, owner = photo["owner"]["kind"], photo["owner"]["id"]
-    if kind in ("case", "sighting"):
+    if kind in MATCHED_KINDS:
         # Faces follow their photo. The analysis moves them after it records the photo, so with two workers a
         # match queued when the draft became a sighting can run in between (and a crash there leaves them behind).
         follow_photos(db, [photo["_id"]], photo["owner"])
     faces = usable_faces(db, photo["_id"], context.settings.face_engine)
-    if kind == "sighting":
-        return sum(_sighting_face(context, face) for face in faces)
+    if kind == "sighting" or (kind == "found" and is_found_open(db, owner)):
+        return sum(_seen_face(context, face) for face in faces)
     if kind == "case" and is_open(db, owner):
         _flag_duplicates(context, owner, faces)
-        return _past_sightings(context, owner)
+        return _past_seen(context, owner, _sightings(context)) + _past_seen(context, owner, _found(context))
     return 0
 
 
@@ -59,16 +69,22 @@ def _gallery(context: WorkerContext) -> CaseGallery:
     return context.gallery
 
 
-def _sightings(context: WorkerContext) -> SightingIndex:
+def _sightings(context: WorkerContext) -> SeenIndex:
     assert context.sightings is not None
     return context.sightings
+
+
+def _found(context: WorkerContext) -> SeenIndex:
+    assert context.found is not None
+    return context.found
 
 
 def _bands(context: WorkerContext) -> Bands:
     return Bands(context.settings.match_strong, context.settings.match_review)
 
 
-def _sighting_face(context: WorkerContext, face: dict[str, Any]) -> int:
+def _seen_face(context: WorkerContext, face: dict[str, Any]) -> int:
+    """A sighting's or found person's face against the open cases: the top_k within the review band."""
     db, bands, top_k = context.connections.db, _bands(context), context.settings.match_top_k
     found = _gallery(context).search(face_vector(face), bands, top_k, engine=engine_of(face))
     case_face_ids = {hit.case: case_face_id for hit, case_face_id in found}
@@ -77,29 +93,53 @@ def _sighting_face(context: WorkerContext, face: dict[str, Any]) -> int:
         case_face = find_face(db, case_face_ids[hit.case])
         if case_face and _record(context, hit, case_face, face):
             created += 1
-    if created:
+    if created and face["owner"]["kind"] == "sighting":
         metrics.sighting_matched(db, face["owner"]["id"])
     return created
 
 
 def _record(context: WorkerContext, hit: Hit, case_face: dict[str, Any], sighting_face: dict[str, Any]) -> bool:
+    db = context.connections.db
     band = _bands(context).band(hit.distance) or "review"
-    return record_candidate(context.connections.db, hit.case, case_face, sighting_face, hit.distance, band)
+    flags = _flags(db, hit.case, sighting_face)
+    return record_candidate(db, hit.case, case_face, sighting_face, hit.distance, band, flags)
 
 
-def _past_sightings(context: WorkerContext, case: str) -> int:
-    """Retroactive search: a case reported after a sighting still meets it. Scores use all the case's faces.
+def _flags(db: Database, case_reference: str, seen_face: dict[str, Any]) -> list[dict[str, str]]:
+    """What the case and the seen side say that cannot both be true (nothing when either is gone)."""
+    case = find_case(db, case_reference)
+    reported_on = day_of(case.get("created_at")) if case else None
+    if case is None or reported_on is None:
+        return []
+    case_side = CaseSide(reported_on, case.get("age"), case.get("gender"), day_of(case.get("time")))
+    kind, reference = seen_face["owner"]["kind"], seen_face["owner"]["id"]
+    if kind == "found":
+        found = find_found_person(db, reference)
+        if found is None:
+            return []
+        seen = SeenSide(
+            day_of(found.get("found_on")), found.get("age_min"), found.get("age_max"), found.get("gender"), "found"
+        )
+    else:
+        sighting = find_sighting(db, reference)
+        if sighting is None:
+            return []
+        seen = SeenSide(day_of(sighting.get("time") or sighting.get("created_at")), kind="sighting")
+    return [flag.as_doc() for flag in consistency_flags(case_side, seen, datetime.now(UTC).date())]
 
-    Each case face is searched in the index of the lookback window's sighting faces; a sighting face
-    takes its best distance over the case's faces.
+
+def _past_seen(context: WorkerContext, case: str, index: SeenIndex) -> int:
+    """Retroactive search: a case reported after a sighting (or a finding) still meets it. Scores use all the
+    case's faces.
+
+    Each case face is searched in the index (the lookback window's sighting faces, or the open found
+    persons'); a seen face takes its best distance over the case's faces.
     """
     db, bands, settings = context.connections.db, _bands(context), context.settings
     case_faces = usable_faces_of_owner(db, Owner("case", case), settings.face_engine)
     best: dict[ObjectId, tuple[float, int]] = {}  # sighting face -> (distance, row of the closest case face)
     for row, case_face in enumerate(case_faces):
-        near = _sightings(context).within(
-            face_vector(case_face), bands.review, PAST_SIGHTINGS_LIMIT, engine_of(case_face)
-        )
+        near = index.within(face_vector(case_face), bands.review, PAST_SIGHTINGS_LIMIT, engine_of(case_face))
         for sighting_face_id, _, distance in near:
             if distance < best.get(sighting_face_id, (np.inf, 0))[0]:
                 best[sighting_face_id] = (distance, row)

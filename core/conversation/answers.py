@@ -39,3 +39,24 @@ def family_answer(case: dict[str, Any], sighting: dict[str, Any], exact_place: b
             "time": describe_time(sighting),
         },
     )
+
+
+def found_person_answer(case: dict[str, Any], person: dict[str, Any], organisation: dict[str, Any]) -> Reply:
+    """The family's message when a person an organisation holds may be their relative: whom to contact, what to quote.
+
+    A deceased person's record gets a message of its own (sent without any photo by the caller): it asks the
+    family to contact the organisation, and says nothing more of the person.
+    """
+    contact = organisation.get("contact") or {}
+    their_reference = person.get("external_id") or ""
+    return Reply(
+        "found_person_deceased" if person.get("condition") == "deceased" else "found_person",
+        {
+            "name": case["name"],
+            "reference": case["reference"],
+            "found": person["reference"],
+            "organisation": organisation.get("name") or "?",
+            **{key: contact.get(key) or Reply("not_given") for key in ("address", "phone", "hours")},
+            "their_reference": f" ({their_reference})" if their_reference else "",
+        },
+    )

@@ -105,6 +105,21 @@ MESSAGES: dict[str, str] = {
         "What to do next: give both references to the police or whoever is leading the search, "
         "and please do not go there alone. Write 'status {reference}' at any time."
     ),
+    "found_person": (
+        "A Homeward reviewer has found a person who may be {name} (report {reference}): "
+        "they are in the care of {organisation}.\n"
+        "Address: {address}\nPhone: {phone}\nHours: {hours}\n\n"
+        "What to do next: contact {organisation} and quote both references, {reference} and {found}{their_reference}, "
+        "so they know whom you are asking about. Please go with identification. Write 'status {reference}' at any time."
+    ),
+    "found_person_deceased": (
+        "A Homeward reviewer needs you to contact {organisation} about {name} (report {reference}). "
+        "We are very sorry: this concerns a person recorded there as deceased, who may be your relative, "
+        "and it may not be them.\n"
+        "Address: {address}\nPhone: {phone}\nHours: {hours}\n\n"
+        "Please contact them, if you can with someone close to you, and quote both references, "
+        "{reference} and {found}{their_reference}. They will tell you what they know and what happens next."
+    ),
     # Files we can't use
     "unsupported_video": "I can only use photos, not videos. Please send a still photo; a screenshot of the video works.",
     "unsupported_audio": "I can't listen to voice messages. Please type your answer.",
