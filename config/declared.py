@@ -211,6 +211,17 @@ SETTINGS: tuple[Setting, ...] = (
         "A closed case is deleted this long after closing, with its photos, faces, candidates and reviewers' notes.",
     ),
     Setting(
+        "HOMEWARD_KEEP_CLOSED_FOUND_DAYS",
+        "30",
+        "A closed found person's photos and faces are deleted this long after closing.",
+    ),
+    Setting(
+        "HOMEWARD_KEEP_CLOSED_FOUND_RECORDS_DAYS",
+        "365",
+        "A closed found person's personal fields (description, places, ages, gender, the organisation's id) are "
+        "erased this long after closing; the reference, dates and outcome stay for the statistics.",
+    ),
+    Setting(
         "HOMEWARD_KEEP_REPLAY_MARKERS_DAYS",
         "30",
         "When a message's stub goes, a hash of its platform id stays this long, so a replayed webhook (a Twilio request resent days later) is still refused.",

@@ -69,6 +69,8 @@ class Retention:
     decided_images_days: int = 30
     inactive_contacts_days: int = 365
     closed_cases_days: int = 730
+    closed_found_days: int = 30
+    closed_found_records_days: int = 365
     replay_markers_days: int = 30
 
 
@@ -186,6 +188,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             decided_images_days=env.integer("HOMEWARD_KEEP_DECIDED_IMAGES_DAYS", 1, 3650),
             inactive_contacts_days=env.integer("HOMEWARD_KEEP_INACTIVE_CONTACTS_DAYS", 30, 3650),
             closed_cases_days=env.integer("HOMEWARD_KEEP_CLOSED_CASES_DAYS", 30, 3650),
+            closed_found_days=env.integer("HOMEWARD_KEEP_CLOSED_FOUND_DAYS", 1, 3650),
+            closed_found_records_days=env.integer("HOMEWARD_KEEP_CLOSED_FOUND_RECORDS_DAYS", 30, 3650),
             replay_markers_days=env.integer("HOMEWARD_KEEP_REPLAY_MARKERS_DAYS", 2, 365),
         ),
         telegram=telegram,

@@ -18,9 +18,12 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from storage.audit import erase_notes
+from storage.candidates import erase_candidates
 from storage.cases import draft_owner, erase_contact
 from storage.contacts import erase_conversation
-from storage.photos import Owner
+from storage.found_persons import found_owner
+from storage.gallery_changes import bump_gallery
+from storage.photos import Owner, delete_photos
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,24 @@ def erase_everything(db: Database, contact: str) -> tuple[dict[str, int], Footpr
     erased["audit_notes"] = erase_notes(db, found.audit_targets())
     erase_conversation(db, contact)
     return erased, found
+
+
+def erase_found_person(db: Database, reference: str) -> dict[str, int]:
+    """Erase a found person at their organisation's request, as completely as a contact's erasure.
+
+    Its photos and faces, its candidates, the reviewers' notes about it, and what the families' messages
+    said of it (emptied, as for an erased sighting) all go, then the record; every worker drops its faces.
+    """
+    candidates = _ids(db, "candidates", {"found": reference})
+    erased = {
+        "photos": delete_photos(db, found_owner(reference)),
+        "messages": forget_messages_about(db, candidates),
+        "audit_notes": erase_notes(db, [f"found:{reference}"] + [f"candidate:{c}" for c in candidates]),
+        "candidates": erase_candidates(db, [], [], found=[reference]),
+        "record": db.found_persons.delete_many({"reference": reference}).deleted_count,
+    }
+    bump_gallery(db, cases=[], found=[reference])  # cases=[]: no case left (None would rebuild every index)
+    return erased
 
 
 def forget_messages_about(db: Database, candidates: list[ObjectId]) -> int:

@@ -8,7 +8,7 @@ settings (config/settings.py).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING
@@ -159,6 +159,48 @@ def sweep_closed_cases(db: Database, before: datetime, limit: int = BATCH) -> in
     removed = db.cases.delete_many({"reference": {"$in": references}}).deleted_count
     bump_gallery(db, cases=references, sightings=[])  # the workers' case indexes drop their faces
     return removed
+
+
+# What a closed found person's record keeps after its personal fields go: enough for the funnel and the audit.
+FOUND_KEPT_FIELDS = ("reference", "organisation", "status", "closed_reason", "closed_at", "found_on", "condition")
+FOUND_PERSONAL_FIELDS = (
+    "description", "found_place", "held_at", "age_min", "age_max", "gender", "external_id", "families_told",
+)  # fmt: skip
+
+
+def sweep_closed_found_photos(db: Database, before: datetime, limit: int = BATCH) -> int:
+    """Delete the photos and faces of found persons closed before `before` (their faces left matching at closing)."""
+    query = {"status": "closed", "closed_at": {"$lt": before}, "photos_dropped_at": None}
+    references = [str(doc["reference"]) for doc in db.found_persons.find(query, {"reference": 1}).limit(limit)]
+    for reference in references:
+        delete_photos(db, Owner("found", reference))
+    if references:
+        db.found_persons.update_many({"reference": {"$in": references}}, {"$set": {"photos_dropped_at": _now()}})
+    return len(references)
+
+
+def sweep_closed_found_records(db: Database, before: datetime, limit: int = BATCH) -> int:
+    """Erase the personal fields of found persons closed before `before`, and the reviewers' notes about them.
+
+    The reference, organisation, dates, condition and outcome stay: the funnel counts them. The import's
+    `source` named the organisation's own id, so it is replaced by one that names only the reference.
+    """
+    query = {"status": "closed", "closed_at": {"$lt": before}, "personal_erased_at": None}
+    references = [str(doc["reference"]) for doc in db.found_persons.find(query, {"reference": 1}).limit(limit)]
+    for reference in references:
+        db.found_persons.update_one(
+            {"reference": reference},
+            {
+                "$unset": dict.fromkeys(FOUND_PERSONAL_FIELDS, ""),
+                "$set": {"personal_erased_at": _now(), "source": f"erased:{reference}"},
+            },
+        )
+    erase_notes(db, [f"found:{reference}" for reference in references])
+    return len(references)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _batches(items: Any, size: int) -> Any:

@@ -132,6 +132,13 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("source", ASCENDING)], unique=True, name="source_unique"),
         IndexModel([("organisation", ASCENDING), ("created_at", DESCENDING)], name="organisation_created"),
         IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
+        # The retention sweeps of closed records (storage/retention.py): exactly their filters' fields.
+        IndexModel(
+            [("status", ASCENDING), ("closed_at", ASCENDING), ("photos_dropped_at", ASCENDING)], name="closed_photos"
+        ),
+        IndexModel(
+            [("status", ASCENDING), ("closed_at", ASCENDING), ("personal_erased_at", ASCENDING)], name="closed_personal"
+        ),
     ],
 }
 

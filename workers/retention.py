@@ -20,6 +20,8 @@ from storage.inbound import sweep_replay_markers
 from storage.retention import (
     sweep_abandoned_drafts,
     sweep_closed_cases,
+    sweep_closed_found_photos,
+    sweep_closed_found_records,
     sweep_decided_images,
     sweep_declined_consent,
     sweep_handled_inbound,
@@ -48,6 +50,8 @@ def sweep(db: Database, now: datetime, keep: Retention) -> dict[str, int]:
         "decided_images": sweep_decided_images(db, days(keep.decided_images_days), now),
         "inactive_contacts": sweep_inactive_contacts(db, days(keep.inactive_contacts_days)),
         "closed_cases": sweep_closed_cases(db, days(keep.closed_cases_days)),
+        "closed_found_photos": sweep_closed_found_photos(db, days(keep.closed_found_days)),
+        "closed_found_records": sweep_closed_found_records(db, days(keep.closed_found_records_days)),
         "replay_markers": sweep_replay_markers(db, days(keep.replay_markers_days)),
     }
 
