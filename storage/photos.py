@@ -211,3 +211,8 @@ def photos_to_reembed(db: Database, open_cases: set[str], sightings_since: datet
     }
     fields = {"owner": 1, "file_id": 1, "rotation": 1, "created_at": 1, "notify": 1, "content_type": 1}
     return list(db.photos.find(query, fields).sort("created_at", 1))
+
+
+def photo_digests(db: Database, owner: Owner) -> dict[str, str]:
+    """The sha256 of each photo the owner holds, with its status: a re-import skips photos already analysed."""
+    return {p["sha256"]: p["status"] for p in db.photos.find(owner.query(), {"sha256": 1, "status": 1})}

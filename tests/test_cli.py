@@ -23,6 +23,7 @@ COMMANDS = (
     "doctor",
     "embed",
     "eval",
+    "found",
     "reembed",
     "rotate-key",
     "set-telegram-webhook",
