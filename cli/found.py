@@ -8,22 +8,28 @@ stop the import before anything is stored (exit 1, one line saying why).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
+from bson import ObjectId
+from pymongo.database import Database
 
 from cli import settings as cli_settings
 from cli.engine import load_engine
 from cli.users import CLI_USER
 from core.found.archive import UnsafeArchive
-from core.found.sheet import UnreadableSheet, read_sheet
+from core.found.sheet import Sheet, UnreadableSheet, read_sheet
 from infra.services import backing_services
-from services.found_import import Summary, analyser, import_sheet, open_photos
+from services.face_pool import EngineSpec, FaceAnalyser
+from services.found_import import PhotoSource, Summary, import_sheet, open_photos
 from services.queue import make_queue
 from storage.audit import audit
 from storage.connections import connect
 from storage.organisations import NoSuchOrganisation, require_organisation
+
+POOL_FROM_ROWS = 100  # below this a pool's start (each process loads the face models) costs more than it saves
 
 
 @click.group("found")
@@ -38,43 +44,58 @@ def found_group() -> None:
 )
 @click.option("--org", "organisation", required=True, help="The organisation holding these people (name or id).")
 @click.option("--dry-run", is_flag=True, help="Check every row and photo, store nothing.")
-def import_command(csv_file: Path, photos_path: Path, organisation: str, dry_run: bool) -> None:
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=None, help="Processes analysing faces (default: 1 for under "
+    f"{POOL_FROM_ROWS} rows, else one per core)."
+)  # fmt: skip
+def import_command(csv_file: Path, photos_path: Path, organisation: str, dry_run: bool, workers: int | None) -> None:
     """Import found persons: columns external_id, found_on, found_place, held_at, age_min, age_max, gender,
     condition, description, photos (file names separated by ;). See docs/operators/found-import.md."""
-    summary = run_import(csv_file, photos_path, organisation, dry_run)
+    summary = run_import(csv_file, photos_path, organisation, dry_run, workers)
     click.echo(json.dumps(summary.as_dict()))
 
 
-def run_import(csv_file: Path, photos_path: Path, organisation: str, dry_run: bool = False) -> Summary:
+def run_import(
+    csv_file: Path, photos_path: Path, organisation: str, dry_run: bool = False, workers: int | None = None
+) -> Summary:
     """The import as the command runs it (the benchmark calls it too); click errors for what stops it."""
     settings = cli_settings.load()
+    sheet, photos = _read_inputs(csv_file, photos_path)
+    engine = load_engine(settings, None)  # here first: a missing model or licence is one line, not a pool's traceback
+    workers = workers or (1 if len(sheet.rows) < POOL_FROM_ROWS else os.cpu_count() or 1)
+    with backing_services(settings) as urls:
+        connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url, settings.data_keys())
+        try:
+            org = _organisation(connections.db, organisation)
+            with FaceAnalyser(EngineSpec.of(settings, engine.info.name), workers, engine) as analyser:
+                label = "checking" if dry_run else "importing"
+                with click.progressbar(length=len(sheet.rows), label=label, file=sys.stderr) as bar:
+                    queue = make_queue(connections.redis)
+                    summary = import_sheet(
+                        connections.db, queue, org, sheet, photos, analyser, CLI_USER, dry_run, bar.update
+                    )
+            if not dry_run:
+                counts = ", ".join(f"{summary.as_dict()[k]} {k}" for k in ("imported", "updated", "unchanged"))
+                detail = f"{csv_file.name}: {counts}, {len(summary.rejected)} rejected"
+                audit(connections.db, CLI_USER, "import found persons", f"organisation:{org}", detail)
+            return summary
+        except UnsafeArchive as exc:  # a member whose header lied about its size
+            raise click.ClickException(f"{photos_path}: {exc}") from None
+        finally:
+            connections.close()
+
+
+def _read_inputs(csv_file: Path, photos_path: Path) -> tuple[Sheet, PhotoSource]:
     try:
-        sheet = read_sheet(csv_file.read_bytes())
-        photos = open_photos(photos_path)
+        return read_sheet(csv_file.read_bytes()), open_photos(photos_path)
     except UnreadableSheet as exc:
         raise click.ClickException(f"{csv_file}: {exc}") from None
     except UnsafeArchive as exc:
         raise click.ClickException(f"{photos_path}: {exc}") from None
-    engine = load_engine(settings, None)
-    with backing_services(settings) as urls:
-        connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url, settings.data_keys())
-        try:
-            org = require_organisation(connections.db, organisation)
-            queue = make_queue(connections.redis)
-            label = "checking" if dry_run else "importing"
-            with click.progressbar(length=len(sheet.rows), label=label, file=sys.stderr) as bar:
-                summary = import_sheet(
-                    connections.db, queue, org["_id"], sheet, photos, analyser(settings, engine),
-                    CLI_USER, dry_run, bar.update,
-                )  # fmt: skip
-            if not dry_run:
-                counts = {k: v for k, v in summary.as_dict().items() if k in ("imported", "updated", "unchanged")}
-                detail = f"{csv_file.name}: {counts}, {len(summary.rejected)} rejected"
-                audit(connections.db, CLI_USER, "import found persons", f"organisation:{org['_id']}", detail)
-            return summary
-        except NoSuchOrganisation as exc:
-            raise click.ClickException(str(exc)) from None
-        except UnsafeArchive as exc:
-            raise click.ClickException(f"{photos_path}: {exc}") from None
-        finally:
-            connections.close()
+
+
+def _organisation(db: Database, name: str) -> ObjectId:
+    try:
+        return require_organisation(db, name)["_id"]
+    except NoSuchOrganisation as exc:
+        raise click.ClickException(str(exc)) from None

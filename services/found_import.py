@@ -17,7 +17,9 @@ import`) calls this, and the panel can call the same code.
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -26,11 +28,11 @@ from bson import ObjectId
 from pymongo.database import Database
 from rq import Queue
 
-from config import Settings
 from core.errors import PhotoRejected
-from core.faces.analysis import PhotoAnalysis, analyse_photo, as_case_photo
+from core.faces.analysis import PhotoAnalysis, as_case_photo
 from core.found.archive import Limits, PhotoArchive, UnsafeArchive, photo_key
 from core.found.sheet import Rejection, Sheet, SheetRow
+from services.face_pool import FaceAnalyser
 from services.queue import enqueue_matching
 from storage.faces import store_faces
 from storage.found_persons import (
@@ -41,8 +43,6 @@ from storage.found_persons import (
     update_found_person,
 )
 from storage.photos import find_photo, finish_analysis, photo_digests, save_photo
-
-Analyser = Callable[[bytes], PhotoAnalysis]  # raises PhotoRejected for a file that is no usable image
 
 
 class PhotoSource(Protocol):
@@ -126,27 +126,34 @@ class Summary:
 class CheckedPhoto:
     name: str
     data: bytes
-    analysis: PhotoAnalysis | None  # None: already stored and analysed
+    analysis: Future[PhotoAnalysis] | None  # None: already stored and analysed
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What storing one checked row does: `imported`, `updated` or `unchanged`."""
+    """One row on its way in: its photos read and their analyses under way, then what storing it does."""
 
     row: SheetRow
     existing: dict[str, Any] | None
-    fields_changed: bool
+    stored: dict[str, str]  # the record's photos already kept: sha256 -> status
     photos: list[CheckedPhoto]
-    action: str
+
+    @property
+    def fields_changed(self) -> bool:
+        fields = self.row.record.as_fields()
+        return self.existing is not None and any(self.existing.get(k) != v for k, v in fields.items())
+
+    @property
+    def action(self) -> str:
+        """`imported` (new, or a record an interrupted run left without photos), `updated` or `unchanged`."""
+        if self.existing is None or "analysed" not in self.stored.values():
+            return "imported"
+        new_photos = any(photo.analysis is not None for photo in self.photos)
+        return "updated" if self.fields_changed or new_photos else "unchanged"
 
 
-def analyser(settings: Settings, engine: Any) -> Analyser:
-    """The face pipeline as the analyse job runs it on a found person's photo (one encoding, as for sightings)."""
-
-    def analyse(data: bytes) -> PhotoAnalysis:
-        return analyse_photo(data, settings.max_photo_bytes, settings.max_photo_pixels, 1, engine)
-
-    return analyse
+# Rows read ahead of the one being stored, per analysing process: keeps every process busy, memory bounded.
+AHEAD_PER_WORKER = 4
 
 
 def import_sheet(
@@ -155,69 +162,107 @@ def import_sheet(
     organisation: ObjectId,
     sheet: Sheet,
     photos: PhotoSource,
-    analyse: Analyser,
+    analyser: FaceAnalyser,
     by: str,
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> Summary:
-    """Check every row, store the good ones (not on a dry run), and report every bad one with its reason."""
+    """Check every row, store the good ones (not on a dry run), and report every bad one with its reason.
+
+    Rows are read and their photos sent for analysis a few rows ahead of the one being checked and stored,
+    so a pool of processes analyses while this one stores; rows are stored in the file's order.
+    """
     index = PhotoIndex(photos)
     summary = Summary(sheet.encoding, rejected=list(sheet.rejected))
+    ahead: deque[Plan | Rejection] = deque()
+    step = _Step(db, queue, organisation, summary, by, dry_run, progress)
     for row in sheet.rows:
-        try:
-            plan = check_row(db, organisation, row, index, analyse)
-        except RowRejected as rejected:
-            summary.rejected.append(Rejection(row.line, row.record.external_id, str(rejected)))
-        else:
-            if not dry_run:
-                store_row(db, queue, organisation, plan, by)
-            setattr(summary, plan.action, getattr(summary, plan.action) + 1)
-        if progress is not None:
-            progress(1)
+        ahead.append(_read_row(db, organisation, row, index, analyser))
+        while len(ahead) > AHEAD_PER_WORKER * analyser.workers:
+            step.finish(ahead.popleft())
+    while ahead:
+        step.finish(ahead.popleft())
     return summary
 
 
-def check_row(db: Database, organisation: ObjectId, row: SheetRow, index: PhotoIndex, analyse: Analyser) -> Plan:
-    """The row's plan once every photo is found, read and shows a usable face; RowRejected otherwise."""
+def _read_row(
+    db: Database, organisation: ObjectId, row: SheetRow, index: PhotoIndex, analyser: FaceAnalyser
+) -> Plan | Rejection:
+    """The row's photos found and read, those not stored yet sent for analysis; a Rejection when one is missing."""
     existing = find_by_source(db, import_source(organisation, row.record.external_id))
     stored = photo_digests(db, found_owner(existing["reference"])) if existing else {}
     checked: list[CheckedPhoto] = []
     seen: set[str] = set()
-    for name in row.photos:
-        data = index.source.read(index.find(name))
-        digest = hashlib.sha256(data).hexdigest()
-        if digest in seen:
-            continue
-        seen.add(digest)
-        if stored.get(digest) == "analysed":
-            checked.append(CheckedPhoto(name, b"", None))
-            continue
-        checked.append(CheckedPhoto(name, data, _usable(name, data, analyse)))
-    fields = row.record.as_fields()
-    changed = existing is not None and any(existing.get(key) != value for key, value in fields.items())
-    new_photos = any(photo.analysis is not None for photo in checked)
-    if existing is None or "analysed" not in stored.values():
-        action = "imported"  # new, or a record whose photos an interrupted run did not store
-    else:
-        action = "updated" if changed or new_photos else "unchanged"
-    return Plan(row, existing, changed, checked, action)
-
-
-def _usable(name: str, data: bytes, analyse: Analyser) -> PhotoAnalysis:
-    """The photo's analysis, with the case rule (the person alone); RowRejected when no face is usable."""
     try:
-        analysis = as_case_photo(analyse(data))
+        for name in row.photos:
+            data = index.source.read(index.find(name))
+            digest = hashlib.sha256(data).hexdigest()
+            if digest in seen:
+                continue
+            seen.add(digest)
+            analysis = None if stored.get(digest) == "analysed" else analyser.submit(data)
+            checked.append(CheckedPhoto(name, data if analysis else b"", analysis))
+    except RowRejected as rejected:
+        for photo in checked:
+            if photo.analysis is not None:
+                photo.analysis.cancel()
+        return Rejection(row.line, row.record.external_id, str(rejected))
+    return Plan(row, existing, stored, checked)
+
+
+@dataclass
+class _Step:
+    """Finishing one row at a time, in the file's order."""
+
+    db: Database
+    queue: Queue | None
+    organisation: ObjectId
+    summary: Summary
+    by: str
+    dry_run: bool
+    progress: Callable[[int], None] | None
+
+    def finish(self, item: Plan | Rejection) -> None:
+        """Wait for the row's analyses; store it whole when every photo shows a usable face, else reject it."""
+        if self.progress is not None:
+            self.progress(1)
+        if isinstance(item, Rejection):
+            self.summary.rejected.append(item)
+            return
+        try:
+            analyses = [(photo, _usable(photo)) for photo in item.photos]
+        except RowRejected as rejected:
+            self.summary.rejected.append(Rejection(item.row.line, item.row.record.external_id, str(rejected)))
+            return
+        if not self.dry_run:
+            store_row(self.db, self.queue, self.organisation, item, analyses, self.by)
+        setattr(self.summary, item.action, getattr(self.summary, item.action) + 1)
+
+
+def _usable(photo: CheckedPhoto) -> PhotoAnalysis | None:
+    """The photo's analysis, with the case rule (the person alone); RowRejected when no face is usable."""
+    if photo.analysis is None:
+        return None
+    try:
+        analysis = as_case_photo(photo.analysis.result())
     except PhotoRejected as rejected:
-        raise RowRejected(f"photo {name} cannot be read as a photo ({rejected.reason})") from None
+        raise RowRejected(f"photo {photo.name} cannot be read as a photo ({rejected.reason})") from None
     if not analysis.faces:
-        raise RowRejected(f"photo {name} shows no face: send a photo of the person's face")
+        raise RowRejected(f"photo {photo.name} shows no face: send a photo of the person's face")
     if not any(face.quality == "ok" for face in analysis.faces):
         why = analysis.faces[0].quality_reason
-        raise RowRejected(f"photo {name} has no usable face ({why})")
+        raise RowRejected(f"photo {photo.name} has no usable face ({why})")
     return analysis
 
 
-def store_row(db: Database, queue: Queue | None, organisation: ObjectId, plan: Plan, by: str) -> str:
+def store_row(
+    db: Database,
+    queue: Queue | None,
+    organisation: ObjectId,
+    plan: Plan,
+    analyses: list[tuple[CheckedPhoto, PhotoAnalysis | None]],
+    by: str,
+) -> str:
     """Store a checked row: its record, then each new photo with its faces, then queue its matching."""
     record = plan.row.record
     if plan.existing is None:
@@ -226,9 +271,9 @@ def store_row(db: Database, queue: Queue | None, organisation: ObjectId, plan: P
         reference = plan.existing["reference"]
         if plan.fields_changed:
             update_found_person(db, reference, record)
-    for photo in plan.photos:
-        if photo.analysis is not None:
-            _store_photo(db, queue, reference, photo.data, photo.analysis)
+    for photo, analysis in analyses:
+        if analysis is not None:
+            _store_photo(db, queue, reference, photo.data, analysis)
     return str(reference)
 
 

@@ -138,7 +138,8 @@ def test_a_dry_run_checks_everything_and_stores_nothing(
     folder = tmp_path / "folder"
     with zipfile.ZipFile(photos) as archive:
         archive.extractall(folder)
-    summary = summary_of(import_(environment, str(csv), "--photos", str(folder), "--org", shelter, "--dry-run"))
+    args = (str(csv), "--photos", str(folder), "--org", shelter, "--dry-run", "--workers", "2")  # the pool
+    summary = summary_of(import_(environment, *args))
     assert summary["imported"] == 3 and len(summary["rejected"]) == 4
     assert counts(db) == (0, 0, 0)
 
