@@ -17,7 +17,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from cli import settings as cli_settings
-from cli.engine import load_engine
+from cli.engine import chosen_engine, load_engine
 from cli.users import CLI_USER
 from core.found.archive import UnsafeArchive
 from core.found.sheet import Sheet, UnreadableSheet, read_sheet
@@ -61,13 +61,13 @@ def run_import(
     """The import as the command runs it (the benchmark calls it too); click errors for what stops it."""
     settings = cli_settings.load()
     sheet, photos = _read_inputs(csv_file, photos_path)
-    engine = load_engine(settings, None)  # here first: a missing model or licence is one line, not a pool's traceback
+    spec = EngineSpec.of(settings, chosen_engine(settings, None))  # the licence asked for before anything runs
     workers = workers or (1 if len(sheet.rows) < POOL_FROM_ROWS else os.cpu_count() or 1)
     with backing_services(settings) as urls:
         connections = connect(urls.mongodb_uri, settings.mongodb_database, urls.redis_url, settings.data_keys())
         try:
             org = _organisation(connections.db, organisation)
-            with FaceAnalyser(EngineSpec.of(settings, engine.info.name), workers, engine) as analyser:
+            with FaceAnalyser(spec, workers, lambda: load_engine(settings, spec.name)) as analyser:
                 label = "checking" if dry_run else "importing"
                 with click.progressbar(length=len(sheet.rows), label=label, file=sys.stderr) as bar:
                     queue = make_queue(connections.redis)

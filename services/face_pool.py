@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,21 +46,27 @@ class EngineSpec:
 
 
 class FaceAnalyser:
-    """`submit(bytes)` a photo, get a Future of its PhotoAnalysis (PhotoRejected raised from `result()`)."""
+    """`submit(bytes)` a photo, get a Future of its PhotoAnalysis (PhotoRejected raised from `result()`).
 
-    def __init__(self, spec: EngineSpec, workers: int = 1, engine: Any = None) -> None:
+    The engine is loaded, or the pool started, at the first photo: a re-run with nothing new analyses none.
+    """
+
+    def __init__(self, spec: EngineSpec, workers: int = 1, load: Callable[[], Any] | None = None) -> None:
         self.spec, self.workers = spec, workers
-        self._engine = engine
+        self._load = load or spec.load
+        self._engine: Any = None
         self._pool: ProcessPoolExecutor | None = None
-        if workers > 1:
-            context = multiprocessing.get_context("spawn")  # no fork of this process's MongoDB and Redis clients
-            self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(spec,))
-        elif self._engine is None:
-            self._engine = spec.load()
 
     def submit(self, data: bytes) -> Future[PhotoAnalysis]:
-        if self._pool is not None:
+        if self.workers > 1:
+            if self._pool is None:
+                context = multiprocessing.get_context("spawn")  # no fork of this process's MongoDB, Redis clients
+                self._pool = ProcessPoolExecutor(
+                    self.workers, mp_context=context, initializer=_start, initargs=(self.spec,)
+                )
             return self._pool.submit(_analyse, data)
+        if self._engine is None:
+            self._engine = self._load()
         done: Future[PhotoAnalysis] = Future()
         try:
             done.set_result(analyse_photo(data, self.spec.max_bytes, self.spec.max_pixels, 1, self._engine))

@@ -36,8 +36,9 @@ from services.face_pool import FaceAnalyser
 from services.queue import enqueue_matching
 from storage.faces import store_faces
 from storage.found_persons import (
+    KIND,
     create_found_person,
-    find_by_source,
+    find_by_sources,
     found_owner,
     import_source,
     update_found_person,
@@ -152,6 +153,7 @@ class Plan:
         return "updated" if self.fields_changed or new_photos else "unchanged"
 
 
+LOOKUP_BATCH = 500  # rows whose stored records and photos are looked up at once
 # Rows read ahead of the one being stored, per analysing process: keeps every process busy, memory bounded.
 AHEAD_PER_WORKER = 4
 
@@ -176,21 +178,35 @@ def import_sheet(
     summary = Summary(sheet.encoding, rejected=list(sheet.rejected))
     ahead: deque[Plan | Rejection] = deque()
     step = _Step(db, queue, organisation, summary, by, dry_run, progress)
-    for row in sheet.rows:
-        ahead.append(_read_row(db, organisation, row, index, analyser))
-        while len(ahead) > AHEAD_PER_WORKER * analyser.workers:
-            step.finish(ahead.popleft())
+    for start in range(0, len(sheet.rows), LOOKUP_BATCH):
+        rows = sheet.rows[start : start + LOOKUP_BATCH]
+        known = _known(db, organisation, rows)
+        for row in rows:
+            ahead.append(_read_row(row, *known[row.record.external_id], index, analyser))
+            while len(ahead) > AHEAD_PER_WORKER * analyser.workers:
+                step.finish(ahead.popleft())
     while ahead:
         step.finish(ahead.popleft())
     return summary
 
 
+def _known(
+    db: Database, organisation: ObjectId, rows: list[SheetRow]
+) -> dict[str, tuple[dict[str, Any] | None, dict[str, str]]]:
+    """By external_id, each row's record if stored already, and its photos' digests: two queries a batch."""
+    sources = {import_source(organisation, row.record.external_id): row.record.external_id for row in rows}
+    records = find_by_sources(db, list(sources))
+    digests = photo_digests(db, KIND, [found["reference"] for found in records.values()])
+    known: dict[str, tuple[dict[str, Any] | None, dict[str, str]]] = dict.fromkeys(sources.values(), (None, {}))
+    for source, found in records.items():
+        known[sources[source]] = (found, digests[found["reference"]])
+    return known
+
+
 def _read_row(
-    db: Database, organisation: ObjectId, row: SheetRow, index: PhotoIndex, analyser: FaceAnalyser
+    row: SheetRow, existing: dict[str, Any] | None, stored: dict[str, str], index: PhotoIndex, analyser: FaceAnalyser
 ) -> Plan | Rejection:
     """The row's photos found and read, those not stored yet sent for analysis; a Rejection when one is missing."""
-    existing = find_by_source(db, import_source(organisation, row.record.external_id))
-    stored = photo_digests(db, found_owner(existing["reference"])) if existing else {}
     checked: list[CheckedPhoto] = []
     seen: set[str] = set()
     try:

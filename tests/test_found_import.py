@@ -20,7 +20,7 @@ from cli.main import group
 from core.found.archive import Limits, PhotoArchive, UnsafeArchive
 from core.found.sheet import UnreadableSheet, read_sheet
 from services.queue import PHOTOS_QUEUE, make_queue
-from storage.found_persons import find_by_source, found_owner, import_source
+from storage.found_persons import create_found_person, find_by_source, found_owner, import_source
 from storage.organisations import create_organisation
 from tests.photo_files import jpeg
 
@@ -131,7 +131,7 @@ def test_good_rows_go_in_with_their_faces_and_every_bad_row_is_reported(
     assert counts(db)[:2] == (before[0], before[1] + 1)
 
 
-def test_a_dry_run_checks_everything_and_stores_nothing(
+def test_a_dry_run_stores_nothing_and_a_run_cut_off_mid_way_is_completed_by_the_next(
     environment: dict[str, str], db: Database, shelter: str, batch: tuple[Path, Path], tmp_path: Path
 ) -> None:
     csv, photos = batch
@@ -142,6 +142,14 @@ def test_a_dry_run_checks_everything_and_stores_nothing(
     summary = summary_of(import_(environment, *args))
     assert summary["imported"] == 3 and len(summary["rejected"]) == 4
     assert counts(db) == (0, 0, 0)
+
+    # A run that died after storing SH-1's record, before its photo: the next run stores the photo, once.
+    organisation = db.organisations.find_one({"name": shelter})["_id"]
+    (row,) = [row for row in read_sheet(csv.read_bytes()).rows if row.record.external_id == "SH-1"]
+    create_found_person(db, organisation, row.record, import_source(organisation, "SH-1"), "cli")
+    completed = summary_of(import_(environment, str(csv), "--photos", str(photos), "--org", shelter))
+    assert (completed["imported"], completed["updated"], completed["unchanged"]) == (3, 0, 0)
+    assert counts(db) == (3, 3, 3)
 
 
 def test_an_unknown_organisation_or_an_unsafe_zip_stops_the_import_with_a_message(
