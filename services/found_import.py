@@ -44,6 +44,7 @@ from storage.found_persons import (
     update_found_person,
 )
 from storage.photos import find_photo, finish_analysis, photo_digests, save_photo
+from storage.unusable_photos import remember_unusable, unusable_photos
 
 
 class PhotoSource(Protocol):
@@ -54,6 +55,10 @@ class PhotoSource(Protocol):
 
 class RowRejected(Exception):
     """This row cannot go in; the message is its reason in the summary."""
+
+    def __init__(self, reason: str, unusable: tuple[str, str] | None = None) -> None:
+        super().__init__(reason)
+        self.unusable = unusable  # (sha256, why) of a photo with no usable face: remembered for re-runs
 
 
 class FolderPhotos:
@@ -127,6 +132,7 @@ class Summary:
 class CheckedPhoto:
     name: str
     data: bytes
+    digest: str
     analysis: Future[PhotoAnalysis] | None  # None: already stored and analysed
 
 
@@ -177,12 +183,13 @@ def import_sheet(
     index = PhotoIndex(photos)
     summary = Summary(sheet.encoding, rejected=list(sheet.rejected))
     ahead: deque[Plan | Rejection] = deque()
-    step = _Step(db, queue, organisation, summary, by, dry_run, progress)
+    step = _Step(db, queue, organisation, analyser.spec.name, summary, by, dry_run, progress)
+    unusable = unusable_photos(db, organisation, analyser.spec.name)
     for start in range(0, len(sheet.rows), LOOKUP_BATCH):
         rows = sheet.rows[start : start + LOOKUP_BATCH]
         known = _known(db, organisation, rows)
         for row in rows:
-            ahead.append(_read_row(row, *known[row.record.external_id], index, analyser))
+            ahead.append(_read_row(row, *known[row.record.external_id], index, analyser, unusable))
             while len(ahead) > AHEAD_PER_WORKER * analyser.workers:
                 step.finish(ahead.popleft())
     while ahead:
@@ -204,7 +211,12 @@ def _known(
 
 
 def _read_row(
-    row: SheetRow, existing: dict[str, Any] | None, stored: dict[str, str], index: PhotoIndex, analyser: FaceAnalyser
+    row: SheetRow,
+    existing: dict[str, Any] | None,
+    stored: dict[str, str],
+    index: PhotoIndex,
+    analyser: FaceAnalyser,
+    unusable: dict[str, str],
 ) -> Plan | Rejection:
     """The row's photos found and read, those not stored yet sent for analysis; a Rejection when one is missing."""
     checked: list[CheckedPhoto] = []
@@ -216,8 +228,10 @@ def _read_row(
             if digest in seen:
                 continue
             seen.add(digest)
+            if digest in unusable:
+                raise RowRejected(f"photo {name} {unusable[digest]}")
             analysis = None if stored.get(digest) == "analysed" else analyser.submit(data)
-            checked.append(CheckedPhoto(name, data if analysis else b"", analysis))
+            checked.append(CheckedPhoto(name, data if analysis else b"", digest, analysis))
     except RowRejected as rejected:
         for photo in checked:
             if photo.analysis is not None:
@@ -233,6 +247,7 @@ class _Step:
     db: Database
     queue: Queue | None
     organisation: ObjectId
+    engine: str
     summary: Summary
     by: str
     dry_run: bool
@@ -249,6 +264,8 @@ class _Step:
             analyses = [(photo, _usable(photo)) for photo in item.photos]
         except RowRejected as rejected:
             self.summary.rejected.append(Rejection(item.row.line, item.row.record.external_id, str(rejected)))
+            if rejected.unusable is not None and not self.dry_run:
+                remember_unusable(self.db, self.organisation, self.engine, *rejected.unusable)
             return
         if not self.dry_run:
             store_row(self.db, self.queue, self.organisation, item, analyses, self.by)
@@ -262,13 +279,12 @@ def _usable(photo: CheckedPhoto) -> PhotoAnalysis | None:
     try:
         analysis = as_case_photo(photo.analysis.result())
     except PhotoRejected as rejected:
-        raise RowRejected(f"photo {photo.name} cannot be read as a photo ({rejected.reason})") from None
-    if not analysis.faces:
-        raise RowRejected(f"photo {photo.name} shows no face: send a photo of the person's face")
-    if not any(face.quality == "ok" for face in analysis.faces):
-        why = analysis.faces[0].quality_reason
-        raise RowRejected(f"photo {photo.name} has no usable face ({why})")
-    return analysis
+        why = f"cannot be read as a photo ({rejected.reason})"
+    else:
+        if any(face.quality == "ok" for face in analysis.faces):
+            return analysis
+        why = "shows no face" if not analysis.faces else f"has no usable face ({analysis.faces[0].quality_reason})"
+    raise RowRejected(f"photo {photo.name} {why}", (photo.digest, why))
 
 
 def store_row(

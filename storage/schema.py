@@ -123,6 +123,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("organisation", ASCENDING), ("created_at", DESCENDING)], name="organisation_created"),
         IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
     ],
+    # Photos a bulk import found no usable face in (storage/unusable_photos.py), read once per import.
+    "unusable_photos": [
+        IndexModel([("organisation", ASCENDING), ("engine", ASCENDING)], name="organisation_engine"),
+    ],
 }
 
 
