@@ -32,6 +32,13 @@ def lfw(faces_dir: Path, person: str, number: int = 1) -> bytes:
     return (faces_dir / f"lfw/{person}/{person}_{number:04d}.jpg").read_bytes()
 
 
+def converted(photo: bytes, kind: str) -> bytes:
+    """The photo as an iPhone (HEIF) or a web page (WebP) would give it."""
+    out = io.BytesIO()
+    Image.open(io.BytesIO(photo)).save(out, kind, quality=90)
+    return out.getvalue()
+
+
 def write_zip(path: Path, files: dict[str, bytes]) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():
@@ -60,12 +67,12 @@ def shelter(db: Database) -> str:
 
 @pytest.fixture
 def batch(faces_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
-    """Three good rows, then four bad ones: a missing photo, no face, a bad date, an unknown gender."""
+    """Three good rows (JPEG, HEIC, WebP), then four bad ones: a missing photo, no face, a bad date, a bad gender."""
     rows = [
         HEADER,
         'SH-1,2026-11-30,Central station,Ward 3,30,40,male,alive,"grey coat, speaks little",Colin.JPG',
-        "SH-2,01/11/2026,Market,Ward 1,,,M,alive,,tony.jpg",
-        'SH-3,1 Nov 2026,,Room 2,50,60,male,alive,"found near the river",aaron.jpg',
+        "SH-2,01/11/2026,Market,Ward 1,,,M,alive,,tony.HEIC",
+        'SH-3,1 Nov 2026,,Room 2,50,60,male,alive,"found near the river",aaron.webp',
         "SH-4,2026-11-01,,,,,female,alive,,nobody.jpg",
         "SH-5,2026-11-01,,,,,female,alive,,gray.jpg",
         "SH-6,31/02/2026,,,,,female,alive,,colin.jpg",
@@ -76,8 +83,8 @@ def batch(faces_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
     gray = jpeg(Image.new("RGB", (300, 300), (128, 128, 128)))
     photos = {
         "people/colin.jpg": lfw(faces_dir, PEOPLE[0]),
-        "tony.jpg": lfw(faces_dir, PEOPLE[1]),
-        "aaron.jpg": lfw(faces_dir, PEOPLE[2]),
+        "tony.heic": converted(lfw(faces_dir, PEOPLE[1]), "HEIF"),
+        "aaron.webp": converted(lfw(faces_dir, PEOPLE[2]), "WEBP"),
         "gray.jpg": gray,
     }
     return csv, write_zip(tmp_path / "photos.zip", photos)
@@ -122,7 +129,7 @@ def test_good_rows_go_in_with_their_faces_and_every_bad_row_is_reported(
     assert counts(db) == before
 
     changed = csv.read_text().replace("found near the river", "found near the old bridge")
-    changed = changed.replace("Market,Ward 1,,,M,alive,,tony.jpg", "Market,Ward 1,,,M,alive,,tony.jpg;tony2.jpg")
+    changed = changed.replace("Market,Ward 1,,,M,alive,,tony.HEIC", "Market,Ward 1,,,M,alive,,tony.HEIC;tony2.jpg")
     csv.write_text(changed)
     with zipfile.ZipFile(photos, "a") as archive:
         archive.writestr("tony2.jpg", lfw(faces_dir, PEOPLE[1], 2))
