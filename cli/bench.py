@@ -27,6 +27,7 @@ BENCHMARKS = {
     "login": ("login_timing", "Failed-login timing: known vs unknown usernames (p50/p90)."),
     "audit": ("audit_chain", "Cost of the audit hash chain: append latency (1 and 4 writers), verify speed."),
     "engines": ("engines", "Face engines side by side: small faces, bad photos, speed."),
+    "import": ("found_import", "Bulk import of found persons: CSV + ZIP of N (--found N), photos/s, a second run."),
     "search": ("search", "Face index at 100 000 and 1 000 000 faces: build, load, memory, p50/p99, recall, removal."),
 }
 PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}

@@ -59,6 +59,11 @@ def find_by_source(db: Database, source: str) -> dict[str, Any] | None:
     return db.found_persons.find_one({"source": source})
 
 
+def find_by_sources(db: Database, sources: list[str]) -> dict[str, dict[str, Any]]:
+    """The records registered from these sources, by source: a bulk import looks a batch of rows up at once."""
+    return {found["source"]: found for found in db.found_persons.find({"source": {"$in": sources}})}
+
+
 def list_found_persons(
     db: Database, organisation: ObjectId | None = None, status: str | None = None, limit: int = 200
 ) -> list[dict[str, Any]]:

@@ -211,3 +211,15 @@ def photos_to_reembed(db: Database, open_cases: set[str], sightings_since: datet
     }
     fields = {"owner": 1, "file_id": 1, "rotation": 1, "created_at": 1, "notify": 1, "content_type": 1}
     return list(db.photos.find(query, fields).sort("created_at", 1))
+
+
+def photo_digests(db: Database, kind: str, ids: list[str]) -> dict[str, dict[str, str]]:
+    """By owner id, the sha256 of each photo these owners (of one kind) hold, with its status.
+
+    A re-import skips photos already analysed; a batch of owners in one query (a prefix of the owner index).
+    """
+    digests: dict[str, dict[str, str]] = {owner_id: {} for owner_id in ids}
+    query = {"owner.kind": kind, "owner.id": {"$in": ids}}
+    for photo in db.photos.find(query, {"owner": 1, "sha256": 1, "status": 1}):
+        digests[photo["owner"]["id"]][photo["sha256"]] = photo["status"]
+    return digests

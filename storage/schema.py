@@ -140,6 +140,10 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("status", ASCENDING), ("closed_at", ASCENDING), ("personal_erased_at", ASCENDING)], name="closed_personal"
         ),
     ],
+    # Photos a bulk import found no usable face in (storage/unusable_photos.py), read once per import.
+    "unusable_photos": [
+        IndexModel([("organisation", ASCENDING), ("engine", ASCENDING)], name="organisation_engine"),
+    ],
 }
 
 

@@ -25,6 +25,7 @@ COMMANDS = (
     "embed",
     "eval",
     "org",
+    "found",
     "reembed",
     "rotate-key",
     "set-telegram-webhook",

@@ -71,16 +71,7 @@ def record_analysis(context: WorkerContext, photo: dict[str, Any], outcome: Phot
         store_faces(db, photo, result)
         if drop_faces_if_photo_gone(db, photo_id):
             return "gone"
-        update = {
-            "status": "analysed",
-            "reason": result.verdict,
-            "width": result.width,
-            "height": result.height,
-            "format": result.format,
-            "face_count": len(result.faces),
-            "timings_ms": result.timings_ms,
-            "rotation": result.rotation,  # boxes are in the photo turned this far: crops turn it the same way
-        }
+        update = result.photo_fields()
         log.info("photo %s analysed: %d face(s) in %s ms", photo_id, len(result.faces), result.timings_ms)
     # Only the first finisher records and tells the sender; a concurrent duplicate run changes nothing.
     claimed = finish_analysis(db, photo_id, update)

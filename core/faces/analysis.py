@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import cv2
 import numpy as np
@@ -49,6 +50,19 @@ class PhotoAnalysis:
     def verdict(self) -> str:
         """no_face, one_face or several_faces: what the sender hears about."""
         return "no_face" if not self.faces else "one_face" if len(self.faces) == 1 else "several_faces"
+
+    def photo_fields(self) -> dict[str, Any]:
+        """What an analysed photo's record says of it (the analyse job and the bulk import record the same)."""
+        return {
+            "status": "analysed",
+            "reason": self.verdict,
+            "width": self.width,
+            "height": self.height,
+            "format": self.format,
+            "face_count": len(self.faces),
+            "timings_ms": self.timings_ms,
+            "rotation": self.rotation,  # boxes are in the photo turned this far: crops turn it the same way
+        }
 
 
 def analyse_photo(
