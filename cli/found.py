@@ -1,4 +1,5 @@
-"""`homeward found import`: an organisation's found persons from a CSV and their photos (a ZIP or a folder).
+"""`homeward found import`: an organisation's found persons from a CSV and their photos (a ZIP or a folder);
+`homeward found erase`: one of them forgotten at the organisation's request.
 
 Bad rows are reported, not fatal (exit 0): the last line on stdout is the
 JSON summary. An unknown organisation, an unreadable CSV or an unsafe ZIP
@@ -18,7 +19,7 @@ from pymongo.database import Database
 
 from cli import settings as cli_settings
 from cli.engine import chosen_engine, load_engine
-from cli.users import CLI_USER
+from cli.users import CLI_USER, database
 from core.found.archive import UnsafeArchive
 from core.found.sheet import Sheet, UnreadableSheet, read_sheet
 from infra.services import backing_services
@@ -27,6 +28,8 @@ from services.found_import import PhotoSource, Summary, import_sheet, open_photo
 from services.queue import make_queue
 from storage.audit import audit
 from storage.connections import connect
+from storage.erasure import erase_found_person
+from storage.found_persons import find_found_person
 from storage.organisations import NoSuchOrganisation, require_organisation
 
 POOL_FROM_ROWS = 100  # below this a pool's start (each process loads the face models) costs more than it saves
@@ -99,3 +102,21 @@ def _organisation(db: Database, name: str) -> ObjectId:
         return require_organisation(db, name)["_id"]
     except NoSuchOrganisation as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@found_group.command("erase")
+@click.argument("reference")
+@click.option("--org", "organisation", required=True, help="The organisation holding the person (name or id).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase_command(reference: str, organisation: str, yes: bool) -> None:
+    """Erase a found person at its organisation's request: photos, faces, candidates, notes, the record."""
+    reference = reference.strip().upper()
+    with database() as db:
+        org = _organisation(db, organisation)
+        if find_found_person(db, reference, organisation=org) is None:
+            raise click.ClickException(f"{organisation} holds no found person {reference}; check the reference")
+        if not yes:
+            click.confirm(f"Erase {reference} and everything about it? This cannot be undone", abort=True)
+        audit(db, CLI_USER, "erase found person", f"found:{reference}", f"at the request of organisation {org}")
+        erased = erase_found_person(db, reference)
+    click.echo(json.dumps({"erased": reference} | erased))

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import json
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from click.testing import CliRunner
+from pymongo.database import Database
+
+from cli.main import group
+from config import Settings
+from core.found.record import FoundPerson
 from services.approval import tell_family
 from storage.candidates import decide
 from storage.erasure import erase_found_person
-from storage.found_persons import close_found_person
+from storage.found_persons import close_found_person, create_found_person, import_source
+from storage.organisations import create_organisation
 from tests.chat_harness import Harness
+from tests.test_cli import env_of
 from tests.test_found_matching import harness, register_found, report  # noqa: F401 - the fixture
 from tests.test_matching import SAME_PERSON, lfw
 from tests.test_retention import digest
@@ -68,3 +77,21 @@ def test_a_closed_found_persons_photos_go_after_30_days_and_its_personal_fields_
     assert record["status"] == "closed" and record["closed_reason"] == "transferred" and record["found_on"]
     assert [place for place in harness.leftovers(["R-992", DESCRIPTION, digest(photo)])] == []
     assert "age_min" not in record and "held_at" not in record
+
+
+def test_an_organisation_erases_one_of_its_records_at_the_command_line_and_no_other(
+    settings: Settings, db: Database
+) -> None:
+    shelter = create_organisation(db, "Sunrise Shelter", "shelter")
+    create_organisation(db, "City Hospital", "hospital")
+    record = FoundPerson(found_on=date(2026, 11, 30), description=DESCRIPTION, external_id="R-993")
+    reference = create_found_person(db, shelter, record, import_source(shelter, "R-993"), by="registrar")
+    runner = CliRunner(env=env_of(settings))
+    refused = runner.invoke(group, ["found", "erase", reference, "--org", "City Hospital", "--yes"])
+    assert refused.exit_code != 0 and "holds no found person" in refused.output
+    assert db.found_persons.count_documents({}) == 1
+    erased = runner.invoke(group, ["found", "erase", reference.lower(), "--org", "Sunrise Shelter", "--yes"])
+    assert erased.exit_code == 0, erased.output
+    assert json.loads(erased.output.splitlines()[-1])["record"] == 1
+    assert db.found_persons.count_documents({}) == 0
+    assert db.audit.count_documents({"action": "erase found person", "target": f"found:{reference}"}) == 1
