@@ -132,6 +132,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("source", ASCENDING)], unique=True, name="source_unique"),
         IndexModel([("organisation", ASCENDING), ("created_at", DESCENDING)], name="organisation_created"),
         IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
+        # Its registrars' notifications: the records whose family was told, newest first (and since when last seen).
+        IndexModel([("organisation", ASCENDING), ("family_told_at", DESCENDING)], name="organisation_told"),
     ],
 }
 
