@@ -167,6 +167,7 @@ def upgrade_documents(db: Database) -> None:
         "label_engineless_faces": label_engineless_faces,
         "date_pending_outbound": date_pending_outbound,
         "chain_unchained": chain_unchained,
+        "date_families_told": date_families_told,
     }
     done = set((db.counters.find_one({"_id": MIGRATIONS_DONE}) or {}).get("done", []))
     for name, step in steps.items():
@@ -180,3 +181,14 @@ def label_engineless_faces(db: Database) -> int:
     if "photo_index_unique" in db.faces.index_information():
         db.faces.drop_index("photo_index_unique")
     return db.faces.update_many({"engine": {"$exists": False}}, {"$set": {"engine": DEFAULT_ENGINE}}).modified_count
+
+
+def date_families_told(db: Database) -> int:
+    """Give records told of before `family_told_at` existed their latest telling, so their registrars see them."""
+    changed = 0
+    for record in db.found_persons.find({"families_told.0": {"$exists": True}, "family_told_at": None}):
+        latest = max(told["at"] for told in record["families_told"])
+        changed += db.found_persons.update_one(
+            {"_id": record["_id"]}, {"$set": {"family_told_at": latest}}
+        ).modified_count
+    return changed

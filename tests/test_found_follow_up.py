@@ -6,11 +6,18 @@ matching; a reviewer approves; the registrar of the organisation holding him is 
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from bson import ObjectId
+from pymongo.database import Database
+
 from config import Settings
+from core.found.record import FoundPerson
 from storage.connections import Connections
+from storage.found_persons import create_found_person, families_told
 from storage.organisations import create_organisation
+from storage.schema import date_families_told
 from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.test_found_matching import approve, register_found, report
@@ -78,3 +85,14 @@ def test_a_registrar_follows_its_match_from_review_to_reunion_and_another_organi
     thanks = list(db.outbox.find({"source": f"reunited:{candidate['_id']}"}))
     assert len(thanks) == 1 and case in thanks[0]["text"]
     assert db.audit.count_documents({"user": "sita", "action": "outcome reunited"}) == 2  # both tries, audited
+
+
+def test_a_family_told_before_the_notifications_existed_is_listed_after_the_upgrade(db: Database) -> None:
+    organisation = create_organisation(db, SHELTER, "shelter")
+    record = FoundPerson(found_on=date.today(), held_at="Ward 3")
+    reference = create_found_person(db, organisation, record, "test:older", "registrar")
+    told = {"candidate": ObjectId(), "case": "HW-OLD1", "at": datetime.now(UTC)}
+    db.found_persons.update_one({"reference": reference}, {"$push": {"families_told": told}})  # as stored before
+    assert families_told(db, organisation) == []
+    assert date_families_told(db) == 1 and date_families_told(db) == 0
+    assert [(row["reference"], row["case"]) for row in families_told(db, organisation)] == [(reference, "HW-OLD1")]
