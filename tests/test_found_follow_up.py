@@ -83,7 +83,7 @@ def test_a_registrar_follows_its_match_from_review_to_reunion_and_another_organi
     assert "reunited" in page.split('id="matches"')[1] and f'action="{outcome_of}"' not in page
     sita.post(outcome_of, data={"csrf_token": token, "outcome": "reunited"})  # a second click changes nothing
     thanks = list(db.outbox.find({"source": f"reunited:{candidate['_id']}"}))
-    assert len(thanks) == 1 and case in thanks[0]["text"]
+    assert len(thanks) == 1 and case in thanks[0]["text"] and "together again" in thanks[0]["text"]
     assert db.audit.count_documents({"user": "sita", "action": "outcome reunited"}) == 2  # both tries, audited
 
 
