@@ -3,6 +3,9 @@
 A registrar sees only its own organisation's records and photos: another organisation's answer 404, as an
 unknown reference does, so a guessed reference tells nothing. Every view of a record or a photo is audited,
 as a case's is. Registering sends each photo to the workers' analysis the way a chat photo is.
+
+A record's page follows its matches (what each became); a registrar sets the outcome of its approved ones, and
+its notifications page lists the families told of its organisation's people (with the unseen count in the menu).
 """
 
 from __future__ import annotations
@@ -110,9 +113,11 @@ def record(reference: str) -> str:
 
 
 def _matches(reference: str) -> list[dict[str, Any]]:
-    """The record's candidates as its organisation follows them: what each became, and a case's reference once
-    approved (what the family's message shares). A registrar is not shown rejected ones: a reviewer's "no" is no
-    lead for them to follow, and it would name a family's case that nobody shared with them."""
+    """The record's candidates as its organisation follows them: what each became, a case's reference once approved.
+
+    The reference is what the family's message shares. A registrar is not shown rejected ones: a reviewer's "no"
+    leaves no lead to follow, and it would name a family's case that nobody shared with them.
+    """
     registrar = is_registrar(_user())
     rows = []
     for candidate in candidates_of_found(homeward().connections.db, reference):
