@@ -69,6 +69,8 @@ RULES = {
     "found.record": "registrar",
     "found.photo": "registrar",
     "found.close": ("registrar", "reviewer", "admin"),
+    "found.outcome": ("registrar", "reviewer", "admin"),  # of the record's approved matches (test_found_follow_up)
+    "found.notifications": ("registrar",),  # the families told of its organisation's found persons
     "jobs.index": "admin",
     "jobs.requeue": "admin",
     "jobs.delete": "admin",
