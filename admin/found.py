@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-import redis
 from bson import ObjectId
 from bson.errors import InvalidId
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -165,8 +164,6 @@ def outcome(reference: str, candidate_id: str) -> Any:
     except OutcomeRefused as refused:
         audit(db, user["username"], f"outcome {chosen} refused", f"candidate:{candidate_id}", str(refused))
         flash(f"Not recorded: {refused}")
-    except redis.RedisError:
-        flash("Not finished: the job queue did not answer. Set the outcome again in a minute.")
     return redirect(url_for("found.record", reference=reference))
 
 
