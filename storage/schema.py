@@ -134,13 +134,6 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
         # Its registrars' notifications: the records whose family was told, newest first (and since when last seen).
         IndexModel([("organisation", ASCENDING), ("family_told_at", DESCENDING)], name="organisation_told"),
-        # The retention sweeps of closed records (storage/retention.py): exactly their filters' fields.
-        IndexModel(
-            [("status", ASCENDING), ("closed_at", ASCENDING), ("photos_dropped_at", ASCENDING)], name="closed_photos"
-        ),
-        IndexModel(
-            [("status", ASCENDING), ("closed_at", ASCENDING), ("personal_erased_at", ASCENDING)], name="closed_personal"
-        ),
     ],
     # Photos a bulk import found no usable face in (storage/unusable_photos.py), read once per import.
     "unusable_photos": [

@@ -38,6 +38,9 @@ SMALL = {
 KNOWN_SCANS = {
     ("candidates", ("decided_at", "images_dropped_at", "status")): "retention: decided candidates' images",
     ("conversations", ("consent", "consent_at")): "retention: declined consent",
+    # SecantusDB plans no index for a field matched against null (missing): these read the found persons.
+    ("found_persons", ("closed_at", "photos_dropped_at", "status")): "retention: closed found persons' photos",
+    ("found_persons", ("closed_at", "personal_erased_at", "status")): "retention: closed found persons' records",
     ("conversations", ("contact", "last_inbound_at")): "retention: drafts of contacts still active",
     ("conversations", ("last_inbound_at", "state.flow")): "retention: abandoned drafts",
     ("inbound", ("$or", "status")): "retention: handled messages",
