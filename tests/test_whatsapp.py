@@ -47,7 +47,7 @@ def harness(settings: Settings, connections: Connections) -> Harness:
     return Harness(settings, connections)
 
 
-_sids = itertools.count(1)
+_sids = itertools.count(10**12)  # inbound ids apart from the stand-in's own (SM…1, SM…2 for what it sends)
 
 
 def form(sender: str, body: str = "", **fields: str) -> dict[str, str]:
