@@ -140,6 +140,13 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("status", ASCENDING), ("closed_at", ASCENDING), ("personal_erased_at", ASCENDING)], name="closed_personal"
         ),
     ],
+    # Imports uploaded in the panel (storage/imports.py): an organisation's newest first, or every one's; the job
+    # moves one by id and expected state.
+    "imports": [
+        IndexModel([("organisation", ASCENDING), ("created_at", DESCENDING)], name="organisation_created"),
+        IndexModel([("created_at", DESCENDING)], name="created"),
+        IndexModel([("_id", ASCENDING), ("status", ASCENDING)], name="id_status"),
+    ],
     # Photos a bulk import found no usable face in (storage/unusable_photos.py), read once per import.
     "unusable_photos": [
         IndexModel([("organisation", ASCENDING), ("engine", ASCENDING)], name="organisation_engine"),
