@@ -19,6 +19,7 @@ from pymongo.database import Database
 from storage.updates import update_then_read
 
 STATUSES = ("queued", "running", "done", "failed")
+UNFINISHED = STATUSES[:2]
 LISTED = 100  # the newest imports a page lists
 
 
@@ -66,6 +67,13 @@ def start_import(db: Database, import_id: ObjectId) -> dict[str, Any] | None:
     return update_then_read(db.imports, query, update)
 
 
+def end_unfinished(db: Database, import_id: ObjectId, reason: str) -> bool:
+    """Mark failed an import still queued or running; False when it ended meanwhile."""
+    query = {"_id": import_id, "status": {"$in": ["queued", "running"]}}
+    fields = {"status": "failed", "error": reason, "finished_at": datetime.now(UTC), "files": []}
+    return update_then_read(db.imports, query, {"$set": fields}) is not None
+
+
 def record_progress(db: Database, import_id: ObjectId, rows_done: int, rows_total: int) -> None:
     db.imports.update_one({"_id": import_id}, {"$set": {"rows_done": rows_done, "rows_total": rows_total}})
 
@@ -73,6 +81,16 @@ def record_progress(db: Database, import_id: ObjectId, rows_done: int, rows_tota
 def retry_later(db: Database, import_id: ObjectId, reason: str) -> None:
     """It stopped and will run once more: back to queued, saying why."""
     db.imports.update_one({"_id": import_id}, {"$set": {"status": "queued", "error": reason}})
+
+
+def unfinished_imports(db: Database, uploaded_before: datetime, limit: int) -> list[dict[str, Any]]:
+    """Imports still queued or running that were uploaded before the cutoff: their worker died under them."""
+    found: list[dict[str, Any]] = []
+    for status in UNFINISHED:  # one query each: SecantusDB scans for `$in` beside a range, uses the index for these
+        if len(found) < limit:  # (a limit of 0 is none)
+            query = {"status": status, "created_at": {"$lt": uploaded_before}}
+            found += db.imports.find(query).limit(limit - len(found))
+    return found
 
 
 def finish_import(db: Database, import_id: ObjectId, summary: dict[str, Any] | None, error: str | None = None) -> None:

@@ -146,6 +146,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("organisation", ASCENDING), ("created_at", DESCENDING)], name="organisation_created"),
         IndexModel([("created_at", DESCENDING)], name="created"),
         IndexModel([("_id", ASCENDING), ("status", ASCENDING)], name="id_status"),
+        # The reconciler's look for imports whose worker died (workers/bulk.py end_abandoned_imports).
+        IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
     ],
     # Photos a bulk import found no usable face in (storage/unusable_photos.py), read once per import.
     "unusable_photos": [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from tests.test_found_import import HEADER, PEOPLE, lfw, write_zip
 from tests.test_panel_security import PASSWORD, client, login
 from workers import bulk
 from workers.measured_worker import MeasuredWorker
+from workers.reconciler import reconcile
 
 
 @pytest.fixture
@@ -168,3 +170,15 @@ def test_an_import_that_fails_runs_once_more_then_is_marked_failed_and_its_files
     failed = text(sita.get(sent.location))
     assert "failed" in failed and "upload the files again" in failed and uploaded_files(db) == 0
     assert bulk.import_found(import_id) == "gone"  # a third run, however it comes, changes nothing
+
+
+def test_an_import_whose_worker_died_is_ended_by_the_reconciler_and_its_files_deleted(
+    harness: Harness, files: tuple[bytes, bytes]
+) -> None:
+    sita, db = signed_in(harness, "sita"), harness.db
+    sent = upload(sita, *files)
+    db.imports.update_one({}, {"$set": {"status": "running"}})  # its worker killed mid-way: nobody ends it
+    assert reconcile(harness.context, datetime.now(UTC) + timedelta(hours=1))["abandoned_imports"] == 0
+    assert reconcile(harness.context, datetime.now(UTC) + timedelta(days=2))["abandoned_imports"] == 1
+    ended = text(sita.get(sent.location))
+    assert "failed" in ended and "upload it again" in ended and uploaded_files(db) == 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -23,13 +24,24 @@ from services.found_import import import_sheet
 from services.queue import IMPORT_ATTEMPTS, Job, runs
 from storage.audit import audit
 from storage.import_files import delete_files, file_bytes
-from storage.imports import finish_import, record_progress, retry_later, start_import
+from storage.imports import (
+    end_unfinished,
+    finish_import,
+    record_progress,
+    retry_later,
+    start_import,
+    unfinished_imports,
+)
 from storage.sealing import SealError
 from workers.context import WorkerContext, current
 
 log = logging.getLogger(__name__)
 PROGRESS_ROWS = 10  # the page's progress is written every this many rows ...
 PROGRESS_S = 5.0  # ... or this many seconds, whichever comes first
+# An import not ended this long after its upload lost its worker (killed, its machine gone): both its runs
+# (IMPORT_TIMEOUT_S each) and the wait before the second fit well within it.
+ABANDONED_AFTER = timedelta(hours=24)
+ABANDONED_BATCH = 100
 
 
 class ImportRefused(Exception):
@@ -57,6 +69,16 @@ def import_found(import_id: str) -> str:
         raise  # RQ retries it (IMPORT_RETRY) or keeps the failure for operators
     _end(context, started, summary)
     return "done"
+
+
+def end_abandoned_imports(context: WorkerContext, now: datetime) -> int:
+    """Mark failed the imports a dead worker left queued or running, and delete their files (the reconciler)."""
+    db, ended = context.connections.db, 0
+    for record in unfinished_imports(db, now - ABANDONED_AFTER, ABANDONED_BATCH):
+        if end_unfinished(db, record["_id"], "it did not finish within a day (its worker stopped): upload it again"):
+            delete_files(db, record["files"])
+            ended += 1
+    return ended
 
 
 def _run(context: WorkerContext, record: dict[str, Any]) -> dict[str, Any]:
