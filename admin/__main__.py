@@ -13,10 +13,11 @@ from infra.services import backing_services
 from services import trace
 from storage.connections import connect
 
-# A body over the largest upload a route takes (the import's) is refused by waitress before it is read (its default
-# is 1 GiB); one over another route's (MAX_UPLOAD_BYTES) by Flask, from its Content-Length, before it is parsed.
+# A body over twice the largest upload a route takes (the import's) is refused by waitress before it is read (its
+# default is 1 GiB); one over a route's own limit by Flask, from its Content-Length, before it is parsed, so an
+# import a little too large gets the form back saying what to do, not waitress's bare 413.
 # waitress refuses max_request_body_size bytes or more, hence one byte above the limit.
-BODY_LIMIT = max(MAX_UPLOAD_BYTES, IMPORT_UPLOAD_BYTES)
+BODY_LIMIT = 2 * max(MAX_UPLOAD_BYTES, IMPORT_UPLOAD_BYTES)
 SERVE_OPTIONS = {"threads": 8, "ident": "homeward", "max_request_body_size": BODY_LIMIT + 1}
 
 

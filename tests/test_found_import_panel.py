@@ -110,7 +110,7 @@ def test_a_registrar_imports_from_the_panel_and_sees_every_rejected_row(
 
 
 def test_a_chat_only_worker_leaves_an_import_to_the_others(
-    harness: Harness, files: tuple[bytes, bytes], settings: Settings
+    harness: Harness, files: tuple[bytes, bytes], settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     admin, db = signed_in(harness, "admin", settings.admin_password), harness.db  # type: ignore[arg-type]
     hospital = db.organisations.find_one({"name": "City Hospital"})["_id"]
@@ -122,7 +122,17 @@ def test_a_chat_only_worker_leaves_an_import_to_the_others(
     assert make_queue(harness.worker.connection, BULK_QUEUE).count == 1
     assert db.imports.find_one()["status"] == "queued"
 
+    written: list[tuple[int, int]] = []
+    record = bulk.record_progress
+
+    def recorded(db: Database, import_id: Any, done: int, total: int) -> None:
+        written.append((done, total))
+        record(db, import_id, done, total)
+
+    monkeypatch.setattr(bulk, "PROGRESS_ROWS", 1)
+    monkeypatch.setattr(bulk, "record_progress", recorded)
     harness.work()
+    assert written[0] == (1, 5) and (3, 5) in written and written[-1] == (5, 5)  # the page follows it row by row
     checked = admin.get(sent.location)
     assert re.search(r'id="imported">3<', checked.get_data(as_text=True)) and "check only" in text(checked)
     assert db.found_persons.count_documents({}) == 0 and uploaded_files(db) == 0  # a check stores nothing
