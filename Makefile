@@ -16,7 +16,7 @@ help:
 	@echo "make bench   print per-photo timings of the face pipeline"
 	@echo "make bench-webhooks  print webhook acknowledgement latency (p50/p90/p99)"
 	@echo "make bench-matching  print time from a sighting photo to its candidate in the queue (p50/p95)"
-	@echo "make chaos   200 conversations over the webhooks while the worker, Redis and MongoDB are killed: lost, stuck, duplicated"
+	@echo "make chaos   200 conversations over the webhooks, beside 5 users sending long clips, while the worker, Redis and MongoDB are killed: lost, stuck, duplicated"
 	@echo "make doctor  check the install"
 
 # The pinned dependencies, then the project itself (editable, for the `homeward` command).

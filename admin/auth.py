@@ -36,24 +36,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def require(role: str) -> Callable[[F], F]:
     """Anonymous visitors go to the login page; a signed-in user below `role` gets 403."""
-
-    def decorator(view: F) -> F:
-        @wraps(view)
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            user = current_user()
-            if user is None:
-                return redirect(url_for("auth.login", next=request.full_path))
-            if ROLES.index(user["role"]) < ROLES.index(role):
-                abort(403)
-            return view(*args, **kwargs)
-
-        return guarded  # type: ignore[return-value]
-
-    return decorator
+    return _guard(lambda user: ROLES.index(user["role"]) >= ROLES.index(role))
 
 
 def require_one_of(*roles: str) -> Callable[[F], F]:
     """Only these roles, whatever their order: a page that is a registrar's work but not every operator's."""
+    return _guard(lambda user: user["role"] in roles)
+
+
+def _guard(allowed: Callable[[dict[str, Any]], bool]) -> Callable[[F], F]:
+    """Anonymous visitors go to the login page; a signed-in user `allowed` refuses gets 403."""
 
     def decorator(view: F) -> F:
         @wraps(view)
@@ -61,7 +53,7 @@ def require_one_of(*roles: str) -> Callable[[F], F]:
             user = current_user()
             if user is None:
                 return redirect(url_for("auth.login", next=request.full_path))
-            if user["role"] not in roles:
+            if not allowed(user):
                 abort(403)
             return view(*args, **kwargs)
 

@@ -3,11 +3,14 @@
 A registrar sees only its own organisation's records and photos: another organisation's answer 404, as an
 unknown reference does, so a guessed reference tells nothing. Every view of a record or a photo is audited,
 as a case's is. Registering sends each photo to the workers' analysis the way a chat photo is.
+
+A record's page follows its matches (what each became); a registrar sets the outcome of its approved ones, and
+its notifications page lists the families told of its organisation's people (with the unseen count in the menu).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -21,11 +24,15 @@ from core.errors import PhotoRejected
 from core.faces.crops import photo_with_boxes
 from core.faces.images import decode_photo
 from core.found.record import CLOSED_REASONS, CONDITIONS, GENDERS, MAX_PHOTOS, InvalidRecord
+from core.outcomes import OUTCOMES, OutcomeRefused, follow_up, may_set_outcome
+from services.outcomes import settle
 from services.queue import enqueue_photo_analysis
 from storage.audit import audit
+from storage.candidates import candidates_of_found, find_candidate
 from storage.found_persons import (
     close_found_person,
     create_found_person,
+    families_told,
     find_by_source,
     find_found_person,
     found_owner,
@@ -33,6 +40,7 @@ from storage.found_persons import (
 )
 from storage.organisations import find_organisation, list_organisations
 from storage.photos import find_photo, photo_bytes, photos_of_owner, save_photo
+from storage.users import note_notifications_seen
 
 blueprint = Blueprint("found", __name__, url_prefix="/found")
 THUMBNAIL_PX = 480
@@ -93,8 +101,98 @@ def record(reference: str) -> str:
     audit(db, _user()["username"], "view", f"found:{reference}")
     organisation = find_organisation(db, found["organisation"])
     return render_template(
-        "found_record.html", record=found, photos=photos, organisation=organisation, reasons=CLOSED_REASONS
+        "found_record.html",
+        record=found,
+        photos=photos,
+        organisation=organisation,
+        reasons=CLOSED_REASONS,
+        matches=_matches(reference),
+        outcomes=OUTCOMES,
     )
+
+
+def _matches(reference: str) -> list[dict[str, Any]]:
+    """The record's candidates as its organisation follows them: what each became, a case's reference once approved.
+
+    The reference is what the family's message shares. A registrar is not shown rejected ones: a reviewer's "no"
+    leaves no lead to follow, and it would name a family's case that nobody shared with them.
+    """
+    registrar = is_registrar(_user())
+    rows = []
+    for candidate in candidates_of_found(homeward().connections.db, reference):
+        status, outcome = candidate["status"], candidate.get("outcome")
+        if registrar and status == "rejected":
+            continue
+        rows.append(
+            {
+                "id": str(candidate["_id"]),
+                "follow_up": follow_up(status, outcome),
+                "case": candidate["case"] if status == "approved" or not registrar else None,
+                "since": candidate.get("outcome_at") or candidate.get("decided_at") or candidate.get("created_at"),
+                "by": candidate.get("outcome_by") if outcome else None,
+                "settable": may_set_outcome(status, outcome),
+            }
+        )
+    return rows
+
+
+@blueprint.post("/<reference>/candidates/<candidate_id>/outcome")
+@require_one_of("registrar", "reviewer", "admin")
+def outcome(reference: str, candidate_id: str) -> Any:
+    """A registrar (or the operator's reviewer) records what became of an approved match of this record.
+
+    Another organisation's record or a candidate not of this record answers 404; one not approved yet, 403.
+    The audit entry goes first, as for a reviewer's (admin/outcomes.py).
+    """
+    db, user = homeward().connections.db, _user()
+    _visible(reference)
+    try:
+        candidate = find_candidate(db, ObjectId(candidate_id))
+    except InvalidId:
+        abort(404)
+    if candidate is None or candidate.get("found") != reference:
+        abort(404)
+    if candidate["status"] != "approved":
+        abort(403)
+    chosen = request.form.get("outcome", "")
+    if chosen not in OUTCOMES:
+        abort(400)
+    audit(db, user["username"], f"outcome {chosen}", f"candidate:{candidate_id}", f"found:{reference}")
+    try:
+        settle(db, homeward().queue, candidate["_id"], chosen, user["username"])
+        flash(f"Outcome recorded for case {candidate['case']}: {OUTCOMES[chosen].lower()}.")
+    except OutcomeRefused as refused:
+        audit(db, user["username"], f"outcome {chosen} refused", f"candidate:{candidate_id}", str(refused))
+        flash(f"Not recorded: {refused}")
+    return redirect(url_for("found.record", reference=reference))
+
+
+@blueprint.get("/notifications")
+@require_one_of("registrar")
+def notifications() -> str:
+    """The families told of the organisation's found persons, newest first; opening it clears the menu's count."""
+    db, user = homeward().connections.db, _user()
+    rows = families_told(db, user["organisation"])
+    unseen = len(families_told(db, user["organisation"], since=user.get("notifications_seen_at")))
+    rows = [row | {"new": n < unseen} for n, row in enumerate(rows)]  # newest first: the first `unseen` are new
+    user["notifications_seen_at"] = datetime.now(UTC)  # this page's menu already counts them as seen
+    note_notifications_seen(db, user["username"], user["notifications_seen_at"])
+    audit(db, user["username"], "view", "found:notifications")
+    return render_template("found_notifications.html", rows=rows)
+
+
+@blueprint.app_context_processor
+def _menu() -> dict[str, Any]:
+    return {"notifications_count": notifications_count}
+
+
+def notifications_count() -> int:
+    """How many families were told of the registrar's organisation's found persons since it last opened the page."""
+    user = current_user()
+    if not is_registrar(user):
+        return 0
+    since = user.get("notifications_seen_at")  # type: ignore[union-attr]
+    return len(families_told(homeward().connections.db, user["organisation"], since=since))  # type: ignore[index]
 
 
 @blueprint.post("/<reference>/close")

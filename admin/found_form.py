@@ -16,19 +16,8 @@ from werkzeug.datastructures import FileStorage
 
 from core.errors import PhotoRejected
 from core.faces.images import decode_photo
-from core.found.record import MAX_PHOTOS, FoundPerson, InvalidRecord
+from core.found.record import FIELDS, MAX_PHOTOS, FoundPerson, InvalidRecord
 
-FIELDS = (
-    "found_on",
-    "found_place",
-    "held_at",
-    "age_min",
-    "age_max",
-    "gender",
-    "condition",
-    "description",
-    "external_id",
-)
 LABELS = {
     "found_on": "Found on",
     "found_place": "Found where",

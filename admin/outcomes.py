@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import redis
 from bson import ObjectId
 from bson.errors import InvalidId
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -38,9 +36,8 @@ def record(candidate_id: str) -> Any:
     db = services.connections.db
     audit(db, user, f"outcome {outcome}", f"candidate:{candidate_id}")
     try:
-        with contextlib.suppress(redis.RedisError):  # Redis down: the reconciler sends the family's message
-            settle(db, services.queue, candidate, outcome, user)
-            flash(f"Outcome recorded: {OUTCOMES[outcome].lower()}.")
+        settle(db, services.queue, candidate, outcome, user)
+        flash(f"Outcome recorded: {OUTCOMES[outcome].lower()}.")
     except OutcomeRefused as refused:
         audit(db, user, f"outcome {outcome} refused", f"candidate:{candidate_id}", str(refused))
         flash(f"Not recorded: {refused}")

@@ -37,15 +37,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pymongo
 import redis
-from bson import ObjectId
+from bson import Binary, ObjectId
 
 from benchmarks.search import SAMPLES, FaceLike
 from config import load_settings
 from core.conversation.references import CASE_PREFIX, make_reference
 from core.faces.engines import ENGINES
 from infra.embedded import free_port
+from storage.sealing import FACE_ENCODING, Keyring
 from workers.reconciler import SWEPT_KEY
 
 PERSON = "George_W_Bush"
@@ -119,7 +121,7 @@ def main() -> int:
             servers = json.loads((Path(data_dir) / "run/embedded.json").read_text())
             db = pymongo.MongoClient(servers["mongodb"]["url"], tz_aware=True)["homeward"]
             if args.gallery:
-                _preload(db, args.gallery)
+                _preload(db, args.gallery, Keyring(load_settings(env).data_keys()))
                 # As in a service that has been running: the reconciler has long looked at these faces for
                 # orphans (they have their photos); its first walk over them is not a sighting's cost.
                 redis.Redis.from_url(servers["redis"]["url"]).set(SWEPT_KEY, datetime.now(UTC).isoformat())
@@ -134,8 +136,8 @@ def main() -> int:
     return 0
 
 
-def _preload(db: pymongo.database.Database, faces: int) -> None:
-    """Store `faces` synthetic case faces of open cases, 4 per case, as the service would have them.
+def _preload(db: pymongo.database.Database, faces: int, keys: Keyring) -> None:
+    """Store `faces` synthetic case faces of open cases, 4 per case, as the service would have them (sealed).
 
     Of the configured engine (its name and vector size): faces of another engine are never searched.
     """
@@ -169,13 +171,18 @@ def _preload(db: pymongo.database.Database, faces: int) -> None:
                 "index": 0,
                 "owner": {"kind": "case", "id": references[row // SAMPLES]},
                 "quality": "ok",
-                "encoding": vector.astype("<f4").tobytes(),
+                "encoding": _sealed(keys, vector, f"{photo_ids[row]}:{engine.name}:0"),  # storage.faces.face_record
                 "created_at": now,
                 "matchable_since": now,
             }
             for row, vector in enumerate(vectors)
         )
     print(f"{cases * SAMPLES} synthetic {engine.name} case faces stored in {time.perf_counter() - started:.0f} s")
+
+
+def _sealed(keys: Keyring, vector: np.ndarray, record: str) -> Binary:
+    """As the workers store it: sealed and bound to its face, or the service refuses it."""
+    return Binary(keys.seal(vector.astype("<f4").tobytes(), FACE_ENCODING, record))
 
 
 def _preload_chats(db: pymongo.database.Database, contacts: list[str], now: datetime) -> None:

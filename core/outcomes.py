@@ -23,6 +23,28 @@ OUTCOMES = {
 FINAL = frozenset({"reunited"})  # closes the case (and the found person): it is not set again
 
 
+# What a match has become, in a partner organisation's words (a registrar follows its found persons' matches).
+FOLLOW_UP = {"pending": "under review", "approved": "family informed", "rejected": "not a match"}
+FOLLOW_UP_OUTCOMES = {
+    "contacted": "contacted",
+    "reunited": "reunited",
+    "not_the_person": "not the person",
+    "unreachable": "unreachable",
+}
+
+
+def follow_up(status: str, outcome: str | None) -> str:
+    """What became of a candidate: its outcome once set, else where its review stands."""
+    if status == "approved" and outcome in FOLLOW_UP_OUTCOMES:
+        return FOLLOW_UP_OUTCOMES[outcome]
+    return FOLLOW_UP.get(status, status)
+
+
+def may_set_outcome(status: str, outcome: str | None) -> bool:
+    """Whether an outcome may be set now (check_outcome would let it): approved and not yet final."""
+    return status == "approved" and outcome not in FINAL
+
+
 class OutcomeRefused(ValueError):
     """The outcome cannot be set on this candidate now; the message says why."""
 

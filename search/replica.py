@@ -36,7 +36,7 @@ from search.index_snapshots import SnapshotError
 from search.vector_index import make_index, needs_rebuild, rebuilt
 from storage.cases import open_references
 from storage.connections import Database
-from storage.faces import bytes_to_vector, count_matchable_faces, matchable_faces
+from storage.faces import count_matchable_faces, matchable_faces, stored_vector
 from storage.found_persons import open_found_references
 from storage.gallery_changes import GALLERY_CHANGES_KEPT, gallery_instance, gallery_removals
 
@@ -64,7 +64,7 @@ def engine_of(face: dict[str, Any]) -> str:
 
 def face_vector(face: dict[str, Any]) -> np.ndarray:
     """A stored face's vector (storage decodes it: the one place that knows how encodings are stored)."""
-    return bytes_to_vector(face["encoding"])
+    return stored_vector(face)
 
 
 class FollowedFaces:

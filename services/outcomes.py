@@ -7,8 +7,10 @@ nothing; the family's message is keyed by the candidate, so it is queued once).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+import redis
 from bson import ObjectId
 from rq import Queue
 
@@ -58,4 +60,6 @@ def _thank_family(db: Database, queue: Queue | None, candidate: dict[str, Any]) 
         about=case["reference"],
     )
     if queue is not None:
-        enqueue_outbox(queue, str(message_id))  # else (Redis down) the reconciler sends it within a minute
+        # Redis down: the message is stored, and the reconciler queues it within a minute; the outcome still counts.
+        with contextlib.suppress(redis.RedisError):
+            enqueue_outbox(queue, str(message_id))

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -144,6 +144,11 @@ def found_faces_shown(db: Database, found: str) -> bool:
 def candidates_of_case(db: Database, case: str) -> list[dict[str, Any]]:
     """Every candidate of a case, whatever its status, closest first."""
     return list(db.candidates.find({"case": case}).sort("distance", ASCENDING))
+
+
+def candidates_of_found(db: Database, found: str) -> list[dict[str, Any]]:
+    """Every candidate of a found person, whatever its status, newest first (its registrars follow them)."""
+    return list(db.candidates.find({"found": found}).sort("created_at", DESCENDING))
 
 
 def cases_with_pending(db: Database) -> list[str]:

@@ -6,6 +6,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from bson import ObjectId
 from pymongo import DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -41,9 +42,10 @@ def create_case(db: Database, contact: str, details: dict[str, Any], source: str
 
 def create_sighting(db: Database, contact: str, details: dict[str, Any], source: str) -> str:
     """Store the sighting (its place's coordinates sealed), give it the draft's photos, and return its reference."""
-    sealed = details | ({"place": seal_place(details["place"], keyring())} if "place" in details else {})
+    record = ObjectId()  # known before the sighting is written: its place is sealed for it alone
+    sealed = details | ({"place": seal_place(details["place"], keyring(), record)} if "place" in details else {})
     reference = insert_with_reference(
-        db, "sightings", SIGHTING_PREFIX, {"reporter": contact, "source": source, **sealed}
+        db, "sightings", SIGHTING_PREFIX, {"_id": record, "reporter": contact, "source": source, **sealed}
     )
     _adopt_draft_photos(db, contact, Owner("sighting", reference))
     return reference
@@ -72,7 +74,7 @@ def find_sighting(db: Database, reference: str) -> dict[str, Any] | None:
     """The sighting, its place's coordinates opened (storage/places.py)."""
     found = db.sightings.find_one({"reference": reference})
     if found and "place" in found:
-        found["place"] = open_place(found["place"], keyring())
+        found["place"] = open_place(found["place"], keyring(), found["_id"])
     return found
 
 

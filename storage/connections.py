@@ -16,6 +16,7 @@ from redis.retry import Retry
 from config.keys import DataKeys
 from storage.schema import ensure_indexes, upgrade_documents
 from storage.sealing import use_keys
+from storage.sealing_migration import seal_every_value
 
 # Errors that say "a server cannot be reached right now", not "this request is wrong": worth retrying later.
 UNREACHABLE: tuple[type[Exception], ...] = (
@@ -55,6 +56,7 @@ def connect(mongodb_uri: str, database: str, redis_url: str, data_keys: DataKeys
     db = mongo[database]
     ensure_indexes(db)
     upgrade_documents(db)
+    seal_every_value(db)  # once per database; then unsealed values are refused (storage/sealing_migration.py)
     return Connections(mongo, db, redis_client(redis_url))
 
 

@@ -4,8 +4,9 @@ Every face records the engine that made its vector (`engine`; faces stored
 before engines existed have none and are dlib's). Every query that feeds
 matching takes an engine and returns only that engine's faces, so vectors of
 different engines are never compared. The vectors are sealed
-(storage/sealing.py) and opened here, at the storage boundary: whoever reads
-a face (the gallery, matching) gets the plain vector from `bytes_to_vector`.
+(storage/sealing.py), each bound to its face (photo, engine, index: the
+unique key), and opened here, at the storage boundary: whoever reads a face
+(the gallery, matching) gets the plain vector from `stored_vector`.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from storage.sealing import FACE_ENCODING, Keyring, is_sealed, keyring
 # The owner kinds whose faces take part in matching (stamped `matchable_since`): drafts' and the command line's never.
 MATCHED_KINDS = ("case", "sighting", "found")
 # What matching needs of a face: its vector, whose it is, and which photo shows it.
-MATCH_FIELDS = {"encoding": 1, "owner": 1, "photo_id": 1, "engine": 1}
+MATCH_FIELDS = {"encoding": 1, "owner": 1, "photo_id": 1, "engine": 1, "index": 1}
 # The lengths of plain (unsealed, stored before encryption) vectors: 4 bytes a dimension, per engine.
 PLAIN_BYTES = frozenset(4 * engine.dim for engine in ENGINES.values())
 # What a worker's vector index holds of a face: its vector, whose it is, when it was found, which engine made it.
-INDEX_FIELDS = {"encoding": 1, "owner": 1, "created_at": 1, "engine": 1}
+INDEX_FIELDS = {"encoding": 1, "owner": 1, "created_at": 1, "engine": 1, "photo_id": 1, "index": 1}
 INDEX_BATCH = 5_000
 
 
@@ -40,21 +41,32 @@ def vector_to_bytes(encoding: np.ndarray) -> Binary:
     return Binary(vector.tobytes())
 
 
-def sealed_vector(encoding: np.ndarray) -> Binary:
-    """The vector as it is stored: its 512 bytes sealed under the current data key."""
-    return Binary(keyring().seal(vector_to_bytes(encoding), FACE_ENCODING))
+def sealed_vector(encoding: np.ndarray, record: str | None = None) -> Binary:
+    """The vector as it is stored: its bytes sealed under the current data key, for face `record` (face_record)."""
+    return Binary(keyring().seal(vector_to_bytes(encoding), FACE_ENCODING, record))
+
+
+def face_record(face: dict[str, Any]) -> str:
+    """What a face's encoding is sealed for: its photo, engine and index (the unique key), so it opens nowhere else."""
+    return f"{face['photo_id']}:{face.get('engine') or DEFAULT_ENGINE}:{face['index']}"
+
+
+def stored_vector(face: dict[str, Any]) -> np.ndarray:
+    """A stored face's plain vector; SealError when its encoding was copied from another face, or planted plain."""
+    return np.frombuffer(encoding_bytes(face["encoding"], record=face_record(face)), dtype="<f4")
 
 
 def bytes_to_vector(blob: bytes) -> np.ndarray:
-    """The plain vector of a stored encoding, sealed or (stored before encryption) not."""
+    """The plain vector of an encoding sealed for no record (or plain): the benchmarks' and snapshots' kind."""
     return np.frombuffer(encoding_bytes(blob), dtype="<f4")
 
 
-def encoding_bytes(blob: bytes, keys: Keyring | None = None) -> bytes:
+def encoding_bytes(blob: bytes, keys: Keyring | None = None, record: str | None = None) -> bytes:
     """The plain bytes of a stored encoding: one stored before encryption is exactly a plain vector long."""
+    keys = keys or keyring()
     if len(blob) in PLAIN_BYTES or not is_sealed(blob):
-        return blob
-    return (keys or keyring()).open(blob, FACE_ENCODING)
+        return keys.unsealed(blob, FACE_ENCODING)
+    return keys.open(blob, FACE_ENCODING, record)
 
 
 def of_engine(engine: str) -> dict[str, Any]:
@@ -88,7 +100,7 @@ def store_faces(
                     "sharpness": face.sharpness,
                     "quality": face.quality,
                     "quality_reason": face.quality_reason,
-                    "encoding": sealed_vector(face.encoding),
+                    "encoding": sealed_vector(face.encoding, _record_of(photo, analysis, index)),
                     "created_at": created_at or now,
                     **({"matchable_since": now} if photo["owner"]["kind"] in MATCHED_KINDS else {}),
                 }
@@ -100,6 +112,10 @@ def store_faces(
     if not writes:
         return 0
     return db.faces.bulk_write(writes, ordered=False).upserted_count
+
+
+def _record_of(photo: dict[str, Any], analysis: PhotoAnalysis, index: int) -> str:
+    return face_record({"photo_id": photo["_id"], "engine": analysis.engine, "index": index})
 
 
 def drop_faces_if_photo_gone(db: Database, photo_id: ObjectId) -> int:

@@ -21,6 +21,8 @@ from storage.gallery_changes import bump_gallery
 from storage.photos import Owner
 
 KIND = "found"  # the photos' and faces' owner kind
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # before any family was told
+NOTIFICATIONS_SHOWN = 200  # the notifications page shows the latest records told of, at most
 MOST_ASKED_BY_NAME = 200  # above this many, open_found_references reads every open reference
 
 
@@ -120,4 +122,28 @@ def note_family_told(db: Database, reference: str, candidate: ObjectId, case: st
     if found is None or any(told["candidate"] == candidate for told in found.get("families_told", [])):
         return
     told = {"candidate": candidate, "case": case, "at": datetime.now(UTC)}
-    db.found_persons.update_one({"reference": reference}, {"$push": {"families_told": told}})
+    # `family_told_at` (the latest) is what the notifications page and its count find the records by (indexed).
+    change = {"$push": {"families_told": told}, "$set": {"family_told_at": told["at"]}}
+    db.found_persons.update_one({"reference": reference}, change)
+
+
+def families_told(db: Database, organisation: ObjectId, since: datetime | None = None) -> list[dict[str, Any]]:
+    """Each family told of one of this organisation's found persons (since `since`), newest first.
+
+    One row per family told: the found person's reference, the case reference the family quotes, and when;
+    nothing else of the family (no name, no contact), as the approval's message shares no more.
+    """
+    query: dict[str, Any] = {"organisation": organisation, "family_told_at": {"$gt": since or NEVER}}
+    fields = {"reference": 1, "families_told": 1, "status": 1}
+    records = db.found_persons.find(query, fields).sort("family_told_at", DESCENDING).limit(NOTIFICATIONS_SHOWN)
+    rows = [
+        {"reference": r["reference"], "status": r.get("status"), "case": t["case"], "at": _aware(t["at"])}
+        for r in records
+        for t in r.get("families_told", [])
+    ]
+    later = [row for row in rows if since is None or row["at"] > _aware(since)]
+    return sorted(later, key=lambda row: row["at"], reverse=True)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -23,9 +23,12 @@ PURPOSE = b"import-file"  # authenticated with the sealed bytes: an upload canno
 
 
 def keep_file(db: Database, name: str, data: bytes) -> ObjectId:
-    """Store one uploaded file sealed; its id goes in the import's record."""
+    """Store one uploaded file sealed, bound to its own id (it cannot be swapped for another); the id goes in the
+    import's record."""
+    file_id = ObjectId()
     bucket = gridfs.GridFSBucket(db, bucket_name=BUCKET)
-    return bucket.upload_from_stream(name, keyring().seal(data, PURPOSE))
+    bucket.upload_from_stream_with_id(file_id, name, keyring().seal(data, PURPOSE, str(file_id)))
+    return file_id
 
 
 def file_bytes(db: Database, file_id: ObjectId) -> bytes | None:
@@ -34,7 +37,7 @@ def file_bytes(db: Database, file_id: ObjectId) -> bytes | None:
         stored = gridfs.GridFSBucket(db, bucket_name=BUCKET).open_download_stream(file_id).read()
     except gridfs.errors.NoFile:
         return None
-    return keyring().open(stored, PURPOSE)
+    return keyring().open(stored, PURPOSE, str(file_id))
 
 
 def delete_files(db: Database, file_ids: list[ObjectId]) -> None:

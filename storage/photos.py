@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import gridfs
-from bson import Binary, ObjectId
+from bson import ObjectId
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -29,7 +29,7 @@ from core.faces.metadata import clean_photo
 from core.faces.sender import PhotoSender
 from storage.places import opened_coordinates, sealed_coordinates
 from storage.schema import PHOTO_BUCKET
-from storage.sealing import PHOTO, PHOTO_LOCATION, is_sealed, keyring
+from storage.sealing import PHOTO, PHOTO_LOCATION, keyring
 from storage.updates import update_then_read
 
 
@@ -66,8 +66,10 @@ def save_photo(
     clean = clean_photo(data)
     content_type = clean.content_type or content_type
     bucket = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET)
-    file_id = _upload(bucket, digest, keyring().seal(clean.data, PHOTO), content_type)
+    photo_id = ObjectId()  # known before the record is written: its bytes and GPS are sealed for it alone
+    file_id = _upload(bucket, digest, keyring().seal(clean.data, PHOTO, str(photo_id)), content_type)
     record = {
+        "_id": photo_id,
         "owner": owner.as_doc(),
         "sha256": digest,
         "file_id": file_id,
@@ -78,7 +80,7 @@ def save_photo(
         "created_at": _now(),
     }
     if clean.location is not None and owner.kind == "draft":  # only a draft's sender can still be asked about it
-        record["exif_location"] = _sealed_location(clean.location)
+        record["exif_location"] = sealed_coordinates(*clean.location, PHOTO_LOCATION, keyring(), photo_id)
     try:
         return SavedPhoto(db.photos.insert_one(record).inserted_id, created=True)
     except DuplicateKeyError:
@@ -108,16 +110,16 @@ def _upload(bucket: gridfs.GridFSBucket, name: str, data: bytes, content_type: s
 
 
 def photo_bytes(db: Database, photo: dict[str, Any]) -> bytes:
-    """The photo as stored before sealing (sealed, or plain when stored before encryption)."""
+    """The photo as stored before sealing; SealError when its bytes were sealed for another photo (or planted)."""
     stored = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET).open_download_stream(photo["file_id"]).read()
-    return keyring().open(stored, PHOTO) if is_sealed(stored) else stored
+    return keyring().open(stored, PHOTO, str(photo["_id"]))
 
 
 def photo_location(db: Database, owner: Owner) -> dict[str, float] | None:
     """Where the owner's first photo with EXIF GPS was taken, as {latitude, longitude}; None when none had it."""
     photos = db.photos.find(owner.query(), {"exif_location": 1, "created_at": 1})  # the owner index's fields only
     for photo in sorted((p for p in photos if "exif_location" in p), key=lambda p: p["created_at"]):
-        latitude, longitude = opened_coordinates(photo["exif_location"], PHOTO_LOCATION, keyring())
+        latitude, longitude = opened_coordinates(photo["exif_location"], PHOTO_LOCATION, keyring(), photo["_id"])
         return {"latitude": latitude, "longitude": longitude}
     return None
 
@@ -126,10 +128,6 @@ def has_location(db: Database, owner: Owner) -> bool:
     """Whether any of the owner's photos carries a GPS place (still sealed: nothing is opened to tell)."""
     photos = db.photos.find(owner.query(), {"exif_location": 1})  # the owner index's fields only
     return any("exif_location" in photo for photo in photos)
-
-
-def _sealed_location(location: tuple[float, float]) -> Binary:
-    return sealed_coordinates(*location, PHOTO_LOCATION, keyring())
 
 
 def find_photo(db: Database, photo_id: ObjectId | str) -> dict[str, Any] | None:

@@ -1,8 +1,11 @@
 """Re-seal everything stored under the current data key: what `homeward rotate-key` runs.
 
-Values sealed under an older key, and those stored before encryption existed,
-are opened and sealed again under the key that seals now; values already
-under it are left alone, so a run that was interrupted simply runs again.
+Values sealed under an older key, those sealed before values were bound to
+their records, and those stored before encryption existed, are opened and
+sealed again under the key that seals now, bound to their record; values
+already so are left alone, so a run that was interrupted simply runs again.
+The start-up migration `seal_every_value` (storage/schema.py) runs it once
+per database, before unsealed and unbound values are refused.
 Each write is a compare-and-set on the old value: a face or photo erased or
 changed meanwhile is not brought back.
 
@@ -22,7 +25,7 @@ import gridfs
 from bson import Binary
 from pymongo.database import Database
 
-from storage.faces import encoding_bytes
+from storage.faces import encoding_bytes, face_record
 from storage.places import open_place, seal_place
 from storage.schema import PHOTO_BUCKET
 from storage.sealing import FACE_ENCODING, OVERHEAD, PHOTO, PHOTO_LOCATION, Keyring
@@ -58,21 +61,21 @@ def reseal_everything(db: Database, keys: Keyring, progress: Progress | None = N
 
 def not_under_current_key(db: Database, keys: Keyring) -> int:
     """How many stored values a rotation would still re-seal (0 once one has finished)."""
-    faces = sum(1 for face in db.faces.find({}, {"encoding": 1}) if not keys.is_current(face["encoding"]))
+    faces = sum(1 for face in db.faces.find({}, {"encoding": 1}) if not keys.is_current(face["encoding"], True))
     bucket = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET)
     photos = 0
     for photo in db.photos.find({}, {"file_id": 1}):
         with contextlib.suppress(gridfs.errors.NoFile):
-            photos += not keys.is_current(_head(bucket, photo["file_id"]))
+            photos += not keys.is_current(_head(bucket, photo["file_id"]), True)
     return faces + photos
 
 
 def _reseal_faces(db: Database, keys: Keyring, report: Progress, done: Resealed) -> None:
     total = db.faces.count_documents({})
-    for number, face in enumerate(db.faces.find({}, {"encoding": 1}), 1):
-        old = face["encoding"]
-        if not keys.is_current(old):
-            new = Binary(keys.seal(encoding_bytes(old, keys), FACE_ENCODING))
+    for number, face in enumerate(db.faces.find({}, {"encoding": 1, "photo_id": 1, "engine": 1, "index": 1}), 1):
+        old, record = face["encoding"], face_record(face)
+        if not keys.is_current(old, bound=True):
+            new = Binary(keys.seal(encoding_bytes(old, keys, record), FACE_ENCODING, record))
             if db.faces.update_one({"_id": face["_id"], "encoding": old}, {"$set": {"encoding": new}}).modified_count:
                 done.faces += 1
             else:
@@ -90,14 +93,15 @@ def _reseal_photos(db: Database, keys: Keyring, report: Progress, done: Resealed
             report("photos", number, total)
         old_id = photo["file_id"]
         try:
-            if keys.is_current(_head(bucket, old_id)):
+            if keys.is_current(_head(bucket, old_id), bound=True):
                 continue
             stream = bucket.open_download_stream(old_id)
             stored, metadata = stream.read(), dict(stream.metadata or {})
         except gridfs.errors.NoFile:
             done.skipped["photos"] = done.skipped.get("photos", 0) + 1  # erased meanwhile
             continue
-        sealed = keys.seal(keys.open(stored, PHOTO), PHOTO)
+        record = str(photo["_id"])
+        sealed = keys.seal(keys.open(stored, PHOTO, record), PHOTO, record)
         new_id = bucket.upload_from_stream(
             photo.get("sha256", ""), sealed, metadata=metadata | {"resealed_from": old_id}
         )
@@ -112,10 +116,10 @@ def _reseal_photos(db: Database, keys: Keyring, report: Progress, done: Resealed
 
 def _reseal_locations(db: Database, keys: Keyring, done: Resealed) -> None:
     for photo in db.photos.find({"exif_location": {"$exists": True}}, {"exif_location": 1}):
-        old = photo["exif_location"]
-        if keys.is_current(old):
+        old, record = photo["exif_location"], str(photo["_id"])
+        if keys.is_current(old, bound=True):
             continue
-        new = Binary(keys.seal(keys.open(old, PHOTO_LOCATION), PHOTO_LOCATION))
+        new = Binary(keys.seal(keys.open(old, PHOTO_LOCATION, record), PHOTO_LOCATION, record))
         if db.photos.update_one(
             {"_id": photo["_id"], "exif_location": old}, {"$set": {"exif_location": new}}
         ).modified_count:
@@ -126,9 +130,9 @@ def _reseal_sighting_places(db: Database, keys: Keyring, done: Resealed) -> None
     """Sightings' coordinates: sealed ones under an older key, and plain ones stored before sealing."""
     for sighting in db.sightings.find({}, {"place": 1}):
         old = sighting.get("place")
-        if not isinstance(old, dict) or ("sealed" in old and keys.is_current(old["sealed"])):
+        if not isinstance(old, dict) or ("sealed" in old and keys.is_current(old["sealed"], bound=True)):
             continue
-        new = seal_place(open_place(old, keys), keys)
+        new = seal_place(open_place(old, keys, sighting["_id"]), keys, sighting["_id"])
         if (
             new != old
             and db.sightings.update_one({"_id": sighting["_id"], "place": old}, {"$set": {"place": new}}).modified_count

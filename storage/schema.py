@@ -132,13 +132,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("source", ASCENDING)], unique=True, name="source_unique"),
         IndexModel([("organisation", ASCENDING), ("created_at", DESCENDING)], name="organisation_created"),
         IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
-        # The retention sweeps of closed records (storage/retention.py): exactly their filters' fields.
-        IndexModel(
-            [("status", ASCENDING), ("closed_at", ASCENDING), ("photos_dropped_at", ASCENDING)], name="closed_photos"
-        ),
-        IndexModel(
-            [("status", ASCENDING), ("closed_at", ASCENDING), ("personal_erased_at", ASCENDING)], name="closed_personal"
-        ),
+        # Its registrars' notifications: the records whose family was told, newest first (and since when last seen).
+        IndexModel([("organisation", ASCENDING), ("family_told_at", DESCENDING)], name="organisation_told"),
     ],
     # Imports uploaded in the panel (storage/imports.py): an organisation's newest first, or every one's; the job
     # moves one by id and expected state.
@@ -185,6 +180,7 @@ def upgrade_documents(db: Database) -> None:
         "label_engineless_faces": label_engineless_faces,
         "date_pending_outbound": date_pending_outbound,
         "chain_unchained": chain_unchained,
+        "date_families_told": date_families_told,
     }
     done = set((db.counters.find_one({"_id": MIGRATIONS_DONE}) or {}).get("done", []))
     for name, step in steps.items():
@@ -198,3 +194,14 @@ def label_engineless_faces(db: Database) -> int:
     if "photo_index_unique" in db.faces.index_information():
         db.faces.drop_index("photo_index_unique")
     return db.faces.update_many({"engine": {"$exists": False}}, {"$set": {"engine": DEFAULT_ENGINE}}).modified_count
+
+
+def date_families_told(db: Database) -> int:
+    """Give records told of before `family_told_at` existed their latest telling, so their registrars see them."""
+    changed = 0
+    for record in db.found_persons.find({"families_told.0": {"$exists": True}, "family_told_at": None}):
+        latest = max(told["at"] for told in record["families_told"])
+        changed += db.found_persons.update_one(
+            {"_id": record["_id"]}, {"$set": {"family_told_at": latest}}
+        ).modified_count
+    return changed

@@ -5,10 +5,18 @@ AES-256-GCM (`cryptography`), one envelope for every sealed value:
     b"HWD" | version (1 byte) | key id (4 bytes) | nonce (12 bytes) | ciphertext | tag (16 bytes)
 
 The key id (the first 4 bytes of a hash of the key) says which key opens it,
-so a rotation can run while both keys are readable; the header and the
-value's purpose ("photo", "face-encoding", ...) are authenticated, so a
-sealed value cannot be moved to another use unnoticed. Values stored before
-encryption existed have no envelope and are read as they are.
+so a rotation can run while both keys are readable; the header, the value's
+purpose ("photo", "face-encoding", ...) and, from version 2, the id of the
+record that holds it are authenticated, so a sealed value cannot be moved to
+another use, nor copied into another record (another sighting's place,
+another photo's face), unnoticed.
+
+Values stored before encryption existed have no envelope, and values sealed
+before version 2 name no record. The start-up migration `seal_every_value`
+(storage/sealing_migration.py) seals and binds all of them once per database; from
+then on (`Keyring.all_sealed`) an unsealed value, or an unbound one where a
+record is named, is refused: someone with write access to the database
+could otherwise plant plain coordinates or encodings, or old sealed ones.
 
 One keyring per process, installed when the connections are opened. When it
 came from the data dir's key file, it follows that file: `homeward rotate-key`
@@ -31,7 +39,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from config.keys import DataKeys, parse_keys
 
 MAGIC = b"HWD"
-VERSION = 1
+VERSION = 2  # the record's id is authenticated with the header and purpose
+UNBOUND = 1  # sealed before values were bound to their records: opened until the start-up migration re-sealed them
 KEY_ID_BYTES = 4
 NONCE_BYTES = 12
 HEADER_BYTES = len(MAGIC) + 1 + KEY_ID_BYTES + NONCE_BYTES
@@ -68,39 +77,67 @@ def is_sealed(blob: bytes) -> bool:
     return len(blob) >= OVERHEAD and blob[: len(MAGIC)] == MAGIC
 
 
+def is_bound(blob: bytes) -> bool:
+    """Sealed bound to a record (envelope version 2): written by this version, never by an older one."""
+    return is_sealed(blob) and blob[_VERSION_AT] == VERSION
+
+
 class Keyring:
     """The data keys of this process: the first seals, all open."""
 
     def __init__(self, keys: DataKeys) -> None:
         self._lock = threading.Lock()
         self._use(keys)
+        self.all_sealed = False  # set once the database says every value is sealed and bound (sealing_migration)
 
     @property
     def current_id(self) -> bytes:
         return self._current
 
-    def seal(self, plain: bytes, purpose: bytes) -> bytes:
+    def seal(self, plain: bytes, purpose: bytes, record: str | None = None) -> bytes:
+        """`plain` sealed for `purpose`, bound to `record` (the id of the document that will hold it) when given."""
         self._follow_file()
-        header = MAGIC + bytes([VERSION]) + self._current
+        header = MAGIC + bytes([UNBOUND if record is None else VERSION]) + self._current
         nonce = os.urandom(NONCE_BYTES)
-        return header + nonce + self._ciphers[self._current].encrypt(nonce, plain, header + purpose)
+        return header + nonce + self._ciphers[self._current].encrypt(nonce, plain, _bound(header, purpose, record))
 
-    def open(self, blob: bytes, purpose: bytes) -> bytes:
-        """The plain value; a value stored before encryption (no envelope) comes back as it is."""
+    def open(self, blob: bytes, purpose: bytes, record: str | None = None) -> bytes:
+        """The plain value of a value sealed for `purpose` (and `record`); raise SealError when it cannot be trusted.
+
+        A value stored before encryption (no envelope), or sealed before values named their record, is read
+        as it is until the start-up migration has sealed and bound every one; after, it is refused.
+        """
         if not is_sealed(blob):
-            return bytes(blob)
+            return self.unsealed(blob, purpose)
         header = blob[:_KEY_ID_END]
+        version = header[_VERSION_AT]
+        if version == UNBOUND and record is not None and self.all_sealed:
+            raise SealError(
+                f"a sealed {purpose.decode()} of record {record} names no record, though every one was bound at "
+                "start-up: it was copied in from an older backup or written around Homeward"
+            )
         cipher = self._ciphers.get(header[_VERSION_AT + 1 :])
         if cipher is None:
             cipher = self._missing(header)
+        bound = _bound(header, purpose, record if version == VERSION else None)
         try:
-            return cipher.decrypt(blob[_KEY_ID_END:HEADER_BYTES], blob[HEADER_BYTES:], header + purpose)
+            return cipher.decrypt(blob[_KEY_ID_END:HEADER_BYTES], blob[HEADER_BYTES:], bound)
         except InvalidTag:
-            raise SealError(f"a sealed {purpose.decode()} was altered, or sealed for another use") from None
+            elsewhere = f" (or for another record than {record}: copied from another document)" if record else ""
+            raise SealError(f"a sealed {purpose.decode()} was altered, or sealed for another use{elsewhere}") from None
+
+    def unsealed(self, blob: bytes, purpose: bytes) -> bytes:
+        """A value stored before encryption: as it is, until the start-up migration sealed every one; then refused."""
+        if self.all_sealed:
+            raise SealError(
+                f"an unsealed {purpose.decode()} where a sealed one is expected: every stored value was sealed at "
+                "start-up (migration seal_every_value), so this one was written around Homeward"
+            )
+        return bytes(blob)
 
     def _missing(self, header: bytes) -> AESGCM:
         """The cipher for a header whose key this process lacks: the key file may have changed, else say which."""
-        if header[_VERSION_AT] != VERSION:
+        if header[_VERSION_AT] not in (UNBOUND, VERSION):
             raise SealError(f"sealed with envelope version {header[_VERSION_AT]}, which this version cannot read")
         kid = bytes(header[_VERSION_AT + 1 :])
         if self._follow_file() and kid in self._ciphers:
@@ -122,9 +159,10 @@ class Keyring:
             key = self._audit_keys.get(kid)
         return hmac.new(key, message, hashlib.sha256).hexdigest() if key is not None else None
 
-    def is_current(self, blob: bytes) -> bool:
-        """Sealed under the key that seals now: nothing for a rotation to do."""
-        return is_sealed(blob) and blob[_VERSION_AT + 1 : _KEY_ID_END] == self._current
+    def is_current(self, blob: bytes, bound: bool = False) -> bool:
+        """Sealed under the key that seals now (and, if `bound`, bound to its record): nothing for a rotation to do."""
+        under_current = is_sealed(blob) and blob[_VERSION_AT + 1 : _KEY_ID_END] == self._current
+        return under_current and (not bound or blob[_VERSION_AT] == VERSION)
 
     def _use(self, keys: DataKeys) -> None:
         self._ciphers = {key_id(key): AESGCM(key) for key in keys.keys}
@@ -152,6 +190,11 @@ class Keyring:
         except FileNotFoundError:
             return self._stamp if hasattr(self, "_stamp") else None
         return (status.st_mtime_ns, status.st_ino) if status else None
+
+
+def _bound(header: bytes, purpose: bytes, record: str | None) -> bytes:
+    """The associated data: the header, the purpose and, when bound, the record's id."""
+    return header + purpose + (b"" if record is None else b"\x00" + record.encode())
 
 
 _installed: Keyring | None = None

@@ -121,6 +121,14 @@ def revoke_sessions(db: Database, username: str) -> None:
     _update(db, username, {})
 
 
+def note_notifications_seen(db: Database, username: str, at: datetime) -> None:
+    """When the account last opened its notifications page: the menu counts what came after.
+
+    Not through `_update`: opening a page must not end the account's sessions.
+    """
+    db.users.update_one({"username": username}, {"$set": {"notifications_seen_at": at}})
+
+
 def _update(db: Database, username: str, change: dict[str, Any]) -> None:
     found = db.users.update_one({"username": username}, change | {"$inc": {"session_epoch": 1}})
     if found.matched_count == 0:

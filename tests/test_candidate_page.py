@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
+from storage.places import seal_place
+from storage.sealing import keyring
 from tests.chat_harness import Harness
 from tests.test_admin_access import candidate, harness, login  # noqa: F401 - fixtures shared with the access tests
 
@@ -24,7 +26,10 @@ def page(harness: Harness, candidate: ObjectId) -> str:  # noqa: F811 - the fixt
 def place_and_time(harness: Harness, candidate: ObjectId, case_fields: dict, sighting_fields: dict) -> None:  # noqa: F811 - the fixtures imported above, asked for by name
     found = harness.db.candidates.find_one({"_id": candidate})
     harness.db.cases.update_one({"reference": found["case"]}, {"$set": case_fields})
-    harness.db.sightings.update_one({"reference": found["sighting"]}, {"$set": sighting_fields})
+    sighting = harness.db.sightings.find_one({"reference": found["sighting"]})
+    if "place" in sighting_fields:  # sealed for this sighting, as the chat stores it (storage/places.py)
+        sighting_fields |= {"place": seal_place(sighting_fields["place"], keyring(), sighting["_id"])}
+    harness.db.sightings.update_one({"_id": sighting["_id"]}, {"$set": sighting_fields})
 
 
 def test_shared_locations_show_the_distance_the_interval_and_both_maps(

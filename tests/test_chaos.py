@@ -4,7 +4,8 @@ Twelve people talk to `make run` over the real webhooks (half Telegram, half
 WhatsApp; reports and sightings) while the worker, the Redis server and the
 MongoDB server are each killed with SIGKILL and restarted by the supervisor.
 Every message must get its answer and every reference shown to a family must
-be in MongoDB with its photo.
+be in MongoDB with its photo. One hostile contact sends three long clips
+beside them: only one worker ever analyses clips, the other keeps answering.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ pytestmark = pytest.mark.slow
 def test_killing_the_worker_redis_and_mongodb_loses_no_message_and_no_report(
     tmp_path: Path, faces_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["--contacts", "12", "--reply-timeout", "90", "--grace", "30", "--faces-dir", str(faces_dir)]
+    argv = ["--contacts", "12", "--hostile", "1", "--reply-timeout", "90", "--grace", "30"]
+    argv += ["--faces-dir", str(faces_dir)]
     code = chaos.main(argv + ["--data-dir", str(tmp_path / "data")])
     output = capsys.readouterr().out
     figures = json.loads(output.strip().splitlines()[-1])
     assert len(figures["faults"]) == 3, output  # each fault happened while people were talking
-    assert figures["messages_sent"] >= 12 * 6, output
+    assert figures["messages_sent"] >= 12 * 6 + 14, output
     assert (figures["unanswered"], figures["off_script"], figures["lost_reports"]) == (0, 0, 0), output
-    assert figures["reports_confirmed"] + figures["sightings_confirmed"] == 12, output
+    assert figures["reports_confirmed"] + figures["sightings_confirmed"] == 12 + 1, output  # a contact's last reference
+    assert figures["hostile_clips"] == {"analysed": 3}, output
+    assert figures["most_workers_on_clips_at_once"] == 1, output  # the chat-only worker never took one
     assert code == 0, output

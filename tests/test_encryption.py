@@ -11,7 +11,7 @@ from pathlib import Path
 import gridfs
 import numpy as np
 import pytest
-from bson import Binary
+from bson import Binary, ObjectId
 from click.testing import CliRunner
 from PIL import Image, PngImagePlugin
 from pymongo.database import Database
@@ -24,11 +24,12 @@ from core.faces.images import decode_photo
 from core.faces.metadata import clean_photo
 from storage.cases import find_sighting
 from storage.connections import Connections
-from storage.faces import bytes_to_vector, faces_of_photo, store_faces, vector_to_bytes
+from storage.faces import faces_of_photo, store_faces, stored_vector, vector_to_bytes
 from storage.photos import Owner, find_photo, photo_bytes, save_photo
 from storage.rotation import not_under_current_key
-from storage.schema import PHOTO_BUCKET
-from storage.sealing import FACE_ENCODING, PHOTO, Keyring, SealError, key_id, keyring, use_keys
+from storage.schema import MIGRATIONS_DONE, PHOTO_BUCKET
+from storage.sealing import FACE_ENCODING, PHOTO, SIGHTING_PLACE, Keyring, SealError, key_id, keyring, use_keys
+from storage.sealing_migration import seal_every_value
 from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.conftest import make_environment
@@ -92,7 +93,7 @@ def test_encodings_are_sealed_and_read_back_as_plain_vectors(db: Database, faces
     store_faces(db, find_photo(db, saved.id), analysis)
     for face, found in zip(faces_of_photo(db, saved.id), analysis.faces, strict=True):
         assert bytes(face["encoding"]) != bytes(vector_to_bytes(found.encoding))
-        assert np.array_equal(bytes_to_vector(face["encoding"]), found.encoding)
+        assert np.array_equal(stored_vector(face), found.encoding)
 
 
 def test_an_altered_or_foreign_value_is_refused_saying_why(tmp_path: Path) -> None:
@@ -281,44 +282,53 @@ def test_a_reviewer_may_give_the_family_the_exact_place(
     assert note["detail"] == "exact place shared with the family"  # who chose it is on the record
 
 
-def test_plain_values_of_older_versions_are_read_and_sealed_by_rotate_key(settings: Settings, db: Database) -> None:
+def test_plain_and_unbound_values_of_older_versions_are_read_until_sealed_and_bound_at_start_up(
+    settings: Settings, db: Database
+) -> None:
+    db.counters.update_one({"_id": MIGRATIONS_DONE}, {"$pull": {"done": "seal_every_value"}})  # an older database
+    keys = use_keys(settings.data_keys())
     vector = np.random.default_rng(3).normal(size=128).astype(np.float32)
     file_id = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET).upload_from_stream("old", b"\xff\xd8 old photo")
     photo_id = db.photos.insert_one({"owner": {"kind": "case", "id": "HW-OLD"}, "file_id": file_id}).inserted_id
     db.faces.insert_one({"photo_id": photo_id, "index": 0, "encoding": vector_to_bytes(vector)})
     old_place = {"text": "Sol", "latitude": 40.41, "longitude": -3.7}
-    db.sightings.insert_one({"reference": "SG-OLD", "place": old_place})
-    assert find_sighting(db, "SG-OLD")["place"] == old_place  # type: ignore[index]
+    db.sightings.insert_one({"reference": "SG-OLD", "place": old_place, "source": "old:1"})
+    unbound = {"text": "Sol", "sealed": Binary(keys.seal(b"[40.41, -3.7]", SIGHTING_PLACE))}  # sealed, no record
+    db.sightings.insert_one({"reference": "SG-V1", "place": unbound, "source": "old:2"})
+    assert find_sighting(db, "SG-OLD")["place"] == find_sighting(db, "SG-V1")["place"] == old_place  # type: ignore[index]
     assert photo_bytes(db, find_photo(db, photo_id)) == b"\xff\xd8 old photo"
-    assert np.array_equal(bytes_to_vector(db.faces.find_one()["encoding"]), vector)
+    assert np.array_equal(stored_vector(db.faces.find_one()), vector)
 
-    rotate(settings)
-    use_keys(settings.data_keys())
-    assert stored_file(db, photo_id).startswith(b"HWD") and len(db.faces.find_one()["encoding"]) > 512
+    assert seal_every_value(db)  # what the next start does, once
+    assert stored_file(db, photo_id)[:4] == b"HWD\x02" and bytes(db.faces.find_one()["encoding"])[:4] == b"HWD\x02"
     assert photo_bytes(db, find_photo(db, photo_id)) == b"\xff\xd8 old photo"
-    assert np.array_equal(bytes_to_vector(db.faces.find_one()["encoding"]), vector)
+    assert np.array_equal(stored_vector(db.faces.find_one()), vector)
     assert db[f"{PHOTO_BUCKET}.files"].count_documents({}) == 1  # the plain file is gone
-    assert set(db.sightings.find_one({"reference": "SG-OLD"})["place"]) == {"text", "sealed"}
-    assert find_sighting(db, "SG-OLD")["place"] == old_place  # type: ignore[index]
+    for reference in ("SG-OLD", "SG-V1"):
+        assert set(db.sightings.find_one({"reference": reference})["place"]) == {"text", "sealed"}
+        assert find_sighting(db, reference)["place"] == old_place  # type: ignore[index]
+    rotate(settings)  # and a rotation keeps them bound
+    use_keys(settings.data_keys()).all_sealed = True
+    assert find_sighting(db, "SG-V1")["place"] == old_place  # type: ignore[index]
+    assert np.array_equal(stored_vector(db.faces.find_one()), vector)
 
 
 def test_an_interrupted_rotation_finishes_when_run_again(settings: Settings, db: Database) -> None:
     old = settings.data_keys()
     new = new_key()
     write_keys(old.file, (new, *old.keys))  # the first run wrote the new key, then stopped
-    under_old = Keyring(old)
+    under_old, photo_id = Keyring(old), ObjectId()
     bucket = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET)
-    file_id = bucket.upload_from_stream("p", under_old.seal(b"photo bytes", PHOTO))
-    photo_id = db.photos.insert_one({"owner": {"kind": "case", "id": "HW-HALF"}, "file_id": file_id}).inserted_id
+    file_id = bucket.upload_from_stream("p", under_old.seal(b"photo bytes", PHOTO, str(photo_id)))
+    db.photos.insert_one({"_id": photo_id, "owner": {"kind": "case", "id": "HW-HALF"}, "file_id": file_id})
     # ...after writing a re-sealed copy of the photo, before pointing the record at it
     bucket.upload_from_stream("p", b"half done", metadata={"resealed_from": file_id})
-    db.faces.insert_one(
-        {"photo_id": photo_id, "index": 0, "encoding": Binary(under_old.seal(b"\0" * 512, FACE_ENCODING))}
-    )
+    encoding = Binary(under_old.seal(b"\0" * 512, FACE_ENCODING, f"{photo_id}:dlib:0"))
+    db.faces.insert_one({"photo_id": photo_id, "index": 0, "encoding": encoding})
 
     assert "finishing the rotation" in rotate(settings)
     assert settings.data_keys().keys == (new,)
     use_keys(settings.data_keys())
     assert photo_bytes(db, find_photo(db, photo_id)) == b"photo bytes"
     assert db[f"{PHOTO_BUCKET}.files"].count_documents({}) == 1  # neither the leftover copy nor the old file
-    assert not bytes_to_vector(db.faces.find_one()["encoding"]).any()
+    assert not stored_vector(db.faces.find_one()).any()

@@ -164,12 +164,12 @@ def test_a_registrar_of_another_organisation_reaches_nothing_of_it(app: Flask, c
         if not rule.endpoint.startswith("found.") or "reference" not in rule.arguments:
             continue
         with app.test_request_context():
-            path = app.url_for(rule.endpoint, reference=reference, photo_id=str(photo_id))
+            path = app.url_for(rule.endpoint, reference=reference, photo_id=str(photo_id), candidate_id="0" * 24)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):  # type: ignore[operator]
-            data = {"csrf_token": token, "reason": "transferred"} if method == "POST" else None
+            data = {"csrf_token": token, "reason": "transferred", "outcome": "reunited"} if method == "POST" else None
             assert other.open(path, method=method, data=data).status_code in (403, 404), f"{method} {path}"
             tried += 1
-    assert tried >= 3  # the record, its photo, closing it
+    assert tried >= 4  # the record, its photo, closing it, an outcome of its match
     assert reference not in other.get("/found/").get_data(as_text=True)
     assert db.found_persons.find_one({"reference": reference})["status"] == "open"  # type: ignore[index]
 

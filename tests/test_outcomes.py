@@ -7,10 +7,15 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
 from bson import ObjectId
 
 from config import Settings
 from core.outcomes import OutcomeRefused, check_outcome, funnel
+from infra.embedded import free_port
+from services.outcomes import settle
+from services.queue import make_queue
+from storage.candidates import decide
 from tests.chat_harness import Harness
 from tests.test_admin_access import candidate, harness, login  # noqa: F401 - fixtures
 
@@ -94,3 +99,16 @@ def test_a_viewer_cannot_record_an_outcome(
     answer = viewer.post(f"/candidates/{candidate}/outcome", data={"outcome": "reunited", "csrf_token": token})
     assert answer.status_code == 403
     assert harness.db.cases.find_one()["status"] == "open"
+
+
+def test_reunited_is_recorded_while_redis_is_down_and_the_thanks_waits_in_the_outbox(
+    harness: Harness,  # noqa: F811 - the fixture
+    candidate: ObjectId,  # noqa: F811 - the fixture
+) -> None:
+    decide(harness.db, candidate, "approved", "reviewer")
+    unreachable = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2)
+    settle(harness.db, make_queue(unreachable), candidate, "reunited", "reviewer")
+    assert harness.db.candidates.find_one({"_id": candidate})["outcome"] == "reunited"
+    assert harness.db.cases.find_one()["status"] == "closed"
+    thanks = harness.db.outbox.find_one({"source": f"reunited:{candidate}"})
+    assert thanks is not None and thanks["status"] == "pending"  # the reconciler queues it once Redis is back

@@ -69,6 +69,8 @@ RULES = {
     "found.record": "registrar",
     "found.photo": "registrar",
     "found.close": ("registrar", "reviewer", "admin"),
+    "found.outcome": ("registrar", "reviewer", "admin"),  # of the record's approved matches (test_found_follow_up)
+    "found.notifications": ("registrar",),  # the families told of its organisation's found persons
     # A registrar imports for its organisation (tests/test_found_import_panel.py), an operator's admin for any partner.
     "found_import.index": ("registrar", "admin"),
     "found_import.record": ("registrar", "admin"),

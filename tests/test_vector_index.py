@@ -25,8 +25,9 @@ from search.vector_index import (
 )
 from storage.cases import close_case, create_case, erase_contact
 from storage.connections import Connections, Database
+from storage.faces import face_record, sealed_vector, vector_to_bytes
 from storage.gallery_changes import bump_gallery
-from storage.sealing import OVERHEAD, use_keys
+from storage.sealing import OVERHEAD, keyring, use_keys
 
 BANDS = Bands(0.42, 0.55)
 
@@ -191,14 +192,18 @@ def test_an_index_that_outgrows_exact_search_is_rebuilt_from_its_own_vectors() -
 # The gallery: MongoDB is the source of truth, each worker's index follows it.
 
 
-def add_face(db: Database, owner: tuple[str, str], vector: np.ndarray, found: datetime | None = None) -> ObjectId:
+def add_face(
+    db: Database, owner: tuple[str, str], vector: np.ndarray, found: datetime | None = None, plain: bool = False
+) -> ObjectId:
     now = datetime.now(UTC)
+    photo_id = ObjectId()
+    record = {"photo_id": photo_id, "index": 0}  # sealed for this face, as the workers store it
     doc = {
-        "photo_id": ObjectId(),
+        "photo_id": photo_id,
         "index": 0,
         "owner": {"kind": owner[0], "id": owner[1]},
         "quality": "ok",
-        "encoding": np.asarray(vector, dtype="<f4").tobytes(),
+        "encoding": vector_to_bytes(vector) if plain else sealed_vector(vector, face_record(record)),
         "created_at": found or now,
         "matchable_since": now,
     }
@@ -266,8 +271,9 @@ def test_a_snapshot_cut_short_altered_or_under_a_lost_key_is_rebuilt_from_mongod
     db = connections.db
     vectors, _ = face_like(2, 4, 128)
     case = new_case(db, "family")
+    keyring().all_sealed = False  # a database from before the sealing migration, whose plain faces any key reads
     for vector in vectors[:4]:
-        add_face(db, ("case", case), vector)  # stored plain, as before encryption: readable under any key
+        add_face(db, ("case", case), vector, plain=True)
     caplog.set_level("INFO")
     for damage in ("cut short", "flip a byte", "lose the key"):
         IndexedGallery(db, tmp_path / "index").refresh()

@@ -26,6 +26,7 @@ from rq.registry import (
 )
 from rq.results import Result
 
+from services.queue import lanes
 from storage.erasure import Footprint, erase_everything
 from workers.context import WorkerContext
 
@@ -45,13 +46,15 @@ def erase_contact(context: WorkerContext, contact: str) -> dict[str, int]:
 
 
 def forget_jobs(queue: Queue, arguments: set[str]) -> int:
-    """Delete the queued, waiting, finished, failed and cancelled jobs whose first argument is one of these ids."""
+    """Delete the queued, waiting, finished, failed and cancelled jobs (of every lane) naming one of these ids."""
     if not arguments:
         return 0
     running = get_current_job()
-    ids = set(queue.get_job_ids())
-    for registry in REGISTRIES:
-        ids.update(registry(queue=queue).get_job_ids())
+    ids: set[str] = set()
+    for lane in lanes(queue.connection):  # every lane: a first message's answer ran on the first contacts' lane
+        ids.update(lane.get_job_ids())
+        for registry in REGISTRIES:
+            ids.update(registry(queue=lane).get_job_ids())
     deleted = 0
     for job in Job.fetch_many(sorted(ids), connection=queue.connection):
         if job is None or (running is not None and job.id == running.id) or not _names_any(job, arguments):

@@ -11,6 +11,7 @@ from typing import Any
 
 import pymongo
 
+from benchmarks.chaos.hostile import TARGET_PEAK_MB, TARGET_WAIT_P95_S
 from benchmarks.chaos.people import Contact, Sent
 from benchmarks.chaos.world import World
 from config import load_settings
@@ -43,6 +44,8 @@ def tally(
         "off_script": sum(s.answered_at is None and s.off_script for s in sent),
         "duplicated_replies": duplicates(world),
         **_waits(sent, world.args.reply_timeout),
+        "hostile_contacts": sum(c.kind == "hostile" for c in contacts),
+        "hostile_wait_p95_s": _waits([s for c in contacts if c.kind == "hostile" for s in c.sent], 0)["wait_p95_s"],
         "unanswered_detail": [
             f"{c.platform} contact {n}, step {i + 1} ({_why(s)}, sent at {s.at - started:.1f} s): expected '{s.expect}'"
             for n, c in enumerate(contacts)
@@ -75,6 +78,31 @@ def _why(sent: Sent) -> str:
     return "answered off-script" if sent.off_script else "no answer"
 
 
+def _hostile(figures: dict[str, Any]) -> None:
+    """Issue 23's targets while hostile contacts send long clips: each figure beside its target."""
+
+    def verdict(met: bool) -> str:
+        return "met" if met else "MISSED"
+
+    every_chat = figures["unanswered"] + figures["off_script"] == 0
+    p95, clips, peaks = figures["wait_p95_s"], figures["most_workers_on_clips_at_once"], figures["worker_peak_rss_mb"]
+    print(f"hostile contacts         {figures['hostile_contacts']}, three 30 s 1280x720 clips each (2 fps)")
+    print(f"  their clips            {figures['hostile_clips']} after waiting {figures['clips_waited_s']} s")
+    print(f"  their answers' p95     {figures['hostile_wait_p95_s']} s")
+    print(
+        f"  every chat answered    {figures['answered']} answered, {figures['unanswered']} not: {verdict(every_chat)}"
+    )
+    quick = p95 is not None and p95 <= TARGET_WAIT_P95_S
+    print(f"  chat answer p95        {p95} s (target <= {TARGET_WAIT_P95_S} s): {verdict(quick)}")
+    print(
+        f"  workers on clips at once  at most {clips} (on any photo job: {figures['most_workers_on_photos_at_once']}; "
+        f"{figures['watch_samples']} samples; target: never both): {verdict(clips <= 1)}"
+    )
+    memory = ", ".join(f"{name} {mb} MB" for name, mb in peaks.items())
+    fits = bool(peaks) and max(peaks.values()) <= TARGET_PEAK_MB
+    print(f"  peak memory (VmHWM)    {memory} (target <= {TARGET_PEAK_MB} MB each): {verdict(fits)}")
+
+
 def duplicates(world: World) -> int:
     """Replies identical to the one just before them in the same chat: the script never expects the same twice."""
     count = 0
@@ -84,13 +112,17 @@ def duplicates(world: World) -> int:
     return count
 
 
+def database(data_dir: Path, env: dict[str, str]) -> str:
+    """The name of the MongoDB database the run's processes use."""
+    return load_settings(os.environ | env | {"HOMEWARD_DATA_DIR": str(data_dir)}).mongodb_database
+
+
 def found_in_mongodb(data_dir: Path, env: dict[str, str], contacts: list[Contact]) -> dict[str, Any]:
     """Each confirmed reference checked in the database: the case or sighting, and its photos."""
-    database = load_settings(os.environ | env | {"HOMEWARD_DATA_DIR": str(data_dir)}).mongodb_database
     url = json.loads((data_dir / "run" / "embedded.json").read_text())["mongodb"]["url"]
     client: pymongo.MongoClient = pymongo.MongoClient(url, serverSelectionTimeoutMS=10_000)
     try:
-        db = client[database]
+        db = client[database(data_dir, env)]
         confirmed = [c.reference for c in contacts if c.reference]
         missing, without_photos, unanalysed = [], [], 0
         for reference in confirmed:
@@ -129,6 +161,8 @@ def report(figures: dict[str, Any], log: Path | None) -> None:
         f"max {figures['wait_max_s']} s"
     )
     print(f"  Telegram redeliveries  {figures['telegram_redeliveries']}")
+    if figures["hostile_contacts"]:
+        _hostile(figures)
     print(f"duplicated replies       {figures['duplicated_replies']}")
     print(f"reports confirmed        {figures['reports_confirmed']} cases, {figures['sightings_confirmed']} sightings")
     print(f"  lost                   {figures['lost_reports']}")

@@ -39,6 +39,8 @@ SIGHTING = (
     Step("2 hours ago", "Anything else that helps"),
     Step("walking towards the river", "Its reference is SG-"),
 )
+# A hostile user: three sightings, each a long clip (benchmarks/chaos/hostile.py), one after the other.
+HOSTILE = SIGHTING + SIGHTING[2:] * 2
 REFERENCE = re.compile(r"reference is ((?:HW|SG)-[0-9A-Z]{4})")
 
 
@@ -56,12 +58,13 @@ class Sent:
 class Contact:
     platform: str  # "telegram" or "whatsapp"
     address: int | str  # Telegram chat id or WhatsApp number
-    kind: str  # "report" or "sighting"
+    kind: str  # "report", "sighting" or "hostile" (sightings by clip)
     person: int
     sent: list[Sent] = field(default_factory=list)
     reference: str | None = None
     finished: bool = False
+    media_sent: int = 0
 
     @property
     def script(self) -> tuple[Step, ...]:
-        return REPORT if self.kind == "report" else SIGHTING
+        return {"report": REPORT, "sighting": SIGHTING, "hostile": HOSTILE}[self.kind]

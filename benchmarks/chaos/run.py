@@ -42,7 +42,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from benchmarks.chaos.figures import found_in_mongodb, report, tally
+from benchmarks.chaos.figures import database, found_in_mongodb, report, tally
+from benchmarks.chaos.hostile import CLIPS_EACH, HOSTILE_CONTACTS, Watch, make_clips
 from benchmarks.chaos.people import AUTH, BOT_TOKEN, FROM, PEOPLE, SECRET, SID, Contact, Sent
 from benchmarks.chaos.world import World, answered, converse
 from benchmarks.supervised import ROOT, kill, start_supervisor, wait_for_banner, wait_healed
@@ -89,6 +90,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-faults", action="store_true", help="a baseline: kill nothing")
     parser.add_argument("--reply-timeout", type=float, default=120, help="seconds a person waits for an answer")
     parser.add_argument("--grace", type=float, default=60, help="seconds to wait for late answers at the end")
+    parser.add_argument(
+        "--hostile", type=int, default=HOSTILE_CONTACTS, help="contacts sending three long clips each (default 5)"
+    )
+    parser.add_argument("--clip-wait", type=float, default=600, help="seconds to wait for their clips' analysis")
     parser.add_argument("--data-dir", type=Path, help="keep the data dir (run.log, the database) here")
     parser.add_argument(
         "--faces-dir", type=Path, help="the shared faces (default: HOMEWARD_FACES_DIR or ../shared/faces)"
@@ -121,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         for number, photo in enumerate(photos):
             telegram.add_file(f"face-{number}", photo.read_bytes())
             twilio.media[f"ME{number}"] = (photo.read_bytes(), "image/jpeg")
+        clips = make_clips(data_dir, faces, args.hostile * CLIPS_EACH)
+        for number, clip in enumerate(clips):
+            telegram.add_file(f"clip-{number // CLIPS_EACH}-{number % CLIPS_EACH}", clip)
         port = free_port()
         env = {
             "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
@@ -140,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             wait_for_banner(data_dir / "run.log", supervisor)
             world = World(port, telegram, twilio, args)
-            figures = run(world, data_dir, args)
+            with Watch(data_dir / "run", database(data_dir, env), clips) as watch:
+                figures = run(world, data_dir, args)
+                figures["clips_waited_s"] = watch.wait_for_clips(args.clip_wait if clips else 0)
+                figures |= watch.figures()
             figures |= found_in_mongodb(data_dir, env, world.contacts)
         finally:
             supervisor.send_signal(signal.SIGTERM)
@@ -163,6 +174,8 @@ def run(world: World, data_dir: Path, args: argparse.Namespace) -> dict[str, Any
         )
         for n in range(args.contacts)
     ]
+    hostile = [Contact("telegram", 900_000 + n, "hostile", n) for n in range(args.hostile)]  # clips: hostile.py
+    contacts = hostile + contacts  # their clips start first, so every other chat is answered beside them
     world.contacts = contacts
     total = sum(len(c.script) for c in contacts)
     faults = Faults(world, data_dir / "run", args.fault_names, total)

@@ -6,6 +6,7 @@ what is refused here is what cannot be read at all.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -52,6 +53,10 @@ class FoundPerson:
             "description": self.description,
             "external_id": self.external_id,
         }
+
+
+# The registered fields, in the order the panel's form asks for them (the import's CSV names them too).
+FIELDS = tuple(f.name for f in dataclasses.fields(FoundPerson) if f.name != "notes")
 
 
 def check_record(record: FoundPerson, today: date | None = None) -> None:

@@ -17,19 +17,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from core.found.record import CONDITIONS, GENDERS, MAX_PHOTOS, FoundPerson, InvalidRecord
+from core.found.record import FIELDS as RECORD_FIELDS
 
-COLUMNS = (
-    "external_id",
-    "found_on",
-    "found_place",
-    "held_at",
-    "age_min",
-    "age_max",
-    "gender",
-    "condition",
-    "description",
-    "photos",
-)
+# The CSV's columns: the organisation's id first (what a re-import recognises a row by), then the record, then photos.
+COLUMNS = ("external_id", *(name for name in RECORD_FIELDS if name != "external_id"), "photos")
 REQUIRED = ("external_id", "found_on", "condition", "photos")
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d %b %Y", "%d %B %Y", "%d/%m/%y")
 # Spelled as registers often spell them; anything else is refused (a guess would be worse than asking).

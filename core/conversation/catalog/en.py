@@ -83,7 +83,7 @@ MESSAGES: dict[str, str] = {
     "case_unknown": "I can't find {reference} among your reports. Write 'my reports' to list them.",
     "need_reference": "Please include the reference, for example '{command} HW-7K3P'.",
     "case_closed": "{reference} is closed. We are so glad {name} has been found. The photos no longer take part in searches.",
-    "case_reunited": "{reference}: a reviewer has recorded that you and {name} are together again. We are so glad. The case is closed and the photos no longer take part in searches. Thank you for trusting Homeward; if anything is wrong, reply here.",
+    "case_reunited": "{reference}: we have recorded that you and {name} are together again. We are so glad. The case is closed and the photos no longer take part in searches. Thank you for trusting Homeward; if anything is wrong, reply here.",
     "case_already_closed": "{reference} was already closed.",
     "add_photo_ask": "Send photos for {reference}, one per message, then write 'done'.",
     "add_photo_done": "Added {count} photo(s) to {reference}. They will be searched from now on.",
