@@ -7,14 +7,18 @@ import sys
 from waitress import serve
 
 from admin.app import MAX_UPLOAD_BYTES, create_app
+from admin.found_import import IMPORT_UPLOAD_BYTES
 from config.process import start_process
 from infra.services import backing_services
 from services import trace
 from storage.connections import connect
 
-# A body over the app's own limit is refused by waitress before it is read (its default is 1 GiB);
+# A body over twice the largest upload a route takes (the import's) is refused by waitress before it is read (its
+# default is 1 GiB); one over a route's own limit by Flask, from its Content-Length, before it is parsed, so an
+# import a little too large gets the form back saying what to do, not waitress's bare 413.
 # waitress refuses max_request_body_size bytes or more, hence one byte above the limit.
-SERVE_OPTIONS = {"threads": 8, "ident": "homeward", "max_request_body_size": MAX_UPLOAD_BYTES + 1}
+BODY_LIMIT = 2 * max(MAX_UPLOAD_BYTES, IMPORT_UPLOAD_BYTES)
+SERVE_OPTIONS = {"threads": 8, "ident": "homeward", "max_request_body_size": BODY_LIMIT + 1}
 
 
 def main() -> int:

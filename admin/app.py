@@ -13,6 +13,7 @@ from admin import (
     cases,
     exports,
     found,
+    found_import,
     health,
     images,
     jobs,
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, connections: Connections | None
         logging.getLogger(__name__).warning(
             "created the admin account: user admin, password %s (shown once)", generated
         )
+    app.before_request(found_import.allow_larger_upload)  # before CSRF's check reads the form
     csrf = CSRFProtect(app)
     csrf.exempt(webhooks.blueprint)  # platforms authenticate by signature instead
     surfaces = (
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None, connections: Connections | None
         users,
         organisations,
         found,
+        found_import,
         webhooks,
         simulator,
         metrics,

@@ -163,7 +163,7 @@ def _start_children(settings: Settings, urls: ServiceUrls, open_chat: bool = Fal
 
 
 def worker_commands(workers: int) -> dict[str, list[str]]:
-    """The workers' commands: with two or more, the first answers chats only, so a long clip never holds them all."""
+    """The workers' commands: with two or more, the first answers chats only, so a clip or an import never holds all."""
     return {
         f"worker-{number}": [sys.executable, "-m", "workers", *(["--chat-only"] if number == 1 < workers else [])]
         for number in range(1, workers + 1)

@@ -25,6 +25,8 @@ PHOTOS_QUEUE = "homeward-photos"  # the photo lane: analysis (clips take seconds
 # People writing for the first time. When an appeal goes viral thousands of them arrive within minutes; a family
 # (anyone already in a conversation, open cases included) is answered before them (services/inbound.py).
 FIRST_CONTACTS_QUEUE = "homeward-first"
+# The bulk lane: an organisation's import from the panel (minutes to hours), taken only when nothing else waits.
+BULK_QUEUE = "homeward-bulk"
 
 
 class Job(StrEnum):
@@ -34,17 +36,20 @@ class Job(StrEnum):
     ANSWER_CONVERSATION = "workers.answering.process_conversation"
     SEND_OUTBOX = "workers.outbox.send_outbox"
     MATCH_PHOTO = "workers.matching.match_photo"
+    IMPORT_FOUND = "workers.bulk.import_found"
 
 
 # Each job's lane. A chat answer must never wait behind a clip's analysis: one worker serves chat alone
-# (workers/__main__.py --chat-only, which `make run` gives its first worker), the others chat first, then photos.
+# (workers/__main__.py --chat-only, which `make run` gives its first worker), the others chat first, then photos,
+# then bulk work (an import holds its worker for minutes: never one that chats only).
 LANE = {
     Job.ANSWER_CONVERSATION: QUEUE_NAME,
     Job.SEND_OUTBOX: QUEUE_NAME,
     Job.ANALYSE_PHOTO: PHOTOS_QUEUE,
     Job.MATCH_PHOTO: PHOTOS_QUEUE,
+    Job.IMPORT_FOUND: BULK_QUEUE,
 }
-LANES = (QUEUE_NAME, FIRST_CONTACTS_QUEUE, PHOTOS_QUEUE)  # in the order a worker takes from them
+LANES = (QUEUE_NAME, FIRST_CONTACTS_QUEUE, PHOTOS_QUEUE, BULK_QUEUE)  # in the order a worker takes from them
 CHAT_LANES = LANES[:2]  # what a --chat-only worker serves
 
 Function = TypeVar("Function", bound=Callable[..., Any])
@@ -75,6 +80,12 @@ CONVERSATION_RETRY = Retry(max=8, interval=[1, 3, 5, 10, 30, 60, 300, 900])
 RESULT_KEPT_S = 600
 FAILURE_KEPT_S = 30 * 24 * 3600
 OUTBOX_RETRY = Retry(max=8, interval=[5, 30, 120, 600, 1800, 3600, 3600, 3600])
+# An import is idempotent, so one more run after a passing outage completes it; a second failure is final
+# (marked failed on its page, its files deleted): its registrar uploads again, nothing retries it forever.
+IMPORT_RETRY = Retry(max=1, interval=[120])
+IMPORT_ATTEMPTS = 2  # the first run and IMPORT_RETRY's one
+# One process analyses ~5-10 photos a second: 20 000 rows with photos fit in well under this.
+IMPORT_TIMEOUT_S = 6 * 3600
 
 
 def is_temporary(exc: BaseException) -> bool:
@@ -132,6 +143,11 @@ def enqueue_outbox_at(queue: Queue, outbox_id: str, when: datetime, attempt: int
 def enqueue_matching(queue: Queue, photo_id: str) -> None:
     """Search the faces of an analysed case, sighting or found-person photo; safe to queue twice."""
     _put(queue, Job.MATCH_PHOTO, photo_id, PHOTO_RETRY, 600)
+
+
+def enqueue_found_import(queue: Queue, import_id: str) -> None:
+    """Run an uploaded import of found persons on the bulk lane; the job id makes a second enqueue harmless."""
+    _put(queue, Job.IMPORT_FOUND, import_id, IMPORT_RETRY, IMPORT_TIMEOUT_S, job_id=f"import-found-{import_id}")
 
 
 def match_when_owned(queue: Queue, owner: dict[str, str], photo_ids: Sequence[Any]) -> None:

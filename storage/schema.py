@@ -135,6 +135,15 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Its registrars' notifications: the records whose family was told, newest first (and since when last seen).
         IndexModel([("organisation", ASCENDING), ("family_told_at", DESCENDING)], name="organisation_told"),
     ],
+    # Imports uploaded in the panel (storage/imports.py): an organisation's newest first, or every one's; the job
+    # moves one by id and expected state.
+    "imports": [
+        IndexModel([("organisation", ASCENDING), ("created_at", DESCENDING)], name="organisation_created"),
+        IndexModel([("created_at", DESCENDING)], name="created"),
+        IndexModel([("_id", ASCENDING), ("status", ASCENDING)], name="id_status"),
+        # The reconciler's look for imports whose worker died (workers/bulk.py end_abandoned_imports).
+        IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
+    ],
     # Photos a bulk import found no usable face in (storage/unusable_photos.py), read once per import.
     "unusable_photos": [
         IndexModel([("organisation", ASCENDING), ("engine", ASCENDING)], name="organisation_engine"),

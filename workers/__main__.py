@@ -1,7 +1,8 @@
 """A worker process: `python -m workers [--chat-only]`. Loads the face models once, then serves jobs.
 
-It serves the chat lane first, then the photo lane (services/queue.py LANE); with `--chat-only` only chats,
-so answers go out while other workers analyse long clips (`make run` starts its first worker so).
+It serves the chat lanes first, then the photo lane, then the bulk lane (services/queue.py LANE); with
+`--chat-only` only chats, so answers go out while other workers analyse long clips or run an organisation's
+import (`make run` starts its first worker so).
 
 It runs jobs in-process (RQ's SimpleWorker) rather than forking per job, so
 the ~1.2 s model load and the database connections are paid once per process,

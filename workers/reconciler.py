@@ -7,8 +7,9 @@ seconds one worker (a Redis lock picks it) looks for such work older than a
 grace period and queues it again; every job is idempotent, so a job queued
 twice does its work once. It also drains the inbound spool (messages kept in
 Redis while MongoDB was down), deletes faces whose photo was erased (and the
-frames of a clip erased while it was analysed), and runs the retention sweep
-when it is due. A photo whose analysis keeps dying is not queued for ever: its
+frames of a clip erased while it was analysed), runs the retention sweep
+when it is due, and ends the panel's imports a dead worker left unfinished
+(deleting their files). A photo whose analysis keeps dying is not queued for ever: its
 job gives up at its fourth start (workers/jobs.py give_up), and a failed photo
 is not pending.
 """
@@ -29,7 +30,7 @@ from services.queue import enqueue_conversation, enqueue_matching, enqueue_outbo
 from storage.inbound import stale_inbound
 from storage.outbox import due_outbound
 from storage.recovery import pending_photos, sweep_orphan_faces, unmatched_photos, untold_approvals
-from workers import retention
+from workers import bulk, retention
 
 if TYPE_CHECKING:  # the context is only passed in: its type, not its import (search indexes, engines)
     from workers.context import WorkerContext
@@ -62,6 +63,7 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
         "outbox": _requeue(context, "outbox", due_outbound(db, now - GRACE, BATCH), enqueue_outbox),
         "approvals": _tell_families(context, cutoff),
         "orphan_faces": _sweep_faces(context, now),
+        "abandoned_imports": bulk.end_abandoned_imports(context, now),
     }
     record_run(connection, RECONCILER_LAST_KEY, counts)
     if any(counts.values()):
