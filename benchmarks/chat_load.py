@@ -22,8 +22,6 @@ import http.client
 import json
 import logging
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.chaos.people import BOT_TOKEN, SECRET
-from benchmarks.supervised import start_supervisor, wait_for_banner
+from benchmarks.chaos.people import BOT_TOKEN, SECRET, telegram_env
+from benchmarks.supervised import supervised
 from infra.embedded import free_port
 from standins.server import BackgroundServer
 from standins.telegram_api import TelegramStandIn
@@ -70,24 +68,12 @@ def running_stack(workers: int, data_dir: Path | None) -> Iterator[tuple[int, Te
         telegram = TelegramStandIn(BOT_TOKEN)
         telegram_url = stack.enter_context(BackgroundServer(telegram.app)).url
         port = free_port()
-        env = {
-            "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
-            "TELEGRAM_WEBHOOK_SECRET": SECRET,
-            "TELEGRAM_MODE": "webhook",
-            "TELEGRAM_API_BASE_URL": telegram_url,
+        env = telegram_env(telegram_url) | {
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "HOMEWARD_WORKERS": str(workers),
         }
-        supervisor = start_supervisor(data_dir, port, env)
-        try:
-            wait_for_banner(data_dir / "run.log", supervisor)
+        with supervised(data_dir, port, env):
             yield port, telegram, data_dir
-        finally:
-            supervisor.send_signal(signal.SIGTERM)
-            try:
-                supervisor.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(supervisor.pid, signal.SIGKILL)
 
 
 def offer(port: int, load: Load, senders: int) -> None:

@@ -14,6 +14,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,21 @@ def start_supervisor(data_dir: Path, port: int, extra: dict[str, str] | None = N
     log = open(data_dir / "run.log", "wb")  # noqa: SIM115 - the supervisor keeps writing to it
     command = [sys.executable, "-m", "infra.supervisor"]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@contextmanager
+def supervised(data_dir: Path, port: int, extra: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """`make run` up (its banner shown) for the length of the block, then stopped, killed if it will not stop."""
+    supervisor = start_supervisor(data_dir, port, extra)
+    try:
+        wait_for_banner(data_dir / "run.log", supervisor)
+        yield supervisor
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        try:
+            supervisor.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(supervisor.pid, signal.SIGKILL)
 
 
 def wait_for_banner(log: Path, supervisor: subprocess.Popen[bytes], timeout: float = 180) -> None:

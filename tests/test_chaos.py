@@ -6,6 +6,7 @@ MongoDB server are each killed with SIGKILL and restarted by the supervisor.
 Every message must get its answer and every reference shown to a family must
 be in MongoDB with its photo. One hostile contact sends three long clips
 beside them: only one worker ever analyses clips, the other keeps answering.
+The viral-appeal benchmark (`homeward bench chat`) runs here small too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import chaos
+from benchmarks import chaos, chat_load
 
 pytestmark = pytest.mark.slow
 
@@ -35,3 +36,14 @@ def test_killing_the_worker_redis_and_mongodb_loses_no_message_and_no_report(
     assert figures["hostile_clips"] == {"analysed": 3}, output
     assert figures["most_workers_on_clips_at_once"] == 1, output  # the chat-only worker never took one
     assert code == 0, output
+
+
+def test_the_viral_appeal_benchmark_answers_every_new_person_and_says_how_fast(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`homeward bench chat`, tiny: every first message sent through the real webhook is answered and timed."""
+    assert chat_load.main(["--rate", "5", "--seconds", "2", "--drain-timeout", "60"]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["sent"] == figures["acknowledged"] == figures["answered"] == 10
+    assert 0 < figures["answer_p50_s"] <= figures["answer_p95_s"] <= figures["answer_max_s"]
+    assert figures["drain_s"] is not None and figures["throughput_per_s"] > 0

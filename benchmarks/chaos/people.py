@@ -8,6 +8,18 @@ from dataclasses import dataclass, field
 BOT_TOKEN, SECRET = "424242:chaos-benchmark-token", "chaos-webhook-secret-0123"
 SID, AUTH, FROM = "AC" + "7" * 32, "chaos-twilio-auth-token", "+15550001111"
 PEOPLE = ("Aaron_Eckhart", "Colin_Powell", "Tony_Blair", "Hugo_Chavez", "Ariel_Sharon", "Gerhard_Schroeder")
+
+
+def telegram_env(bot_api_url: str) -> dict[str, str]:
+    """The settings that point Homeward's Telegram client at the stand-in Bot API, webhooks on."""
+    return {
+        "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "TELEGRAM_MODE": "webhook",
+        "TELEGRAM_API_BASE_URL": bot_api_url,
+    }
+
+
 TELEGRAM_BACKOFF_S = (1, 2, 4, 8, 16)  # then every 16 s, as long as the contact still waits
 
 

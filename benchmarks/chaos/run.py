@@ -31,8 +31,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,9 +42,9 @@ from typing import Any
 
 from benchmarks.chaos.figures import database, found_in_mongodb, report, tally
 from benchmarks.chaos.hostile import CLIPS_EACH, HOSTILE_CONTACTS, Watch, make_clips
-from benchmarks.chaos.people import AUTH, BOT_TOKEN, FROM, PEOPLE, SECRET, SID, Contact, Sent
+from benchmarks.chaos.people import AUTH, BOT_TOKEN, FROM, PEOPLE, SID, Contact, Sent, telegram_env
 from benchmarks.chaos.world import World, answered, converse
-from benchmarks.supervised import ROOT, kill, start_supervisor, wait_for_banner, wait_healed
+from benchmarks.supervised import ROOT, kill, supervised, wait_healed
 from infra.embedded import free_port
 from standins.server import BackgroundServer
 from standins.telegram_api import TelegramStandIn
@@ -130,11 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         for number, clip in enumerate(clips):
             telegram.add_file(f"clip-{number // CLIPS_EACH}-{number % CLIPS_EACH}", clip)
         port = free_port()
-        env = {
-            "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
-            "TELEGRAM_WEBHOOK_SECRET": SECRET,
-            "TELEGRAM_MODE": "webhook",
-            "TELEGRAM_API_BASE_URL": telegram_url,
+        env = telegram_env(telegram_url) | {
             "TWILIO_ACCOUNT_SID": SID,
             "TWILIO_AUTH_TOKEN": AUTH,
             "TWILIO_WHATSAPP_FROM": FROM,
@@ -144,21 +138,13 @@ def main(argv: list[str] | None = None) -> int:
             "HOMEWARD_CHAT_RATE_PER_MINUTE": "1000",
             "HOMEWARD_FACES_DIR": str(faces),
         }
-        supervisor = start_supervisor(data_dir, port, env)
-        try:
-            wait_for_banner(data_dir / "run.log", supervisor)
+        with supervised(data_dir, port, env):
             world = World(port, telegram, twilio, args)
             with Watch(data_dir / "run", database(data_dir, env), clips) as watch:
                 figures = run(world, data_dir, args)
                 figures["clips_waited_s"] = watch.wait_for_clips(args.clip_wait if clips else 0)
                 figures |= watch.figures()
             figures |= found_in_mongodb(data_dir, env, world.contacts)
-        finally:
-            supervisor.send_signal(signal.SIGTERM)
-            try:
-                supervisor.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(supervisor.pid, signal.SIGKILL)
         failed = figures["unanswered"] + figures["off_script"] + figures["lost_reports"]
         report(figures, data_dir / "run.log" if failed else None)
     return 1 if failed else 0
