@@ -179,21 +179,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         metrics_open=env.choice("HOMEWARD_METRICS_OPEN", ("0", "1")) == "1",
         metrics_dir=_optional_path(env.optional("PROMETHEUS_MULTIPROC_DIR")),
         reconcile_seconds=env.integer("HOMEWARD_RECONCILE_SECONDS", 1, 3600),
-        retention=Retention(
-            sweep_minutes=env.integer("HOMEWARD_RETENTION_SWEEP_MINUTES", 1, 1440),
-            unmatched_sightings_days=env.integer("HOMEWARD_KEEP_UNMATCHED_SIGHTINGS_DAYS", 1, 3650),
-            drafts_days=env.integer("HOMEWARD_KEEP_DRAFTS_DAYS", 1, 365),
-            inbound_days=env.integer("HOMEWARD_KEEP_INBOUND_DAYS", 1, 365),
-            sent_text_days=env.integer("HOMEWARD_KEEP_SENT_TEXT_DAYS", 1, 3650),
-            decided_images_days=env.integer("HOMEWARD_KEEP_DECIDED_IMAGES_DAYS", 1, 3650),
-            inactive_contacts_days=env.integer("HOMEWARD_KEEP_INACTIVE_CONTACTS_DAYS", 30, 3650),
-            closed_cases_days=env.integer("HOMEWARD_KEEP_CLOSED_CASES_DAYS", 30, 3650),
-            closed_found_days=env.integer("HOMEWARD_KEEP_CLOSED_FOUND_DAYS", 1, 3650),
-            closed_found_records_days=env.integer("HOMEWARD_KEEP_CLOSED_FOUND_RECORDS_DAYS", 30, 3650),
-            replay_markers_days=env.integer("HOMEWARD_KEEP_REPLAY_MARKERS_DAYS", 2, 365),
-        ),
+        retention=_retention(env),
         telegram=telegram,
         twilio=twilio,
+    )
+
+
+def _retention(env: _Env) -> Retention:
+    """How long each kind of data is kept (docs/operators/keeping-and-forgetting.md)."""
+    return Retention(
+        sweep_minutes=env.integer("HOMEWARD_RETENTION_SWEEP_MINUTES", 1, 1440),
+        unmatched_sightings_days=env.integer("HOMEWARD_KEEP_UNMATCHED_SIGHTINGS_DAYS", 1, 3650),
+        drafts_days=env.integer("HOMEWARD_KEEP_DRAFTS_DAYS", 1, 365),
+        inbound_days=env.integer("HOMEWARD_KEEP_INBOUND_DAYS", 1, 365),
+        sent_text_days=env.integer("HOMEWARD_KEEP_SENT_TEXT_DAYS", 1, 3650),
+        decided_images_days=env.integer("HOMEWARD_KEEP_DECIDED_IMAGES_DAYS", 1, 3650),
+        inactive_contacts_days=env.integer("HOMEWARD_KEEP_INACTIVE_CONTACTS_DAYS", 30, 3650),
+        closed_cases_days=env.integer("HOMEWARD_KEEP_CLOSED_CASES_DAYS", 30, 3650),
+        closed_found_days=env.integer("HOMEWARD_KEEP_CLOSED_FOUND_DAYS", 1, 3650),
+        closed_found_records_days=env.integer("HOMEWARD_KEEP_CLOSED_FOUND_RECORDS_DAYS", 30, 3650),
+        replay_markers_days=env.integer("HOMEWARD_KEEP_REPLAY_MARKERS_DAYS", 2, 365),
     )
 
 

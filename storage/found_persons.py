@@ -16,14 +16,13 @@ from pymongo.database import Database
 
 from core.conversation.references import FOUND_PREFIX
 from core.found.record import CLOSED_REASONS, FoundPerson
-from storage.cases import insert_with_reference
+from storage.cases import insert_with_reference, open_references
 from storage.gallery_changes import bump_gallery
 from storage.photos import Owner
 
 KIND = "found"  # the photos' and faces' owner kind
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # before any family was told
 NOTIFICATIONS_SHOWN = 200  # the notifications page shows the latest records told of, at most
-MOST_ASKED_BY_NAME = 200  # above this many, open_found_references reads every open reference
 
 
 def found_owner(reference: str) -> Owner:
@@ -102,17 +101,8 @@ def is_found_open(db: Database, reference: str) -> bool:
 
 
 def open_found_references(db: Database, among: list[str] | None = None) -> set[str]:
-    """References of the open found persons (only those among `among`, when given): what matching may hold.
-
-    As storage/cases.py open_references: many asked for (a bulk import's faces) read every open reference
-    instead, as SecantusDB answers a long `$in` in time that grows faster than the list.
-    """
-    wanted = None if among is None else set(among)
-    if wanted is None or len(wanted) > MOST_ASKED_BY_NAME:
-        every_open = {str(reference) for reference in db.found_persons.distinct("reference", {"status": "open"})}
-        return every_open if wanted is None else every_open & wanted
-    found = db.found_persons.find({"reference": {"$in": sorted(wanted)}}, {"_id": 0, "reference": 1, "status": 1})
-    return {str(f["reference"]) for f in found if f.get("status") == "open"}
+    """References of the open found persons (only those among `among`, when given): what matching may hold."""
+    return open_references(db, among, "found_persons")
 
 
 def note_family_told(db: Database, reference: str, candidate: ObjectId, case: str) -> None:

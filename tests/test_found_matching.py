@@ -13,9 +13,9 @@ from core.found.record import FoundPerson
 from services.media_links import photo_token
 from services.queue import enqueue_photo_analysis
 from storage.candidates import review_queue
+from storage.cases import MOST_ASKED_BY_NAME
 from storage.connections import Connections
 from storage.found_persons import (
-    MOST_ASKED_BY_NAME,
     close_found_person,
     create_found_person,
     found_owner,
