@@ -26,7 +26,16 @@ from typing import TYPE_CHECKING, Any
 from services.approval import tell_family
 from services.inbound import drain_spool
 from services.maintenance import RECONCILER_LAST_KEY, record_run
-from services.queue import enqueue_conversation, enqueue_matching, enqueue_outbox, enqueue_photo_analysis
+from services.queue import (
+    CHAT_LANES,
+    PHOTOS_QUEUE,
+    QUEUE_NAME,
+    enqueue_conversation,
+    enqueue_matching,
+    enqueue_outbox,
+    enqueue_photo_analysis,
+    waiting_since,
+)
 from storage.inbound import stale_inbound
 from storage.outbox import due_outbound
 from storage.recovery import pending_photos, sweep_orphan_faces, unmatched_photos, untold_approvals
@@ -55,12 +64,14 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
     db, connection, queue = context.connections.db, context.connections.redis, context.queue
     assert queue is not None
     cutoff = now - GRACE
+    chats, photos = _cutoff(context, now, CHAT_LANES), _cutoff(context, now, (PHOTOS_QUEUE,))
+    replies = _cutoff(context, now, (QUEUE_NAME,))
     counts = {
         "spooled": drain_spool(db, queue),
-        "inbound": _requeue(context, "inbound", stale_inbound(db, cutoff, BATCH), enqueue_conversation),
-        "photos": _requeue(context, "analyse", pending_photos(db, cutoff, BATCH), enqueue_photo_analysis),
-        "matching": _requeue(context, "match", unmatched_photos(db, cutoff, BATCH), enqueue_matching),
-        "outbox": _requeue(context, "outbox", due_outbound(db, now - GRACE, BATCH), enqueue_outbox),
+        "inbound": _requeue(context, "inbound", stale_inbound(db, chats, BATCH), enqueue_conversation),
+        "photos": _requeue(context, "analyse", pending_photos(db, photos, BATCH), enqueue_photo_analysis),
+        "matching": _requeue(context, "match", unmatched_photos(db, photos, BATCH), enqueue_matching),
+        "outbox": _requeue(context, "outbox", due_outbound(db, replies, BATCH), enqueue_outbox),
         "approvals": _tell_families(context, cutoff),
         "orphan_faces": _sweep_faces(context, now),
         "abandoned_imports": bulk.end_abandoned_imports(context, now),
@@ -70,6 +81,17 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
         log.info("reconciler recovered: %s", " ".join(f"{kind}={n}" for kind, n in counts.items() if n))
     _sweep_retention(context, now)
     return counts
+
+
+def _cutoff(context: WorkerContext, now: datetime, lanes: tuple[str, ...]) -> datetime:
+    """Work stored before this may have lost its job: the grace before now, or before the oldest job still in line.
+
+    During a backlog (a viral appeal) every job queued after the oldest waiting one is still in line: queuing
+    its work again would only add a duplicate job per item, each costing its round trips, so throughput would
+    fall as the backlog grows (issue 24). Work whose job really was lost is queued once the line reaches it.
+    """
+    waiting = [when for lane in lanes if (when := waiting_since(context.connections.redis, lane)) is not None]
+    return min([now, *waiting]) - GRACE
 
 
 def _sweep_retention(context: WorkerContext, now: datetime) -> None:
