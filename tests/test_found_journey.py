@@ -21,7 +21,6 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -31,16 +30,11 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from admin.app import create_app
-from config import load_settings
-from infra.embedded import EmbeddedServer
-from standins.server import BackgroundServer
-from standins.telegram_api import TelegramStandIn
+from config import Settings
 from storage.connections import Connections
 from storage.organisations import create_organisation
 from storage.users import create_user
-from tests.conftest import make_environment
-from tests.live import live_service
-from tests.test_end_to_end import FAMILY_CHAT, SECRET, TOKEN, family_says, wait_until
+from tests.test_end_to_end import FAMILY_CHAT, family_says, wait_until, world  # noqa: F401 - world: the fixture
 from tests.test_found_browser import PASSWORD, log_in, log_out
 from tests.test_found_import import HEADER, write_zip
 from tests.test_found_import import lfw as lfw_bytes
@@ -51,67 +45,49 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 SHELTER, SHELTER_PHONE, OTHER = "Sunrise Shelter", "+91 11 5550 1234", "City Hospital"
-REVIEWER, REVIEWER_PASSWORD = "rosa", "rosa-reviews-carefully"
+REVIEWER, REVIEWER_PASSWORD = "rosa", "rosa-reviews-carefully"  # test_end_to_end's world makes her
 # Where the url_map's routes of a shelter's records start; a new route under them is tried with no change here.
 GUARDED_PREFIXES = ("/found/", "/candidates/", "/images/", "/cases/", "/outcomes")
 
 
 @pytest.fixture
-def world(
-    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, connections: Connections, faces_dir: Path
-) -> Iterator[dict[str, Any]]:
-    """The live web process and worker, Telegram on at a stand-in, a shelter with its registrar and a reviewer."""
-    db = connections.db
-    telegram = TelegramStandIn(TOKEN)
-    with BackgroundServer(telegram.app) as bot_api:
-        env = make_environment(
-            servers,
-            tmp_path,
-            MONGODB_DATABASE=db.name,
-            HOMEWARD_SIMULATOR="off",
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            TELEGRAM_WEBHOOK_SECRET=SECRET,
-            TELEGRAM_API_BASE_URL=bot_api.url,
-        )
-        with live_service(env, tmp_path) as url:
-            shelter = create_organisation(db, SHELTER, "shelter", phone=SHELTER_PHONE, hours="always open")
-            create_user(db, "sita", PASSWORD, "registrar", shelter)
-            create_user(db, "hari", PASSWORD, "registrar", create_organisation(db, OTHER, "hospital"))
-            create_user(db, REVIEWER, REVIEWER_PASSWORD, "reviewer")
-            yield {
-                "url": url,
-                "db": db,
-                "connections": connections,
-                "telegram": telegram,
-                "faces": faces_dir,
-                "env": env,
-                "tmp": tmp_path,
-            }
+def journey(
+    world: dict[str, Any],  # noqa: F811 - the fixture
+    settings: Settings,
+    connections: Connections,
+    tmp_path: Path,
+) -> dict[str, Any]:
+    """test_end_to_end's live service (Telegram at a stand-in, reviewer rosa), a shelter, and two registrars."""
+    db = world["db"]
+    shelter = create_organisation(db, SHELTER, "shelter", phone=SHELTER_PHONE, hours="always open")
+    create_user(db, "sita", PASSWORD, "registrar", shelter)
+    create_user(db, "hari", PASSWORD, "registrar", create_organisation(db, OTHER, "hospital"))
+    return world | {"settings": settings, "connections": connections, "tmp": tmp_path}
 
 
 def test_a_found_person_is_registered_matched_approved_followed_to_reunion_and_kept_from_other_organisations(
-    world: dict[str, Any], browser: Any
+    journey: dict[str, Any], browser: Any
 ) -> None:
-    url, db = world["url"], world["db"]
+    url, db = journey["url"], journey["db"]
     log_in(browser, url, "sita", PASSWORD)
-    found = register_in_the_panel(browser, world)
-    import_id = import_and_read_the_report(browser, world)
+    found = register_in_the_panel(browser, journey)
+    import_id = import_and_read_the_report(browser, journey)
     log_out(browser)
 
-    case = family_reports_on_telegram(world)
+    case = family_reports_on_telegram(journey)
     candidate = wait_until(lambda: db.candidates.find_one({"case": case, "found": found}), "the found candidate")
 
     log_in(browser, url, REVIEWER, REVIEWER_PASSWORD, "/review")
-    approve_the_flagged_candidate(browser, world, found, candidate["_id"])
+    approve_the_flagged_candidate(browser, journey, found, candidate["_id"])
     log_out(browser)
-    family_is_told_whom_to_contact(world, case, found)
+    family_is_told_whom_to_contact(journey, case, found)
 
     log_in(browser, url, "sita", PASSWORD)
-    registrar_sees_the_notification(browser, world, found, case)
+    registrar_sees_the_notification(browser, journey, found, case)
 
-    every_route_of_the_shelter_refuses_another_organisation(world, found, case, candidate["_id"], import_id)
+    every_route_of_the_shelter_refuses_another_organisation(journey, found, case, candidate["_id"], import_id)
 
-    record_the_reunion(browser, world, found, case, candidate["_id"])
+    record_the_reunion(browser, journey, found, case, candidate["_id"])
     log_out(browser)
     log_in(browser, url, REVIEWER, REVIEWER_PASSWORD, "/outcomes?days=7")
     funnel = funnel_rows(browser)
@@ -119,10 +95,10 @@ def test_a_found_person_is_registered_matched_approved_followed_to_reunion_and_k
     assert funnel[SHELTER]["Approved"] == "1" and funnel["All"]["Not the person"] == "0"
 
 
-def register_in_the_panel(browser: Any, world: dict[str, Any]) -> str:
+def register_in_the_panel(browser: Any, journey: dict[str, Any]) -> str:
     """A man the family will say is 70 and male, registered as a woman of 20 to 30: two flags to come."""
     browser.find_element(By.ID, "register-link").click()
-    browser.find_element(By.ID, "photos").send_keys(str(lfw(world["faces"], SAME_PERSON[0])))
+    browser.find_element(By.ID, "photos").send_keys(str(lfw(journey["faces"], SAME_PERSON[0])))
     found_on = browser.find_element(By.ID, "found_on")
     browser.execute_script("arguments[0].value = arguments[1]", found_on, date.today().isoformat())
     browser.find_element(By.ID, "held_at").send_keys("Ward 2, bed 7")
@@ -134,7 +110,7 @@ def register_in_the_panel(browser: Any, world: dict[str, Any]) -> str:
     WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.ID, "record"))
     reference = browser.find_element(By.TAG_NAME, "h1").text.split()[0]
     assert reference.startswith("FP-") and "open" in browser.find_element(By.TAG_NAME, "h1").text
-    db = world["db"]
+    db = journey["db"]
     wait_until(
         lambda: db.faces.count_documents({"owner": {"kind": "found", "id": reference}}) == 1,
         "the worker to keep the found person's face",
@@ -142,9 +118,9 @@ def register_in_the_panel(browser: Any, world: dict[str, Any]) -> str:
     return reference
 
 
-def import_and_read_the_report(browser: Any, world: dict[str, Any]) -> ObjectId:
+def import_and_read_the_report(browser: Any, journey: dict[str, Any]) -> ObjectId:
     """Three people nobody reported, then a photo missing from the ZIP (line 5) and a date nobody writes (line 6)."""
-    faces, tmp = world["faces"], world["tmp"]
+    faces, tmp = journey["faces"], journey["tmp"]
     rows = [
         HEADER,
         "SUN-1,2026-11-30,Central station,Ward 3,30,40,male,alive,grey coat,tony.jpg",
@@ -174,23 +150,23 @@ def import_and_read_the_report(browser: Any, world: dict[str, Any]) -> ObjectId:
     assert sorted(rejected) == ["5", "6"]
     assert "SUN-4" in rejected["5"] and "nobody.jpg is not among the photos given" in rejected["5"]
     assert "SUN-5" in rejected["6"] and "the 31st of Smarch" in rejected["6"]
-    assert world["db"].found_persons.count_documents({"external_id": {"$in": ["SUN-4", "SUN-5"]}}) == 0
+    assert journey["db"].found_persons.count_documents({"external_id": {"$in": ["SUN-4", "SUN-5"]}}) == 0
     return ObjectId(browser.current_url.rstrip("/").rsplit("/", 1)[1])
 
 
-def family_reports_on_telegram(world: dict[str, Any]) -> str:
+def family_reports_on_telegram(journey: dict[str, Any]) -> str:
     """The family of the man the shelter holds: 70, male, last seen yesterday; another photo of him."""
-    world["telegram"].add_file("colin", lfw(world["faces"], SAME_PERSON[1]).read_bytes())
-    family_says(world, "/start", "yes", "1", "Colin Powell", "70", "male", "Connaught Place", "yesterday 5pm", "skip")
+    journey["telegram"].add_file("colin", lfw(journey["faces"], SAME_PERSON[1]).read_bytes())
+    family_says(journey, "/start", "yes", "1", "Colin Powell", "70", "male", "Connaught Place", "yesterday 5pm", "skip")
     photo = {"file_id": "colin", "file_unique_id": "c", "width": 250, "height": 250, "file_size": 20_000}
-    family_says(world, {"photo": [photo]}, "done", "yes")
-    said = world["telegram"].texts(FAMILY_CHAT)
+    family_says(journey, {"photo": [photo]}, "done", "yes")
+    said = journey["telegram"].texts(FAMILY_CHAT)
     reference = re.search(r"reference is (HW-[0-9A-Z]{4})", said[-1])
     assert reference, f"the family got no case reference: {said[-1]!r}"
     return reference.group(1)
 
 
-def approve_the_flagged_candidate(browser: Any, world: dict[str, Any], found: str, candidate: ObjectId) -> None:
+def approve_the_flagged_candidate(browser: Any, journey: dict[str, Any], found: str, candidate: ObjectId) -> None:
     """The queue shows the candidate with its flags (never hidden); its page says why; the reviewer approves."""
     row = browser.find_element(By.CSS_SELECTOR, f'#queue tr[data-found="{found}"]')
     assert row.get_attribute("data-kind") == "found"
@@ -208,10 +184,12 @@ def approve_the_flagged_candidate(browser: Any, world: dict[str, Any], found: st
     assert "Approved" in flash[0].text
 
 
-def family_is_told_whom_to_contact(world: dict[str, Any], case: str, found: str) -> None:
+def family_is_told_whom_to_contact(journey: dict[str, Any], case: str, found: str) -> None:
     """What the stand-in Bot API received for the family's chat: the shelter, its phone, and what to quote."""
     told = wait_until(
-        lambda: [m for m in world["telegram"].by_chat.get(FAMILY_CHAT, []) if "in the care of" in m.get("caption", "")],
+        lambda: [
+            m for m in journey["telegram"].by_chat.get(FAMILY_CHAT, []) if "in the care of" in m.get("caption", "")
+        ],
         "the family's message about the shelter",
     )
     assert len(told) == 1 and told[0]["method"] == "sendPhoto" and told[0]["has_photo"]  # alive: with the photo
@@ -219,7 +197,7 @@ def family_is_told_whom_to_contact(world: dict[str, Any], case: str, found: str)
         assert said in told[0]["caption"], f"{said!r} is not in the family's message: {told[0]['caption']!r}"
 
 
-def registrar_sees_the_notification(browser: Any, world: dict[str, Any], found: str, case: str) -> None:
+def registrar_sees_the_notification(browser: Any, journey: dict[str, Any], found: str, case: str) -> None:
     link = browser.find_element(By.ID, "notifications-link")
     assert link.text == "Notifications (1)"
     link.click()
@@ -229,19 +207,19 @@ def registrar_sees_the_notification(browser: Any, world: dict[str, Any], found: 
     assert browser.find_element(By.ID, "notifications-link").text == "Notifications"  # opening it is seeing them
 
 
-def record_the_reunion(browser: Any, world: dict[str, Any], found: str, case: str, candidate: ObjectId) -> None:
+def record_the_reunion(browser: Any, journey: dict[str, Any], found: str, case: str, candidate: ObjectId) -> None:
     """The registrar records `reunited` on its record's page: both sides close and the family is thanked."""
-    browser.get(f"{world['url']}/found/{found}")
+    browser.get(f"{journey['url']}/found/{found}")
     Select(browser.find_element(By.ID, f"outcome-{candidate}")).select_by_value("reunited")
     browser.find_element(By.CSS_SELECTOR, f'form.outcome[action$="/{candidate}/outcome"] button').click()
     WebDriverWait(browser, 20).until(lambda d: "closed (reunited)" in d.find_element(By.TAG_NAME, "h1").text)
     assert "reunited" in browser.find_element(By.ID, "matches").text
-    db = world["db"]
+    db = journey["db"]
     assert db.cases.find_one({"reference": case})["status"] == "closed"
     settled = db.candidates.find_one({"_id": candidate})
     assert settled["outcome"] == "reunited" and settled["outcome_by"] == "sita"
     wait_until(
-        lambda: any("together again" in text for text in world["telegram"].texts(FAMILY_CHAT)), "the family's thanks"
+        lambda: any("together again" in text for text in journey["telegram"].texts(FAMILY_CHAT)), "the family's thanks"
     )
 
 
@@ -257,18 +235,18 @@ def funnel_rows(browser: Any) -> dict[str, dict[str, str]]:
 
 
 def every_route_of_the_shelter_refuses_another_organisation(
-    world: dict[str, Any], found: str, case: str, candidate: ObjectId, import_id: ObjectId
+    journey: dict[str, Any], found: str, case: str, candidate: ObjectId, import_id: ObjectId
 ) -> None:
     """The hospital's registrar tries each guarded route with each of the shelter's ids: 403 or 404, every one.
 
     Run while the match is approved and no outcome is set, so a route that let it through would change something
     (and the assertions after say nothing did). A route without ids (a list) may answer, but shows none of them.
     """
-    db = world["db"]
+    db = journey["db"]
     values = _the_shelters_ids(db, found, case, candidate, import_id)
-    session, token = _signed_in(world["url"], "hari", PASSWORD)
+    session, token = _signed_in(journey["url"], "hari", PASSWORD)
     tried = []
-    for rule in _guarded_rules(world):
+    for rule in _guarded_rules(journey):
         arguments = sorted(rule.arguments)
         unknown = [name for name in arguments if name not in values]
         assert not unknown, f"{rule.rule}: give this test one of the shelter's values for {unknown}"
@@ -277,7 +255,7 @@ def every_route_of_the_shelter_refuses_another_organisation(
                 continue  # a list's POST makes the caller's own record, nothing of the shelter's
             for chosen in itertools.product(*(values[name] for name in arguments)):
                 path = rule.build(dict(zip(arguments, chosen, strict=True)), append_unknown=False)[1]
-                status, body = _ask(session, world["url"] + path, method, token)
+                status, body = _ask(session, journey["url"] + path, method, token)
                 tried.append((method, path, status))
                 if arguments:
                     assert status in (403, 404), f"{method} {path} answered {status} to another organisation"
@@ -308,9 +286,9 @@ def _the_shelters_ids(
     }
 
 
-def _guarded_rules(world: dict[str, Any]) -> list[Any]:
+def _guarded_rules(journey: dict[str, Any]) -> list[Any]:
     """The web process's own routes (the same app factory), those of a shelter's records and what follows them."""
-    app = create_app(load_settings(world["env"]), world["connections"])
+    app = create_app(journey["settings"], journey["connections"])
     return [rule for rule in app.url_map.iter_rules() if rule.rule.startswith(GUARDED_PREFIXES)]
 
 
@@ -319,11 +297,15 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None  # a 302 is an answer here (a POST that went through), not a page to follow
 
 
+class _Loopback(http.cookiejar.DefaultCookiePolicy):
+    def return_ok_secure(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
+        return True  # the session cookie is Secure (PUBLIC_BASE_URL is https); loopback is private, as browsers agree
+
+
 def _signed_in(url: str, username: str, password: str) -> tuple[urllib.request.OpenerDirector, str]:
     """A session of `username` outside the browser (quicker for many requests), and its CSRF token."""
-    session = urllib.request.build_opener(
-        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirects()
-    )
+    jar = http.cookiejar.CookieJar(_Loopback())
+    session = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirects())
     status, page = _ask(session, f"{url}/login", "GET", "")
     form = {"csrf_token": _token(page), "username": username, "password": password}
     status, _ = _ask(session, f"{url}/login", "POST", "", form)
