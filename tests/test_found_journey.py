@@ -140,7 +140,10 @@ def import_and_read_the_report(browser: Any, journey: dict[str, Any]) -> ObjectI
     browser.find_element(By.ID, "csv").send_keys(str(csv))
     browser.find_element(By.ID, "photos").send_keys(str(archive))
     browser.find_element(By.ID, "import-button").click()
-    WebDriverWait(browser, 120).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#summary #imported"))
+    WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.ID, "status"))
+    WebDriverWait(browser, 120).until(  # reloaded by hand: the page's own reload (5 s) is test_found_import_browser's
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#summary #imported") or d.refresh()
+    )
     assert browser.find_element(By.ID, "status").text == "done"
     assert browser.find_element(By.ID, "imported").text == "3"
     rejected = {
