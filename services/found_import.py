@@ -32,6 +32,7 @@ from core.errors import PhotoRejected
 from core.faces.analysis import PhotoAnalysis, as_case_photo
 from core.found.archive import Limits, PhotoArchive, UnsafeArchive, photo_key
 from core.found.sheet import Rejection, Sheet, SheetRow
+from services.consistency import reflag_found
 from services.face_pool import FaceAnalyser
 from services.queue import match_when_owned
 from storage.faces import store_faces
@@ -301,8 +302,8 @@ def store_row(
         reference = create_found_person(db, organisation, record, import_source(organisation, record.external_id), by)
     else:
         reference = plan.existing["reference"]
-        if plan.fields_changed:
-            update_found_person(db, reference, record)
+        if plan.fields_changed and update_found_person(db, reference, record):
+            reflag_found(db, reference)  # a corrected gender, age or date: its pending candidates' flags follow
     for photo, analysis in analyses:
         if analysis is not None:
             _store_photo(db, queue, reference, photo.data, analysis)
