@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from admin.app import create_app
+from api.docs import PROBLEMS
 from config import Settings
 from services.queue import PHOTOS_QUEUE, make_queue
 from storage.api_keys import SCOPES, create_api_key, revoke_api_key
@@ -74,6 +75,7 @@ def problem(answer: Any, status: int) -> dict[str, Any]:
     assert answer.mimetype == "application/problem+json"
     body = answer.get_json(force=True)
     assert body["status"] == status and body["detail"] and body["request_id"] == answer.headers["X-Request-Id"]
+    assert body["type"] == "about:blank" or body["type"].removeprefix("/api/docs#problem-") in PROBLEMS, body["type"]
     return body  # type: ignore[no-any-return]
 
 
