@@ -73,7 +73,7 @@ def create() -> Response:
 @blueprint.get("/v1/found-persons")
 @needs("found:read")
 def index() -> Response:
-    """The organisation's records in the order registered, filtered, a page at a time (`next_cursor`)."""
+    """The organisation's records, least recently changed first, filtered, a page at a time (`next_cursor`)."""
     query, after, limit = list_query()
     rows = page_found_persons(homeward().connections.db, organisation(), query, after, limit + 1)
     page = rows[:limit]

@@ -22,7 +22,7 @@ DEFAULT_LIMIT, MAX_LIMIT = 50, 100
 PARAMETERS = ("status", "external_id", "updated_since", "limit", "cursor")
 
 
-def list_query() -> tuple[FoundQuery, ObjectId | None, int]:
+def list_query() -> tuple[FoundQuery, tuple[datetime, ObjectId] | None, int]:
     """(filters, the cursor's record id, page size) from the query string; 400 naming each wrong parameter."""
     args, errors = request.args, []
     errors += [
@@ -40,8 +40,11 @@ def list_query() -> tuple[FoundQuery, ObjectId | None, int]:
 
 
 def next_cursor(page: list[dict[str, Any]]) -> str:
-    """Where the next page starts: after the last record of this one (opaque to the caller)."""
-    return base64.urlsafe_b64encode(page[-1]["_id"].binary).decode().rstrip("=")
+    """Where the next page starts: after the last record of this one, by its change time and id (opaque)."""
+    last = page[-1]
+    moment = last.get("updated_at") or last["created_at"]
+    millis = int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp() * 1000)
+    return base64.urlsafe_b64encode(millis.to_bytes(8, "big") + last["_id"].binary).decode().rstrip("=")
 
 
 def _limit(text: str | None, errors: list[dict[str, str]]) -> int:
@@ -68,11 +71,14 @@ def _moment(text: str | None, errors: list[dict[str, str]]) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def _cursor(text: str | None, errors: list[dict[str, str]]) -> ObjectId | None:
+def _cursor(text: str | None, errors: list[dict[str, str]]) -> tuple[datetime, ObjectId] | None:
     if text is None:
         return None
     try:
-        return ObjectId(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    except (binascii.Error, InvalidId, TypeError, ValueError):
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        if len(raw) != 20:
+            raise ValueError("not a cursor")
+        return datetime.fromtimestamp(int.from_bytes(raw[:8], "big") / 1000, UTC), ObjectId(raw[8:])
+    except (binascii.Error, InvalidId, TypeError, ValueError, OverflowError, OSError):
         errors.append(field_error("cursor", "is not a cursor this API gave; start again without it"))
         return None

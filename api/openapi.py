@@ -200,7 +200,7 @@ PATHS: dict[str, Any] = {
         ),
         "get": _operation(
             "found:read",
-            "List your organisation's found persons, oldest registered first, a page at a time",
+            "List your organisation's found persons, least recently changed first, a page at a time",
             {"200": _json("FoundPersonPage", "a page; follow next_cursor"), "400": _problem("a wrong parameter")},
             parameters=[
                 {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "closed"]}},

@@ -97,20 +97,36 @@ def list_found_persons(
 
 
 def page_found_persons(
-    db: Database, organisation: ObjectId, query: FoundQuery, after: ObjectId | None, limit: int
+    db: Database, organisation: ObjectId, query: FoundQuery, after: tuple[datetime, ObjectId] | None, limit: int
 ) -> list[dict[str, Any]]:
-    """One page of an organisation's records in the order they were registered, after the record `after`.
+    """One page of an organisation's records, least recently changed first, after the record `after` (its change
+    time and id): a partner's system syncs by following the pages, and a record changed meanwhile comes again.
 
-    Every field is always in the filter (any status, any time, from the first id when not asked), so each query
-    is planned through one index (SecantusDB uses an index only when it holds every field of a filter).
+    SecantusDB plans an index only for equalities followed by one range, so past a cursor this asks twice (later
+    changes; the same moment's later ids); an external id names a handful of records, filtered here.
     """
-    filters: dict[str, Any] = {"organisation": organisation}
+    base: dict[str, Any] = {"organisation": organisation} | ({"status": query.status} if query.status else {})
     if query.external_id is not None:
-        filters["external_id"] = query.external_id
-    filters["status"] = {"$in": [query.status] if query.status else list(STATUSES)}
-    filters["updated_at"] = {"$gte": query.updated_since or NEVER}
-    filters["_id"] = {"$gt": after or ObjectId(b"\x00" * 12)}
-    return list(db.found_persons.find(filters).sort("_id", ASCENDING).limit(limit))
+        rows = [
+            row
+            for row in db.found_persons.find({"organisation": organisation, "external_id": query.external_id})
+            if all(row.get(k) == v for k, v in base.items())
+            and _changed_at(row) >= (query.updated_since or NEVER)
+            and (after is None or (_changed_at(row), row["_id"]) > (_aware(after[0]), after[1]))
+        ]
+        return sorted(rows, key=lambda row: (_changed_at(row), row["_id"]))[:limit]
+    order = [("updated_at", ASCENDING), ("_id", ASCENDING)]
+    since = query.updated_since or NEVER
+    if after is None:
+        return list(db.found_persons.find(base | {"updated_at": {"$gte": since}}).sort(order).limit(limit))
+    moment, last = after
+    same = list(db.found_persons.find(base | {"updated_at": moment, "_id": {"$gt": last}}).sort(order).limit(limit))
+    later = db.found_persons.find(base | {"updated_at": {"$gt": max(_aware(moment), since)}}).sort(order)
+    return (same + list(later.limit(limit)))[:limit]
+
+
+def _changed_at(row: dict[str, Any]) -> datetime:
+    return _aware(row.get("updated_at") or row["created_at"])
 
 
 def close_found_person(db: Database, reference: str, reason: str, by: str) -> bool:

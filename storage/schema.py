@@ -134,23 +134,19 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
         # Its registrars' notifications: the records whose family was told, newest first (and since when last seen).
         IndexModel([("organisation", ASCENDING), ("family_told_at", DESCENDING)], name="organisation_told"),
-        # The partner API's pages (storage/found_persons.py page_found_persons), with or without its external id,
-        # and its updates only if unchanged since read (If-Match).
+        # The partner API's pages (storage/found_persons.py page_found_persons): by change time, with or without a
+        # status, or by the organisation's own id; and its updates only if unchanged since read (If-Match).
+        IndexModel(
+            [("organisation", ASCENDING), ("updated_at", ASCENDING), ("_id", ASCENDING)], name="organisation_updated"
+        ),
         IndexModel(
             [("organisation", ASCENDING), ("status", ASCENDING), ("updated_at", ASCENDING), ("_id", ASCENDING)],
             name="organisation_status_updated",
         ),
-        IndexModel(
-            [
-                ("organisation", ASCENDING),
-                ("external_id", ASCENDING),
-                ("status", ASCENDING),
-                ("updated_at", ASCENDING),
-                ("_id", ASCENDING),
-            ],
-            name="organisation_external_updated",
-        ),
+        IndexModel([("organisation", ASCENDING), ("external_id", ASCENDING)], name="organisation_external_id"),
         IndexModel([("reference", ASCENDING), ("updated_at", ASCENDING)], name="reference_updated"),
+        # Closing an open record (by reference and expected status): the panel's and the API's.
+        IndexModel([("reference", ASCENDING), ("status", ASCENDING)], name="reference_status"),
     ],
     # Imports uploaded in the panel (storage/imports.py): an organisation's newest first, or every one's; the job
     # moves one by id and expected state.

@@ -178,7 +178,9 @@ def test_lists_filter_and_page_with_a_cursor_and_refuse_huge_pages(app: Flask, c
         cursor = page["next_cursor"]
         if not cursor:
             break
-    assert seen == references
+    assert (
+        seen == references[:1] + references[2:] + references[1:2]
+    )  # least recently changed first: closing is a change
     open_ones = sunrise.call("GET", "/found-persons?status=open").get_json()["data"]
     assert [row["reference"] for row in open_ones] == [r for r in references if r != references[1]]
     by_id = sunrise.call("GET", "/found-persons?external_id=R-3").get_json()["data"]
@@ -257,3 +259,18 @@ def test_candidates_show_what_the_organisation_may_see_and_take_its_outcomes(app
     done = sunrise.call("POST", path.format(ids["approved"]), {"outcome": "contacted"})
     assert done.status_code == 200 and done.get_json()["outcome"] == "contacted", done.get_data(as_text=True)
     assert db.candidates.find_one({"case": "HW-BBBB"})["outcome"] == "contacted"
+
+
+def test_records_changed_at_the_same_moment_are_each_listed_once(app: Flask, connections) -> None:  # type: ignore[no-untyped-def]
+    sunrise = partner(app, connections, "Sunrise Shelter")
+    references = {sunrise.create(external_id=f"R-{n}").get_json()["reference"] for n in range(4)}
+    connections.db.found_persons.update_many({}, {"$set": {"updated_at": datetime(2026, 12, 1, tzinfo=UTC)}})
+    seen, cursor = [], ""
+    for _ in range(10):
+        page = sunrise.call("GET", "/found-persons?limit=1" + cursor).get_json()
+        seen += [row["reference"] for row in page["data"]]
+        if not page["next_cursor"]:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert sorted(seen) == sorted(references)
+    problem(sunrise.call("GET", "/found-persons?cursor=not-a-cursor"), 400)
