@@ -58,3 +58,8 @@ def release(db: Database, api_key: ObjectId, key: str) -> None:
 
 def _aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def sweep_api_requests(db: Database, before: datetime) -> int:
+    """Forget the answers kept for idempotency keys first used before `before` (the retention sweep's)."""
+    return db.api_requests.delete_many({"created_at": {"$lt": before}}).deleted_count

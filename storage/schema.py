@@ -168,6 +168,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("api_key", ASCENDING), ("key", ASCENDING)], unique=True, name="api_key_key_unique"),
         IndexModel([("api_key", ASCENDING), ("key", ASCENDING), ("claimed_at", ASCENDING)], name="claimed"),
         IndexModel([("api_key", ASCENDING), ("key", ASCENDING), ("state", ASCENDING)], name="state"),
+        IndexModel([("created_at", ASCENDING)], name="created"),  # the retention sweep, after KEEP_HOURS
     ],
     # Photos a bulk import found no usable face in (storage/unusable_photos.py), read once per import.
     "unusable_photos": [

@@ -22,6 +22,7 @@ from config import Settings
 from services.queue import PHOTOS_QUEUE, make_queue
 from storage.api_keys import SCOPES, create_api_key, revoke_api_key
 from storage.connections import Connections
+from storage.idempotency import sweep_api_requests
 from storage.organisations import create_organisation
 
 RECORD = {
@@ -274,3 +275,14 @@ def test_records_changed_at_the_same_moment_are_each_listed_once(app: Flask, con
         cursor = f"&cursor={page['next_cursor']}"
     assert sorted(seen) == sorted(references)
     problem(sunrise.call("GET", "/found-persons?cursor=not-a-cursor"), 400)
+
+
+def test_answers_kept_for_idempotency_keys_go_after_a_day_and_a_late_retry_still_makes_one_record(
+    app: Flask, connections: Connections
+) -> None:
+    sunrise = partner(app, connections, "Sunrise Shelter")
+    first = sunrise.call("POST", "/found-persons", RECORD, Idempotency_Key="order-17").get_json()
+    assert sweep_api_requests(connections.db, datetime.now(UTC)) == 1  # a day later, as the retention sweep sees it
+    late = sunrise.call("POST", "/found-persons", RECORD, Idempotency_Key="order-17")
+    assert late.get_json()["reference"] == first["reference"] and "Idempotent-Replayed" not in late.headers
+    assert connections.db.found_persons.count_documents({}) == 1
