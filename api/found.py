@@ -54,7 +54,9 @@ def create() -> Response:
         if unknown:
             raise invalid([field_error(name, "unknown part; send `record` and `photos`") for name in unknown])
         part = request.files.get("record")
-        body = json_object(part.read() if part else request.form.get("record", ""))
+        if part is None and "record" not in request.form:
+            raise invalid([field_error("record", "missing: send the record's JSON as a part named `record`")])
+        body = json_object(part.read() if part else request.form["record"])
         uploads = _photos(request.files.getlist("photos"), already=0)
     else:
         body, uploads = json_object(), []

@@ -204,6 +204,9 @@ def test_photos_are_checked_as_the_panel_checks_them_then_queued_for_analysis(ap
     assert [photo["status"] for photo in record["photos"]] == ["pending"]
     queued = make_queue(connections.redis, PHOTOS_QUEUE).job_ids
     assert queued == [f"analyse-photo-{record['photos'][0]['id']}"]
+    alone = {"photos": [(io.BytesIO(jpeg("green")), "a.jpg")]}
+    lone = sunrise.http.post("/api/v1/found-persons", data=alone, headers=auth, content_type="multipart/form-data")
+    assert problem(lone, 400)["errors"][0]["field"] == "record"
     path = f"/api/v1/found-persons/{record['reference']}/photos"
     text = {"photos": [(io.BytesIO(b"hello, not a photo"), "note.txt")]}
     problem(sunrise.http.post(path, data=text, headers=auth, content_type="multipart/form-data"), 415)
