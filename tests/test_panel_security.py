@@ -64,6 +64,9 @@ RULES = {
     "organisations.index": "admin",
     "organisations.create": "admin",
     "organisations.update": "admin",
+    "api_keys.index": "admin",
+    "api_keys.create": "admin",
+    "api_keys.revoke": "admin",
     "found.index": "registrar",  # a registrar sees its organisation's (tests/test_found_panel.py), the operator all
     "found.register": ("registrar",),  # a partner registers the people it holds; the operator's people read them
     "found.record": "registrar",
@@ -82,6 +85,11 @@ RULES = {
     "simulator.page": "reviewer",  # when the service is reachable from outside, as here
     "simulator.send": "reviewer",
     "simulator.messages": "reviewer",
+}
+# The partner API: an organisation's API key is the authority, never a panel session (tests/test_api.py).
+RULES |= {
+    f"api.{name}": "public"
+    for name in ("create", "index", "read", "update", "close", "add_photos", "candidates", "outcome", "openapi", "docs")
 }
 ROLES = ("registrar", "viewer", "reviewer", "admin")
 REFUSED = b"Wrong username or password, or the account is disabled"
@@ -168,7 +176,7 @@ def test_every_route_has_its_role_rule_csrf_and_headers(app: Flask, settings: Se
                 anonymous.status_code == 302 and anonymous.location.startswith("/login")
             )
             assert refused, f"{where}: anonymous got {anonymous.status_code}"
-        if method == "POST" and not endpoint.startswith("webhooks."):
+        if method == "POST" and not endpoint.startswith(("webhooks.", "api.")):
             # Even an admin's form is refused without the session's CSRF token.
             browser, _ = browsers["admin"]  # type: ignore[misc]
             assert browser.post(path).status_code == 400, f"{where}: accepted without a CSRF token"
