@@ -64,6 +64,7 @@ HEAD = "audit:head"  # in `counters`: the seq of the last entry, a hint that sav
 APPEND_ATTEMPTS = 50
 READS_ACTION = "api reads"  # the entry that vouches for a batch of API reads (storage/api_reads.py)
 READS_BATCH = 5000
+EXPIRED_ACTION = "api reads expired"  # read records past HOMEWARD_KEEP_API_READS_DAYS were deleted up to `through`
 VERIFY_BATCH = 1000
 
 
@@ -237,6 +238,8 @@ def verify_chain(db: Database, expect: tuple[int, str] | None = None) -> Verdict
     Entries are read by ranges of seq (the unique index), a thousand at a time, so memory stays flat.
     """
     walk, start = _Walk(keyring()), 1
+    expired = db.audit.find_one({"action": EXPIRED_ACTION}, {"facts": 1}, sort=[("seq", DESCENDING)])
+    through = expired["facts"]["through"] if expired else None  # trusted once the walk reaches its entry intact
     while True:
         batch = sorted(db.audit.find({"seq": {"$gte": start, "$lt": start + VERIFY_BATCH}}), key=lambda e: e["seq"])
         if not batch:
@@ -248,7 +251,7 @@ def verify_chain(db: Database, expect: tuple[int, str] | None = None) -> Verdict
         notes = {n["_id"]: n for n in db.audit_notes.find({"_id": {"$in": with_notes}})} if with_notes else {}
         for entry in batch:
             problem = _problem(entry, walk.expected, walk.prev, notes.get(entry["_id"])) or _signature(entry, walk)
-            if not problem and entry.get("action") == READS_ACTION:
+            if not problem and entry.get("action") == READS_ACTION and not _expired(entry, through):
                 problem = _reads_problem(db, entry)
             if problem:
                 return walk.verdict(problem)
@@ -290,6 +293,10 @@ def _signature(entry: dict[str, Any], walk: _Walk) -> str:
     return ""
 
 
+def _expired(entry: dict[str, Any], through: ObjectId | None) -> bool:
+    return through is not None and entry["facts"]["last"] <= through
+
+
 def _reads_problem(db: Database, entry: dict[str, Any]) -> str:
     """What is wrong with the API reads this entry vouches for: a record edited, deleted or slipped in."""
     facts = entry.get("facts") or {}
@@ -312,6 +319,27 @@ def _reads_problem(db: Database, entry: dict[str, Any]) -> str:
     if api_reads.ids_xor(r["_id"] for r in records) != facts["ids_xor"] or api_reads.digest(records) != facts["digest"]:
         return f"{where} read records from {facts['first']} to {facts['last']}, but they were replaced or edited"
     return ""
+
+
+def expire_api_reads(db: Database, before: datetime, most: int = 20) -> int:
+    """Delete the sealed batches of API reads recorded before `before`, saying so in the chain first; how many.
+
+    The entry names the last record deleted (`through`), so `verify_chain` no longer looks for the records of the
+    batches up to it; a sweep stopped after the entry deletes them at the next one.
+    """
+    expired = db.audit.find_one({"action": EXPIRED_ACTION}, {"facts": 1}, sort=[("seq", DESCENDING)])
+    done = expired["facts"] if expired else {"through": None, "batch_seq": 0}
+    cutoff, newest = ObjectId.from_datetime(before), None
+    for batch in db.audit.find({"action": READS_ACTION, "seq": {"$gt": done["batch_seq"]}}).sort("seq", 1).limit(most):
+        if batch["facts"]["last"] >= cutoff:
+            break
+        newest = batch
+    if newest is not None:
+        done = {"through": newest["facts"]["last"], "batch_seq": newest["seq"]}
+        audit(db, "homeward", EXPIRED_ACTION, f"api-reads:{done['through']}", facts=done)
+    if done["through"] is None:
+        return 0
+    return db.api_reads.delete_many({"_id": {"$lte": done["through"]}}).deleted_count
 
 
 def _against_kept(walk: _Walk, expect: tuple[int, str]) -> str:

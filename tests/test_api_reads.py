@@ -11,10 +11,13 @@ from flask import Flask
 
 from config import Settings
 from storage.api_reads import SEAL_GRACE
-from storage.audit import READS_ACTION, history, seal_api_reads, verify_chain
+from storage.audit import EXPIRED_ACTION, READS_ACTION, history, seal_api_reads, verify_chain
 from storage.connections import Connections
+from tests.chat_harness import Harness
 from tests.test_api import app, partner  # noqa: F401 - the app fixture is used below
 from tests.test_audit import verify
+from workers.reconciler import reconcile
+from workers.retention import sweep
 
 LATER = SEAL_GRACE + timedelta(seconds=5)  # past the grace: every read recorded so far is sealed
 
@@ -89,3 +92,26 @@ def test_an_edited_or_deleted_read_record_breaks_verify_naming_it(
 
     db.api_reads.insert_many([first, third])
     assert verify_chain(db).ok  # put back as they were: the batch is whole again
+
+
+def test_the_reconciler_seals_reads_and_the_sweep_expires_them_keeping_verify_intact(
+    app: Flask,  # noqa: F811
+    connections: Connections,
+    settings: Settings,
+) -> None:
+    db = connections.db
+    reference, _ = read_three(app, connections)
+    harness = Harness(settings, connections)
+    assert reconcile(harness.context, datetime.now(UTC) + LATER)["api_reads_sealed"] == 3
+    assert (
+        sweep(db, datetime.now(UTC) + timedelta(days=settings.retention.api_reads_days - 1), settings.retention)[
+            "api_reads"
+        ]
+        == 0
+    )
+    year = datetime.now(UTC) + timedelta(days=settings.retention.api_reads_days + 1)
+    assert sweep(db, year, settings.retention)["api_reads"] == 3
+    assert db.api_reads.count_documents({}) == 0 and history(db, [f"found:{reference}"])[0]["action"] == "register"
+    assert sweep(db, year, settings.retention)["api_reads"] == 0  # nothing more, and no second entry
+    assert [e["action"] for e in db.audit.find({"action": EXPIRED_ACTION})] == [EXPIRED_ACTION]
+    assert verify_chain(db).ok  # the chain says the batch went: its records are no longer looked for
