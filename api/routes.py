@@ -28,7 +28,7 @@ blueprint = Blueprint("api", __name__, url_prefix="/api", template_folder="templ
 blueprint.register_error_handler(ApiError, problem)
 blueprint.register_error_handler(Exception, unexpected)
 PUBLIC = {"api.openapi", "api.docs"}  # the documents: read without a key
-READS = {"GET", "HEAD"}  # recorded in api_reads; every other method is chained one entry per call
+READS = {"GET", "HEAD", "OPTIONS"}  # recorded in api_reads; a write (POST, PATCH) is chained one entry per call
 F = TypeVar("F", bound=Callable[..., Any])
 
 
