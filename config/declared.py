@@ -232,6 +232,12 @@ SETTINGS: tuple[Setting, ...] = (
         "When a message's stub goes, a hash of its platform id stays this long, so a replayed webhook (a Twilio request resent days later) is still refused.",
     ),
     Setting(
+        "HOMEWARD_KEEP_API_READS_DAYS",
+        "365",
+        "The records of partner API reads (which key read which record, ids only) are deleted this long after, by whole "
+        "batches; the audit chain keeps its entries for them and says what was deleted.",
+    ),
+    Setting(
         "PUBLIC_BASE_URL",
         "",
         "The address the platforms reach this service at, e.g. https://homeward.example.org (Twilio signatures are checked against it; WhatsApp fetches approved sighting photos from its signed /media links).",

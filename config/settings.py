@@ -72,6 +72,7 @@ class Retention:
     closed_found_days: int = 30
     closed_found_records_days: int = 365
     replay_markers_days: int = 30
+    api_reads_days: int = 365
 
 
 @dataclass(frozen=True, repr=False)
@@ -201,6 +202,7 @@ def _retention(env: _Env) -> Retention:
         closed_found_days=env.integer("HOMEWARD_KEEP_CLOSED_FOUND_DAYS", 1, 3650),
         closed_found_records_days=env.integer("HOMEWARD_KEEP_CLOSED_FOUND_RECORDS_DAYS", 30, 3650),
         replay_markers_days=env.integer("HOMEWARD_KEEP_REPLAY_MARKERS_DAYS", 2, 365),
+        api_reads_days=env.integer("HOMEWARD_KEEP_API_READS_DAYS", 30, 3650),
     )
 
 

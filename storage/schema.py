@@ -80,6 +80,14 @@ INDEXES: dict[str, list[IndexModel]] = {
         # The hash chain: two writers cannot both extend the same head (storage/audit.py).
         # Sparse, not partial: entries from before the chain have no seq, and SecantusDB uses sparse indexes.
         IndexModel([("seq", ASCENDING)], unique=True, sparse=True, name="seq_unique"),
+        # The last batch of API reads the chain vouches for (storage/audit.py seal_api_reads).
+        IndexModel([("action", ASCENDING), ("seq", DESCENDING)], name="action_seq"),
+    ],
+    # API reads, unchained (storage/api_reads.py): batched by _id, shown in a record's history by target.
+    "api_reads": [
+        IndexModel([("targets", ASCENDING), ("at", DESCENDING)], name="targets_at"),
+        # The ranges of _id the chain's batches cover: SecantusDB answers a range of _id alone by scanning.
+        IndexModel([("_id", ASCENDING), ("at", ASCENDING)], name="id_range"),
     ],
     "audit_notes": [IndexModel([("target", ASCENDING)], name="target")],
     # A platform delivering the same update again (Telegram update_id, Twilio MessageSid) is stored once.

@@ -8,10 +8,14 @@ grace period and queues it again; every job is idempotent, so a job queued
 twice does its work once. It also drains the inbound spool (messages kept in
 Redis while MongoDB was down), deletes faces whose photo was erased (and the
 frames of a clip erased while it was analysed), runs the retention sweep
-when it is due, and ends the panel's imports a dead worker left unfinished
-(deleting their files). A photo whose analysis keeps dying is not queued for ever: its
-job gives up at its fourth start (workers/jobs.py give_up), and a failed photo
-is not pending.
+when it is due, ends the panel's imports a dead worker left unfinished
+(deleting their files), and vouches in the audit chain for the partner API's
+reads recorded since its last run (storage/audit.py seal_api_reads: every few
+seconds keeps each batch small and no read long unvouched for; the retention
+sweep's hour would leave an hour of reads that could be edited unnoticed).
+A photo whose analysis keeps dying is not queued for ever: its job gives up
+at its fourth start (workers/jobs.py give_up), and a failed photo is not
+pending.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from services.queue import (
     enqueue_photo_analysis,
     waiting_since,
 )
+from storage.audit import seal_api_reads
 from storage.inbound import stale_inbound
 from storage.outbox import due_outbound
 from storage.recovery import pending_photos, sweep_orphan_faces, unmatched_photos, untold_approvals
@@ -75,6 +80,7 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
         "approvals": _tell_families(context, cutoff),
         "orphan_faces": _sweep_faces(context, now),
         "abandoned_imports": bulk.end_abandoned_imports(context, now),
+        "api_reads_sealed": seal_api_reads(db, now),
     }
     record_run(connection, RECONCILER_LAST_KEY, counts)
     if any(counts.values()):
