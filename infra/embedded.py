@@ -24,6 +24,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 START_TIMEOUT_S = 30.0
+# A standalone server, not a one-node replica set. As a replica set, SecantusDB keeps the reply of every
+# retryable write (pymongo sends one per insert/update) for 30 minutes, up to 10 000, and walks them all on
+# each write under one lock (and sorts them past 10 000), so every write got slower the more were written:
+# 1.3 ms then 9 ms after 12 000 inserts, the viral appeal's collapse (issue 24). It also writes an oplog
+# entry per document. Homeward uses neither change streams nor transactions; the journal is the same.
+MONGODB_FLAGS = ("--standalone",)
 STOP_TIMEOUT_S = 15.0
 
 
@@ -65,6 +71,7 @@ def start_mongodb(
         str(storage),
         "--log-level",
         "WARNING",
+        *MONGODB_FLAGS,
     ]
     server = _spawn("mongodb", command, f"mongodb://{host}:{port}/", data_dir / "mongodb.log", cwd=storage)
     return _wait_ready(server, lambda: _mongo_ping(server.url)) if wait else server

@@ -6,10 +6,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pymongo
 import pytest
 import redis
+from pymongo import monitoring
 
-from infra.embedded import respawn, start_redis
+from infra.embedded import EmbeddedServer, respawn, start_redis
 from infra.services import ServiceUrls
 
 
@@ -46,3 +48,37 @@ def answers(url: str, timeout: float = 15) -> bool:
         except redis.ConnectionError:
             time.sleep(0.1)
     return False
+
+
+def test_the_embedded_mongodb_keeps_no_record_per_write_that_would_slow_every_later_write(
+    servers: tuple[EmbeddedServer, EmbeddedServer],
+) -> None:
+    """As a replica set it kept every retryable write's reply 30 min and walked them all at each write (issue 24)."""
+    mongodb, _redis = servers
+    sent = WriteCommands()
+    client: pymongo.MongoClient = pymongo.MongoClient(mongodb.url, journal=True, event_listeners=[sent])
+    try:
+        client["test_embedded"]["messages"].insert_one({"text": "hi"})
+        client["test_embedded"]["messages"].update_one({"text": "hi"}, {"$set": {"status": "done"}})
+        assert [name for name, _ in sent.commands] == ["insert", "update"]
+        assert all("txnNumber" not in command for _, command in sent.commands)  # nothing for the server to keep
+        assert client["test_embedded"]["messages"].find_one({"status": "done"})  # and the writes took effect
+    finally:
+        client.close()
+
+
+class WriteCommands(monitoring.CommandListener):
+    """The insert and update commands a client sent, as sent."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[str, dict[str, object]]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name in ("insert", "update"):
+            self.commands.append((event.command_name, dict(event.command)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
