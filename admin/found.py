@@ -26,6 +26,7 @@ from core.faces.images import decode_photo
 from core.found.record import CLOSED_REASONS, CONDITIONS, GENDERS, MAX_PHOTOS, InvalidRecord
 from core.outcomes import OUTCOMES, OutcomeRefused, follow_up, may_set_outcome
 from services.outcomes import settle
+from services.partner_events import found_person_closed
 from services.queue import enqueue_photo_analysis
 from storage.audit import audit
 from storage.candidates import candidates_of_found, find_candidate
@@ -205,6 +206,7 @@ def close(reference: str) -> Any:
         flash(f"Nothing changed: choose why it is closed ({', '.join(CLOSED_REASONS)}).")
     elif close_found_person(db, reference, reason, by=user["username"]):
         audit(db, user["username"], "close", f"found:{reference}", reason)
+        found_person_closed(db, homeward().queue, reference)
         flash(f"{reference} is closed ({reason}); it no longer takes part in matching.")
     return redirect(url_for("found.record", reference=reference))
 

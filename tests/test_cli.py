@@ -25,6 +25,7 @@ COMMANDS = (
     "embed",
     "eval",
     "org",
+    "hooks",
     "found",
     "reembed",
     "rotate-key",

@@ -2,7 +2,8 @@
 
 Storing and queuing are two steps on two servers, so a crash or an outage in
 between leaves work stored without a job: a message never answered, a photo
-never analysed or matched, a reply never sent, a family never told. Every few
+never analysed or matched, a reply never sent, a family never told, a partner's
+webhook never delivered. Every few
 seconds one worker (a Redis lock picks it) looks for such work older than a
 grace period and queues it again; every job is idempotent, so a job queued
 twice does its work once. It also drains the inbound spool (messages kept in
@@ -26,9 +27,16 @@ from typing import TYPE_CHECKING, Any
 from services.approval import tell_family
 from services.inbound import drain_spool
 from services.maintenance import RECONCILER_LAST_KEY, record_run
-from services.queue import enqueue_conversation, enqueue_matching, enqueue_outbox, enqueue_photo_analysis
+from services.queue import (
+    enqueue_conversation,
+    enqueue_matching,
+    enqueue_outbox,
+    enqueue_partner_delivery,
+    enqueue_photo_analysis,
+)
 from storage.inbound import stale_inbound
 from storage.outbox import due_outbound
+from storage.partner_events import due_deliveries
 from storage.recovery import pending_photos, sweep_orphan_faces, unmatched_photos, untold_approvals
 from workers import bulk, retention
 
@@ -61,6 +69,7 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
         "photos": _requeue(context, "analyse", pending_photos(db, cutoff, BATCH), enqueue_photo_analysis),
         "matching": _requeue(context, "match", unmatched_photos(db, cutoff, BATCH), enqueue_matching),
         "outbox": _requeue(context, "outbox", due_outbound(db, now - GRACE, BATCH), enqueue_outbox),
+        "partner_deliveries": _requeue(context, "partner", due_deliveries(db, cutoff, BATCH), enqueue_partner_delivery),
         "approvals": _tell_families(context, cutoff),
         "orphan_faces": _sweep_faces(context, now),
         "abandoned_imports": bulk.end_abandoned_imports(context, now),
