@@ -17,7 +17,7 @@ from bson.errors import InvalidId
 from pymongo import ASCENDING
 from pymongo.database import Database
 
-from storage.sealing import keyring
+from storage.sealing import Keyring, keyring
 
 HOOK_SECRET = b"partner-hook-secret"
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -100,6 +100,21 @@ def subscribed(db: Database, organisations: list[ObjectId], event: str) -> list[
     """
     found = db.partner_hooks.find({"organisation": {"$in": organisations}}, {"organisation": 1, "events": 1})
     return [{"_id": hook["_id"], "organisation": hook["organisation"]} for hook in found if event in hook["events"]]
+
+
+def reseal_secrets(db: Database, keys: Keyring) -> int:
+    """Seal every endpoint's secrets under the current data key (`homeward rotate-key`); how many were re-sealed."""
+    done = 0
+    for endpoint in db.partner_hooks.find({}, {"secret": 1, "previous_secret": 1}):
+        for name in ("secret", "previous_secret"):
+            old = endpoint.get(name)
+            if old is None or keys.is_current(bytes(old), bound=True):
+                continue
+            record = str(endpoint["_id"])
+            new = Binary(keys.seal(keys.open(bytes(old), HOOK_SECRET, record), HOOK_SECRET, record))
+            unchanged = {"_id": endpoint["_id"], name: old}  # a rotation of the secret meanwhile wins
+            done += db.partner_hooks.update_one(unchanged, {"$set": {name: new}}).modified_count
+    return done
 
 
 def _new_secret() -> str:

@@ -34,9 +34,11 @@ from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
 from storage.organisations import create_organisation
 from storage.partner_hooks import rotate_secret
+from storage.sealing import use_keys
 from tests.chat_harness import Harness
 from tests.conftest import make_environment, telegram_settings
 from tests.test_admin_access import login
+from tests.test_encryption import env_of
 from tests.test_telegram import CHAT, post, update
 from workers.measured_worker import MeasuredWorker
 from workers.reconciler import reconcile
@@ -201,6 +203,23 @@ def test_a_rotation_sends_both_signatures_until_the_partner_switches(
     assert verify(old, sent["headers"]["Homeward-Signature"], sent["body"], now)
     assert verify(new, sent["headers"]["Homeward-Signature"], sent["body"], now)
     assert old != new
+
+
+def test_rotate_key_reseals_the_secrets_so_deliveries_stay_signed_after_the_old_key_is_gone(
+    harness: Harness, shelter: ObjectId, receiver: Receiver, settings: Settings
+) -> None:
+    secret = add_hook(harness, shelter, receiver.url)
+    before = bytes(harness.db.partner_hooks.find_one()["secret"])
+    old = settings.data_keys().keys
+    rotated = CliRunner(env=env_of(settings)).invoke(group, ["rotate-key"])
+    assert rotated.exit_code == 0 and "1 webhook secrets" in rotated.output, rotated.output
+    assert not set(settings.data_keys().keys) & set(old)
+    use_keys(settings.data_keys())  # this process follows the key file, as the workers do
+    assert bytes(harness.db.partner_hooks.find_one()["secret"]) != before
+    tell_family(harness.db, harness.context.queue, match(harness, shelter))
+    deliver(harness, lambda: bool(receiver.events()))
+    sent = receiver.received[0]
+    assert verify(secret, sent["headers"]["Homeward-Signature"], sent["body"], int(time.time()))
 
 
 def test_a_private_or_loopback_url_is_refused_unless_the_operator_allows_it(
