@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -96,6 +97,24 @@ def case_closed(db: Database, queue: Queue | None, reference: str) -> None:
     view = {"case": reference, "status": "closed", "closed_at": rfc3339(case.get("closed_at"))}
     for organisation in organisations:
         _publish(db, queue, "case.closed", reference, organisation, view)
+
+
+def record_missed(db: Database, queue: Queue | None, since: datetime) -> int:
+    """Record the events of changes made since `since` whose step stopped before recording them (a crash); how many.
+
+    Approvals are not looked at here: their step is run again by the reconciler until the family was told.
+    """
+    if db.partner_hooks.estimated_document_count() == 0:
+        return 0  # nobody listens: nothing to record
+    before = db.partner_deliveries.estimated_document_count()
+    recent = {"status": "closed", "closed_at": {"$gte": since}}
+    for case in db.cases.find(recent, {"reference": 1}):
+        case_closed(db, queue, case["reference"])
+    for person in db.found_persons.find(recent, {"reference": 1}):
+        found_person_closed(db, queue, person["reference"])
+    for candidate in db.candidates.find({"status": "approved", "outcome_at": {"$gte": since}}):
+        outcome_recorded(db, queue, candidate)
+    return db.partner_deliveries.estimated_document_count() - before
 
 
 def candidate_view(candidate: dict[str, Any]) -> dict[str, Any]:

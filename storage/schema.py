@@ -75,6 +75,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("created_at", ASCENDING)], name="created"),  # the funnel of a period, and exports
         # A closed case's approved matches, whose organisations hear of it (services/partner_events.py).
         IndexModel([("case", ASCENDING), ("status", ASCENDING)], name="case_status"),
+        # Outcomes set lately, whose partner events the reconciler makes sure of (services/partner_events.py).
+        IndexModel([("status", ASCENDING), ("outcome_at", ASCENDING)], name="status_outcome_at"),
     ],
     "audit": [
         IndexModel([("target", ASCENDING), ("at", DESCENDING)], name="target_at"),
@@ -150,6 +152,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Its registrars' notifications: the records whose family was told, newest first (and since when last seen).
         IndexModel([("organisation", ASCENDING), ("family_told_at", DESCENDING)], name="organisation_told"),
         IndexModel([("reference", ASCENDING), ("status", ASCENDING)], name="reference_status"),  # closing one
+        IndexModel([("status", ASCENDING), ("closed_at", ASCENDING)], name="status_closed"),  # recent closes
     ],
     # Imports uploaded in the panel (storage/imports.py): an organisation's newest first, or every one's; the job
     # moves one by id and expected state.

@@ -32,6 +32,7 @@ from services.partner_events import check_url, register_endpoint
 from services.queue import PARTNERS_QUEUE, lanes, make_queue
 from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
+from storage.found_persons import close_found_person
 from storage.organisations import create_organisation
 from storage.partner_hooks import rotate_secret
 from storage.sealing import use_keys
@@ -245,6 +246,23 @@ def test_a_delivery_stored_without_its_job_is_sent_by_the_reconciler(
     assert not receiver.received
     reconcile(harness.context, datetime.now(UTC) + timedelta(minutes=1))
     deliver(harness, lambda: bool(receiver.events()))
+
+
+def test_a_close_whose_step_stopped_before_its_event_is_told_by_the_reconciler(
+    harness: Harness, shelter: ObjectId, receiver: Receiver
+) -> None:
+    add_hook(harness, shelter, receiver.url)
+    match(harness, shelter)
+    assert close_found_person(harness.db, "FP-0001", "transferred", by="registrar")  # ...and the process died
+    reconcile(harness.context, datetime.now(UTC) + timedelta(minutes=1))
+    reconcile(harness.context, datetime.now(UTC) + timedelta(minutes=2))  # a second look records nothing twice
+
+    def closes() -> list[dict[str, Any]]:
+        return [event["data"] for event in receiver.events() if event["type"] == "found_person.closed"]
+
+    deliver(harness, lambda: bool(closes()))
+    harness.worker.work(burst=True, with_scheduler=True)
+    assert [data["closed_reason"] for data in closes()] == ["transferred"]
 
 
 def test_the_panel_adds_an_endpoint_shows_its_secret_once_and_redelivers_a_failed_delivery(

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from services.approval import tell_family
 from services.inbound import drain_spool
 from services.maintenance import RECONCILER_LAST_KEY, record_run
+from services.partner_events import record_missed
 from services.queue import (
     enqueue_conversation,
     enqueue_matching,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:  # the context is only passed in: its type, not its import (se
 LOCK_KEY = "homeward:reconciler:lock"
 SWEPT_KEY = "homeward:reconciler:faces_swept_until"
 REQUEUED_KEY = "homeward:reconciler:requeued:"
+PARTNER_EVENTS_KEY = "homeward:reconciler:partner_events_since"
 # Work younger than this is probably on its way; older, its job may be lost.
 GRACE = timedelta(seconds=30)
 # The same item is queued again at most this often: a long queue is not a lost job.
@@ -70,6 +72,7 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
         "matching": _requeue(context, "match", unmatched_photos(db, cutoff, BATCH), enqueue_matching),
         "outbox": _requeue(context, "outbox", due_outbound(db, now - GRACE, BATCH), enqueue_outbox),
         "partner_deliveries": _requeue(context, "partner", due_deliveries(db, cutoff, BATCH), enqueue_partner_delivery),
+        "partner_events": _partner_events(context, now),
         "approvals": _tell_families(context, cutoff),
         "orphan_faces": _sweep_faces(context, now),
         "abandoned_imports": bulk.end_abandoned_imports(context, now),
@@ -96,6 +99,16 @@ def _requeue(context: WorkerContext, kind: str, ids: list[str], enqueue: Callabl
             enqueue(context.queue, item)
             queued += 1
     return queued
+
+
+def _partner_events(context: WorkerContext, now: datetime) -> int:
+    """Events of closes and outcomes whose step stopped before recording them, since the last look (less a margin)."""
+    connection = context.connections.redis
+    raw = connection.get(PARTNER_EVENTS_KEY)
+    since = datetime.fromisoformat(raw.decode() if isinstance(raw, bytes) else raw) if raw else now - SWEEP_MARGIN
+    recorded = record_missed(context.connections.db, context.queue, since)
+    connection.set(PARTNER_EVENTS_KEY, max(since, now - SWEEP_MARGIN).isoformat())
+    return recorded
 
 
 def _tell_families(context: WorkerContext, cutoff: datetime) -> int:
