@@ -150,19 +150,24 @@ def test_a_failing_partner_gets_the_same_event_id_again_and_later_events_wait_in
     harness: Harness, shelter: ObjectId, receiver: Receiver
 ) -> None:
     add_hook(harness, shelter, receiver.url)
-    receiver.plan = [500]  # the approval's first try fails
+    receiver.plan = [500, 503, 500]  # the approval's first three tries fail (retried after 1, 2 and 4 s)
     candidate = match(harness, shelter)
     tell_family(harness.db, harness.context.queue, candidate)
     settle(harness.db, harness.context.queue, candidate, "contacted", "registrar")
-    harness.worker.work(burst=True)
-    assert [r["answer"] for r in receiver.received] == [500], "the outcome waits behind the approval"
     deliver(harness, lambda: len(receiver.events()) == 2)
-    tried = [json.loads(r["body"])["id"] for r in receiver.received]
-    assert tried[0] == tried[1], "the retry carries the same event id"
-    assert [e["type"] for e in receiver.events()] == ["candidate.approved", "outcome.recorded"]
+    tried = [(json.loads(r["body"])["type"], json.loads(r["body"])["id"], r["answer"]) for r in receiver.received]
+    assert [(kind, answer) for kind, _, answer in tried] == [
+        ("candidate.approved", 500),
+        ("candidate.approved", 503),
+        ("candidate.approved", 500),
+        ("candidate.approved", 200),
+        ("outcome.recorded", 200),
+    ], "the outcome waited behind the approval"
+    assert len({event_id for kind, event_id, _ in tried if kind == "candidate.approved"}) == 1, "one id on every try"
+    assert tried[3][2] == 200 and tried[3][1] == tried[0][1]
     assert receiver.events()[1]["data"]["outcome"] == "contacted"
     first = harness.db.partner_deliveries.find_one({"type": "candidate.approved"})
-    assert first["status"] == "delivered" and first["attempts"] == 2 and first["last_error"] == "HTTP 500"
+    assert first["status"] == "delivered" and first["attempts"] == 4 and first["last_error"] == "HTTP 500"
 
 
 def test_the_same_approval_told_twice_is_one_event_delivered_once(

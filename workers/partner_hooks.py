@@ -15,7 +15,7 @@ import logging
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +36,7 @@ from workers.context import WorkerContext, current
 from workers.locks import Held, take_turns
 
 TIMEOUT_S = 5
+WAIT_HERE_S = 1.0  # a delivery due sooner than this is waited for here, not scheduled again
 USER_AGENT = "Homeward-Webhooks/1"
 log = logging.getLogger(__name__)
 
@@ -71,10 +72,12 @@ def _deliver_due(context: WorkerContext, stream: str, held: Held) -> int:
         if delivery is None:
             return done
         held.check()
-        due = _aware(delivery.get("next_attempt_at") or _now()) - timedelta(seconds=1)
-        if delivery["status"] == "pending" and due > _now():
-            _wake_at(context, delivery, due + timedelta(seconds=1))  # the stream waits behind it
+        due = _aware(delivery.get("next_attempt_at") or _now())
+        wait = (due - _now()).total_seconds() if delivery["status"] == "pending" else 0
+        if wait > WAIT_HERE_S:
+            _wake_at(context, delivery, due)  # the stream waits behind it
             return done
+        time.sleep(max(0.0, wait))  # due within a moment (or woken by a scheduler whose clock runs ahead)
         outcome = _try(context, delivery)
         if outcome == "wait":
             return done
