@@ -8,7 +8,9 @@ from datetime import timedelta
 from flask import Flask, Response, jsonify, make_response, request
 from flask_wtf.csrf import CSRFProtect
 
+import api
 from admin import (
+    api_keys,
     auth,
     cases,
     exports,
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None, connections: Connections | None
         media,
         users,
         organisations,
+        api_keys,
         partner_hooks,
         found,
         found_import,
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None, connections: Connections | None
     )
     for surface in surfaces:
         app.register_blueprint(surface.blueprint)
+    api.install(app, csrf)
     app.jinja_env.globals.update(current_user=auth.current_user, can=auth.can, home=auth.home)
     install_headers(app, settings)
     for unreachable in UNREACHABLE:

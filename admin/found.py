@@ -24,12 +24,12 @@ from core.errors import PhotoRejected
 from core.faces.crops import photo_with_boxes
 from core.faces.images import decode_photo
 from core.found.record import CLOSED_REASONS, CONDITIONS, GENDERS, MAX_PHOTOS, InvalidRecord
-from core.outcomes import OUTCOMES, OutcomeRefused, follow_up, may_set_outcome
+from core.outcomes import OUTCOMES, OutcomeRefused
+from services.found_persons import keep_found_photos, matches_of_found
 from services.outcomes import settle
 from services.partner_events import found_person_closed
-from services.queue import enqueue_photo_analysis
 from storage.audit import audit
-from storage.candidates import candidates_of_found, find_candidate
+from storage.candidates import find_candidate
 from storage.found_persons import (
     close_found_person,
     create_found_person,
@@ -40,7 +40,7 @@ from storage.found_persons import (
     list_found_persons,
 )
 from storage.organisations import find_organisation, list_organisations
-from storage.photos import find_photo, photo_bytes, photos_of_owner, save_photo
+from storage.photos import find_photo, photo_bytes, photos_of_owner
 from storage.users import note_notifications_seen
 
 blueprint = Blueprint("found", __name__, url_prefix="/found")
@@ -83,10 +83,8 @@ def register() -> Any:
     source = form_source(user["organisation"], token)
     again = find_by_source(db, source) is not None  # the same form sent twice: one person, one audit entry
     reference = create_found_person(db, user["organisation"], record, source, by=user["username"])
-    for upload in uploads:  # a photo stored by the first sending is known by its bytes and kept once
-        saved = save_photo(db, upload.data, found_owner(reference), upload.content_type)
-        if saved.created:
-            enqueue_photo_analysis(homeward().queue, str(saved.id))
+    # A photo stored by the first sending is known by its bytes and kept once.
+    keep_found_photos(db, homeward().queue, reference, [(upload.data, upload.content_type) for upload in uploads])
     if not again:
         audit(db, user["username"], "register", f"found:{reference}", f"{len(uploads)} photo(s)")
     flash(f"Registered {reference} with {len(uploads)} photo(s); their faces are being analysed.")
@@ -113,28 +111,8 @@ def record(reference: str) -> str:
 
 
 def _matches(reference: str) -> list[dict[str, Any]]:
-    """The record's candidates as its organisation follows them: what each became, a case's reference once approved.
-
-    The reference is what the family's message shares. A registrar is not shown rejected ones: a reviewer's "no"
-    leaves no lead to follow, and it would name a family's case that nobody shared with them.
-    """
-    registrar = is_registrar(_user())
-    rows = []
-    for candidate in candidates_of_found(homeward().connections.db, reference):
-        status, outcome = candidate["status"], candidate.get("outcome")
-        if registrar and status == "rejected":
-            continue
-        rows.append(
-            {
-                "id": str(candidate["_id"]),
-                "follow_up": follow_up(status, outcome),
-                "case": candidate["case"] if status == "approved" or not registrar else None,
-                "since": candidate.get("outcome_at") or candidate.get("decided_at") or candidate.get("created_at"),
-                "by": candidate.get("outcome_by") if outcome else None,
-                "settable": may_set_outcome(status, outcome),
-            }
-        )
-    return rows
+    """The record's candidates as its organisation follows them (a registrar sees no rejected one)."""
+    return matches_of_found(homeward().connections.db, reference, partner=is_registrar(_user()))
 
 
 @blueprint.post("/<reference>/candidates/<candidate_id>/outcome")

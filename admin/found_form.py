@@ -39,6 +39,14 @@ WHY = {
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
+class UnreadablePhoto(InvalidRecord):
+    """A chosen file that is not a photo we can read; `reason` is decode_photo's (`too_large_file`...)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Upload:
     name: str
@@ -92,9 +100,10 @@ def read_photos(files: Iterable[FileStorage], max_bytes: int, max_pixels: int) -
         try:
             decode_photo(data, max_bytes, max_pixels)
         except PhotoRejected as exc:
-            raise InvalidRecord(
+            raise UnreadablePhoto(
                 f"Photos: {file.filename} is not a photo we can read ({_why(exc.reason, max_bytes)}); "
-                "choose another file or leave it out"
+                "choose another file or leave it out",
+                exc.reason,
             ) from None
         uploads.append(Upload(str(file.filename), data, file.mimetype or ""))
     return uploads

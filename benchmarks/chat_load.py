@@ -59,8 +59,8 @@ class Load:
 
 
 @contextmanager
-def running_stack(workers: int, data_dir: Path | None) -> Iterator[tuple[int, TelegramStandIn, Path]]:
-    """`make run` with the Telegram stand-in, in a fresh data dir: (web port, stand-in, data dir)."""
+def running_stack(workers: int, data_dir: Path | None) -> Iterator[tuple[int, TelegramStandIn, Path, int]]:
+    """`make run` with the Telegram stand-in, in a fresh data dir: (web port, stand-in, data dir, supervisor's pid)."""
     with ExitStack() as stack:
         if data_dir is None:
             data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="homeward-chat-load-")))
@@ -72,8 +72,8 @@ def running_stack(workers: int, data_dir: Path | None) -> Iterator[tuple[int, Te
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "HOMEWARD_WORKERS": str(workers),
         }
-        with supervised(data_dir, port, env):
-            yield port, telegram, data_dir
+        with supervised(data_dir, port, env) as supervisor:
+            yield port, telegram, data_dir, supervisor.pid
 
 
 def offer(port: int, load: Load, senders: int) -> None:
@@ -161,7 +161,7 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 def measure(rate: float, args: argparse.Namespace) -> dict[str, Any]:
     """One rate on a fresh stack: nothing left over from a previous rate slows this one."""
-    with running_stack(args.workers, args.data_dir) as (port, telegram, _):
+    with running_stack(args.workers, args.data_dir) as (port, telegram, _, _):
         load = Load(rate, args.seconds)
         offer(port, load, args.senders)
         wait_for_answers(telegram, load, args.drain_timeout)

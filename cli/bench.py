@@ -29,6 +29,7 @@ BENCHMARKS = {
     "audit": ("audit_chain", "Cost of the audit hash chain: append latency (1 and 4 writers), verify speed."),
     "engines": ("engines", "Face engines side by side: small faces, bad photos, speed."),
     "import": ("found_import", "Bulk import of found persons: CSV + ZIP of N (--found N), photos/s, a second run."),
+    "api": ("api", "The partner API: reads p50/p99 at a steady rate, creates with one photo p50/p95."),
     "search": ("search", "Face index at 100 000 and 1 000 000 faces: build, load, memory, p50/p99, recall, removal."),
 }
 PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}

@@ -95,6 +95,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Messages one chat may send per minute; past it they get one polite notice, then silence until it cools down.",
     ),
     Setting(
+        "HOMEWARD_API_RATE_PER_MINUTE",
+        "1200",
+        "Calls one API key may make per minute (/api/v1/); past it the call answers 429 with Retry-After.",
+    ),
+    Setting(
         "HOMEWARD_SIMULATOR",
         "auto",
         "The chat simulator at /simulator: on (a reviewer login is asked), open (no login: anyone who reaches the port chats, as `make run` sets for a local trial), off, or auto (on when no chat channel is configured).",
@@ -230,6 +235,12 @@ SETTINGS: tuple[Setting, ...] = (
         "HOMEWARD_KEEP_REPLAY_MARKERS_DAYS",
         "30",
         "When a message's stub goes, a hash of its platform id stays this long, so a replayed webhook (a Twilio request resent days later) is still refused.",
+    ),
+    Setting(
+        "HOMEWARD_KEEP_API_READS_DAYS",
+        "365",
+        "The records of partner API reads (which key read which record, ids only) are deleted this long after, by whole "
+        "batches; the audit chain keeps its entries for them and says what was deleted.",
     ),
     Setting(
         "PUBLIC_BASE_URL",

@@ -72,6 +72,7 @@ class Retention:
     closed_found_days: int = 30
     closed_found_records_days: int = 365
     replay_markers_days: int = 30
+    api_reads_days: int = 365
 
 
 @dataclass(frozen=True, repr=False)
@@ -94,6 +95,7 @@ class Settings(Redacted):
     trace_path: Path | None  # HOMEWARD_TRACE: services/trace.py
     timezone: str
     chat_rate_per_minute: int
+    api_rate_per_minute: int  # calls one API key may make per minute (api/throttle.py)
     simulator: bool
     simulator_open: bool  # HOMEWARD_SIMULATOR=open: no panel login asked (make run's local default)
     simulator_upload_bytes: int
@@ -162,6 +164,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         trace_path=_optional_path(env.optional("HOMEWARD_TRACE")),
         timezone=_check_timezone(env.text("HOMEWARD_TIMEZONE")),
         chat_rate_per_minute=env.integer("HOMEWARD_CHAT_RATE_PER_MINUTE", 1, 1000),
+        api_rate_per_minute=env.integer("HOMEWARD_API_RATE_PER_MINUTE", 1, 100_000),
         simulator=_simulator(env.choice("HOMEWARD_SIMULATOR", SIMULATOR_CHOICES), telegram, twilio),
         simulator_open=env.choice("HOMEWARD_SIMULATOR", SIMULATOR_CHOICES) == "OPEN",
         simulator_upload_bytes=env.integer("HOMEWARD_SIMULATOR_UPLOAD_MB", 1, 10_000) * 1024 * 1024,
@@ -202,6 +205,7 @@ def _retention(env: _Env) -> Retention:
         closed_found_days=env.integer("HOMEWARD_KEEP_CLOSED_FOUND_DAYS", 1, 3650),
         closed_found_records_days=env.integer("HOMEWARD_KEEP_CLOSED_FOUND_RECORDS_DAYS", 30, 3650),
         replay_markers_days=env.integer("HOMEWARD_KEEP_REPLAY_MARKERS_DAYS", 2, 365),
+        api_reads_days=env.integer("HOMEWARD_KEEP_API_READS_DAYS", 30, 3650),
     )
 
 

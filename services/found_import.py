@@ -32,6 +32,7 @@ from core.errors import PhotoRejected
 from core.faces.analysis import PhotoAnalysis, as_case_photo
 from core.found.archive import Limits, PhotoArchive, UnsafeArchive, photo_key
 from core.found.sheet import Rejection, Sheet, SheetRow
+from services.consistency import reflag_found
 from services.face_pool import FaceAnalyser
 from services.queue import match_when_owned
 from storage.faces import store_faces
@@ -301,8 +302,8 @@ def store_row(
         reference = create_found_person(db, organisation, record, import_source(organisation, record.external_id), by)
     else:
         reference = plan.existing["reference"]
-        if plan.fields_changed:
-            update_found_person(db, reference, record)
+        if plan.fields_changed and update_found_person(db, reference, record):
+            reflag_found(db, reference)  # a corrected gender, age or date: its pending candidates' flags follow
     for photo, analysis in analyses:
         if analysis is not None:
             _store_photo(db, queue, reference, photo.data, analysis)
@@ -311,10 +312,14 @@ def store_row(
 
 def _store_photo(db: Database, queue: Queue | None, reference: str, data: bytes, analysis: PhotoAnalysis) -> None:
     """Save the photo already analysed (as the analyse job records it), so no worker analyses it again."""
-    saved = save_photo(db, data, found_owner(reference))
-    photo = find_photo(db, saved.id)
+    owner = found_owner(reference)
+    saved = save_photo(db, data, owner)
+    # Just stored: pending by construction, no need to read it back (a round trip a row on 10 000 rows).
+    photo = (
+        {"_id": saved.id, "owner": owner.as_doc(), "status": "pending"} if saved.created else find_photo(db, saved.id)
+    )
     if photo is None or photo["status"] != "pending":
         return  # analysed by an earlier run (or erased meanwhile)
     store_faces(db, photo, analysis)
     if finish_analysis(db, saved.id, analysis.photo_fields()) is not None and queue is not None:
-        match_when_owned(queue, found_owner(reference).as_doc(), [saved.id])  # else the reconciler does
+        match_when_owned(queue, owner.as_doc(), [saved.id])  # else the reconciler does

@@ -117,6 +117,24 @@ def lanes(connection: redis.Redis, chat_only: bool = False) -> list[Queue]:
     return [make_queue(connection, name) for name in (CHAT_LANES if chat_only else LANES)]
 
 
+def waiting_since(connection: redis.Redis, lane: str) -> datetime | None:
+    """When the oldest job still waiting on this lane was queued (None: nothing waits); two Redis reads.
+
+    Work stored after that moment is most likely still in line behind it, not lost: the reconciler
+    waits that much longer before it queues such work again (a viral appeal's backlog is not a crash).
+    """
+    head = connection.lindex(f"{Queue.redis_queue_namespace_prefix}{lane}", 0)
+    if head is None:
+        return None
+    job_id = head.decode() if isinstance(head, bytes) else str(head)
+    queued = connection.hget(f"{RqJob.redis_job_namespace_prefix}{job_id}", "enqueued_at")
+    if queued is None:
+        return None  # deleted meanwhile (erasure forgets jobs): nothing known to wait
+    return datetime.fromisoformat(
+        (queued.decode() if isinstance(queued, bytes) else str(queued)).replace("Z", "+00:00")
+    )
+
+
 def enqueue_photo_analysis(queue: Queue, photo_id: str) -> str:
     """Queue the analysis of one stored photo; the job id makes a second enqueue harmless."""
     job = _put(queue, Job.ANALYSE_PHOTO, photo_id, PHOTO_RETRY, 300, job_id=f"analyse-photo-{photo_id}")

@@ -30,6 +30,10 @@ Entries hold ids only (`case:HW-7K3P`, `candidate:<id>`, `face:<id>`); free
 text a reviewer typed (a reason) lives in `audit_notes`, with a salted hash of
 it in the entry. Erasing a person deletes their notes (the salt goes with
 them, so the hash left in the chain reveals nothing) without touching the chain.
+
+Reads through the partner API are not chained one by one (storage/api_reads.py: one insert each, signed
+with the same audit key): `seal_api_reads`, run by the reconciler, appends one entry per batch of them
+whose `facts` (count, first and last ids, digest) the walk of `verify_chain` checks against the records.
 """
 
 from __future__ import annotations
@@ -51,12 +55,16 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from storage import api_reads
 from storage.sealing import Keyring, keyring
 
 GENESIS = "0" * 64  # the `prev` of the first entry
 SIGNED = 2  # the `v` of entries signed with an HMAC; entries without `v` were written before signing existed
 HEAD = "audit:head"  # in `counters`: the seq of the last entry, a hint that saves searching for it
 APPEND_ATTEMPTS = 50
+READS_ACTION = "api reads"  # the entry that vouches for a batch of API reads (storage/api_reads.py)
+READS_BATCH = 5000
+EXPIRED_ACTION = "api reads expired"  # read records past HOMEWARD_KEEP_API_READS_DAYS were deleted up to `through`
 VERIFY_BATCH = 1000
 
 
@@ -64,11 +72,20 @@ class AuditUnavailable(Exception):
     """The audit entry could not be written (too many concurrent writers); the action was not done: try again."""
 
 
-def audit(db: Database, user: str, action: str, target: str, detail: str = "", at: datetime | None = None) -> int:
+def audit(
+    db: Database,
+    user: str,
+    action: str,
+    target: str,
+    detail: str = "",
+    at: datetime | None = None,
+    facts: dict[str, Any] | None = None,
+) -> int:
     """Append an entry to the chain; return its `seq`. Call it before (or with) the action it records.
 
     `target` names what was acted on by id (never a phone number or a name); `detail` is free text
-    (a reason, a filter) kept apart in `audit_notes` so that erasure can remove it.
+    (a reason, a filter) kept apart in `audit_notes` so that erasure can remove it; `facts` are ids and
+    numbers kept in the entry itself, under its hash (a batch of API reads it vouches for).
     """
     entry_id = ObjectId()
     detail = detail[:500]
@@ -91,7 +108,7 @@ def audit(db: Database, user: str, action: str, target: str, detail: str = "", a
             "detail_hash": detail_hash,
             "v": SIGNED,
             "kid": ring.audit_key_id(),
-        }
+        } | ({"facts": facts} if facts else {})
         entry["hash"] = entry_hash(entry)
         entry["mac"] = ring.audit_mac(entry["kid"], entry["hash"].encode())
         try:
@@ -140,12 +157,35 @@ def audited(db: Database, user: str, action: str, target: str, detail: str = "")
 
 
 def history(db: Database, targets: list[str], limit: int = 100) -> list[dict[str, Any]]:
-    """The latest entries about these targets, newest first, each with its `detail` (empty once erased)."""
+    """The latest entries about these targets, newest first, each with its `detail` (empty once erased).
+
+    Reads through the partner API are kept apart (storage/api_reads.py) and shown here among the entries.
+    """
     entries = list(db.audit.find({"target": {"$in": targets}}).sort("at", DESCENDING).limit(limit))
     notes = {n["_id"]: n["detail"] for n in db.audit_notes.find({"_id": {"$in": [e["_id"] for e in entries]}})}
     for entry in entries:
         entry["detail"] = notes.get(entry["_id"], entry.get("detail", ""))
-    return entries
+    merged = entries + api_reads.reads_about(db, targets, limit)
+    return sorted(merged, key=lambda e: e["at"], reverse=True)[:limit]
+
+
+def seal_api_reads(db: Database, now: datetime, batch: int = READS_BATCH, most: int = 20) -> int:
+    """Vouch in the chain for the API reads recorded since the last sealed one: one entry per batch; how many.
+
+    The last sealed read is found from the chain itself (its latest READS_ACTION entry), so a run that
+    stopped after its entry seals nothing twice, and one that stopped before it leaves the reads to the next.
+    """
+    last = db.audit.find_one({"action": READS_ACTION}, {"facts": 1}, sort=[("seq", DESCENDING)])
+    after = last["facts"]["last"] if last else None
+    sealed = 0
+    for _ in range(most):
+        records = api_reads.unsealed(db, after, now, batch)
+        if not records:
+            break
+        facts = api_reads.batch_facts(records)
+        audit(db, "homeward", READS_ACTION, f"api-reads:{facts['first']}", facts=facts)
+        after, sealed = facts["last"], sealed + len(records)
+    return sealed
 
 
 def erase_notes(db: Database, targets: list[str]) -> int:
@@ -198,6 +238,8 @@ def verify_chain(db: Database, expect: tuple[int, str] | None = None) -> Verdict
     Entries are read by ranges of seq (the unique index), a thousand at a time, so memory stays flat.
     """
     walk, start = _Walk(keyring()), 1
+    expired = db.audit.find_one({"action": EXPIRED_ACTION}, {"facts": 1}, sort=[("seq", DESCENDING)])
+    through = expired["facts"]["through"] if expired else None  # trusted once the walk reaches its entry intact
     while True:
         batch = sorted(db.audit.find({"seq": {"$gte": start, "$lt": start + VERIFY_BATCH}}), key=lambda e: e["seq"])
         if not batch:
@@ -209,6 +251,8 @@ def verify_chain(db: Database, expect: tuple[int, str] | None = None) -> Verdict
         notes = {n["_id"]: n for n in db.audit_notes.find({"_id": {"$in": with_notes}})} if with_notes else {}
         for entry in batch:
             problem = _problem(entry, walk.expected, walk.prev, notes.get(entry["_id"])) or _signature(entry, walk)
+            if not problem and entry.get("action") == READS_ACTION and not _expired(entry, through):
+                problem = _reads_problem(db, entry)
             if problem:
                 return walk.verdict(problem)
             if expect and entry["seq"] == expect[0]:
@@ -247,6 +291,55 @@ def _signature(entry: dict[str, Any], walk: _Walk) -> str:
         return f"{where} was rewritten: its signature does not match (its hash was recomputed without the audit key)"
     walk.unchecked = ""  # a valid signature vouches for every entry before it
     return ""
+
+
+def _expired(entry: dict[str, Any], through: ObjectId | None) -> bool:
+    return through is not None and entry["facts"]["last"] <= through
+
+
+def _reads_problem(db: Database, entry: dict[str, Any]) -> str:
+    """What is wrong with the API reads this entry vouches for: a record edited, deleted or slipped in."""
+    facts = entry.get("facts") or {}
+    where = f"the API reads audit entry {entry['seq']} vouches for"
+    records = api_reads.in_range(db, facts["first"], facts["last"])
+    ring = keyring()
+    for record in records:
+        mac = ring.audit_mac(str(record.get("kid")), api_reads.record_hash(record).encode())
+        if mac is not None and not hmac.compare_digest(mac.encode(), str(record.get("mac")).encode()):
+            return f"API read record {record['_id']} (of {where}) was altered: its signature does not match"
+    missing = facts["count"] - len(records)
+    if missing == 1:
+        gone = api_reads.ids_xor([ObjectId(facts["ids_xor"]), *(r["_id"] for r in records)])
+        return f"API read record {gone} (of {where}) was deleted"
+    if missing:
+        return (
+            f"{where} {facts['count']} read records from {facts['first']} to {facts['last']}, but {len(records)} "
+            "are there: records were deleted or slipped in"
+        )
+    if api_reads.ids_xor(r["_id"] for r in records) != facts["ids_xor"] or api_reads.digest(records) != facts["digest"]:
+        return f"{where} read records from {facts['first']} to {facts['last']}, but they were replaced or edited"
+    return ""
+
+
+def expire_api_reads(db: Database, before: datetime, most: int = 20) -> int:
+    """Delete the sealed batches of API reads recorded before `before`, saying so in the chain first; how many.
+
+    The entry names the last record deleted (`through`), so `verify_chain` no longer looks for the records of the
+    batches up to it; a sweep stopped after the entry deletes them at the next one.
+    """
+    expired = db.audit.find_one({"action": EXPIRED_ACTION}, {"facts": 1}, sort=[("seq", DESCENDING)])
+    done = expired["facts"] if expired else {"through": None, "batch_seq": 0}
+    cutoff, newest = ObjectId.from_datetime(before), None
+    for batch in db.audit.find({"action": READS_ACTION, "seq": {"$gt": done["batch_seq"]}}).sort("seq", 1).limit(most):
+        if batch["facts"]["last"] >= cutoff:
+            break
+        newest = batch
+    if newest is not None:
+        done = {"through": newest["facts"]["last"], "batch_seq": newest["seq"]}
+        audit(db, "homeward", EXPIRED_ACTION, f"api-reads:{done['through']}", facts=done)
+    if done["through"] is None:
+        return 0
+    return db.api_reads.delete_many({"_id": {"$lte": done["through"]}}).deleted_count
 
 
 def _against_kept(walk: _Walk, expect: tuple[int, str]) -> str:

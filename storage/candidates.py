@@ -7,7 +7,8 @@ sighting_face_id) and the top-k per face hold for both; a sighting candidate nam
 found one names its found person in `found` instead (and has no `sighting`).
 
 `flags` (core/found/consistency.py) are what the two sides say that cannot both be true, stored when the pair
-is recorded; `flagged` (0 or 1) lets the review queue put flagged pairs after the unflagged of the same band.
+is recorded (and again for a pending pair when a found person's record changes, services/consistency.py);
+`flagged` (0 or 1) lets the review queue put flagged pairs after the unflagged of the same band.
 """
 
 from __future__ import annotations
@@ -139,6 +140,12 @@ def candidate_kind(candidate: dict[str, Any]) -> str:
 def found_faces_shown(db: Database, found: str) -> bool:
     """Whether a candidate of this found person shows its faces (none was decided too long ago, or one waits)."""
     return db.candidates.find_one({"found": found, "images_dropped_at": None}, {"_id": 1}) is not None
+
+
+def set_flags(db: Database, candidate_id: ObjectId, flags: list[dict[str, str]]) -> bool:
+    """A pending candidate's flags, computed again after a side's record changed; a decided one keeps its own."""
+    update = {"$set": {"flags": flags, "flagged": 1 if flags else 0}}
+    return db.candidates.update_one({"_id": candidate_id, "status": "pending"}, update).modified_count == 1
 
 
 def candidates_of_case(db: Database, case: str) -> list[dict[str, Any]]:

@@ -7,11 +7,12 @@ organisation and its own `external_id`, the panel form a token of the form.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import DESCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
 from core.conversation.references import FOUND_PREFIX
@@ -21,8 +22,18 @@ from storage.gallery_changes import bump_gallery
 from storage.photos import Owner
 
 KIND = "found"  # the photos' and faces' owner kind
+STATUSES = ("open", "closed")
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # before any family was told
 NOTIFICATIONS_SHOWN = 200  # the notifications page shows the latest records told of, at most
+
+
+@dataclass(frozen=True)
+class FoundQuery:
+    """What a partner's list asks for: every field optional."""
+
+    status: str | None = None
+    external_id: str | None = None
+    updated_since: datetime | None = None
 
 
 def found_owner(reference: str) -> Owner:
@@ -37,14 +48,22 @@ def import_source(organisation: ObjectId, external_id: str) -> str:
 def create_found_person(db: Database, organisation: ObjectId, record: FoundPerson, source: str, by: str) -> str:
     """Store the record (open) and return its reference; the same `source` again returns the first one's."""
     doc = {"organisation": organisation, "status": "open", "source": source, "registered_by": by}
+    doc["updated_at"] = datetime.now(UTC)  # what a partner's `updated_since` finds a record by, from its creation on
     return insert_with_reference(db, "found_persons", FOUND_PREFIX, doc | record.as_fields())
 
 
-def update_found_person(db: Database, reference: str, record: FoundPerson) -> bool:
-    """Replace the registered fields; True when any changed."""
-    result = db.found_persons.update_one(
-        {"reference": reference}, {"$set": record.as_fields() | {"updated_at": datetime.now(UTC)}}
-    )
+def update_found_person(
+    db: Database, reference: str, record: FoundPerson, unchanged_since: datetime | None = None
+) -> bool:
+    """Replace the registered fields; True when any changed.
+
+    With `unchanged_since` (the `updated_at` the caller read), only if nobody changed the record meanwhile: False
+    when someone did (the API's If-Match).
+    """
+    query: dict[str, Any] = {"reference": reference}
+    if unchanged_since is not None:
+        query["updated_at"] = unchanged_since
+    result = db.found_persons.update_one(query, {"$set": record.as_fields() | {"updated_at": datetime.now(UTC)}})
     return result.modified_count == 1
 
 
@@ -77,6 +96,39 @@ def list_found_persons(
     return list(db.found_persons.find(query).sort("created_at", DESCENDING).limit(limit))
 
 
+def page_found_persons(
+    db: Database, organisation: ObjectId, query: FoundQuery, after: tuple[datetime, ObjectId] | None, limit: int
+) -> list[dict[str, Any]]:
+    """One page of an organisation's records, least recently changed first, after the record `after` (its change
+    time and id): a partner's system syncs by following the pages, and a record changed meanwhile comes again.
+
+    SecantusDB plans an index only for equalities followed by one range, so past a cursor this asks twice (later
+    changes; the same moment's later ids); an external id names a handful of records, filtered here.
+    """
+    base: dict[str, Any] = {"organisation": organisation} | ({"status": query.status} if query.status else {})
+    if query.external_id is not None:
+        rows = [
+            row
+            for row in db.found_persons.find({"organisation": organisation, "external_id": query.external_id})
+            if all(row.get(k) == v for k, v in base.items())
+            and _changed_at(row) >= (query.updated_since or NEVER)
+            and (after is None or (_changed_at(row), row["_id"]) > (_aware(after[0]), after[1]))
+        ]
+        return sorted(rows, key=lambda row: (_changed_at(row), row["_id"]))[:limit]
+    order = [("updated_at", ASCENDING), ("_id", ASCENDING)]
+    since = query.updated_since or NEVER
+    if after is None:
+        return list(db.found_persons.find(base | {"updated_at": {"$gte": since}}).sort(order).limit(limit))
+    moment, last = after
+    same = list(db.found_persons.find(base | {"updated_at": moment, "_id": {"$gt": last}}).sort(order).limit(limit))
+    later = db.found_persons.find(base | {"updated_at": {"$gt": max(_aware(moment), since)}}).sort(order)
+    return (same + list(later.limit(limit)))[:limit]
+
+
+def _changed_at(row: dict[str, Any]) -> datetime:
+    return _aware(row.get("updated_at") or row["created_at"])
+
+
 def close_found_person(db: Database, reference: str, reason: str, by: str) -> bool:
     """Close an open record (reunited, transferred, died, other); False when it was not open.
 
@@ -87,7 +139,7 @@ def close_found_person(db: Database, reference: str, reason: str, by: str) -> bo
     now = datetime.now(UTC)
     result = db.found_persons.update_one(
         {"reference": reference, "status": "open"},
-        {"$set": {"status": "closed", "closed_reason": reason, "closed_by": by, "closed_at": now}},
+        {"$set": {"status": "closed", "closed_reason": reason, "closed_by": by, "closed_at": now, "updated_at": now}},
     )
     if result.modified_count:
         bump_gallery(db, cases=[], found=[reference])  # cases=[]: no case left (None would rebuild every index)

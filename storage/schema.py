@@ -84,6 +84,14 @@ INDEXES: dict[str, list[IndexModel]] = {
         # The hash chain: two writers cannot both extend the same head (storage/audit.py).
         # Sparse, not partial: entries from before the chain have no seq, and SecantusDB uses sparse indexes.
         IndexModel([("seq", ASCENDING)], unique=True, sparse=True, name="seq_unique"),
+        # The last batch of API reads the chain vouches for (storage/audit.py seal_api_reads).
+        IndexModel([("action", ASCENDING), ("seq", DESCENDING)], name="action_seq"),
+    ],
+    # API reads, unchained (storage/api_reads.py): batched by _id, shown in a record's history by target.
+    "api_reads": [
+        IndexModel([("targets", ASCENDING), ("at", DESCENDING)], name="targets_at"),
+        # The ranges of _id the chain's batches cover: SecantusDB answers a range of _id alone by scanning.
+        IndexModel([("_id", ASCENDING), ("at", ASCENDING)], name="id_range"),
     ],
     "audit_notes": [IndexModel([("target", ASCENDING)], name="target")],
     # A platform delivering the same update again (Telegram update_id, Twilio MessageSid) is stored once.
@@ -151,7 +159,19 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
         # Its registrars' notifications: the records whose family was told, newest first (and since when last seen).
         IndexModel([("organisation", ASCENDING), ("family_told_at", DESCENDING)], name="organisation_told"),
-        IndexModel([("reference", ASCENDING), ("status", ASCENDING)], name="reference_status"),  # closing one
+        # The partner API's pages (storage/found_persons.py page_found_persons): by change time, with or without a
+        # status, or by the organisation's own id; and its updates only if unchanged since read (If-Match).
+        IndexModel(
+            [("organisation", ASCENDING), ("updated_at", ASCENDING), ("_id", ASCENDING)], name="organisation_updated"
+        ),
+        IndexModel(
+            [("organisation", ASCENDING), ("status", ASCENDING), ("updated_at", ASCENDING), ("_id", ASCENDING)],
+            name="organisation_status_updated",
+        ),
+        IndexModel([("organisation", ASCENDING), ("external_id", ASCENDING)], name="organisation_external_id"),
+        IndexModel([("reference", ASCENDING), ("updated_at", ASCENDING)], name="reference_updated"),
+        # Closing an open record (by reference and expected status): the panel's and the API's.
+        IndexModel([("reference", ASCENDING), ("status", ASCENDING)], name="reference_status"),
         IndexModel([("status", ASCENDING), ("closed_at", ASCENDING)], name="status_closed"),  # recent closes
     ],
     # Imports uploaded in the panel (storage/imports.py): an organisation's newest first, or every one's; the job
@@ -162,6 +182,19 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("_id", ASCENDING), ("status", ASCENDING)], name="id_status"),
         # The reconciler's look for imports whose worker died (workers/bulk.py end_abandoned_imports).
         IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
+    ],
+    # Organisations' API keys (storage/api_keys.py): every call finds its key by hash; the panel lists them.
+    "api_keys": [
+        IndexModel([("hash", ASCENDING)], unique=True, name="hash_unique"),
+        IndexModel([("organisation", ASCENDING), ("created_at", DESCENDING)], name="organisation_created"),
+    ],
+    # The partner API's idempotency keys (storage/idempotency.py): one claim per key and Idempotency-Key; a dead
+    # claim is taken over by the claim's time as read.
+    "api_requests": [
+        IndexModel([("api_key", ASCENDING), ("key", ASCENDING)], unique=True, name="api_key_key_unique"),
+        IndexModel([("api_key", ASCENDING), ("key", ASCENDING), ("claimed_at", ASCENDING)], name="claimed"),
+        IndexModel([("api_key", ASCENDING), ("key", ASCENDING), ("state", ASCENDING)], name="state"),
+        IndexModel([("created_at", ASCENDING)], name="created"),  # the retention sweep, after KEEP_HOURS
     ],
     # Photos a bulk import found no usable face in (storage/unusable_photos.py), read once per import.
     "unusable_photos": [
@@ -200,6 +233,7 @@ def upgrade_documents(db: Database) -> None:
         "date_pending_outbound": date_pending_outbound,
         "chain_unchained": chain_unchained,
         "date_families_told": date_families_told,
+        "date_found_updates": date_found_updates,
     }
     done = set((db.counters.find_one({"_id": MIGRATIONS_DONE}) or {}).get("done", []))
     for name, step in steps.items():
@@ -223,4 +257,13 @@ def date_families_told(db: Database) -> int:
         changed += db.found_persons.update_one(
             {"_id": record["_id"]}, {"$set": {"family_told_at": latest}}
         ).modified_count
+    return changed
+
+
+def date_found_updates(db: Database) -> int:
+    """Give records stored before `updated_at` was always set their last change, so a partner's list finds them."""
+    changed = 0
+    for record in db.found_persons.find({"updated_at": None}, {"created_at": 1, "closed_at": 1}):
+        latest = record.get("closed_at") or record.get("created_at")
+        changed += db.found_persons.update_one({"_id": record["_id"]}, {"$set": {"updated_at": latest}}).modified_count
     return changed

@@ -6,7 +6,7 @@ MongoDB server are each killed with SIGKILL and restarted by the supervisor.
 Every message must get its answer and every reference shown to a family must
 be in MongoDB with its photo. One hostile contact sends three long clips
 beside them: only one worker ever analyses clips, the other keeps answering.
-The viral-appeal benchmark (`homeward bench chat`) runs here small too.
+The viral-appeal and the bulk-import benchmarks (`homeward bench chat`, `bench import`) run here small too.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import chaos, chat_load
+from benchmarks import chaos, chat_load, found_import
 
 pytestmark = pytest.mark.slow
 
@@ -47,3 +47,15 @@ def test_the_viral_appeal_benchmark_answers_every_new_person_and_says_how_fast(
     assert figures["sent"] == figures["acknowledged"] == figures["answered"] == 10
     assert 0 < figures["answer_p50_s"] <= figures["answer_p95_s"] <= figures["answer_max_s"]
     assert figures["drain_s"] is not None and figures["throughput_per_s"] > 0
+
+
+def test_the_import_benchmark_imports_while_chats_are_answered_and_a_second_run_changes_nothing(
+    faces_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`homeward bench import`, tiny: the import against `make run` ends matchable, every `hi` meanwhile answered."""
+    assert found_import.main(["--found", "12"]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["imported"] + figures["rejected"] == 12 and figures["imported"] >= 9
+    assert figures["hi_sent"] >= 1 and figures["hi_answered"] == figures["hi_sent"]
+    assert figures["second_run_changes"] == 0 and figures["photos_per_s"] > 0
+    assert figures["processes"] >= 5 and figures["peak_all_mb"] > figures["peak_process_mb"] > 0

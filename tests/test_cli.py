@@ -18,6 +18,7 @@ from tests.conftest import SECRET, TOKEN
 # The console script pyproject.toml declares, installed by `make` next to the venv's python.
 HOMEWARD = Path(sys.executable).parent / "homeward"
 COMMANDS = (
+    "api-key",
     "audit",
     "bench",
     "create-user",

@@ -26,6 +26,7 @@ from storage.photos import save_photo
 from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.test_admin_access import PASSWORD, login
+from tests.test_found_import import HEADER, import_, summary_of, write_zip
 from tests.test_matching import SAME_PERSON, lfw, send
 from workers.reconciler import reconcile
 
@@ -116,6 +117,34 @@ def test_a_finding_before_the_person_went_missing_is_flagged(harness: Harness, f
     flags = harness.db.candidates.find_one({"found": found})["flags"]
     assert [f["code"] for f in flags] == ["before_missing"]
     assert "last seen" in flags[0]["detail"]  # the family said "yesterday": the last-seen date, not the report's
+
+
+def test_a_corrected_record_is_flagged_again_while_its_candidate_waits_and_a_decided_one_keeps_its_flags(
+    harness: Harness, environment: dict[str, str], faces_dir: Path, tmp_path: Path
+) -> None:
+    """The shelter's file said a woman of 20 to 30; its next import corrects it to a man of 55 to 70."""
+    create_user(harness.db, "reviewer", PASSWORD, "reviewer")
+    case = report(harness, "family", lfw(faces_dir, SAME_PERSON[0]), age="60", gender="male")
+    create_organisation(harness.db, "Shelter North", "shelter")
+    archive = write_zip(tmp_path / "photos.zip", {"colin.jpg": lfw(faces_dir, SAME_PERSON[1]).read_bytes()})
+
+    def imported(gender: str, ages: str) -> dict[str, object]:
+        csv = tmp_path / "found.csv"
+        csv.write_text(f"{HEADER}\nSN-7,{date.today().isoformat()},,Ward 3,{ages},{gender},alive,,colin.jpg\n")
+        summary = summary_of(import_(environment, str(csv), "--photos", str(archive), "--org", "Shelter North"))
+        harness.work()
+        candidate = harness.db.candidates.find_one({"case": case})
+        assert candidate is not None and summary["rejected"] == []
+        return candidate
+
+    flagged = imported("female", "20,30")
+    assert [f["code"] for f in flagged["flags"]] == ["gender", "age"] and flagged["flagged"] == 1
+    corrected = imported("male", "55,70")
+    assert corrected["_id"] == flagged["_id"] and corrected["flags"] == [] and corrected["flagged"] == 0
+    approve(harness, corrected["_id"])
+    decided = imported("female", "55,70")  # wrong again after the decision: the reviewer decided on no flag
+    assert decided["status"] == "approved" and decided["flags"] == []
+    assert harness.db.found_persons.find_one({"external_id": "SN-7"})["gender"] == "female"
 
 
 def test_the_candidate_page_shows_the_organisations_record_and_a_deceased_persons_photos_to_reviewers_only(

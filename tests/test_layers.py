@@ -40,8 +40,12 @@ ARROWS: dict[str, tuple[frozenset[str], str]] = {
         "workers/ holds the jobs; the web process never imports it",
     ),
     "admin": (
-        frozenset({"admin", "services", "storage", "bot", "core", "config", "infra", "cli"}),
+        frozenset({"admin", "api", "services", "storage", "bot", "core", "config", "infra", "cli"}),
         "admin/ (the web process) calls services/, never the workers' jobs or the face search",
+    ),
+    "api": (
+        frozenset({"api", "admin", "services", "storage", "bot", "core", "config"}),
+        "api/ (the partner API, in the web process) reuses the panel's checks and services/, never the workers",
     ),
     "infra": (frozenset({"infra", "storage", "core", "config"}), "infra/ starts the servers and processes"),
     "standins": (frozenset({"standins", "infra"}), "stand-ins play the platforms: they know nothing of Homeward"),

@@ -64,6 +64,9 @@ RULES = {
     "organisations.index": "admin",
     "organisations.create": "admin",
     "organisations.update": "admin",
+    "api_keys.index": "admin",
+    "api_keys.create": "admin",
+    "api_keys.revoke": "admin",
     "partner_hooks.index": "admin",
     "partner_hooks.add": "admin",
     "partner_hooks.rotate": "admin",
@@ -87,6 +90,11 @@ RULES = {
     "simulator.page": "reviewer",  # when the service is reachable from outside, as here
     "simulator.send": "reviewer",
     "simulator.messages": "reviewer",
+}
+# The partner API: an organisation's API key is the authority, never a panel session (tests/test_api.py).
+RULES |= {
+    f"api.{name}": "public"
+    for name in ("create", "index", "read", "update", "close", "add_photos", "candidates", "outcome", "openapi", "docs")
 }
 ROLES = ("registrar", "viewer", "reviewer", "admin")
 REFUSED = b"Wrong username or password, or the account is disabled"
@@ -173,7 +181,7 @@ def test_every_route_has_its_role_rule_csrf_and_headers(app: Flask, settings: Se
                 anonymous.status_code == 302 and anonymous.location.startswith("/login")
             )
             assert refused, f"{where}: anonymous got {anonymous.status_code}"
-        if method == "POST" and not endpoint.startswith("webhooks."):
+        if method == "POST" and not endpoint.startswith(("webhooks.", "api.")):
             # Even an admin's form is refused without the session's CSRF token.
             browser, _ = browsers["admin"]  # type: ignore[misc]
             assert browser.post(path).status_code == 400, f"{where}: accepted without a CSRF token"

@@ -39,6 +39,7 @@ from storage.sealing import use_keys
 from tests.chat_harness import Harness
 from tests.conftest import make_environment, telegram_settings
 from tests.test_admin_access import login
+from tests.test_api import partner
 from tests.test_encryption import env_of
 from tests.test_telegram import CHAT, post, update
 from workers.measured_worker import MeasuredWorker
@@ -226,6 +227,26 @@ def test_rotate_key_reseals_the_secrets_so_deliveries_stay_signed_after_the_old_
     deliver(harness, lambda: bool(receiver.events()))
     sent = receiver.received[0]
     assert verify(secret, sent["headers"]["Homeward-Signature"], sent["body"], int(time.time()))
+
+
+def test_a_record_closed_by_the_partner_api_is_heard_by_its_webhook(
+    harness: Harness, receiver: Receiver, connections: Connections
+) -> None:
+    sunrise = partner(harness.app, connections, "Sunrise Shelter")
+    organisation = harness.db.organisations.find_one({"name": "Sunrise Shelter"})["_id"]
+    secret = add_hook(harness, organisation, receiver.url, ["found_person.closed"])
+    reference = sunrise.create().get_json()["reference"]
+    assert sunrise.call("POST", f"/found-persons/{reference}/close", {"reason": "transferred"}).status_code == 200
+    deliver(harness, lambda: bool(receiver.events()))
+    sent = receiver.received[0]
+    assert verify(secret, sent["headers"]["Homeward-Signature"], sent["body"], int(time.time()))
+    assert receiver.events()[0]["data"] | {"closed_at": None} == {
+        "found_person": reference,
+        "external_id": "R-17",
+        "status": "closed",
+        "closed_reason": "transferred",
+        "closed_at": None,
+    }
 
 
 def test_a_private_or_loopback_url_is_refused_unless_the_operator_allows_it(

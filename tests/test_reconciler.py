@@ -97,6 +97,21 @@ def test_a_message_stored_without_its_job_is_answered(harness: Harness, bot_api:
     assert harness.db.inbound.count_documents({"status": "pending"}) == 0
 
 
+def test_a_message_still_in_line_behind_a_backlog_is_not_queued_twice(
+    harness: Harness, bot_api: TelegramStandIn
+) -> None:
+    """During a viral appeal's backlog, work stored after the oldest job in line waits for the line, not the grace."""
+    waiting = store_inbound(harness.db, message(CITIZEN, "hi"))
+    enqueue_conversation(harness.context.queue, str(waiting), first_contact=True)  # in line ahead, as in a backlog
+    store_inbound(harness.db, message(FAMILY, "hi"))  # its job lost (or still to come)
+    assert reconcile(harness.context, later())["inbound"] == 0  # the line has not reached it: no duplicate job
+    harness.work()  # the line moves on: the citizen's job is done, the family's message is still pending
+    assert bot_api.texts(FAMILY) == [] and bot_api.texts(CITIZEN)
+    assert reconcile(harness.context, later())["inbound"] == 1
+    harness.work()
+    assert "Do you agree?" in bot_api.texts(FAMILY)[0]
+
+
 def test_a_photo_never_analysed_is_analysed_and_matched(harness: Harness, faces_dir: Path) -> None:
     data = (faces_dir / COLIN.format(3)).read_bytes()
     saved = save_photo(harness.db, data, Owner("sighting", "SG-TEST"), "image/jpeg")  # stored, job lost

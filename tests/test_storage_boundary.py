@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GUARDED = ("admin", "workers")
+GUARDED = ("admin", "api", "workers")
 DRIVERS = ("pymongo", "gridfs")
 DATABASE_NAMES = ("db", "_db")  # how code holds the database: `db`, `self._db`, `connections.db`
 

@@ -26,7 +26,7 @@ from rq.timeouts import JobTimeoutException
 from core.conversation.catalog import DEFAULT_LANGUAGE, render
 from core.conversation.dialog import detect_language, step
 from core.conversation.messages import Inbound, Reply, inbound_from_doc
-from core.conversation.rate import rate_decision
+from core.conversation.rate import rate_decision, rate_key
 from core.conversation.state import Context, State
 from services.queue import Job, enqueue_outbox, is_temporary, runs
 from storage.cases import case_summaries, draft_owner
@@ -165,7 +165,7 @@ def _handle(context: WorkerContext, doc: dict[str, Any]) -> Any:
 
 def _decide(context: WorkerContext, inbound_id: Any, message: Inbound) -> dict[str, Any]:
     db, settings = context.connections.db, context.settings
-    verdict = rate_decision(_count_this_minute(context, message.contact), settings.chat_rate_per_minute)
+    verdict = rate_decision(_count_last_minute(context, message.contact, inbound_id), settings.chat_rate_per_minute)
     state = load_state(db, message.contact)
     if verdict != "process":
         replies = [render(Reply("rate_limited"), _language(state))] if verdict == "notice" else []
@@ -196,9 +196,15 @@ def _language(state: State) -> str:
     return state.language or DEFAULT_LANGUAGE
 
 
-def _count_this_minute(context: WorkerContext, contact: str) -> int:
-    key = f"rate:{contact}:{int(time.time() // 60)}"
+def _count_last_minute(context: WorkerContext, contact: str, inbound_id: Any) -> int:
+    """This contact's messages in the 60 s up to now, each counted once (a retried job does not count it again).
+
+    A sliding minute, not the clock's: a flood across a minute's turn would otherwise get twice the limit through.
+    """
+    now, key = time.time(), rate_key(contact)
     pipe = context.connections.redis.pipeline()
-    pipe.incr(key)
-    pipe.expire(key, 120)
-    return int(pipe.execute()[0])
+    pipe.zadd(key, {str(inbound_id): now}, nx=True)
+    pipe.zremrangebyscore(key, "-inf", now - 60)
+    pipe.zcard(key)
+    pipe.expire(key, 61)
+    return int(pipe.execute()[2])

@@ -11,7 +11,6 @@ message already deleted). Keys that name the contact (the rate counter) go too.
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import Any
 
 from rq import Queue, get_current_job
@@ -26,6 +25,7 @@ from rq.registry import (
 )
 from rq.results import Result
 
+from core.conversation.rate import rate_key
 from services.queue import lanes
 from storage.erasure import Footprint, erase_everything
 from workers.context import WorkerContext
@@ -68,8 +68,7 @@ def forget_jobs(queue: Queue, arguments: set[str]) -> int:
 
 def forget_keys(connection: Any, contact: str, found: Footprint) -> int:
     """Delete the Redis keys that name the contact or its ids: rate counters, the reconciler's requeue marks."""
-    minute = int(time.time() // 60)
-    keys = [f"rate:{contact}:{m}" for m in range(minute - 2, minute + 2)]
+    keys = [rate_key(contact)]
     keys += [f"{REQUEUED_KEY}{kind}:{item}" for kind in REQUEUED_KINDS for item in sorted(found.job_arguments())]
     return int(connection.delete(*keys)) if keys else 0
 

@@ -2,29 +2,27 @@
 
 A sighting face, or an open found person's face, is searched against the open cases; a new case face against
 past sightings, open found persons and other open cases (duplicates). Each candidate is recorded with the
-consistency flags its two sides raise (core/found/consistency.py).
+consistency flags its two sides raise (core/found/consistency.py, read from the records by services/consistency.py).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from bson import ObjectId
 
 from core.faces.matching import Bands, Hit, keep_best
-from core.found.consistency import CaseSide, SeenSide, consistency_flags, day_of
 from search.gallery import CaseGallery, SeenIndex
 from search.replica import engine_of, face_vector
 from services import metrics
+from services.consistency import flags_between
 from services.queue import Job, runs
 from storage.candidates import pending_distances, record_candidate
-from storage.cases import find_case, find_sighting, flag_possible_duplicate, is_open
-from storage.connections import Database
+from storage.cases import flag_possible_duplicate, is_open
 from storage.faces import MATCHED_KINDS, faces_by_ids, find_face, follow_photos, usable_faces, usable_faces_of_owner
-from storage.found_persons import find_found_person, is_found_open
+from storage.found_persons import is_found_open
 from storage.photos import Owner, find_photo, mark_matched
 from workers.context import WorkerContext, current
 
@@ -101,31 +99,8 @@ def _seen_face(context: WorkerContext, face: dict[str, Any]) -> int:
 def _record(context: WorkerContext, hit: Hit, case_face: dict[str, Any], sighting_face: dict[str, Any]) -> bool:
     db = context.connections.db
     band = _bands(context).band(hit.distance) or "review"
-    flags = _flags(db, hit.case, sighting_face)
+    flags = flags_between(db, hit.case, sighting_face["owner"]["kind"], sighting_face["owner"]["id"])
     return record_candidate(db, hit.case, case_face, sighting_face, hit.distance, band, flags)
-
-
-def _flags(db: Database, case_reference: str, seen_face: dict[str, Any]) -> list[dict[str, str]]:
-    """What the case and the seen side say that cannot both be true (nothing when either is gone)."""
-    case = find_case(db, case_reference)
-    reported_on = day_of(case.get("created_at")) if case else None
-    if case is None or reported_on is None:
-        return []
-    case_side = CaseSide(reported_on, case.get("age"), case.get("gender"), day_of(case.get("time")))
-    kind, reference = seen_face["owner"]["kind"], seen_face["owner"]["id"]
-    if kind == "found":
-        found = find_found_person(db, reference)
-        if found is None:
-            return []
-        seen = SeenSide(
-            day_of(found.get("found_on")), found.get("age_min"), found.get("age_max"), found.get("gender"), "found"
-        )
-    else:
-        sighting = find_sighting(db, reference)
-        if sighting is None:
-            return []
-        seen = SeenSide(day_of(sighting.get("time") or sighting.get("created_at")), kind="sighting")
-    return [flag.as_doc() for flag in consistency_flags(case_side, seen, datetime.now(UTC).date())]
 
 
 def _past_seen(context: WorkerContext, case: str, index: SeenIndex) -> int:

@@ -9,10 +9,14 @@ grace period and queues it again; every job is idempotent, so a job queued
 twice does its work once. It also drains the inbound spool (messages kept in
 Redis while MongoDB was down), deletes faces whose photo was erased (and the
 frames of a clip erased while it was analysed), runs the retention sweep
-when it is due, and ends the panel's imports a dead worker left unfinished
-(deleting their files). A photo whose analysis keeps dying is not queued for ever: its
-job gives up at its fourth start (workers/jobs.py give_up), and a failed photo
-is not pending.
+when it is due, ends the panel's imports a dead worker left unfinished
+(deleting their files), and vouches in the audit chain for the partner API's
+reads recorded since its last run (storage/audit.py seal_api_reads: every few
+seconds keeps each batch small and no read long unvouched for; the retention
+sweep's hour would leave an hour of reads that could be edited unnoticed).
+A photo whose analysis keeps dying is not queued for ever: its job gives up
+at its fourth start (workers/jobs.py give_up), and a failed photo is not
+pending.
 """
 
 from __future__ import annotations
@@ -29,12 +33,18 @@ from services.inbound import drain_spool
 from services.maintenance import RECONCILER_LAST_KEY, record_run
 from services.partner_events import record_missed
 from services.queue import (
+    CHAT_LANES,
+    PARTNERS_QUEUE,
+    PHOTOS_QUEUE,
+    QUEUE_NAME,
     enqueue_conversation,
     enqueue_matching,
     enqueue_outbox,
     enqueue_partner_delivery,
     enqueue_photo_analysis,
+    waiting_since,
 )
+from storage.audit import seal_api_reads
 from storage.inbound import stale_inbound
 from storage.outbox import due_outbound
 from storage.partner_events import due_deliveries
@@ -65,23 +75,37 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
     db, connection, queue = context.connections.db, context.connections.redis, context.queue
     assert queue is not None
     cutoff = now - GRACE
+    chats, photos = _cutoff(context, now, CHAT_LANES), _cutoff(context, now, (PHOTOS_QUEUE,))
+    replies, hooks = _cutoff(context, now, (QUEUE_NAME,)), _cutoff(context, now, (PARTNERS_QUEUE,))
     counts = {
         "spooled": drain_spool(db, queue),
-        "inbound": _requeue(context, "inbound", stale_inbound(db, cutoff, BATCH), enqueue_conversation),
-        "photos": _requeue(context, "analyse", pending_photos(db, cutoff, BATCH), enqueue_photo_analysis),
-        "matching": _requeue(context, "match", unmatched_photos(db, cutoff, BATCH), enqueue_matching),
-        "outbox": _requeue(context, "outbox", due_outbound(db, now - GRACE, BATCH), enqueue_outbox),
-        "partner_deliveries": _requeue(context, "partner", due_deliveries(db, cutoff, BATCH), enqueue_partner_delivery),
+        "inbound": _requeue(context, "inbound", stale_inbound(db, chats, BATCH), enqueue_conversation),
+        "photos": _requeue(context, "analyse", pending_photos(db, photos, BATCH), enqueue_photo_analysis),
+        "matching": _requeue(context, "match", unmatched_photos(db, photos, BATCH), enqueue_matching),
+        "outbox": _requeue(context, "outbox", due_outbound(db, replies, BATCH), enqueue_outbox),
+        "partner_deliveries": _requeue(context, "partner", due_deliveries(db, hooks, BATCH), enqueue_partner_delivery),
         "partner_events": _partner_events(context, now),
         "approvals": _tell_families(context, cutoff),
         "orphan_faces": _sweep_faces(context, now),
         "abandoned_imports": bulk.end_abandoned_imports(context, now),
+        "api_reads_sealed": seal_api_reads(db, now),
     }
     record_run(connection, RECONCILER_LAST_KEY, counts)
     if any(counts.values()):
         log.info("reconciler recovered: %s", " ".join(f"{kind}={n}" for kind, n in counts.items() if n))
     _sweep_retention(context, now)
     return counts
+
+
+def _cutoff(context: WorkerContext, now: datetime, lanes: tuple[str, ...]) -> datetime:
+    """Work stored before this may have lost its job: the grace before now, or before the oldest job still in line.
+
+    During a backlog (a viral appeal) every job queued after the oldest waiting one is still in line: queuing
+    its work again would only add a duplicate job per item, each costing its round trips, so throughput would
+    fall as the backlog grows (issue 24). Work whose job really was lost is queued once the line reaches it.
+    """
+    waiting = [when for lane in lanes if (when := waiting_since(context.connections.redis, lane)) is not None]
+    return min([now, *waiting]) - GRACE
 
 
 def _sweep_retention(context: WorkerContext, now: datetime) -> None:

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 from config.settings import Retention
 from services import metrics
 from services.maintenance import RETENTION_LAST_KEY, record_run
+from storage.audit import expire_api_reads
 from storage.connections import Database
+from storage.idempotency import KEEP_HOURS, sweep_api_requests
 from storage.inbound import sweep_replay_markers
 from storage.retention import (
     sweep_abandoned_drafts,
@@ -53,6 +55,8 @@ def sweep(db: Database, now: datetime, keep: Retention) -> dict[str, int]:
         "closed_found_photos": sweep_closed_found_photos(db, days(keep.closed_found_days)),
         "closed_found_records": sweep_closed_found_records(db, days(keep.closed_found_records_days)),
         "replay_markers": sweep_replay_markers(db, days(keep.replay_markers_days)),
+        "api_requests": sweep_api_requests(db, now - timedelta(hours=KEEP_HOURS)),
+        "api_reads": expire_api_reads(db, days(keep.api_reads_days)),
     }
 
 

@@ -8,3 +8,8 @@ def rate_decision(count_this_minute: int, limit: int) -> str:
     if count_this_minute <= limit:
         return "process"
     return "notice" if count_this_minute == limit + 1 else "drop"
+
+
+def rate_key(contact: str) -> str:
+    """Where the contact's messages of the last minute are counted (a Redis sorted set by time); erasure deletes it."""
+    return f"rate:{contact}"
