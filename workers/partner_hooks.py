@@ -36,7 +36,7 @@ from workers.context import WorkerContext, current
 from workers.locks import Held, take_turns
 
 TIMEOUT_S = 5
-WAIT_HERE_S = 1.0  # a delivery due sooner than this is waited for here, not scheduled again
+WAIT_HERE_S = 0.2  # due sooner than this (a scheduler whose clock runs ahead): waited for here; later, scheduled
 USER_AGENT = "Homeward-Webhooks/1"
 log = logging.getLogger(__name__)
 
