@@ -10,6 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from admin.auth import current_user, require
 from admin.context import homeward
 from core.conversation.answers import describe_place, describe_time
+from services.partner_events import case_closed
 from storage.audit import audit, history
 from storage.candidates import candidates_of_case, cases_with_pending, pending_per_case
 from storage.cases import close_case, find_case, is_open, list_cases
@@ -63,5 +64,6 @@ def close(reference: str) -> Any:
         return redirect(url_for("cases.case", reference=reference))
     audit(db, user, "close", f"case:{reference}", request.form.get("reason", "")[:300])
     if close_case(db, reference, by=user, now=datetime.now(UTC)):
+        case_closed(db, homeward().queue, reference)
         flash(f"{reference} is closed; its faces no longer take part in matching.")
     return redirect(url_for("cases.case", reference=reference))

@@ -27,6 +27,7 @@ from core.found.record import CLOSED_REASONS, CONDITIONS, GENDERS, MAX_PHOTOS, I
 from core.outcomes import OUTCOMES, OutcomeRefused
 from services.found_persons import keep_found_photos, matches_of_found
 from services.outcomes import settle
+from services.partner_events import found_person_closed
 from storage.audit import audit
 from storage.candidates import find_candidate
 from storage.found_persons import (
@@ -183,6 +184,7 @@ def close(reference: str) -> Any:
         flash(f"Nothing changed: choose why it is closed ({', '.join(CLOSED_REASONS)}).")
     elif close_found_person(db, reference, reason, by=user["username"]):
         audit(db, user["username"], "close", f"found:{reference}", reason)
+        found_person_closed(db, homeward().queue, reference)
         flash(f"{reference} is closed ({reason}); it no longer takes part in matching.")
     return redirect(url_for("found.record", reference=reference))
 

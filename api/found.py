@@ -28,6 +28,7 @@ from core.found.record import CLOSED_REASONS, FIELDS, MAX_PHOTOS, InvalidRecord
 from core.outcomes import OUTCOMES, OutcomeRefused
 from services.found_persons import keep_found_photos, matches_of_found
 from services.outcomes import settle
+from services.partner_events import found_person_closed
 from storage.audit import audit
 from storage.candidates import find_candidate
 from storage.found_persons import (
@@ -123,7 +124,8 @@ def close(reference: str) -> Response:
     if found.get("status") != "open":
         raise ApiError(409, f"{found['reference']} is already closed ({found.get('closed_reason')}).", "closed")
     audit(db, key_actor(), "close", f"found:{found['reference']}", reason)
-    close_found_person(db, found["reference"], reason, by=key_actor())
+    if close_found_person(db, found["reference"], reason, by=key_actor()):
+        found_person_closed(db, homeward().queue, found["reference"])
     return _answer(_mine(reference))
 
 

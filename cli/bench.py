@@ -18,6 +18,7 @@ BENCHMARKS = {
     "pipeline": ("pipeline", "Per-photo timings of the face pipeline."),
     "chat": ("chat_load", "A viral appeal: first messages at a steady rate, time to each answer, drain (--sweep)."),
     "webhooks": ("webhook_latency", "Webhook acknowledgement latency (p50/p90/p99)."),
+    "hooks": ("partner_hooks", "Partner webhook deliveries to a receiver failing one in five (--deliveries N)."),
     "matching": ("match_latency", "Time from a sighting photo to its candidate in the review queue."),
     "heal": ("heal", "Seconds from killing a child of `make run` to /healthz 200 again."),
     "sealing": (

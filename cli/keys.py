@@ -47,7 +47,10 @@ def rotate_key_command() -> None:
             audit(connections.db, CLI_USER, "rotate key", f"key:{key_id(keys.keys[0]).hex()}")
             for _ in range(PASSES):
                 done = reseal_everything(connections.db, keyring(), _progress_line())
-                click.echo(f"re-sealed {done.faces} face encodings, {done.photos} photos, {done.locations} locations")
+                click.echo(
+                    f"re-sealed {done.faces} face encodings, {done.photos} photos, {done.locations} locations, "
+                    f"{done.secrets} webhook secrets"
+                )
                 if not_under_current_key(connections.db, keyring()) == 0:
                     break
             else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from cli import api_keys, audit, bench, doctor, evaluation, found, keys, orgs, photos, reembed, telegram, users
+from cli import api_keys, audit, bench, doctor, evaluation, found, hooks, keys, orgs, photos, reembed, telegram, users
 
 
 @click.group("homeward")
@@ -29,6 +29,7 @@ group.add_command(bench.bench_group)
 group.add_command(audit.audit_group)
 group.add_command(found.found_group)
 group.add_command(api_keys.api_key_group)
+group.add_command(hooks.hooks_group)
 
 
 if __name__ == "__main__":

@@ -176,6 +176,11 @@ SETTINGS: tuple[Setting, ...] = (
         "How often one of the workers looks for stored work whose job was lost (messages, photos, approvals) and queues it again.",
     ),
     Setting(
+        "HOMEWARD_PARTNER_HOOKS_ALLOW_PRIVATE",
+        "0",
+        "1: an organisation's webhook may point at a loopback, private or link-local address (tests, a lab). Leave 0 in production: such a URL would let a partner make Homeward call its own network.",
+    ),
+    Setting(
         "HOMEWARD_RETENTION_SWEEP_MINUTES",
         "60",
         "How often one of the workers removes what is past its retention period (the periods below).",

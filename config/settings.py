@@ -115,6 +115,8 @@ class Settings(Redacted):
     metrics_open: bool  # HOMEWARD_METRICS_OPEN=1: /metrics answers anyone, on purpose
     metrics_dir: Path | None
     reconcile_seconds: int
+    # HOMEWARD_PARTNER_HOOKS_ALLOW_PRIVATE=1: partner webhooks may point at loopback/private addresses (tests, labs)
+    partner_hooks_allow_private: bool
     retention: Retention
     telegram: TelegramSettings | None
     twilio: TwilioSettings | None
@@ -182,6 +184,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         metrics_open=env.choice("HOMEWARD_METRICS_OPEN", ("0", "1")) == "1",
         metrics_dir=_optional_path(env.optional("PROMETHEUS_MULTIPROC_DIR")),
         reconcile_seconds=env.integer("HOMEWARD_RECONCILE_SECONDS", 1, 3600),
+        partner_hooks_allow_private=env.choice("HOMEWARD_PARTNER_HOOKS_ALLOW_PRIVATE", ("0", "1")) == "1",
         retention=_retention(env),
         telegram=telegram,
         twilio=twilio,

@@ -24,6 +24,7 @@ from rq import Queue
 
 from core.conversation.answers import family_answer, found_person_answer
 from core.conversation.catalog import render
+from services.partner_events import candidate_approved
 from services.queue import enqueue_outbox
 from storage.candidates import candidate_kind, find_candidate, note_family_message, note_told
 from storage.cases import find_case, find_sighting
@@ -40,6 +41,7 @@ def tell_family(db: Database, queue: Queue, candidate_id: ObjectId) -> bool:
     if candidate is None or candidate["status"] != "approved":
         return False
     told = _queue_messages(db, queue, candidate)
+    candidate_approved(db, queue, candidate)  # before note_told: the reconciler runs this again after a crash
     note_told(db, candidate["_id"])
     return told
 

@@ -17,6 +17,7 @@ from rq import Queue
 from core.conversation.catalog import render
 from core.conversation.messages import Reply
 from core.outcomes import OutcomeRefused, check_outcome
+from services.partner_events import case_closed, found_person_closed, outcome_recorded
 from services.queue import enqueue_outbox
 from storage.candidates import find_candidate
 from storage.cases import close_case, find_case
@@ -35,10 +36,14 @@ def settle(db: Database, queue: Queue | None, candidate_id: ObjectId, outcome: s
     check_outcome(candidate["status"], candidate.get("outcome"), outcome)
     if outcome == "reunited":
         close_case(db, candidate["case"], by=by)
+        case_closed(db, queue, candidate["case"])
         if candidate.get("found"):
             close_found_person(db, candidate["found"], "reunited", by=by)
+            found_person_closed(db, queue, candidate["found"])
         _thank_family(db, queue, candidate)
-    return record_outcome(db, candidate_id, outcome, by)
+    recorded = record_outcome(db, candidate_id, outcome, by)
+    outcome_recorded(db, queue, recorded)
+    return recorded
 
 
 def _thank_family(db: Database, queue: Queue | None, candidate: dict[str, Any]) -> None:

@@ -27,6 +27,8 @@ PHOTOS_QUEUE = "homeward-photos"  # the photo lane: analysis (clips take seconds
 FIRST_CONTACTS_QUEUE = "homeward-first"
 # The bulk lane: an organisation's import from the panel (minutes to hours), taken only when nothing else waits.
 BULK_QUEUE = "homeward-bulk"
+# Partner webhooks (services/partner_events.py): a partner that hangs holds a worker for seconds, never a chat one.
+PARTNERS_QUEUE = "homeward-partners"
 
 
 class Job(StrEnum):
@@ -37,6 +39,7 @@ class Job(StrEnum):
     SEND_OUTBOX = "workers.outbox.send_outbox"
     MATCH_PHOTO = "workers.matching.match_photo"
     IMPORT_FOUND = "workers.bulk.import_found"
+    DELIVER_PARTNER_EVENT = "workers.partner_hooks.deliver_partner_event"
 
 
 # Each job's lane. A chat answer must never wait behind a clip's analysis: one worker serves chat alone
@@ -48,8 +51,10 @@ LANE = {
     Job.ANALYSE_PHOTO: PHOTOS_QUEUE,
     Job.MATCH_PHOTO: PHOTOS_QUEUE,
     Job.IMPORT_FOUND: BULK_QUEUE,
+    Job.DELIVER_PARTNER_EVENT: PARTNERS_QUEUE,
 }
-LANES = (QUEUE_NAME, FIRST_CONTACTS_QUEUE, PHOTOS_QUEUE, BULK_QUEUE)  # in the order a worker takes from them
+# In the order a worker takes from them; a --chat-only worker serves the first two alone.
+LANES = (QUEUE_NAME, FIRST_CONTACTS_QUEUE, PARTNERS_QUEUE, PHOTOS_QUEUE, BULK_QUEUE)
 CHAT_LANES = LANES[:2]  # what a --chat-only worker serves
 
 Function = TypeVar("Function", bound=Callable[..., Any])
@@ -83,7 +88,10 @@ OUTBOX_RETRY = Retry(max=8, interval=[5, 30, 120, 600, 1800, 3600, 3600, 3600])
 # An import is idempotent, so one more run after a passing outage completes it; a second failure is final
 # (marked failed on its page, its files deleted): its registrar uploads again, nothing retries it forever.
 IMPORT_RETRY = Retry(max=1, interval=[120])
-IMPORT_ATTEMPTS = 2  # the first run and IMPORT_RETRY's one
+IMPORT_ATTEMPTS = 2
+# Our own outages (MongoDB, Redis); a partner's failures are retried per delivery (workers/partner_hooks.py).
+PARTNER_RETRY = Retry(max=8, interval=[5, 30, 120, 600, 1800, 3600, 3600, 3600])
+PARTNER_TIMEOUT_S = 120  # one stream's due deliveries, 5 s each at most  # the first run and IMPORT_RETRY's one
 # One process analyses ~5-10 photos a second: 20 000 rows with photos fit in well under this.
 IMPORT_TIMEOUT_S = 6 * 3600
 
@@ -156,6 +164,17 @@ def enqueue_outbox_at(queue: Queue, outbox_id: str, when: datetime, attempt: int
     """Wake this contact's outbox when its first message is due again; queued once per message and attempt."""
     job_id = f"outbox-retry-{outbox_id}-{attempt}"
     _put(queue, Job.SEND_OUTBOX, outbox_id, OUTBOX_RETRY, 300, job_id=job_id, at=when)
+
+
+def enqueue_partner_delivery(queue: Queue, delivery_id: str) -> None:
+    """Deliver the due events of this delivery's stream (one endpoint, one record), in order."""
+    _put(queue, Job.DELIVER_PARTNER_EVENT, delivery_id, PARTNER_RETRY, PARTNER_TIMEOUT_S)
+
+
+def enqueue_partner_delivery_at(queue: Queue, delivery_id: str, when: datetime, attempt: int) -> None:
+    """Wake this delivery's stream when it is due again; queued once per delivery and attempt."""
+    job_id = f"partner-retry-{delivery_id}-{attempt}"
+    _put(queue, Job.DELIVER_PARTNER_EVENT, delivery_id, PARTNER_RETRY, PARTNER_TIMEOUT_S, job_id=job_id, at=when)
 
 
 def enqueue_matching(queue: Queue, photo_id: str) -> None:

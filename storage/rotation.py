@@ -26,6 +26,7 @@ from bson import Binary
 from pymongo.database import Database
 
 from storage.faces import encoding_bytes, face_record
+from storage.partner_hooks import reseal_secrets
 from storage.places import open_place, seal_place
 from storage.schema import PHOTO_BUCKET
 from storage.sealing import FACE_ENCODING, OVERHEAD, PHOTO, PHOTO_LOCATION, Keyring
@@ -40,11 +41,12 @@ class Resealed:
     faces: int = 0
     photos: int = 0
     locations: int = 0
+    secrets: int = 0  # partner webhooks' (storage/partner_hooks.py)
     skipped: dict[str, int] = field(default_factory=dict)  # gone or changed meanwhile
 
     @property
     def total(self) -> int:
-        return self.faces + self.photos + self.locations
+        return self.faces + self.photos + self.locations + self.secrets
 
 
 def reseal_everything(db: Database, keys: Keyring, progress: Progress | None = None) -> Resealed:
@@ -56,6 +58,7 @@ def reseal_everything(db: Database, keys: Keyring, progress: Progress | None = N
     _reseal_photos(db, keys, report, done)
     _reseal_locations(db, keys, done)
     _reseal_sighting_places(db, keys, done)
+    done.secrets = reseal_secrets(db, keys)
     return done
 
 

@@ -73,6 +73,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         # An outcome is set by id, expected state and the outcome read (storage/outcomes.py).
         IndexModel([("_id", ASCENDING), ("status", ASCENDING), ("outcome", ASCENDING)], name="id_status_outcome"),
         IndexModel([("created_at", ASCENDING)], name="created"),  # the funnel of a period, and exports
+        # A closed case's approved matches, whose organisations hear of it (services/partner_events.py).
+        IndexModel([("case", ASCENDING), ("status", ASCENDING)], name="case_status"),
+        # Outcomes set lately, whose partner events the reconciler makes sure of (services/partner_events.py).
+        IndexModel([("status", ASCENDING), ("outcome_at", ASCENDING)], name="status_outcome_at"),
     ],
     "audit": [
         IndexModel([("target", ASCENDING), ("at", DESCENDING)], name="target_at"),
@@ -113,6 +117,17 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("source", ASCENDING)], unique=True, sparse=True, name="source_unique"),
     ],
     "counters": [],
+    # Partner webhooks (storage/partner_hooks.py): an organisation's endpoints, and those subscribed to an event.
+    "partner_hooks": [IndexModel([("organisation", ASCENDING), ("created_at", ASCENDING)], name="organisation")],
+    "partner_deliveries": [
+        IndexModel([("event", ASCENDING), ("endpoint", ASCENDING)], unique=True, name="event_endpoint_unique"),
+        IndexModel([("stream", ASCENDING), ("status", ASCENDING), ("seq", ASCENDING)], name="stream_pending"),
+        # Due for (another) try and stuck in `sending`: the reconciler's two queries (storage/partner_events.py).
+        IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"),
+        IndexModel([("status", ASCENDING), ("sending_at", ASCENDING)], name="status_sending"),
+        IndexModel([("organisation", ASCENDING), ("created_at", DESCENDING)], name="organisation_log"),
+        IndexModel([("_id", ASCENDING), ("organisation", ASCENDING), ("status", ASCENDING)], name="redeliver"),
+    ],
     # Hashes of platform ids whose stubs are gone (storage/inbound.py); the sweep removes the old ones by `at`.
     "replay_markers": [IndexModel([("at", ASCENDING)], name="at")],
     # What left matching (closed or erased cases and sightings), which every worker's index follows.
@@ -123,6 +138,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("reporter", ASCENDING), ("created_at", DESCENDING)], name="reporter"),
         IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
         IndexModel([("status", ASCENDING), ("closed_at", ASCENDING)], name="status_closed"),  # closed cases' sweep
+        # Closing a case: by reference and expected status, and by its reporter from the chat (storage/cases.py).
+        IndexModel([("reference", ASCENDING), ("status", ASCENDING), ("reporter", ASCENDING)], name="close"),
     ],
     "sightings": [
         IndexModel([("reference", ASCENDING)], unique=True, name="reference_unique"),
@@ -155,6 +172,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("reference", ASCENDING), ("updated_at", ASCENDING)], name="reference_updated"),
         # Closing an open record (by reference and expected status): the panel's and the API's.
         IndexModel([("reference", ASCENDING), ("status", ASCENDING)], name="reference_status"),
+        IndexModel([("status", ASCENDING), ("closed_at", ASCENDING)], name="status_closed"),  # recent closes
     ],
     # Imports uploaded in the panel (storage/imports.py): an organisation's newest first, or every one's; the job
     # moves one by id and expected state.

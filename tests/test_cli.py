@@ -26,6 +26,7 @@ COMMANDS = (
     "embed",
     "eval",
     "org",
+    "hooks",
     "found",
     "reembed",
     "rotate-key",

@@ -67,6 +67,11 @@ RULES = {
     "api_keys.index": "admin",
     "api_keys.create": "admin",
     "api_keys.revoke": "admin",
+    "partner_hooks.index": "admin",
+    "partner_hooks.add": "admin",
+    "partner_hooks.rotate": "admin",
+    "partner_hooks.remove": "admin",
+    "partner_hooks.redeliver_one": "admin",
     "found.index": "registrar",  # a registrar sees its organisation's (tests/test_found_panel.py), the operator all
     "found.register": ("registrar",),  # a partner registers the people it holds; the operator's people read them
     "found.record": "registrar",

@@ -15,10 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bson import ObjectId
 from pymongo import monitoring
 
 from config import Settings
-from storage.candidates import candidates_of_found
+from core.partner_hooks import EVENTS
+from services.approval import tell_family
+from services.outcomes import settle
+from services.partner_events import register_endpoint
+from storage.candidates import candidates_of_found, decide
 from storage.connections import Connections, connect
 from storage.found_persons import families_told
 from tests.chat_harness import Harness
@@ -110,6 +115,27 @@ def recorded(settings: Settings, connections: Connections) -> Iterator[tuple[Fil
     listener.database = ""  # registered listeners cannot be removed: this one stops recording
 
 
+def _approve_with_partner_hooks(harness: Harness, holder: ObjectId) -> None:
+    """The shelter's systems listen (on a closed port: every delivery fails and is retried); its match is approved."""
+    register_endpoint(harness.db, holder, "http://127.0.0.1:9/hooks", list(EVENTS), "test", allow_private=True)
+    found = harness.db.found_persons.find_one({"organisation": holder}, {"reference": 1})
+    assert found is not None
+    candidate = harness.db.candidates.find_one({"found": found["reference"]})
+    assert candidate is not None
+    decide(harness.db, candidate["_id"], "approved", "reviewer")
+    tell_family(harness.db, harness.context.queue, candidate["_id"])
+    settle(harness.db, harness.context.queue, candidate["_id"], "reunited", "reviewer")
+    harness.work()
+    tried = {d["type"]: d["attempts"] > 0 for d in harness.db.partner_deliveries.find()}
+    # Each tried (the approval perhaps twice: its retry is due within a second), the outcome waiting behind it.
+    assert tried == {
+        "candidate.approved": True,
+        "outcome.recorded": False,
+        "case.closed": True,
+        "found_person.closed": True,
+    }
+
+
 def test_the_message_photo_and_matching_path_scans_no_growing_collection(
     settings: Settings, recorded: tuple[Filters, Connections], faces_dir: Path
 ) -> None:
@@ -122,6 +148,7 @@ def test_the_message_photo_and_matching_path_scans_no_growing_collection(
     families_told(harness.db, holder, since=datetime.now(UTC))  # a registrar's menu count, on each of its pages
     candidates_of_found(harness.db, found)  # its record's matches
     assert harness.db.candidates.count_documents({}) == 2  # the paths ran to their end
+    _approve_with_partner_hooks(harness, holder)
     reconcile(harness.context, datetime.now(UTC) + timedelta(hours=1))  # the reconciler's sweeps, all due
     scans = []
     for collection, query in sorted(listener.seen.values(), key=lambda seen: _shape(*seen)):

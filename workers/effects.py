@@ -20,6 +20,7 @@ from core.conversation.state import (
     StorePhoto,
 )
 from core.faces.sender import PhotoSender
+from services.partner_events import case_closed
 from services.queue import enqueue_photo_analysis, match_when_owned
 from storage import cases
 from storage.contacts import record_consent
@@ -57,7 +58,8 @@ def execute(context: WorkerContext, message: Inbound, effects: list[Effect]) -> 
             results.values["reference"] = cases.create_sighting(db, contact, details, source=_source(message))
             _match_adopted(context, Owner("sighting", results.values["reference"]))
         elif isinstance(effect, CloseCase):
-            cases.close_case(db, effect.reference, by=contact, now=datetime.now(UTC), reporter=contact)
+            if cases.close_case(db, effect.reference, by=contact, now=datetime.now(UTC), reporter=contact):
+                case_closed(db, context.queue, effect.reference)
         elif isinstance(effect, EraseContact):
             erased = erase_contact(context, contact)
             results.erased = True

@@ -2,7 +2,8 @@
 
 Storing and queuing are two steps on two servers, so a crash or an outage in
 between leaves work stored without a job: a message never answered, a photo
-never analysed or matched, a reply never sent, a family never told. Every few
+never analysed or matched, a reply never sent, a family never told, a partner's
+webhook never delivered. Every few
 seconds one worker (a Redis lock picks it) looks for such work older than a
 grace period and queues it again; every job is idempotent, so a job queued
 twice does its work once. It also drains the inbound spool (messages kept in
@@ -30,19 +31,23 @@ from typing import TYPE_CHECKING, Any
 from services.approval import tell_family
 from services.inbound import drain_spool
 from services.maintenance import RECONCILER_LAST_KEY, record_run
+from services.partner_events import record_missed
 from services.queue import (
     CHAT_LANES,
+    PARTNERS_QUEUE,
     PHOTOS_QUEUE,
     QUEUE_NAME,
     enqueue_conversation,
     enqueue_matching,
     enqueue_outbox,
+    enqueue_partner_delivery,
     enqueue_photo_analysis,
     waiting_since,
 )
 from storage.audit import seal_api_reads
 from storage.inbound import stale_inbound
 from storage.outbox import due_outbound
+from storage.partner_events import due_deliveries
 from storage.recovery import pending_photos, sweep_orphan_faces, unmatched_photos, untold_approvals
 from workers import bulk, retention
 
@@ -52,6 +57,7 @@ if TYPE_CHECKING:  # the context is only passed in: its type, not its import (se
 LOCK_KEY = "homeward:reconciler:lock"
 SWEPT_KEY = "homeward:reconciler:faces_swept_until"
 REQUEUED_KEY = "homeward:reconciler:requeued:"
+PARTNER_EVENTS_KEY = "homeward:reconciler:partner_events_since"
 # Work younger than this is probably on its way; older, its job may be lost.
 GRACE = timedelta(seconds=30)
 # The same item is queued again at most this often: a long queue is not a lost job.
@@ -70,13 +76,15 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
     assert queue is not None
     cutoff = now - GRACE
     chats, photos = _cutoff(context, now, CHAT_LANES), _cutoff(context, now, (PHOTOS_QUEUE,))
-    replies = _cutoff(context, now, (QUEUE_NAME,))
+    replies, hooks = _cutoff(context, now, (QUEUE_NAME,)), _cutoff(context, now, (PARTNERS_QUEUE,))
     counts = {
         "spooled": drain_spool(db, queue),
         "inbound": _requeue(context, "inbound", stale_inbound(db, chats, BATCH), enqueue_conversation),
         "photos": _requeue(context, "analyse", pending_photos(db, photos, BATCH), enqueue_photo_analysis),
         "matching": _requeue(context, "match", unmatched_photos(db, photos, BATCH), enqueue_matching),
         "outbox": _requeue(context, "outbox", due_outbound(db, replies, BATCH), enqueue_outbox),
+        "partner_deliveries": _requeue(context, "partner", due_deliveries(db, hooks, BATCH), enqueue_partner_delivery),
+        "partner_events": _partner_events(context, now),
         "approvals": _tell_families(context, cutoff),
         "orphan_faces": _sweep_faces(context, now),
         "abandoned_imports": bulk.end_abandoned_imports(context, now),
@@ -115,6 +123,16 @@ def _requeue(context: WorkerContext, kind: str, ids: list[str], enqueue: Callabl
             enqueue(context.queue, item)
             queued += 1
     return queued
+
+
+def _partner_events(context: WorkerContext, now: datetime) -> int:
+    """Events of closes and outcomes whose step stopped before recording them, since the last look (less a margin)."""
+    connection = context.connections.redis
+    raw = connection.get(PARTNER_EVENTS_KEY)
+    since = datetime.fromisoformat(raw.decode() if isinstance(raw, bytes) else raw) if raw else now - SWEEP_MARGIN
+    recorded = record_missed(context.connections.db, context.queue, since)
+    connection.set(PARTNER_EVENTS_KEY, max(since, now - SWEEP_MARGIN).isoformat())
+    return recorded
 
 
 def _tell_families(context: WorkerContext, cutoff: datetime) -> int:
