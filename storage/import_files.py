@@ -16,9 +16,10 @@ import gridfs
 from bson import ObjectId
 from pymongo.database import Database
 
+from storage.buckets import store_file
+from storage.schema import IMPORT_BUCKET as BUCKET
 from storage.sealing import keyring
 
-BUCKET = "import_files"  # GridFS bucket: import_files.files / import_files.chunks
 PURPOSE = b"import-file"  # authenticated with the sealed bytes: an upload cannot pass for a photo, nor one for it
 
 
@@ -26,9 +27,7 @@ def keep_file(db: Database, name: str, data: bytes) -> ObjectId:
     """Store one uploaded file sealed, bound to its own id (it cannot be swapped for another); the id goes in the
     import's record."""
     file_id = ObjectId()
-    bucket = gridfs.GridFSBucket(db, bucket_name=BUCKET)
-    bucket.upload_from_stream_with_id(file_id, name, keyring().seal(data, PURPOSE, str(file_id)))
-    return file_id
+    return store_file(db, BUCKET, keyring().seal(data, PURPOSE, str(file_id)), name, file_id=file_id)
 
 
 def file_bytes(db: Database, file_id: ObjectId) -> bytes | None:

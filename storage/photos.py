@@ -27,6 +27,7 @@ from pymongo.errors import DuplicateKeyError
 
 from core.faces.metadata import clean_photo
 from core.faces.sender import PhotoSender
+from storage.buckets import store_file
 from storage.places import opened_coordinates, sealed_coordinates
 from storage.schema import PHOTO_BUCKET
 from storage.sealing import PHOTO, PHOTO_LOCATION, keyring
@@ -65,9 +66,8 @@ def save_photo(
         return SavedPhoto(existing["_id"], created=False)
     clean = clean_photo(data)
     content_type = clean.content_type or content_type
-    bucket = gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET)
     photo_id = ObjectId()  # known before the record is written: its bytes and GPS are sealed for it alone
-    file_id = _upload(bucket, digest, keyring().seal(clean.data, PHOTO, str(photo_id)), content_type)
+    file_id = _upload(db, digest, keyring().seal(clean.data, PHOTO, str(photo_id)), content_type)
     record = {
         "_id": photo_id,
         "owner": owner.as_doc(),
@@ -85,13 +85,13 @@ def save_photo(
         return SavedPhoto(db.photos.insert_one(record).inserted_id, created=True)
     except DuplicateKeyError:
         # A concurrent delivery of the same photo won the race; keep theirs only.
-        bucket.delete(file_id)
+        gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET).delete(file_id)
         winner = db.photos.find_one({**owner.query(), "sha256": digest}, {"_id": 1})
         assert winner is not None
         return SavedPhoto(winner["_id"], created=False)
 
 
-def _upload(bucket: gridfs.GridFSBucket, name: str, data: bytes, content_type: str) -> ObjectId:
+def _upload(db: Database, name: str, data: bytes, content_type: str) -> ObjectId:
     """Store a file in GridFS under a new id, once more under another id if the first upload was cut off.
 
     A server killed while a chunk is written may have journaled it anyway; pymongo's retry of that write
@@ -100,12 +100,11 @@ def _upload(bucket: gridfs.GridFSBucket, name: str, data: bytes, content_type: s
     metadata = {"content_type": content_type}
     file_id = ObjectId()
     try:
-        bucket.upload_from_stream_with_id(file_id, name, data, metadata=metadata)
+        store_file(db, PHOTO_BUCKET, data, name, metadata, file_id)
     except gridfs.errors.FileExists:
         with contextlib.suppress(gridfs.errors.NoFile):
-            bucket.delete(file_id)
-        file_id = ObjectId()
-        bucket.upload_from_stream_with_id(file_id, name, data, metadata=metadata)
+            gridfs.GridFSBucket(db, bucket_name=PHOTO_BUCKET).delete(file_id)
+        file_id = store_file(db, PHOTO_BUCKET, data, name, metadata)
     return file_id
 
 

@@ -25,6 +25,7 @@ import gridfs
 from bson import Binary
 from pymongo.database import Database
 
+from storage.buckets import store_file
 from storage.faces import encoding_bytes, face_record
 from storage.partner_hooks import reseal_secrets
 from storage.places import open_place, seal_place
@@ -105,9 +106,7 @@ def _reseal_photos(db: Database, keys: Keyring, report: Progress, done: Resealed
             continue
         record = str(photo["_id"])
         sealed = keys.seal(keys.open(stored, PHOTO, record), PHOTO, record)
-        new_id = bucket.upload_from_stream(
-            photo.get("sha256", ""), sealed, metadata=metadata | {"resealed_from": old_id}
-        )
+        new_id = store_file(db, PHOTO_BUCKET, sealed, photo.get("sha256", ""), metadata | {"resealed_from": old_id})
         if db.photos.update_one({"_id": photo["_id"], "file_id": old_id}, {"$set": {"file_id": new_id}}).modified_count:
             _retire(db, bucket, new_id, old_id)
             done.photos += 1

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import gridfs
 import numpy as np
 import pytest
+from bson import ObjectId
+from pymongo import MongoClient, monitoring
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from core.faces.analysis import analyse_photo
+from storage import photos
 from storage.cases import create_case, draft_owner
 from storage.faces import faces_of_photo, store_faces, stored_vector, vector_to_bytes
 from storage.photos import Owner, delete_photos, find_photo, photo_bytes, save_photo
@@ -42,22 +46,55 @@ def test_the_same_photo_for_the_same_owner_is_kept_once(db: Database) -> None:
 def test_a_photo_whose_upload_was_cut_off_by_a_server_crash_is_stored_once(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """MongoDB killed mid-upload: pymongo's retry of a chunk already journaled makes GridFS raise FileExists."""
-    real_upload = gridfs.GridFSBucket.upload_from_stream_with_id
+    """MongoDB killed mid-upload: a driver's retry of a chunk already journaled makes GridFS raise FileExists."""
+    real_store = photos.store_file
     cut_off: list[object] = []
 
-    def upload_then_crash(self: gridfs.GridFSBucket, file_id: object, *args: object, **kwargs: object) -> None:
-        real_upload(self, file_id, *args, **kwargs)
+    def store_then_crash(*args: Any, **kwargs: Any) -> ObjectId:
+        file_id = real_store(*args, **kwargs)
         if not cut_off:
             cut_off.append(file_id)
             raise gridfs.errors.FileExists(f"file {file_id} already exists")
+        return file_id
 
-    monkeypatch.setattr(gridfs.GridFSBucket, "upload_from_stream_with_id", upload_then_crash)
+    monkeypatch.setattr(photos, "store_file", store_then_crash)
     saved = save_photo(db, b"\xff\xd8 sent during a crash", Owner("draft", "telegram:1"), "image/jpeg")
     assert saved.created and cut_off
     assert photo_bytes(db, find_photo(db, saved.id)) == b"\xff\xd8 sent during a crash"
     assert db.photo_files.files.count_documents({}) == 1  # the half-stored file went
     assert db.photo_files.chunks.count_documents({"files_id": cut_off[0]}) == 0
+
+
+def test_storing_a_photo_never_reads_the_whole_bucket(db: Database) -> None:
+    """GridFS's own index probe (a find_one without a filter) made SecantusDB scan every stored photo's chunks."""
+    for number in range(3):
+        save_photo(db, b"\xff\xd8 kept %d" % number, Owner("sighting", "S-9"), "image/jpeg")
+    commands = CommandLog()
+    client = MongoClient(*db.client.address, event_listeners=[commands])
+    try:
+        saved = save_photo(client[db.name], b"\xff\xd8 one more", Owner("sighting", "S-9"), "image/jpeg")
+    finally:
+        client.close()
+    assert photo_bytes(db, find_photo(db, saved.id)) == b"\xff\xd8 one more"
+    unfiltered = [c for c in commands.finds if c["collection"].startswith("photo_files") and not c["filter"]]
+    assert commands.finds and unfiltered == []
+    names = {index["name"] for index in db.photo_files.chunks.list_indexes()}
+    assert "files_id_1_n_1" in names  # made at start, as GridFS would have
+
+
+class CommandLog(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.finds: list[dict[str, Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find":
+            self.finds.append({"collection": event.command["find"], "filter": event.command.get("filter") or {}})
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
 
 
 def test_storing_faces_twice_stores_them_once(db: Database, faces_dir: Path) -> None:
