@@ -20,7 +20,8 @@ from pathlib import Path
 
 from config.keys import DataKeys, new_key
 from infra.embedded import start_mongodb
-from storage.audit import audit, verify_chain
+from storage.audit import audit
+from storage.audit_verify import verify_chain
 from storage.connections import Database, connect
 
 

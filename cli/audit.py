@@ -9,7 +9,7 @@ import click
 from cli import settings as cli_settings
 from config import ConfigError
 from infra.services import backing_services
-from storage.audit import Verdict, verify_chain
+from storage.audit_verify import Verdict, verify_chain
 from storage.connections import connect
 
 ANCHOR = re.compile(r"(\d+):([0-9a-f]{64})")

@@ -11,25 +11,21 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from config.declared import SETTINGS
+from config.environment import Env, check_min_length, check_prefix
 from config.errors import ConfigError
 from config.keys import DataKeys, kept_keys, parse_keys
 from config.redaction import SECRET, URL, Redacted
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 # Each face engine's (strong, review) bands, on its own distance scale, chosen from `homeward eval identify`.
 ENGINE_BANDS: dict[str, tuple[float, float]] = {"dlib": (0.42, 0.55), "arcface": (0.55, 0.70)}
 
-# The defaults above in parentheses describe behaviour, not values.
 SIMULATOR_CHOICES = ("AUTO", "ON", "OFF", "OPEN")
-_NO_VALUE = {"(embedded)", "(generated)", "(engine)", "(off)"}
 
 LICENCE_REFUSAL = (
     "HOMEWARD_FACE_ENGINE=arcface runs an ArcFace model under its own licence. The default model "
@@ -138,9 +134,9 @@ class Settings(Redacted):
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and check every setting; raise ConfigError naming the first bad one."""
-    env = _Env(os.environ if environ is None else environ)
+    env = Env(os.environ if environ is None else environ)
     data_dir = env.path("HOMEWARD_DATA_DIR")
-    public_base_url = (env.optional("PUBLIC_BASE_URL", _check_prefix("https://", "http://")) or "").rstrip("/")
+    public_base_url = (env.optional("PUBLIC_BASE_URL", check_prefix("https://", "http://")) or "").rstrip("/")
     telegram = _telegram(env)
     twilio = _twilio(env, public_base_url)
     face_engine = _face_engine(env)
@@ -149,12 +145,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         port=env.integer("PORT", 1, 65535),
         host=env.text("HOST"),
-        mongodb_uri=env.optional("MONGODB_URI", _check_prefix("mongodb://", "mongodb+srv://")),
+        mongodb_uri=env.optional("MONGODB_URI", check_prefix("mongodb://", "mongodb+srv://")),
         mongodb_database=env.text("MONGODB_DATABASE"),
-        redis_url=env.optional("REDIS_URL", _check_prefix("redis://", "rediss://", "unix://")),
+        redis_url=env.optional("REDIS_URL", check_prefix("redis://", "rediss://", "unix://")),
         secret_key=env.optional("HOMEWARD_SECRET_KEY") or _kept_secret_key(data_dir),
         data_key=_data_key(env.optional("HOMEWARD_DATA_KEY")),
-        admin_password=env.optional("HOMEWARD_ADMIN_PASSWORD", _check_min_length(10)),
+        admin_password=env.optional("HOMEWARD_ADMIN_PASSWORD", check_min_length(10)),
         session_max_hours=env.integer("HOMEWARD_SESSION_MAX_HOURS", 1, 720),
         workers=env.integer("HOMEWARD_WORKERS", 1, 16),
         max_photo_bytes=env.integer("HOMEWARD_MAX_PHOTO_MB", 1, 100) * 1024 * 1024,
@@ -180,7 +176,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         vector_index=env.choice("HOMEWARD_VECTOR_INDEX", ("AUTO", "EXACT", "IVF", "HNSW")).lower(),
         case_photo_jitters=env.integer("HOMEWARD_CASE_PHOTO_JITTERS", 1, 100),
         review_escalate_minutes=env.integer("REVIEW_ESCALATE_MINUTES", 1, 10080),
-        metrics_token=env.optional("HOMEWARD_METRICS_TOKEN", _check_min_length(16)),
+        metrics_token=env.optional("HOMEWARD_METRICS_TOKEN", check_min_length(16)),
         metrics_open=env.choice("HOMEWARD_METRICS_OPEN", ("0", "1")) == "1",
         metrics_dir=_optional_path(env.optional("PROMETHEUS_MULTIPROC_DIR")),
         reconcile_seconds=env.integer("HOMEWARD_RECONCILE_SECONDS", 1, 3600),
@@ -191,7 +187,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
 
-def _retention(env: _Env) -> Retention:
+def _retention(env: Env) -> Retention:
     """How long each kind of data is kept (docs/operators/keeping-and-forgetting.md)."""
     return Retention(
         sweep_minutes=env.integer("HOMEWARD_RETENTION_SWEEP_MINUTES", 1, 1440),
@@ -209,7 +205,7 @@ def _retention(env: _Env) -> Retention:
     )
 
 
-def _telegram(env: _Env) -> TelegramSettings | None:
+def _telegram(env: Env) -> TelegramSettings | None:
     token = env.optional("TELEGRAM_BOT_TOKEN")
     if not token:
         return None
@@ -222,7 +218,7 @@ def _telegram(env: _Env) -> TelegramSettings | None:
     return TelegramSettings(token, secret, env.text("TELEGRAM_API_BASE_URL").rstrip("/"), mode)
 
 
-def _twilio(env: _Env, public_base_url: str) -> TwilioSettings | None:
+def _twilio(env: Env, public_base_url: str) -> TwilioSettings | None:
     sid = env.optional("TWILIO_ACCOUNT_SID")
     if not sid:
         return None
@@ -270,7 +266,7 @@ def _optional_path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def _face_engine(env: _Env) -> str:
+def _face_engine(env: Env) -> str:
     """The engine; arcface only with its model's licence acknowledged (ConfigError says why and what to do)."""
     engine = env.choice("HOMEWARD_FACE_ENGINE", tuple(name.upper() for name in ENGINE_BANDS)).lower()
     if engine == "arcface" and not _licence_accepted(env):
@@ -278,7 +274,7 @@ def _face_engine(env: _Env) -> str:
     return engine
 
 
-def _licence_accepted(env: _Env) -> bool:
+def _licence_accepted(env: Env) -> bool:
     return (env.optional("HOMEWARD_ACCEPT_MODEL_LICENCE") or "").lower() == "yes"
 
 
@@ -287,7 +283,7 @@ def engine_bands(engine: str) -> tuple[float, float]:
     return ENGINE_BANDS[engine]
 
 
-def _bands(env: _Env, engine: str) -> tuple[float, float]:
+def _bands(env: Env, engine: str) -> tuple[float, float]:
     """MATCH_STRONG_DISTANCE and MATCH_REVIEW_DISTANCE where set, else the engine's own."""
     default_strong, default_review = ENGINE_BANDS[engine]
     strong = (
@@ -311,85 +307,6 @@ def _check_timezone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"HOMEWARD_TIMEZONE must be an IANA time zone such as Europe/Madrid, got {name!r}") from None
     return name
-
-
-class _Env:
-    """Typed reads of the environment that fail naming the variable."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-        self._defaults = {s.name: s.default for s in SETTINGS}
-
-    def optional(self, name: str, check: Callable[[str, str], None] | None = None) -> str | None:
-        value = self._raw(name)
-        if not value or value in _NO_VALUE:
-            return None
-        if check:
-            check(name, value)
-        return value
-
-    def text(self, name: str) -> str:
-        value = self._raw(name)
-        if not value:
-            raise ConfigError(f"{name} must not be empty")
-        return value
-
-    def path(self, name: str) -> Path:
-        """A path; a relative one is taken from the project root, wherever the command runs."""
-        return (PROJECT_ROOT / Path(self.text(name)).expanduser()).resolve()
-
-    def integer(self, name: str, low: int, high: int) -> int:
-        value = self.text(name)
-        try:
-            number = int(value)
-        except ValueError:
-            raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {value!r}") from None
-        if not low <= number <= high:
-            raise ConfigError(f"{name} must be from {low} to {high}, got {number}")
-        return number
-
-    def number(self, name: str, low: float, high: float) -> float:
-        value = self.text(name)
-        try:
-            number = float(value)
-        except ValueError:
-            raise ConfigError(f"{name} must be a number from {low} to {high}, got {value!r}") from None
-        if not low <= number <= high:
-            raise ConfigError(f"{name} must be from {low} to {high}, got {number}")
-        return number
-
-    def choice(self, name: str, options: tuple[str, ...]) -> str:
-        value = self.text(name).upper()
-        if value not in options:
-            raise ConfigError(f"{name} must be one of {', '.join(options)}, got {value!r}")
-        return value
-
-    def _raw(self, name: str) -> str | None:
-        if name in self._environ:
-            return self._environ[name].strip()
-        file_name = self._environ.get(f"{name}_FILE")
-        if file_name:
-            try:
-                return Path(file_name).read_text().strip()
-            except OSError as exc:
-                raise ConfigError(f"{name}_FILE names {file_name!r}, which cannot be read: {exc.strerror}") from None
-        return self._defaults.get(name)
-
-
-def _check_prefix(*prefixes: str) -> Callable[[str, str], None]:
-    def check(name: str, value: str) -> None:
-        if not value.startswith(prefixes):
-            raise ConfigError(f"{name} must start with {' or '.join(prefixes)}")
-
-    return check
-
-
-def _check_min_length(length: int) -> Callable[[str, str], None]:
-    def check(name: str, value: str) -> None:
-        if len(value) < length:
-            raise ConfigError(f"{name} must be at least {length} characters long")
-
-    return check
 
 
 def _kept_secret_key(data_dir: Path) -> str:

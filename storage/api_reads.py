@@ -15,7 +15,6 @@ SEAL_GRACE are sealed, so a request still inserting its record never lands insid
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +23,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
+from storage.canonical import canonical, to_ms
 from storage.sealing import keyring
 
 SEAL_GRACE = timedelta(seconds=60)  # far beyond any insert's round trip: a later record never predates a seal
@@ -43,7 +43,7 @@ def record_read(
         "route": route,
         "targets": targets,
         "request_id": request_id,
-        "at": _to_ms(datetime.now(UTC)),
+        "at": to_ms(datetime.now(UTC)),
         "kid": ring.audit_key_id(),
     }
     record["mac"] = ring.audit_mac(record["kid"], record_hash(record).encode())
@@ -94,7 +94,7 @@ def digest(records: list[dict[str, Any]]) -> str:
     """SHA-256 over the records' canonical encodings (their hashed fields and mac), in the order given."""
     total = hashlib.sha256()
     for record in records:
-        total.update(_canonical({k: record.get(k) for k in (*HASHED, "kid", "mac")}) + b"\n")
+        total.update(canonical({k: record.get(k) for k in (*HASHED, "kid", "mac")}) + b"\n")
     return total.hexdigest()
 
 
@@ -108,22 +108,4 @@ def ids_xor(ids: Iterable[ObjectId]) -> str:
 
 def record_hash(record: dict[str, Any]) -> str:
     """SHA-256 of the record's canonical encoding: what its `mac` signs."""
-    return hashlib.sha256(_canonical({k: record.get(k) for k in HASHED})).hexdigest()
-
-
-def _canonical(value: dict[str, Any]) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain).encode("utf-8")
-
-
-def _plain(value: Any) -> str:
-    """Ids and times (to the millisecond MongoDB keeps, in UTC) as strings; anything else is not a read's field."""
-    if isinstance(value, ObjectId):
-        return str(value)
-    if isinstance(value, datetime):
-        return _to_ms(value).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    raise TypeError(f"an API read record holds ids, strings and times, not {type(value).__name__}")
-
-
-def _to_ms(moment: datetime) -> datetime:
-    aware = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.replace(microsecond=aware.microsecond // 1000 * 1000)
+    return hashlib.sha256(canonical({k: record.get(k) for k in HASHED})).hexdigest()

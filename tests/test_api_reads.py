@@ -11,7 +11,8 @@ from flask import Flask
 
 from config import Settings
 from storage.api_reads import SEAL_GRACE
-from storage.audit import EXPIRED_ACTION, READS_ACTION, history, seal_api_reads, verify_chain
+from storage.audit import EXPIRED_ACTION, READS_ACTION, history, seal_api_reads
+from storage.audit_verify import verify_chain
 from storage.connections import Connections
 from tests.chat_harness import Harness
 from tests.test_api import app, partner  # noqa: F401 - the app fixture is used below

@@ -15,7 +15,9 @@ from pymongo.database import Database
 from cli.main import group
 from config import Settings
 from config.keys import DataKeys, new_key
-from storage.audit import GENESIS, HEAD, _canonical, audit, chain_unchained, erase_notes, history, verify_chain
+from storage.audit import GENESIS, HEAD, audit, chain_unchained, erase_notes, history
+from storage.audit_verify import verify_chain
+from storage.canonical import canonical as _canonical
 from storage.connections import Connections
 from storage.sealing import key_id, use_keys
 from storage.users import create_user

@@ -22,7 +22,7 @@ from config.process import quiet_libraries
 from infra.embedded import EmbeddedServer
 from services.queue import make_queue
 from standins.telegram_api import TelegramStandIn
-from storage.audit import verify_chain
+from storage.audit_verify import verify_chain
 from storage.connections import Connections
 from storage.users import create_user
 from tests.chat_harness import Harness
