@@ -40,6 +40,7 @@ from storage.found_persons import (
     list_found_persons,
 )
 from storage.organisations import find_organisation, list_organisations
+from storage.partner_cases import case_approvals
 from storage.photos import find_photo, photo_bytes, photos_of_owner
 from storage.users import note_notifications_seen
 
@@ -154,10 +155,13 @@ def notifications() -> str:
     rows = families_told(db, user["organisation"])
     unseen = len(families_told(db, user["organisation"], since=user.get("notifications_seen_at")))
     rows = [row | {"new": n < unseen} for n, row in enumerate(rows)]  # newest first: the first `unseen` are new
+    approvals = case_approvals(db, user["organisation"])  # matches approved on the cases it registered by API
+    fresh = len(case_approvals(db, user["organisation"], since=user.get("notifications_seen_at")))
+    approvals = [row | {"new": n < fresh} for n, row in enumerate(approvals)]
     user["notifications_seen_at"] = datetime.now(UTC)  # this page's menu already counts them as seen
     note_notifications_seen(db, user["username"], user["notifications_seen_at"])
     audit(db, user["username"], "view", "found:notifications")
-    return render_template("found_notifications.html", rows=rows)
+    return render_template("found_notifications.html", rows=rows, approvals=approvals)
 
 
 @blueprint.app_context_processor
@@ -166,12 +170,14 @@ def _menu() -> dict[str, Any]:
 
 
 def notifications_count() -> int:
-    """How many families were told of the registrar's organisation's found persons since it last opened the page."""
+    """How many families were told of the registrar's organisation's found persons, and matches of its cases were
+    approved, since it last opened the page."""
     user = current_user()
     if not is_registrar(user):
         return 0
     since = user.get("notifications_seen_at")  # type: ignore[union-attr]
-    return len(families_told(homeward().connections.db, user["organisation"], since=since))  # type: ignore[index]
+    db, organisation = homeward().connections.db, user["organisation"]  # type: ignore[index]
+    return len(families_told(db, organisation, since=since)) + len(case_approvals(db, organisation, since=since))
 
 
 @blueprint.post("/<reference>/close")

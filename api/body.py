@@ -7,8 +7,9 @@ for the panel's form and the import, so the three agree on what may be stored.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import request
 
@@ -18,6 +19,7 @@ from core.found.record import FIELDS, FoundPerson, InvalidRecord
 INTEGERS = ("age_min", "age_max")
 REQUIRED = ("found_on",)
 DEFAULTS: dict[str, Any] = {"gender": "unknown", "condition": "alive"}
+T = TypeVar("T")
 
 
 def json_object(raw: str | bytes | None = None) -> dict[str, Any]:
@@ -37,21 +39,37 @@ def json_object(raw: str | bytes | None = None) -> dict[str, Any]:
 
 def read_record(body: dict[str, Any], base: dict[str, Any] | None = None) -> FoundPerson:
     """The record `body` describes, over `base` (the stored fields, for an update); 400 naming each wrong field."""
+    values = read_fields(body, FIELDS, DEFAULTS | (base or {}), _type_problem)
+    return built(lambda: FoundPerson(**_typed(values)), FIELDS)
+
+
+def read_fields(
+    body: dict[str, Any],
+    fields: tuple[str, ...],
+    base: dict[str, Any],
+    type_problem: Callable[[str, Any], str | None],
+) -> dict[str, Any]:
+    """`body`'s fields over `base`, each of the right JSON type; 400 naming every unknown or mistyped field at once."""
     errors = [
-        field_error(name, f"unknown field; the fields are {', '.join(FIELDS)}") for name in body if name not in FIELDS
+        field_error(name, f"unknown field; the fields are {', '.join(fields)}") for name in body if name not in fields
     ]
-    values = DEFAULTS | (base or {}) | {name: value for name, value in body.items() if name in FIELDS}
-    for name in FIELDS:
-        problem = _type_problem(name, values.get(name))
+    values = base | {name: value for name, value in body.items() if name in fields}
+    for name in fields:
+        problem = type_problem(name, values.get(name))
         if problem:
             errors.append(field_error(name, problem))
     if errors:
         raise invalid(errors)
+    return values
+
+
+def built(build: Callable[[], T], fields: tuple[str, ...]) -> T:
+    """What `build` makes of checked values; its InvalidRecord as a 400 on the field its message starts with."""
     try:
-        return FoundPerson(**_typed(values))
+        return build()
     except InvalidRecord as exc:
         message = str(exc)
-        name = next((n for n in sorted(FIELDS, key=len, reverse=True) if message.startswith(n)), "")
+        name = next((n for n in sorted(fields, key=len, reverse=True) if message.startswith(n)), "")
         raise invalid([field_error(name, message)]) from None
 
 

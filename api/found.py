@@ -50,17 +50,7 @@ TOO_LARGE, NOT_IMAGE = ("too_large_file",), ("not_an_image", "video", "empty")
 def create() -> Response:
     """Register a found person (JSON, or multipart: a `record` part of JSON and `photos` parts); 201 with it."""
     db = homeward().connections.db
-    if request.mimetype == "multipart/form-data":
-        unknown = [name for name in [*request.form, *request.files] if name not in ("record", "photos")]
-        if unknown:
-            raise invalid([field_error(name, "unknown part; send `record` and `photos`") for name in unknown])
-        part = request.files.get("record")
-        if part is None and "record" not in request.form:
-            raise invalid([field_error("record", "missing: send the record's JSON as a part named `record`")])
-        body = json_object(part.read() if part else request.form["record"])
-        uploads = _photos(request.files.getlist("photos"), already=0)
-    else:
-        body, uploads = json_object(), []
+    body, uploads = record_and_photos()
     record = read_record(body)
     key = g.get("idempotency_key")
     source = f"api:{organisation()}:{hashlib.sha256(key.encode()).hexdigest()[:32] if key else uuid.uuid4().hex}"
@@ -83,7 +73,7 @@ def index() -> Response:
     cursor = next_cursor(page) if len(rows) > limit else None
     response = jsonify({"data": [found_person_public(row) for row in page], "next_cursor": cursor, "limit": limit})
     if cursor:
-        response.headers["Link"] = f'<{url_for("api.index", _external=False)}?{_next_query(cursor)}>; rel="next"'
+        response.headers["Link"] = f'<{url_for("api.index", _external=False)}?{next_query(cursor)}>; rel="next"'
     return response
 
 
@@ -107,7 +97,7 @@ def update(reference: str) -> Response:
     record = read_record(json_object(), base={name: found.get(name) for name in FIELDS})
     db = homeward().connections.db
     if not update_found_person(db, found["reference"], record, unchanged_since=found["updated_at"]):
-        raise _changed_meanwhile()
+        raise changed_meanwhile()
     audit(db, key_actor(), "update", f"found:{found['reference']}", ", ".join(sorted(json_object())))
     return _answer(_mine(reference))
 
@@ -140,7 +130,7 @@ def add_photos(reference: str) -> Response:
         raise ApiError(409, f"{found['reference']} is closed; it takes no more photos.", "closed")
     db = homeward().connections.db
     already = len(photos_of_owner(db, found_owner(found["reference"])))
-    uploads = _photos(request.files.getlist("photos"), already, required=True)
+    uploads = checked_photos(request.files.getlist("photos"), already, required=True)
     added = keep_found_photos(db, homeward().queue, found["reference"], uploads)
     audit(db, key_actor(), "add photos", f"found:{found['reference']}", f"{added} photo(s), by API")
     return _answer(_mine(reference), 201 if added else 200)
@@ -173,6 +163,20 @@ def outcome(reference: str, candidate_id: str) -> Response:
     return jsonify(match_public(row))
 
 
+def record_and_photos(most: int = MAX_PHOTOS) -> tuple[dict[str, Any], list[tuple[bytes, str]]]:
+    """A create's JSON object and photos: the body as JSON, or multipart with a `record` part and `photos` parts."""
+    if request.mimetype != "multipart/form-data":
+        return json_object(), []
+    unknown = [name for name in [*request.form, *request.files] if name not in ("record", "photos")]
+    if unknown:
+        raise invalid([field_error(name, "unknown part; send `record` and `photos`") for name in unknown])
+    part = request.files.get("record")
+    if part is None and "record" not in request.form:
+        raise invalid([field_error("record", "missing: send the record's JSON as a part named `record`")])
+    body = json_object(part.read() if part else request.form["record"])
+    return body, checked_photos(request.files.getlist("photos"), already=0, most=most)
+
+
 def _mine(reference: str) -> dict[str, Any]:
     """The record if it is the calling organisation's; 404 otherwise, as for an unknown reference."""
     found = find_found_person(homeward().connections.db, reference.strip().upper(), organisation=organisation())
@@ -193,14 +197,16 @@ def _candidate_of(reference: str, candidate_id: str) -> dict[str, Any]:
     return candidate
 
 
-def _photos(files: list[FileStorage], already: int, required: bool = False) -> list[tuple[bytes, str]]:
+def checked_photos(
+    files: list[FileStorage], already: int, required: bool = False, most: int = MAX_PHOTOS
+) -> list[tuple[bytes, str]]:
     """The photos sent, each checked as the panel's form checks it; nothing is stored when one is refused."""
     chosen = [file for file in files if file and file.filename]
     if not chosen and not required:
         return []
     settings = homeward().settings
-    if already + len(chosen) > MAX_PHOTOS:
-        detail = f"at most {MAX_PHOTOS} photos per person: it has {already}, you sent {len(chosen)}"
+    if already + len(chosen) > most:
+        detail = f"at most {most} photos per person: it has {already}, you sent {len(chosen)}"
         raise invalid([field_error("photos", detail)])
     try:
         uploads = read_photos(chosen, settings.max_photo_bytes, settings.max_photo_pixels)
@@ -227,13 +233,13 @@ def _answer(found: dict[str, Any], status: int = 200, headers: dict[str, str] | 
 def _check_match(found: dict[str, Any], wanted: str) -> None:
     current = etag(found_person_public(found))
     if wanted.strip() != "*" and current not in [tag.strip() for tag in wanted.split(",")]:
-        raise _changed_meanwhile()
+        raise changed_meanwhile()
 
 
-def _changed_meanwhile() -> ApiError:
+def changed_meanwhile() -> ApiError:
     detail = "The record changed since you read it (If-Match differs from its ETag): GET it again, then retry."
     return ApiError(412, detail, "precondition-failed")
 
 
-def _next_query(cursor: str) -> str:
+def next_query(cursor: str) -> str:
     return urlencode(request.args.to_dict() | {"cursor": cursor})

@@ -295,6 +295,11 @@ PATHS: dict[str, Any] = {
         ),
     },
 }
+# The cases organisations register (api/openapi_cases.py builds them with the helpers above, hence imported here).
+from api.openapi_cases import CASE_PATHS, CASE_SCHEMAS  # noqa: E402
+
+SCHEMAS |= CASE_SCHEMAS
+PATHS |= CASE_PATHS
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {

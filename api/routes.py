@@ -95,4 +95,5 @@ def _target() -> str:
     args = request.view_args or {}
     if "candidate_id" in args:
         return f"candidate:{args['candidate_id']}"
-    return f"found:{args['reference']}" if "reference" in args else "found:list"
+    kind = "case" if request.path.startswith("/api/v1/cases") else "found"  # the partner's cases, or found persons
+    return f"{kind}:{args['reference']}" if "reference" in args else f"{kind}:list"

@@ -27,12 +27,13 @@ from core.conversation.catalog import render
 from services.partner_events import candidate_approved
 from services.queue import enqueue_outbox
 from storage.candidates import candidate_kind, find_candidate, note_family_message, note_told
-from storage.cases import find_case, find_sighting
+from storage.cases import family_contact, find_case, find_sighting
 from storage.connections import Database
 from storage.contacts import find_contact, language_of
 from storage.found_persons import find_found_person, note_family_told
 from storage.organisations import find_organisation
 from storage.outbox import queue_outbound
+from storage.partner_cases import note_case_approved
 
 
 def tell_family(db: Database, queue: Queue, candidate_id: ObjectId) -> bool:
@@ -41,6 +42,8 @@ def tell_family(db: Database, queue: Queue, candidate_id: ObjectId) -> bool:
     if candidate is None or candidate["status"] != "approved":
         return False
     told = _queue_messages(db, queue, candidate)
+    match = candidate.get("found") or candidate.get("sighting") or ""
+    note_case_approved(db, candidate["case"], candidate["_id"], match)  # an organisation's case: its notifications
     candidate_approved(db, queue, candidate)  # before note_told: the reconciler runs this again after a crash
     note_told(db, candidate["_id"])
     return told
@@ -51,7 +54,7 @@ def _queue_messages(db: Database, queue: Queue, candidate: dict[str, Any]) -> bo
         return _queue_found_message(db, queue, candidate)
     case = find_case(db, candidate["case"])
     sighting = find_sighting(db, candidate["sighting"])
-    family = find_contact(db, case["reporter"]) if case else None
+    family = find_contact(db, family_contact(case)) if case and family_contact(case) else None
     if case is None or sighting is None or family is None:
         return False  # erased meanwhile: there is nobody left to tell
     message_id = queue_outbound(
@@ -73,7 +76,7 @@ def _queue_found_message(db: Database, queue: Queue, candidate: dict[str, Any]) 
     """The family hears whom to contact; the found record notes that they were told (for its registrars)."""
     case = find_case(db, candidate["case"])
     person = find_found_person(db, candidate["found"])
-    family = find_contact(db, case["reporter"]) if case else None
+    family = find_contact(db, family_contact(case)) if case and family_contact(case) else None
     if case is None or person is None or family is None:
         return False  # erased meanwhile: there is nobody left to tell
     organisation = find_organisation(db, person["organisation"]) or {}

@@ -19,18 +19,23 @@ from services.queue import enqueue_photo_analysis
 from storage.candidates import candidates_of_found
 from storage.connections import Database
 from storage.found_persons import found_owner
-from storage.photos import save_photo
+from storage.photos import Owner, save_photo
 
 
 def keep_found_photos(db: Database, queue: Queue | None, reference: str, photos: Iterable[tuple[bytes, str]]) -> int:
-    """Store each photo (bytes, content type) of the found person and queue its analysis; how many were new.
+    """Store each photo (bytes, content type) of the found person and queue its analysis; how many were new."""
+    return keep_photos(db, queue, found_owner(reference), photos)
 
-    A photo already kept for this person (the same bytes sent again) is neither stored nor queued twice. The stored
+
+def keep_photos(db: Database, queue: Queue | None, owner: Owner, photos: Iterable[tuple[bytes, str]]) -> int:
+    """Store each photo (bytes, content type) of a found person or a case and queue its analysis; how many were new.
+
+    A photo already kept for this owner (the same bytes sent again) is neither stored nor queued twice. The stored
     photo is the truth: with Redis down it waits `pending`, and the reconciler queues it (workers/reconciler.py).
     """
     created = 0
     for data, content_type in photos:
-        saved = save_photo(db, data, found_owner(reference), content_type)
+        saved = save_photo(db, data, owner, content_type)
         if saved.created:
             created += 1
             if queue is not None:

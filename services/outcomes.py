@@ -20,7 +20,7 @@ from core.outcomes import OutcomeRefused, check_outcome
 from services.partner_events import case_closed, found_person_closed, outcome_recorded
 from services.queue import enqueue_outbox
 from storage.candidates import find_candidate
-from storage.cases import close_case, find_case
+from storage.cases import close_case, family_contact, find_case
 from storage.connections import Database
 from storage.contacts import find_contact, language_of
 from storage.found_persons import close_found_person
@@ -48,7 +48,7 @@ def settle(db: Database, queue: Queue | None, candidate_id: ObjectId, outcome: s
 
 def _thank_family(db: Database, queue: Queue | None, candidate: dict[str, Any]) -> None:
     case = find_case(db, candidate["case"])
-    family = find_contact(db, case["reporter"]) if case else None
+    family = find_contact(db, family_contact(case)) if case and family_contact(case) else None
     if case is None or family is None:
         return  # erased meanwhile: nobody left to tell
     text = render(

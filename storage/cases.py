@@ -52,15 +52,24 @@ def create_sighting(db: Database, contact: str, details: dict[str, Any], source:
 
 
 def close_case(
-    db: Database, reference: str, *, by: str, now: datetime | None = None, reporter: str | None = None
+    db: Database,
+    reference: str,
+    *,
+    by: str,
+    now: datetime | None = None,
+    reporter: str | None = None,
+    reason: str | None = None,
 ) -> bool:
-    """Close an open case, recording who (`by`: a panel user or the reporting contact) and when.
+    """Close an open case, recording who (`by`: a panel user, the reporting contact, an API key), when and why.
 
     Its faces stop taking part in matching. With `reporter`, only a case that contact reported
     is closed (the chat); without, any (the panel). False when nothing was open to close.
+    `updated_at` moves too: an organisation syncing its cases by change time hears of the close.
     """
     query = {"reference": reference, "status": "open"} | ({"reporter": reporter} if reporter is not None else {})
-    result = db.cases.update_one(query, {"$set": {"status": "closed", "closed_by": by, "closed_at": now or _now()}})
+    moment = now or _now()
+    change = {"status": "closed", "closed_by": by, "closed_at": moment, "updated_at": moment}
+    result = db.cases.update_one(query, {"$set": change | ({"closed_reason": reason} if reason else {})})
     if result.modified_count:
         bump_gallery(db, cases=[reference])
     return result.modified_count == 1
@@ -68,6 +77,15 @@ def close_case(
 
 def find_case(db: Database, reference: str) -> dict[str, Any] | None:
     return db.cases.find_one({"reference": reference})
+
+
+def family_contact(case: dict[str, Any]) -> str:
+    """Whom a case's family messages go to: the chat contact that reported it, or, for a case an organisation
+    registered, the family's WhatsApp contact once it agreed (storage/partner_cases.py); "" when nobody."""
+    family = case.get("family") or {}
+    if family.get("consent") == "agreed" and family.get("contact"):
+        return str(family["contact"])
+    return "" if case.get("organisation") else str(case.get("reporter") or "")
 
 
 def find_sighting(db: Database, reference: str) -> dict[str, Any] | None:

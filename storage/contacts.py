@@ -44,6 +44,23 @@ def record_consent(db: Database, contact: str, given: bool) -> None:
     db.conversations.update_one({"contact": contact}, {"$set": {"consent": given, "consent_at": _now()}}, upsert=True)
 
 
+def ask_consent_of(db: Database, contact: str, channel: str, chat_id: str, language: str) -> bool:
+    """Note that we asked this contact for consent ourselves (an organisation gave its number); True when it had
+    agreed already. Its first answer is then read as yes or no, in `language`; `last_inbound_at` stays unset, so
+    no free-form message is sent before it writes (WhatsApp's window: the outbox sends the template).
+    """
+    doc = db.conversations.find_one({"contact": contact}, {"state": 1})
+    if doc is not None and (doc.get("state") or {}).get("consent"):
+        return True
+    if doc is None:
+        state = State(asked_consent=True, language=language).to_doc()
+        new = {"state": state, "channel": channel, "chat_id": chat_id, "created_at": _now()}
+        db.conversations.update_one({"contact": contact}, {"$setOnInsert": new}, upsert=True)
+    else:
+        db.conversations.update_one({"contact": contact}, {"$set": {"state.asked_consent": True}})
+    return False
+
+
 def is_known(db: Database, contact: str) -> bool:
     """Whether the contact has a conversation with us already (a first message does not, until it is answered)."""
     return db.conversations.find_one({"contact": contact}, {"_id": 1}) is not None

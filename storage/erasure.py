@@ -23,6 +23,7 @@ from storage.cases import draft_owner, erase_contact
 from storage.contacts import erase_conversation
 from storage.found_persons import found_owner
 from storage.gallery_changes import bump_gallery
+from storage.partner_cases import forget_family
 from storage.photos import Owner, delete_photos
 
 
@@ -82,6 +83,7 @@ def erase_everything(db: Database, contact: str) -> tuple[dict[str, int], Footpr
     erased["messages_about_sightings"] = forget_messages_about(db, found.candidates_of_sightings)
     erased["duplicate_flags"] = unflag_duplicates(db, found.cases)
     erased["audit_notes"] = erase_notes(db, found.audit_targets())
+    erased["organisations_cases_unlinked"] = forget_family(db, contact)  # their case stays, without the number
     erase_conversation(db, contact)
     return erased, found
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
+from pymongo.collection import Collection
 from pymongo.database import Database
 
 from core.conversation.references import FOUND_PREFIX
@@ -99,8 +100,16 @@ def list_found_persons(
 def page_found_persons(
     db: Database, organisation: ObjectId, query: FoundQuery, after: tuple[datetime, ObjectId] | None, limit: int
 ) -> list[dict[str, Any]]:
-    """One page of an organisation's records, least recently changed first, after the record `after` (its change
-    time and id): a partner's system syncs by following the pages, and a record changed meanwhile comes again.
+    """One page of an organisation's found persons (see `page_of_organisation`)."""
+    return page_of_organisation(db.found_persons, organisation, query, after, limit)
+
+
+def page_of_organisation(
+    records: Collection, organisation: ObjectId, query: FoundQuery, after: tuple[datetime, ObjectId] | None, limit: int
+) -> list[dict[str, Any]]:
+    """One page of an organisation's records (found persons, or the cases it registered), least recently changed
+    first, after the record `after` (its change time and id): a partner's system syncs by following the pages, and a
+    record changed meanwhile comes again.
 
     SecantusDB plans an index only for equalities followed by one range, so past a cursor this asks twice (later
     changes; the same moment's later ids); an external id names a handful of records, filtered here.
@@ -109,7 +118,7 @@ def page_found_persons(
     if query.external_id is not None:
         rows = [
             row
-            for row in db.found_persons.find({"organisation": organisation, "external_id": query.external_id})
+            for row in records.find({"organisation": organisation, "external_id": query.external_id})
             if all(row.get(k) == v for k, v in base.items())
             and _changed_at(row) >= (query.updated_since or NEVER)
             and (after is None or (_changed_at(row), row["_id"]) > (_aware(after[0]), after[1]))
@@ -118,10 +127,10 @@ def page_found_persons(
     order = [("updated_at", ASCENDING), ("_id", ASCENDING)]
     since = query.updated_since or NEVER
     if after is None:
-        return list(db.found_persons.find(base | {"updated_at": {"$gte": since}}).sort(order).limit(limit))
+        return list(records.find(base | {"updated_at": {"$gte": since}}).sort(order).limit(limit))
     moment, last = after
-    same = list(db.found_persons.find(base | {"updated_at": moment, "_id": {"$gt": last}}).sort(order).limit(limit))
-    later = db.found_persons.find(base | {"updated_at": {"$gt": max(_aware(moment), since)}}).sort(order)
+    same = list(records.find(base | {"updated_at": moment, "_id": {"$gt": last}}).sort(order).limit(limit))
+    later = records.find(base | {"updated_at": {"$gt": max(_aware(moment), since)}}).sort(order)
     return (same + list(later.limit(limit)))[:limit]
 
 

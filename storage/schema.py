@@ -150,6 +150,21 @@ INDEXES: dict[str, list[IndexModel]] = (
             IndexModel([("status", ASCENDING), ("closed_at", ASCENDING)], name="status_closed"),  # closed cases' sweep
             # Closing a case: by reference and expected status, and by its reporter from the chat (storage/cases.py).
             IndexModel([("reference", ASCENDING), ("status", ASCENDING), ("reporter", ASCENDING)], name="close"),
+            # Cases organisations register by API (storage/partner_cases.py): its pages by change time (with or
+            # without a status, or by its own id), updates only if unchanged since read, the family's consent
+            # answer by its contact, and approvals for its panel's notifications.
+            IndexModel(
+                [("organisation", ASCENDING), ("updated_at", ASCENDING), ("_id", ASCENDING)],
+                name="organisation_updated",
+            ),
+            IndexModel(
+                [("organisation", ASCENDING), ("status", ASCENDING), ("updated_at", ASCENDING), ("_id", ASCENDING)],
+                name="organisation_status_updated",
+            ),
+            IndexModel([("organisation", ASCENDING), ("external_id", ASCENDING)], name="organisation_external_id"),
+            IndexModel([("reference", ASCENDING), ("updated_at", ASCENDING)], name="reference_updated"),
+            IndexModel([("family.contact", ASCENDING)], name="family_contact"),
+            IndexModel([("organisation", ASCENDING), ("approved_at", DESCENDING)], name="organisation_approved"),
         ],
         "sightings": [
             IndexModel([("reference", ASCENDING)], unique=True, name="reference_unique"),

@@ -20,6 +20,7 @@ from core.conversation.state import (
     StorePhoto,
 )
 from core.faces.sender import PhotoSender
+from services.partner_cases import family_consented
 from services.partner_events import case_closed
 from services.queue import enqueue_photo_analysis, match_when_owned
 from storage import cases
@@ -44,6 +45,7 @@ def execute(context: WorkerContext, message: Inbound, effects: list[Effect]) -> 
     for effect in effects:
         if isinstance(effect, RecordConsent):
             record_consent(db, contact, effect.given)
+            results.extra_replies += family_consented(db, contact, effect.given)  # an organisation's case asked
         elif isinstance(effect, StorePhoto):
             _store_photo(context, message, effect, results)
         elif isinstance(effect, DiscardDraft):

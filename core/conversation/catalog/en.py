@@ -15,6 +15,19 @@ MESSAGES: dict[str, str] = {
     "consent_reask": "Please reply yes or no: may Homeward keep the photos and details you send, as described above?",
     "consent_declined": "Understood: nothing has been stored. Write 'hi' if you change your mind.",
     "consent_thanks": "Thank you.",
+    # A case an organisation registered with the family's WhatsApp number: asked first, then followed
+    "partner_case_consent": (
+        "Hello, this is Homeward. We help families find missing people.\n\n"
+        "{organisation} has reported that {name} is missing (report {reference}) and gave us this number, "
+        "saying you agreed that we write to you. If you agree, we will tell you here when a reviewer finds "
+        "a possible match, and keep this number and your messages for that. You can erase them at any time "
+        "by writing 'delete my data'.\n\n"
+        "Do you agree? Reply yes or no. If you do not answer, we will not write again."
+    ),
+    "partner_case_followed": (
+        "You will hear here about {name} (report {reference}, registered by {organisation}) "
+        "when a reviewer confirms a possible match."
+    ),
     "menu": (
         "What would you like to do?\n"
         "1. Report a missing person\n"
