@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from bson import ObjectId
 from PIL import Image
 
 from infra.embedded import EmbeddedServer
@@ -43,7 +44,8 @@ def examples(page: Path) -> list[tuple[str, int]]:
 
 def test_every_call_is_shown_with_curl() -> None:
     shown = " ".join(command for page in PAGES for command, _ in examples(page))
-    for call in ("-X PATCH", "/photos", '/candidates"', "/outcome", "/close", "openapi.json", "?status="):
+    calls = ("-X PATCH", "/photos", '/candidates"', "/outcome", "/close", "openapi.json", "?status=")
+    for call in (*calls, '/api/v1/cases"', "/cases/$CASE/photos", "/cases/$CASE/candidates/"):
         assert call in shown, f"no curl example calls {call}"
 
 
@@ -68,11 +70,14 @@ def test_the_curl_examples_run_as_written(
             "REF": "",
             "ETAG": "",
             "CANDIDATE": "",
+            **{name: "" for name in ("CASE", "CASE_ETAG", "CASE_CANDIDATE")},
         }
         for page in PAGES:
             for command, expected in examples(page):
                 if shell["REF"]:
                     _follow(db, url, shell)
+                if shell["CASE"]:
+                    _follow_case(db, url, shell)
                 run = subprocess.run(
                     ["bash", "-c", command + " -o /dev/stderr -w '%{http_code}'"],
                     env=os.environ | shell,
@@ -84,6 +89,8 @@ def test_the_curl_examples_run_as_written(
                 assert run.stdout.strip() == str(expected), f"{page.name}: {command}\n{run.stderr[-1500:]}"
                 if not shell["REF"] and (made := re.search(r'"reference": ?"(FP-[^"]+)"', run.stderr)):
                     shell["REF"] = made.group(1)
+                if not shell["CASE"] and (made := re.search(r'"reference": ?"(HW-[^"]+)"', run.stderr)):
+                    shell["CASE"] = made.group(1)
 
 
 def _follow(db, url: str, shell: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
@@ -96,3 +103,14 @@ def _follow(db, url: str, shell: dict[str, str]) -> None:  # type: ignore[no-unt
         now = datetime.now(UTC)
         match = {"found": shell["REF"], "case": "HW-7K3P", "status": "approved", "created_at": now, "decided_at": now}
         shell["CANDIDATE"] = str(db.candidates.insert_one(match).inserted_id)
+
+
+def _follow_case(db, url: str, shell: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """The case's ETag as it is now, and an approved match of it (a sighting) to record an outcome on."""
+    read = requests.get(f"{url}/api/v1/cases/{shell['CASE']}", headers={"Authorization": f"Bearer {shell['KEY']}"})
+    shell["CASE_ETAG"] = read.headers["ETag"]
+    if not shell["CASE_CANDIDATE"]:
+        now = datetime.now(UTC)
+        match = {"kind": "sighting", "sighting": "SG-4M9T", "case": shell["CASE"], "sighting_face_id": ObjectId()}
+        match |= {"status": "approved", "created_at": now, "decided_at": now}
+        shell["CASE_CANDIDATE"] = str(db.candidates.insert_one(match).inserted_id)
