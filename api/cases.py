@@ -17,12 +17,12 @@ from flask import Response, g, jsonify, request, url_for
 
 from admin.context import homeward
 from api.body import built, json_object, read_choice, read_fields
-from api.found import changed_meanwhile, checked_photos, next_query, record_and_photos
-from api.listing import list_query, next_cursor
+from api.found import checked_photos, record_and_photos
+from api.listing import list_query
 from api.problems import ApiError, field_error, invalid
+from api.records import changed_meanwhile, check_match, page_response, record_response, require_match
 from api.routes import blueprint, key_actor, needs, organisation
 from core.conversation.state import MAX_PHOTOS
-from core.found.public import etag, photo_public
 from core.outcomes import OUTCOMES, OutcomeRefused
 from core.partner_cases import CLOSED_REASONS, FIELDS, UPDATABLE, PartnerCase, case_public, stored_fields
 from services.found_persons import keep_photos
@@ -71,12 +71,7 @@ def case_index() -> Response:
     """The organisation's cases, least recently changed first, filtered, a page at a time (`next_cursor`)."""
     query, after, limit = list_query()
     rows = page_partner_cases(homeward().connections.db, organisation(), query, after, limit + 1)
-    page = rows[:limit]
-    cursor = next_cursor(page) if len(rows) > limit else None
-    response = jsonify({"data": [case_public(row) for row in page], "next_cursor": cursor, "limit": limit})
-    if cursor:
-        response.headers["Link"] = f'<{url_for("api.case_index")}?{next_query(cursor)}>; rel="next"'
-    return response
+    return page_response(rows, limit, case_public, "api.case_index")
 
 
 @blueprint.get("/v1/cases/<reference>")
@@ -90,10 +85,7 @@ def case_read(reference: str) -> Response:
 def case_update(reference: str) -> Response:
     """Change registered fields (only those sent); If-Match must carry the ETag read, so no change is lost."""
     case = _mine(reference)
-    wanted = request.headers.get("If-Match")
-    if not wanted:
-        raise ApiError(428, "Send If-Match with the ETag of the case as you last read it.", "precondition-required")
-    _check_match(case, wanted)
+    require_match(case_public(case))
     if case.get("status") != "open":
         raise ApiError(409, f"{case['reference']} is closed; a closed case is not changed.", "closed")
     changed = _read_case(json_object(), stored_fields(case), UPDATABLE)
@@ -110,7 +102,7 @@ def case_close(reference: str) -> Response:
     """Close the case (`reason`: found, withdrawn, duplicate, other): it leaves matching at once."""
     case = _mine(reference)
     if request.headers.get("If-Match"):
-        _check_match(case, request.headers["If-Match"])
+        check_match(case_public(case), request.headers["If-Match"])
     reason = read_choice(json_object(), "reason", CLOSED_REASONS)
     if case.get("status") != "open":
         raise ApiError(409, f"{case['reference']} is already closed.", "closed")
@@ -208,16 +200,4 @@ def _typed(name: str, value: Any) -> Any:
 
 
 def _answer(case: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    public = case_public(case)
-    photos = photos_of_owner(homeward().connections.db, Owner("case", case["reference"]))
-    response = jsonify(public | {"photos": [photo_public(photo) for photo in photos]})
-    response.status_code = status
-    response.headers["ETag"] = etag(public)
-    response.headers.update(headers or {})
-    return response
-
-
-def _check_match(case: dict[str, Any], wanted: str) -> None:
-    current = etag(case_public(case))
-    if wanted.strip() != "*" and current not in [tag.strip() for tag in wanted.split(",")]:
-        raise changed_meanwhile()
+    return record_response(case_public(case), Owner("case", case["reference"]), status, headers)

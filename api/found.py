@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import uuid
 from typing import Any
-from urllib.parse import urlencode
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -20,10 +19,11 @@ from werkzeug.datastructures import FileStorage
 from admin.context import homeward
 from admin.found_form import UnreadablePhoto, read_photos
 from api.body import json_object, read_choice, read_record
-from api.listing import list_query, next_cursor
+from api.listing import list_query
 from api.problems import ApiError, field_error, invalid
+from api.records import changed_meanwhile, check_match, page_response, record_response, require_match
 from api.routes import blueprint, key_actor, needs, organisation
-from core.found.public import etag, found_person_public, match_public, photo_public
+from core.found.public import found_person_public, match_public
 from core.found.record import CLOSED_REASONS, FIELDS, MAX_PHOTOS, InvalidRecord
 from core.outcomes import OUTCOMES, OutcomeRefused
 from services.found_persons import keep_found_photos, matches_of_found
@@ -69,12 +69,7 @@ def index() -> Response:
     """The organisation's records, least recently changed first, filtered, a page at a time (`next_cursor`)."""
     query, after, limit = list_query()
     rows = page_found_persons(homeward().connections.db, organisation(), query, after, limit + 1)
-    page = rows[:limit]
-    cursor = next_cursor(page) if len(rows) > limit else None
-    response = jsonify({"data": [found_person_public(row) for row in page], "next_cursor": cursor, "limit": limit})
-    if cursor:
-        response.headers["Link"] = f'<{url_for("api.index", _external=False)}?{next_query(cursor)}>; rel="next"'
-    return response
+    return page_response(rows, limit, found_person_public, "api.index")
 
 
 @blueprint.get("/v1/found-persons/<reference>")
@@ -88,10 +83,7 @@ def read(reference: str) -> Response:
 def update(reference: str) -> Response:
     """Change registered fields (only those sent); If-Match must carry the ETag read, so no change is lost."""
     found = _mine(reference)
-    wanted = request.headers.get("If-Match")
-    if not wanted:
-        raise ApiError(428, "Send If-Match with the ETag of the record as you last read it.", "precondition-required")
-    _check_match(found, wanted)
+    require_match(found_person_public(found))
     if found.get("status") != "open":
         raise ApiError(409, f"{found['reference']} is closed; a closed record is not changed.", "closed")
     record = read_record(json_object(), base={name: found.get(name) for name in FIELDS})
@@ -108,7 +100,7 @@ def close(reference: str) -> Response:
     """Close the record (`reason`: reunited, transferred, died, other): it leaves matching at once."""
     found = _mine(reference)
     if request.headers.get("If-Match"):
-        _check_match(found, request.headers["If-Match"])
+        check_match(found_person_public(found), request.headers["If-Match"])
     reason = read_choice(json_object(), "reason", CLOSED_REASONS)
     db = homeward().connections.db
     if found.get("status") != "open":
@@ -221,25 +213,4 @@ def checked_photos(
 
 
 def _answer(found: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    public = found_person_public(found)
-    photos = photos_of_owner(homeward().connections.db, found_owner(found["reference"]))
-    response = jsonify(public | {"photos": [photo_public(photo) for photo in photos]})
-    response.status_code = status
-    response.headers["ETag"] = etag(public)
-    response.headers.update(headers or {})
-    return response
-
-
-def _check_match(found: dict[str, Any], wanted: str) -> None:
-    current = etag(found_person_public(found))
-    if wanted.strip() != "*" and current not in [tag.strip() for tag in wanted.split(",")]:
-        raise changed_meanwhile()
-
-
-def changed_meanwhile() -> ApiError:
-    detail = "The record changed since you read it (If-Match differs from its ETag): GET it again, then retry."
-    return ApiError(412, detail, "precondition-failed")
-
-
-def next_query(cursor: str) -> str:
-    return urlencode(request.args.to_dict() | {"cursor": cursor})
+    return record_response(found_person_public(found), found_owner(found["reference"]), status, headers)

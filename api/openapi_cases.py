@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.openapi import AGE, ETAG, IDEMPOTENCY, REFERENCE, TIME, _json, _operation, _problem, _ref
+from api.openapi import AGE, ETAG, IDEMPOTENCY, PATHS, REFERENCE, TIME, _json, _operation, _problem, _ref
 from core.conversation.catalog import LANGUAGES
 from core.conversation.flows import MAX_FREE_TEXT, MAX_GENDER, MAX_NAME, MAX_PLACE
 from core.conversation.state import MAX_PHOTOS
@@ -99,13 +99,15 @@ CASE_SCHEMAS: dict[str, Any] = {
     "CasePhotos": {"type": "object", "properties": {"photos": PHOTOS}},
 }
 CANDIDATE_ID = {"name": "candidate_id", "in": "path", "required": True, "schema": {"type": "string"}}
-LIST_PARAMETERS = [
-    {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "closed"]}},
-    {"name": "external_id", "in": "query", "schema": {"type": "string"}},
-    {"name": "updated_since", "in": "query", "schema": TIME},
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
-    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-]
+FOUND = "/api/v1/found-persons"
+LIST_PARAMETERS = PATHS[FOUND]["get"]["parameters"]  # the same filters and pages as found persons'
+
+
+def _refusals(path: str, method: str, *codes: str) -> dict[str, Any]:
+    """The found-person route's refusals that a case's route shares (the same checks, the same words)."""
+    return {code: PATHS[FOUND + path][method]["responses"][code] for code in codes}
+
+
 CREATE_BODY = {
     "required": True,
     "content": {
@@ -123,12 +125,8 @@ CASE_PATHS: dict[str, Any] = {
             "Register a missing person for a family (JSON, or multipart with photos); your organisation reports it",
             {
                 "201": _json("Case", "registered (or, retried with its Idempotency-Key, as first registered)", ETAG),
-                "400": _problem("wrong fields, each in `errors`"),
-                "409": _problem("the first request with this Idempotency-Key is still running"),
-                "413": _problem("a photo over the size limit"),
-                "415": _problem("a part that is not a photo, or a body that is not JSON"),
-                "422": _problem("the Idempotency-Key was used for another request"),
-            },
+            }
+            | _refusals("", "post", "400", "409", "413", "415", "422"),
             parameters=[IDEMPOTENCY],
             requestBody=CREATE_BODY,
         ),
@@ -151,11 +149,9 @@ CASE_PATHS: dict[str, Any] = {
             "Change registered fields (only those sent; the family's number is given only at registration)",
             {
                 "200": _json("Case", "changed", ETAG),
-                "400": _problem("wrong fields, each in `errors`"),
                 "409": _problem("the case is closed"),
-                "412": _problem("If-Match differs: the case changed since read"),
-                "428": _problem("If-Match is missing"),
-            },
+            }
+            | _refusals("/{reference}", "patch", "400", "412", "428"),
             parameters=[
                 REFERENCE,
                 {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"}},
@@ -169,10 +165,8 @@ CASE_PATHS: dict[str, Any] = {
             "Close the case: it leaves matching",
             {
                 "200": _json("Case", "closed", ETAG),
-                "400": _problem("a wrong reason"),
-                "409": _problem("already closed"),
-                "412": _problem("If-Match (optional) differs"),
-            },
+            }
+            | _refusals("/{reference}/close", "post", "400", "409", "412"),
             parameters=[REFERENCE, IDEMPOTENCY, {"name": "If-Match", "in": "header", "schema": {"type": "string"}}],
             requestBody={"required": True, "content": {"application/json": {"schema": _ref("CaseClose")}}},
         ),
@@ -186,9 +180,8 @@ CASE_PATHS: dict[str, Any] = {
                 "200": _json("Case", "these photos were stored already", ETAG),
                 "400": _problem("no photo, or more than a case may have"),
                 "409": _problem("the case is closed"),
-                "413": _problem("a photo over the size limit"),
-                "415": _problem("a part that is not a photo"),
-            },
+            }
+            | _refusals("/{reference}/photos", "post", "413", "415"),
             parameters=[REFERENCE, IDEMPOTENCY],
             requestBody={"required": True, "content": {"multipart/form-data": {"schema": _ref("CasePhotos")}}},
         ),
@@ -207,9 +200,8 @@ CASE_PATHS: dict[str, Any] = {
             "Record what became of an approved match of the case; reunited closes both sides",
             {
                 "200": _json("CaseCandidate", "recorded"),
-                "400": _problem("a wrong outcome"),
-                "409": _problem("not approved yet, or already reunited"),
-            },
+            }
+            | _refusals("/{reference}/candidates/{candidate_id}/outcome", "post", "400", "409"),
             parameters=[REFERENCE, CANDIDATE_ID, IDEMPOTENCY],
             requestBody={"required": True, "content": {"application/json": {"schema": _ref("Outcome")}}},
         ),

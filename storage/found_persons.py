@@ -184,16 +184,25 @@ def families_told(db: Database, organisation: ObjectId, since: datetime | None =
     One row per family told: the found person's reference, the case reference the family quotes, and when;
     nothing else of the family (no name, no contact), as the approval's message shares no more.
     """
-    query: dict[str, Any] = {"organisation": organisation, "family_told_at": {"$gt": since or NEVER}}
-    fields = {"reference": 1, "families_told": 1, "status": 1}
-    records = db.found_persons.find(query, fields).sort("family_told_at", DESCENDING).limit(NOTIFICATIONS_SHOWN)
+    rows = notes_since(db.found_persons, organisation, ("families_told", "family_told_at"), since)
+    return [{"reference": r["reference"], "status": r["status"], "case": n["case"], "at": n["at"]} for r, n in rows]
+
+
+def notes_since(
+    records: Collection, organisation: ObjectId, fields: tuple[str, str], since: datetime | None
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(record, note) for each note of the organisation's records in the list `fields[0]` (each with its `at`;
+    `fields[1]` the latest, indexed) since `since`, newest first: what its panel's notifications list."""
+    notes, latest = fields
+    query: dict[str, Any] = {"organisation": organisation, latest: {"$gt": since or NEVER}}
+    found = records.find(query, {"reference": 1, notes: 1, "status": 1}).sort(latest, DESCENDING)
     rows = [
-        {"reference": r["reference"], "status": r.get("status"), "case": t["case"], "at": _aware(t["at"])}
-        for r in records
-        for t in r.get("families_told", [])
+        ({"reference": r["reference"], "status": r.get("status")}, note | {"at": _aware(note["at"])})
+        for r in found.limit(NOTIFICATIONS_SHOWN)
+        for note in r.get(notes, [])
     ]
-    later = [row for row in rows if since is None or row["at"] > _aware(since)]
-    return sorted(later, key=lambda row: row["at"], reverse=True)
+    later = [row for row in rows if since is None or row[1]["at"] > _aware(since)]
+    return sorted(later, key=lambda row: row[1]["at"], reverse=True)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -13,13 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import DESCENDING
 from pymongo.database import Database
 
 from core.conversation.references import CASE_PREFIX
 from core.partner_cases import PartnerCase
 from storage.cases import insert_with_reference
-from storage.found_persons import NEVER, NOTIFICATIONS_SHOWN, FoundQuery, page_of_organisation
+from storage.found_persons import FoundQuery, notes_since, page_of_organisation
 
 
 def organisation_reporter(organisation: ObjectId) -> str:
@@ -120,21 +119,9 @@ def note_case_approved(db: Database, reference: str, candidate: ObjectId, match:
 
 def case_approvals(db: Database, organisation: ObjectId, since: datetime | None = None) -> list[dict[str, Any]]:
     """Each approved match of the organisation's cases (since `since`), newest first: case, match and when."""
-    query: dict[str, Any] = {"organisation": organisation, "approved_at": {"$gt": since or NEVER}}
-    fields = {"reference": 1, "approvals": 1, "status": 1}
-    cases = db.cases.find(query, fields).sort("approved_at", DESCENDING).limit(NOTIFICATIONS_SHOWN)
-    rows = [
-        {"case": c["reference"], "status": c.get("status"), "match": told["match"], "at": _aware(told["at"])}
-        for c in cases
-        for told in c.get("approvals", [])
-    ]
-    later = [row for row in rows if since is None or row["at"] > _aware(since)]
-    return sorted(later, key=lambda row: row["at"], reverse=True)
+    rows = notes_since(db.cases, organisation, ("approvals", "approved_at"), since)
+    return [{"case": r["reference"], "status": r["status"], "match": n["match"], "at": n["at"]} for r, n in rows]
 
 
 def _dropped(consent: str, now: datetime) -> dict[str, Any]:
     return {"consent": consent, "answered_at": now}
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
