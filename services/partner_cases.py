@@ -35,7 +35,7 @@ from storage.contacts import ask_consent_of
 from storage.found_persons import find_found_person
 from storage.organisations import find_organisation
 from storage.outbox import queue_outbound
-from storage.partner_cases import family_answered
+from storage.partner_cases import family_answered, note_family_asked, unasked_families
 
 CHANNEL = "whatsapp"
 
@@ -59,9 +59,18 @@ def ask_family(db: Database, queue: Queue | None, case: dict[str, Any]) -> None:
     else:
         text, source = render(Reply("partner_case_consent", params), language), f"family-consent:{case['reference']}"
     message_id = queue_outbound(db, contact, CHANNEL, number, text, source=source, about=case["reference"])
+    note_family_asked(db, case["reference"])
     if queue is not None:
         with contextlib.suppress(redis.RedisError):  # stored: the reconciler queues it within a minute
             enqueue_outbox(queue, str(message_id))
+
+
+def ask_unasked(db: Database, queue: Queue | None, before: datetime, limit: int = 100) -> int:
+    """Ask the families whose question a crash kept from the outbox (the reconciler's step); how many."""
+    waiting = unasked_families(db, before, limit)
+    for case in waiting:
+        ask_family(db, queue, case)
+    return len(waiting)
 
 
 def family_consented(db: Database, contact: str, agreed: bool) -> list[Reply]:

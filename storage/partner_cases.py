@@ -43,7 +43,9 @@ def create_partner_case(db: Database, organisation: ObjectId, case: PartnerCase,
         "updated_at": now,
     }
     if case.family_whatsapp:
-        doc["family"] = {"contact": whatsapp_contact(case.family_whatsapp), "consent": "asked", "asked_at": now}
+        contact = whatsapp_contact(case.family_whatsapp)
+        # `pending` until its question is in the outbox: the reconciler asks again if a crash came between.
+        doc["family"] = {"contact": contact, "consent": "asked", "asked_at": now, "pending": True}
     return insert_with_reference(db, "cases", CASE_PREFIX, doc | case.as_fields())
 
 
@@ -94,6 +96,17 @@ def family_answered(db: Database, contact: str, agreed: bool) -> list[dict[str, 
     return asked
 
 
+def note_family_asked(db: Database, reference: str) -> None:
+    """The consent question of this case's family is in the outbox (which sends it, retried, from now on)."""
+    db.cases.update_one({"reference": reference}, {"$unset": {"family.pending": ""}})
+
+
+def unasked_families(db: Database, before: datetime, limit: int) -> list[dict[str, Any]]:
+    """Cases registered before `before` whose family's question never reached the outbox (a crash between)."""
+    waiting = db.cases.find({"family.pending": True}).limit(limit)
+    return [case for case in waiting if _aware(case["created_at"]) < before]
+
+
 def forget_family(db: Database, contact: str) -> int:
     """The family asked to be forgotten: its contact leaves every case that named it (the cases stay the
     organisation's, marked `withdrawn`); how many."""
@@ -125,3 +138,7 @@ def case_approvals(db: Database, organisation: ObjectId, since: datetime | None 
 
 def _dropped(consent: str, now: datetime) -> dict[str, Any]:
     return {"consent": consent, "answered_at": now}
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

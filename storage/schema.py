@@ -164,6 +164,7 @@ INDEXES: dict[str, list[IndexModel]] = (
             IndexModel([("organisation", ASCENDING), ("external_id", ASCENDING)], name="organisation_external_id"),
             IndexModel([("reference", ASCENDING), ("updated_at", ASCENDING)], name="reference_updated"),
             IndexModel([("family.contact", ASCENDING)], name="family_contact"),
+            IndexModel([("family.pending", ASCENDING)], name="family_pending"),  # the reconciler's look
             IndexModel([("organisation", ASCENDING), ("approved_at", DESCENDING)], name="organisation_approved"),
         ],
         "sightings": [

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -18,12 +19,14 @@ import pytest
 from bson import ObjectId
 
 from config import Settings
+from core.partner_cases import PartnerCase
 from core.partner_hooks import verify
 from infra.embedded import EmbeddedServer
 from standins.twilio_api import TwilioStandIn
 from storage.api_keys import SCOPES, create_api_key
 from storage.connections import Connections
 from storage.organisations import create_organisation
+from storage.partner_cases import create_partner_case
 from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.conftest import make_environment, twilio_settings
@@ -32,6 +35,7 @@ from tests.test_api import Partner
 from tests.test_api_cases import CASE
 from tests.test_partner_hooks import Receiver, add_hook, deliver, receiver  # noqa: F401 - receiver is a fixture
 from tests.test_whatsapp import CITIZEN, FAMILY, chat, media
+from workers.reconciler import reconcile
 
 
 @pytest.fixture
@@ -156,3 +160,19 @@ def test_delete_my_data_unlinks_the_family_but_keeps_the_organisations_case(
     case = police.call("GET", f"/cases/{reference}").get_json()
     assert case["family_chat"] == "withdrawn" and case["status"] == "open"
     assert harness.leftovers([FAMILY]) == []
+
+
+def test_a_question_a_crash_kept_from_the_outbox_is_asked_by_the_reconciler_once(
+    harness: Harness, twilio_api: TwilioStandIn
+) -> None:
+    organisation = create_organisation(harness.db, "Saket Police Station", "police")
+    case = PartnerCase(name="Asha Verma", language="hi", family_whatsapp=FAMILY)
+    reference = create_partner_case(harness.db, organisation, case, "api-case:crashed", by="test")  # then it died
+    harness.work()
+    assert to_family(twilio_api) == []
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    assert reconcile(harness.context, later)["family_questions"] == 1
+    harness.work()
+    [question] = to_family(twilio_api)
+    assert reference in question and "हाँ या नहीं" in question
+    assert reconcile(harness.context, later)["family_questions"] == 0  # asked once

@@ -15,7 +15,9 @@ from storage.api_keys import SCOPES, create_api_key
 from storage.audit import history, seal_api_reads
 from storage.connections import Connections
 from storage.organisations import create_organisation
+from storage.partner_cases import case_approvals
 from tests.test_api import RECORD, Partner, jpeg
+from tests.test_api_cases import CASE
 from tests.test_query_plans import SMALL, Filters, _shape, recorded  # noqa: F401 - the fixture is used below
 
 
@@ -39,6 +41,21 @@ def calls(app: Flask, partner: Partner) -> None:
     assert partner.call("POST", f"{path}/close", {"reason": "other"}).status_code == 200
 
 
+def case_calls(partner: Partner) -> None:
+    """What a police station's system does with its cases in a day (api/cases.py)."""
+    made = partner.call("POST", "/cases", CASE, Idempotency_Key="c-1")
+    partner.call("POST", "/cases", CASE, Idempotency_Key="c-1")  # a retry
+    path = f"/cases/{made.get_json()['reference']}"
+    for query in ("", "?status=open", "?external_id=FIR-2026-0412", "?updated_since=2026-01-01T00:00:00Z"):
+        page = partner.call("GET", "/cases" + query + ("&" if "?" in query else "?") + "limit=1")
+        if page.get_json()["next_cursor"]:
+            partner.call("GET", f"/cases?limit=1&cursor={page.get_json()['next_cursor']}")
+    tag = partner.call("GET", path).headers["ETag"]
+    assert partner.call("PATCH", path, {"description": "Blue frock"}, If_Match=tag).status_code == 200
+    partner.call("GET", f"{path}/candidates")
+    assert partner.call("POST", f"{path}/close", {"reason": "found"}).status_code == 200
+
+
 def test_a_partners_calls_scan_no_growing_collection(
     settings: Settings,
     recorded: tuple[Filters, Connections],  # noqa: F811 - the fixture of tests/test_query_plans.py
@@ -50,6 +67,10 @@ def test_a_partners_calls_scan_no_growing_collection(
     for n in range(3):
         Partner(app.test_client(), key).call("POST", "/found-persons", RECORD | {"external_id": f"R-{n}"})
     calls(app, Partner(app.test_client(), key))
+    for n in range(3):
+        Partner(app.test_client(), key).call("POST", "/cases", CASE | {"external_id": f"FIR-{n}"})
+    case_calls(Partner(app.test_client(), key))
+    case_approvals(db, db.api_keys.find_one()["organisation"])  # its panel's notifications
     seal_api_reads(db, datetime.now(UTC) + timedelta(minutes=2))  # the reconciler vouching for the reads
     history(db, ["found:FP-0001"])  # a record's history in the panel, reads included
     scans = []

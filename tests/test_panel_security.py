@@ -96,6 +96,10 @@ RULES |= {
     f"api.{name}": "public"
     for name in ("create", "index", "read", "update", "close", "add_photos", "candidates", "outcome", "openapi", "docs")
 }
+RULES |= {  # the cases organisations register (api/cases.py)
+    f"api.case_{name}": "public"
+    for name in ("create", "index", "read", "update", "close", "photos", "candidates", "outcome")
+}
 ROLES = ("registrar", "viewer", "reviewer", "admin")
 REFUSED = b"Wrong username or password, or the account is disabled"
 SECURITY_HEADERS = ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy")

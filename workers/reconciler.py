@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from services.approval import tell_family
 from services.inbound import drain_spool
 from services.maintenance import RECONCILER_LAST_KEY, record_run
+from services.partner_cases import ask_unasked
 from services.partner_events import record_missed
 from services.queue import (
     CHAT_LANES,
@@ -86,6 +87,7 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
         "partner_deliveries": _requeue(context, "partner", due_deliveries(db, hooks, BATCH), enqueue_partner_delivery),
         "partner_events": _partner_events(context, now),
         "approvals": _tell_families(context, cutoff),
+        "family_questions": ask_unasked(db, queue, cutoff),  # organisations' cases: the family's consent question
         "orphan_faces": _sweep_faces(context, now),
         "abandoned_imports": bulk.end_abandoned_imports(context, now),
         "api_reads_sealed": seal_api_reads(db, now),
