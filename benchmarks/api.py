@@ -1,4 +1,5 @@
-"""The partner API under load: `python -m benchmarks.api [--rate 50] [--seconds 20] [--creates 40] [--photo JPG]`.
+"""The partner API under load: `python -m benchmarks.api [--rate 50] [--seconds 20] [--creates 40] [--photo JPG]
+[--register found-persons|cases]` (found persons unless told: `cases` measures the cases organisations register).
 
 Starts `make run` (the supervisor) in a temporary data dir, makes an organisation and a key with the command line
 as an operator would, then measures over real HTTP:
@@ -33,6 +34,7 @@ from benchmarks.supervised import supervised
 from infra.embedded import free_port
 
 RECORD = {"found_on": "2026-11-30", "held_at": "Ward B", "gender": "male", "age_min": 30, "age_max": 40}
+RECORDS = {"found-persons": RECORD, "cases": {"name": "Ravi Kumar", "age_min": 30, "age_max": 35, "language": "hi"}}
 
 
 def main() -> int:
@@ -41,6 +43,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--creates", type=int, default=40)
     parser.add_argument("--photo", type=Path, default=None, help="a JPEG to send (default: a generated one)")
+    parser.add_argument("--register", choices=sorted(RECORDS), default="found-persons", help="what to create and read")
     args = parser.parse_args()
     photo = args.photo.read_bytes() if args.photo else _generated_photo()
     with tempfile.TemporaryDirectory() as tmp:
@@ -49,9 +52,9 @@ def main() -> int:
             url, key = f"http://127.0.0.1:{port}", _key(data_dir)
             http = requests.Session()
             http.headers["Authorization"] = f"Bearer {key}"
-            creates = [_create(http, url, photo, n) for n in range(args.creates)]
+            creates = [_create(http, f"{url}/api/v1/{args.register}", photo, n) for n in range(args.creates)]
             reference = json.loads(creates[-1][1])["reference"]
-            reads = _reads(key, url, reference, args.rate, args.seconds)
+            reads = _reads(key, f"{url}/api/v1/{args.register}", reference, args.rate, args.seconds)
     _report("create with one photo", [seconds for seconds, _ in creates], 95)
     _report(f"reads at {args.rate:g}/s for {args.seconds:g} s", reads, 99)
     return 0
@@ -63,7 +66,16 @@ def _key(data_dir: Path) -> str:
     organisation = [sys.executable, "-m", "cli.main", "org", "create", "Bench Shelter", "--kind", "shelter"]
     subprocess.run(organisation, env=env, check=True, capture_output=True)
     made = subprocess.run(
-        [sys.executable, "-m", "cli.main", "api-key", "create", "Bench Shelter", "--scopes", "found:read,found:write"],
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "api-key",
+            "create",
+            "Bench Shelter",
+            "--scopes",
+            "found:read,found:write,cases:read,cases:write",
+        ],
         env=env,
         check=True,
         capture_output=True,
@@ -73,12 +85,14 @@ def _key(data_dir: Path) -> str:
 
 
 def _create(http: requests.Session, url: str, photo: bytes, n: int) -> tuple[float, str]:
+    """One create with one photo at `url` (a register's collection), timed until acknowledged."""
+    record = RECORDS["cases" if url.endswith("/cases") else "found-persons"]
     files = {
-        "record": (None, json.dumps(RECORD | {"external_id": f"B-{n}"}), "application/json"),
+        "record": (None, json.dumps(record | {"external_id": f"B-{n}"}), "application/json"),
         "photos": (f"{n}.jpg", photo, "image/jpeg"),
     }
     started = time.perf_counter()
-    answer = http.post(f"{url}/api/v1/found-persons", files=files, headers={"Idempotency-Key": f"bench-{n}"})
+    answer = http.post(url, files=files, headers={"Idempotency-Key": f"bench-{n}"})
     elapsed = time.perf_counter() - started
     answer.raise_for_status()
     return elapsed, answer.text
@@ -86,7 +100,7 @@ def _create(http: requests.Session, url: str, photo: bytes, n: int) -> tuple[flo
 
 def _reads(key: str, url: str, reference: str, rate: float, seconds: float) -> list[float]:
     """Open loop: each read is sent at its planned moment, whatever the answers before it take."""
-    paths = [f"/api/v1/found-persons/{reference}", "/api/v1/found-persons?limit=20"]
+    paths = [f"/{reference}", "?limit=20"]
     local = threading.local()
     latencies: list[float] = []
 

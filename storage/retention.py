@@ -129,6 +129,9 @@ def sweep_inactive_contacts(db: Database, before: datetime, limit: int = BATCH) 
     # By reporter alone (an index's first field), the status checked here: both in the filter is a scan.
     reported = db.cases.find({"reporter": {"$in": contacts}}, {"reporter": 1, "status": 1})
     waiting = {case["reporter"] for case in reported if case.get("status") == "open"}
+    # A family that agreed to hear of an organisation's open case (storage/partner_cases.py) waits for it too.
+    followed = db.cases.find({"family.contact": {"$in": contacts}}, {"family": 1, "status": 1})
+    waiting |= {case["family"]["contact"] for case in followed if case.get("status") == "open"}
     gone = [contact for contact in contacts if contact not in waiting]
     for contact in gone:
         delete_photos(db, Owner("draft", contact))
@@ -136,6 +139,7 @@ def sweep_inactive_contacts(db: Database, before: datetime, limit: int = BATCH) 
     if gone:
         for collection in ("cases", "sightings"):
             db[collection].update_many({"reporter": {"$in": gone}}, {"$set": {"reporter": ""}})
+        db.cases.update_many({"family.contact": {"$in": gone}}, {"$unset": {"family.contact": ""}})
         # A stored photo keeps whom to tell about its analysis (contact, chat id): long told, now forgotten.
         db.photos.update_many({"notify.contact": {"$in": gone}}, {"$set": {"notify": None}})
     return len(gone)

@@ -27,6 +27,7 @@ from storage.api_keys import SCOPES, create_api_key
 from storage.connections import Connections
 from storage.organisations import create_organisation
 from storage.partner_cases import create_partner_case
+from storage.retention import sweep_inactive_contacts
 from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.conftest import make_environment, twilio_settings
@@ -176,3 +177,18 @@ def test_a_question_a_crash_kept_from_the_outbox_is_asked_by_the_reconciler_once
     [question] = to_family(twilio_api)
     assert reference in question and "हाँ या नहीं" in question
     assert reconcile(harness.context, later)["family_questions"] == 0  # asked once
+
+
+def test_a_family_following_an_open_case_is_kept_through_silence_and_forgotten_after_it_closes(
+    harness: Harness, twilio_api: TwilioStandIn
+) -> None:
+    police, _ = police_of(harness)
+    reference = police.call("POST", "/cases", CASE | {"family_whatsapp": FAMILY}).get_json()["reference"]
+    harness.work()
+    chat(harness, FAMILY, "yes")
+    a_year_on = datetime.now(UTC) + timedelta(days=harness.context.settings.retention.inactive_contacts_days + 1)
+    assert sweep_inactive_contacts(harness.db, a_year_on) == 0  # it still waits for news of the open case
+    assert police.call("POST", f"/cases/{reference}/close", {"reason": "withdrawn"}).status_code == 200
+    assert sweep_inactive_contacts(harness.db, a_year_on) == 1
+    leftovers = [place for place in harness.leftovers([FAMILY]) if "'rate:" not in place]  # expires in 2 minutes
+    assert leftovers == []  # the closed case stays the police's, naming nobody
