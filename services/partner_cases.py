@@ -80,7 +80,7 @@ def family_consented(db: Database, contact: str, agreed: bool) -> list[Reply]:
     if not agreed:
         return []
     replies = []
-    for case in answered:
+    for case in [case for case in answered if case.get("status") == "open"]:  # a closed one has no news to wait for
         organisation = (find_organisation(db, case.get("organisation")) or {}).get("name") or "?"
         params = {"organisation": organisation, "name": case["name"], "reference": case["reference"]}
         replies.append(Reply("partner_case_followed", params))

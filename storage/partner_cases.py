@@ -84,7 +84,7 @@ def family_answered(db: Database, contact: str, agreed: bool) -> list[dict[str, 
     """
     asked = [
         case
-        for case in db.cases.find({"family.contact": contact}, {"reference": 1, "name": 1, "family": 1})
+        for case in db.cases.find({"family.contact": contact}, {"reference": 1, "name": 1, "family": 1, "status": 1})
         if case["family"].get("consent") == "asked"
     ]
     if not asked:
