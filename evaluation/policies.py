@@ -170,3 +170,23 @@ def impostor_distances(cases: np.ndarray, metric: str, pairs: int, seed: int) ->
         else:
             out[start : start + 65536] = np.linalg.norm(x - y, axis=1)
     return out
+
+
+def calibration(
+    scores: np.ndarray, found: Neighbours, top_k: int, upto: float, width: float = 0.025
+) -> list[tuple[float, float, int]]:
+    """How sure a candidate at a given score is: per bin up to `upto`, the share of candidates there that were
+    the same person (and how many candidates the bin held), made non-increasing from the closest bin outward,
+    because a closer candidate is never less likely to be the person."""
+    order = np.argsort(scores, axis=1, kind="stable")[:, :top_k]
+    top = np.take_along_axis(scores, order, axis=1).ravel()
+    right = np.take_along_axis(found.is_mate, order, axis=1).ravel()
+    edges = np.arange(width, upto + width / 2, width)
+    rows, running = [], 1.0
+    for low, high in zip(np.concatenate([[-np.inf], edges[:-1]]), edges, strict=True):
+        inside = (top > low) & (top <= high)
+        count = int(inside.sum())
+        share = float(right[inside].mean()) if count else running
+        running = min(running, share)
+        rows.append((round(float(high), 4), round(running, 3), count))
+    return rows

@@ -92,7 +92,10 @@ def review_load(
 ) -> dict[str, Any]:
     """Every policy at every gallery size: candidates, false candidates, precision and FNIR per band."""
     reference = min(population.real_cases, max(sizes))
-    settings = _settings(grown(population, reference, metric, seed), bands, metric, top_k)
+    at_reference = grown(population, reference, metric, seed)
+    settings = _settings(at_reference, bands, metric, top_k)
+    found, scores = _searched(at_reference, metric)
+    how_sure = policies.calibration(scores["distance"], found, top_k, bands["review"])
     smallest = grown(population, min(sizes), metric, seed)
     fpir = _stranger_rate(smallest, bands, metric)
     rows: dict[str, Any] = {}
@@ -128,6 +131,7 @@ def review_load(
         "bands": bands,
         "settings": settings,
         "fpir_held": fpir,
+        "how_sure": how_sure,
         "sizes": rows,
     }
 

@@ -91,3 +91,14 @@ def test_review_load_reports_every_policy_at_every_size_with_bands_set_to_todays
     for policy in ("density", "reciprocal"):
         assert at_reference[policy]["review"]["fnir"] <= at_reference["distance"]["review"]["fnir"]
     assert at_reference["density"]["review"]["false_per_probe"] < at_reference["distance"]["review"]["false_per_probe"]
+
+
+def test_how_sure_is_the_share_of_candidates_that_were_the_person_never_rising_with_distance() -> None:
+    found = policies.Neighbours(
+        distances=np.array([[0.01, 0.04], [0.03, 0.06], [0.035, 0.07]]),
+        cases=np.zeros((3, 2), dtype=np.int64),
+        is_mate=np.array([[True, False], [True, False], [False, True]]),
+    )
+    table = policies.calibration(found.distances, found, top_k=2, upto=0.075, width=0.025)
+    # up to 0.025: one right of one; up to 0.05: 0.03 right, 0.035 and 0.04 wrong; up to 0.075: 0.07 right of 3
+    assert table == [(0.025, 1.0, 1), (0.05, 0.333, 3), (0.075, 0.333, 2)]
