@@ -192,9 +192,9 @@ def _out(settings: Settings, name: str, engine: str) -> Path:
 @click.option("--folder", type=click.Path(file_okay=False, path_type=Path), help=FOLDER_HELP)
 @click.option(
     "--sizes",
-    default="1000,2000,5000,20000,50000",
+    default="1000,2000,all,20000,50000",
     show_default=True,
-    help="Gallery sizes in cases; past LFW's identities the rest are synthetic strangers.",
+    help="Gallery sizes in cases ('all': every LFW identity); past LFW's identities the rest are synthetic strangers.",
 )
 @click.option("--sightings-per-day", default=1000, show_default=True, help="For the review minutes a day.")
 @click.option("--seconds-per-candidate", default=30.0, show_default=True, help="A reviewer's time per candidate.")
@@ -226,7 +226,7 @@ def eval_review_load_command(
     population = review_load.lfw_population(folder or settings.faces_dir / "lfw", cache, 0.1, seed)
     result = review_load.review_load(
         population,
-        [int(size) for size in sizes.split(",")],
+        [population.real_cases if size.strip() == "all" else int(size) for size in sizes.split(",")],
         _bands(settings, engine),
         cache.engine.metric,
         settings.match_top_k,

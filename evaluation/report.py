@@ -118,7 +118,5 @@ def print_review_load(result: dict[str, Any]) -> None:
                     f" {cell['candidates_per_probe']:>8.3f} {cell['false_per_probe']:>8.3f}"
                     f" {cell['precision']:>7.1%} {cell['fnir']:>7.2%} {minutes:>8.0f}"
                 )
-    print(
-        f"  How sure, at {result['reference_size']} cases (distance up to: share that were the person, n):"
-    )
+    print(f"  How sure, at {result['reference_size']} cases (distance up to: share that were the person, n):")
     print("    " + ", ".join(f"{d:.3f}: {share:.0%} ({n})" for d, share, n in result["how_sure"]))

@@ -50,6 +50,7 @@ class Population:
 def lfw_population(folder: Path, cache: EmbeddingCache, nonmate_share: float, seed: int) -> Population:
     """LFW as cases and probes: mated people first in the case order, then the held-out, then everyone else."""
     people, _, held_out, order = _split(folder, nonmate_share, seed, False)
+    people = {n: [images[0], *_shuffled(images[1:])[: PER_IDENTITY + 2]] for n, images in people.items()}
     embedded = embed_all(folder, [i for n in sorted(people) for i in people[n]], "original", cache, "original")
     face = {image: subject_face(result) for image, result in embedded.items()}
     with_case = [n for n in order if face[people[n][0]] is not None]
@@ -177,9 +178,14 @@ def _searched(gallery: Population, metric: str) -> tuple[Neighbours, dict[str, n
 
 
 def _usable(images: list[str], face: dict[str, np.ndarray | None]) -> list[str]:
-    usable = [i for i in images if face[i] is not None]
-    random.Random(len(usable)).shuffle(usable)  # not the first few only: LFW orders some people's photos by event
-    return usable
+    return [i for i in images if face[i] is not None]
+
+
+def _shuffled(images: list[str]) -> list[str]:
+    """A fixed shuffle: not the first few only, as LFW orders some people's photos by event."""
+    mixed = list(images)
+    random.Random(len(mixed)).shuffle(mixed)
+    return mixed
 
 
 def _as_dict(result: Queue) -> dict[str, float]:
