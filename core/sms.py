@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.conversation.catalog import text as catalogue
+from core.conversation.words import script_language
+
 GSM_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
@@ -90,3 +93,9 @@ def fit(text: str, pointer: str, max_segments: int = MAX_SEGMENTS) -> str:
     if word_end > low * 0.9:  # a word cut near the end: drop its piece rather than send it half
         kept = kept[:word_end]
     return kept.rstrip() + tail
+
+
+def as_sent(text: str) -> str:
+    """The text as an SMS carries it: whole within MAX_SEGMENTS parts, else cut with a pointer in its language."""
+    language = "hi" if script_language(text) == "hi" else "en"
+    return fit(text, catalogue("sms_shortened", language))
