@@ -189,3 +189,9 @@ def test_the_simulator_offers_a_phone_without_apps(harness: Harness) -> None:
     case = harness.db.cases.find_one()
     assert case["reporter"] == "simulator-sms:Ana (SMS)" and case["name"] == "आशा देवी"
     assert harness.client.get("/simulator/messages?user=Ana (SMS)").get_json()["messages"] == []  # another phone
+
+
+def test_an_unsigned_sms_is_refused_and_nothing_is_kept(harness: Harness, twilio_api: TwilioStandIn) -> None:
+    assert post(harness, sms_form(FAMILY, "hi"), signature="bm90IGEgc2lnbmF0dXJl") == 403
+    harness.work()
+    assert harness.db.inbound.count_documents({}) == 0 and twilio_api.sent == []
