@@ -52,14 +52,21 @@ def create_sighting(db: Database, contact: str, details: dict[str, Any], source:
 
 
 def close_case(
-    db: Database, reference: str, *, by: str, now: datetime | None = None, reporter: str | None = None
+    db: Database,
+    reference: str,
+    *,
+    by: str,
+    now: datetime | None = None,
+    reporter: str | tuple[str, ...] | None = None,
 ) -> bool:
     """Close an open case, recording who (`by`: a panel user or the reporting contact) and when.
 
-    Its faces stop taking part in matching. With `reporter`, only a case that contact reported
-    is closed (the chat); without, any (the panel). False when nothing was open to close.
+    Its faces stop taking part in matching. With `reporter`, only a case that contact (or one of those
+    contacts) reported is closed (the chat); without, any (the panel). False when nothing was open to close.
     """
-    query = {"reference": reference, "status": "open"} | ({"reporter": reporter} if reporter is not None else {})
+    query: dict[str, Any] = {"reference": reference, "status": "open"}
+    if reporter is not None:
+        query["reporter"] = {"$in": [reporter] if isinstance(reporter, str) else list(reporter)}
     result = db.cases.update_one(query, {"$set": {"status": "closed", "closed_by": by, "closed_at": now or _now()}})
     if result.modified_count:
         bump_gallery(db, cases=[reference])
@@ -138,9 +145,10 @@ def flag_possible_duplicate(db: Database, case: str, other: str, distance: float
     return db.cases.update_one(not_yet, {"$push": {"possible_duplicates": flag}}).modified_count == 1
 
 
-def case_summaries(db: Database, contact: str) -> tuple[CaseSummary, ...]:
+def case_summaries(db: Database, contacts: tuple[str, ...]) -> tuple[CaseSummary, ...]:
+    """The cases these contacts reported (a chat sees its own, and on WhatsApp the same number's SMS ones)."""
     cases = list(
-        db.cases.find({"reporter": contact}, {"reference": 1, "name": 1, "status": 1, "created_at": 1})
+        db.cases.find({"reporter": {"$in": list(contacts)}}, {"reference": 1, "name": 1, "status": 1, "created_at": 1})
         .sort("created_at", DESCENDING)
         .limit(50)
     )
