@@ -19,6 +19,7 @@ from admin.health import _workers
 from core.faces.matching import BAND_ORDER
 from services.queue import lanes
 from storage.connections import Database
+from storage.outbox import sms_usage
 from storage.reports import decisions_since, oldest_pending_inbound
 
 RECONCILER_KEY = "homeward:reconciler:last"  # JSON {"at": ISO time, ...counts}, written by the reconciler
@@ -101,6 +102,23 @@ def review_stats(db: Database, today: date | None = None, days: int = STATS_DAYS
         rates[band] = approved / len(of_band) if of_band else None
         wrong[band] = sum(row.get("outcome") == "not_the_person" for row in of_band)
     return ReviewStats(sorted(per_day.items()), statistics.median(waits) if waits else None, rates, wrong)
+
+
+@dataclass(frozen=True)
+class SmsPeriod:
+    label: str  # "last day", "last week"
+    messages: int
+    segments: int
+    cost: float
+
+
+def sms_periods(db: Database, now: datetime | None = None) -> list[SmsPeriod]:
+    """SMS sent in the last day and the last week: messages, segments billed, and their cost."""
+    now = now or datetime.now(UTC)
+    return [
+        SmsPeriod(label, *sms_usage(db, now - span))
+        for label, span in (("last day", timedelta(days=1)), ("last week", timedelta(days=7)))
+    ]
 
 
 def describe_duration(seconds: float | None) -> str:

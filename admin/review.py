@@ -15,7 +15,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from admin.auth import can, current_user, require
 from admin.context import homeward
-from admin.overview import review_stats, service_health
+from admin.overview import review_stats, service_health, sms_periods
 from core.conversation.answers import describe_place, describe_time
 from core.outcomes import OUTCOMES
 from core.places import coordinates, describe_interval, describe_km, distance_km
@@ -52,6 +52,7 @@ def dashboard() -> str:
     counts = pending_by_band(db) | open_counts(db)
     escalated = overdue_strong(db, overdue)
     failed_count, failed = failed_outbound(db)
+    twilio = services.settings.twilio
     for message in failed:
         message["error"] = _without_numbers(message.get("error") or "")
     return render_template(
@@ -63,6 +64,8 @@ def dashboard() -> str:
         stats=review_stats(db),
         failed_count=failed_count,
         failed=failed,
+        sms=sms_periods(db) if twilio and twilio.sms_from else None,
+        sms_currency=twilio.sms_currency if twilio else "",
     )
 
 

@@ -17,6 +17,7 @@ from admin.auth import can, current_user
 from admin.context import homeward
 from bot.simulator import UploadsFull, keep_upload
 from core.conversation.messages import Attachment, Inbound, Location
+from core.sms import as_sent, segments
 from services.inbound import NotKept, accept
 from storage.outbox import messages_after
 
@@ -63,7 +64,12 @@ def send() -> Any:
             return jsonify(error="the simulator holds too many photos right now; send it again in a few minutes"), 429
         attachments.append(Attachment(kind, ref, upload.mimetype or "", len(data)))
     message = Inbound(
-        "simulator", user, uuid.uuid4().hex, request.form.get("text", "")[:4000], tuple(attachments), _location()
+        _channel(request.form),
+        user,
+        uuid.uuid4().hex,
+        request.form.get("text", "")[:4000],
+        tuple(attachments),
+        _location(),
     )
     try:
         accept(services.connections.db, services.queue, message)
@@ -74,10 +80,23 @@ def send() -> Any:
 
 @blueprint.get("/messages")
 def messages() -> Any:
-    """The bot's replies to one pretend person, oldest first, after a given sequence number."""
-    user = request.args.get("user", "")
+    """The bot's replies to one pretend person, oldest first, after a given sequence number.
+
+    A pretend SMS phone reads each reply as SMS would carry it, with the segments it takes.
+    """
+    user, channel = request.args.get("user", ""), _channel(request.args)
     after = request.args.get("after", 0, type=int)
-    return jsonify(messages=messages_after(homeward().connections.db, f"simulator:{user}", after))
+    replies = messages_after(homeward().connections.db, f"{channel}:{user}", after)
+    if channel == "simulator-sms":
+        replies = [
+            reply | {"text": as_sent(reply["text"]), "segments": segments(as_sent(reply["text"]))} for reply in replies
+        ]
+    return jsonify(messages=replies)
+
+
+def _channel(fields: Any) -> str:
+    """The simulator's channel: a pretend phone without apps (`sms=1`) talks as SMS does, text only."""
+    return "simulator-sms" if fields.get("sms") == "1" else "simulator"
 
 
 def _kind(mimetype: str) -> str:

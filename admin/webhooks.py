@@ -1,4 +1,4 @@
-"""POST /webhooks/telegram and /webhooks/twilio: check, parse, store, enqueue, acknowledge.
+"""POST /webhooks/telegram and /webhooks/twilio (WhatsApp and SMS): check, parse, store, enqueue, acknowledge.
 
 Nothing slow happens here; the platforms wait for this answer. A repeated
 delivery answers 200 and does nothing; ignored updates answer 200 too, or
@@ -53,6 +53,9 @@ def twilio_message() -> Any:
     if not twilio.signature_matches(settings, url, request.form, request.headers.get("X-Twilio-Signature")):
         abort(403)
     message = twilio.parse_form(request.form)
+    if message is not None and not twilio.channel_on(settings, message.channel):
+        log.warning("ignored a Twilio %s message: that channel has no sender number configured", message.channel)
+        message = None
     if message is not None and not _kept(services, message):
         return Response(EMPTY_TWIML, 503, mimetype="text/xml")
     return Response(EMPTY_TWIML, 200, mimetype="text/xml")

@@ -50,7 +50,8 @@ def case_create() -> Response:
     db = homeward().connections.db
     body, uploads = record_and_photos(most=MAX_PHOTOS)
     case = _read_case(body, {}, FIELDS)
-    if case.family_whatsapp and homeward().settings.twilio is None:
+    twilio = homeward().settings.twilio
+    if case.family_whatsapp and not (twilio and twilio.whatsapp_from):  # Twilio may carry SMS alone
         detail = "this Homeward has no WhatsApp channel configured; leave it out, or ask the operator"
         raise invalid([field_error("family_whatsapp", detail)])
     key = g.get("idempotency_key")

@@ -37,6 +37,8 @@ class Outgoing:
 class Sent:
     platform_id: str
     sent_as: str = "text"  # text, photo, or template (WhatsApp outside the 24-hour window)
+    segments: int | None = None  # SMS: the parts it was billed as (core/sms.py)
+    cost: float | None = None  # SMS: segments times the configured price per segment
 
 
 class Channel(Protocol):

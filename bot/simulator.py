@@ -15,6 +15,7 @@ import redis
 
 from bot.channels import MediaTooLarge, Outgoing, Sent
 from core.conversation.messages import Attachment
+from core.sms import as_sent, segments
 
 UPLOAD_TTL_S = 3600
 UPLOADS_KEY = "sim-uploads"  # sorted set: "<key> <bytes>" scored by when the upload expires
@@ -66,3 +67,12 @@ class SimulatorChannel:
 
     def send(self, message: Outgoing) -> Sent:
         return Sent(f"sim-{secrets.token_hex(6)}", "photo" if message.photo else "text")
+
+
+class SmsSimulatorChannel(SimulatorChannel):
+    """A pretend phone without apps: text only, its replies counted in SMS segments (never billed)."""
+
+    name = "simulator-sms"
+
+    def send(self, message: Outgoing) -> Sent:
+        return Sent(f"sim-{secrets.token_hex(6)}", "text", segments(as_sent(message.text)), 0.0)

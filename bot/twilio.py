@@ -1,4 +1,4 @@
-"""WhatsApp through Twilio: signed form posts in, media fetched with basic auth, messages out.
+"""WhatsApp (and SMS, bot/sms.py) through Twilio: signed form posts in, media fetched with basic auth, messages out.
 
 twilio-python has no base-URL setting, so outbound calls go through a small
 HTTP client that swaps the host for TWILIO_API_BASE_URL (a test stand-in in
@@ -33,11 +33,20 @@ def signature_matches(settings: TwilioSettings, url: str, form: Mapping[str, str
     return bool(signature) and RequestValidator(settings.auth_token).validate(url, dict(form), signature)
 
 
+def channel_on(settings: TwilioSettings, channel: str) -> bool:
+    """Whether this Twilio channel has a sender number, so its messages can be answered."""
+    return bool(settings.sms_from if channel == "sms" else settings.whatsapp_from)
+
+
 def parse_form(form: Mapping[str, str]) -> Inbound | None:
-    """A Twilio WhatsApp webhook as a plain Inbound; None for status callbacks and the like."""
+    """A Twilio WhatsApp or SMS webhook as a plain Inbound; None for status callbacks and the like.
+
+    The two share one shape: a WhatsApp sender is `whatsapp:+…`, an SMS sender the bare number.
+    """
     sender, sid = form.get("From", ""), form.get("MessageSid", "")
     if not sender or not sid:
         return None
+    channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
     attachments = []
     for index in range(_count(form.get("NumMedia"))):
         content_type = form.get(f"MediaContentType{index}", "")
@@ -59,9 +68,7 @@ def parse_form(form: Mapping[str, str]) -> Inbound | None:
         except ValueError:
             location = None  # garbled coordinates: the dialog will ask for the place again
     # The chat id is the bare number; "whatsapp:" is Twilio's address syntax, added back when sending.
-    return Inbound(
-        "whatsapp", sender.removeprefix("whatsapp:"), sid, form.get("Body", ""), tuple(attachments), location
-    )
+    return Inbound(channel, sender.removeprefix("whatsapp:"), sid, form.get("Body", ""), tuple(attachments), location)
 
 
 def _count(value: str | None) -> int:
@@ -112,21 +119,22 @@ class TwilioChannel:
 
     def send(self, message: Outgoing) -> Sent:
         sender, recipient = f"whatsapp:{self._settings.whatsapp_from}", f"whatsapp:{message.chat_id}"
+        if not message.window_open and self._settings.template_sid:
+            # An approved template carries only its text variable: outside the window the photo stays behind.
+            variables = json.dumps({"1": message.text[:1000]})
+            sid = self._create(
+                from_=sender, to=recipient, content_sid=self._settings.template_sid, content_variables=variables
+            )
+            return Sent(sid, "template")
+        if message.media_url:  # Twilio fetches the photo from our signed link and attaches it
+            sid = self._create(from_=sender, to=recipient, body=message.text[:1600], media_url=[message.media_url])
+            return Sent(sid, "photo")
+        return Sent(self._create(from_=sender, to=recipient, body=message.text[:1600]))
+
+    def _create(self, **fields: Any) -> str:
+        """One Messages.json call; its SID, or SendError saying whether a retry may help."""
         try:
-            if not message.window_open and self._settings.template_sid:
-                # An approved template carries only its text variable: outside the window the photo stays behind.
-                variables = json.dumps({"1": message.text[:1000]})
-                sent = self._client.messages.create(
-                    from_=sender, to=recipient, content_sid=self._settings.template_sid, content_variables=variables
-                )
-                return Sent(str(sent.sid), "template")
-            if message.media_url:  # Twilio fetches the photo from our signed link and attaches it
-                sent = self._client.messages.create(
-                    from_=sender, to=recipient, body=message.text[:1600], media_url=[message.media_url]
-                )
-                return Sent(str(sent.sid), "photo")
-            sent = self._client.messages.create(from_=sender, to=recipient, body=message.text[:1600])
-            return Sent(str(sent.sid))
+            return str(self._client.messages.create(**fields).sid)
         except TwilioRestException as exc:
             permanent = exc.code in PERMANENT_CODES or (400 <= (exc.status or 500) < 500 and exc.status != 429)
             raise SendError(f"twilio {exc.status} {exc.code}: {exc.msg}", permanent=permanent) from None

@@ -186,3 +186,56 @@ def _bands(settings: Settings, engine: str) -> dict[str, float]:
 def _out(settings: Settings, name: str, engine: str) -> Path:
     """dlib keeps the file names it always had; another engine's results sit beside them."""
     return settings.data_dir / "eval" / (f"{name}.json" if engine == "dlib" else f"{name}-{engine}.json")
+
+
+@eval_group.command("review-load")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), help=FOLDER_HELP)
+@click.option(
+    "--sizes",
+    default="1000,2000,all,20000,50000",
+    show_default=True,
+    help="Gallery sizes in cases ('all': every LFW identity); past LFW's identities the rest are synthetic strangers.",
+)
+@click.option("--sightings-per-day", default=1000, show_default=True, help="For the review minutes a day.")
+@click.option("--seconds-per-candidate", default=30.0, show_default=True, help="A reviewer's time per candidate.")
+@click.option("--seed", default=7, show_default=True)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also draw every engine's saved results as a PNG here (false candidates per probe against gallery size).",
+)
+@processes_option
+@engine_option
+def eval_review_load_command(
+    folder: Path | None,
+    sizes: str,
+    sightings_per_day: int,
+    seconds_per_candidate: float,
+    seed: int,
+    plot: Path | None,
+    processes: int | None,
+    engine: str | None,
+) -> None:
+    """The review queue as the gallery grows: false candidates per sighting, precision and FNIR, per policy."""
+    from evaluation import plot as drawing  # noqa: PLC0415 - only `homeward eval` loads them
+    from evaluation import report, review_load  # noqa: PLC0415
+
+    settings = cli_settings.load()
+    engine = chosen_engine(settings, engine)
+    cache = _cache(settings, engine, processes)
+    population = review_load.lfw_population(folder or settings.faces_dir / "lfw", cache, 0.1, seed)
+    result = review_load.review_load(
+        population,
+        [population.real_cases if size.strip() == "all" else int(size) for size in sizes.split(",")],
+        _bands(settings, engine),
+        cache.engine.metric,
+        settings.match_top_k,
+        seed,
+    )
+    result |= {"engine": engine, "sightings_per_day": sightings_per_day, "seconds_per_candidate": seconds_per_candidate}
+    report.print_review_load(result)
+    report.save(result, _out(settings, "review-load", engine))
+    if plot:
+        saved = sorted((settings.data_dir / "eval").glob("review-load*.json"))
+        drawing.review_load_chart(saved, plot)
+        click.echo(f"plot: {plot}")

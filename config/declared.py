@@ -264,11 +264,22 @@ SETTINGS: tuple[Setting, ...] = (
         "webhook",
         "webhook (Telegram posts to /webhooks/telegram) or polling (no public URL needed; `make run` polls).",
     ),
-    Setting("TWILIO_ACCOUNT_SID", "", "Twilio account SID. Unset: WhatsApp is off.", secret=True),
+    Setting("TWILIO_ACCOUNT_SID", "", "Twilio account SID. Unset: WhatsApp and SMS are off.", secret=True),
     Setting(
         "TWILIO_AUTH_TOKEN", "", "Twilio auth token: checks webhook signatures, fetches media, sends.", secret=True
     ),
-    Setting("TWILIO_WHATSAPP_FROM", "", "The WhatsApp sender number, e.g. +14155238886."),
+    Setting("TWILIO_WHATSAPP_FROM", "", "The WhatsApp sender number, e.g. +14155238886. Unset: WhatsApp is off."),
+    Setting(
+        "TWILIO_SMS_FROM",
+        "",
+        "The SMS sender number, e.g. +15005550006; its Twilio webhook is /webhooks/twilio too. Unset: SMS is off.",
+    ),
+    Setting(
+        "TWILIO_SMS_PRICE_PER_SEGMENT",
+        "0.0083",
+        "What one SMS part costs (a text is billed per part of 153 GSM-7 or 67 UCS-2 characters); the overview shows the sum.",
+    ),
+    Setting("TWILIO_SMS_CURRENCY", "USD", "The currency of TWILIO_SMS_PRICE_PER_SEGMENT, as the overview shows it."),
     Setting(
         "TWILIO_API_BASE_URL",
         "https://api.twilio.com",

@@ -48,9 +48,12 @@ class TelegramSettings(Redacted):
 class TwilioSettings(Redacted):
     account_sid: str
     auth_token: str = field(metadata=SECRET)
-    whatsapp_from: str
+    whatsapp_from: str  # "": WhatsApp is off
     api_base_url: str = field(metadata=URL)
     template_sid: str
+    sms_from: str = ""  # the SMS sender number; "": SMS is off
+    sms_price_per_segment: float = 0.0  # what one SMS part costs, in sms_currency (core/sms.py counts the parts)
+    sms_currency: str = "USD"
 
 
 @dataclass(frozen=True)
@@ -224,8 +227,11 @@ def _twilio(env: Env, public_base_url: str) -> TwilioSettings | None:
         return None
     token = env.optional("TWILIO_AUTH_TOKEN")
     sender = env.optional("TWILIO_WHATSAPP_FROM")
-    if not token or not sender:
-        raise ConfigError("TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM must be set with TWILIO_ACCOUNT_SID")
+    sms_sender = env.optional("TWILIO_SMS_FROM")
+    if not token or not (sender or sms_sender):
+        raise ConfigError(
+            "TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM (or TWILIO_SMS_FROM, or both) must be set with TWILIO_ACCOUNT_SID"
+        )
     if not public_base_url:
         raise ConfigError(
             "PUBLIC_BASE_URL must be set with TWILIO_ACCOUNT_SID: Twilio signatures are checked against it"
@@ -233,9 +239,12 @@ def _twilio(env: Env, public_base_url: str) -> TwilioSettings | None:
     return TwilioSettings(
         sid,
         token,
-        sender.removeprefix("whatsapp:"),
+        (sender or "").removeprefix("whatsapp:"),
         env.text("TWILIO_API_BASE_URL").rstrip("/"),
         env.optional("TWILIO_TEMPLATE_SID") or "",
+        sms_from=sms_sender or "",
+        sms_price_per_segment=env.number("TWILIO_SMS_PRICE_PER_SEGMENT", 0, 10),
+        sms_currency=env.text("TWILIO_SMS_CURRENCY"),
     )
 
 

@@ -90,3 +90,33 @@ def print_aliases(result: dict[str, Any]) -> None:
             f"  LFW aliases merged (evaluation/aliases.py): {merged['photos_moved']} photos moved,"
             f" {merged['identities_merged']} identities merged into others (--lfw-names: raw labels)"
         )
+
+
+def print_review_load(result: dict[str, Any]) -> None:
+    from evaluation.review_load import review_minutes  # noqa: PLC0415 - keeps report's imports light
+
+    print(
+        f"Review load ({result['engine']}): {result['mated_probes']} mated and {result['nonmated_probes']}"
+        f" non-mated sightings; top {result['top_k']} per sighting; {result['real_cases']} real cases, synthetic"
+        f" past that. Bands set at {result['reference_size']} cases to today's FNIR; review minutes a day for"
+        f" {result['sightings_per_day']} sightings at {result['seconds_per_candidate']:.0f} s a candidate"
+    )
+    print(
+        f"  {'cases':>7} {'policy':<11} {'band':<7} {'t':>7} {'cand./s':>8} {'false/s':>8} {'prec.':>7}"
+        f" {'FNIR':>7} {'min/day':>8}"
+    )
+    for size, row in result["sizes"].items():
+        for policy, bands in row.items():
+            if not isinstance(bands, dict):
+                continue
+            for band, cell in bands.items():
+                minutes = review_minutes(
+                    cell["false_per_probe"], result["sightings_per_day"], result["seconds_per_candidate"]
+                )
+                print(
+                    f"  {size:>7} {policy:<11} {band:<7} {cell['threshold']:>7.3f}"
+                    f" {cell['candidates_per_probe']:>8.3f} {cell['false_per_probe']:>8.3f}"
+                    f" {cell['precision']:>7.1%} {cell['fnir']:>7.2%} {minutes:>8.0f}"
+                )
+    print(f"  How sure, at {result['reference_size']} cases (distance up to: share that were the person, n):")
+    print("    " + ", ".join(f"{d:.3f}: {share:.0%} ({n})" for d, share, n in result["how_sure"]))

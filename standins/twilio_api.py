@@ -1,4 +1,4 @@
-"""A stand-in Twilio REST API: records Messages.json posts, serves media behind basic auth.
+"""A stand-in Twilio REST API: records Messages.json posts (WhatsApp and SMS), serves media behind basic auth.
 
 Like Twilio, it fetches each outbound MediaUrl when the message is created and
 keeps what it got, so a test can check that the link really serves the photo.
@@ -38,7 +38,12 @@ class TwilioStandIn:
         self.app = self._build()
 
     def texts(self, to: str) -> list[str]:
+        """The WhatsApp messages' bodies sent to a number, in order."""
         return [m.get("Body", "") for m in self.sent if m["To"] == f"whatsapp:{to}"]
+
+    def sms(self, to: str) -> list[str]:
+        """The SMS bodies sent to a number (an SMS recipient is the bare number), in order."""
+        return [m.get("Body", "") for m in self.sent if m["To"] == to]
 
     def _fetch(self, url: str) -> Fetched:
         answer = self.fetch_with.get(url)

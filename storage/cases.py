@@ -57,16 +57,18 @@ def close_case(
     *,
     by: str,
     now: datetime | None = None,
-    reporter: str | None = None,
+    reporter: str | tuple[str, ...] | None = None,
     reason: str | None = None,
 ) -> bool:
     """Close an open case, recording who (`by`: a panel user, the reporting contact, an API key), when and why.
 
-    Its faces stop taking part in matching. With `reporter`, only a case that contact reported
-    is closed (the chat); without, any (the panel). False when nothing was open to close.
+    Its faces stop taking part in matching. With `reporter`, only a case that contact (or one of those
+    contacts) reported is closed (the chat); without, any (the panel). False when nothing was open to close.
     `updated_at` moves too: an organisation syncing its cases by change time hears of the close.
     """
-    query = {"reference": reference, "status": "open"} | ({"reporter": reporter} if reporter is not None else {})
+    query: dict[str, Any] = {"reference": reference, "status": "open"}
+    if reporter is not None:
+        query["reporter"] = {"$in": [reporter] if isinstance(reporter, str) else list(reporter)}
     moment = now or _now()
     change = {"status": "closed", "closed_by": by, "closed_at": moment, "updated_at": moment}
     result = db.cases.update_one(query, {"$set": change | ({"closed_reason": reason} if reason else {})})
@@ -156,9 +158,10 @@ def flag_possible_duplicate(db: Database, case: str, other: str, distance: float
     return db.cases.update_one(not_yet, {"$push": {"possible_duplicates": flag}}).modified_count == 1
 
 
-def case_summaries(db: Database, contact: str) -> tuple[CaseSummary, ...]:
+def case_summaries(db: Database, contacts: tuple[str, ...]) -> tuple[CaseSummary, ...]:
+    """The cases these contacts reported (a chat sees its own, and on WhatsApp the same number's SMS ones)."""
     cases = list(
-        db.cases.find({"reporter": contact}, {"reference": 1, "name": 1, "status": 1, "created_at": 1})
+        db.cases.find({"reporter": {"$in": list(contacts)}}, {"reference": 1, "name": 1, "status": 1, "created_at": 1})
         .sort("created_at", DESCENDING)
         .limit(50)
     )

@@ -162,6 +162,18 @@ def failed_outbound(db: Database, limit: int = 20) -> tuple[int, list[dict[str, 
     return count, latest
 
 
+def sms_usage(db: Database, since: datetime) -> tuple[int, int, float]:
+    """SMS sent since `since`: (messages, segments, cost), from what each sent record was billed as."""
+    query = {"channel": "sms", "status": "sent", "sent_at": {"$gte": since}}
+    messages = segments = 0
+    cost = 0.0
+    for doc in db.outbox.find(query, {"_id": 0, "segments": 1, "cost": 1}):
+        messages += 1
+        segments += int(doc.get("segments") or 0)
+        cost += float(doc.get("cost") or 0)
+    return messages, segments, round(cost, 4)
+
+
 def date_pending_outbound(db: Database) -> None:
     """Messages queued before `next_attempt_at` existed are due since they were created."""
     for doc in db.outbox.find({"status": "pending", "next_attempt_at": {"$exists": False}}, {"created_at": 1}):

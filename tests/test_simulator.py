@@ -101,3 +101,13 @@ def test_a_pdf_gets_a_clear_answer_in_the_simulator(service: str, browser: Any, 
     pdf = tmp_path / "poster.pdf"
     pdf.write_bytes(b"%PDF-1.4\n% a missing person poster\n")
     assert "Please send a photo (JPEG or PNG)" in person.send(photo=pdf)
+
+
+def test_a_phone_without_apps_talks_as_sms_in_the_simulator(service: str, browser: Any) -> None:
+    browser.get(f"{service}/simulator/")
+    browser.find_element(By.ID, "new-sms").click()
+    family = Phone(browser, "Ravi")
+    assert "Ravi (SMS)" in browser.find_element(By.ID, "title").text
+    assert re.search(r"Do you agree\?[\s\S]*\[SMS, \d+ segments\]", family.send("hi"))
+    family.send("yes", expect="What would you like to do?")
+    assert "SMS cannot carry one" in family.send("2")

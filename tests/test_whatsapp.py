@@ -279,3 +279,13 @@ def test_delete_my_data_leaves_no_phone_number_anywhere(
     assert goodbye["To"] == f"whatsapp:{number}" and "has been erased" in str(goodbye)
     assert harness.leftovers(needles) == []
     assert not [r.getMessage() for r in caplog.records for n in needles if n in r.getMessage() + (r.exc_text or "")]
+
+
+def test_an_sms_where_only_whatsapp_is_on_is_acknowledged_and_dropped(
+    harness: Harness, twilio_api: TwilioStandIn
+) -> None:
+    """No TWILIO_SMS_FROM: a number's SMS posted to the same webhook has nobody to answer it (docs/operators/sms.md)."""
+    fields = form(FAMILY, "hi") | {"From": FAMILY, "To": "+15005550006"}
+    assert post(harness, fields) == 200
+    harness.work()
+    assert harness.db.inbound.count_documents({}) == 0 and twilio_api.sent == []

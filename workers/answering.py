@@ -25,7 +25,7 @@ from rq.timeouts import JobTimeoutException
 
 from core.conversation.catalog import DEFAULT_LANGUAGE, render
 from core.conversation.dialog import detect_language, step
-from core.conversation.messages import Inbound, Reply, inbound_from_doc
+from core.conversation.messages import Inbound, Reply, contacts_acting_as, inbound_from_doc
 from core.conversation.rate import rate_decision, rate_key
 from core.conversation.state import Context, State
 from services.queue import Job, enqueue_outbox, is_temporary, runs
@@ -178,7 +178,7 @@ def _decide(context: WorkerContext, inbound_id: Any, message: Inbound) -> dict[s
         now = datetime.now(ZoneInfo(settings.timezone))
         dialog_context = Context(
             now=now,
-            cases=case_summaries(db, message.contact),
+            cases=case_summaries(db, contacts_acting_as(message.contact)),
             max_photo_bytes=settings.max_photo_bytes,
             photo_place=state.flow == "sighting" and has_location(db, draft_owner(message.contact)),
         )

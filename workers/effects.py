@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.channels import MediaTooLarge
-from core.conversation.messages import Inbound, Reply
+from core.conversation.messages import Inbound, Reply, contacts_acting_as
 from core.conversation.state import (
     CloseCase,
     CreateCase,
@@ -60,7 +60,8 @@ def execute(context: WorkerContext, message: Inbound, effects: list[Effect]) -> 
             results.values["reference"] = cases.create_sighting(db, contact, details, source=_source(message))
             _match_adopted(context, Owner("sighting", results.values["reference"]))
         elif isinstance(effect, CloseCase):
-            if cases.close_case(db, effect.reference, by=contact, now=datetime.now(UTC), reporter=contact):
+            reporters = contacts_acting_as(contact)  # the dialog checked the case is among theirs
+            if cases.close_case(db, effect.reference, by=contact, now=datetime.now(UTC), reporter=reporters):
                 case_closed(db, context.queue, effect.reference)
         elif isinstance(effect, EraseContact):
             erased = erase_contact(context, contact)

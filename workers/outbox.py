@@ -23,7 +23,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.channels import Outgoing, SendError
+from bot.channels import Outgoing, SendError, Sent
 from core.redaction import without_numbers
 from services import metrics
 from services.media_links import photo_link
@@ -116,10 +116,10 @@ def _send(context: WorkerContext, message: dict[str, Any], last_inbound_at: date
         witness.delete(key)
         return outcome
     try:
-        _after_send(context, message, result.platform_id, result.sent_as)
+        _after_send(context, message, result)
     except Exception:
         # MongoDB went away with the reply delivered: the witness keeps the answer, the next try records it.
-        witness.set(key, json.dumps([result.platform_id, result.sent_as]), ex=CALL_TTL_S)
+        witness.set(key, json.dumps(vars(result)), ex=CALL_TTL_S)
         raise
     metrics.REPLIES_SENT.labels(message["channel"]).inc()
     witness.delete(key)  # if Redis is away now, the leftover "calling" says nothing about a message marked sent
@@ -138,8 +138,8 @@ def _record_lost_send(context: WorkerContext, message: dict[str, Any], call: str
     """The platform took this message but its record was lost (MongoDB went away): record it, send nothing."""
     if call is None or call == CALLING:
         return None
-    platform_id, sent_as = json.loads(call)
-    _after_send(context, message, platform_id, sent_as)
+    answer = json.loads(call)
+    _after_send(context, message, Sent(*answer) if isinstance(answer, list) else Sent(**answer))
     context.connections.redis.delete(_call_key(message))
     metrics.REPLIES_SENT.labels(message["channel"]).inc()
     return "sent"
@@ -180,13 +180,15 @@ def _due_at(message: dict[str, Any], call: str | None) -> datetime:
     return _aware(message.get("next_attempt_at") or _now()) - timedelta(seconds=1)
 
 
-def _after_send(context: WorkerContext, message: dict[str, Any], platform_id: str, sent_as: str) -> None:
+def _after_send(context: WorkerContext, message: dict[str, Any], result: Sent) -> None:
     db = context.connections.db
     if message.get("erase_after_send"):
         # The goodbye to an erased contact leaves no trace, not even its sequence counter.
         forget_sent(db, message["_id"], message["contact"])
         return
-    mark_outbound(db, message["_id"], "sent", platform_id=platform_id, sent_as=sent_as)
+    # What an SMS was billed as stays with its record: the overview adds them up (storage/outbox.py sms_usage).
+    billed = {"segments": result.segments, "cost": result.cost} if result.segments is not None else {}
+    mark_outbound(db, message["_id"], "sent", platform_id=result.platform_id, sent_as=result.sent_as, **billed)
 
 
 def _photo(context: WorkerContext, message: dict[str, Any]) -> bytes | None:

@@ -6,6 +6,8 @@
   const seen = {};      // last reply sequence number shown per person
   let current = people[0];
 
+  // A pretend phone without apps: its name ends in " (SMS)"; it talks as SMS does (text only, segments).
+  function bySms(name) { return / \(SMS\)$/.test(name); }
   function save() { localStorage.setItem("sim-people", JSON.stringify(people)); }
   function renderPeople() {
     const box = document.getElementById("people");
@@ -37,7 +39,8 @@
 
   document.getElementById("new-person").onsubmit = function (ev) {
     ev.preventDefault();
-    const name = document.getElementById("new-name").value.trim();
+    const typed = document.getElementById("new-name").value.trim();
+    const name = typed && document.getElementById("new-sms").checked && !bySms(typed) ? typed + " (SMS)" : typed;
     if (name && people.indexOf(name) < 0) { people.push(name); save(); }
     if (name) { current = name; renderPeople(); renderLog(); }
     document.getElementById("new-name").value = "";
@@ -56,6 +59,7 @@
     const place = document.getElementById("location-form");
     const data = new FormData();
     data.append("user", current);
+    if (bySms(current)) data.append("sms", "1");
     data.append("text", text.value);
     let shown = text.value, image = null;
     if (file.files[0]) {
@@ -78,10 +82,13 @@
   };
   function poll() {
     people.forEach(function (name) {
-      fetch("messages?user=" + encodeURIComponent(name) + "&after=" + (seen[name] || 0))
+      fetch("messages?user=" + encodeURIComponent(name) + "&after=" + (seen[name] || 0) + (bySms(name) ? "&sms=1" : ""))
         .then(function (r) { return r.json(); })
         .then(function (j) {
-          j.messages.forEach(function (m) { seen[name] = m.seq; add(name, { who: "bot", text: m.text }); });
+          j.messages.forEach(function (m) {
+            seen[name] = m.seq;
+            add(name, { who: "bot", text: m.text + (m.segments ? "\n[SMS, " + m.segments + " segment" + (m.segments > 1 ? "s" : "") + "]" : "") });
+          });
         })
         .catch(function () {});
     });

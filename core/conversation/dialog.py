@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from core.conversation import flows
 from core.conversation.catalog import LANGUAGES
-from core.conversation.messages import Inbound, Reply
+from core.conversation.messages import TEXT_ONLY, Inbound, Reply
 from core.conversation.references import CASE_PREFIX, find_reference
 from core.conversation.state import CloseCase, Context, DiscardDraft, EraseContact, Outcome, RecordConsent, State
 from core.conversation.words import (
@@ -47,6 +47,8 @@ _LARGEST_SHOWN = 2**70  # bytes; a size beyond this (a platform's nonsense) is s
 def step(state: State, message: Inbound, context: Context) -> Outcome:
     """Answer one inbound message."""
     message = replace(message, text=clean((message.text or "")[:MAX_TEXT]))
+    if message.channel in TEXT_ONLY and not message.photos:
+        context = replace(context, text_only=True)  # an MMS photo, where the carrier passes one, is still taken
     words = normalise(message.text)
     if (chosen := language_command(words)) is not None:
         return _choose_language(state, chosen)
@@ -150,6 +152,8 @@ def _menu(state: State, message: Inbound, words: str, context: Context) -> Outco
     choice = MENU_CHOICES.get(words)
     if choice == "report":
         return Outcome(state.at("report", "name"), [Reply("ask_name")])
+    if choice == "sighting" and context.text_only:
+        return Outcome(state, [Reply("sms_sighting_needs_photo")])
     if choice == "sighting":
         return Outcome(state.at("sighting", "photo"), [Reply("sighting_ask_photo")])
     if choice == "cases":
@@ -166,7 +170,7 @@ def _list_cases(context: Context) -> Reply:
     if not context.cases:
         return Reply("cases_none")
     lines = [
-        Reply("case_line", {"reference": c.reference, "name": c.name, "status": Reply(f"status_{c.status}")})
+        Reply("case_line", {"reference": c.reference, "name": c.name, "status": Reply(f"status_{c.shown_status}")})
         for c in context.cases
     ]
     return Reply("cases_list", {"lines": lines})
@@ -180,7 +184,10 @@ def _case_command(state: State, command: str, text: str, context: Context) -> Ou
     if case is None:
         return Outcome(state, [Reply("case_unknown", {"reference": reference})])
     if command == "status":
-        return Outcome(state, [Reply("case_status", {**vars(case), "status": Reply(f"status_{case.status}")})])
+        replies = [Reply("case_status", {**vars(case), "status": Reply(f"status_{case.shown_status}")})]
+        if case.shown_status == "awaiting_photo" and context.text_only:
+            replies.append(Reply("how_to_add_photo", {"reference": reference}))
+        return Outcome(state, replies)
     if case.status == "closed":
         key = "case_already_closed" if command == "found" else "add_photo_closed"
         return Outcome(state, [Reply(key, {"reference": reference})])
@@ -188,6 +195,8 @@ def _case_command(state: State, command: str, text: str, context: Context) -> Ou
         return Outcome(
             state, [Reply("case_closed", {"reference": reference, "name": case.name})], [CloseCase(reference)]
         )
+    if context.text_only:
+        return Outcome(state, [Reply("how_to_add_photo", {"reference": reference})])
     return Outcome(
         state.at("add_photo", "photos", reference=reference, photos=0, name=case.name),
         [Reply("add_photo_ask", {"reference": reference})],

@@ -74,7 +74,7 @@ def advance(state: State, message: Inbound, words: str, context: Context) -> Out
             return Outcome(state.at("sighting", "place"), replies + [Reply("sighting_ask_place")], effects)
         return Outcome(state, replies + _repeat_question(state), effects)
     if state.step == "confirm":
-        return _confirm(state, words, replies, effects)
+        return _confirm(state, words, replies, effects, context)
     try:
         value = _ANSWERS[(state.flow, state.step)](message, words, context)  # type: ignore[index]
     except Invalid as wrong:
@@ -229,6 +229,10 @@ def _next(state: State, context: Context, replies: list[Reply], effects: list[Ef
             replies + [Reply("photos_so_far", _params(state) | {"count": state.draft["photos"]})],
             effects,
         )
+    if state.flow == "report" and steps[position] == "photos" and context.text_only:
+        # No photo can come this way: the summary, and the report is kept awaiting a photo.
+        following = state.at("report", "confirm")
+        return Outcome(following, replies + [Reply("sms_no_photos"), _summary(following)], effects)
     if state.flow == "report" and steps[position] == "confirm" and not state.draft.get("photos"):
         return Outcome(state, replies + [Reply("photos_needed", _params(state))], effects)
     if steps[position : position + 1] == ("photo_place",) and not _may_ask_photo_place(state, context):
@@ -249,11 +253,14 @@ def _may_ask_photo_place(state: State, context: Context) -> bool:
     return context.photo_place and not {"latitude", "longitude"} <= place.keys()
 
 
-def _confirm(state: State, words: str, replies: list[Reply], effects: list[Effect]) -> Outcome:
+def _confirm(state: State, words: str, replies: list[Reply], effects: list[Effect], context: Context) -> Outcome:
     if not is_yes(words) and words != "submit":
         return Outcome(state, replies + [Reply("confirm_hint")], effects)
     details = {k: state.draft.get(k) for k in ("name", "age", "gender", "place", "time_text", "time", "description")}
-    return Outcome(state.idle(), replies + [Reply("case_created")], effects + [CreateCase(details)])
+    created = [Reply("case_created")]
+    if not state.draft.get("photos"):  # reported by SMS: kept, and searched once a photo arrives
+        created = [Reply("case_created_awaiting_photo"), Reply("how_to_add_photo")]
+    return Outcome(state.idle(), replies + created, effects + [CreateCase(details)])
 
 
 def _summary(state: State) -> Reply:

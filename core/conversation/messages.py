@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-CHANNELS = ("telegram", "whatsapp", "simulator")
+CHANNELS = ("telegram", "whatsapp", "sms", "simulator", "simulator-sms")
+# Channels that carry no photos: a report there is kept awaiting one (core/conversation/flows.py).
+TEXT_ONLY = frozenset({"sms", "simulator-sms"})
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,16 @@ class Inbound:
 class Reply:
     key: str  # a message in the catalogue
     params: dict[str, Any] = field(default_factory=dict)
+
+
+def contacts_acting_as(contact: str) -> tuple[str, ...]:
+    """The contacts whose reports this one may see and act on: itself, and on WhatsApp the same number's SMS.
+
+    A report made by SMS waits for a photo, which the family can send on WhatsApp from the same phone.
+    WhatsApp proves the number; an SMS sender can be forged, so SMS never reaches WhatsApp's reports.
+    """
+    channel, _, number = contact.partition(":")
+    return (contact, f"sms:{number}") if channel == "whatsapp" else (contact,)
 
 
 def inbound_to_doc(message: Inbound) -> dict[str, Any]:

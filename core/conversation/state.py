@@ -64,6 +64,11 @@ class CaseSummary:
     created: str  # a date as people read it
     photos: int
 
+    @property
+    def shown_status(self) -> str:
+        """What the family reads: open, closed, or awaiting_photo (open with no photo yet, e.g. reported by SMS)."""
+        return "awaiting_photo" if self.status == "open" and not self.photos else self.status
+
 
 @dataclass(frozen=True)
 class Context:
@@ -73,6 +78,7 @@ class Context:
     cases: tuple[CaseSummary, ...] = ()
     max_photo_bytes: int = 15 * 1024 * 1024
     photo_place: bool = False  # a photo of the sighting being written carries the GPS place where it was taken
+    text_only: bool = False  # the channel carries no photos (SMS): a report is kept awaiting one
 
     def case(self, reference: str) -> CaseSummary | None:
         return next((c for c in self.cases if c.reference == reference), None)

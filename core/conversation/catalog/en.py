@@ -93,6 +93,22 @@ MESSAGES: dict[str, str] = {
     "case_status": "{reference}: {name}, {status}. Reported on {created}. Photos: {photos}.",
     "status_open": "open, being searched",
     "status_closed": "closed",
+    "status_awaiting_photo": "open, awaiting a photo",
+    # SMS: plain text, no photos
+    "sms_no_photos": "Photos cannot be sent by SMS, so this report will be kept awaiting a photo.",
+    "case_created_awaiting_photo": (
+        "Your report is registered. Its reference is {reference}.\n"
+        "It is kept awaiting a photo: we search by comparing faces, so the search starts once a photo arrives."
+    ),
+    "how_to_add_photo": (
+        "To add a photo: on WhatsApp, from this same phone number, write 'add photo {reference}' and send it. "
+        "Without WhatsApp, a partner organisation (police, shelter, hospital) can send it to Homeward for you, "
+        "quoting {reference}."
+    ),
+    "sms_sighting_needs_photo": (
+        "A sighting needs a photo, and SMS cannot carry one. Please send the photo to Homeward on WhatsApp or Telegram."
+    ),
+    "sms_shortened": "(Shortened for SMS. Write 'status' and your reference for the essentials.)",
     "case_unknown": "I can't find {reference} among your reports. Write 'my reports' to list them.",
     "need_reference": "Please include the reference, for example '{command} HW-7K3P'.",
     "case_closed": "{reference} is closed. We are so glad {name} has been found. The photos no longer take part in searches.",

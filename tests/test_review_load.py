@@ -1,0 +1,104 @@
+"""The review-load evaluation's arithmetic and policies, on galleries whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evaluation import policies
+from evaluation.review_load import Population, grown, review_load
+
+DIM = 16
+
+
+def _isolated_cases(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Cases far apart from each other: random directions scaled to length 1."""
+    cases = rng.normal(size=(n, DIM))
+    return cases / np.linalg.norm(cases, axis=1, keepdims=True)
+
+
+def _population(rng: np.random.Generator) -> Population:
+    """40 isolated people each seen once nearby, plus a crowd of 30 look-alikes and a stranger in the crowd."""
+    isolated = _isolated_cases(40, rng)
+    centre = np.full(DIM, 0.25)
+    crowd = centre + rng.normal(scale=0.02, size=(30, DIM))
+    cases = np.vstack([isolated, crowd]).astype(np.float32)
+    ids = np.array([f"p{i}" for i in range(len(cases))])
+    mated = isolated + rng.normal(scale=0.05, size=isolated.shape)
+    strangers = centre + rng.normal(scale=0.02, size=(5, DIM))  # they look like the whole crowd
+    probes = np.vstack([mated, strangers]).astype(np.float32)
+    probe_ids = np.array([f"p{i}" for i in range(40)] + [f"s{i}" for i in range(5)])
+    return Population(cases, ids, len(cases), probes, probe_ids, np.array([True] * 40 + [False] * 5))
+
+
+def test_the_queue_counts_candidates_false_ones_precision_and_misses() -> None:
+    found = policies.Neighbours(
+        distances=np.array([[0.1, 0.3, 0.9], [0.2, 0.4, 0.5]]),
+        cases=np.array([[0, 1, 2], [1, 0, 2]]),
+        is_mate=np.array([[True, False, False], [False, False, False]]),
+    )
+    mated = np.array([True, False])
+    result = policies.queue(found.distances, found, mated, threshold=0.35, top_k=2)
+    assert result.candidates_per_probe == 1.5  # 0.1 and 0.3 for the first, 0.2 for the second
+    assert result.false_per_probe == 1.0 and result.precision == pytest.approx(1 / 3) and result.fnir == 0.0
+    assert policies.queue(found.distances, found, mated, threshold=0.05, top_k=2).fnir == 1.0
+
+
+def test_density_stops_a_stranger_in_a_crowd_matching_everyone_at_the_same_fnir() -> None:
+    population = _population(np.random.default_rng(1))
+    found = policies.nearest_cases(
+        population.probes,
+        population.probe_ids,
+        population.mated,
+        population.cases,
+        population.case_ids,
+        "euclidean",
+        60,
+    )
+    plain = policies.distance_scores(found)
+    dense = policies.density_scores(found, population.cases, "euclidean")
+    t_plain = policies.threshold_for_fnir(plain, found, population.mated, 0.0, top_k=5)
+    t_dense = policies.threshold_for_fnir(dense, found, population.mated, 0.0, top_k=5)
+    today = policies.queue(plain, found, population.mated, t_plain, 5)
+    density = policies.queue(dense, found, population.mated, t_dense, 5)
+    assert today.fnir == density.fnir == 0.0
+    assert today.false_per_probe > 0.4  # each stranger brings five look-alikes
+    assert density.false_per_probe < today.false_per_probe / 2
+
+
+def test_a_threshold_for_a_stranger_rate_tightens_as_the_gallery_grows() -> None:
+    impostor = np.linspace(0.0, 1.0, 100_001)  # one comparison in a thousand falls under 0.001
+    assert policies.threshold_for_fpir(impostor, 1, 0.01) == pytest.approx(0.01, abs=1e-4)
+    small, large = (policies.threshold_for_fpir(impostor, n, 0.01) for n in (1_000, 100_000))
+    assert large < small < 0.01
+
+
+def test_a_grown_gallery_keeps_the_real_cases_first_and_adds_strangers_like_them() -> None:
+    population = _population(np.random.default_rng(2))
+    bigger = grown(population, 500, "cosine", seed=3)
+    assert len(bigger.cases) == 500 and list(bigger.case_ids[:70]) == list(population.case_ids)
+    assert bigger.case_ids[70].startswith("synthetic:")
+    assert np.allclose(np.linalg.norm(bigger.cases[70:], axis=1), 1.0, atol=1e-5)
+    assert len(grown(population, 50, "cosine", seed=3).cases) == 50
+
+
+def test_review_load_reports_every_policy_at_every_size_with_bands_set_to_todays_fnir() -> None:
+    population = _population(np.random.default_rng(4))
+    result = review_load(population, [50, 70, 300], {"strong": 0.1, "review": 0.3}, "euclidean", 5, seed=1)
+    assert set(result["sizes"]) == {"50", "70", "300"}
+    assert result["sizes"]["300"]["synthetic"] == 230 and result["reference_size"] == 70
+    at_reference = result["sizes"]["70"]
+    for policy in ("density", "reciprocal"):
+        assert at_reference[policy]["review"]["fnir"] <= at_reference["distance"]["review"]["fnir"]
+    assert at_reference["density"]["review"]["false_per_probe"] < at_reference["distance"]["review"]["false_per_probe"]
+
+
+def test_how_sure_is_the_share_of_candidates_that_were_the_person_never_rising_with_distance() -> None:
+    found = policies.Neighbours(
+        distances=np.array([[0.01, 0.04], [0.03, 0.06], [0.035, 0.07]]),
+        cases=np.zeros((3, 2), dtype=np.int64),
+        is_mate=np.array([[True, False], [True, False], [False, True]]),
+    )
+    table = policies.calibration(found.distances, found, top_k=2, upto=0.075, width=0.025)
+    # up to 0.025: one right of one; up to 0.05: 0.03 right, 0.035 and 0.04 wrong; up to 0.075: 0.07 right of 3
+    assert table == [(0.025, 1.0, 1), (0.05, 0.333, 3), (0.075, 0.333, 2)]
