@@ -47,18 +47,21 @@ def check_url(url: str, allow_private: bool) -> str:
     return url
 
 
-def refuse_private_host(host: str, port: int) -> None:
-    """HookRefused when `host` resolves to a loopback, private or link-local address (or does not resolve)."""
+def refuse_private_host(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to, all public; HookRefused when one is loopback, private or link-local (or
+    when it does not resolve). A delivery connects to one of these, never resolving again (DNS rebinding)."""
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+        found = [str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
     except (socket.gaierror, UnicodeError) as exc:
         raise HookRefused(f"{host} does not resolve ({exc}): check the host name") from None
-    private = sorted(address for address in addresses if not is_public_address(str(address)))
-    if private:
+    addresses = list(dict.fromkeys(found))
+    private = sorted(address for address in addresses if not is_public_address(address))
+    if private or not addresses:
         raise HookRefused(
-            f"{host} resolves to {', '.join(private)}, not a public address: Homeward calls only partners on the "
-            "internet (an operator may allow private addresses with HOMEWARD_PARTNER_HOOKS_ALLOW_PRIVATE=1)"
+            f"{host} resolves to {', '.join(private) or 'nothing'}, not a public address: Homeward calls only partners "
+            "on the internet (an operator may allow private addresses with HOMEWARD_PARTNER_HOOKS_ALLOW_PRIVATE=1)"
         )
+    return addresses
 
 
 def candidate_approved(db: Database, queue: Queue | None, candidate: dict[str, Any]) -> None:
