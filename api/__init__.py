@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from api import docs, found, problems, requests  # noqa: F401 - docs and found put their routes on `blueprint`
+from api import docs, found, hooks, problems, requests  # noqa: F401 - docs, found, hooks put routes on `blueprint`
 from api.routes import blueprint
 
 

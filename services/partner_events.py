@@ -22,7 +22,7 @@ from core.partner_hooks import HookRefused, check_events, is_public_address, rfc
 from services.queue import enqueue_partner_delivery
 from storage.candidates import candidate_kind
 from storage.connections import Database
-from storage.partner_events import record_event
+from storage.partner_events import record_event, redeliver
 from storage.partner_hooks import add_endpoint
 
 
@@ -62,6 +62,21 @@ def refuse_private_host(host: str, port: int) -> list[str]:
             "on the internet (an operator may allow private addresses with HOMEWARD_PARTNER_HOOKS_ALLOW_PRIVATE=1)"
         )
     return addresses
+
+
+def redeliver_now(
+    db: Database, queue: Queue | None, delivery: ObjectId, organisation: ObjectId
+) -> dict[str, Any] | None:
+    """Send a delivery (failed or delivered) again, same event id, and queue it: the panel's and the API's button.
+
+    None when it is still under way or not `organisation`'s. Stored first: a Redis outage leaves it due, and the
+    reconciler queues it.
+    """
+    found = redeliver(db, delivery, organisation)
+    if found is not None and queue is not None:
+        with contextlib.suppress(redis.RedisError):
+            enqueue_partner_delivery(queue, str(found["_id"]))
+    return found
 
 
 def candidate_approved(db: Database, queue: Queue | None, candidate: dict[str, Any]) -> None:

@@ -161,5 +161,11 @@ def delivery_log(db: Database, organisation: ObjectId, limit: int = LOG_SHOWN) -
     return list(db.partner_deliveries.find(query).sort("created_at", DESCENDING).limit(limit))
 
 
+def endpoint_log(db: Database, endpoint: ObjectId, limit: int = LOG_SHOWN) -> list[dict[str, Any]]:
+    """One endpoint's latest deliveries, newest first: what the API's delivery log answers."""
+    query = {"endpoint": endpoint}
+    return list(db.partner_deliveries.find(query).sort("created_at", DESCENDING).limit(limit))
+
+
 def _now() -> datetime:
     return datetime.now(UTC)

@@ -136,6 +136,7 @@ INDEXES: dict[str, list[IndexModel]] = (
             IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"),
             IndexModel([("status", ASCENDING), ("sending_at", ASCENDING)], name="status_sending"),
             IndexModel([("organisation", ASCENDING), ("created_at", DESCENDING)], name="organisation_log"),
+            IndexModel([("endpoint", ASCENDING), ("created_at", DESCENDING)], name="endpoint_log"),  # the API's log
             IndexModel([("_id", ASCENDING), ("organisation", ASCENDING), ("status", ASCENDING)], name="redeliver"),
         ],
         # Hashes of platform ids whose stubs are gone (storage/inbound.py); the sweep removes the old ones by `at`.
