@@ -37,6 +37,7 @@ from storage.found_persons import (
     find_by_source,
     find_found_person,
     found_owner,
+    import_source,
     page_found_persons,
     update_found_person,
 )
@@ -63,9 +64,13 @@ def create() -> Response:
         body, uploads = json_object(), []
     record = read_record(body)
     key = g.get("idempotency_key")
-    source = f"api:{organisation()}:{hashlib.sha256(key.encode()).hexdigest()[:32] if key else uuid.uuid4().hex}"
-    again = find_by_source(db, source) is not None
-    reference = create_found_person(db, organisation(), record, source, by=key_actor())
+    call = f"api:{organisation()}:{hashlib.sha256(key.encode()).hexdigest()[:32] if key else uuid.uuid4().hex}"
+    source = import_source(organisation(), record.external_id) if record.external_id else call
+    existing = find_by_source(db, source)
+    if existing is not None and existing.get("api_request") != call:
+        raise _already_registered(existing, record.external_id)
+    again = existing is not None
+    reference = create_found_person(db, organisation(), record, source, by=key_actor(), api_request=call)
     keep_found_photos(db, homeward().queue, reference, uploads)
     if not again:
         audit(db, key_actor(), "register", f"found:{reference}", f"{len(uploads)} photo(s), by API")
@@ -222,6 +227,13 @@ def _answer(found: dict[str, Any], status: int = 200, headers: dict[str, str] | 
     response.headers["ETag"] = etag(public)
     response.headers.update(headers or {})
     return response
+
+
+def _already_registered(existing: dict[str, Any], external_id: str) -> ApiError:
+    """Another call or an import registered this external id: one record per id, changed with PATCH."""
+    reference = existing["reference"]
+    detail = f"Your organisation registered external_id {external_id!r} already, as {reference}; PATCH that record."
+    return ApiError(409, detail, "already-registered", headers={"Location": url_for("api.read", reference=reference)})
 
 
 def _check_match(found: dict[str, Any], wanted: str) -> None:
