@@ -65,7 +65,7 @@ def read_webhook(endpoint_id: str) -> Response:
 @blueprint.delete("/v1/webhooks/<endpoint_id>")
 @needs(SCOPE)
 def remove_webhook(endpoint_id: str) -> Response:
-    """Stop calling the endpoint; its deliveries still waiting are given up (and shown failed in no log: it is gone)."""
+    """Stop calling the endpoint; its deliveries still waiting are given up (the panel's log still lists them)."""
     endpoint, db = _mine(endpoint_id), homeward().connections.db
     with audited(db, key_actor(), "remove webhook", f"partner_hook:{endpoint['_id']}"):
         remove_endpoint(db, endpoint["_id"])

@@ -96,6 +96,11 @@ RULES |= {
     f"api.{name}": "public"
     for name in ("create", "index", "read", "update", "close", "add_photos", "candidates", "outcome", "openapi", "docs")
 }
+RULES |= {  # the partner's webhook endpoints (api/hooks.py)
+    f"api.{name}": "public"
+    for name in ("add_webhook", "list_webhooks", "read_webhook", "remove_webhook", "rotate_webhook")
+    + ("webhook_deliveries", "redeliver_webhook")
+}
 ROLES = ("registrar", "viewer", "reviewer", "admin")
 REFUSED = b"Wrong username or password, or the account is disabled"
 SECURITY_HEADERS = ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy")
