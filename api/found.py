@@ -32,6 +32,7 @@ from services.partner_events import found_person_closed
 from storage.audit import audit
 from storage.candidates import find_candidate
 from storage.found_persons import (
+    adopt_external_id,
     close_found_person,
     create_found_person,
     find_by_source,
@@ -111,8 +112,13 @@ def update(reference: str) -> Response:
         raise ApiError(409, f"{found['reference']} is closed; a closed record is not changed.", "closed")
     record = read_record(json_object(), base={name: found.get(name) for name in FIELDS})
     db = homeward().connections.db
+    renamed = bool(record.external_id) and record.external_id != (found.get("external_id") or "")
+    if renamed and (other := find_by_source(db, import_source(organisation(), record.external_id))):
+        raise _already_registered(other, record.external_id)
     if not update_found_person(db, found["reference"], record, unchanged_since=found["updated_at"]):
         raise _changed_meanwhile()
+    if renamed:  # an import of the new id finds this record (one registered meanwhile keeps it: this keeps its old)
+        adopt_external_id(db, found["reference"], organisation(), record.external_id)
     audit(db, key_actor(), "update", f"found:{found['reference']}", ", ".join(sorted(json_object())))
     return _answer(_mine(reference))
 

@@ -231,7 +231,7 @@ PATHS: dict[str, Any] = {
             {
                 "200": _json("FoundPerson", "changed", ETAG),
                 "400": _problem("wrong fields, each in `errors`"),
-                "409": _problem("the record is closed"),
+                "409": _problem("the record is closed, or the external_id is another record's"),
                 "412": _problem("If-Match differs: the record changed since read"),
                 "428": _problem("If-Match is missing"),
             },

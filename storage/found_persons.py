@@ -15,6 +15,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
 from core.conversation.references import FOUND_PREFIX
 from core.found.record import CLOSED_REASONS, FoundPerson
@@ -86,6 +87,17 @@ def find_found_person(db: Database, reference: str, organisation: ObjectId | Non
 
 def find_by_source(db: Database, source: str) -> dict[str, Any] | None:
     return db.found_persons.find_one({"source": source})
+
+
+def adopt_external_id(db: Database, reference: str, organisation: ObjectId, external_id: str) -> bool:
+    """Key the record by its (changed) external id, as an import would, so a CSV row with that id finds it; False
+    when another record of the organisation has that id."""
+    try:
+        change = {"$set": {"source": import_source(organisation, external_id)}}
+        db.found_persons.update_one({"reference": reference}, change)
+    except DuplicateKeyError:
+        return False
+    return True
 
 
 def find_by_sources(db: Database, sources: list[str]) -> dict[str, dict[str, Any]]:

@@ -69,3 +69,26 @@ def test_a_create_retried_with_its_idempotency_key_after_its_answer_expired_is_s
     assert again.status_code == 201 and again.get_json()["reference"] == first.get_json()["reference"]
     problem(sunrise.call("POST", "/found-persons", record, Idempotency_Key="admission-51"), 409)
     assert connections.db.found_persons.count_documents({}) == 1
+
+
+def test_an_external_id_changed_by_patch_is_the_one_an_import_finds_and_cannot_take_anothers(
+    app: Flask,  # noqa: F811
+    connections: Connections,
+    environment: dict[str, str],
+    tmp_path: Path,
+    faces_dir: Path,
+) -> None:
+    sunrise = partner(app, connections, ORG)
+    made, other = sunrise.create(external_id="SH-0001").get_json(), sunrise.create(external_id="SH-0002").get_json()
+    path = f"/found-persons/{made['reference']}"
+    etag = sunrise.call("GET", path).headers["ETag"]
+    assert sunrise.call("PATCH", path, {"external_id": "SH-0041"}, If_Match=etag).status_code == 200
+    csv, photos = sheet(tmp_path, faces_dir, "Ward C")
+    summary_of(import_(environment, csv, "--photos", photos, "--org", ORG))
+    assert connections.db.found_persons.count_documents({}) == 2, "the import found the record renamed by PATCH"
+    assert sunrise.call("GET", path).get_json()["held_at"] == "Ward C"
+    path = f"/found-persons/{other['reference']}"
+    etag = sunrise.call("GET", path).headers["ETag"]
+    taken = sunrise.call("PATCH", path, {"external_id": "SH-0041"}, If_Match=etag)
+    assert made["reference"] in problem(taken, 409)["detail"]
+    assert sunrise.call("GET", path).get_json()["external_id"] == "SH-0002", "nothing changed"
