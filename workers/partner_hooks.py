@@ -99,9 +99,9 @@ def _post(endpoint: dict[str, Any], body: str, event: dict[str, Any], allow_priv
     no answer within TIMEOUT_S."""
     parts = urlsplit(endpoint["url"])
     host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
-    # Checked at each call, and connected to the very address checked: a name that resolved to a public address
+    # Checked at each call, and connected to the very addresses checked: a name that resolved to a public address
     # at registration and resolves to a private one now (DNS rebinding) is refused, never called.
-    address = None if allow_private else refuse_private_host(host, port)[0]
+    addresses = None if allow_private else refuse_private_host(host, port)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -109,7 +109,7 @@ def _post(endpoint: dict[str, Any], body: str, event: dict[str, Any], allow_priv
         "Homeward-Event-Type": event["type"],
         SIGNATURE_HEADER: signature(signing_secrets(endpoint), body, int(time.time())),
     }
-    connection = _connection(parts.scheme, host, port, address)
+    connection = _connection(parts.scheme, host, port, addresses)
     try:
         connection.request(
             "POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body.encode(), headers
@@ -121,15 +121,21 @@ def _post(endpoint: dict[str, Any], body: str, event: dict[str, Any], allow_priv
         connection.close()
 
 
-def _connection(scheme: str, host: str, port: int, address: str | None) -> http.client.HTTPConnection:
+def _connection(scheme: str, host: str, port: int, addresses: list[str] | None) -> http.client.HTTPConnection:
     """A connection to `host` (its name in the Host header and, for HTTPS, in SNI and the certificate check) that
-    opens its socket to `address` when given, instead of resolving the name again."""
+    opens its socket to the first of `addresses` that answers, when given, instead of resolving the name again."""
     kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
     connection = kind(host, port, timeout=TIMEOUT_S)
-    if address is not None:
+    if addresses is not None:
 
         def pinned(_: tuple[str, int], timeout: float, source: Any = None) -> socket.socket:
-            return socket.create_connection((address, port), timeout, source)
+            failure: OSError = OSError(f"no address of {host} to connect to")
+            for address in addresses:
+                try:
+                    return socket.create_connection((address, port), timeout, source)
+                except OSError as exc:
+                    failure = exc
+            raise failure
 
         connection._create_connection = pinned  # type: ignore[attr-defined]
     return connection
