@@ -16,12 +16,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from admin.auth import current_user, require
 from admin.context import homeward
 from core.partner_hooks import EVENTS, HookRefused
-from services.partner_events import register_endpoint
-from services.queue import enqueue_partner_delivery
+from services.partner_events import redeliver_now, register_endpoint
 from storage.audit import audited
 from storage.connections import Database
 from storage.organisations import find_organisation
-from storage.partner_events import delivery_log, redeliver
+from storage.partner_events import delivery_log
 from storage.partner_hooks import NoSuchEndpoint, list_endpoints, remove_endpoint, require_endpoint, rotate_secret
 
 blueprint = Blueprint("partner_hooks", __name__, url_prefix="/organisations/<organisation_id>/hooks")
@@ -76,11 +75,10 @@ def redeliver_one(organisation_id: str, delivery_id: str) -> Any:
     db = homeward().connections.db
     organisation = _organisation(organisation_id)
     with audited(db, _me(), "redeliver webhook", f"partner_delivery:{_object_id(delivery_id)}"):
-        delivery = redeliver(db, _object_id(delivery_id), organisation["_id"])
+        delivery = redeliver_now(db, homeward().queue, _object_id(delivery_id), organisation["_id"])
     if delivery is None:
         flash("Nothing sent: that delivery is still under way (or not this organisation's).")
     else:
-        enqueue_partner_delivery(homeward().queue, str(delivery["_id"]))
         flash(f"Sending {delivery['type']} {delivery['event_id']} again, with the same event id.")
     return redirect(url_for("partner_hooks.index", organisation_id=organisation["_id"]))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from api import cases, docs, found, problems, requests  # noqa: F401 - cases, docs and found put routes on `blueprint`
+from api import cases, docs, found, hooks, problems, requests  # noqa: F401 - cases, docs, found, hooks put routes on `blueprint`
 from api.routes import blueprint
 
 

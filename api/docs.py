@@ -21,6 +21,8 @@ PROBLEMS = {
     "outcome-refused": "Only an approved match takes an outcome, and a reunited one is final.",
     "idempotency-key-reused": "The Idempotency-Key was used for a different request; use a new key.",
     "idempotency-key-in-use": "The first request with this key is still running; retry after Retry-After.",
+    "delivery-under-way": "Only a delivered or failed webhook delivery is sent again; this one is still being tried.",
+    "already-registered": "Your organisation has this external_id already (made by API or import): PATCH that record.",
     "rate-limited": "Too many calls this minute; wait Retry-After seconds.",
 }
 

@@ -32,11 +32,13 @@ from services.partner_events import found_person_closed
 from storage.audit import audit
 from storage.candidates import find_candidate
 from storage.found_persons import (
+    adopt_external_id,
     close_found_person,
     create_found_person,
     find_by_source,
     find_found_person,
     found_owner,
+    import_source,
     page_found_persons,
     update_found_person,
 )
@@ -53,9 +55,13 @@ def create() -> Response:
     body, uploads = record_and_photos()
     record = read_record(body)
     key = g.get("idempotency_key")
-    source = f"api:{organisation()}:{hashlib.sha256(key.encode()).hexdigest()[:32] if key else uuid.uuid4().hex}"
-    again = find_by_source(db, source) is not None
-    reference = create_found_person(db, organisation(), record, source, by=key_actor())
+    call = f"api:{organisation()}:{hashlib.sha256(key.encode()).hexdigest()[:32] if key else uuid.uuid4().hex}"
+    source = import_source(organisation(), record.external_id) if record.external_id else call
+    existing = find_by_source(db, source)
+    if existing is not None and existing.get("api_request") != call:
+        raise _already_registered(existing, record.external_id)
+    again = existing is not None
+    reference = create_found_person(db, organisation(), record, source, by=key_actor(), api_request=call)
     keep_found_photos(db, homeward().queue, reference, uploads)
     if not again:
         audit(db, key_actor(), "register", f"found:{reference}", f"{len(uploads)} photo(s), by API")
@@ -88,8 +94,13 @@ def update(reference: str) -> Response:
         raise ApiError(409, f"{found['reference']} is closed; a closed record is not changed.", "closed")
     record = read_record(json_object(), base={name: found.get(name) for name in FIELDS})
     db = homeward().connections.db
+    renamed = bool(record.external_id) and record.external_id != (found.get("external_id") or "")
+    if renamed and (other := find_by_source(db, import_source(organisation(), record.external_id))):
+        raise _already_registered(other, record.external_id)
     if not update_found_person(db, found["reference"], record, unchanged_since=found["updated_at"]):
         raise changed_meanwhile()
+    if renamed:  # an import of the new id finds this record (one registered meanwhile keeps it: this keeps its old)
+        adopt_external_id(db, found["reference"], organisation(), record.external_id)
     audit(db, key_actor(), "update", f"found:{found['reference']}", ", ".join(sorted(json_object())))
     return _answer(_mine(reference))
 
@@ -214,3 +225,10 @@ def checked_photos(
 
 def _answer(found: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return record_response(found_person_public(found), found_owner(found["reference"]), status, headers)
+
+
+def _already_registered(existing: dict[str, Any], external_id: str) -> ApiError:
+    """Another call or an import registered this external id: one record per id, changed with PATCH."""
+    reference = existing["reference"]
+    detail = f"Your organisation registered external_id {external_id!r} already, as {reference}; PATCH that record."
+    return ApiError(409, detail, "already-registered", headers={"Location": url_for("api.read", reference=reference)})

@@ -56,7 +56,8 @@ def end(response: Response) -> Response:
         release(db, g.api_key["_id"], key)
         return response
     headers = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
-    kept = {"status": response.status_code, "headers": headers, "body": response.get_data(as_text=True)}
+    body = g.pop("kept_body", None) or response.get_data(as_text=True)  # a view may keep less (a secret shown once)
+    kept = {"status": response.status_code, "headers": headers, "body": body}
     finish(db, g.api_key["_id"], key, kept)
     return response
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from core.found.record import CLOSED_REASONS, CONDITIONS, GENDERS, MAX_AGE, MAX_PHOTOS, MAX_TEXT
 from core.outcomes import OUTCOMES
+from core.partner_hooks import EVENTS
 from storage.api_keys import SCOPES
 
 TIME = {"type": "string", "format": "date-time", "description": "RFC 3339, UTC"}
@@ -181,7 +182,9 @@ PATHS: dict[str, Any] = {
                     "FoundPerson", "registered (or, retried with its Idempotency-Key, as first registered)", ETAG
                 ),
                 "400": _problem("wrong fields, each in `errors`"),
-                "409": _problem("the first request with this Idempotency-Key is still running"),
+                "409": _problem(
+                    "the first request with this Idempotency-Key is still running, or the external_id is registered"
+                ),
                 "413": _problem("a photo over the size limit"),
                 "415": _problem("a part that is not a photo, or a body that is not JSON"),
                 "422": _problem("the Idempotency-Key was used for another request"),
@@ -228,7 +231,7 @@ PATHS: dict[str, Any] = {
             {
                 "200": _json("FoundPerson", "changed", ETAG),
                 "400": _problem("wrong fields, each in `errors`"),
-                "409": _problem("the record is closed"),
+                "409": _problem("the record is closed, or the external_id is another record's"),
                 "412": _problem("If-Match differs: the record changed since read"),
                 "428": _problem("If-Match is missing"),
             },
@@ -300,6 +303,119 @@ from api.openapi_cases import CASE_PATHS, CASE_SCHEMAS  # noqa: E402
 
 SCHEMAS |= CASE_SCHEMAS
 PATHS |= CASE_PATHS
+
+# Webhook endpoints (api/hooks.py): one scope for all of them, `webhooks:write`.
+HOOK = "webhooks:write"
+ENDPOINT_ID = {"name": "endpoint_id", "in": "path", "required": True, "schema": {"type": "string"}}
+NULL_TIME = TIME | {"type": ["string", "null"]}
+SCHEMAS |= {
+    "NewWebhook": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["url"],
+        "properties": {
+            "url": {"type": "string", "format": "uri", "description": "https://, on a public address"},
+            "events": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(EVENTS)},
+                "description": "the events to send (all when left out)",
+            },
+        },
+    },
+    "Webhook": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "url": {"type": "string"},
+            "events": {"type": "array", "items": {"type": "string", "enum": list(EVENTS)}},
+            "created_at": TIME,
+            "rotated_at": NULL_TIME,
+            "previous_secret_valid_until": NULL_TIME | {"description": "the previous secret signs too until then"},
+        },
+    },
+    "WebhookWithSecret": {
+        "allOf": [
+            _ref("Webhook"),
+            {
+                "type": "object",
+                "properties": {"secret": {"type": "string", "description": "whsec_...: shown only in this answer"}},
+            },
+        ]
+    },
+    "Webhooks": {"type": "object", "properties": {"data": {"type": "array", "items": _ref("Webhook")}}},
+    "Delivery": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "event_id": {"type": "string", "description": "the same on every try: dedupe on it"},
+            "type": {"type": "string", "enum": list(EVENTS)},
+            "record": {"type": "string"},
+            "status": {"type": "string", "enum": ["pending", "sending", "delivered", "failed"]},
+            "attempts": {"type": "integer"},
+            "last_status": {"type": ["integer", "null"], "description": "your endpoint's last HTTP answer"},
+            "last_error": {"type": ["string", "null"]},
+            "created_at": TIME,
+            "next_attempt_at": NULL_TIME,
+            "delivered_at": NULL_TIME,
+            "failed_at": NULL_TIME,
+        },
+    },
+    "Deliveries": {"type": "object", "properties": {"data": {"type": "array", "items": _ref("Delivery")}}},
+}
+PATHS |= {
+    "/api/v1/webhooks": {
+        "post": _operation(
+            HOOK,
+            "Register a webhook endpoint; its secret is in this answer only",
+            {
+                "201": _json("WebhookWithSecret", "registered"),
+                "400": _problem("a wrong URL (not https, not public) or unknown events, in `errors`"),
+            },
+            parameters=[IDEMPOTENCY],
+            requestBody={"required": True, "content": {"application/json": {"schema": _ref("NewWebhook")}}},
+        ),
+        "get": _operation(HOOK, "Your organisation's webhook endpoints", {"200": _json("Webhooks", "oldest first")}),
+    },
+    "/api/v1/webhooks/{endpoint_id}": {
+        "get": _operation(
+            HOOK, "Read an endpoint", {"200": _json("Webhook", "the endpoint")}, parameters=[ENDPOINT_ID]
+        ),
+        "delete": _operation(
+            HOOK,
+            "Remove an endpoint; its deliveries still waiting are given up",
+            {"204": {"description": "removed"}},
+            parameters=[ENDPOINT_ID],
+        ),
+    },
+    "/api/v1/webhooks/{endpoint_id}/rotate": {
+        "post": _operation(
+            HOOK,
+            "A new secret (in this answer only); the previous one also signs for 24 hours",
+            {"200": _json("WebhookWithSecret", "rotated")},
+            parameters=[ENDPOINT_ID, IDEMPOTENCY],
+        ),
+    },
+    "/api/v1/webhooks/{endpoint_id}/deliveries": {
+        "get": _operation(
+            HOOK,
+            "The endpoint's latest 100 deliveries: status, attempts, last answer and error",
+            {"200": _json("Deliveries", "newest first")},
+            parameters=[ENDPOINT_ID],
+        ),
+    },
+    "/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver": {
+        "post": _operation(
+            HOOK,
+            "Send a delivered or failed delivery again, with the same event id",
+            {"202": _json("Delivery", "queued"), "409": _problem("still being tried")},
+            parameters=[
+                ENDPOINT_ID,
+                {"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                IDEMPOTENCY,
+            ],
+        ),
+    },
+}
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {

@@ -93,6 +93,10 @@ def organisation() -> ObjectId:
 
 def _target() -> str:
     args = request.view_args or {}
+    if "endpoint_id" in args:
+        return f"partner_hook:{args['endpoint_id']}"
+    if request.path.startswith("/api/v1/webhooks"):
+        return "partner_hook:list"
     if "candidate_id" in args:
         return f"candidate:{args['candidate_id']}"
     kind = "case" if request.path.startswith("/api/v1/cases") else "found"  # the partner's cases, or found persons

@@ -243,6 +243,12 @@ SETTINGS: tuple[Setting, ...] = (
         "batches; the audit chain keeps its entries for them and says what was deleted.",
     ),
     Setting(
+        "HOMEWARD_KEEP_PARTNER_EVENTS_DAYS",
+        "30",
+        "Partner webhook deliveries (and their events) are deleted this long after they were delivered, or given up "
+        "after their day of retries; one still being tried is kept.",
+    ),
+    Setting(
         "PUBLIC_BASE_URL",
         "",
         "The address the platforms reach this service at, e.g. https://homeward.example.org (Twilio signatures are checked against it; WhatsApp fetches approved sighting photos from its signed /media links).",

@@ -72,6 +72,7 @@ class Retention:
     closed_found_records_days: int = 365
     replay_markers_days: int = 30
     api_reads_days: int = 365
+    partner_events_days: int = 30
 
 
 @dataclass(frozen=True, repr=False)
@@ -205,6 +206,7 @@ def _retention(env: Env) -> Retention:
         closed_found_records_days=env.integer("HOMEWARD_KEEP_CLOSED_FOUND_RECORDS_DAYS", 30, 3650),
         replay_markers_days=env.integer("HOMEWARD_KEEP_REPLAY_MARKERS_DAYS", 2, 365),
         api_reads_days=env.integer("HOMEWARD_KEEP_API_READS_DAYS", 30, 3650),
+        partner_events_days=env.integer("HOMEWARD_KEEP_PARTNER_EVENTS_DAYS", 2, 3650),
     )
 
 

@@ -22,7 +22,7 @@ from core.partner_hooks import HookRefused, check_events, is_public_address, rfc
 from services.queue import enqueue_partner_delivery
 from storage.candidates import candidate_kind
 from storage.connections import Database
-from storage.partner_events import record_event
+from storage.partner_events import record_event, redeliver
 from storage.partner_hooks import add_endpoint
 
 
@@ -47,18 +47,36 @@ def check_url(url: str, allow_private: bool) -> str:
     return url
 
 
-def refuse_private_host(host: str, port: int) -> None:
-    """HookRefused when `host` resolves to a loopback, private or link-local address (or does not resolve)."""
+def refuse_private_host(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to, all public; HookRefused when one is loopback, private or link-local (or
+    when it does not resolve). A delivery connects to one of these, never resolving again (DNS rebinding)."""
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+        found = [str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
     except (socket.gaierror, UnicodeError) as exc:
         raise HookRefused(f"{host} does not resolve ({exc}): check the host name") from None
-    private = sorted(address for address in addresses if not is_public_address(str(address)))
-    if private:
+    addresses = list(dict.fromkeys(found))
+    private = sorted(address for address in addresses if not is_public_address(address))
+    if private or not addresses:
         raise HookRefused(
-            f"{host} resolves to {', '.join(private)}, not a public address: Homeward calls only partners on the "
-            "internet (an operator may allow private addresses with HOMEWARD_PARTNER_HOOKS_ALLOW_PRIVATE=1)"
+            f"{host} resolves to {', '.join(private) or 'nothing'}, not a public address: Homeward calls only partners "
+            "on the internet (an operator may allow private addresses with HOMEWARD_PARTNER_HOOKS_ALLOW_PRIVATE=1)"
         )
+    return addresses
+
+
+def redeliver_now(
+    db: Database, queue: Queue | None, delivery: ObjectId, organisation: ObjectId
+) -> dict[str, Any] | None:
+    """Send a delivery (failed or delivered) again, same event id, and queue it: the panel's and the API's button.
+
+    None when it is still under way or not `organisation`'s. Stored first: a Redis outage leaves it due, and the
+    reconciler queues it.
+    """
+    found = redeliver(db, delivery, organisation)
+    if found is not None and queue is not None:
+        with contextlib.suppress(redis.RedisError):
+            enqueue_partner_delivery(queue, str(found["_id"]))
+    return found
 
 
 def candidate_approved(db: Database, queue: Queue | None, candidate: dict[str, Any]) -> None:

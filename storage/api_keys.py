@@ -24,7 +24,8 @@ from pymongo.database import Database
 
 from storage.organisations import OPERATOR, require_organisation
 
-SCOPES = ("found:read", "found:write", "cases:read", "cases:write", "outcomes:write")
+# webhooks:write: a partner's endpoints decide where its events go, so managing them is a scope of its own.
+SCOPES = ("found:read", "found:write", "cases:read", "cases:write", "outcomes:write", "webhooks:write")
 PREFIX = "hw_"
 SHOWN = 10  # characters of a key kept in clear (`hw_` and 7 more), so people can tell their keys apart
 NOTE_USE_EVERY_S = 60.0

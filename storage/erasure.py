@@ -3,8 +3,9 @@
 Besides the contact's own cases, sightings, photos, faces, messages and
 state, a contact's data shows up in records that belong to others: a
 reviewer's free text about their case (audit notes), another case flagged as
-possibly the same person (`possible_duplicates`), and the message that told
-a family about their sighting. Those are found from the contact's ids
+possibly the same person (`possible_duplicates`), the message that told
+a family about their sighting, and the events a partner organisation is still
+to be sent about their case (never sent; the case's reference blanked in all). Those are found from the contact's ids
 (the `Footprint`, taken before anything is deleted) and cleaned too. The
 audit chain itself keeps ids and hashes only, so it is never edited.
 """
@@ -24,6 +25,7 @@ from storage.contacts import erase_conversation
 from storage.found_persons import found_owner
 from storage.gallery_changes import bump_gallery
 from storage.partner_cases import forget_family
+from storage.partner_events import forget_erased_case
 from storage.photos import Owner, delete_photos
 
 
@@ -84,6 +86,7 @@ def erase_everything(db: Database, contact: str) -> tuple[dict[str, int], Footpr
     erased["duplicate_flags"] = unflag_duplicates(db, found.cases)
     erased["audit_notes"] = erase_notes(db, found.audit_targets())
     erased["organisations_cases_unlinked"] = forget_family(db, contact)  # their case stays, without the number
+    erased["partner_events"] = forget_erased_case(db, found.cases, found.candidates)
     erase_conversation(db, contact)
     return erased, found
 

@@ -1,8 +1,9 @@
 """Found-person records (FP-XXXX): the people an organisation holds, with their photos owned by `found`.
 
 A record is open (matchable, with no lookback limit) until its organisation
-closes it; `source` makes registering idempotent: the bulk import uses the
-organisation and its own `external_id`, the panel form a token of the form.
+closes it; `source` makes registering idempotent: the bulk import and the API use the
+organisation and its own `external_id` (so both make one record of it), the panel form a
+token of the form, the API without an external id its Idempotency-Key.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
 from core.conversation.references import FOUND_PREFIX
 from core.found.record import CLOSED_REASONS, FoundPerson
@@ -46,9 +48,17 @@ def import_source(organisation: ObjectId, external_id: str) -> str:
     return f"import:{organisation}:{external_id}"
 
 
-def create_found_person(db: Database, organisation: ObjectId, record: FoundPerson, source: str, by: str) -> str:
-    """Store the record (open) and return its reference; the same `source` again returns the first one's."""
+def create_found_person(
+    db: Database, organisation: ObjectId, record: FoundPerson, source: str, by: str, api_request: str | None = None
+) -> str:
+    """Store the record (open) and return its reference; the same `source` again returns the first one's.
+
+    `api_request` names the API call that made it (its Idempotency-Key), so a retry of that call is told from
+    another call with the same external id.
+    """
     doc = {"organisation": organisation, "status": "open", "source": source, "registered_by": by}
+    if api_request:
+        doc["api_request"] = api_request
     doc["updated_at"] = datetime.now(UTC)  # what a partner's `updated_since` finds a record by, from its creation on
     return insert_with_reference(db, "found_persons", FOUND_PREFIX, doc | record.as_fields())
 
@@ -78,6 +88,17 @@ def find_found_person(db: Database, reference: str, organisation: ObjectId | Non
 
 def find_by_source(db: Database, source: str) -> dict[str, Any] | None:
     return db.found_persons.find_one({"source": source})
+
+
+def adopt_external_id(db: Database, reference: str, organisation: ObjectId, external_id: str) -> bool:
+    """Key the record by its (changed) external id, as an import would, so a CSV row with that id finds it; False
+    when another record of the organisation has that id."""
+    try:
+        change = {"$set": {"source": import_source(organisation, external_id)}}
+        db.found_persons.update_one({"reference": reference}, change)
+    except DuplicateKeyError:
+        return False
+    return True
 
 
 def find_by_sources(db: Database, sources: list[str]) -> dict[str, dict[str, Any]]:

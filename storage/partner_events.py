@@ -8,6 +8,7 @@ the earlier one was delivered or given up, as the outbox keeps a contact's messa
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +26,8 @@ from storage.updates import next_number
 # A delivery claimed this long ago and never recorded is tried again: its worker died during the call (5 s).
 SENDING_STALE = timedelta(seconds=60)
 LOG_SHOWN = 100
+SWEPT = 5000  # deliveries of each kind removed by one retention sweep, at most: a backlog goes over several
+ERASED = "not sent: the family's case was erased at their request"
 
 
 def record_event(
@@ -159,6 +162,61 @@ def delivery_log(db: Database, organisation: ObjectId, limit: int = LOG_SHOWN) -
     """An organisation's latest deliveries, newest first: what its panel page lists."""
     query = {"organisation": organisation}
     return list(db.partner_deliveries.find(query).sort("created_at", DESCENDING).limit(limit))
+
+
+def endpoint_log(db: Database, endpoint: ObjectId, limit: int = LOG_SHOWN) -> list[dict[str, Any]]:
+    """One endpoint's latest deliveries, newest first: what the API's delivery log answers."""
+    query = {"endpoint": endpoint}
+    return list(db.partner_deliveries.find(query).sort("created_at", DESCENDING).limit(limit))
+
+
+def sweep_partner_events(db: Database, before: datetime, limit: int = SWEPT) -> int:
+    """Remove deliveries delivered or given up before `before`, and the events none is left of; how many went.
+
+    A delivery still pending or being tried is never removed: its day of retries ends first (then it is failed,
+    and kept for the log as long as a delivered one).
+    """
+    gone = list(
+        db.partner_deliveries.find({"status": "delivered", "delivered_at": {"$lt": before}}, {"event": 1}).limit(limit)
+    )
+    gone += list(
+        db.partner_deliveries.find({"status": "failed", "failed_at": {"$lt": before}}, {"event": 1}).limit(limit)
+    )
+    if not gone:
+        return 0
+    removed = db.partner_deliveries.delete_many({"_id": {"$in": [d["_id"] for d in gone]}}).deleted_count
+    events = list({d["event"] for d in gone})
+    left = {d["event"] for d in db.partner_deliveries.find({"event": {"$in": events}}, {"event": 1})}
+    db.partner_events.delete_many({"_id": {"$in": [event for event in events if event not in left]}})
+    return removed
+
+
+def forget_erased_case(db: Database, cases: list[str], candidates: list[ObjectId]) -> int:
+    """An erased case's events: never sent again (undelivered ones are given up), and its reference blanked in
+    every stored body; how many events were changed.
+
+    A partner keeps what it was sent before the erasure (it had it legitimately); nothing of the case goes out after.
+    """
+    records = [*cases, *(str(candidate) for candidate in candidates)]
+    if not records:
+        return 0
+    events = list(db.partner_events.find({"record": {"$in": records}}, {"body": 1}))  # case.closed's record: the case
+    keys = [event["_id"] for event in events]
+    waiting = [
+        d["_id"]
+        for d in db.partner_deliveries.find({"event": {"$in": keys}}, {"status": 1})
+        if d["status"] in ("pending", "sending")
+    ]
+    for delivery in waiting:
+        give_up_delivery(db, delivery, ERASED)
+    changed = 0
+    for event in events:
+        body = json.loads(event["body"])
+        if body.get("data", {}).get("case") in cases:
+            body["data"]["case"] = None
+            blanked = json.dumps(body, ensure_ascii=False)
+            changed += db.partner_events.update_one({"_id": event["_id"]}, {"$set": {"body": blanked}}).modified_count
+    return changed
 
 
 def _now() -> datetime:

@@ -131,6 +131,8 @@ INDEXES: dict[str, list[IndexModel]] = (
         "counters": [],
         # Partner webhooks (storage/partner_hooks.py): an organisation's endpoints, and those subscribed to an event.
         "partner_hooks": [IndexModel([("organisation", ASCENDING), ("created_at", ASCENDING)], name="organisation")],
+        # An erased case's events, by the record they are about (storage/partner_events.py forget_erased_case).
+        "partner_events": [IndexModel([("record", ASCENDING), ("type", ASCENDING)], name="record_type")],
         "partner_deliveries": [
             IndexModel([("event", ASCENDING), ("endpoint", ASCENDING)], unique=True, name="event_endpoint_unique"),
             IndexModel([("stream", ASCENDING), ("status", ASCENDING), ("seq", ASCENDING)], name="stream_pending"),
@@ -138,6 +140,10 @@ INDEXES: dict[str, list[IndexModel]] = (
             IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"),
             IndexModel([("status", ASCENDING), ("sending_at", ASCENDING)], name="status_sending"),
             IndexModel([("organisation", ASCENDING), ("created_at", DESCENDING)], name="organisation_log"),
+            IndexModel([("endpoint", ASCENDING), ("created_at", DESCENDING)], name="endpoint_log"),  # the API's log
+            # The retention sweep's (storage/partner_events.py sweep_partner_events): delivered, and given up, long ago.
+            IndexModel([("status", ASCENDING), ("delivered_at", ASCENDING)], name="status_delivered"),
+            IndexModel([("status", ASCENDING), ("failed_at", ASCENDING)], name="status_failed"),
             IndexModel([("_id", ASCENDING), ("organisation", ASCENDING), ("status", ASCENDING)], name="redeliver"),
         ],
         # Hashes of platform ids whose stubs are gone (storage/inbound.py); the sweep removes the old ones by `at`.

@@ -20,6 +20,7 @@ from infra.embedded import EmbeddedServer
 from storage.api_keys import SCOPES, create_api_key
 from storage.connections import Connections
 from storage.organisations import create_organisation
+from storage.partner_events import record_event
 from tests.conftest import make_environment
 from tests.live import live_service
 
@@ -45,6 +46,7 @@ def examples(page: Path) -> list[tuple[str, int]]:
 def test_every_call_is_shown_with_curl() -> None:
     shown = " ".join(command for page in PAGES for command, _ in examples(page))
     calls = ("-X PATCH", "/photos", '/candidates"', "/outcome", "/close", "openapi.json", "?status=")
+    calls += ('/webhooks"', "/rotate", '/deliveries"', "/redeliver", "-X DELETE")
     for call in (*calls, '/api/v1/cases"', "/cases/$CASE/photos", "/cases/$CASE/candidates/"):
         assert call in shown, f"no curl example calls {call}"
 
@@ -60,7 +62,10 @@ def test_the_curl_examples_run_as_written(
         Image.new("RGB", (64, 80), colour).save(out, "JPEG")
         photos[name] = tmp_path / f"{colour}.jpg"
         photos[name].write_bytes(out.getvalue())
-    env = make_environment(servers, tmp_path, MONGODB_DATABASE=db.name, HOMEWARD_SIMULATOR="off")
+    # Private addresses allowed: the webhook example's partner.example host does not resolve here.
+    env = make_environment(
+        servers, tmp_path, MONGODB_DATABASE=db.name, HOMEWARD_SIMULATOR="off", HOMEWARD_PARTNER_HOOKS_ALLOW_PRIVATE="1"
+    )
     with live_service(env, tmp_path) as url:
         key = create_api_key(db, create_organisation(db, "Sunrise Shelter", "shelter"), list(SCOPES), "t").secret
         shell = {
@@ -70,7 +75,7 @@ def test_the_curl_examples_run_as_written(
             "REF": "",
             "ETAG": "",
             "CANDIDATE": "",
-            **{name: "" for name in ("CASE", "CASE_ETAG", "CASE_CANDIDATE")},
+            **{name: "" for name in ("CASE", "CASE_ETAG", "CASE_CANDIDATE", "HOOK", "DELIVERY")},
         }
         for page in PAGES:
             for command, expected in examples(page):
@@ -91,6 +96,16 @@ def test_the_curl_examples_run_as_written(
                     shell["REF"] = made.group(1)
                 if not shell["CASE"] and (made := re.search(r'"reference": ?"(HW-[^"]+)"', run.stderr)):
                     shell["CASE"] = made.group(1)
+                if not shell["HOOK"] and (hook := re.search(r'"id": ?"([0-9a-f]{24})".*"secret"', run.stderr, re.S)):
+                    shell["HOOK"], shell["DELIVERY"] = hook.group(1), _delivered(db, hook.group(1))
+
+
+def _delivered(db, endpoint: str) -> str:  # type: ignore[no-untyped-def]
+    """A delivery to the endpoint just registered, delivered already: one a partner may ask to be sent again."""
+    hook = db.partner_hooks.find_one({"_id": ObjectId(endpoint)})
+    (delivery,) = record_event(db, "candidate.approved", "c-1", hook["organisation"], {"found_person": "FP-0000"})
+    db.partner_deliveries.update_one({"_id": delivery}, {"$set": {"status": "delivered", "attempts": 1}})
+    return str(delivery)
 
 
 def _follow(db, url: str, shell: dict[str, str]) -> None:  # type: ignore[no-untyped-def]

@@ -33,8 +33,9 @@ def session(key: str) -> requests.Session:
 
 
 def register(partner: requests.Session, url: str, photo: Path, idempotency_key: str) -> requests.Response:
+    """One admission per Idempotency-Key: each its own register number (one number is one record)."""
     files = {
-        "record": (None, json.dumps(RECORD), "application/json"),
+        "record": (None, json.dumps(RECORD | {"external_id": f"SR-{idempotency_key}"}), "application/json"),
         "photos": (photo.name, photo.read_bytes(), "image/jpeg"),
     }
     return partner.post(f"{url}/api/v1/found-persons", files=files, headers={"Idempotency-Key": idempotency_key})

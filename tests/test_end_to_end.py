@@ -13,6 +13,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,15 @@ _ids = itertools.count(900_000)
 def world(
     servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, db: Database, faces_dir: Path
 ) -> Iterator[dict[str, Any]]:
+    with live_world(servers, tmp_path, db, faces_dir) as found:
+        yield found
+
+
+@contextmanager
+def live_world(
+    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, db: Database, faces_dir: Path, **extra: str
+) -> Iterator[dict[str, Any]]:
+    """The live service with its stand-ins and reviewer rosa; `extra`: more of its environment (a test's own)."""
     telegram, twilio = TelegramStandIn(TOKEN), TwilioStandIn(SID, AUTH)
     with BackgroundServer(telegram.app) as tg_server, BackgroundServer(twilio.app) as tw_server:
         env = make_environment(
@@ -57,6 +67,7 @@ def world(
             TWILIO_WHATSAPP_FROM=FROM,
             TWILIO_API_BASE_URL=tw_server.url,
             PUBLIC_BASE_URL=PUBLIC,
+            **extra,
         )
         with live_service(env, tmp_path) as url:
             create_user(db, "rosa", "rosa-reviews-carefully", "reviewer")

@@ -100,6 +100,11 @@ RULES |= {  # the cases organisations register (api/cases.py)
     f"api.case_{name}": "public"
     for name in ("create", "index", "read", "update", "close", "photos", "candidates", "outcome")
 }
+RULES |= {  # the partner's webhook endpoints (api/hooks.py)
+    f"api.{name}": "public"
+    for name in ("add_webhook", "list_webhooks", "read_webhook", "remove_webhook", "rotate_webhook")
+    + ("webhook_deliveries", "redeliver_webhook")
+}
 ROLES = ("registrar", "viewer", "reviewer", "admin")
 REFUSED = b"Wrong username or password, or the account is disabled"
 SECURITY_HEADERS = ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy")

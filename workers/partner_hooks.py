@@ -11,10 +11,10 @@ chat one.
 
 from __future__ import annotations
 
+import http.client
 import logging
+import socket
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,16 +39,6 @@ TIMEOUT_S = 5
 WAIT_HERE_S = 0.2  # due sooner than this (a scheduler whose clock runs ahead): waited for here; later, scheduled
 USER_AGENT = "Homeward-Webhooks/1"
 log = logging.getLogger(__name__)
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is a failed delivery: following it could lead to an address the URL check refused."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 @runs(Job.DELIVER_PARTNER_EVENT)
@@ -105,10 +95,13 @@ def _try(context: WorkerContext, delivery: dict[str, Any]) -> str:
 
 
 def _post(endpoint: dict[str, Any], body: str, event: dict[str, Any], allow_private: bool) -> int:
-    """POST the signed body; the HTTP status (an error status too); raises on no answer within TIMEOUT_S."""
+    """POST the signed body; the HTTP status (an error status too, a redirect too: it is not followed); raises on
+    no answer within TIMEOUT_S."""
     parts = urlsplit(endpoint["url"])
-    if not allow_private:  # checked again at each call: the name may resolve elsewhere since it was registered
-        refuse_private_host(parts.hostname or "", parts.port or 443)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    # Checked at each call, and connected to the very addresses checked: a name that resolved to a public address
+    # at registration and resolves to a private one now (DNS rebinding) is refused, never called.
+    addresses = None if allow_private else refuse_private_host(host, port)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -116,13 +109,36 @@ def _post(endpoint: dict[str, Any], body: str, event: dict[str, Any], allow_priv
         "Homeward-Event-Type": event["type"],
         SIGNATURE_HEADER: signature(signing_secrets(endpoint), body, int(time.time())),
     }
-    request = urllib.request.Request(endpoint["url"], data=body.encode(), headers=headers, method="POST")
+    connection = _connection(parts.scheme, host, port, addresses)
     try:
-        with _OPENER.open(request, timeout=TIMEOUT_S) as answer:
-            answer.read(65536)
-            return int(answer.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
+        connection.request(
+            "POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body.encode(), headers
+        )
+        answer = connection.getresponse()
+        answer.read(65536)
+        return int(answer.status)
+    finally:
+        connection.close()
+
+
+def _connection(scheme: str, host: str, port: int, addresses: list[str] | None) -> http.client.HTTPConnection:
+    """A connection to `host` (its name in the Host header and, for HTTPS, in SNI and the certificate check) that
+    opens its socket to the first of `addresses` that answers, when given, instead of resolving the name again."""
+    kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+    connection = kind(host, port, timeout=TIMEOUT_S)
+    if addresses is not None:
+
+        def pinned(_: tuple[str, int], timeout: float, source: Any = None) -> socket.socket:
+            failure: OSError = OSError(f"no address of {host} to connect to")
+            for address in addresses:
+                try:
+                    return socket.create_connection((address, port), timeout, source)
+                except OSError as exc:
+                    failure = exc
+            raise failure
+
+        connection._create_connection = pinned  # type: ignore[attr-defined]
+    return connection
 
 
 def _failed(context: WorkerContext, delivery: dict[str, Any], attempts: int, error: str) -> str:

@@ -19,6 +19,7 @@ from storage.audit import expire_api_reads
 from storage.connections import Database
 from storage.idempotency import KEEP_HOURS, sweep_api_requests
 from storage.inbound import sweep_replay_markers
+from storage.partner_events import sweep_partner_events
 from storage.retention import (
     sweep_abandoned_drafts,
     sweep_closed_cases,
@@ -57,6 +58,7 @@ def sweep(db: Database, now: datetime, keep: Retention) -> dict[str, int]:
         "replay_markers": sweep_replay_markers(db, days(keep.replay_markers_days)),
         "api_requests": sweep_api_requests(db, now - timedelta(hours=KEEP_HOURS)),
         "api_reads": expire_api_reads(db, days(keep.api_reads_days)),
+        "partner_events": sweep_partner_events(db, days(keep.partner_events_days)),
     }
 
 
