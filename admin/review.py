@@ -17,6 +17,7 @@ from admin.auth import can, current_user, require
 from admin.context import homeward
 from admin.overview import review_stats, service_health, sms_periods
 from core.conversation.answers import describe_place, describe_time
+from core.faces import calibration
 from core.outcomes import OUTCOMES
 from core.places import coordinates, describe_interval, describe_km, distance_km
 from services import metrics
@@ -107,8 +108,17 @@ def candidate(candidate_id: str) -> str:
         reasons=REJECT_REASONS,
         outcomes=OUTCOMES,
         history=history(db, [f"candidate:{candidate_id}"]),
+        sure=_how_sure(found),
         **seen,
     )
+
+
+def _how_sure(found: dict[str, Any]) -> str | None:
+    """'about 9 in 10 candidates this close were the same person …', or None where the engine was not measured."""
+    share = calibration.how_sure(homeward().settings.face_engine, found["distance"])
+    if share is None:
+        return None
+    return f"{calibration.in_words(share)} candidates this close were the same person, {calibration.SOURCE}"
 
 
 def _sighting_side(found: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:

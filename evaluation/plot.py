@@ -58,7 +58,8 @@ def _axes(draw: ImageDraw.ImageDraw, low: int, high: int, top: float, x_of, y_of
         draw.line([(MARGIN - 5, y_of(y)), (MARGIN, y_of(y))], fill="black")
         draw.text((10, y_of(y) - 6), f"{y:.2f}", fill="black")
     draw.text((WIDTH / 2 - 120, HEIGHT - 30), "cases in the gallery (log scale)", fill="black")
-    draw.text((10, 20), f"false candidates per sighting, {band} band (same FNIR as today's band)", fill="black")
+    title = f"false candidates per sighting, {band} band"
+    draw.text((10, 20), title + " (density, reciprocal: at today's FNIR; fpir: strangers' rate held)", fill="black")
 
 
 def _polyline(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], colour: str, dashed: bool) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from config.settings import engine_bands
+from core.faces.calibration import HOW_SURE, how_sure, in_words
 from evaluation import policies
 from evaluation.review_load import Population, grown, review_load
 
@@ -102,3 +104,18 @@ def test_how_sure_is_the_share_of_candidates_that_were_the_person_never_rising_w
     table = policies.calibration(found.distances, found, top_k=2, upto=0.075, width=0.025)
     # up to 0.025: one right of one; up to 0.05: 0.03 right, 0.035 and 0.04 wrong; up to 0.075: 0.07 right of 3
     assert table == [(0.025, 1.0, 1), (0.05, 0.333, 3), (0.075, 0.333, 2)]
+
+
+@pytest.mark.parametrize("engine", sorted(HOW_SURE))
+def test_each_engines_how_sure_table_runs_to_its_review_band_never_rising_with_distance(engine: str) -> None:
+    table = HOW_SURE[engine]
+    uppers, shares = [d for d, _ in table], [s for _, s in table]
+    assert uppers == sorted(uppers) and shares == sorted(shares, reverse=True)
+    assert uppers[-1] == engine_bands(engine)[1]  # measured up to the band reviewers see
+
+
+def test_how_sure_reads_the_table_in_words_a_reviewer_reads_at_a_glance() -> None:
+    assert how_sure("arcface", 0.55) == 0.938 and in_words(0.938) == "about 9 in 10"
+    assert in_words(how_sure("arcface", 0.2)) == "almost all (99 in 100)"  # type: ignore[arg-type]
+    assert in_words(how_sure("arcface", 0.69)) == "about 1 in 100"  # type: ignore[arg-type]
+    assert how_sure("arcface", 0.71) is None  # past the review band: never a candidate, never measured
