@@ -18,6 +18,7 @@ from openpyxl import Workbook
 
 from admin.auth import current_user, require
 from admin.context import homeward
+from core.faces.calibration import how_sure
 from storage.audit import audit
 from storage.connections import Database
 from storage.reports import CANDIDATE_EXPORT_FIELDS, CASE_EXPORT_FIELDS, candidates_for_export, cases_for_export
@@ -34,14 +35,22 @@ def _cases(db: Database, start: datetime | None, end: datetime | None, status: s
 
 
 def _candidates(db: Database, start: datetime | None, end: datetime | None, status: str | None) -> list[list[Any]]:
+    engine = homeward().settings.face_engine
     return [
         [
-            str(c["_id"]), c.get("case"), c.get("sighting"), c.get("band"), c.get("distance"), c.get("status"),
+            str(c["_id"]), c.get("case"), c.get("sighting"), c.get("band"), c.get("distance"), _sure(c, engine),
+            c.get("status"),
             _time(c.get("created_at")), _time(c.get("decided_at")), c.get("decided_by"), c.get("reason"),
             c.get("outcome"), _time(c.get("outcome_at")), c.get("outcome_by"),
         ]
         for c in candidates_for_export(db, start, end, status)
     ]  # fmt: skip
+
+
+def _sure(candidate: dict[str, Any], engine: str) -> float | None:
+    """How sure: the share of candidates this close that were the person in the evaluation (blank if unmeasured)."""
+    distance = candidate.get("distance")
+    return None if distance is None else how_sure(engine, distance)
 
 
 def _timings(db: Database, start: datetime | None, end: datetime | None, status: str | None) -> list[list[Any]]:
@@ -61,7 +70,11 @@ Rows = Callable[[Database, datetime | None, datetime | None, str | None], list[l
 # name: (header, statuses one may filter on, rows)
 KINDS: dict[str, tuple[list[str], tuple[str, ...], Rows]] = {
     "cases": (list(CASE_EXPORT_FIELDS), ("open", "closed"), _cases),
-    "candidates": (["candidate", *CANDIDATE_EXPORT_FIELDS], ("pending", "approved", "rejected"), _candidates),
+    "candidates": (
+        ["candidate", *CANDIDATE_EXPORT_FIELDS[:4], "how_sure", *CANDIDATE_EXPORT_FIELDS[4:]],
+        ("pending", "approved", "rejected"),
+        _candidates,
+    ),
     "review-timings": (
         ["candidate", "band", "status", "created_at", "decided_at", "minutes_to_decision", "decided_by"],
         ("approved", "rejected"),

@@ -185,8 +185,9 @@ def test_the_xlsx_export_has_the_rows_and_no_contact(panel: Harness, decided: di
     answer = panel.client.get("/exports/candidates.xlsx?status=rejected")
     assert answer.status_code == 200 and answer.headers["Content-Disposition"].startswith("attachment")
     rows = list(load_workbook(io.BytesIO(answer.data)).active.iter_rows(values_only=True))
-    assert rows[0][:6] == ("candidate", "case", "sighting", "band", "distance", "status")
-    assert [(r[0], r[1], r[2], r[5], r[9]) for r in rows[1:]] == [
+    assert rows[0][:7] == ("candidate", "case", "sighting", "band", "distance", "how_sure", "status")
+    assert 0 < rows[1][5] <= 1  # the share of candidates that close that were the person, in the evaluation
+    assert [(r[0], r[1], r[2], r[6], r[10]) for r in rows[1:]] == [
         (decided["candidate"], decided["case"], decided["sighting"], "rejected", "Different person")
     ]
     assert (
