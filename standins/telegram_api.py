@@ -74,6 +74,8 @@ class TelegramStandIn:
                 description = "Forbidden: bot was blocked by the user" if status == 403 else "Internal Server Error"
                 return jsonify(ok=False, error_code=status, description=description), status
             record = {"method": method, **params, "has_photo": "photo" in request.files, "at": time.time()}
+            if "photo" in request.files:
+                record["photo_data"] = request.files["photo"].read()  # what the chat shows: tests read it back
             self.sent.append(record)
             self.by_chat.setdefault(int(params["chat_id"]), []).append(record)
             message_id = len(self.sent)

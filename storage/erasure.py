@@ -17,6 +17,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 
+from storage.appeals import erase_appeals
 from storage.audit import erase_notes
 from storage.candidates import erase_candidates
 from storage.cases import draft_owner, erase_contact
@@ -79,6 +80,7 @@ def erase_everything(db: Database, contact: str) -> tuple[dict[str, int], Footpr
     """Erase the contact and every mention of them in others' records; return counts and what was found."""
     found = footprint(db, contact)
     erased = erase_contact(db, contact)
+    erased["appeals"] = erase_appeals(db, contact)
     erased["messages_about_sightings"] = forget_messages_about(db, found.candidates_of_sightings)
     erased["duplicate_flags"] = unflag_duplicates(db, found.cases)
     erased["audit_notes"] = erase_notes(db, found.audit_targets())
