@@ -101,13 +101,18 @@ def _running_of_case(db: Database, case_reference: str) -> list[str]:
 
 
 def send_posters(db: Database, queue: Queue, appeal: dict[str, Any], settings: Settings) -> bool:
-    """Queue (once) the phone poster as a picture with the page's link and the PDF's; False if nobody to tell."""
-    page = page_link(settings.public_base_url, appeal["token"])
-    return _tell(
-        db, queue, appeal, "appeal_approved", f"appeal-approved:{appeal['reference']}",
-        poster={"appeal": appeal["reference"], "kind": "phone.png"}, page=page, pdf=f"{page}/poster-a4.pdf",
+    """Queue (once) the phone poster as a picture with the page's link, then the A4 PDF as a file to print or forward.
+
+    False when there is nobody to tell (erased meanwhile).
+    """
+    page, reference = page_link(settings.public_base_url, appeal["token"]), appeal["reference"]
+    told = _tell(
+        db, queue, appeal, "appeal_approved", f"appeal-approved:{reference}",
+        poster={"appeal": reference, "kind": "phone.png"}, page=page, pdf=f"{page}/poster-a4.pdf",
         name=(appeal.get("choices") or {}).get("name") or "",
     )  # fmt: skip
+    poster = {"appeal": reference, "kind": "a4.pdf"}
+    return told and _tell(db, queue, appeal, "appeal_pdf", f"appeal-approved-pdf:{reference}", poster=poster)
 
 
 def _tell(

@@ -83,6 +83,8 @@ def test_an_appeal_asked_on_telegram_approved_public_scanned_and_taken_down(
     assert [code.text for code in zxingcpp.read_barcodes(Image.open(io.BytesIO(sent["photo_data"])))] == [
         f"https://t.me/{BOT}?start={appeal}"
     ]
+    document = [m for m in bot_api.sent if int(m["chat_id"]) == FAMILY and m["method"] == "sendDocument"][-1]
+    assert document["document_data"].startswith(b"%PDF") and document["document_name"] == f"homeward-{appeal}.pdf"
     visitor = harness.app.test_client()  # anyone: no login, no cookie
     page = visitor.get(f"/a/{record['token']}")
     html = page.get_data(as_text=True)

@@ -97,12 +97,17 @@ def _send(context: WorkerContext, message: dict[str, Any], last_inbound_at: date
         metrics.REPLIES_FAILED.labels(message["channel"]).inc()
         mark_outbound(db, message["_id"], "failed", error=f"channel {message['channel']} is not configured")
         return "failed"
+    picture, document = _photo(context, message), None
+    if picture is not None and picture.startswith(b"%PDF"):  # an appeal's poster to print: kept as a file
+        picture, document = None, picture
     outgoing = Outgoing(
         message["chat_id"],
         message["text"],
-        _photo(context, message),
+        picture,
         _window_open(last_inbound_at, channel.reply_window),
         media_url=_media_url(context, message) if channel.fetches_media_by_url else None,
+        document=document,
+        document_name=f"homeward-{message['poster']['appeal']}.pdf" if document is not None else "",
     )
     attempts = claim_outbound(db, message)
     witness, key = context.connections.redis, _call_key(message)

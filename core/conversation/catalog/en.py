@@ -168,6 +168,7 @@ MESSAGES: dict[str, str] = {
     "appeal_approved": "Your appeal {appeal} for {name} is public. Share this poster, or the page: {page}\nA PDF to print: {pdf}\nWhoever scans the code can tell Homeward directly. Write 'withdraw appeal' at any time to take it down.",
     "appeal_refused": "A Homeward reviewer decided not to publish the appeal {appeal} for {name}: {reason}\nYour report {reference} is still being searched.",
     "appeal_ended_family": "The appeal {appeal} has been taken down: its page and posters no longer work. Please delete the posters and links you forwarded, and ask those you sent them to do the same.",
+    "appeal_pdf": "The poster to print or forward (A4, PDF).",
     "appeal_withdrawn": "Understood: the appeal {appeal} is being taken down.",
     "appeal_none": "You have no appeal running.",
     "appeal_ended": "This appeal has ended. Thank you.",
