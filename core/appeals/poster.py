@@ -2,15 +2,12 @@
 
 Drawn with Pillow in one bundled font (Noto Sans Devanagari, which has Latin letters too, from the
 `fontpkg-noto-sans-devanagari` package, OFL-1.1), so a poster looks the same on every machine. Hindi
-needs shaping (conjuncts, the vowel sign ि drawn before its consonant): Pillow's raqm layout does it
-when Pillow has raqm, which its wheels bring; `shaping()` says which layout is in use, and the poster
-refuses Devanagari without it rather than print broken words. The QR code is segno's (BSD-3-Clause).
-A PDF is the same picture on an A4 page (Pillow writes it; no PDF library needed).
+is shaped (core/appeals/typeset.py: Pillow's raqm, else HarfBuzz). The QR code is segno's
+(BSD-3-Clause). A PDF is the same picture on an A4 page (Pillow writes it; no PDF library needed).
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 from dataclasses import dataclass
 from functools import cache
@@ -19,18 +16,15 @@ from typing import Any
 
 import numpy as np
 import segno
-from PIL import Image, ImageDraw, ImageFont, features
+from PIL import Image, ImageDraw
 
+from core.appeals.typeset import Typesetter, engine
 from core.conversation.catalog import text
 
 SIZES = {"a4": (1240, 1754), "phone": (1080, 1920)}  # A4 at 150 dpi; a phone screen, portrait
 A4_DPI = 150
 RED, INK, PAPER, GREY = (178, 34, 34), (20, 20, 20), (255, 255, 255), (235, 235, 235)
 FONT_PACKAGE, FONT_FILE = "fontpkg_noto_sans_devanagari", "files/NotoSansDevanagari[wdth,wght].ttf"
-
-
-class CannotShape(Exception):
-    """Devanagari cannot be set properly here (Pillow without raqm): no poster rather than a broken one."""
 
 
 @dataclass(frozen=True)
@@ -47,22 +41,21 @@ class PosterDetails:
 
 
 def shaping() -> str:
-    """The text layout in use: 'raqm' (shapes Devanagari) or 'basic' (Latin only)."""
-    return "raqm" if features.check("raqm") else "basic"
+    """How text is shaped here: 'raqm' (Pillow) or 'harfbuzz'."""
+    return engine()
 
 
-def render_poster(details: PosterDetails, photo: np.ndarray | None, size: str = "a4") -> bytes:
+def render_poster(
+    details: PosterDetails, photo: np.ndarray | None, size: str = "a4", typesetter: Typesetter | None = None
+) -> bytes:
     """The poster as PNG bytes; `photo` is an RGB array (the face already centred by the caller), or None."""
-    if details.language != "en" and shaping() != "raqm":
-        raise CannotShape("Pillow was built without raqm: install Pillow's wheel, which brings it")
     width, height = SIZES[size]
     image = Image.new("RGB", (width, height), PAPER)
-    draw = ImageDraw.Draw(image)
-    unit = width // 40
-    y = _banner(draw, details, width, unit)
-    y = _photo(image, photo, y + unit, width, height, unit)
-    y = _details(draw, details, y + unit, width, unit)
-    _code(image, draw, details, max(y + unit, height - 13 * unit), width, unit)
+    page = _Page(image, typesetter or Typesetter(font_path()), width // 40)
+    y = _banner(page, details)
+    y = _photo(image, photo, y + page.unit, width, height, page.unit)
+    y = _details(page, details, y + page.unit)
+    _code(page, details, max(y + page.unit, height - 13 * page.unit))
     out = io.BytesIO()
     image.save(out, "PNG", optimize=False, compress_level=3)
     return out.getvalue()
@@ -87,12 +80,37 @@ def face_area(rgb: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndar
     return rgb[y0 : min(height, y0 + side), x0 : min(width, x0 + side)]
 
 
-def _banner(draw: ImageDraw.ImageDraw, details: PosterDetails, width: int, unit: int) -> int:
-    draw.rectangle((0, 0, width, 5 * unit), fill=RED)
-    title = _text("poster_title", details.language)
-    font = _font(int(3.2 * unit), bold=True)
-    draw.text((width // 2, int(2.5 * unit)), title, font=font, fill=PAPER, anchor="mm", **_layout(title))
-    return 5 * unit
+@dataclass
+class _Page:
+    image: Image.Image
+    type: Typesetter
+    unit: int
+
+    @property
+    def width(self) -> int:
+        return self.image.width
+
+    def text(self, xy: tuple[int, int], words: str, size: float, bold: bool = False, anchor: str = "la") -> None:
+        fill = PAPER if anchor == "mm" else INK
+        self.type.draw(self.image, xy, words, int(size * self.unit), fill, bold=bold, anchor=anchor)
+
+    def wrap(self, line: str, size: float, width: int, bold: bool = False) -> list[str]:
+        """The line cut at spaces into pieces no wider than `width` (a single long word is left whole)."""
+        pieces: list[str] = []
+        current = ""
+        for word in line.split():
+            candidate = f"{current} {word}".strip()
+            if current and self.type.length(candidate, int(size * self.unit), bold) > width:
+                pieces.append(current)
+                candidate = word
+            current = candidate
+        return pieces + ([current] if current else [])
+
+
+def _banner(page: _Page, details: PosterDetails) -> int:
+    ImageDraw.Draw(page.image).rectangle((0, 0, page.width, 5 * page.unit), fill=RED)
+    page.text((page.width // 2, int(2.5 * page.unit)), _text("poster_title", details.language), 3.2, True, "mm")
+    return 5 * page.unit
 
 
 def _photo(image: Image.Image, photo: np.ndarray | None, y: int, width: int, height: int, unit: int) -> int:
@@ -106,10 +124,9 @@ def _photo(image: Image.Image, photo: np.ndarray | None, y: int, width: int, hei
     return y + picture.height
 
 
-def _details(draw: ImageDraw.ImageDraw, details: PosterDetails, y: int, width: int, unit: int) -> int:
-    language = details.language
-    name_font, font = _font(int(2.6 * unit), bold=True), _font(int(1.4 * unit))
-    draw.text((width // 2, y), details.name, font=name_font, fill=INK, anchor="ma", **_layout(details.name))
+def _details(page: _Page, details: PosterDetails, y: int) -> int:
+    language, unit = details.language, page.unit
+    page.text((page.width // 2, y), details.name, 2.6, True, "ma")
     y += int(3.4 * unit)
     lines = []
     if details.age is not None:
@@ -120,28 +137,26 @@ def _details(draw: ImageDraw.ImageDraw, details: PosterDetails, y: int, width: i
     if details.description:
         lines.append(details.description)
     for line in lines:
-        for piece in _wrap(line, font, width - 6 * unit)[:3]:
-            draw.text((3 * unit, y), piece, font=font, fill=INK, **_layout(piece))
+        for piece in page.wrap(line, 1.4, page.width - 6 * unit)[:3]:
+            page.text((3 * unit, y), piece, 1.4)
             y += int(1.9 * unit)
     return y
 
 
-def _code(image: Image.Image, draw: ImageDraw.ImageDraw, details: PosterDetails, y: int, width: int, unit: int) -> None:
+def _code(page: _Page, details: PosterDetails, y: int) -> None:
     """The QR code on the left, what to do and the link on the right, the reference beneath."""
-    language, side = details.language, 11 * unit
-    draw.rectangle((0, y - unit // 2, width, y + side + unit // 2), fill=GREY)
-    image.paste(qr_image(details.link, side), (2 * unit, y))
-    x, font, small = 15 * unit, _font(int(1.4 * unit), bold=True), _font(int(1.05 * unit))
-    ask = _text("poster_scan", language)
-    top = y + unit // 2
-    for piece in _wrap(ask, font, width - x - 2 * unit)[:3]:
-        draw.text((x, top), piece, font=font, fill=INK, **_layout(piece))
+    language, unit = details.language, page.unit
+    side = 11 * unit
+    ImageDraw.Draw(page.image).rectangle((0, y - unit // 2, page.width, y + side + unit // 2), fill=GREY)
+    page.image.paste(qr_image(details.link, side), (2 * unit, y))
+    x, top, room = 15 * unit, y + unit // 2, page.width - 17 * unit
+    for piece in page.wrap(_text("poster_scan", language), 1.4, room, bold=True)[:3]:
+        page.text((x, top), piece, 1.4, bold=True)
         top += int(1.9 * unit)
-    for piece in (details.link, details.page, _text("poster_reference", language, reference=details.reference)):
-        if piece:
-            for part in _wrap(piece, small, width - x - 2 * unit)[:2]:
-                draw.text((x, top + unit // 2), part, font=small, fill=INK, **_layout(part))
-                top += int(1.5 * unit)
+    for line in (details.link, details.page, _text("poster_reference", language, reference=details.reference)):
+        for part in page.wrap(line, 1.05, room)[:2] if line else []:
+            page.text((x, top + unit // 2), part, 1.05)
+            top += int(1.5 * unit)
 
 
 def qr_image(link: str, side: int) -> Image.Image:
@@ -152,40 +167,11 @@ def qr_image(link: str, side: int) -> Image.Image:
     return Image.open(io.BytesIO(out.getvalue())).convert("RGB").resize((side, side), Image.Resampling.NEAREST)
 
 
-def _wrap(line: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
-    """The line cut at spaces into pieces no wider than `width` (a single long word is left whole)."""
-    pieces: list[str] = []
-    current = ""
-    for word in line.split():
-        candidate = f"{current} {word}".strip()
-        if current and font.getlength(candidate, **_layout(candidate)) > width:
-            pieces.append(current)
-            candidate = word
-        current = candidate
-    return pieces + ([current] if current else [])
-
-
 def _text(key: str, language: str, **params: Any) -> str:
     return text(key, language, **params)
-
-
-def _layout(words: str) -> dict[str, Any]:
-    """Devanagari asks raqm for Hindi shaping; Latin text needs nothing more."""
-    if any("\u0900" <= ch <= "\u097f" for ch in words):
-        return {"language": "hi", "direction": "ltr"}
-    return {}
 
 
 @cache
 def font_path() -> str:
     """The bundled font's file, inside its pip package."""
     return str(resources.files(FONT_PACKAGE).joinpath(FONT_FILE))
-
-
-@cache
-def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
-    engine = ImageFont.Layout.RAQM if shaping() == "raqm" else ImageFont.Layout.BASIC
-    font = ImageFont.truetype(font_path(), size, layout_engine=engine)
-    with contextlib.suppress(OSError, ValueError):  # a FreeType without variable fonts: the default weight
-        font.set_variation_by_name("Bold" if bold else "Regular")
-    return font
