@@ -15,12 +15,14 @@ from flask import Blueprint, Response, abort, render_template
 
 from admin.context import homeward
 from core.appeals.links import bot_links
-from services.appeals import public_appeal
+from core.conversation.catalog import text
+from services.appeals import public_appeal, shown
 from storage.appeals import POSTER_KINDS, poster_bytes
 from storage.cases import find_case
 
 blueprint = Blueprint("public_appeals", __name__, url_prefix="/a")
 ENDED = "This appeal has ended. Thank you."
+PAGE_WORDS = ("age", "last_seen", "description", "seen", "tell", "careful", "share", "pdf", "png", "phone", "ends")
 PUBLIC_HEADERS = {"X-Robots-Tag": "noindex, nofollow", "Referrer-Policy": "no-referrer"}
 
 
@@ -35,10 +37,10 @@ def page(token: str) -> Any:
     html = render_template(
         "public_appeal.html",
         appeal=appeal,
-        choices=appeal.get("choices") or {},
-        case=case,
+        shown=shown(appeal, case),
         links=bot_links(appeal["reference"], settings.telegram_bot_username, whatsapp),
         token=token,
+        words=_words(appeal.get("language") or "en", appeal["reference"]),
     )
     return Response(html, headers=PUBLIC_HEADERS, mimetype="text/html")
 
@@ -54,6 +56,11 @@ def poster(token: str, kind: str) -> Any:
     download = f"attachment; filename=homeward-{appeal['reference']}-{kind.replace('.', '-', 1)}"  # type: ignore[index]
     headers = PUBLIC_HEADERS | {"Content-Disposition": download, "Cache-Control": "no-store"}
     return Response(data, mimetype=POSTER_KINDS[kind], headers=headers)
+
+
+def _words(language: str, reference: str) -> dict[str, str]:
+    """The page's words in the family's language (the catalogue's `page_*` sentences)."""
+    return {key: text(f"page_{key}", language, appeal=reference) for key in PAGE_WORDS}
 
 
 def _running(token: str) -> dict[str, Any] | None:

@@ -159,6 +159,19 @@ def tidy(db: Database, queue: Queue | None) -> int:
     return tidied
 
 
+def shown(appeal: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
+    """Only what the family chose to show: name, age, last-seen place (as typed: an area) and date, a line."""
+    choices, seen = appeal.get("choices") or {}, case.get("time")
+    where = choices.get("place")
+    return {
+        "name": choices.get("name") or "",
+        "age": case.get("age") if choices.get("age") else None,
+        "place": (case.get("place") or {}).get("text") or None if where else None,
+        "seen_on": (seen.strftime("%d %b %Y") if seen else case.get("time_text")) if where else None,
+        "description": choices.get("description") or None,
+    }
+
+
 def scan_status(db: Database, reference: str) -> str:
     """What a scanned code meets: 'active' (public now), 'ended', or 'unknown' (never public, or forged)."""
     appeal = find_appeal(db, reference)

@@ -15,6 +15,7 @@ from PIL import Image
 from config import Settings
 from infra.embedded import EmbeddedServer
 from standins.telegram_api import TelegramStandIn
+from storage.appeals import decide_appeal
 from storage.connections import Connections
 from storage.users import create_user
 from tests.chat_harness import Harness
@@ -143,3 +144,48 @@ def test_withdrawing_an_approved_appeal_takes_it_down(
     assert harness.db["poster_files.files"].count_documents({}) == 0
     said = " ".join(bot_api.texts(FAMILY)[-2:])
     assert f"the appeal {appeal} is being taken down" in said and "Please delete the posters" in said
+
+
+def test_an_approval_whose_render_job_was_lost_is_finished_by_the_reconciler(
+    harness: Harness, bot_api: TelegramStandIn, faces_dir: Path
+) -> None:
+    case = report(harness, bot_api, faces_dir)
+    appeal = ask_for_appeal(harness, bot_api, case)
+    assert decide_appeal(harness.db, appeal, "approved", "rita", "checked")  # the panel stopped before queueing
+    reconcile(harness.context, datetime.now(UTC))
+    harness.work()
+    assert [m for m in bot_api.sent if int(m["chat_id"]) == FAMILY and m["method"] == "sendDocument"]
+    assert harness.db.appeals.find_one({"reference": appeal})["sent"] is True
+    reconcile(harness.context, datetime.now(UTC) + timedelta(minutes=10))
+    harness.work()
+    assert len([m for m in bot_api.sent if int(m["chat_id"]) == FAMILY and m.get("photo_data")]) == 1  # once
+
+
+def test_an_erased_family_leaves_only_an_ended_stub_and_a_closed_case_ends_its_appeal(
+    harness: Harness, bot_api: TelegramStandIn, faces_dir: Path
+) -> None:
+    case = report(harness, bot_api, faces_dir)
+    appeal = ask_for_appeal(harness, bot_api, case)
+    decide(harness, appeal, "approve", "Checked with the family")
+    token = harness.db.appeals.find_one({"reference": appeal})["token"]
+    chat(harness, FAMILY, "delete my data", "delete")
+    assert harness.client.get(f"/a/{token}").status_code == 410
+    assert harness.db["poster_files.files"].count_documents({}) == 0
+    stub = harness.db.appeals.find_one({"reference": appeal})
+    assert stub["status"] == "ended" and not {"contact", "choices", "case"} & stub.keys()
+
+    other_case = report(harness, bot_api, faces_dir, OTHER)  # another family, whose case a reviewer closes
+    chat(harness, OTHER, f"appeal {other_case}", "no", "2", "no", "no", "skip", "yes")
+    other = harness.db.appeals.find_one({"case": other_case})
+    assert other["choices"] == {"photo": False, "full_name": True, "age": False, "place": False, "description": ""} | {
+        "name": "Aaron Eckhart"
+    }
+    token = login(harness.client, "rita", "a-long-reviewer-password")
+    form = {"decision": "approve", "reason": "No risk", "csrf_token": token}
+    harness.client.post(f"/appeals/{other['reference']}/decide", data=form)
+    harness.work()
+    assert harness.client.get(f"/a/{other['token']}").status_code == 200
+    harness.client.post(f"/cases/{other_case}/close", data={"reason": "found safe", "csrf_token": token})
+    harness.work()
+    assert harness.client.get(f"/a/{other['token']}").status_code == 410
+    assert harness.db["poster_files.files"].count_documents({}) == 0

@@ -17,7 +17,7 @@ from core.appeals.links import bot_links, page_link
 from core.appeals.poster import PosterDetails, face_area, poster_pdf, render_poster
 from core.errors import PhotoRejected
 from core.faces.images import decode_photo, turn
-from services.appeals import send_posters
+from services.appeals import send_posters, shown
 from services.queue import Job, runs
 from storage.appeals import find_appeal, note_sent, store_posters
 from storage.cases import find_case
@@ -61,21 +61,16 @@ def render_all(
 
 def poster_details(appeal: dict[str, Any], case: dict[str, Any], settings: Settings) -> PosterDetails:
     """Only what the family chose to show; the last-seen place as typed (an area), never coordinates."""
-    choices, reference = appeal.get("choices") or {}, appeal["reference"]
+    reference = appeal["reference"]
     page = page_link(settings.public_base_url, appeal["token"])
     whatsapp = settings.twilio.whatsapp_from if settings.twilio else ""
     links = bot_links(reference, settings.telegram_bot_username, whatsapp)
-    seen = case.get("time")
     return PosterDetails(
         reference=reference,
-        name=choices.get("name") or "",
         language=appeal.get("language") or "en",
         link=links[0] if links else page,
         page=page,
-        age=case.get("age") if choices.get("age") else None,
-        place=(case.get("place") or {}).get("text") if choices.get("place") else None,
-        seen_on=(seen.strftime("%d %b %Y") if seen else case.get("time_text")) if choices.get("place") else None,
-        description=choices.get("description") or None,
+        **shown(appeal, case),
     )
 
 

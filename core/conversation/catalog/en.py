@@ -176,6 +176,18 @@ MESSAGES: dict[str, str] = {
     "appeal_scanned": "Thank you for looking at appeal {appeal}. If you have seen this person, please send a photo if you have one, or write 'skip' to tell us without one.",
     "sighting_ask_photo_or_skip": "Please send a photo of the person you saw, or write 'skip' to go on without one.",
     # The poster (drawn, not sent as a message)
+    # The public page of an appeal
+    "page_age": "Age",
+    "page_last_seen": "Last seen",
+    "page_description": "Description",
+    "page_seen": "Have you seen this person?",
+    "page_tell": "Tell Homeward, with the appeal's reference {appeal}:",
+    "page_careful": "Please do not approach them yourself.",
+    "page_share": "Share it",
+    "page_pdf": "Poster to print (PDF, A4)",
+    "page_png": "Poster (PNG, A4)",
+    "page_phone": "Poster for phones (PNG)",
+    "page_ends": "This page and the posters stop working as soon as the appeal ends.",
     "poster_title": "MISSING",
     "poster_age": "Age: {age}",
     "poster_last_seen": "Last seen: {where}",
