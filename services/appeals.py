@@ -71,6 +71,7 @@ def _decide(db: Database, reference: str, status: str, by: str, reason: str) -> 
         raise ValueError("a reason is needed: say why it is safe to publish, or why not")
     audit(db, by, f"appeal {status}", f"appeal:{reference}", reason)
     if not decide_appeal(db, reference, status, by, reason):
+        audit(db, by, f"appeal {status} refused", f"appeal:{reference}", "already decided or ended")
         raise NotWaiting(reference)
 
 

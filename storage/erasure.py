@@ -11,7 +11,7 @@ audit chain itself keeps ids and hashes only, so it is never edited.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bson import ObjectId
@@ -39,6 +39,7 @@ class Footprint:
     candidates_of_sightings: list[ObjectId]
     inbound: list[ObjectId]
     outbox: list[ObjectId]
+    appeals: list[str] = field(default_factory=list)
 
     def job_arguments(self) -> set[str]:
         """The ids that jobs about this contact name as their argument (jobs carry ids, never numbers)."""
@@ -50,6 +51,7 @@ class Footprint:
             + [f"sighting:{r}" for r in self.sightings]
             + [f"candidate:{c}" for c in self.candidates]
             + [f"face:{f}" for f in self.faces]
+            + [f"appeal:{r}" for r in self.appeals]  # a reviewer's reason may speak of the family
         )
 
 
@@ -73,6 +75,7 @@ def footprint(db: Database, contact: str) -> Footprint:
         candidates_of_sightings=of_sightings,
         inbound=_ids(db, "inbound", {"contact": contact}),
         outbox=_ids(db, "outbox", {"contact": contact}),
+        appeals=[str(a["reference"]) for a in db.appeals.find({"contact": contact}, {"reference": 1})],
     )
 
 

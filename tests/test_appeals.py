@@ -173,6 +173,7 @@ def test_an_erased_family_leaves_only_an_ended_stub_and_a_closed_case_ends_its_a
     assert harness.db["poster_files.files"].count_documents({}) == 0
     stub = harness.db.appeals.find_one({"reference": appeal})
     assert stub["status"] == "ended" and not {"contact", "choices", "case"} & stub.keys()
+    assert not harness.db.audit_notes.count_documents({"target": f"appeal:{appeal}"})  # the reviewer's reason too
 
     other_case = report(harness, bot_api, faces_dir, OTHER)  # another family, whose case a reviewer closes
     chat(harness, OTHER, f"appeal {other_case}", "no", "2", "no", "no", "skip", "yes")
