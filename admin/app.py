@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 import api
 from admin import (
     api_keys,
+    appeals,
     auth,
     cases,
     exports,
@@ -24,6 +25,7 @@ from admin import (
     organisations,
     outcomes,
     partner_hooks,
+    public_appeals,
     review,
     simulator,
     users,
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None, connections: Connections | None
         partner_hooks,
         found,
         found_import,
+        appeals,
+        public_appeals,
         webhooks,
         simulator,
         metrics,

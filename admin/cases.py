@@ -10,6 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from admin.auth import current_user, require
 from admin.context import homeward
 from core.conversation.answers import describe_place, describe_time
+from services.appeals import end_for_case
 from services.partner_events import case_closed
 from storage.audit import audit, history
 from storage.candidates import candidates_of_case, cases_with_pending, pending_per_case
@@ -65,5 +66,6 @@ def close(reference: str) -> Any:
     audit(db, user, "close", f"case:{reference}", request.form.get("reason", "")[:300])
     if close_case(db, reference, by=user, now=datetime.now(UTC)):
         case_closed(db, homeward().queue, reference)
+        end_for_case(db, homeward().queue, reference, "closed")
         flash(f"{reference} is closed; its faces no longer take part in matching.")
     return redirect(url_for("cases.case", reference=reference))

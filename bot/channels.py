@@ -31,12 +31,14 @@ class Outgoing:
     photo: bytes | None = None
     window_open: bool = True  # did the person write to us within the channel's reply window (Channel.reply_window)?
     media_url: str | None = None  # the photo as a signed public link, for channels that fetch media by URL
+    document: bytes | None = None  # a file to keep (an appeal's poster as a PDF), sent as a document, not a picture
+    document_name: str = ""
 
 
 @dataclass(frozen=True)
 class Sent:
     platform_id: str
-    sent_as: str = "text"  # text, photo, or template (WhatsApp outside the 24-hour window)
+    sent_as: str = "text"  # text, photo, document, or template (WhatsApp outside the 24-hour window)
     segments: int | None = None  # SMS: the parts it was billed as (core/sms.py)
     cost: float | None = None  # SMS: segments times the configured price per segment
 

@@ -66,7 +66,8 @@ class SimulatorChannel:
         return bytes(data)
 
     def send(self, message: Outgoing) -> Sent:
-        return Sent(f"sim-{secrets.token_hex(6)}", "photo" if message.photo else "text")
+        kind = "document" if message.document else "photo" if message.photo else "text"
+        return Sent(f"sim-{secrets.token_hex(6)}", kind)
 
 
 class SmsSimulatorChannel(SimulatorChannel):

@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from telegram import Bot, Message, Update
+from telegram import Bot, InputFile, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.channels import MediaTooLarge, Outgoing, SendError, Sent
@@ -109,6 +109,12 @@ class TelegramChannel:
 
     def send(self, message: Outgoing) -> Sent:
         async def deliver() -> Sent:
+            if message.document is not None:
+                document = InputFile(message.document, filename=message.document_name or "document.pdf")
+                sent = await self._bot.send_document(
+                    int(message.chat_id), document=document, caption=message.text[:1024]
+                )
+                return Sent(str(sent.message_id), "document")
             if message.photo is not None:
                 sent = await self._bot.send_photo(
                     int(message.chat_id), photo=message.photo, caption=message.text[:1024]

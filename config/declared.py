@@ -270,6 +270,11 @@ SETTINGS: tuple[Setting, ...] = (
         "webhook",
         "webhook (Telegram posts to /webhooks/telegram) or polling (no public URL needed; `make run` polls).",
     ),
+    Setting(
+        "TELEGRAM_BOT_USERNAME",
+        "",
+        "The bot's username (without @): an appeal's poster links to https://t.me/<it>?start=AP-…; unset: WhatsApp's link, else the page.",
+    ),
     Setting("TWILIO_ACCOUNT_SID", "", "Twilio account SID. Unset: WhatsApp and SMS are off.", secret=True),
     Setting(
         "TWILIO_AUTH_TOKEN", "", "Twilio auth token: checks webhook signatures, fetches media, sends.", secret=True

@@ -120,6 +120,7 @@ class Settings(Redacted):
     retention: Retention
     telegram: TelegramSettings | None
     twilio: TwilioSettings | None
+    telegram_bot_username: str = ""  # for appeals' links (core/appeals/links.py)
 
     @property
     def run_dir(self) -> Path:
@@ -188,6 +189,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         retention=_retention(env),
         telegram=telegram,
         twilio=twilio,
+        telegram_bot_username=(env.optional("TELEGRAM_BOT_USERNAME") or "").lstrip("@"),
     )
 
 

@@ -17,6 +17,7 @@ from rq import Queue
 from core.conversation.catalog import render
 from core.conversation.messages import Reply
 from core.outcomes import OutcomeRefused, check_outcome
+from services.appeals import end_for_case
 from services.partner_events import case_closed, found_person_closed, outcome_recorded
 from services.queue import enqueue_outbox
 from storage.candidates import find_candidate
@@ -37,6 +38,7 @@ def settle(db: Database, queue: Queue | None, candidate_id: ObjectId, outcome: s
     if outcome == "reunited":
         close_case(db, candidate["case"], by=by)
         case_closed(db, queue, candidate["case"])
+        end_for_case(db, queue, candidate["case"], "reunited")
         if candidate.get("found"):
             close_found_person(db, candidate["found"], "reunited", by=by)
             found_person_closed(db, queue, candidate["found"])

@@ -40,6 +40,7 @@ class Job(StrEnum):
     MATCH_PHOTO = "workers.matching.match_photo"
     IMPORT_FOUND = "workers.bulk.import_found"
     DELIVER_PARTNER_EVENT = "workers.partner_hooks.deliver_partner_event"
+    RENDER_APPEAL = "workers.appeals.render_appeal"
 
 
 # Each job's lane. A chat answer must never wait behind a clip's analysis: one worker serves chat alone
@@ -52,6 +53,7 @@ LANE = {
     Job.MATCH_PHOTO: PHOTOS_QUEUE,
     Job.IMPORT_FOUND: BULK_QUEUE,
     Job.DELIVER_PARTNER_EVENT: PARTNERS_QUEUE,
+    Job.RENDER_APPEAL: PHOTOS_QUEUE,  # a poster takes a fraction of a second of CPU: never on the chat lane
 }
 # In the order a worker takes from them; a --chat-only worker serves the first two alone.
 LANES = (QUEUE_NAME, FIRST_CONTACTS_QUEUE, PARTNERS_QUEUE, PHOTOS_QUEUE, BULK_QUEUE)
@@ -185,6 +187,11 @@ def enqueue_matching(queue: Queue, photo_id: str) -> None:
 def enqueue_found_import(queue: Queue, import_id: str) -> None:
     """Run an uploaded import of found persons on the bulk lane; the job id makes a second enqueue harmless."""
     _put(queue, Job.IMPORT_FOUND, import_id, IMPORT_RETRY, IMPORT_TIMEOUT_S, job_id=f"import-found-{import_id}")
+
+
+def enqueue_appeal_render(queue: Queue, reference: str) -> None:
+    """Make an approved appeal's posters and send them to the family; safe to queue twice."""
+    _put(queue, Job.RENDER_APPEAL, reference, PHOTO_RETRY, 120, job_id=f"render-appeal-{reference}")
 
 
 def match_when_owned(queue: Queue, owner: dict[str, str], photo_ids: Sequence[Any]) -> None:

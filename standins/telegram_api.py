@@ -1,4 +1,4 @@
-"""A stand-in Telegram Bot API: records sendMessage/sendPhoto, serves getFile and file downloads."""
+"""A stand-in Telegram Bot API: records sendMessage/sendPhoto/sendDocument, serves getFile and file downloads."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class TelegramStandIn:
                 if not waiting:
                     time.sleep(0.2)  # a long poll that found nothing
                 return _ok(waiting)
-            if method in ("sendMessage", "sendPhoto"):
+            if method in ("sendMessage", "sendPhoto", "sendDocument"):
                 return self._record(method, params)
             if method == "setWebhook":
                 self.sent.append({"method": method, **params, "chat_id": 0})
@@ -74,6 +74,10 @@ class TelegramStandIn:
                 description = "Forbidden: bot was blocked by the user" if status == 403 else "Internal Server Error"
                 return jsonify(ok=False, error_code=status, description=description), status
             record = {"method": method, **params, "has_photo": "photo" in request.files, "at": time.time()}
+            for kind in ("photo", "document"):  # what the chat shows: tests read it back
+                if kind in request.files:
+                    record[f"{kind}_data"] = request.files[kind].read()
+                    record[f"{kind}_name"] = request.files[kind].filename
             self.sent.append(record)
             self.by_chat.setdefault(int(params["chat_id"]), []).append(record)
             message_id = len(self.sent)

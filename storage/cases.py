@@ -176,12 +176,36 @@ def case_summaries(db: Database, contacts: tuple[str, ...]) -> tuple[CaseSummary
             ]
         )
     }
+    references = [c["reference"] for c in cases]
+    faces, appeals = _usable_face_counts(db, references), running_appeals(db, references)
     return tuple(
         CaseSummary(
-            c["reference"], c["name"], c["status"], c["created_at"].strftime("%d %b %Y"), counts.get(c["reference"], 0)
+            c["reference"],
+            c["name"],
+            c["status"],
+            c["created_at"].strftime("%d %b %Y"),
+            counts.get(c["reference"], 0),
+            faces.get(c["reference"], 0),
+            appeals.get(c["reference"]),
         )
         for c in cases
     )
+
+
+def _usable_face_counts(db: Database, references: list[str]) -> dict[str, int]:
+    """Case reference -> how many of its faces are good enough to match (and to show on an appeal's poster)."""
+    counts: dict[str, int] = {}
+    for face in db.faces.find({"owner.kind": "case", "owner.id": {"$in": references}}, {"owner": 1, "quality": 1}):
+        if face.get("quality") == "ok":
+            counts[face["owner"]["id"]] = counts.get(face["owner"]["id"], 0) + 1
+    return counts
+
+
+def running_appeals(db: Database, references: list[str]) -> dict[str, str]:
+    """Case reference -> its requested or approved appeal (storage/appeals.py keeps them)."""
+    # By case alone (the index's first field; a case has few appeals): SecantusDB scans for two `$in`s.
+    docs = db.appeals.find({"case": {"$in": references}}, {"case": 1, "reference": 1, "status": 1})
+    return {doc["case"]: doc["reference"] for doc in docs if doc["status"] in ("requested", "approved")}
 
 
 def erase_contact(db: Database, contact: str) -> dict[str, int]:

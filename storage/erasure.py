@@ -12,12 +12,13 @@ audit chain itself keeps ids and hashes only, so it is never edited.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bson import ObjectId
 from pymongo.database import Database
 
+from storage.appeals import erase_appeals
 from storage.audit import erase_notes
 from storage.candidates import erase_candidates
 from storage.cases import draft_owner, erase_contact
@@ -41,6 +42,7 @@ class Footprint:
     candidates_of_sightings: list[ObjectId]
     inbound: list[ObjectId]
     outbox: list[ObjectId]
+    appeals: list[str] = field(default_factory=list)
 
     def job_arguments(self) -> set[str]:
         """The ids that jobs about this contact name as their argument (jobs carry ids, never numbers)."""
@@ -52,6 +54,7 @@ class Footprint:
             + [f"sighting:{r}" for r in self.sightings]
             + [f"candidate:{c}" for c in self.candidates]
             + [f"face:{f}" for f in self.faces]
+            + [f"appeal:{r}" for r in self.appeals]  # a reviewer's reason may speak of the family
         )
 
 
@@ -75,6 +78,7 @@ def footprint(db: Database, contact: str) -> Footprint:
         candidates_of_sightings=of_sightings,
         inbound=_ids(db, "inbound", {"contact": contact}),
         outbox=_ids(db, "outbox", {"contact": contact}),
+        appeals=[str(a["reference"]) for a in db.appeals.find({"contact": contact}, {"reference": 1})],
     )
 
 
@@ -82,6 +86,7 @@ def erase_everything(db: Database, contact: str) -> tuple[dict[str, int], Footpr
     """Erase the contact and every mention of them in others' records; return counts and what was found."""
     found = footprint(db, contact)
     erased = erase_contact(db, contact)
+    erased["appeals"] = erase_appeals(db, contact)
     erased["messages_about_sightings"] = forget_messages_about(db, found.candidates_of_sightings)
     erased["duplicate_flags"] = unflag_duplicates(db, found.cases)
     erased["audit_notes"] = erase_notes(db, found.audit_targets())

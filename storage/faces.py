@@ -189,6 +189,14 @@ def usable_faces_of_owner(db: Database, owner: Owner, engine: str = DEFAULT_ENGI
     return [face for face in _owned_faces(db, owner, MATCH_FIELDS, engine) if face.get("quality") == "ok"]
 
 
+def best_face_of_owner(db: Database, owner: Owner) -> dict[str, Any] | None:
+    """The largest usable face of a case (photo and box), for an appeal's poster; None when it has none."""
+    faces = [
+        f for f in _owned_faces(db, owner, {"photo_id": 1, "box": 1, "size_px": 1}, None) if f.get("quality") == "ok"
+    ]
+    return max(faces, key=lambda face: face.get("size_px") or 0, default=None)
+
+
 def usable_case_faces(
     db: Database, matchable_since: datetime | None = None, engine: str = DEFAULT_ENGINE
 ) -> list[dict[str, Any]]:

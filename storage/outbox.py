@@ -30,16 +30,18 @@ def queue_outbound(
     source: str | None = None,
     erase_after_send: bool = False,
     about: str | None = None,
+    poster: dict[str, str] | None = None,
 ) -> ObjectId:
     """Append a message to the contact's outbox; its seq keeps the order it is sent in.
 
     `source` names what caused it (an inbound message and reply number): queueing the same source twice queues it once.
     `about` is the case or sighting reference it concerns, shown to operators if it cannot be delivered.
+    `poster` ({appeal, kind}) sends an appeal's poster as the picture (storage/appeals.py), read when it is sent.
     """
     if source and (existing := db.outbox.find_one({"source": source}, {"_id": 1})):
         return ObjectId(existing["_id"])
     doc = _outbound(contact, channel, chat_id, _next_seq(db, contact), text, source, erase_after_send)
-    doc |= {"photo_id": photo_id, **({"about": about} if about else {})}
+    doc |= {"photo_id": photo_id, **({"about": about} if about else {}), **({"poster": poster} if poster else {})}
     try:
         return db.outbox.insert_one(doc).inserted_id
     except DuplicateKeyError:

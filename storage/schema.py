@@ -16,6 +16,7 @@ from storage.candidates import rank_unranked
 from storage.outbox import date_pending_outbound
 
 PHOTO_BUCKET = "photo_files"  # GridFS bucket: photo_files.files / photo_files.chunks
+POSTER_BUCKET = "poster_files"  # GridFS bucket of appeals' posters (storage/appeals.py)
 IMPORT_BUCKET = "import_files"  # GridFS bucket of uploaded imports: import_files.files / import_files.chunks
 
 INDEXES: dict[str, list[IndexModel]] = (
@@ -235,8 +236,23 @@ INDEXES: dict[str, list[IndexModel]] = (
         "unusable_photos": [
             IndexModel([("organisation", ASCENDING), ("engine", ASCENDING)], name="organisation_engine"),
         ],
+        # Public appeals (storage/appeals.py): one running per case, found by reference, token (the public page),
+        # the reviewers' list, the reconciler's two sweeps and a contact's erasure.
+        "appeals": [
+            IndexModel([("reference", ASCENDING)], unique=True, name="reference_unique"),
+            # Each change is made by reference and the state it expects (storage/appeals.py): exactly these fields.
+            IndexModel([("reference", ASCENDING), ("status", ASCENDING), ("has_posters", ASCENDING)], name="changes"),
+            IndexModel([("token", ASCENDING)], unique=True, name="token_unique"),
+            IndexModel([("source", ASCENDING)], unique=True, name="source_unique"),
+            IndexModel([("case", ASCENDING), ("status", ASCENDING)], name="case_status"),
+            IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
+            IndexModel([("status", ASCENDING), ("sent", ASCENDING)], name="status_sent"),
+            IndexModel([("status", ASCENDING), ("has_posters", ASCENDING)], name="status_posters"),
+            IndexModel([("contact", ASCENDING)], name="contact"),
+        ],
     }
     | bucket_indexes(PHOTO_BUCKET)
+    | bucket_indexes(POSTER_BUCKET)
     | bucket_indexes(IMPORT_BUCKET)
 )  # GridFS's own: storage/buckets.py
 

@@ -59,6 +59,7 @@ BOT_FORBIDDEN = frozenset({"pymongo", "bson", "gridfs", "rq", "flask", "werkzeug
 # faiss and usearch (vector search) are imported only by core/heavy.py, the one door to each heavy library.
 CORE_THIRD_PARTY = frozenset(
     {"numpy", "PIL", "pillow_heif", "cv2", "dateutil", "face_recognition", "dlib", "onnxruntime", "retinaface"}
+    | {"segno", "uharfbuzz"}  # appeals' posters: QR codes, Hindi shaped where Pillow has no raqm
     | {"faiss", "usearch"}
 )
 CORE_STDLIB_IO = frozenset(

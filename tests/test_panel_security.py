@@ -90,6 +90,14 @@ RULES = {
     "simulator.page": "reviewer",  # when the service is reachable from outside, as here
     "simulator.send": "reviewer",
     "simulator.messages": "reviewer",
+    # Appeals (docs/reviewers/appeals.md): a reviewer's risk check decides; the public page's unguessable token
+    # is the authority, and an appeal never approved answers 404, an ended one 410.
+    "appeals.index": "reviewer",
+    "appeals.appeal": "reviewer",
+    "appeals.decide": "reviewer",
+    "appeals.end": "reviewer",
+    "public_appeals.page": "public",
+    "public_appeals.poster": "public",
 }
 # The partner API: an organisation's API key is the authority, never a panel session (tests/test_api.py).
 RULES |= {

@@ -27,7 +27,9 @@ from core.conversation.catalog import DEFAULT_LANGUAGE, render
 from core.conversation.dialog import detect_language, step
 from core.conversation.messages import Inbound, Reply, contacts_acting_as, inbound_from_doc
 from core.conversation.rate import rate_decision, rate_key
+from core.conversation.references import APPEAL_PREFIX, find_reference
 from core.conversation.state import Context, State
+from services.appeals import scan_status
 from services.queue import Job, enqueue_outbox, is_temporary, runs
 from storage.cases import case_summaries, draft_owner
 from storage.contacts import load_state, save_state
@@ -181,6 +183,7 @@ def _decide(context: WorkerContext, inbound_id: Any, message: Inbound) -> dict[s
             cases=case_summaries(db, contacts_acting_as(message.contact)),
             max_photo_bytes=settings.max_photo_bytes,
             photo_place=state.flow == "sighting" and has_location(db, draft_owner(message.contact)),
+            scanned=_scanned(db, message.text),
         )
         outcome = step(state, message, dialog_context)
         results = execute(context, message, outcome.effects)
@@ -190,6 +193,12 @@ def _decide(context: WorkerContext, inbound_id: Any, message: Inbound) -> dict[s
         plan = {"state": saved, "replies": replies, "erased": results.erased, "status": "done"}
     save_plan(db, inbound_id, plan)
     return plan
+
+
+def _scanned(db: Any, text: str) -> tuple[str, str] | None:
+    """An appeal named in the message (a poster's code) and what it is now, for the dialog."""
+    reference = find_reference(text, APPEAL_PREFIX)
+    return (reference, scan_status(db, reference)) if reference else None
 
 
 def _language(state: State) -> str:

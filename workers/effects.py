@@ -17,14 +17,17 @@ from core.conversation.state import (
     Effect,
     EraseContact,
     RecordConsent,
+    RequestAppeal,
     StorePhoto,
+    WithdrawAppeal,
 )
 from core.faces.sender import PhotoSender
+from services import appeals
 from services.partner_cases import family_consented
 from services.partner_events import case_closed
 from services.queue import enqueue_photo_analysis, match_when_owned
 from storage import cases
-from storage.contacts import record_consent
+from storage.contacts import load_state, record_consent
 from storage.photos import Owner, photo_location, save_photo
 from workers.context import WorkerContext
 from workers.erasure import erase_contact
@@ -63,6 +66,14 @@ def execute(context: WorkerContext, message: Inbound, effects: list[Effect]) -> 
             reporters = contacts_acting_as(contact)  # the dialog checked the case is among theirs
             if cases.close_case(db, effect.reference, by=contact, now=datetime.now(UTC), reporter=reporters):
                 case_closed(db, context.queue, effect.reference)
+            appeals.end_for_case(db, context.queue, effect.reference, "found")  # also after a crash just before
+        elif isinstance(effect, RequestAppeal):
+            language = load_state(db, contact).language or "en"
+            args = (db, contact, effect.case_reference, effect.choices, language, _source(message))
+            results.values["appeal"] = appeals.request(*args)
+        elif isinstance(effect, WithdrawAppeal):
+            if appeals.owned_by(db, effect.reference, contact):
+                appeals.end(db, context.queue, effect.reference, "withdrawn")
         elif isinstance(effect, EraseContact):
             erased = erase_contact(context, contact)
             results.erased = True

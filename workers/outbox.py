@@ -26,6 +26,7 @@ from typing import Any
 from bot.channels import Outgoing, SendError, Sent
 from core.redaction import without_numbers
 from services import metrics
+from services.appeals import poster_link, poster_of
 from services.media_links import photo_link
 from services.queue import Job, enqueue_outbox_at, is_temporary, runs
 from storage.contacts import find_contact
@@ -96,12 +97,17 @@ def _send(context: WorkerContext, message: dict[str, Any], last_inbound_at: date
         metrics.REPLIES_FAILED.labels(message["channel"]).inc()
         mark_outbound(db, message["_id"], "failed", error=f"channel {message['channel']} is not configured")
         return "failed"
+    picture, document = _photo(context, message), None
+    if picture is not None and picture.startswith(b"%PDF"):  # an appeal's poster to print: kept as a file
+        picture, document = None, picture
     outgoing = Outgoing(
         message["chat_id"],
         message["text"],
-        _photo(context, message),
+        picture,
         _window_open(last_inbound_at, channel.reply_window),
         media_url=_media_url(context, message) if channel.fetches_media_by_url else None,
+        document=document,
+        document_name=f"homeward-{message['poster']['appeal']}.pdf" if document is not None else "",
     )
     attempts = claim_outbound(db, message)
     witness, key = context.connections.redis, _call_key(message)
@@ -192,6 +198,8 @@ def _after_send(context: WorkerContext, message: dict[str, Any], result: Sent) -
 
 
 def _photo(context: WorkerContext, message: dict[str, Any]) -> bytes | None:
+    if poster := message.get("poster"):  # an appeal's poster: gone with the appeal (taken down meanwhile)
+        return poster_of(context.connections.db, poster["appeal"], poster["kind"])
     if not message.get("photo_id"):
         return None
     photo = find_photo(context.connections.db, message["photo_id"])
@@ -201,6 +209,8 @@ def _photo(context: WorkerContext, message: dict[str, Any]) -> bytes | None:
 def _media_url(context: WorkerContext, message: dict[str, Any]) -> str | None:
     """For channels that fetch a photo by URL: a signed link, good for one photo and an hour, served by the web."""
     settings = context.settings
+    if (poster := message.get("poster")) and settings.public_base_url:  # public while the appeal runs
+        return poster_link(context.connections.db, settings.public_base_url, poster["appeal"], poster["kind"])
     if not message.get("photo_id") or not settings.public_base_url:
         return None
     return photo_link(settings.public_base_url, settings.secret_key, str(message["photo_id"]))

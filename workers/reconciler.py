@@ -28,6 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from services import appeals
 from services.approval import tell_family
 from services.inbound import drain_spool
 from services.maintenance import RECONCILER_LAST_KEY, record_run
@@ -38,6 +39,7 @@ from services.queue import (
     PARTNERS_QUEUE,
     PHOTOS_QUEUE,
     QUEUE_NAME,
+    enqueue_appeal_render,
     enqueue_conversation,
     enqueue_matching,
     enqueue_outbox,
@@ -45,6 +47,7 @@ from services.queue import (
     enqueue_photo_analysis,
     waiting_since,
 )
+from storage.appeals import unsent_approved
 from storage.audit import seal_api_reads
 from storage.inbound import stale_inbound
 from storage.outbox import due_outbound
@@ -91,6 +94,8 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
         "orphan_faces": _sweep_faces(context, now),
         "abandoned_imports": bulk.end_abandoned_imports(context, now),
         "api_reads_sealed": seal_api_reads(db, now),
+        "appeals_tidied": appeals.tidy(db, queue),
+        "appeals_rendered": _requeue(context, "appeal", unsent_approved(db, BATCH), enqueue_appeal_render),
     }
     record_run(connection, RECONCILER_LAST_KEY, counts)
     if any(counts.values()):

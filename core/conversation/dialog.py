@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.conversation import flows
+from core.conversation import appeal, flows
 from core.conversation.catalog import LANGUAGES
 from core.conversation.messages import TEXT_ONLY, Inbound, Reply
 from core.conversation.references import CASE_PREFIX, find_reference
@@ -54,6 +54,8 @@ def step(state: State, message: Inbound, context: Context) -> Outcome:
         return _choose_language(state, chosen)
     if state.language is None or (not state.consent and script_language(message.text) == "hi"):
         state = replace(state, language=detect_language(message) or state.language)
+    if (scan := appeal.scanned(state, message.text, context)) is not None:
+        return scan
     if not state.consent:
         return _consent(state, message, words)
     if not flows.is_known(state):
@@ -70,6 +72,10 @@ def step(state: State, message: Inbound, context: Context) -> Outcome:
         )
     if state.flow == "erase":
         return _erase(state, words)
+    if words in appeal.WITHDRAW:
+        return appeal.withdraw(state, context)
+    if state.flow == "appeal":
+        return appeal.advance(state, message.text, words)
     if state.flow:
         return flows.advance(state, message, words, context)
     return _menu(state, message, words, context)
@@ -78,6 +84,10 @@ def step(state: State, message: Inbound, context: Context) -> Outcome:
 def _consent(state: State, message: Inbound, words: str) -> Outcome:
     if words in ERASE:  # nothing but the messages themselves is kept before consent: erase them at once
         return Outcome(State(language=state.language), [Reply("erased")], [EraseContact()])
+    if state.asked_consent and is_yes(words) and state.draft.get("appeal"):  # came by a poster's code
+        consented = replace(state, consent=True, draft={})
+        scan = appeal.start_sighting(consented, state.draft["appeal"])
+        return Outcome(scan.state, [Reply("consent_thanks"), *scan.replies], [RecordConsent(True)])
     if state.asked_consent and is_yes(words):
         return Outcome(
             replace(state, consent=True, asked_consent=True),
@@ -91,7 +101,7 @@ def _consent(state: State, message: Inbound, words: str) -> Outcome:
     )
     if message.attachments:
         replies.append(Reply("photo_again_after_consent"))
-    return Outcome(State(asked_consent=True, language=state.language), replies)
+    return Outcome(replace(State(asked_consent=True, language=state.language), draft=state.draft), replies)
 
 
 def detect_language(message: Inbound) -> str | None:
@@ -160,6 +170,8 @@ def _menu(state: State, message: Inbound, words: str, context: Context) -> Outco
         return Outcome(state, [_list_cases(context)])
     if choice == "erase":
         return Outcome(state.at("erase", "confirm"), [Reply("erase_confirm")])
+    if appeal.is_command(words):
+        return appeal.start(state, message.text, context)
     command = words.split(" ", 1)[0]
     if command in ("status", "found") or words.startswith("add photo"):
         return _case_command(state, "add photo" if command == "add" else command, message.text, context)

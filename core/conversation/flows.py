@@ -60,6 +60,10 @@ def is_known(state: State) -> bool:
         return state.step == "photos" and isinstance(draft.get("reference"), str)
     if state.flow == "erase":
         return state.step == "confirm"
+    if state.flow == "appeal":
+        return state.step in ("photo", "name", "age", "place", "description", "confirm") and isinstance(
+            draft.get("reference"), str
+        )
     return state.flow is None
 
 
@@ -75,6 +79,8 @@ def advance(state: State, message: Inbound, words: str, context: Context) -> Out
         return Outcome(state, replies + _repeat_question(state), effects)
     if state.step == "confirm":
         return _confirm(state, words, replies, effects, context)
+    if (state.flow, state.step) == ("sighting", "photo") and state.draft.get("appeal") and words in SKIP:
+        return Outcome(state.at("sighting", "place"), replies + [Reply("sighting_ask_place")], effects)
     try:
         value = _ANSWERS[(state.flow, state.step)](message, words, context)  # type: ignore[index]
     except Invalid as wrong:
@@ -239,6 +245,7 @@ def _next(state: State, context: Context, replies: list[Reply], effects: list[Ef
         position += 1
     if position >= len(steps):  # the sighting's last answer
         details = {k: state.draft.get(k) for k in ("place", "time_text", "time", "note")}
+        details |= {"appeal": state.draft["appeal"]} if state.draft.get("appeal") else {}
         create = CreateSighting(details, use_photo_place=state.draft.get("use_photo_place") is True)
         return Outcome(state.idle(), replies + [Reply("sighting_created")], effects + [create])
     following = state.at(state.flow, steps[position])

@@ -1,5 +1,6 @@
 """Short references people read aloud and type on phones: HW-7K3P for cases, SG-4M9T for sightings, FP-2R8D for
-found persons.
+found persons, AP-5N3Q for
+public appeals.
 
 The alphabet leaves out 0/O, 1/I/L and U, so a reference survives being
 read over the phone or copied by hand.
@@ -10,9 +11,10 @@ from __future__ import annotations
 import re
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
-CASE_PREFIX, SIGHTING_PREFIX, FOUND_PREFIX = "HW", "SG", "FP"
+CASE_PREFIX, SIGHTING_PREFIX, FOUND_PREFIX, APPEAL_PREFIX = "HW", "SG", "FP", "AP"
 LENGTH = 4
-_PATTERN = re.compile(r"\b(HW|SG|FP)[\s\-_]*([0-9A-Z]{4})\b", re.IGNORECASE)
+# An appeal's reference needs its separator: 'appeal' itself would otherwise read as AP-PEAL.
+_PATTERN = re.compile(r"\b(HW|SG|FP|AP(?=[\s\-_]))[\s\-_]*([0-9A-Z]{4})\b", re.IGNORECASE)
 _LOOKALIKES = str.maketrans({"0": "O", "O": "O", "1": "I", "I": "I", "L": "I"})
 
 

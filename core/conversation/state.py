@@ -63,6 +63,8 @@ class CaseSummary:
     status: str  # open or closed
     created: str  # a date as people read it
     photos: int
+    faces: int = 0  # photos in which a usable face was found: an appeal needs one
+    appeal: str | None = None  # the appeal asked for or running (AP-…), if any
 
     @property
     def shown_status(self) -> str:
@@ -79,6 +81,9 @@ class Context:
     max_photo_bytes: int = 15 * 1024 * 1024
     photo_place: bool = False  # a photo of the sighting being written carries the GPS place where it was taken
     text_only: bool = False  # the channel carries no photos (SMS): a report is kept awaiting one
+    scanned: tuple[str, str] | None = (
+        None  # an appeal named in the message (AP-…) and its state: active, ended, unknown
+    )
 
     def case(self, reference: str) -> CaseSummary | None:
         return next((c for c in self.cases if c.reference == reference), None)
@@ -129,7 +134,23 @@ class EraseContact:
     """Delete everything this contact sent: cases, sightings, photos, faces, messages, state."""
 
 
-Effect = RecordConsent | StorePhoto | DiscardDraft | CreateCase | CreateSighting | CloseCase | EraseContact
+@dataclass(frozen=True)
+class RequestAppeal:
+    """Ask a reviewer for a public appeal of the contact's case, showing what the family chose."""
+
+    case_reference: str
+    choices: dict[str, Any]  # photo (bool), full_name (bool), age (bool), place (bool), description (str | None)
+
+
+@dataclass(frozen=True)
+class WithdrawAppeal:
+    reference: str  # AP-…
+
+
+Effect = (
+    RecordConsent | StorePhoto | DiscardDraft | CreateCase | CreateSighting | CloseCase | EraseContact
+    | RequestAppeal | WithdrawAppeal
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
