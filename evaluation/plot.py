@@ -35,7 +35,7 @@ def review_load_chart(results: list[Path], out: Path, band: str = "review") -> N
         colour = COLOURS[n % len(COLOURS)]
         xy = [(x_of(x), y_of(y)) for x, y in points]
         _polyline(draw, xy, colour, dashed=engine in DASHED)
-        draw.text((WIDTH - MARGIN - 200, MARGIN + 16 * n), f"{engine} · {policy}", fill=colour)
+        draw.text((MARGIN + 20, MARGIN + 16 * n), f"{engine} · {policy}", fill=colour)
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
 

@@ -71,3 +71,15 @@ def test_typed_places_get_search_links_and_an_honest_unknown(
     assert "2 hours before last seen" in apart  # a sighting before the last-seen time is shown as such
     assert "https://www.openstreetmap.org/search?query=Chandni+Chowk%2C+Delhi" in apart
     assert "https://www.openstreetmap.org/search?query=Agra+Fort" in apart
+
+
+def test_the_page_says_how_sure_a_candidate_this_close_is_and_nothing_past_what_was_measured(
+    harness: Harness,  # noqa: F811 - the fixtures imported above, asked for by name
+    candidate: ObjectId,  # noqa: F811 - the fixtures imported above, asked for by name
+) -> None:
+    for distance, words in ((0.31, "almost all (99 in 100)"), (0.39, "about 8 in 10"), (0.54, "about 3 in 100")):
+        harness.db.candidates.update_one({"_id": candidate}, {"$set": {"distance": distance}})
+        sure = re.search(r'<span id="how-sure">How sure: (.*?)\.</span>', page(harness, candidate))
+        assert sure is not None and sure.group(1).startswith(f"{words} candidates this close were the same person")
+    harness.db.candidates.update_one({"_id": candidate}, {"$set": {"distance": 0.61}})  # beyond dlib's review band
+    assert 'id="how-sure"' not in page(harness, candidate)
