@@ -19,6 +19,20 @@ PHOTO_BUCKET = "photo_files"  # GridFS bucket: photo_files.files / photo_files.c
 POSTER_BUCKET = "poster_files"  # GridFS bucket of appeals' posters (storage/appeals.py)
 IMPORT_BUCKET = "import_files"  # GridFS bucket of uploaded imports: import_files.files / import_files.chunks
 
+# A partner organisation's records through the API (found persons and cases alike): its pages by change time,
+# with or without a status, or by its own id, and updates only if unchanged since read (If-Match).
+PARTNER_RECORD_INDEXES = [
+    IndexModel(
+        [("organisation", ASCENDING), ("updated_at", ASCENDING), ("_id", ASCENDING)],
+        name="organisation_updated",
+    ),
+    IndexModel(
+        [("organisation", ASCENDING), ("status", ASCENDING), ("updated_at", ASCENDING), ("_id", ASCENDING)],
+        name="organisation_status_updated",
+    ),
+    IndexModel([("organisation", ASCENDING), ("external_id", ASCENDING)], name="organisation_external_id"),
+    IndexModel([("reference", ASCENDING), ("updated_at", ASCENDING)], name="reference_updated"),
+]
 INDEXES: dict[str, list[IndexModel]] = (
     {
         "users": [
@@ -162,16 +176,7 @@ INDEXES: dict[str, list[IndexModel]] = (
             # Cases organisations register by API (storage/partner_cases.py): its pages by change time (with or
             # without a status, or by its own id), updates only if unchanged since read, the family's consent
             # answer by its contact, and approvals for its panel's notifications.
-            IndexModel(
-                [("organisation", ASCENDING), ("updated_at", ASCENDING), ("_id", ASCENDING)],
-                name="organisation_updated",
-            ),
-            IndexModel(
-                [("organisation", ASCENDING), ("status", ASCENDING), ("updated_at", ASCENDING), ("_id", ASCENDING)],
-                name="organisation_status_updated",
-            ),
-            IndexModel([("organisation", ASCENDING), ("external_id", ASCENDING)], name="organisation_external_id"),
-            IndexModel([("reference", ASCENDING), ("updated_at", ASCENDING)], name="reference_updated"),
+            *PARTNER_RECORD_INDEXES,
             IndexModel([("family.contact", ASCENDING)], name="family_contact"),
             IndexModel([("family.pending", ASCENDING)], name="family_pending"),  # the reconciler's look
             IndexModel([("organisation", ASCENDING), ("approved_at", DESCENDING)], name="organisation_approved"),
@@ -196,16 +201,7 @@ INDEXES: dict[str, list[IndexModel]] = (
             IndexModel([("organisation", ASCENDING), ("family_told_at", DESCENDING)], name="organisation_told"),
             # The partner API's pages (storage/found_persons.py page_found_persons): by change time, with or without a
             # status, or by the organisation's own id; and its updates only if unchanged since read (If-Match).
-            IndexModel(
-                [("organisation", ASCENDING), ("updated_at", ASCENDING), ("_id", ASCENDING)],
-                name="organisation_updated",
-            ),
-            IndexModel(
-                [("organisation", ASCENDING), ("status", ASCENDING), ("updated_at", ASCENDING), ("_id", ASCENDING)],
-                name="organisation_status_updated",
-            ),
-            IndexModel([("organisation", ASCENDING), ("external_id", ASCENDING)], name="organisation_external_id"),
-            IndexModel([("reference", ASCENDING), ("updated_at", ASCENDING)], name="reference_updated"),
+            *PARTNER_RECORD_INDEXES,
             # Closing an open record (by reference and expected status): the panel's and the API's.
             IndexModel([("reference", ASCENDING), ("status", ASCENDING)], name="reference_status"),
             IndexModel([("status", ASCENDING), ("closed_at", ASCENDING)], name="status_closed"),  # recent closes
