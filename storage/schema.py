@@ -96,6 +96,8 @@ INDEXES: dict[str, list[IndexModel]] = (
             # An outcome is set by id, expected state and the outcome read (storage/outcomes.py).
             IndexModel([("_id", ASCENDING), ("status", ASCENDING), ("outcome", ASCENDING)], name="id_status_outcome"),
             IndexModel([("created_at", ASCENDING)], name="created"),  # the funnel of a period, and exports
+            # The overview's review statistics: the decisions of the last days (storage/reports.py decisions_since).
+            IndexModel([("status", ASCENDING), ("decided_at", ASCENDING)], name="status_decided"),
             # A closed case's approved matches, whose organisations hear of it (services/partner_events.py).
             IndexModel([("case", ASCENDING), ("status", ASCENDING)], name="case_status"),
             # Outcomes set lately, whose partner events the reconciler makes sure of (services/partner_events.py).

@@ -26,9 +26,12 @@ from services.partner_events import register_endpoint
 from storage.candidates import candidates_of_found, decide
 from storage.connections import Connections, connect
 from storage.found_persons import families_told
+from storage.users import create_user
 from tests.chat_harness import Harness
+from tests.test_admin_access import login
 from tests.test_found_matching import register_found
 from tests.test_matching import SAME_PERSON, lfw, report_case, report_sighting
+from tests.test_panel_security import PASSWORD
 from workers.reconciler import reconcile
 
 # Collections whose size is bounded by design, where a scan costs nothing that grows.
@@ -166,3 +169,22 @@ def whole_scans(harness: Harness, listener: Filters) -> list[str]:
         if "COLLSCAN" in json.dumps(plan, default=str) and (collection, tuple(sorted(query))) not in KNOWN_SCANS:
             scans.append(f"{collection}: {json.dumps(query, default=str)}")
     return scans
+
+
+def test_the_panels_first_pages_scan_no_growing_collection(
+    settings: Settings, recorded: tuple[Filters, Connections], faces_dir: Path
+) -> None:
+    """What every reviewer opens, many times a day: the overview after login, the queue, a candidate, a case."""
+    listener, connections = recorded
+    harness = Harness(settings, connections)
+    case = report_case(harness, "family", "Colin Powell", lfw(faces_dir, SAME_PERSON[0]))
+    report_sighting(harness, "citizen", lfw(faces_dir, SAME_PERSON[1]))
+    candidate = harness.db.candidates.find_one()
+    assert candidate is not None
+    create_user(harness.db, "reviewer", PASSWORD, "reviewer")
+    login(harness.client, "reviewer")
+    listener.seen.clear()  # only what the pages ask from here on
+    for page in ("/", "/review", f"/candidates/{candidate['_id']}", f"/cases/{case}"):
+        assert harness.client.get(page).status_code == 200, page
+    scans = whole_scans(harness, listener)
+    assert not scans, "the panel's pages scan a whole collection:\n  " + "\n  ".join(scans)
