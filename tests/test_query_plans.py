@@ -174,7 +174,8 @@ def whole_scans(harness: Harness, listener: Filters) -> list[str]:
 def test_the_panels_first_pages_scan_no_growing_collection(
     settings: Settings, recorded: tuple[Filters, Connections], faces_dir: Path
 ) -> None:
-    """What every reviewer opens, many times a day: the overview after login, the queue, a candidate, a case."""
+    """What every reviewer opens, many times a day: the overview after login, the queue, a candidate, the cases,
+    the appeals and the outcomes."""
     listener, connections = recorded
     harness = Harness(settings, connections)
     case = report_case(harness, "family", "Colin Powell", lfw(faces_dir, SAME_PERSON[0]))
@@ -184,7 +185,8 @@ def test_the_panels_first_pages_scan_no_growing_collection(
     create_user(harness.db, "reviewer", PASSWORD, "reviewer")
     login(harness.client, "reviewer")
     listener.seen.clear()  # only what the pages ask from here on
-    for page in ("/", "/review", f"/candidates/{candidate['_id']}", f"/cases/{case}"):
+    pages = ("/", "/review", f"/candidates/{candidate['_id']}", f"/cases/{case}", "/cases/", "/appeals/", "/outcomes")
+    for page in pages:
         assert harness.client.get(page).status_code == 200, page
     scans = whole_scans(harness, listener)
     assert not scans, "the panel's pages scan a whole collection:\n  " + "\n  ".join(scans)
