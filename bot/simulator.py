@@ -15,7 +15,7 @@ import redis
 
 from bot.channels import MediaTooLarge, Outgoing, Sent
 from core.conversation.messages import Attachment
-from core.sms import as_sent, segments
+from core.sms import messages, segments
 
 UPLOAD_TTL_S = 3600
 UPLOADS_KEY = "sim-uploads"  # sorted set: "<key> <bytes>" scored by when the upload expires
@@ -76,4 +76,4 @@ class SmsSimulatorChannel(SimulatorChannel):
     name = "simulator-sms"
 
     def send(self, message: Outgoing) -> Sent:
-        return Sent(f"sim-{secrets.token_hex(6)}", "text", segments(as_sent(message.text)), 0.0)
+        return Sent(f"sim-{secrets.token_hex(6)}", "text", sum(segments(part) for part in messages(message.text)), 0.0)

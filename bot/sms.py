@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bot.channels import Outgoing, Sent
 from bot.twilio import TwilioChannel
-from core.sms import as_sent, segments
+from core.sms import messages, segments
 
 
 class SmsChannel(TwilioChannel):
@@ -20,7 +20,7 @@ class SmsChannel(TwilioChannel):
     fetches_media_by_url = False  # text only: no photo is loaded or linked for it
 
     def send(self, message: Outgoing) -> Sent:
-        body = as_sent(message.text)
-        sid = self._create(from_=self._settings.sms_from, to=message.chat_id, body=body)
-        parts = segments(body)
-        return Sent(sid, "text", parts, round(parts * self._settings.sms_price_per_segment, 6))
+        bodies = messages(message.text)
+        sids = [self._create(from_=self._settings.sms_from, to=message.chat_id, body=body) for body in bodies]
+        parts = sum(segments(body) for body in bodies)
+        return Sent(sids[0], "text", parts, round(parts * self._settings.sms_price_per_segment, 6))

@@ -99,3 +99,24 @@ def as_sent(text: str) -> str:
     """The text as an SMS carries it: whole within MAX_SEGMENTS parts, else cut with a pointer in its language."""
     language = "hi" if script_language(text) == "hi" else "en"
     return fit(text, catalogue("sms_shortened", language))
+
+
+def by_alphabet(text: str) -> list[str]:
+    """`text` as the messages that cost least: paragraphs in the GSM alphabet apart from the others when that saves.
+
+    One Hindi line makes a whole English text UCS-2, 67 characters a part instead of 153: the welcome's
+    language hint alone turned its 4 parts into 8. Sent as two messages it costs 5.
+    """
+    groups: list[list[str]] = []
+    for paragraph in text.split("\n\n"):
+        if groups and encoding(groups[-1][-1]) == encoding(paragraph):
+            groups[-1].append(paragraph)
+        else:
+            groups.append([paragraph])
+    parts = ["\n\n".join(group) for group in groups]
+    return parts if sum(segments(part) for part in parts) < segments(text) else [text]
+
+
+def messages(text: str) -> list[str]:
+    """What an SMS channel sends for one outbound text: shortened to MAX_SEGMENTS, then split by alphabet if cheaper."""
+    return by_alphabet(as_sent(text))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.sms import GSM7, MAX_SEGMENTS, UCS2, encoding, fit, segments, split
+from core.sms import GSM7, MAX_SEGMENTS, UCS2, by_alphabet, encoding, fit, segments, split
 
 HINDI = "आपकी रिपोर्ट दर्ज हो गई है। "  # 28 characters, all in the BMP
 
@@ -80,3 +80,13 @@ def test_an_english_text_is_cut_at_a_word_with_a_gsm_ellipsis() -> None:
     short = fit(text, "Reply STATUS HW-7K3P for the rest.")
     assert segments(short) <= MAX_SEGMENTS and encoding(short) == GSM7
     assert short.endswith("word...\nReply STATUS HW-7K3P for the rest.")
+
+
+def test_a_hindi_line_in_an_english_text_goes_apart_when_that_costs_fewer_segments() -> None:
+    english = "Hello, this is Homeward. We help families find missing people. " * 6  # ~380 characters
+    hint = "हिंदी में बात करने के लिए 'भाषा' लिखें।"
+    parts = by_alphabet(f"{english}\n\n{hint}")
+    assert parts == [english, hint]
+    assert sum(segments(p) for p in parts) == 3 + 1 < segments(f"{english}\n\n{hint}")  # 3 GSM-7 + 1, not 7 UCS-2
+    short = f"Reply yes or no.\n\n{hint}"  # one UCS-2 part either way: kept as one message
+    assert by_alphabet(short) == [short]
