@@ -239,3 +239,25 @@ def eval_review_load_command(
         saved = sorted((settings.data_dir / "eval").glob("review-load*.json"))
         drawing.review_load_chart(saved, plot)
         click.echo(f"plot: {plot}")
+
+
+@eval_group.command("face-size")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), help=FOLDER_HELP)
+@click.option("--seed", default=7, show_default=True)
+@processes_option
+@engine_option
+def eval_face_size_command(folder: Path | None, seed: int, processes: int | None, engine: str | None) -> None:
+    """How small a face the engine still matches: probes scaled to 16-64 px faces, with and without the gate."""
+    from evaluation import face_size, report  # noqa: PLC0415 - only `homeward eval` loads them
+
+    settings = cli_settings.load()
+    engine = chosen_engine(settings, engine)
+    result = face_size.face_size(
+        folder or settings.faces_dir / "lfw",
+        _cache(settings, engine, processes),
+        _bands(settings, engine)["review"],
+        settings.match_top_k,
+        seed,
+    )
+    report.print_face_size(result)
+    report.save(result, _out(settings, "face-size", engine))

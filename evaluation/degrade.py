@@ -8,11 +8,23 @@ from collections.abc import Callable
 from PIL import Image
 
 VARIANTS = ("original", "whatsapp", "half", "rotated")
+LFW_FACE_PX = 100  # an LFW face is about 100 px across (dlib's boxes: median 108; RetinaFace's: 95)
+FACE_SIZES = (16, 24, 32, 40, 48, 64)  # `faceN`: the photo scaled so its face is about N px across
 
 
 def degrade(data: bytes, variant: str) -> bytes:
     """The photo as it would arrive after `variant`."""
+    if variant.startswith("face") and variant[4:].isdigit():
+        return _face_px(data, int(variant[4:]))
     return _DEGRADATIONS[variant](data)
+
+
+def _face_px(data: bytes, px: int) -> bytes:
+    """A face far from the camera, or cropped from a crowd: the whole photo scaled so its face is ~px across."""
+    image = _open(data)
+    scale = px / LFW_FACE_PX
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return _jpeg(image.resize(size, Image.Resampling.LANCZOS), 95)
 
 
 def _original(data: bytes) -> bytes:

@@ -120,3 +120,16 @@ def print_review_load(result: dict[str, Any]) -> None:
                 )
     print(f"  How sure, at {result['reference_size']} cases (distance up to: share that were the person, n):")
     print("    " + ", ".join(f"{d:.3f}: {share:.0%} ({n})" for d, share, n in result["how_sure"]))
+
+
+def print_face_size(result: dict[str, Any]) -> None:
+    print(
+        f"Face size ({result['engine']}): {result['probes']} probes against {result['cases']} cases,"
+        f" review band {result['review']}; FNIR counts a probe without a searched face as a miss"
+    )
+    print(f"  {'variant':<9} {'face px':>7} {'found':>7} {'gate ok':>8} {'FNIR today':>11} {'FNIR ungated':>13}")
+    for variant, row in result["sizes"].items():
+        print(
+            f"  {variant:<9} {row['median_face_px']:>7.0f} {row['found']:>7.1%} {row['passed_gate']:>8.1%}"
+            f" {row['fnir_gated']:>11.2%} {row['fnir_ungated']:>13.2%}"
+        )

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.faces.engines import ENGINES
+from core.faces.quality import judge
 from evaluation import aliases
 from evaluation.dataset import read_pairs
 from evaluation.degrade import degrade
@@ -73,7 +75,16 @@ def test_missing_distances_never_count_as_candidates() -> None:
     assert result["bands"]["review"]["false_candidates_per_1000_searches"] == 0.0 and np.inf == MISSING
 
 
-@pytest.mark.parametrize(("variant", "size"), [("whatsapp", (200, 100)), ("half", (100, 50)), ("rotated", (100, 200))])
+@pytest.mark.parametrize(
+    ("variant", "size"),
+    [
+        ("whatsapp", (200, 100)),
+        ("half", (100, 50)),
+        ("rotated", (100, 200)),
+        ("face32", (64, 32)),
+        ("face16", (32, 16)),
+    ],
+)
 def test_degradations_change_the_file_as_a_phone_would(variant: str, size: tuple[int, int]) -> None:
     source = io.BytesIO()
     Image.new("RGB", (200, 100), (200, 30, 30)).save(source, "JPEG", quality=95)
@@ -117,3 +128,11 @@ def test_lfw_aliases_make_one_person_one_identity() -> None:
 def test_the_embedding_cache_keeps_each_dlib_detector_apart() -> None:
     assert pipeline_fingerprint("dlib", None, "hog") != pipeline_fingerprint("dlib", None, "retinaface")
     assert pipeline_fingerprint("dlib") == pipeline_fingerprint("dlib", None, "hog")
+
+
+def test_each_engine_refuses_faces_below_its_own_measured_size() -> None:
+    """`eval face-size`: arcface still matches a 30 px face (dlib does not below 40), so each has its own minimum."""
+    assert judge(34, 50.0, ENGINES["arcface"].min_face_px).quality == "ok"
+    assert judge(34, 50.0, ENGINES["dlib"].min_face_px).quality == "too_small"
+    assert "at least 40 px" in judge(34, 50.0, ENGINES["dlib"].min_face_px).reason
+    assert judge(29, 50.0, ENGINES["arcface"].min_face_px).quality == "too_small"

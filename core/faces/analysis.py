@@ -109,7 +109,7 @@ def find_faces(
     encodings = engine.encode(work, detections, jitters)
     clock.lap(f"{lap}_encode" if lap else "encode")
     gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
-    faces = [_face(gray, d, e, scale) for d, e in zip(detections, encodings, strict=True)]
+    faces = [_face(gray, d, e, scale, engine.info.min_face_px) for d, e in zip(detections, encodings, strict=True)]
     faces.sort(key=lambda f: (f.box[3], f.box[0]))  # left to right, as a person reads a group photo
     return faces, upsample
 
@@ -123,12 +123,12 @@ def as_case_photo(analysis: PhotoAnalysis) -> PhotoAnalysis:
     return replace(analysis, faces=faces)
 
 
-def _face(gray: np.ndarray, detection: face_model.Detection, encoding: np.ndarray, scale: float) -> Face:
+def _face(gray: np.ndarray, detection: face_model.Detection, encoding: np.ndarray, scale: float, min_px: int) -> Face:
     top, right, bottom, left = detection.box
     crisp = sharpness(gray[top:bottom, left:right])
     box = tuple(round(v / scale) for v in detection.box)
     size = _size(box)  # in the original photo's pixels, which is what the sender can change
-    verdict = judge(size, crisp)
+    verdict = judge(size, crisp, min_px)
     return Face(box, detection.score, size, crisp, verdict.quality, verdict.reason, encoding)  # type: ignore[arg-type]
 
 

@@ -76,10 +76,10 @@ def sharpness(gray_face: np.ndarray) -> float:
     return float(cv2.Laplacian(face, cv2.CV_64F).var())
 
 
-def judge(size_px: int, sharpness_value: float) -> Verdict:
-    """Whether a face is fit for matching, and if not, why."""
-    if size_px < MIN_FACE_PX:
-        return Verdict("too_small", f"face is {size_px} px across, at least {MIN_FACE_PX} px needed")
+def judge(size_px: int, sharpness_value: float, min_px: int = MIN_FACE_PX) -> Verdict:
+    """Whether a face is fit for matching, and if not, why (`min_px`: the engine's smallest face it matches)."""
+    if size_px < min_px:
+        return Verdict("too_small", f"face is {size_px} px across, at least {min_px} px needed")
     if sharpness_value < MIN_SHARPNESS:
         return Verdict("blurred", f"sharpness {sharpness_value:.1f} is below {MIN_SHARPNESS}")
     return Verdict("ok", "usable for matching")
