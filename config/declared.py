@@ -132,7 +132,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MATCH_STRONG_DISTANCE",
         "(engine)",
-        "Face distance at or below which a candidate is in the strong band (reviewed first; flags duplicate cases). Unset: the engine's, chosen from `eval identify` (dlib 0.42 Euclidean, arcface 0.55 cosine): see docs/reviewers/candidates.md.",
+        "Face distance at or below which a candidate is in the strong band (reviewed first) when HOMEWARD_STRONG_BAND=distance or the engine has fewer than 60 open cases; a new case this close to another is flagged as a possible duplicate. Unset: the engine's, chosen from `eval identify` (dlib 0.42 Euclidean, arcface 0.55 cosine): see docs/reviewers/candidates.md.",
     ),
     Setting(
         "MATCH_REVIEW_DISTANCE",

@@ -70,12 +70,22 @@ class IndexedGallery:
         self, vector: np.ndarray, n: int, exclude_case: str | None = None, engine: str = DEFAULT_ENGINE
     ) -> list[float]:
         """The distances to the n nearest open cases of this engine (each by its closest face), closest first,
-        however far: how crowded a face's neighbourhood is. Fewer when the gallery holds fewer cases."""
-        best = self._closest_cases(vector, n, np.inf, exclude_case, engine)
+        however far: how crowded a face's neighbourhood is. Fewer when the gallery holds fewer cases.
+
+        As of the gallery's last catch-up with MongoDB (matching asks right after a search that caught up): a
+        catch-up costs more than the search itself.
+        """
+        best = self._closest_cases(vector, n, np.inf, exclude_case, engine, refresh=False)
         return sorted(distance for distance, _, _ in best.values())[:n]
 
     def _closest_cases(
-        self, vector: np.ndarray, n: int, max_distance: float, exclude_case: str | None, engine: str
+        self,
+        vector: np.ndarray,
+        n: int,
+        max_distance: float,
+        exclude_case: str | None,
+        engine: str,
+        refresh: bool = True,
     ) -> dict[str, tuple[float, int, ObjectId]]:
         """Each case within max_distance by its closest face: case -> (distance, row, face id), n cases at least.
 
@@ -83,7 +93,7 @@ class IndexedGallery:
         """
         wanted = 4 * n + 4
         while True:
-            found = self.faces.search(vector, wanted, max_distance, engine)
+            found = self.faces.search(vector, wanted, max_distance, engine, refresh)
             best: dict[str, tuple[float, int, ObjectId]] = {}
             for row, (face_id, case, distance) in enumerate(found):
                 if case != exclude_case and case not in best:
