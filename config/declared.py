@@ -132,12 +132,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MATCH_STRONG_DISTANCE",
         "(engine)",
-        "Face distance at or below which a candidate is in the strong band (reviewed first; flags duplicate cases). Unset: the engine's, chosen from `eval identify` (dlib 0.42 Euclidean, arcface 0.55 cosine): see docs/reviewers/candidates.md.",
+        "Face distance at or below which a candidate is in the strong band (reviewed first) when HOMEWARD_STRONG_BAND=distance or the engine has fewer than 60 open cases; a new case this close to another is flagged as a possible duplicate. Unset: the engine's, chosen from `eval identify` (dlib 0.42 Euclidean, arcface 0.55 cosine): see docs/reviewers/candidates.md.",
     ),
     Setting(
         "MATCH_REVIEW_DISTANCE",
         "(engine)",
         "Face distance at or below which a candidate is created for review; above it nothing is. Unset: the engine's (dlib 0.55, arcface 0.70): see docs/reviewers/candidates.md.",
+    ),
+    Setting(
+        "HOMEWARD_STRONG_BAND",
+        "density",
+        "Which candidates are strong (reviewed first): `density` (the distance scaled by how crowded both faces' neighbourhoods of cases are, against the engine's density threshold: dlib's strong band 98 % precise instead of 81 % at the same misses, see docs/evaluation/review-load.md; with fewer than 60 cases of the engine, the distance decides) or `distance` (MATCH_STRONG_DISTANCE, as before). Which candidates exist is the review band's either way.",
     ),
     Setting("MATCH_TOP_K", "5", "Candidates kept per sighting face (the closest cases)."),
     Setting("MATCH_LOOKBACK_DAYS", "90", "How far back a new case searches past sightings."),

@@ -107,6 +107,7 @@ class Settings(Redacted):
     match_strong: float
     match_review: float
     match_top_k: int
+    strong_band: str  # density or distance: which candidates are strong (core/faces/matching.py density_band)
     match_lookback_days: int
     vector_index: str
     case_photo_jitters: int
@@ -177,6 +178,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         match_strong=match_strong,
         match_review=match_review,
         match_top_k=env.integer("MATCH_TOP_K", 1, 50),
+        strong_band=env.choice("HOMEWARD_STRONG_BAND", ("DENSITY", "DISTANCE")).lower(),
         match_lookback_days=env.integer("MATCH_LOOKBACK_DAYS", 1, 3650),
         vector_index=env.choice("HOMEWARD_VECTOR_INDEX", ("AUTO", "EXACT", "IVF", "HNSW")).lower(),
         case_photo_jitters=env.integer("HOMEWARD_CASE_PHOTO_JITTERS", 1, 100),

@@ -22,10 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.faces.matching import pairwise_distances
+from core.faces.matching import CASE_NEIGHBOURS, DENSITY_RANKS, crowding, density_score, pairwise_distances
 
-DENSITY_RANKS = (10, 50)  # the probe's neighbourhood: its 10th to 50th nearest cases
-CASE_NEIGHBOURS = 10  # the case's neighbourhood: its 10 nearest other cases
 RECIPROCAL_RANK = 20  # the probe must be among the case's 20 nearest sightings
 BLOCK = 256
 
@@ -69,16 +67,19 @@ def distance_scores(found: Neighbours) -> np.ndarray:
 
 
 def density_scores(found: Neighbours, cases: np.ndarray, metric: str) -> np.ndarray:
-    """Distances scaled by both neighbourhoods' crowding, back in distance units (times the median crowding)."""
+    """Distances scaled by both neighbourhoods' crowding, back in distance units (times the median crowding).
+
+    The service's own score (core/faces/matching.py density_score); the median probe crowding measured here is
+    the engine's `typical` in core/faces/calibration.py DENSITY."""
     low, high = DENSITY_RANKS
-    probe_density = found.distances[:, low:high].mean(axis=1)
+    probe_density = crowding(found.distances, low, high)
     used = np.unique(found.cases[:, :low])
     case_density = np.full(len(cases), np.nan)
     case_density[used] = _case_density(cases[used], cases, metric)
     typical = float(np.median(probe_density))
-    scale = np.sqrt(probe_density[:, None] * case_density[found.cases])
-    scores = found.distances * typical / np.where(np.isnan(scale), typical, scale)
-    scores[:, low:] = np.inf  # only the nearest few can become candidates
+    scores = np.full(found.distances.shape, np.inf)  # only the nearest few can become candidates
+    near = found.cases[:, :low]
+    scores[:, :low] = density_score(found.distances[:, :low], probe_density[:, None], case_density[near], typical)
     return scores
 
 

@@ -36,6 +36,10 @@ class CaseGallery(Protocol):
         engine: str = DEFAULT_ENGINE,
     ) -> list[tuple[Hit, ObjectId]]: ...
 
+    def nearest_cases(
+        self, vector: np.ndarray, n: int, exclude_case: str | None = None, engine: str = DEFAULT_ENGINE
+    ) -> list[float]: ...
+
 
 class IndexedGallery:
     """The open cases' faces, searched per sighting face (and per new case face, for duplicates)."""
@@ -57,23 +61,46 @@ class IndexedGallery:
         exclude_case: str | None = None,
         engine: str = DEFAULT_ENGINE,
     ) -> list[tuple[Hit, ObjectId]]:
-        """The top_k closest open cases to one face (the core's policy), each with the id of its closest face.
+        """The top_k closest open cases to one face (the core's policy), each with the id of its closest face."""
+        best = self._closest_cases(vector, top_k, bands.review, exclude_case, engine)
+        hits = [Hit(case, row, distance) for case, (distance, row, _) in best.items()]
+        return [(hit, best[hit.case][2]) for hit in keep_best(hits, top_k)]
 
-        Asks the index for a few faces per case wanted, and for more while
-        the cases found within the review band are fewer than top_k.
+    def nearest_cases(
+        self, vector: np.ndarray, n: int, exclude_case: str | None = None, engine: str = DEFAULT_ENGINE
+    ) -> list[float]:
+        """The distances to the n nearest open cases of this engine (each by its closest face), closest first,
+        however far: how crowded a face's neighbourhood is. Fewer when the gallery holds fewer cases.
+
+        As of the gallery's last catch-up with MongoDB (matching asks right after a search that caught up): a
+        catch-up costs more than the search itself.
         """
-        wanted = 4 * top_k + 4
+        best = self._closest_cases(vector, n, np.inf, exclude_case, engine, refresh=False)
+        return sorted(distance for distance, _, _ in best.values())[:n]
+
+    def _closest_cases(
+        self,
+        vector: np.ndarray,
+        n: int,
+        max_distance: float,
+        exclude_case: str | None,
+        engine: str,
+        refresh: bool = True,
+    ) -> dict[str, tuple[float, int, ObjectId]]:
+        """Each case within max_distance by its closest face: case -> (distance, row, face id), n cases at least.
+
+        Asks the index for a few faces per case wanted, and for more while the cases found are fewer than n.
+        """
+        wanted = 4 * n + 4
         while True:
-            found = self.faces.search(vector, wanted, bands.review, engine)
+            found = self.faces.search(vector, wanted, max_distance, engine, refresh)
             best: dict[str, tuple[float, int, ObjectId]] = {}
             for row, (face_id, case, distance) in enumerate(found):
                 if case != exclude_case and case not in best:
                     best[case] = (distance, row, face_id)
-            if len(best) >= top_k or len(found) < wanted or wanted >= len(self.faces):
-                break
+            if len(best) >= n or len(found) < wanted or wanted >= len(self.faces):
+                return best
             wanted *= 4
-        hits = [Hit(case, row, distance) for case, (distance, row, _) in best.items()]
-        return [(hit, best[hit.case][2]) for hit in keep_best(hits, top_k)]
 
 
 class SeenIndex:

@@ -111,11 +111,15 @@ class FollowedFaces:
             self._save_if_due()
 
     def search(
-        self, vector: np.ndarray, k: int, max_distance: float, engine: str = DEFAULT_ENGINE
+        self, vector: np.ndarray, k: int, max_distance: float, engine: str = DEFAULT_ENGINE, refresh: bool = True
     ) -> list[tuple[ObjectId, str, float]]:
-        """The k closest faces of this engine within max_distance: (face id, owner, distance), closest first."""
+        """The k closest faces of this engine within max_distance: (face id, owner, distance), closest first.
+
+        `refresh=False`: as of the last catch-up (loaded if never), for a search right after one that caught up.
+        """
         with self._lock:
-            self.refresh()
+            if refresh or not self._ready:
+                self.refresh()
             faces = self.engines.get(engine)
             return faces.search(vector, k, max_distance) if faces is not None else []
 

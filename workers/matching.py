@@ -3,6 +3,8 @@
 A sighting face, or an open found person's face, is searched against the open cases; a new case face against
 past sightings, open found persons and other open cases (duplicates). Each candidate is recorded with the
 consistency flags its two sides raise (core/found/consistency.py, read from the records by services/consistency.py).
+Which candidates exist is the raw distance's (the review band); which are strong, the density score's
+(HOMEWARD_STRONG_BAND, `_band`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Any
 import numpy as np
 from bson import ObjectId
 
-from core.faces.matching import Bands, Hit, keep_best
+from core.faces.calibration import DENSITY
+from core.faces.matching import CASE_NEIGHBOURS, DENSITY_MIN_CASES, Bands, Hit, density_band, keep_best
 from search.gallery import CaseGallery, SeenIndex
 from search.replica import engine_of, face_vector
 from services import metrics
@@ -21,7 +24,7 @@ from services.consistency import flags_between
 from services.queue import Job, runs
 from storage.candidates import pending_distances, record_candidate
 from storage.cases import flag_possible_duplicate, is_open
-from storage.faces import MATCHED_KINDS, faces_by_ids, find_face, follow_photos, usable_faces, usable_faces_of_owner
+from storage.faces import MATCHED_KINDS, faces_by_ids, follow_photos, usable_faces, usable_faces_of_owner
 from storage.found_persons import is_found_open
 from storage.photos import Owner, find_photo, mark_matched
 from workers.context import WorkerContext, current
@@ -86,21 +89,51 @@ def _seen_face(context: WorkerContext, face: dict[str, Any]) -> int:
     db, bands, top_k = context.connections.db, _bands(context), context.settings.match_top_k
     found = _gallery(context).search(face_vector(face), bands, top_k, engine=engine_of(face))
     case_face_ids = {hit.case: case_face_id for hit, case_face_id in found}
-    created = 0
-    for hit in keep_best([hit for hit, _ in found], top_k, pending_distances(db, face["_id"])):
-        case_face = find_face(db, case_face_ids[hit.case])
-        if case_face and _record(context, hit, case_face, face):
+    kept = keep_best([hit for hit, _ in found], top_k, pending_distances(db, face["_id"]))
+    case_faces = faces_by_ids(db, [case_face_ids[hit.case] for hit in kept])  # with their vectors, for `_band`
+    created, crowd = 0, _crowd(context, face) if kept else []
+    for hit in kept:
+        case_face = case_faces.get(case_face_ids[hit.case])
+        if case_face and _record(context, hit, case_face, face, crowd):
             created += 1
     if created and face["owner"]["kind"] == "sighting":
         metrics.sighting_matched(db, face["owner"]["id"])
     return created
 
 
-def _record(context: WorkerContext, hit: Hit, case_face: dict[str, Any], sighting_face: dict[str, Any]) -> bool:
+def _record(
+    context: WorkerContext, hit: Hit, case_face: dict[str, Any], sighting_face: dict[str, Any], crowd: list[float]
+) -> bool:
+    """Store one candidate (`crowd`: the seen face's nearest cases, `_crowd`), in the band `_band` gives it."""
     db = context.connections.db
-    band = _bands(context).band(hit.distance) or "review"
+    band = _band(context, hit, case_face, sighting_face, crowd)
     flags = flags_between(db, hit.case, sighting_face["owner"]["kind"], sighting_face["owner"]["id"])
     return record_candidate(db, hit.case, case_face, sighting_face, hit.distance, band, flags)
+
+
+def _crowd(context: WorkerContext, seen_face: dict[str, Any]) -> list[float]:
+    """The distances from a sighting's (or found person's) face to its DENSITY_MIN_CASES nearest open cases, however
+    far; none when the strong band is the distance's (HOMEWARD_STRONG_BAND=distance)."""
+    if context.settings.strong_band != "density" or engine_of(seen_face) not in DENSITY:
+        return []
+    return _gallery(context).nearest_cases(face_vector(seen_face), DENSITY_MIN_CASES, engine=engine_of(seen_face))
+
+
+def _band(
+    context: WorkerContext, hit: Hit, case_face: dict[str, Any], seen_face: dict[str, Any], crowd: list[float]
+) -> str:
+    """Strong only when the density score is within the engine's density threshold (core density_band), else review.
+
+    The density score needs neighbourhoods: with fewer than DENSITY_MIN_CASES open cases of the engine (`crowd`
+    shorter), or HOMEWARD_STRONG_BAND=distance, today's rule decides (distance within MATCH_STRONG_DISTANCE).
+    """
+    bands = _bands(context)
+    if len(crowd) < DENSITY_MIN_CASES:
+        return bands.band(hit.distance) or "review"
+    engine = engine_of(seen_face)
+    case_crowd = _gallery(context).nearest_cases(face_vector(case_face), CASE_NEIGHBOURS, hit.case, engine)
+    density = DENSITY[engine]
+    return density_band(hit.distance, crowd, case_crowd, bands, density.typical, density.strong) or "review"
 
 
 def _past_seen(context: WorkerContext, case: str, index: SeenIndex) -> int:
@@ -126,7 +159,8 @@ def _past_seen(context: WorkerContext, case: str, index: SeenIndex) -> int:
         if sighting_face_id in stored and keep_best(
             [hit], settings.match_top_k, pending_distances(db, sighting_face_id)
         ):
-            created += _record(context, hit, case_faces[row], stored[sighting_face_id])
+            seen_face = stored[sighting_face_id]
+            created += _record(context, hit, case_faces[row], seen_face, _crowd(context, seen_face))
     return created
 
 

@@ -7,6 +7,11 @@ ArcFace's 512-d vectors. Each engine has its own bands on its own scale.
 A pair's score is its best (smallest) distance over the case's faces. The
 service and the accuracy evaluation both score with the functions here, so
 the evaluation measures what runs.
+
+Which candidates exist is decided by the raw distance (the review band); which
+come first, by the density score (`density_band`): the distance scaled by how
+crowded both faces' neighbourhoods are, so a face near everyone stops being
+everyone's strong candidate (docs/evaluation/review-load.md).
 """
 
 from __future__ import annotations
@@ -18,6 +23,12 @@ import numpy as np
 
 # The review queue's order: a strong candidate is looked at before any review one.
 BAND_ORDER = ("strong", "review")
+# The density score's neighbourhoods (Jégou et al.'s contextual dissimilarity), as measured by the evaluation:
+DENSITY_RANKS = (10, 50)  # the probe's: its nearest cases from rank 10 to 50 (0-based, end excluded)
+CASE_NEIGHBOURS = 10  # the case's: its 10 nearest other cases
+# Below this many cases of an engine, neighbourhoods say nothing (the probe has no 10th-50th nearest to speak
+# of): the strong band is the raw distance's.
+DENSITY_MIN_CASES = 60
 
 
 @dataclass(frozen=True)
@@ -126,3 +137,39 @@ def best_per_case(row_distances: np.ndarray, row_cases: Sequence[str], bands: Ba
     cases, case_distances, best = closest_per_case(row_distances[rows], [row_cases[row] for row in rows])
     hits = [Hit(str(case), int(rows[best[i]]), float(case_distances[i])) for i, case in enumerate(cases)]
     return keep_best(hits, top_k)
+
+
+def crowding(nearest: np.ndarray, low: int = 0, high: int | None = None) -> np.ndarray:
+    """How crowded a face's neighbourhood is: the mean distance to its nearest cases from rank low to high
+    (sorted, closest first, along the last axis). Small means many faces look alike there."""
+    return np.asarray(nearest, dtype=np.float64)[..., low:high].mean(axis=-1)
+
+
+def density_score(
+    distance: np.ndarray | float, probe_crowding: np.ndarray | float, case_crowding: np.ndarray | float, typical: float
+) -> np.ndarray:
+    """The distance scaled by both neighbourhoods' crowding, back in distance units (times the engine's typical
+    crowding): a pair in a crowd of look-alikes scores farther apart than the same distance between loners."""
+    return np.asarray(distance, dtype=np.float64) * typical / np.sqrt(np.multiply(probe_crowding, case_crowding))
+
+
+def density_band(
+    distance: float,
+    probe_nearest: Sequence[float],
+    case_nearest: Sequence[float],
+    bands: Bands,
+    typical: float,
+    strong: float,
+) -> str | None:
+    """The band of a candidate: created by the raw distance (review band), strong only by its density score.
+
+    `probe_nearest`: the distances from the sighting's (or found person's) face to its nearest cases, closest
+    first, at least DENSITY_MIN_CASES of them or the gallery is too small and the raw distance decides
+    (`bands.band`); `case_nearest`: from the matched case's face to its nearest other cases.
+    """
+    band = bands.band(distance)
+    if band is None or len(probe_nearest) < DENSITY_MIN_CASES or len(case_nearest) == 0:
+        return band
+    probe = crowding(np.asarray(probe_nearest), *DENSITY_RANKS)
+    case = crowding(np.asarray(case_nearest[:CASE_NEIGHBOURS]))
+    return "strong" if float(density_score(distance, probe, case, typical)) <= strong else "review"
