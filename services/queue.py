@@ -167,10 +167,10 @@ def enqueue_outbox(queue: Queue, outbox_id: str, lane: str | None = None) -> Non
     _put(queue, Job.SEND_OUTBOX, outbox_id, OUTBOX_RETRY, 300, lane=lane)
 
 
-def enqueue_outbox_at(queue: Queue, outbox_id: str, when: datetime, attempt: int) -> None:
+def enqueue_outbox_at(queue: Queue, outbox_id: str, when: datetime, attempt: int, lane: str | None = None) -> None:
     """Wake this contact's outbox when its first message is due again; queued once per message and attempt."""
     job_id = f"outbox-retry-{outbox_id}-{attempt}"
-    _put(queue, Job.SEND_OUTBOX, outbox_id, OUTBOX_RETRY, 300, job_id=job_id, at=when)
+    _put(queue, Job.SEND_OUTBOX, outbox_id, OUTBOX_RETRY, 300, job_id=job_id, at=when, lane=lane)
 
 
 def enqueue_partner_delivery(queue: Queue, delivery_id: str) -> None:

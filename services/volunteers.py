@@ -26,7 +26,7 @@ from storage.cases import find_case
 from storage.connections import Database
 from storage.contacts import find_contact
 from storage.outbox import outbox_source, queue_outbound
-from storage.volunteers import ALERT_SOURCE, reserve_alert, still_volunteer, volunteers_in_cells
+from storage.volunteers import ALERT_SOURCE, is_alert, reserve_alert, still_volunteer, volunteers_in_cells
 
 LOOK_AGAIN_WITHIN = timedelta(hours=24)  # volunteers in quiet hours are alerted when they end, within a day
 
@@ -100,8 +100,8 @@ def _alert_one(
 
 def requeue_outbox(db: Database, queue: Queue, outbox_id: str) -> None:
     """Wake a contact's outbox again on the lane its message belongs to: a volunteer's alert never on the chat lane."""
-    alert = str(outbox_source(db, outbox_id) or "").startswith(ALERT_SOURCE)
-    enqueue_outbox(queue, outbox_id, lane=VOLUNTEERS_QUEUE if alert else None)
+    lane = VOLUNTEERS_QUEUE if is_alert(outbox_source(db, outbox_id)) else None
+    enqueue_outbox(queue, outbox_id, lane=lane)
 
 
 def _aware(moment: datetime, like: datetime) -> datetime:

@@ -22,6 +22,11 @@ from storage.sealing import keyring
 ALERT_SOURCE = "volunteer:"  # the outbox source of an alert: volunteer:<appeal>:<volunteer id>
 
 
+def is_alert(source: object) -> bool:
+    """Whether an outbox message with this `source` is a volunteer's alert (sent on the volunteers' lane)."""
+    return str(source or "").startswith(ALERT_SOURCE)
+
+
 def enrol_volunteer(db: Database, contact: str, details: dict[str, Any], language: str) -> ObjectId:
     """Keep the contact's alert area (replacing an earlier one, keeping its alert history for the cap)."""
     place, radius = details["place"], int(details["radius_km"])
@@ -74,7 +79,7 @@ def stop_volunteer(db: Database, contact: str) -> int:
     """End the alerts at once: the record, and the contact's alerts still waiting in the outbox."""
     deleted = db.volunteers.delete_many({"contact": contact}).deleted_count
     waiting = db.outbox.find({"contact": contact, "status": "pending"}, {"source": 1})
-    unsent = [doc["_id"] for doc in waiting if str(doc.get("source") or "").startswith(ALERT_SOURCE)]
+    unsent = [doc["_id"] for doc in waiting if is_alert(doc.get("source"))]
     if unsent:
         db.outbox.delete_many({"_id": {"$in": unsent}})
     return deleted

@@ -182,3 +182,16 @@ def test_a_selection_lost_in_a_crash_is_queued_again_by_the_reconciler(
     harness.work()
     assert len(alerts_to(bot_api, NEAR)) == 2
     assert harness.db.appeals.find_one({"reference": appeal})["volunteers"]["alerted"] == 1
+
+
+def test_an_appeal_taken_down_before_its_alerts_went_out_sends_them_no_more(
+    harness: Harness, bot_api: TelegramStandIn, faces_dir: Path
+) -> None:
+    appeal = approved_appeal(harness, bot_api, report_at(harness, bot_api, faces_dir))
+    volunteer(harness, NEAR, ONE_KM_NORTH, "2")
+    alert(harness.db, harness.context.queue, appeal, harness.context.settings)  # queued, not yet sent
+    chat(harness, FAMILY, "withdraw appeal")  # the chat lane goes first
+    assert alerts_to(bot_api, NEAR) == [] and "Aaron" not in " ".join(bot_api.texts(NEAR))
+    assert harness.db.outbox.find_one({"contact": f"telegram:{NEAR}", "about": {"$exists": True}})["status"] == (
+        "cancelled"
+    )

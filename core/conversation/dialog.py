@@ -74,8 +74,8 @@ def step(state: State, message: Inbound, context: Context) -> Outcome:
         return _erase(state, words)
     if words in appeal.WITHDRAW:
         return appeal.withdraw(state, context)
-    if words in volunteer.STOP:
-        return volunteer.stop(state, context)
+    if words in volunteer.STOP and (context.volunteer or state.flow in ("volunteer", None)):
+        return volunteer.stop(state, context)  # in another flow, a non-volunteer's 'stop' is that flow's answer
     if state.flow == "volunteer":
         return volunteer.advance(state, message, words)
     if state.flow == "appeal":

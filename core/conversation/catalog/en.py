@@ -33,7 +33,8 @@ MESSAGES: dict[str, str] = {
         "1. Report a missing person\n"
         "2. Report a sighting (or simply send a photo)\n"
         "3. My reports\n"
-        "4. Delete my data\n\n"
+        "4. Delete my data\n"
+        "Write 'volunteer' to hear of appeals near you.\n\n"
         "Reply with a number or a word, e.g. 'report'. 'cancel' stops anything; 'help' shows this menu."
     ),
     "menu_in_flow": "You are in the middle of something. Answer the question above to go on, or write 'cancel' to stop it.",
