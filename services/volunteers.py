@@ -57,6 +57,8 @@ def alert(db: Database, queue: Queue, reference: str, settings: Settings) -> Rea
         return reach  # ended meanwhile, or a typed place: no coordinates to measure from
     now = datetime.now(ZoneInfo(settings.timezone))
     for volunteer in recipients(db, place):
+        if volunteer["contact"] == appeal["contact"]:
+            continue  # the family has its own posters
         _alert_one(db, queue, appeal, volunteer, now, reach, settings)
     note_volunteers(db, reference, {"alerted": reach.alerted, "quiet": reach.quiet, "capped": reach.capped})
     approved_at = appeal.get("decided_at") or now

@@ -10,9 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from rq.registry import ScheduledJobRegistry
+
 from config import Settings
 from core.places import haversine_km
 from core.volunteers import RADII_KM, area_cells, cell, in_quiet_hours
+from services.queue import VOLUNTEERS_QUEUE
 from services.volunteers import alert
 from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
@@ -95,6 +98,8 @@ def test_an_approved_appeal_reaches_volunteers_inside_their_radius_only(
     page = harness.client.get(f"/appeals/{appeal}").get_data(as_text=True)
     assert "Sent to 2 volunteers near the last-seen place; 1 in their quiet hours" in page
     assert "1 at their weekly limit" in page
+    later = ScheduledJobRegistry(VOLUNTEERS_QUEUE, connection=harness.worker.connection).get_job_ids()
+    assert [job for job in later if job.startswith(f"alert-volunteers-{appeal}-")]  # when their quiet hours end
 
     alert(harness.db, harness.context.queue, appeal, harness.context.settings)  # a second run alerts nobody twice
     harness.work()
