@@ -100,7 +100,7 @@ def _send(context: WorkerContext, message: dict[str, Any], last_inbound_at: date
         return "failed"
     picture, document = _photo(context, message), None
     if picture is None and is_alert(message.get("source")) and message.get("poster"):
-        mark_outbound(db, message["_id"], "cancelled", error="the appeal ended before its alert was sent")
+        forget_sent(db, message["_id"], message["contact"])  # never sent, and nothing of it kept
         return "failed"  # a volunteer hears nothing of an appeal taken down; the messages after it go on
     if picture is not None and picture.startswith(b"%PDF"):  # an appeal's poster to print: kept as a file
         picture, document = None, picture
