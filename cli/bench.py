@@ -30,6 +30,7 @@ BENCHMARKS = {
     "engines": ("engines", "Face engines side by side: small faces, bad photos, speed."),
     "import": ("found_import", "Bulk import of found persons: CSV + ZIP of N (--found N), photos/s, a second run."),
     "api": ("api", "The partner API: reads p50/p99 at a steady rate, creates with one photo p50/p95."),
+    "appeal": ("appeal_volunteers", "An approved appeal to N synthetic volunteers (--volunteers N): chosen, queued."),
     "poster": ("appeal_poster", "An appeal's poster (A4 PNG, PDF, phone PNG) per language on one core (--runs N)."),
     "search": ("search", "Face index at 100 000 and 1 000 000 faces: build, load, memory, p50/p99, recall, removal."),
 }

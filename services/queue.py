@@ -29,6 +29,9 @@ FIRST_CONTACTS_QUEUE = "homeward-first"
 BULK_QUEUE = "homeward-bulk"
 # Partner webhooks (services/partner_events.py): a partner that hangs holds a worker for seconds, never a chat one.
 PARTNERS_QUEUE = "homeward-partners"
+# Appeals to volunteers near the last-seen place (services/volunteers.py): thousands of messages for one appeal,
+# choosing them and sending them, served after chats and partners so a large appeal never delays a chat.
+VOLUNTEERS_QUEUE = "homeward-volunteers"
 
 
 class Job(StrEnum):
@@ -41,6 +44,7 @@ class Job(StrEnum):
     IMPORT_FOUND = "workers.bulk.import_found"
     DELIVER_PARTNER_EVENT = "workers.partner_hooks.deliver_partner_event"
     RENDER_APPEAL = "workers.appeals.render_appeal"
+    ALERT_VOLUNTEERS = "workers.volunteers.alert_volunteers"
 
 
 # Each job's lane. A chat answer must never wait behind a clip's analysis: one worker serves chat alone
@@ -54,9 +58,10 @@ LANE = {
     Job.IMPORT_FOUND: BULK_QUEUE,
     Job.DELIVER_PARTNER_EVENT: PARTNERS_QUEUE,
     Job.RENDER_APPEAL: PHOTOS_QUEUE,  # a poster takes a fraction of a second of CPU: never on the chat lane
+    Job.ALERT_VOLUNTEERS: VOLUNTEERS_QUEUE,
 }
 # In the order a worker takes from them; a --chat-only worker serves the first two alone.
-LANES = (QUEUE_NAME, FIRST_CONTACTS_QUEUE, PARTNERS_QUEUE, PHOTOS_QUEUE, BULK_QUEUE)
+LANES = (QUEUE_NAME, FIRST_CONTACTS_QUEUE, PARTNERS_QUEUE, VOLUNTEERS_QUEUE, PHOTOS_QUEUE, BULK_QUEUE)
 CHAT_LANES = LANES[:2]  # what a --chat-only worker serves
 
 Function = TypeVar("Function", bound=Callable[..., Any])
@@ -157,15 +162,15 @@ def enqueue_conversation(queue: Queue, inbound_id: str, first_contact: bool = Fa
     _put(queue, Job.ANSWER_CONVERSATION, inbound_id, CONVERSATION_RETRY, 600, lane=lane)
 
 
-def enqueue_outbox(queue: Queue, outbox_id: str) -> None:
-    """Send the pending messages of this outbox message's contact, in order."""
-    _put(queue, Job.SEND_OUTBOX, outbox_id, OUTBOX_RETRY, 300)
+def enqueue_outbox(queue: Queue, outbox_id: str, lane: str | None = None) -> None:
+    """Send the pending messages of this outbox message's contact, in order (volunteers' alerts on their lane)."""
+    _put(queue, Job.SEND_OUTBOX, outbox_id, OUTBOX_RETRY, 300, lane=lane)
 
 
-def enqueue_outbox_at(queue: Queue, outbox_id: str, when: datetime, attempt: int) -> None:
+def enqueue_outbox_at(queue: Queue, outbox_id: str, when: datetime, attempt: int, lane: str | None = None) -> None:
     """Wake this contact's outbox when its first message is due again; queued once per message and attempt."""
     job_id = f"outbox-retry-{outbox_id}-{attempt}"
-    _put(queue, Job.SEND_OUTBOX, outbox_id, OUTBOX_RETRY, 300, job_id=job_id, at=when)
+    _put(queue, Job.SEND_OUTBOX, outbox_id, OUTBOX_RETRY, 300, job_id=job_id, at=when, lane=lane)
 
 
 def enqueue_partner_delivery(queue: Queue, delivery_id: str) -> None:
@@ -192,6 +197,12 @@ def enqueue_found_import(queue: Queue, import_id: str) -> None:
 def enqueue_appeal_render(queue: Queue, reference: str) -> None:
     """Make an approved appeal's posters and send them to the family; safe to queue twice."""
     _put(queue, Job.RENDER_APPEAL, reference, PHOTO_RETRY, 120, job_id=f"render-appeal-{reference}")
+
+
+def enqueue_volunteer_alerts(queue: Queue, reference: str, at: datetime | None = None) -> None:
+    """Choose an approved appeal's volunteers and queue their alerts; again `at` the end of quiet hours."""
+    job_id = f"alert-volunteers-{reference}" + (f"-{at:%Y%m%d%H}" if at else "")
+    _put(queue, Job.ALERT_VOLUNTEERS, reference, PHOTO_RETRY, 600, job_id=job_id, at=at)
 
 
 def match_when_owned(queue: Queue, owner: dict[str, str], photo_ids: Sequence[Any]) -> None:

@@ -120,7 +120,21 @@ def delete_posters(db: Database, reference: str) -> int:
 
 
 def note_sent(db: Database, reference: str) -> None:
-    db.appeals.update_one({"reference": reference}, {"$set": {"sent": True, "sent_at": _now()}})
+    """The family has its posters; the volunteers near the last-seen place are due theirs (queued just before)."""
+    update = {"sent": True, "sent_at": _now(), "volunteers_due": True}
+    db.appeals.update_one({"reference": reference}, {"$set": update})
+
+
+def note_volunteers(db: Database, reference: str, reach: dict[str, int]) -> None:
+    """How many volunteers near the last-seen place were alerted (and held back: quiet hours, weekly cap)."""
+    update = {"volunteers": reach | {"at": _now()}, "volunteers_due": False}
+    db.appeals.update_one({"reference": reference}, {"$set": update})
+
+
+def volunteers_due(db: Database, before: datetime, limit: int = 100) -> list[str]:
+    """Approved appeals sent before `before` whose volunteers were never chosen (their job lost in a crash)."""
+    query = {"status": "approved", "volunteers_due": True, "sent_at": {"$lt": before}}
+    return [doc["reference"] for doc in db.appeals.find(query, {"reference": 1}).limit(limit)]
 
 
 def unsent_approved(db: Database, limit: int = 100) -> list[str]:

@@ -28,6 +28,7 @@ from storage.gallery_changes import bump_gallery
 from storage.partner_cases import forget_family
 from storage.partner_events import forget_erased_case
 from storage.photos import Owner, delete_photos
+from storage.volunteers import stop_volunteer
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ def erase_everything(db: Database, contact: str) -> tuple[dict[str, int], Footpr
     found = footprint(db, contact)
     erased = erase_contact(db, contact)
     erased["appeals"] = erase_appeals(db, contact)
+    erased["volunteer"] = stop_volunteer(db, contact)  # their area and alerts, like any contact's data
     erased["messages_about_sightings"] = forget_messages_about(db, found.candidates_of_sightings)
     erased["duplicate_flags"] = unflag_duplicates(db, found.cases)
     erased["audit_notes"] = erase_notes(db, found.audit_targets())

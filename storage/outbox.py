@@ -108,6 +108,12 @@ def recipient_of(db: Database, outbox_id: str) -> str | None:
     return str(doc["contact"]) if doc else None
 
 
+def outbox_source(db: Database, outbox_id: str) -> str | None:
+    """What caused this message (its `source`), None for one without or erased."""
+    doc = db.outbox.find_one({"_id": ObjectId(outbox_id)}, {"source": 1})
+    return doc.get("source") if doc else None
+
+
 def first_pending_outbound(db: Database, contact: str) -> dict[str, Any] | None:
     """The contact's first message still to send: pending, or claimed (`sending`) but not recorded.
 

@@ -245,8 +245,19 @@ INDEXES: dict[str, list[IndexModel]] = (
             IndexModel([("case", ASCENDING), ("status", ASCENDING)], name="case_status"),
             IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
             IndexModel([("status", ASCENDING), ("sent", ASCENDING)], name="status_sent"),
+            # Volunteers never chosen for an approved appeal (storage/appeals.py volunteers_due).
+            IndexModel(
+                [("status", ASCENDING), ("volunteers_due", ASCENDING), ("sent_at", ASCENDING)], name="volunteers_due"
+            ),
             IndexModel([("status", ASCENDING), ("has_posters", ASCENDING)], name="status_posters"),
             IndexModel([("contact", ASCENDING)], name="contact"),
+        ],
+        # Volunteers (storage/volunteers.py): one per contact; an appeal's recipients by the cells of its place
+        # (a multikey index: SecantusDB has no geo index); the cap's change by contact and the version read.
+        "volunteers": [
+            IndexModel([("contact", ASCENDING)], unique=True, name="contact_unique"),
+            IndexModel([("cells", ASCENDING)], name="cells"),
+            IndexModel([("contact", ASCENDING), ("version", ASCENDING)], name="contact_version"),
         ],
     }
     | bucket_indexes(PHOTO_BUCKET)

@@ -23,7 +23,9 @@ from workers import context
 from workers.measured_worker import MeasuredWorker
 
 # Every collection that may hold something of a contact; erasure must empty them of it.
-CONTACT_COLLECTIONS = ("inbound", "outbox", "conversations", "cases", "sightings", "photos", "faces", "counters")
+CONTACT_COLLECTIONS = (
+    "inbound", "outbox", "conversations", "cases", "sightings", "photos", "faces", "counters", "volunteers",
+)  # fmt: skip
 
 
 class Harness:

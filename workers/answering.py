@@ -44,6 +44,7 @@ from storage.inbound import (
 )
 from storage.outbox import queue_outbound, queue_replies
 from storage.photos import has_location
+from storage.volunteers import is_volunteer
 from workers.context import WorkerContext, current
 from workers.effects import execute
 from workers.locks import Held, take_turns
@@ -184,6 +185,7 @@ def _decide(context: WorkerContext, inbound_id: Any, message: Inbound) -> dict[s
             max_photo_bytes=settings.max_photo_bytes,
             photo_place=state.flow == "sighting" and has_location(db, draft_owner(message.contact)),
             scanned=_scanned(db, message.text),
+            volunteer=is_volunteer(db, message.contact),
         )
         outcome = step(state, message, dialog_context)
         results = execute(context, message, outcome.effects)

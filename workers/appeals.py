@@ -18,7 +18,7 @@ from core.appeals.poster import PosterDetails, face_area, poster_pdf, render_pos
 from core.errors import PhotoRejected
 from core.faces.images import decode_photo, turn
 from services.appeals import send_posters, shown
-from services.queue import Job, runs
+from services.queue import Job, enqueue_volunteer_alerts, runs
 from storage.appeals import find_appeal, note_sent, store_posters
 from storage.cases import find_case
 from storage.connections import Database
@@ -46,6 +46,7 @@ def render_appeal(reference: str) -> str:
         appeal = find_appeal(db, reference) or appeal
     assert context.queue is not None
     send_posters(db, context.queue, appeal, settings)
+    enqueue_volunteer_alerts(context.queue, reference)  # before noting it sent: a crash between queues both again
     note_sent(db, reference)
     return "sent"
 

@@ -10,6 +10,7 @@ from typing import Any
 from bot.channels import MediaTooLarge
 from core.conversation.messages import Inbound, Reply, contacts_acting_as
 from core.conversation.state import (
+    BecomeVolunteer,
     CloseCase,
     CreateCase,
     CreateSighting,
@@ -18,6 +19,7 @@ from core.conversation.state import (
     EraseContact,
     RecordConsent,
     RequestAppeal,
+    StopVolunteering,
     StorePhoto,
     WithdrawAppeal,
 )
@@ -29,6 +31,7 @@ from services.queue import enqueue_photo_analysis, match_when_owned
 from storage import cases
 from storage.contacts import load_state, record_consent
 from storage.photos import Owner, photo_location, save_photo
+from storage.volunteers import enrol_volunteer, stop_volunteer
 from workers.context import WorkerContext
 from workers.erasure import erase_contact
 
@@ -74,6 +77,10 @@ def execute(context: WorkerContext, message: Inbound, effects: list[Effect]) -> 
         elif isinstance(effect, WithdrawAppeal):
             if appeals.owned_by(db, effect.reference, contact):
                 appeals.end(db, context.queue, effect.reference, "withdrawn")
+        elif isinstance(effect, BecomeVolunteer):
+            enrol_volunteer(db, contact, effect.details, load_state(db, contact).language or "en")
+        elif isinstance(effect, StopVolunteering):
+            stop_volunteer(db, contact)
         elif isinstance(effect, EraseContact):
             erased = erase_contact(context, contact)
             results.erased = True

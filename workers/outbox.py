@@ -28,7 +28,7 @@ from core.redaction import without_numbers
 from services import metrics
 from services.appeals import poster_link, poster_of
 from services.media_links import photo_link
-from services.queue import Job, enqueue_outbox_at, is_temporary, runs
+from services.queue import VOLUNTEERS_QUEUE, Job, enqueue_outbox_at, is_temporary, runs
 from storage.contacts import find_contact
 from storage.outbox import (
     SENDING_STALE,
@@ -40,6 +40,7 @@ from storage.outbox import (
     retry_outbound,
 )
 from storage.photos import find_photo, photo_bytes
+from storage.volunteers import is_alert
 from workers.context import WorkerContext, current
 from workers.locks import Held, take_turns
 
@@ -98,6 +99,9 @@ def _send(context: WorkerContext, message: dict[str, Any], last_inbound_at: date
         mark_outbound(db, message["_id"], "failed", error=f"channel {message['channel']} is not configured")
         return "failed"
     picture, document = _photo(context, message), None
+    if picture is None and is_alert(message.get("source")) and message.get("poster"):
+        forget_sent(db, message["_id"], message["contact"])  # never sent, and nothing of it kept
+        return "failed"  # a volunteer hears nothing of an appeal taken down; the messages after it go on
     if picture is not None and picture.startswith(b"%PDF"):  # an appeal's poster to print: kept as a file
         picture, document = None, picture
     outgoing = Outgoing(
@@ -175,7 +179,8 @@ def _failed_try(context: WorkerContext, message: dict[str, Any], attempts: int, 
 
 def _wake_at(context: WorkerContext, message: dict[str, Any], when: datetime) -> None:
     assert context.queue is not None
-    enqueue_outbox_at(context.queue, str(message["_id"]), _aware(when), int(message.get("attempts") or 0))
+    lane = VOLUNTEERS_QUEUE if is_alert(message.get("source")) else None  # a volunteer's alert: never the chat lane
+    enqueue_outbox_at(context.queue, str(message["_id"]), _aware(when), int(message.get("attempts") or 0), lane)
 
 
 def _due_at(message: dict[str, Any], call: str | None) -> datetime:

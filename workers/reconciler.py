@@ -26,6 +26,7 @@ import socket
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from services import appeals
@@ -39,15 +40,17 @@ from services.queue import (
     PARTNERS_QUEUE,
     PHOTOS_QUEUE,
     QUEUE_NAME,
+    VOLUNTEERS_QUEUE,
     enqueue_appeal_render,
     enqueue_conversation,
     enqueue_matching,
-    enqueue_outbox,
     enqueue_partner_delivery,
     enqueue_photo_analysis,
+    enqueue_volunteer_alerts,
     waiting_since,
 )
-from storage.appeals import unsent_approved
+from services.volunteers import requeue_outbox
+from storage.appeals import unsent_approved, volunteers_due
 from storage.audit import seal_api_reads
 from storage.inbound import stale_inbound
 from storage.outbox import due_outbound
@@ -81,12 +84,13 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
     cutoff = now - GRACE
     chats, photos = _cutoff(context, now, CHAT_LANES), _cutoff(context, now, (PHOTOS_QUEUE,))
     replies, hooks = _cutoff(context, now, (QUEUE_NAME,)), _cutoff(context, now, (PARTNERS_QUEUE,))
+    alerts = _cutoff(context, now, (VOLUNTEERS_QUEUE,))
     counts = {
         "spooled": drain_spool(db, queue),
         "inbound": _requeue(context, "inbound", stale_inbound(db, chats, BATCH), enqueue_conversation),
         "photos": _requeue(context, "analyse", pending_photos(db, photos, BATCH), enqueue_photo_analysis),
         "matching": _requeue(context, "match", unmatched_photos(db, photos, BATCH), enqueue_matching),
-        "outbox": _requeue(context, "outbox", due_outbound(db, replies, BATCH), enqueue_outbox),
+        "outbox": _requeue(context, "outbox", due_outbound(db, replies, BATCH), partial(requeue_outbox, db)),
         "partner_deliveries": _requeue(context, "partner", due_deliveries(db, hooks, BATCH), enqueue_partner_delivery),
         "partner_events": _partner_events(context, now),
         "approvals": _tell_families(context, cutoff),
@@ -96,6 +100,9 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
         "api_reads_sealed": seal_api_reads(db, now),
         "appeals_tidied": appeals.tidy(db, queue),
         "appeals_rendered": _requeue(context, "appeal", unsent_approved(db, BATCH), enqueue_appeal_render),
+        "volunteer_alerts": _requeue(
+            context, "volunteers", volunteers_due(db, alerts, BATCH), enqueue_volunteer_alerts
+        ),
     }
     record_run(connection, RECONCILER_LAST_KEY, counts)
     if any(counts.values()):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.conversation import appeal, flows
+from core.conversation import appeal, flows, volunteer
 from core.conversation.catalog import LANGUAGES
 from core.conversation.messages import TEXT_ONLY, Inbound, Reply
 from core.conversation.references import CASE_PREFIX, find_reference
@@ -74,6 +74,10 @@ def step(state: State, message: Inbound, context: Context) -> Outcome:
         return _erase(state, words)
     if words in appeal.WITHDRAW:
         return appeal.withdraw(state, context)
+    if words in volunteer.STOP and (context.volunteer or state.flow in ("volunteer", None)):
+        return volunteer.stop(state, context)  # in another flow, a non-volunteer's 'stop' is that flow's answer
+    if state.flow == "volunteer":
+        return volunteer.advance(state, message, words)
     if state.flow == "appeal":
         return appeal.advance(state, message.text, words)
     if state.flow:
@@ -172,6 +176,8 @@ def _menu(state: State, message: Inbound, words: str, context: Context) -> Outco
         return Outcome(state.at("erase", "confirm"), [Reply("erase_confirm")])
     if appeal.is_command(words):
         return appeal.start(state, message.text, context)
+    if words in volunteer.COMMANDS:
+        return volunteer.start(state)
     command = words.split(" ", 1)[0]
     if command in ("status", "found") or words.startswith("add photo"):
         return _case_command(state, "add photo" if command == "add" else command, message.text, context)

@@ -64,6 +64,8 @@ def is_known(state: State) -> bool:
         return state.step in ("photo", "name", "age", "place", "description", "confirm") and isinstance(
             draft.get("reference"), str
         )
+    if state.flow == "volunteer":
+        return state.step in ("place", "radius", "quiet", "cap")
     return state.flow is None
 
 

@@ -84,6 +84,7 @@ class Context:
     scanned: tuple[str, str] | None = (
         None  # an appeal named in the message (AP-…) and its state: active, ended, unknown
     )
+    volunteer: bool = False  # the contact gets alerts of appeals near them (`stop` ends them)
 
     def case(self, reference: str) -> CaseSummary | None:
         return next((c for c in self.cases if c.reference == reference), None)
@@ -147,9 +148,21 @@ class WithdrawAppeal:
     reference: str  # AP-…
 
 
+@dataclass(frozen=True)
+class BecomeVolunteer:
+    """Keep (or replace) the contact's alert area: place with coordinates, radius_km, quiet hours, cap a week."""
+
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StopVolunteering:
+    """No more alerts: the volunteer's record and their alerts not yet sent go at once."""
+
+
 Effect = (
     RecordConsent | StorePhoto | DiscardDraft | CreateCase | CreateSighting | CloseCase | EraseContact
-    | RequestAppeal | WithdrawAppeal
+    | RequestAppeal | WithdrawAppeal | BecomeVolunteer | StopVolunteering
 )  # fmt: skip
 
 

@@ -33,7 +33,8 @@ MESSAGES: dict[str, str] = {
         "1. Report a missing person\n"
         "2. Report a sighting (or simply send a photo)\n"
         "3. My reports\n"
-        "4. Delete my data\n\n"
+        "4. Delete my data\n"
+        "Write 'volunteer' to hear of appeals near you.\n\n"
         "Reply with a number or a word, e.g. 'report'. 'cancel' stops anything; 'help' shows this menu."
     ),
     "menu_in_flow": "You are in the middle of something. Answer the question above to go on, or write 'cancel' to stop it.",
@@ -222,4 +223,15 @@ MESSAGES: dict[str, str] = {
     "poster_last_seen": "Last seen: {where}",
     "poster_scan": "Have you seen this person? Scan the code or open the link to tell Homeward.",
     "poster_reference": "Appeal {reference}",
+    # Volunteers near a last-seen place (core/conversation/volunteer.py)
+    "volunteer_ask_place": "Thank you for helping. Where should alerts reach you? Share your location (the paperclip, then Location), or type your city.",
+    "volunteer_share_location": "I don't know that place well enough to find people near it. Please share your location instead (the paperclip, then Location), or type a large city's name.",
+    "volunteer_ask_radius": "How far from you should a missing person have been last seen for you to hear of it? Reply 2, 10 or 50 (km).",
+    "volunteer_ask_quiet": "Quiet hours, when I should not write to you: reply e.g. '22-7' (from 22:00 to 7:00), or 'none'.",
+    "volunteer_quiet_hint": "Please give two hours of the day, e.g. '22-7', or 'none'.",
+    "volunteer_ask_cap": "At most how many alerts a week? Reply a number from 1 to 20, or 'skip' for {cap}.",
+    "volunteer_enrolled": "You are a Homeward volunteer: you will get appeals for people last seen within {radius} km of {place}, at most {cap} a week. Write 'stop' at any time to end it.",
+    "volunteer_stopped": "Done: you will get no more alerts. Write 'volunteer' to start again.",
+    "volunteer_not": "You get no alerts from Homeward. Write 'volunteer' to help find people near you.",
+    "volunteer_alert": "Can you help? {name} is missing, last seen near you. If you have seen this person, open the appeal: {page}\nYou get this because you volunteered; write 'stop' to end the alerts.",
 }
