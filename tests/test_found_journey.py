@@ -41,6 +41,7 @@ from tests.test_found_import import lfw as lfw_bytes
 from tests.test_matching import SAME_PERSON, lfw
 
 pytest.importorskip("selenium")
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -215,7 +216,10 @@ def record_the_reunion(browser: Any, journey: dict[str, Any], found: str, case: 
     browser.get(f"{journey['url']}/found/{found}")
     Select(browser.find_element(By.ID, f"outcome-{candidate}")).select_by_value("reunited")
     browser.find_element(By.CSS_SELECTOR, f'form.outcome[action$="/{candidate}/outcome"] button').click()
-    WebDriverWait(browser, 20).until(lambda d: "closed (reunited)" in d.find_element(By.TAG_NAME, "h1").text)
+    # The click posts the form and the page reloads: a heading read meanwhile belongs to the page going away.
+    WebDriverWait(browser, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: "closed (reunited)" in d.find_element(By.TAG_NAME, "h1").text
+    )
     assert "reunited" in browser.find_element(By.ID, "matches").text
     db = journey["db"]
     assert db.cases.find_one({"reference": case})["status"] == "closed"
