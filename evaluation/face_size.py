@@ -19,7 +19,7 @@ import numpy as np
 from evaluation.degrade import FACE_SIZES
 from evaluation.embed import Embedded, EmbeddingCache, embed_all
 from evaluation.policies import nearest_cases
-from evaluation.runs import _split, subject_face
+from evaluation.runs import _split, centre_face, subject_face
 
 PROBES = 600
 
@@ -53,7 +53,7 @@ def _row(
     found, widths, gated, ungated = 0, [], [], []
     for image, _ in probes:
         result = embedded[image]
-        centre = _centre_face(result)
+        centre = centre_face(result)
         found += centre is not None
         if centre is not None:
             left, right = result.boxes[centre][3], result.boxes[centre][1]
@@ -67,14 +67,6 @@ def _row(
         "fnir_gated": _fnir(gated, probes, cases, names, metric, review, top_k),
         "fnir_ungated": _fnir(ungated, probes, cases, names, metric, review, top_k),
     }  # fmt: skip
-
-
-def _centre_face(result: Embedded) -> int | None:
-    if not result.boxes:
-        return None
-    cx, cy = result.width / 2, result.height / 2
-    offsets = [((left + r) / 2 - cx) ** 2 + ((t + b) / 2 - cy) ** 2 for t, r, b, left in result.boxes]
-    return int(np.argmin(offsets))
 
 
 def _fnir(

@@ -24,12 +24,19 @@ def subject_face(embedded: Embedded) -> np.ndarray | None:
     None when no face was found, or when that face fails the service's quality gate
     (too small, blurred): the service would not match it either.
     """
+    chosen = centre_face(embedded)
+    if chosen is None:
+        return None
+    return embedded.encodings[chosen] if embedded.qualities[chosen] == "ok" else None
+
+
+def centre_face(embedded: Embedded) -> int | None:
+    """The index of the detected face nearest the photo's centre (LFW's labelled person), whatever its quality."""
     if not embedded.boxes:
         return None
     cx, cy = embedded.width / 2, embedded.height / 2
     offsets = [((left + r) / 2 - cx) ** 2 + ((t + b) / 2 - cy) ** 2 for t, r, b, left in embedded.boxes]
-    chosen = int(np.argmin(offsets))
-    return embedded.encodings[chosen] if embedded.qualities[chosen] == "ok" else None
+    return int(np.argmin(offsets))
 
 
 def unusable(embedded: dict[str, Embedded]) -> dict[str, int]:
