@@ -1,13 +1,11 @@
-"""The OpenAPI description of /api/v1/cases (api/cases.py), merged into api/openapi.py's document.
-
-Built with api/openapi.py's helpers, so it is imported at the end of that module (which defines them first).
-"""
+"""The OpenAPI description of /api/v1/cases (api/cases.py); its lists and outcomes are described as found persons'."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from api.openapi import AGE, ETAG, IDEMPOTENCY, PATHS, REFERENCE, TIME, _json, _operation, _problem, _ref
+from api.openapi_found import FOUND_PATHS
+from api.openapi_parts import AGE, ETAG, IDEMPOTENCY, REFERENCE, TIME, json_answer, operation, problem, ref
 from core.conversation.catalog import LANGUAGES
 from core.conversation.flows import MAX_FREE_TEXT, MAX_GENDER, MAX_NAME, MAX_PLACE
 from core.conversation.state import MAX_PHOTOS
@@ -44,7 +42,7 @@ CASE_SCHEMAS: dict[str, Any] = {
     "NewCaseWithPhotos": {
         "type": "object",
         "required": ["record"],
-        "properties": {"record": _ref("NewCase"), "photos": PHOTOS},
+        "properties": {"record": ref("NewCase"), "photos": PHOTOS},
     },
     "Case": {
         "type": "object",
@@ -61,13 +59,13 @@ CASE_SCHEMAS: dict[str, Any] = {
             "created_at": TIME,
             "updated_at": TIME,
             "closed_at": TIME | {"type": ["string", "null"]},
-            "photos": {"type": "array", "items": _ref("Photo")},
+            "photos": {"type": "array", "items": ref("Photo")},
         },
     },
     "CasePage": {
         "type": "object",
         "properties": {
-            "data": {"type": "array", "items": _ref("Case")},
+            "data": {"type": "array", "items": ref("Case")},
             "next_cursor": {"type": ["string", "null"], "description": "pass as `cursor` for the next page"},
             "limit": {"type": "integer"},
         },
@@ -89,7 +87,7 @@ CASE_SCHEMAS: dict[str, Any] = {
             },
         },
     },
-    "CaseCandidates": {"type": "object", "properties": {"data": {"type": "array", "items": _ref("CaseCandidate")}}},
+    "CaseCandidates": {"type": "object", "properties": {"data": {"type": "array", "items": ref("CaseCandidate")}}},
     "CaseClose": {
         "type": "object",
         "additionalProperties": False,
@@ -100,110 +98,112 @@ CASE_SCHEMAS: dict[str, Any] = {
 }
 CANDIDATE_ID = {"name": "candidate_id", "in": "path", "required": True, "schema": {"type": "string"}}
 FOUND = "/api/v1/found-persons"
-LIST_PARAMETERS = PATHS[FOUND]["get"]["parameters"]  # the same filters and pages as found persons'
+LIST_PARAMETERS = FOUND_PATHS[FOUND]["get"]["parameters"]  # the same filters and pages as found persons'
 
 
 def _refusals(path: str, method: str, *codes: str) -> dict[str, Any]:
     """The found-person route's refusals that a case's route shares (the same checks, the same words)."""
-    return {code: PATHS[FOUND + path][method]["responses"][code] for code in codes}
+    return {code: FOUND_PATHS[FOUND + path][method]["responses"][code] for code in codes}
 
 
 CREATE_BODY = {
     "required": True,
     "content": {
-        "application/json": {"schema": _ref("NewCase")},
+        "application/json": {"schema": ref("NewCase")},
         "multipart/form-data": {
-            "schema": _ref("NewCaseWithPhotos"),
+            "schema": ref("NewCaseWithPhotos"),
             "encoding": {"record": {"contentType": "application/json"}},
         },
     },
 }
 CASE_PATHS: dict[str, Any] = {
     "/api/v1/cases": {
-        "post": _operation(
+        "post": operation(
             "cases:write",
             "Register a missing person for a family (JSON, or multipart with photos); your organisation reports it",
             {
-                "201": _json("Case", "registered (or, retried with its Idempotency-Key, as first registered)", ETAG),
+                "201": json_answer(
+                    "Case", "registered (or, retried with its Idempotency-Key, as first registered)", ETAG
+                ),
             }
             | _refusals("", "post", "400", "409", "413", "415", "422"),
             parameters=[IDEMPOTENCY],
             requestBody=CREATE_BODY,
         ),
-        "get": _operation(
+        "get": operation(
             "cases:read",
             "List the cases your organisation registered, least recently changed first, a page at a time",
-            {"200": _json("CasePage", "a page; follow next_cursor"), "400": _problem("a wrong parameter")},
+            {"200": json_answer("CasePage", "a page; follow next_cursor"), "400": problem("a wrong parameter")},
             parameters=LIST_PARAMETERS,
         ),
     },
     "/api/v1/cases/{reference}": {
-        "get": _operation(
+        "get": operation(
             "cases:read",
             "Read a case, with its photos' analysis and where the family's chat stands",
-            {"200": _json("Case", "the case", ETAG)},
+            {"200": json_answer("Case", "the case", ETAG)},
             parameters=[REFERENCE],
         ),
-        "patch": _operation(
+        "patch": operation(
             "cases:write",
             "Change registered fields (only those sent; the family's number is given only at registration)",
             {
-                "200": _json("Case", "changed", ETAG),
-                "409": _problem("the case is closed"),
+                "200": json_answer("Case", "changed", ETAG),
+                "409": problem("the case is closed"),
             }
             | _refusals("/{reference}", "patch", "400", "412", "428"),
             parameters=[
                 REFERENCE,
                 {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"}},
             ],
-            requestBody={"required": True, "content": {"application/json": {"schema": _ref("CaseFields")}}},
+            requestBody={"required": True, "content": {"application/json": {"schema": ref("CaseFields")}}},
         ),
     },
     "/api/v1/cases/{reference}/close": {
-        "post": _operation(
+        "post": operation(
             "cases:write",
             "Close the case: it leaves matching",
             {
-                "200": _json("Case", "closed", ETAG),
+                "200": json_answer("Case", "closed", ETAG),
             }
             | _refusals("/{reference}/close", "post", "400", "409", "412"),
             parameters=[REFERENCE, IDEMPOTENCY, {"name": "If-Match", "in": "header", "schema": {"type": "string"}}],
-            requestBody={"required": True, "content": {"application/json": {"schema": _ref("CaseClose")}}},
+            requestBody={"required": True, "content": {"application/json": {"schema": ref("CaseClose")}}},
         ),
     },
     "/api/v1/cases/{reference}/photos": {
-        "post": _operation(
+        "post": operation(
             "cases:write",
             "Add photos of the missing person; each is analysed by a worker, then matched",
             {
-                "201": _json("Case", "stored; `photos` shows each one's analysis", ETAG),
-                "200": _json("Case", "these photos were stored already", ETAG),
-                "400": _problem("no photo, or more than a case may have"),
-                "409": _problem("the case is closed"),
+                "201": json_answer("Case", "stored; `photos` shows each one's analysis", ETAG),
+                "200": json_answer("Case", "these photos were stored already", ETAG),
+                "400": problem("no photo, or more than a case may have"),
+                "409": problem("the case is closed"),
             }
             | _refusals("/{reference}/photos", "post", "413", "415"),
             parameters=[REFERENCE, IDEMPOTENCY],
-            requestBody={"required": True, "content": {"multipart/form-data": {"schema": _ref("CasePhotos")}}},
+            requestBody={"required": True, "content": {"multipart/form-data": {"schema": ref("CasePhotos")}}},
         ),
     },
     "/api/v1/cases/{reference}/candidates": {
-        "get": _operation(
+        "get": operation(
             "cases:read",
             "The case's matches as your organisation follows them",
-            {"200": _json("CaseCandidates", "pending and approved matches, closest first")},
+            {"200": json_answer("CaseCandidates", "pending and approved matches, closest first")},
             parameters=[REFERENCE],
         ),
     },
     "/api/v1/cases/{reference}/candidates/{candidate_id}/outcome": {
-        "post": _operation(
+        "post": operation(
             "outcomes:write",
             "Record what became of an approved match of the case; reunited closes both sides",
             {
-                "200": _json("CaseCandidate", "recorded"),
+                "200": json_answer("CaseCandidate", "recorded"),
             }
             | _refusals("/{reference}/candidates/{candidate_id}/outcome", "post", "400", "409"),
             parameters=[REFERENCE, CANDIDATE_ID, IDEMPOTENCY],
-            requestBody={"required": True, "content": {"application/json": {"schema": _ref("Outcome")}}},
+            requestBody={"required": True, "content": {"application/json": {"schema": ref("Outcome")}}},
         ),
     },
 }

@@ -42,8 +42,8 @@ def test_every_route_is_documented_and_every_documented_route_exists(
     app = create_app(settings, connections)
     running = routes(app)
     assert running, "no /api/v1/ routes found"
-    assert running - documented() == set(), "routes missing from api/openapi.py"
-    assert documented() - running == set(), "documented in api/openapi.py but not served"
+    assert running - documented() == set(), "routes missing from the OpenAPI document (api/openapi*.py)"
+    assert documented() - running == set(), "documented in api/openapi*.py but not served"
 
 
 def test_each_operation_names_the_scope_its_route_checks(settings: Settings, connections: Connections) -> None:
