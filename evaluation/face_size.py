@@ -19,14 +19,14 @@ import numpy as np
 from evaluation.degrade import FACE_SIZES
 from evaluation.embed import Embedded, EmbeddingCache, embed_all
 from evaluation.policies import nearest_cases
-from evaluation.runs import _split, centre_face, subject_face
+from evaluation.runs import centre_face, split_identities, subject_face
 
 PROBES = 600
 
 
 def face_size(folder: Path, cache: EmbeddingCache, review: float, top_k: int, seed: int) -> dict[str, Any]:
     """Per face size: found, passed the gate, FNIR at the review band gated and ungated, the median box."""
-    people, _, _, order = _split(folder, 0.1, seed, False)
+    people, _, _, order = split_identities(folder, 0.1, seed, False)
     firsts = embed_all(folder, [people[n][0] for n in sorted(people)], "original", cache, "cases")
     names = [n for n in sorted(people) if subject_face(firsts[people[n][0]]) is not None]
     cases = np.stack([subject_face(firsts[people[n][0]]) for n in names]).astype(np.float32)  # type: ignore[misc]

@@ -29,7 +29,7 @@ import numpy as np
 from evaluation import policies
 from evaluation.embed import EmbeddingCache, embed_all
 from evaluation.policies import Neighbours, Queue
-from evaluation.runs import _split, subject_face
+from evaluation.runs import split_identities, subject_face
 
 MATED_IDENTITIES = 600
 PER_IDENTITY = 10  # a few people have hundreds of photos; they would weigh as much as everyone else
@@ -49,7 +49,7 @@ class Population:
 
 def lfw_population(folder: Path, cache: EmbeddingCache, nonmate_share: float, seed: int) -> Population:
     """LFW as cases and probes: mated people first in the case order, then the held-out, then everyone else."""
-    people, _, held_out, order = _split(folder, nonmate_share, seed, False)
+    people, _, held_out, order = split_identities(folder, nonmate_share, seed, False)
     people = {n: [images[0], *_shuffled(images[1:])[: PER_IDENTITY + 2]] for n, images in people.items()}
     embedded = embed_all(folder, [i for n in sorted(people) for i in people[n]], "original", cache, "original")
     face = {image: subject_face(result) for image, result in embedded.items()}
@@ -94,8 +94,8 @@ def review_load(
     """Every policy at every gallery size: candidates, false candidates, precision and FNIR per band."""
     reference = min(population.real_cases, max(sizes))
     at_reference = grown(population, reference, metric, seed)
-    settings = _settings(at_reference, bands, metric, top_k)
     found, scores = _searched(at_reference, metric)
+    settings = _settings(found, scores, at_reference.mated, bands, top_k)
     how_sure = policies.calibration(scores["distance"], found, top_k, bands["review"])
     smallest = grown(population, min(sizes), metric, seed)
     fpir = _stranger_rate(smallest, bands, metric)
@@ -142,16 +142,15 @@ def review_minutes(false_per_probe: float, sightings_per_day: int, seconds_per_c
     return false_per_probe * sightings_per_day * seconds_per_candidate / 60
 
 
-def _settings(gallery: Population, bands: dict[str, float], metric: str, top_k: int) -> dict[str, dict[str, float]]:
+def _settings(
+    found: Neighbours, scores: dict[str, np.ndarray], mated: np.ndarray, bands: dict[str, float], top_k: int
+) -> dict[str, dict[str, float]]:
     """Each policy's thresholds: today's bands for `distance`, the same FNIR for the others."""
-    found, scores = _searched(gallery, metric)
-    targets = {
-        band: policies.queue(scores["distance"], found, gallery.mated, t, top_k).fnir for band, t in bands.items()
-    }
+    targets = {band: policies.queue(scores["distance"], found, mated, t, top_k).fnir for band, t in bands.items()}
     chosen = {"distance": dict(bands)}
     for policy in ("density", "reciprocal"):
         chosen[policy] = {
-            band: policies.threshold_for_fnir(scores[policy], found, gallery.mated, fnir, top_k)
+            band: policies.threshold_for_fnir(scores[policy], found, mated, fnir, top_k)
             for band, fnir in targets.items()
         }
     return chosen

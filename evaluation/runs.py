@@ -100,7 +100,7 @@ def identify(
     LFW identity while each non-mated search still has no mate. Unless `lfw_names`, LFW's known
     aliases are merged first (evaluation/aliases.py): one person is one identity.
     """
-    people, merged, held_out, order = _split(folder, nonmate_share, seed, lfw_names)
+    people, merged, held_out, order = split_identities(folder, nonmate_share, seed, lfw_names)
     names = sorted(people)
     needed = {n for size in gallery_sizes for n in (names if size is None else order[:size])} | held_out
     original = embed_all(folder, [i for n in sorted(needed) for i in people[n]], "original", cache, "original")
@@ -184,7 +184,7 @@ def references(
     Every identity with more photos than the largest count is enrolled with its first photos;
     its remaining photos are the mated searches, identical for every count.
     """
-    people, merged, held_out, _ = _split(folder, nonmate_share, seed, lfw_names)
+    people, merged, held_out, _ = split_identities(folder, nonmate_share, seed, lfw_names)
     names = sorted(people)
     most = max(counts)
     embedded = embed_all(folder, [i for n in names for i in people[n]], "original", cache, "original")
@@ -216,7 +216,7 @@ def references(
     return result
 
 
-def _split(
+def split_identities(
     folder: Path, nonmate_share: float, seed: int, lfw_names: bool
 ) -> tuple[dict[str, list[str]], dict[str, int] | None, set[str], list[str]]:
     """Identities (aliases merged unless `lfw_names`), the held-out ones and the enrolment order.
