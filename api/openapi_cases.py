@@ -53,7 +53,8 @@ CASE_SCHEMAS: dict[str, Any] = {
             "family_chat": {
                 "type": "string",
                 "enum": list(FAMILY_CHAT),
-                "description": "the family's WhatsApp chat: none given, asked, agreed, declined, or withdrawn later",
+                "description": "the family's WhatsApp chat: none given, asked, agreed, declined, withdrawn later, "
+                "or unanswered (forgotten after HOMEWARD_KEEP_UNANSWERED_CONSENT_DAYS without an answer)",
             },
             "closed_reason": {"type": ["string", "null"]},
             "created_at": TIME,

@@ -254,6 +254,12 @@ SETTINGS: tuple[Setting, ...] = (
         "after their day of retries; one still being tried is kept.",
     ),
     Setting(
+        "HOMEWARD_KEEP_UNANSWERED_CONSENT_DAYS",
+        "14",
+        "A family whose WhatsApp number an organisation gave, and who has not answered the consent question this long, "
+        "is forgotten: the number leaves the case (the organisation sees `unanswered`) and, if it never wrote, its record too.",
+    ),
+    Setting(
         "PUBLIC_BASE_URL",
         "",
         "The address the platforms reach this service at, e.g. https://homeward.example.org (Twilio signatures are checked against it; WhatsApp fetches approved sighting photos from its signed /media links).",

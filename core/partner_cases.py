@@ -22,7 +22,7 @@ from core.found.record import InvalidRecord
 CLOSED_REASONS = ("found", "withdrawn", "duplicate", "other")
 MAX_EXTERNAL_ID = 200
 WHATSAPP = re.compile(r"^\+[1-9][0-9]{7,14}$")  # E.164: a plus, the country code, at most 15 digits
-FAMILY_CHAT = ("none", "asked", "agreed", "declined", "withdrawn")  # where the family's chat stands
+FAMILY_CHAT = ("none", "asked", "agreed", "declined", "withdrawn", "unanswered")  # where the family's chat stands
 _TEXTS = {"name": MAX_NAME, "gender": MAX_GENDER, "last_seen_place": MAX_PLACE, "description": MAX_FREE_TEXT}
 
 

@@ -3,7 +3,8 @@
 Such a case's `reporter` is the organisation (`organisation:<id>`), never a chat contact, so a family's "delete my
 data" never erases the organisation's record. Its `family` says where the family's optional WhatsApp chat stands:
 `asked` (the contact is kept only to hear its answer), `agreed` (the family gets the usual messages), `declined` or
-`withdrawn` (the contact is dropped: nothing more is kept or sent). An approval of one of its candidates is noted
+`withdrawn` (the contact is dropped: nothing more is kept or sent), or `unanswered` (dropped after
+HOMEWARD_KEEP_UNANSWERED_CONSENT_DAYS of silence). An approval of one of its candidates is noted
 on it (`approvals`, `approved_at`) for the organisation's panel notifications.
 """
 
@@ -18,6 +19,7 @@ from pymongo.database import Database
 from core.conversation.references import CASE_PREFIX
 from core.partner_cases import PartnerCase
 from storage.cases import insert_with_reference
+from storage.contacts import erase_conversation
 from storage.found_persons import FoundQuery, notes_since, page_of_organisation
 
 
@@ -116,6 +118,30 @@ def forget_family(db: Database, contact: str) -> int:
         return 0
     change = {"$set": {"family": _dropped("withdrawn", now), "updated_at": now}}
     return db.cases.update_many({"reference": {"$in": named}}, change).modified_count
+
+
+def forget_unanswered_families(db: Database, before: datetime, limit: int) -> int:
+    """Families asked before `before` who never answered: the number leaves the case (`unanswered`), and when no
+    other case names it and it never wrote to us, its conversation record and the question sent to it go too.
+
+    An organisation gave the number, not the family: silence is not consent, so it is not kept waiting for ever.
+    """
+    asked = list(db.cases.find({"family.consent": "asked", "family.asked_at": {"$lt": before}}).limit(limit))
+    if not asked:
+        return 0
+    now = datetime.now(UTC)
+    references = [case["reference"] for case in asked]
+    db.cases.update_many(  # an answer that came in meanwhile wins: only those still asked
+        {"reference": {"$in": references}, "family.consent": "asked"},
+        {"$set": {"family": _dropped("unanswered", now), "updated_at": now}},
+    )
+    for contact in {str(case["family"]["contact"]) for case in asked}:
+        if db.cases.find_one({"family.contact": contact}, {"_id": 1}) is not None:
+            continue  # another case still asks, or the family agreed there
+        record = db.conversations.find_one({"contact": contact}, {"last_inbound_at": 1})
+        if record is not None and record.get("last_inbound_at") is None:
+            erase_conversation(db, contact)
+    return len(asked)
 
 
 def note_case_approved(db: Database, reference: str, candidate: ObjectId, match: str) -> None:

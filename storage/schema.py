@@ -181,6 +181,8 @@ INDEXES: dict[str, list[IndexModel]] = (
             *PARTNER_RECORD_INDEXES,
             IndexModel([("family.contact", ASCENDING)], name="family_contact"),
             IndexModel([("family.pending", ASCENDING)], name="family_pending"),  # the reconciler's look
+            # The retention sweep's families asked long ago who never answered.
+            IndexModel([("family.consent", ASCENDING), ("family.asked_at", ASCENDING)], name="family_unanswered"),
             IndexModel([("organisation", ASCENDING), ("approved_at", DESCENDING)], name="organisation_approved"),
         ],
         "sightings": [

@@ -37,6 +37,7 @@ from tests.test_api_cases import CASE
 from tests.test_partner_hooks import Receiver, add_hook, deliver, receiver  # noqa: F401 - receiver is a fixture
 from tests.test_whatsapp import CITIZEN, FAMILY, chat, media
 from workers.reconciler import reconcile
+from workers.retention import sweep
 
 
 @pytest.fixture
@@ -192,3 +193,25 @@ def test_a_family_following_an_open_case_is_kept_through_silence_and_forgotten_a
     assert sweep_inactive_contacts(harness.db, a_year_on) == 1
     leftovers = [place for place in harness.leftovers([FAMILY]) if "'rate:" not in place]  # expires in 2 minutes
     assert leftovers == []  # the closed case stays the police's, naming nobody
+
+
+def test_a_family_that_never_answers_is_forgotten_after_its_period_and_a_late_yes_links_nothing(
+    harness: Harness, twilio_api: TwilioStandIn
+) -> None:
+    police, _ = police_of(harness)
+    reference = police.call("POST", "/cases", CASE | {"family_whatsapp": FAMILY}).get_json()["reference"]
+    harness.work()
+    assert len(to_family(twilio_api)) == 1
+    days = harness.context.settings.retention.unanswered_consent_days
+    keep = harness.context.settings.retention
+    within = datetime.now(UTC) + timedelta(days=days - 1)
+    assert sweep(harness.db, within, keep)["unanswered_consent"] == 0  # still within its period: kept to hear it
+    assert police.call("GET", f"/cases/{reference}").get_json()["family_chat"] == "asked"
+    after = datetime.now(UTC) + timedelta(days=days + 1)
+    assert sweep(harness.db, after, keep)["unanswered_consent"] == 1
+    case = police.call("GET", f"/cases/{reference}").get_json()
+    assert case["family_chat"] == "unanswered" and case["status"] == "open"  # the case stays the police's
+    assert harness.leftovers([FAMILY]) == []  # nor the number, nor the question sent to it
+    chat(harness, FAMILY, "yes")  # a late answer starts a fresh conversation, following nothing
+    assert police.call("GET", f"/cases/{reference}").get_json()["family_chat"] == "unanswered"
+    assert not any(reference in text for text in to_family(twilio_api)[1:])

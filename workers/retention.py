@@ -19,6 +19,7 @@ from storage.audit import expire_api_reads
 from storage.connections import Database
 from storage.idempotency import KEEP_HOURS, sweep_api_requests
 from storage.inbound import sweep_replay_markers
+from storage.partner_cases import forget_unanswered_families
 from storage.partner_events import sweep_partner_events
 from storage.retention import (
     sweep_abandoned_drafts,
@@ -59,6 +60,7 @@ def sweep(db: Database, now: datetime, keep: Retention) -> dict[str, int]:
         "api_requests": sweep_api_requests(db, now - timedelta(hours=KEEP_HOURS)),
         "api_reads": expire_api_reads(db, days(keep.api_reads_days)),
         "partner_events": sweep_partner_events(db, days(keep.partner_events_days)),
+        "unanswered_consent": forget_unanswered_families(db, days(keep.unanswered_consent_days), 100),
     }
 
 
