@@ -25,6 +25,7 @@ from api.routes import blueprint, key_actor, needs, organisation
 from core.conversation.state import MAX_PHOTOS
 from core.outcomes import OUTCOMES, OutcomeRefused
 from core.partner_cases import CLOSED_REASONS, FIELDS, UPDATABLE, PartnerCase, case_public, stored_fields
+from services.consistency import reflag_case
 from services.found_persons import keep_photos
 from services.outcomes import settle
 from services.partner_cases import ask_family, candidate_of_case, matches_of_case
@@ -93,6 +94,7 @@ def case_update(reference: str) -> Response:
     db = homeward().connections.db
     if not update_partner_case(db, case["reference"], changed, unchanged_since=case["updated_at"]):
         raise changed_meanwhile()
+    reflag_case(db, case["reference"])  # a corrected age or gender: its pending candidates' flags follow
     audit(db, key_actor(), "update", f"case:{case['reference']}", ", ".join(sorted(json_object())))
     return _answer(_mine(reference))
 

@@ -26,6 +26,7 @@ from api.routes import blueprint, key_actor, needs, organisation
 from core.found.public import found_person_public, match_public
 from core.found.record import CLOSED_REASONS, FIELDS, MAX_PHOTOS, InvalidRecord
 from core.outcomes import OUTCOMES, OutcomeRefused
+from services.consistency import reflag_found
 from services.found_persons import keep_found_photos, matches_of_found
 from services.outcomes import settle
 from services.partner_events import found_person_closed
@@ -101,6 +102,7 @@ def update(reference: str) -> Response:
         raise changed_meanwhile()
     if renamed:  # an import of the new id finds this record (one registered meanwhile keeps it: this keeps its old)
         adopt_external_id(db, found["reference"], organisation(), record.external_id)
+    reflag_found(db, found["reference"])  # as an import's correction does
     audit(db, key_actor(), "update", f"found:{found['reference']}", ", ".join(sorted(json_object())))
     return _answer(_mine(reference))
 

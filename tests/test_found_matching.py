@@ -26,6 +26,7 @@ from storage.photos import save_photo
 from storage.users import create_user
 from tests.chat_harness import Harness
 from tests.test_admin_access import PASSWORD, login
+from tests.test_api_cases_family import police_of, register_with_photo
 from tests.test_found_import import HEADER, import_, summary_of, write_zip
 from tests.test_matching import SAME_PERSON, lfw, send
 from workers.reconciler import reconcile
@@ -226,3 +227,18 @@ def test_the_open_found_persons_among_many_asked_for(db: Database) -> None:
     many = references + [f"FP-NONE{n}" for n in range(MOST_ASKED_BY_NAME)]
     assert open_found_references(db, references) == open_found_references(db, many) == set(references[1:])
     assert open_found_references(db) == set(references[1:])
+
+
+def test_an_organisations_corrected_case_flags_its_waiting_candidate_again(harness: Harness, faces_dir: Path) -> None:
+    """The police registered a girl of 9 by API; the found man of 55 to 70 is flagged, until they correct it."""
+    police, _ = police_of(harness)
+    case = register_with_photo(police, lfw(faces_dir, SAME_PERSON[0]).read_bytes())["reference"]
+    harness.work()
+    register_found(harness, lfw(faces_dir, SAME_PERSON[1]), gender="male", age_min=55, age_max=70)
+    flagged = harness.db.candidates.find_one({"case": case})
+    assert flagged is not None and [f["code"] for f in flagged["flags"]] == ["gender", "age"]
+    etag = police.call("GET", f"/cases/{case}").headers["ETag"]
+    answer = police.call("PATCH", f"/cases/{case}", {"age": 60, "gender": "male"}, If_Match=etag)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    corrected = harness.db.candidates.find_one({"_id": flagged["_id"]})
+    assert corrected["flags"] == [] and corrected["flagged"] == 0  # the queue's order follows the record
