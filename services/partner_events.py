@@ -141,6 +141,7 @@ def candidate_view(candidate: dict[str, Any]) -> dict[str, Any]:
         "candidate": str(candidate["_id"]),
         "case": candidate.get("case"),
         "found_person": candidate.get("found"),
+        "sighting": candidate.get("sighting"),  # a citizen's sighting (its reference only: never who sent it)
         "status": candidate.get("status"),
         "outcome": candidate.get("outcome"),
         "decided_at": rfc3339(candidate.get("decided_at")),

@@ -76,6 +76,11 @@ def register_with_photo(police: Partner, photo: bytes, **fields: str) -> dict:  
     return made.get_json()  # type: ignore[no-any-return]
 
 
+def row_sighting(harness: Harness, reference: str) -> str:
+    """The reference of the sighting approved as the case's match."""
+    return str(harness.db.candidates.find_one({"case": reference, "status": "approved"})["sighting"])
+
+
 def to_family(twilio_api: TwilioStandIn) -> list[str]:
     """What reached the family's WhatsApp: texts, or a template's text variable (outside the 24-hour window)."""
     sent = [m for m in twilio_api.sent if m["To"] == f"whatsapp:{FAMILY}"]
@@ -125,6 +130,7 @@ def test_the_family_is_asked_in_its_language_and_an_approval_reaches_it_the_poli
     assert verify(secret, sent["headers"]["Homeward-Signature"], sent["body"], int(time.time()))
     event = receiver.events()[0]
     assert event["type"] == "candidate.approved" and event["data"]["case"] == reference
+    assert event["data"]["sighting"] == row_sighting(harness, reference)  # which sighting, to quote back
     assert FAMILY not in sent["body"] and CITIZEN not in sent["body"]
     [row] = police.call("GET", f"/cases/{reference}/candidates").get_json()["data"]
     assert row["status"] == "approved" and row["match"]["place"].startswith("Agra Fort")
