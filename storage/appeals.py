@@ -66,9 +66,13 @@ def appeals_with_status(db: Database, status: str, limit: int = 200) -> list[dic
     return list(db.appeals.find({"status": status}).sort("created_at", ASCENDING).limit(limit))
 
 
-def decide_appeal(db: Database, reference: str, status: str, by: str, reason: str) -> bool:
-    """A reviewer's decision on a requested appeal; False when it was no longer waiting (decided or ended)."""
+def decide_appeal(db: Database, reference: str, status: str, by: str, reason: str, city: str | None = None) -> bool:
+    """A reviewer's decision on a requested appeal; False when it was no longer waiting (decided or ended).
+
+    `city`: for a typed last-seen place, the bundled city volunteers are measured from ("" for none).
+    """
     update = {"status": status, "decided_by": by, "decided_at": _now(), "reason": reason}
+    update |= {"city": city} if city is not None else {}
     result = db.appeals.update_one({"reference": reference, "status": "requested"}, {"$set": update})
     return result.modified_count == 1
 
