@@ -254,6 +254,12 @@ SETTINGS: tuple[Setting, ...] = (
         "after their day of retries; one still being tried is kept.",
     ),
     Setting(
+        "HOMEWARD_KEEP_ENDED_APPEALS_DAYS",
+        "90",
+        'An ended appeal keeps a stub (reference and token) so that its page and a scanned poster answer "This '
+        'appeal has ended"; the stub is deleted this long after the end, and the page then answers 404.',
+    ),
+    Setting(
         "PUBLIC_BASE_URL",
         "",
         "The address the platforms reach this service at, e.g. https://homeward.example.org (Twilio signatures are checked against it; WhatsApp fetches approved sighting photos from its signed /media links).",

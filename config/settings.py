@@ -73,6 +73,7 @@ class Retention:
     replay_markers_days: int = 30
     api_reads_days: int = 365
     partner_events_days: int = 30
+    ended_appeals_days: int = 90
 
 
 @dataclass(frozen=True, repr=False)
@@ -211,6 +212,7 @@ def _retention(env: Env) -> Retention:
         replay_markers_days=env.integer("HOMEWARD_KEEP_REPLAY_MARKERS_DAYS", 2, 365),
         api_reads_days=env.integer("HOMEWARD_KEEP_API_READS_DAYS", 30, 3650),
         partner_events_days=env.integer("HOMEWARD_KEEP_PARTNER_EVENTS_DAYS", 2, 3650),
+        ended_appeals_days=env.integer("HOMEWARD_KEEP_ENDED_APPEALS_DAYS", 1, 3650),
     )
 
 

@@ -191,6 +191,19 @@ def erase_appeals(db: Database, contact: str) -> int:
     )
 
 
+def sweep_ended_appeals(db: Database, before: datetime, limit: int = 500) -> int:
+    """Delete appeals ended before `before`, stubs and all: their page then answers 404, like a token never issued.
+
+    An ended appeal is kept for a while so that a poster still in circulation meets "This appeal has ended"
+    (HOMEWARD_KEEP_ENDED_APPEALS_DAYS); any poster file left by a crash goes with it.
+    """
+    ended = list(db.appeals.find({"status": "ended", "ended_at": {"$lt": before}}, {"posters": 1}).limit(limit))
+    for appeal in ended:
+        _delete_files(db, list((appeal.get("posters") or {}).values()))
+    ids = [appeal["_id"] for appeal in ended]
+    return db.appeals.delete_many({"_id": {"$in": ids}}).deleted_count if ids else 0
+
+
 def _delete_files(db: Database, ids: list[ObjectId]) -> None:
     bucket = gridfs.GridFSBucket(db, bucket_name=POSTER_BUCKET)
     for file_id in ids:

@@ -24,6 +24,7 @@ from tests.test_admin_access import login
 from tests.test_query_plans import Filters, recorded, whole_scans  # noqa: F401 - recorded is a fixture
 from tests.test_telegram import chat, photo
 from workers.reconciler import reconcile
+from workers.retention import sweep
 
 FAMILY, CITIZEN, OTHER = 3101, 3202, 3303
 BOT = "homeward_test_bot"
@@ -131,8 +132,12 @@ def test_a_refused_appeal_tells_the_family_why_and_publishes_nothing(
     assert f"I can't find {case} among your reports" in bot_api.texts(OTHER)[-1]
 
 
-def test_withdrawing_an_approved_appeal_takes_it_down(
-    harness: Harness, bot_api: TelegramStandIn, faces_dir: Path
+def test_withdrawing_an_approved_appeal_takes_it_down_and_its_stub_goes_after_its_period(
+    harness: Harness,
+    bot_api: TelegramStandIn,
+    faces_dir: Path,
+    settings: Settings,
+    recorded: tuple[Filters, Connections],  # noqa: F811
 ) -> None:
     case = report(harness, bot_api, faces_dir)
     appeal = ask_for_appeal(harness, bot_api, case)
@@ -144,6 +149,18 @@ def test_withdrawing_an_approved_appeal_takes_it_down(
     assert harness.db["poster_files.files"].count_documents({}) == 0
     said = " ".join(bot_api.texts(FAMILY)[-2:])
     assert f"the appeal {appeal} is being taken down" in said and "Please delete the posters" in said
+
+    other_case = report(harness, bot_api, faces_dir, OTHER)  # another family's appeal, still waiting: kept
+    chat(harness, OTHER, f"appeal {other_case}", "no", "2", "no", "no", "skip", "yes")
+    keep, now = settings.retention, datetime.now(UTC)
+    assert keep.ended_appeals_days == 90
+    assert sweep(harness.db, now + timedelta(days=89), keep)["ended_appeals"] == 0
+    assert harness.client.get(f"/a/{token}").status_code == 410  # a poster still in circulation: "has ended"
+    assert sweep(harness.db, now + timedelta(days=91), keep)["ended_appeals"] == 1
+    assert harness.client.get(f"/a/{token}").status_code == 404  # like a token never issued
+    assert harness.client.get(f"/a/{token}/poster-a4.pdf").status_code == 404
+    assert [a["case"] for a in harness.db.appeals.find()] == [other_case]
+    assert not [scan for scan in whole_scans(harness, recorded[0]) if scan.startswith("appeals")]
 
 
 def test_an_approval_whose_render_job_was_lost_is_finished_by_the_reconciler(
