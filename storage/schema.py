@@ -142,6 +142,8 @@ INDEXES: dict[str, list[IndexModel]] = (
             IndexModel([("status", ASCENDING), ("failed_at", DESCENDING)], name="status_failed"),
             # SMS segments and cost of the last day and week, on the overview (sms_usage).
             IndexModel([("channel", ASCENDING), ("status", ASCENDING), ("sent_at", ASCENDING)], name="channel_sent"),
+            # Messages to others about an erased family's case (volunteers' alerts): storage/erasure.py.
+            IndexModel([("about", ASCENDING)], name="about"),
             # Sparse, not partial: SecantusDB answers a lookup through a partial index by scanning (0.5 s at 20 000).
             IndexModel([("source", ASCENDING)], unique=True, sparse=True, name="source_unique"),
         ],

@@ -178,6 +178,29 @@ def test_stop_in_the_middle_of_a_delivery_sends_nothing_more_and_erasure_removes
     assert harness.traces_of(f"telegram:{NEAR}", []) == {}
 
 
+def test_the_familys_erasure_empties_the_alerts_sent_and_drops_those_waiting(
+    harness: Harness,
+    bot_api: TelegramStandIn,
+    faces_dir: Path,
+    recorded: tuple[Filters, Connections],  # noqa: F811
+) -> None:
+    case = report_at(harness, bot_api, faces_dir)
+    volunteer(harness, NEAR, ONE_KM_NORTH, "2")
+    appeal = approved_appeal(harness, bot_api, case)
+    assert len(alerts_to(bot_api, NEAR)) == 1  # sent: "Aaron is missing…"
+    volunteer(harness, CITY, "Delhi", "10")
+    chat(harness, FAMILY, "delete my data")
+    alert(harness.db, harness.context.queue, appeal, harness.context.settings)  # queued, not yet sent
+    assert harness.db.outbox.count_documents({"contact": f"telegram:{CITY}", "status": "pending", "about": case}) == 1
+    chat(harness, FAMILY, "yes")  # the chat lane goes first: erased before the alert is sent
+    assert alerts_to(bot_api, CITY) == []
+    assert harness.db.outbox.count_documents({"contact": f"telegram:{CITY}", "about": case}) == 0
+    sent = harness.db.outbox.find_one({"contact": f"telegram:{NEAR}", "about": case})
+    assert sent["status"] == "sent" and sent["text"] == "" and "poster" not in sent
+    assert not [m for m in harness.db.outbox.find() if "Aaron" in m["text"]]
+    assert not [scan for scan in whole_scans(harness, recorded[0]) if scan.startswith('outbox: {"about": {"$in"')]
+
+
 def test_an_area_holds_the_cell_of_every_place_inside_its_radius() -> None:
     """The selection's index lookup never misses a volunteer in range: anywhere, at every radius."""
     rng = random.Random(28)
