@@ -16,6 +16,7 @@ from core.appeals.links import page_link
 from core.cities import city_choices, named_city
 from core.places import coordinates
 from services import appeals
+from storage.appeal_sightings import sighting_counts, sightings_of_appeal
 from storage.appeals import appeals_with_status, find_appeal
 from storage.audit import audit, history
 from storage.cases import find_case
@@ -28,7 +29,8 @@ blueprint = Blueprint("appeals", __name__, url_prefix="/appeals")
 def index() -> str:
     db = homeward().connections.db
     shown = {status: appeals_with_status(db, status) for status in ("requested", "approved")}
-    return render_template("appeals.html", shown=shown)
+    counts = sighting_counts(db, [a["reference"] for a in shown["approved"]])  # only a public appeal is scanned
+    return render_template("appeals.html", shown=shown, sightings=counts)
 
 
 @blueprint.get("/<reference>")
@@ -49,6 +51,7 @@ def appeal(reference: str) -> str:
         suggested=named_city(typed) or "none",
         page=page_link(settings.public_base_url, found["token"]) if found["status"] == "approved" else None,
         history=history(db, [f"appeal:{reference}"]),
+        sightings=sightings_of_appeal(db, reference, found.get("case") or ""),
     )
 
 

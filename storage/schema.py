@@ -190,6 +190,8 @@ INDEXES: dict[str, list[IndexModel]] = (
             IndexModel([("source", ASCENDING)], unique=True, name="source_unique"),
             IndexModel([("reporter", ASCENDING)], name="reporter"),
             IndexModel([("created_at", DESCENDING)], name="created"),
+            # The sightings that came through an appeal, newest first (storage/appeal_sightings.py).
+            IndexModel([("appeal", ASCENDING), ("created_at", DESCENDING)], name="appeal_created"),
         ],
         "organisations": [
             IndexModel([("name", ASCENDING)], unique=True, name="name_unique"),

@@ -103,6 +103,20 @@ def test_an_appeal_asked_on_telegram_approved_public_scanned_and_taken_down(
     chat(harness, CITIZEN, f"/start {appeal}", "yes", "skip", "Bus stand", "now", "skip")
     sighting = harness.db.sightings.find_one({"reporter": f"telegram:{CITIZEN}"})
     assert sighting["appeal"] == appeal
+    bot_api.add_file("seen", (faces_dir / "lfw/Aaron_Eckhart/Aaron_Eckhart_0001.jpg").read_bytes())
+    chat(harness, OTHER, f"/start {appeal}", "yes", photo("seen"), "Railway station", "now", "skip")
+    harness.work()
+    candidate = harness.db.candidates.find_one({"case": case})
+    assert candidate is not None  # the scanner's photo matched the case
+    listed = harness.client.get("/appeals/").get_data(as_text=True)
+    assert '<td class="sightings-count">2</td>' in listed
+    html = harness.client.get(f"/appeals/{appeal}").get_data(as_text=True)
+    rows = html.split('<table id="sightings">')[1].split("</table>")[0].split("<tr>")[2:]
+    assert [("Railway station" in r, ">yes<" in r, f"/candidates/{candidate['_id']}" in r) for r in rows] == [
+        (True, True, True),  # newest first: the photo, and the candidate it made
+        (False, False, False),
+    ]
+    assert "Bus stand" in rows[1] and ">no<" in rows[1] and "none" in rows[1]
 
     chat(harness, FAMILY, f"found {case}")
     assert harness.client.get(f"/a/{record['token']}").status_code == 410
@@ -115,7 +129,7 @@ def test_an_appeal_asked_on_telegram_approved_public_scanned_and_taken_down(
     assert bot_api.texts(CITIZEN)[-1] == "This appeal has ended. Thank you."
     reconcile(harness.context, datetime.now(UTC) + timedelta(hours=1))  # its sweeps too
     scans = whole_scans(harness, recorded[0])
-    assert not [scan for scan in scans if scan.startswith(("appeals", "poster_files"))]
+    assert not [scan for scan in scans if scan.startswith(("appeals", "poster_files", 'sightings: {"appeal"'))]
 
 
 def test_a_refused_appeal_tells_the_family_why_and_publishes_nothing(
