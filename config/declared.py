@@ -257,7 +257,8 @@ SETTINGS: tuple[Setting, ...] = (
         "HOMEWARD_KEEP_ENDED_APPEALS_DAYS",
         "90",
         'An ended appeal keeps a stub (reference and token) so that its page and a scanned poster answer "This '
-        'appeal has ended"; the stub is deleted this long after the end, and the page then answers 404.',
+        'appeal has ended"; the stub is deleted this long after the end, and the page then answers 404. A refused '
+        "appeal (never public) is deleted this long after the refusal.",
     ),
     Setting(
         "PUBLIC_BASE_URL",

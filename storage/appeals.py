@@ -192,12 +192,14 @@ def erase_appeals(db: Database, contact: str) -> int:
 
 
 def sweep_ended_appeals(db: Database, before: datetime, limit: int = 500) -> int:
-    """Delete appeals ended before `before`, stubs and all: their page then answers 404, like a token never issued.
+    """Delete appeals ended (or refused) before `before`, stubs and all: their page then answers 404.
 
     An ended appeal is kept for a while so that a poster still in circulation meets "This appeal has ended"
-    (HOMEWARD_KEEP_ENDED_APPEALS_DAYS); any poster file left by a crash goes with it.
+    (HOMEWARD_KEEP_ENDED_APPEALS_DAYS); any poster file left by a crash goes with it. A refused appeal was never
+    public, but it holds the family's choices and the reviewer's reason: it goes after the same period.
     """
     ended = list(db.appeals.find({"status": "ended", "ended_at": {"$lt": before}}, {"posters": 1}).limit(limit))
+    ended += list(db.appeals.find({"status": "refused", "decided_at": {"$lt": before}}, {"posters": 1}).limit(limit))
     for appeal in ended:
         _delete_files(db, list((appeal.get("posters") or {}).values()))
     ids = [appeal["_id"] for appeal in ended]

@@ -254,8 +254,9 @@ INDEXES: dict[str, list[IndexModel]] = (
                 [("status", ASCENDING), ("volunteers_due", ASCENDING), ("sent_at", ASCENDING)], name="volunteers_due"
             ),
             IndexModel([("status", ASCENDING), ("has_posters", ASCENDING)], name="status_posters"),
-            # Ended appeals' stubs past HOMEWARD_KEEP_ENDED_APPEALS_DAYS (storage/appeals.py sweep_ended_appeals).
+            # Ended and refused appeals past HOMEWARD_KEEP_ENDED_APPEALS_DAYS (storage/appeals.py sweep_ended_appeals).
             IndexModel([("status", ASCENDING), ("ended_at", ASCENDING)], name="status_ended"),
+            IndexModel([("status", ASCENDING), ("decided_at", ASCENDING)], name="status_decided"),
             IndexModel([("contact", ASCENDING)], name="contact"),
         ],
         # Volunteers (storage/volunteers.py): one per contact; an appeal's recipients by the cells of its place

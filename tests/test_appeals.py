@@ -132,8 +132,8 @@ def test_an_appeal_asked_on_telegram_approved_public_scanned_and_taken_down(
     assert not [scan for scan in scans if scan.startswith(("appeals", "poster_files", 'sightings: {"appeal"'))]
 
 
-def test_a_refused_appeal_tells_the_family_why_and_publishes_nothing(
-    harness: Harness, bot_api: TelegramStandIn, faces_dir: Path
+def test_a_refused_appeal_tells_the_family_why_publishes_nothing_and_goes_after_its_period(
+    harness: Harness, bot_api: TelegramStandIn, faces_dir: Path, settings: Settings
 ) -> None:
     case = report(harness, bot_api, faces_dir)
     appeal = ask_for_appeal(harness, bot_api, case)
@@ -144,6 +144,11 @@ def test_a_refused_appeal_tells_the_family_why_and_publishes_nothing(
     assert "I can't find the appeal" in bot_api.texts(CITIZEN)[-1]
     chat(harness, OTHER, "hi", "yes", f"appeal {case}")  # someone else's case
     assert f"I can't find {case} among your reports" in bot_api.texts(OTHER)[-1]
+    keep, now = settings.retention, datetime.now(UTC)
+    assert sweep(harness.db, now + timedelta(days=keep.ended_appeals_days - 1), keep)["ended_appeals"] == 0
+    assert harness.db.appeals.find_one({"reference": appeal})["reason"].startswith("The person may have left")
+    assert sweep(harness.db, now + timedelta(days=keep.ended_appeals_days + 1), keep)["ended_appeals"] == 1
+    assert harness.db.appeals.count_documents({}) == 0  # the family's choices and the reviewer's reason with it
 
 
 def test_withdrawing_an_approved_appeal_takes_it_down_and_its_stub_goes_after_its_period(
