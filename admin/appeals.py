@@ -13,7 +13,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from admin.auth import current_user, require
 from admin.context import homeward
 from core.appeals.links import page_link
+from core.cities import city_choices, named_city
+from core.places import coordinates
 from services import appeals
+from storage.appeal_sightings import sighting_counts, sightings_of_appeal
 from storage.appeals import appeals_with_status, find_appeal
 from storage.audit import audit, history
 from storage.cases import find_case
@@ -26,7 +29,8 @@ blueprint = Blueprint("appeals", __name__, url_prefix="/appeals")
 def index() -> str:
     db = homeward().connections.db
     shown = {status: appeals_with_status(db, status) for status in ("requested", "approved")}
-    return render_template("appeals.html", shown=shown)
+    counts = sighting_counts(db, [a["reference"] for a in shown["approved"]])  # only a public appeal is scanned
+    return render_template("appeals.html", shown=shown, sightings=counts)
 
 
 @blueprint.get("/<reference>")
@@ -37,12 +41,17 @@ def appeal(reference: str) -> str:
     if found is None:
         abort(404)
     audit(db, current_user()["username"], "view", f"appeal:{reference}")  # type: ignore[index]
+    case = find_case(db, found.get("case") or "") or {}
+    typed = (case.get("place") or {}).get("text") or ""
     return render_template(
         "appeal.html",
         appeal=found,
-        case=find_case(db, found.get("case") or "") or {},
+        case=case,
+        cities=city_choices() if coordinates(case.get("place")) is None else None,
+        suggested=named_city(typed) or "none",
         page=page_link(settings.public_base_url, found["token"]) if found["status"] == "approved" else None,
         history=history(db, [f"appeal:{reference}"]),
+        sightings=sightings_of_appeal(db, reference, found.get("case") or ""),
     )
 
 
@@ -51,11 +60,14 @@ def appeal(reference: str) -> str:
 def decide(reference: str) -> Any:
     services, user = homeward(), current_user()["username"]  # type: ignore[index]
     decision, reason = request.form.get("decision"), request.form.get("reason", "")
-    decide_with = {"approve": appeals.approve, "refuse": appeals.refuse}.get(decision or "")
-    if decide_with is None:
+    if decision not in ("approve", "refuse"):
         abort(400)
+    city = request.form.get("city")  # a typed last-seen place: the city volunteers are alerted in, or none
     try:
-        decide_with(services.connections.db, services.queue, reference, user, reason)
+        if decision == "approve":
+            appeals.approve(services.connections.db, services.queue, reference, user, reason, _city(city))
+        else:
+            appeals.refuse(services.connections.db, services.queue, reference, user, reason)
     except ValueError as missing:
         flash(f"Not decided: {missing}.")
         return redirect(url_for("appeals.appeal", reference=reference))
@@ -64,6 +76,11 @@ def decide(reference: str) -> Any:
         return redirect(url_for("appeals.appeal", reference=reference))
     flash(f"{reference} {'approved: its posters are being made and sent' if decision == 'approve' else 'refused'}.")
     return redirect(url_for("appeals.index"))
+
+
+def _city(chosen: str | None) -> str | None:
+    """The form's city: a bundled city's name, "" for "none: alert no volunteers", None when it offered none."""
+    return "" if chosen == "none" else chosen
 
 
 @blueprint.post("/<reference>/end")

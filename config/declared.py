@@ -260,6 +260,13 @@ SETTINGS: tuple[Setting, ...] = (
         "is forgotten: the number leaves the case (the organisation sees `unanswered`) and, if it never wrote, its record too.",
     ),
     Setting(
+        "HOMEWARD_KEEP_ENDED_APPEALS_DAYS",
+        "90",
+        'An ended appeal keeps a stub (reference and token) so that its page and a scanned poster answer "This '
+        'appeal has ended"; the stub is deleted this long after the end, and the page then answers 404. A refused '
+        "appeal (never public) is deleted this long after the refusal.",
+    ),
+    Setting(
         "PUBLIC_BASE_URL",
         "",
         "The address the platforms reach this service at, e.g. https://homeward.example.org (Twilio signatures are checked against it; WhatsApp fetches approved sighting photos from its signed /media links).",

@@ -74,6 +74,7 @@ class Retention:
     api_reads_days: int = 365
     partner_events_days: int = 30
     unanswered_consent_days: int = 14
+    ended_appeals_days: int = 90
 
 
 @dataclass(frozen=True, repr=False)
@@ -213,6 +214,7 @@ def _retention(env: Env) -> Retention:
         api_reads_days=env.integer("HOMEWARD_KEEP_API_READS_DAYS", 30, 3650),
         partner_events_days=env.integer("HOMEWARD_KEEP_PARTNER_EVENTS_DAYS", 2, 3650),
         unanswered_consent_days=env.integer("HOMEWARD_KEEP_UNANSWERED_CONSENT_DAYS", 1, 365),
+        ended_appeals_days=env.integer("HOMEWARD_KEEP_ENDED_APPEALS_DAYS", 1, 3650),
     )
 
 

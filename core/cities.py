@@ -6,6 +6,8 @@ instead" (a guessed town could be the wrong one). Coordinates are city centres, 
 
 from __future__ import annotations
 
+import re
+
 CITIES: dict[str, tuple[float, float]] = {
     "delhi": (28.61, 77.21), "new delhi": (28.61, 77.21), "दिल्ली": (28.61, 77.21), "नई दिल्ली": (28.61, 77.21),
     "mumbai": (19.08, 72.88), "bombay": (19.08, 72.88), "मुंबई": (19.08, 72.88),
@@ -39,3 +41,25 @@ def city(typed: str) -> tuple[str, tuple[float, float]] | None:
     """The bundled city a typed name means (case and spacing aside), with its centre; None if not bundled."""
     name = " ".join(typed.lower().split())
     return (name, CITIES[name]) if name in CITIES else None
+
+
+def city_choices() -> list[tuple[str, str]]:
+    """One (name, label) per bundled city, its first spelling (English) standing for its aliases: a panel's list."""
+    seen: dict[tuple[float, float], str] = {}
+    for name, centre in CITIES.items():
+        seen.setdefault(centre, name)
+    return sorted(((name, name.title()) for name in seen.values()), key=lambda choice: choice[1])
+
+
+def named_city(typed: str) -> str | None:
+    """The bundled city a typed place names among its words ("Old market, Delhi" → "delhi"), or None.
+
+    The longest name wins ("New Delhi" over "Delhi"); the answer is the city's first spelling, as `city_choices`.
+    """
+    words = [word for word in re.split(r"[\s,.;:!?।()/\-]+", typed.lower()) if word]
+    for length in (2, 1):
+        for start in range(len(words) - length + 1):
+            centre = CITIES.get(" ".join(words[start : start + length]))
+            if centre is not None:
+                return next(name for name, at in CITIES.items() if at == centre)
+    return None

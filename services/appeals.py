@@ -15,7 +15,9 @@ from rq import Queue
 
 from config import Settings
 from core.appeals.links import page_link
+from core.cities import city_choices
 from core.conversation.catalog import text
+from core.places import coordinates
 from services.queue import enqueue_appeal_render, enqueue_outbox
 from storage.appeals import (
     appeal_by_token,
@@ -51,10 +53,26 @@ def request(
     return request_appeal(db, contact, case_reference, choices | {"name": shown}, language, source)
 
 
-def approve(db: Database, queue: Queue, reference: str, by: str, reason: str) -> None:
-    """A reviewer's yes, with why it is safe to publish; the posters are made and sent by a job."""
-    _decide(db, reference, "approved", by, reason)
+def approve(db: Database, queue: Queue, reference: str, by: str, reason: str, city: str | None = None) -> None:
+    """A reviewer's yes, with why it is safe to publish; the posters are made and sent by a job.
+
+    For a case whose last-seen place was typed, `city` is the bundled city whose volunteers are alerted, "" or
+    None for none (core/appeals/place.py); it is recorded with the decision and in the audit log.
+    """
+    city = _volunteers_city(db, reference, city)
+    note = None if city is None else f"volunteers near {city.title()}" if city else "no volunteers alerted"
+    _decide(db, reference, "approved", by, reason, city=city, note=note)
     enqueue_appeal_render(queue, reference)
+
+
+def _volunteers_city(db: Database, reference: str, city: str | None) -> str | None:
+    """The reviewer's city for a typed last-seen place, checked ("" for none); None for a shared location."""
+    appeal = find_appeal(db, reference) or {}
+    if coordinates((find_case(db, appeal.get("case") or "") or {}).get("place")) is not None:
+        return None  # measured from where the family shared it
+    if city and city not in dict(city_choices()):
+        raise ValueError(f"'{city}' is not one of the bundled cities: choose one from the list, or none")
+    return city or ""  # none chosen (or a form without the choice): no volunteer is alerted
 
 
 def refuse(db: Database, queue: Queue, reference: str, by: str, reason: str) -> None:
@@ -65,12 +83,14 @@ def refuse(db: Database, queue: Queue, reference: str, by: str, reason: str) -> 
     _tell(db, queue, appeal, "appeal_refused", f"appeal-refused:{reference}", reason=reason, name=case_name)
 
 
-def _decide(db: Database, reference: str, status: str, by: str, reason: str) -> None:
+def _decide(
+    db: Database, reference: str, status: str, by: str, reason: str, city: str | None = None, note: str | None = None
+) -> None:
     reason = " ".join(reason.split())[:REASON_LIMIT]
     if not reason:
         raise ValueError("a reason is needed: say why it is safe to publish, or why not")
-    audit(db, by, f"appeal {status}", f"appeal:{reference}", reason)
-    if not decide_appeal(db, reference, status, by, reason):
+    audit(db, by, f"appeal {status}", f"appeal:{reference}", f"{reason}; {note}" if note else reason)
+    if not decide_appeal(db, reference, status, by, reason, city):
         audit(db, by, f"appeal {status} refused", f"appeal:{reference}", "already decided or ended")
         raise NotWaiting(reference)
 

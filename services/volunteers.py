@@ -17,6 +17,7 @@ from rq import Queue
 
 from config import Settings
 from core.appeals.links import page_link
+from core.appeals.place import appeal_place
 from core.conversation.catalog import text
 from core.places import coordinates
 from core.volunteers import alerts_this_week, covers, in_quiet_hours, point_cells, quiet_ends
@@ -51,7 +52,7 @@ def alert(db: Database, queue: Queue, reference: str, settings: Settings) -> Rea
     """Queue the alert of one approved appeal to each volunteer near its last-seen place who may get it now."""
     appeal = find_appeal(db, reference)
     case = find_case(db, appeal["case"]) if appeal else None
-    place = coordinates((case or {}).get("place"))
+    place = appeal_place(case or {}, appeal or {})  # a typed place: the city the reviewer chose, if any
     reach = Reach()
     if appeal is None or appeal["status"] != "approved" or place is None:
         return reach  # ended meanwhile, or a typed place: no coordinates to measure from

@@ -66,9 +66,13 @@ def appeals_with_status(db: Database, status: str, limit: int = 200) -> list[dic
     return list(db.appeals.find({"status": status}).sort("created_at", ASCENDING).limit(limit))
 
 
-def decide_appeal(db: Database, reference: str, status: str, by: str, reason: str) -> bool:
-    """A reviewer's decision on a requested appeal; False when it was no longer waiting (decided or ended)."""
+def decide_appeal(db: Database, reference: str, status: str, by: str, reason: str, city: str | None = None) -> bool:
+    """A reviewer's decision on a requested appeal; False when it was no longer waiting (decided or ended).
+
+    `city`: for a typed last-seen place, the bundled city volunteers are measured from ("" for none).
+    """
     update = {"status": status, "decided_by": by, "decided_at": _now(), "reason": reason}
+    update |= {"city": city} if city is not None else {}
     result = db.appeals.update_one({"reference": reference, "status": "requested"}, {"$set": update})
     return result.modified_count == 1
 
@@ -185,6 +189,21 @@ def erase_appeals(db: Database, contact: str) -> int:
     return (
         db.appeals.update_many({"_id": {"$in": ids}}, {"$set": ended, "$unset": forgotten}).modified_count if ids else 0
     )
+
+
+def sweep_ended_appeals(db: Database, before: datetime, limit: int = 500) -> int:
+    """Delete appeals ended (or refused) before `before`, stubs and all: their page then answers 404.
+
+    An ended appeal is kept for a while so that a poster still in circulation meets "This appeal has ended"
+    (HOMEWARD_KEEP_ENDED_APPEALS_DAYS); any poster file left by a crash goes with it. A refused appeal was never
+    public, but it holds the family's choices and the reviewer's reason: it goes after the same period.
+    """
+    ended = list(db.appeals.find({"status": "ended", "ended_at": {"$lt": before}}, {"posters": 1}).limit(limit))
+    ended += list(db.appeals.find({"status": "refused", "decided_at": {"$lt": before}}, {"posters": 1}).limit(limit))
+    for appeal in ended:
+        _delete_files(db, list((appeal.get("posters") or {}).values()))
+    ids = [appeal["_id"] for appeal in ended]
+    return db.appeals.delete_many({"_id": {"$in": ids}}).deleted_count if ids else 0
 
 
 def _delete_files(db: Database, ids: list[ObjectId]) -> None:

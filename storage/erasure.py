@@ -4,7 +4,8 @@ Besides the contact's own cases, sightings, photos, faces, messages and
 state, a contact's data shows up in records that belong to others: a
 reviewer's free text about their case (audit notes), another case flagged as
 possibly the same person (`possible_duplicates`), the message that told
-a family about their sighting, and the events a partner organisation is still
+a family about their sighting, the alerts volunteers got of their appeal
+(the missing person's name), and the events a partner organisation is still
 to be sent about their case (never sent; the case's reference blanked in all). Those are found from the contact's ids
 (the `Footprint`, taken before anything is deleted) and cleaned too. The
 audit chain itself keeps ids and hashes only, so it is never edited.
@@ -90,6 +91,7 @@ def erase_everything(db: Database, contact: str) -> tuple[dict[str, int], Footpr
     erased["appeals"] = erase_appeals(db, contact)
     erased["volunteer"] = stop_volunteer(db, contact)  # their area and alerts, like any contact's data
     erased["messages_about_sightings"] = forget_messages_about(db, found.candidates_of_sightings)
+    erased["messages_about_cases"] = forget_messages_about_cases(db, found.cases)  # volunteers' alerts
     erased["duplicate_flags"] = unflag_duplicates(db, found.cases)
     erased["audit_notes"] = erase_notes(db, found.audit_targets())
     erased["organisations_cases_unlinked"] = forget_family(db, contact)  # their case stays, without the number
@@ -129,6 +131,24 @@ def forget_messages_about(db: Database, candidates: list[ObjectId]) -> int:
     emptied = db.outbox.update_many(
         about, {"$set": {"text": "", "content_erased": True}, "$unset": {"photo_id": "", "error": ""}}
     ).modified_count
+    return dropped + emptied
+
+
+def forget_messages_about_cases(db: Database, cases: list[str]) -> int:
+    """Messages to others about these (erased) cases, such as volunteers' alerts naming the missing person.
+
+    As for an erased sighting's message: unsent ones are dropped, sent ones keep their status and time but no
+    longer what they said, nor the poster or photo.
+    """
+    if not cases:
+        return 0
+    # By `about` alone, the status judged here: SecantusDB scans for an `$in` beside a second field.
+    messages = list(db.outbox.find({"about": {"$in": cases}}, {"status": 1}))
+    unsent = [m["_id"] for m in messages if m.get("status") in ("pending", "sending")]
+    sent = [m["_id"] for m in messages if m.get("status") not in ("pending", "sending")]
+    dropped = db.outbox.delete_many({"_id": {"$in": unsent}}).deleted_count if unsent else 0
+    erase = {"$set": {"text": "", "content_erased": True}, "$unset": {"photo_id": "", "poster": "", "error": ""}}
+    emptied = db.outbox.update_many({"_id": {"$in": sent}}, erase).modified_count if sent else 0
     return dropped + emptied
 
 

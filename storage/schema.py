@@ -142,6 +142,8 @@ INDEXES: dict[str, list[IndexModel]] = (
             IndexModel([("status", ASCENDING), ("failed_at", DESCENDING)], name="status_failed"),
             # SMS segments and cost of the last day and week, on the overview (sms_usage).
             IndexModel([("channel", ASCENDING), ("status", ASCENDING), ("sent_at", ASCENDING)], name="channel_sent"),
+            # Messages to others about an erased family's case (volunteers' alerts): storage/erasure.py.
+            IndexModel([("about", ASCENDING)], name="about"),
             # Sparse, not partial: SecantusDB answers a lookup through a partial index by scanning (0.5 s at 20 000).
             IndexModel([("source", ASCENDING)], unique=True, sparse=True, name="source_unique"),
         ],
@@ -190,6 +192,8 @@ INDEXES: dict[str, list[IndexModel]] = (
             IndexModel([("source", ASCENDING)], unique=True, name="source_unique"),
             IndexModel([("reporter", ASCENDING)], name="reporter"),
             IndexModel([("created_at", DESCENDING)], name="created"),
+            # The sightings that came through an appeal, newest first (storage/appeal_sightings.py).
+            IndexModel([("appeal", ASCENDING), ("created_at", DESCENDING)], name="appeal_created"),
         ],
         "organisations": [
             IndexModel([("name", ASCENDING)], unique=True, name="name_unique"),
@@ -252,6 +256,9 @@ INDEXES: dict[str, list[IndexModel]] = (
                 [("status", ASCENDING), ("volunteers_due", ASCENDING), ("sent_at", ASCENDING)], name="volunteers_due"
             ),
             IndexModel([("status", ASCENDING), ("has_posters", ASCENDING)], name="status_posters"),
+            # Ended and refused appeals past HOMEWARD_KEEP_ENDED_APPEALS_DAYS (storage/appeals.py sweep_ended_appeals).
+            IndexModel([("status", ASCENDING), ("ended_at", ASCENDING)], name="status_ended"),
+            IndexModel([("status", ASCENDING), ("decided_at", ASCENDING)], name="status_decided"),
             IndexModel([("contact", ASCENDING)], name="contact"),
         ],
         # Volunteers (storage/volunteers.py): one per contact; an appeal's recipients by the cells of its place

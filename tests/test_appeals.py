@@ -24,6 +24,7 @@ from tests.test_admin_access import login
 from tests.test_query_plans import Filters, recorded, whole_scans  # noqa: F401 - recorded is a fixture
 from tests.test_telegram import chat, photo
 from workers.reconciler import reconcile
+from workers.retention import sweep
 
 FAMILY, CITIZEN, OTHER = 3101, 3202, 3303
 BOT = "homeward_test_bot"
@@ -102,6 +103,20 @@ def test_an_appeal_asked_on_telegram_approved_public_scanned_and_taken_down(
     chat(harness, CITIZEN, f"/start {appeal}", "yes", "skip", "Bus stand", "now", "skip")
     sighting = harness.db.sightings.find_one({"reporter": f"telegram:{CITIZEN}"})
     assert sighting["appeal"] == appeal
+    bot_api.add_file("seen", (faces_dir / "lfw/Aaron_Eckhart/Aaron_Eckhart_0001.jpg").read_bytes())
+    chat(harness, OTHER, f"/start {appeal}", "yes", photo("seen"), "Railway station", "now", "skip")
+    harness.work()
+    candidate = harness.db.candidates.find_one({"case": case})
+    assert candidate is not None  # the scanner's photo matched the case
+    listed = harness.client.get("/appeals/").get_data(as_text=True)
+    assert '<td class="sightings-count">2</td>' in listed
+    html = harness.client.get(f"/appeals/{appeal}").get_data(as_text=True)
+    rows = html.split('<table id="sightings">')[1].split("</table>")[0].split("<tr>")[2:]
+    assert [("Railway station" in r, ">yes<" in r, f"/candidates/{candidate['_id']}" in r) for r in rows] == [
+        (True, True, True),  # newest first: the photo, and the candidate it made
+        (False, False, False),
+    ]
+    assert "Bus stand" in rows[1] and ">no<" in rows[1] and "none" in rows[1]
 
     chat(harness, FAMILY, f"found {case}")
     assert harness.client.get(f"/a/{record['token']}").status_code == 410
@@ -114,11 +129,11 @@ def test_an_appeal_asked_on_telegram_approved_public_scanned_and_taken_down(
     assert bot_api.texts(CITIZEN)[-1] == "This appeal has ended. Thank you."
     reconcile(harness.context, datetime.now(UTC) + timedelta(hours=1))  # its sweeps too
     scans = whole_scans(harness, recorded[0])
-    assert not [scan for scan in scans if scan.startswith(("appeals", "poster_files"))]
+    assert not [scan for scan in scans if scan.startswith(("appeals", "poster_files", 'sightings: {"appeal"'))]
 
 
-def test_a_refused_appeal_tells_the_family_why_and_publishes_nothing(
-    harness: Harness, bot_api: TelegramStandIn, faces_dir: Path
+def test_a_refused_appeal_tells_the_family_why_publishes_nothing_and_goes_after_its_period(
+    harness: Harness, bot_api: TelegramStandIn, faces_dir: Path, settings: Settings
 ) -> None:
     case = report(harness, bot_api, faces_dir)
     appeal = ask_for_appeal(harness, bot_api, case)
@@ -129,10 +144,19 @@ def test_a_refused_appeal_tells_the_family_why_and_publishes_nothing(
     assert "I can't find the appeal" in bot_api.texts(CITIZEN)[-1]
     chat(harness, OTHER, "hi", "yes", f"appeal {case}")  # someone else's case
     assert f"I can't find {case} among your reports" in bot_api.texts(OTHER)[-1]
+    keep, now = settings.retention, datetime.now(UTC)
+    assert sweep(harness.db, now + timedelta(days=keep.ended_appeals_days - 1), keep)["ended_appeals"] == 0
+    assert harness.db.appeals.find_one({"reference": appeal})["reason"].startswith("The person may have left")
+    assert sweep(harness.db, now + timedelta(days=keep.ended_appeals_days + 1), keep)["ended_appeals"] == 1
+    assert harness.db.appeals.count_documents({}) == 0  # the family's choices and the reviewer's reason with it
 
 
-def test_withdrawing_an_approved_appeal_takes_it_down(
-    harness: Harness, bot_api: TelegramStandIn, faces_dir: Path
+def test_withdrawing_an_approved_appeal_takes_it_down_and_its_stub_goes_after_its_period(
+    harness: Harness,
+    bot_api: TelegramStandIn,
+    faces_dir: Path,
+    settings: Settings,
+    recorded: tuple[Filters, Connections],  # noqa: F811
 ) -> None:
     case = report(harness, bot_api, faces_dir)
     appeal = ask_for_appeal(harness, bot_api, case)
@@ -144,6 +168,18 @@ def test_withdrawing_an_approved_appeal_takes_it_down(
     assert harness.db["poster_files.files"].count_documents({}) == 0
     said = " ".join(bot_api.texts(FAMILY)[-2:])
     assert f"the appeal {appeal} is being taken down" in said and "Please delete the posters" in said
+
+    other_case = report(harness, bot_api, faces_dir, OTHER)  # another family's appeal, still waiting: kept
+    chat(harness, OTHER, f"appeal {other_case}", "no", "2", "no", "no", "skip", "yes")
+    keep, now = settings.retention, datetime.now(UTC)
+    assert keep.ended_appeals_days == 90
+    assert sweep(harness.db, now + timedelta(days=89), keep)["ended_appeals"] == 0
+    assert harness.client.get(f"/a/{token}").status_code == 410  # a poster still in circulation: "has ended"
+    assert sweep(harness.db, now + timedelta(days=91), keep)["ended_appeals"] == 1
+    assert harness.client.get(f"/a/{token}").status_code == 404  # like a token never issued
+    assert harness.client.get(f"/a/{token}/poster-a4.pdf").status_code == 404
+    assert [a["case"] for a in harness.db.appeals.find()] == [other_case]
+    assert not [scan for scan in whole_scans(harness, recorded[0]) if scan.startswith("appeals")]
 
 
 def test_an_approval_whose_render_job_was_lost_is_finished_by_the_reconciler(

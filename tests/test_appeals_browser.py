@@ -1,6 +1,6 @@
 """In a real browser against the real web process and worker: a family asks for an appeal on Telegram, a
-reviewer approves it in the panel, the poster reaches the family's chat and the public page shows it; the
-family's `found` takes it all down."""
+reviewer approves it in the panel, choosing Delhi for its typed last-seen place, the poster reaches the family's
+chat and the volunteer in Delhi (not the one in Mumbai), the public page shows it; `found` takes it all down."""
 
 from __future__ import annotations
 
@@ -28,17 +28,17 @@ from tests.test_found_browser import log_in
 
 pytest.importorskip("selenium")
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
-FAMILY = 4101
+FAMILY, IN_DELHI, IN_MUMBAI = 4101, 4202, 4303
 BOT = "homeward_test_bot"
 _ids = itertools.count(90_000)
 
 
-def says(url: str, db: Any, *messages: str | dict[str, Any]) -> None:
-    """The family's messages as Telegram posts them, each answered before the next."""
+def says(url: str, db: Any, *messages: str | dict[str, Any], chat: int = FAMILY) -> None:
+    """The family's messages (or another chat's) as Telegram posts them, each answered before the next."""
     for item in messages:
-        body = {"message_id": next(_ids), "date": 1_700_000_000, "chat": {"id": FAMILY, "type": "private"}}
+        body = {"message_id": next(_ids), "date": 1_700_000_000, "chat": {"id": chat, "type": "private"}}
         body |= {"text": item} if isinstance(item, str) else item
         request = urllib.request.Request(
             f"{url}/webhooks/telegram",
@@ -46,13 +46,17 @@ def says(url: str, db: Any, *messages: str | dict[str, Any]) -> None:
             {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET},
         )
         assert urllib.request.urlopen(request, timeout=10).status == 200
-        wait_until(settled(db, f"telegram:{FAMILY}"), "the family's message to be answered")
+        wait_until(settled(db, f"telegram:{chat}"), "the message to be answered")
 
 
 def said(bot_api: TelegramStandIn, pattern: str) -> str:
     """What the pattern's group reads in the family's chat, once a message shows it (the outbox sends on its own)."""
     found = wait_until(lambda: re.search(pattern, " ".join(bot_api.texts(FAMILY))), f"a message matching {pattern}")
     return str(found.group(1))
+
+
+def photos_to(bot_api: TelegramStandIn, chat: int) -> list[dict[str, Any]]:
+    return [m for m in bot_api.sent if int(m["chat_id"]) == chat and m.get("photo_data")]
 
 
 def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
@@ -85,19 +89,28 @@ def test_a_reviewer_approves_an_appeal_in_the_panel_and_the_family_ends_it(
         wait_until(lambda: db.faces.count_documents({"owner.id": case, "quality": "ok"}), "the case's face")
         says(url, db, f"appeal {case}", "yes", "2", "yes", "yes", "Grey jacket", "yes")
         appeal = said(bot_api, r"appeal (AP-[0-9A-Z]{4}) is waiting")
+        says(url, db, "hi", "yes", "volunteer", "Delhi", "10", "none", "skip", chat=IN_DELHI)
+        says(url, db, "hi", "yes", "volunteer", "Mumbai", "50", "none", "skip", chat=IN_MUMBAI)
 
         log_in(browser, url, "rosa", "rosa-reviews-carefully", "/appeals/")
         browser.find_element(By.CSS_SELECTOR, "#requested a[href$='" + appeal + "']").click()
         assert "Aaron Eckhart (full name)" in browser.find_element(By.ID, "choices").text
         browser.find_element(By.ID, "reason").send_keys("Spoke with the family; nothing suggests a risk")
+        city = Select(browser.find_element(By.ID, "city"))  # "Old market" was typed: no place to measure from
+        assert city.first_selected_option.text == "none: alert no volunteers"
+        city.select_by_visible_text("Delhi")
         browser.find_element(By.ID, "approve").click()
         WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.ID, "approved"))
         assert appeal in browser.find_element(By.ID, "approved").text
 
-        poster = wait_until(lambda: [m for m in bot_api.sent if m.get("photo_data")], "the poster in the chat")[-1]
+        poster = wait_until(lambda: photos_to(bot_api, FAMILY), "the poster in the chat")[-1]
         codes = [code.text for code in zxingcpp.read_barcodes(Image.open(io.BytesIO(poster["photo_data"])))]
         assert codes == [f"https://t.me/{BOT}?start={appeal}"]
         token = db.appeals.find_one({"reference": appeal})["token"]
+        wait_until(lambda: photos_to(bot_api, IN_DELHI), "the alert of the volunteer in Delhi")
+        wait_until(lambda: db.appeals.find_one({"reference": appeal}).get("volunteers"), "the volunteers chosen")
+        assert db.appeals.find_one({"reference": appeal})["volunteers"]["alerted"] == 1
+        assert f"/a/{token}" in photos_to(bot_api, IN_DELHI)[0]["caption"] and photos_to(bot_api, IN_MUMBAI) == []
         status, headers, _ = fetch(f"{url}/a/{token}")
         assert status == 200 and "Set-Cookie" not in headers and headers["X-Robots-Tag"].startswith("noindex")
         browser.get(f"{url}/a/{token}")

@@ -23,6 +23,7 @@ from core.partner_hooks import EVENTS
 from services.approval import tell_family
 from services.outcomes import settle
 from services.partner_events import register_endpoint
+from storage.appeals import request_appeal
 from storage.candidates import candidates_of_found, decide
 from storage.connections import Connections, connect
 from storage.found_persons import families_told
@@ -175,7 +176,7 @@ def test_the_panels_first_pages_scan_no_growing_collection(
     settings: Settings, recorded: tuple[Filters, Connections], faces_dir: Path
 ) -> None:
     """What every reviewer opens, many times a day: the overview after login, the queue, a candidate, the cases,
-    the appeals and the outcomes."""
+    the appeals (and one appeal's page) and the outcomes."""
     listener, connections = recorded
     harness = Harness(settings, connections)
     case = report_case(harness, "family", "Colin Powell", lfw(faces_dir, SAME_PERSON[0]))
@@ -184,8 +185,10 @@ def test_the_panels_first_pages_scan_no_growing_collection(
     assert candidate is not None
     create_user(harness.db, "reviewer", PASSWORD, "reviewer")
     login(harness.client, "reviewer")
+    appeal = request_appeal(harness.db, "simulator:family", case, {"photo": True, "name": "Colin"}, "en", "test:appeal")
     listener.seen.clear()  # only what the pages ask from here on
     pages = ("/", "/review", f"/candidates/{candidate['_id']}", f"/cases/{case}", "/cases/", "/appeals/", "/outcomes")
+    pages += (f"/appeals/{appeal}",)  # its sightings and the city to choose for its typed place
     for page in pages:
         assert harness.client.get(page).status_code == 200, page
     scans = whole_scans(harness, listener)

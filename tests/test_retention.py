@@ -70,6 +70,7 @@ def test_each_kind_goes_after_its_period_and_only_it(harness: Harness, faces_dir
         "sightings": 0, "drafts": 0, "inbound": stubs, "declined": 1, "sent_texts": 0, "decided_images": 0,
         "inactive_contacts": 0, "closed_cases": 0, "closed_found_photos": 0, "closed_found_records": 0,
         "replay_markers": 0, "api_requests": 0, "api_reads": 0, "partner_events": 0, "unanswered_consent": 0,
+        "ended_appeals": 0,
     }  # fmt: skip
     assert db.inbound.count_documents({}) == 0  # every message was handled: only the pending would stay
     assert db.conversations.find_one({"contact": "simulator:decliner"}) is None
@@ -145,6 +146,7 @@ def test_the_sweep_runs_once_per_period_across_workers_and_counts(harness: Harne
         "sightings": 0, "drafts": 0, "inbound": 1, "declined": 0, "sent_texts": 0, "decided_images": 0,
         "inactive_contacts": 0, "closed_cases": 0, "closed_found_photos": 0, "closed_found_records": 0,
         "replay_markers": 0, "api_requests": 0, "api_reads": 0, "partner_events": 0, "unanswered_consent": 0,
+        "ended_appeals": 0,
     }  # fmt: skip
     assert run_if_due(harness.context, now) is None  # another worker's turn came too soon
     health = harness.client.get("/healthz").get_json()["retention"]

@@ -13,14 +13,18 @@ from zoneinfo import ZoneInfo
 from rq.registry import ScheduledJobRegistry
 
 from config import Settings
+from core.appeals.place import appeal_place
+from core.cities import CITIES, named_city
 from core.places import haversine_km
 from core.volunteers import RADII_KM, area_cells, cell, in_quiet_hours
 from services.queue import VOLUNTEERS_QUEUE
 from services.volunteers import alert
 from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
+from storage.users import create_user
 from tests import test_appeals
 from tests.chat_harness import Harness
+from tests.test_admin_access import login
 from tests.test_appeals import decide
 from tests.test_query_plans import Filters, recorded, whole_scans  # noqa: F401 - recorded is a fixture
 from tests.test_telegram import chat, photo
@@ -107,6 +111,43 @@ def test_an_approved_appeal_reaches_volunteers_inside_their_radius_only(
     assert not [scan for scan in whole_scans(harness, recorded[0]) if scan.startswith("volunteers")]
 
 
+def test_a_typed_place_reaches_the_volunteers_of_the_city_the_reviewer_chose(
+    harness: Harness, bot_api: TelegramStandIn, faces_dir: Path
+) -> None:
+    case = test_appeals.report(harness, bot_api, faces_dir, FAMILY)  # last seen at "Old market": typed
+    volunteer(harness, NEAR, "Delhi", "10")
+    volunteer(harness, FAR, "Mumbai", "50")
+    chat(harness, FAMILY, f"appeal {case}", "yes", "1", "yes", "yes", "skip", "yes")
+    appeal = re.search(r"appeal (AP-[0-9A-Z]{4}) is waiting", bot_api.texts(FAMILY)[-1]).group(1)  # type: ignore[union-attr]
+    create_user(harness.db, "rita", "a-long-reviewer-password", "reviewer")
+    token = login(harness.client, "rita", "a-long-reviewer-password")
+    page = harness.client.get(f"/appeals/{appeal}").get_data(as_text=True)
+    assert '<option value="none" selected>none: alert no volunteers</option>' in page  # "Old market" names no city
+    assert '<option value="delhi">Delhi</option>' in page and '<option value="bombay">' not in page  # one per city
+    form = {"decision": "approve", "reason": "Checked with the family", "csrf_token": token}
+    harness.client.post(f"/appeals/{appeal}/decide", data=form | {"city": "atlantis"})
+    assert harness.db.appeals.find_one({"reference": appeal})["status"] == "requested"  # not a bundled city
+    assert "not one of the bundled cities" in harness.client.get(f"/appeals/{appeal}").get_data(as_text=True)
+
+    harness.client.post(f"/appeals/{appeal}/decide", data=form | {"city": "delhi"})
+    harness.work()
+    assert len(alerts_to(bot_api, NEAR)) == 1 and alerts_to(bot_api, FAR) == []
+    assert harness.db.appeals.find_one({"reference": appeal})["city"] == "delhi"
+    page = harness.client.get(f"/appeals/{appeal}").get_data(as_text=True)
+    assert "appeal approved (Checked with the family; volunteers near Delhi)" in page  # the audit log
+    assert "volunteers near Delhi get the appeal" in page and "Sent to 1 volunteer near" in page
+
+
+def test_a_typed_place_names_its_city_and_a_shared_location_needs_none() -> None:
+    assert named_city("Old market, Delhi") == "delhi" and named_city("New Delhi railway station") == "delhi"
+    assert named_city("पुरानी दिल्ली") == "delhi" and named_city("Bombay Central") == "mumbai"
+    assert named_city("Old market") is None and named_city("Delhiwala dhaba") is None
+    typed, shared = {"place": {"text": "Old market"}}, {"place": {"text": "", **ONE_KM_NORTH}}
+    assert appeal_place(typed, {"city": "mumbai"}) == CITIES["mumbai"]
+    assert appeal_place(typed, {"city": ""}) is None and appeal_place(typed, {}) is None
+    assert appeal_place(shared, {"city": "mumbai"}) == (28.6229, 77.2090)  # where the family shared it
+
+
 def test_a_typed_unknown_place_is_asked_for_a_location(harness: Harness, bot_api: TelegramStandIn) -> None:
     chat(harness, NEAR, "hi", "yes", "volunteer", "Old market")
     assert "Please share your location instead" in bot_api.texts(NEAR)[-1]
@@ -135,6 +176,29 @@ def test_stop_in_the_middle_of_a_delivery_sends_nothing_more_and_erasure_removes
     chat(harness, NEAR, "delete my data", "yes")
     assert harness.db.volunteers.count_documents({}) == 0
     assert harness.traces_of(f"telegram:{NEAR}", []) == {}
+
+
+def test_the_familys_erasure_empties_the_alerts_sent_and_drops_those_waiting(
+    harness: Harness,
+    bot_api: TelegramStandIn,
+    faces_dir: Path,
+    recorded: tuple[Filters, Connections],  # noqa: F811
+) -> None:
+    case = report_at(harness, bot_api, faces_dir)
+    volunteer(harness, NEAR, ONE_KM_NORTH, "2")
+    appeal = approved_appeal(harness, bot_api, case)
+    assert len(alerts_to(bot_api, NEAR)) == 1  # sent: "Aaron is missing…"
+    volunteer(harness, CITY, "Delhi", "10")
+    chat(harness, FAMILY, "delete my data")
+    alert(harness.db, harness.context.queue, appeal, harness.context.settings)  # queued, not yet sent
+    assert harness.db.outbox.count_documents({"contact": f"telegram:{CITY}", "status": "pending", "about": case}) == 1
+    chat(harness, FAMILY, "yes")  # the chat lane goes first: erased before the alert is sent
+    assert alerts_to(bot_api, CITY) == []
+    assert harness.db.outbox.count_documents({"contact": f"telegram:{CITY}", "about": case}) == 0
+    sent = harness.db.outbox.find_one({"contact": f"telegram:{NEAR}", "about": case})
+    assert sent["status"] == "sent" and sent["text"] == "" and "poster" not in sent
+    assert not [m for m in harness.db.outbox.find() if "Aaron" in m["text"]]
+    assert not [scan for scan in whole_scans(harness, recorded[0]) if scan.startswith('outbox: {"about": {"$in"')]
 
 
 def test_an_area_holds_the_cell_of_every_place_inside_its_radius() -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from config.settings import Retention
 from services import metrics
 from services.maintenance import RETENTION_LAST_KEY, record_run
+from storage.appeals import sweep_ended_appeals
 from storage.audit import expire_api_reads
 from storage.connections import Database
 from storage.idempotency import KEEP_HOURS, sweep_api_requests
@@ -61,6 +62,7 @@ def sweep(db: Database, now: datetime, keep: Retention) -> dict[str, int]:
         "api_reads": expire_api_reads(db, days(keep.api_reads_days)),
         "partner_events": sweep_partner_events(db, days(keep.partner_events_days)),
         "unanswered_consent": forget_unanswered_families(db, days(keep.unanswered_consent_days), 100),
+        "ended_appeals": sweep_ended_appeals(db, days(keep.ended_appeals_days)),
     }
 
 
