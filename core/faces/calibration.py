@@ -33,6 +33,14 @@ class Density:
 
 # 5 7xx LFW cases: dlib's strong band precision 81.4 % by distance, 98.2 % by density at the same FNIR.
 DENSITY: dict[str, Density] = {"dlib": Density(0.6076, 0.4394), "arcface": Density(0.8143, 0.5636)}
+# Cases of several photos scored by their template (core/faces/matching.py case_distance), at this review threshold
+# instead of the band's: at the FNIR today's rule (closest photo, 0.70) has with 2 photos a case, 0.39 % on LFW
+# (`eval case-photos`, docs/evaluation/review-load.md), false candidates per sighting 0.332 -> 0.166 (2 photos)
+# and 0.366 -> 0.13 (3). dlib is not in it: not measured yet (its embeddings' cache was stale).
+TEMPLATE_REVIEW: dict[str, float] = {"arcface": 0.686}
+# A template can be closer than any of its photos: the gallery is asked for cases whose closest photo is within
+# the review band plus this, then each is scored by its template (on LFW none within 0.686 had a photo past 0.75).
+TEMPLATE_REACH = 0.1
 SOURCE = "in Homeward's evaluation (LFW, about 5 700 cases)"
 
 
