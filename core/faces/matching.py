@@ -200,3 +200,16 @@ def case_review(photos: int, review: float, several: float | None) -> float:
     """The score a case must be within to be a candidate: `several` (the engine's template threshold, None where
     the engine keeps the closest photo) once the case has two photos or more, else the review band."""
     return several if several is not None and photos > 1 else review
+
+
+def scored_case(
+    hit: Hit, vector: np.ndarray, case_vectors: np.ndarray, metric: str, review: float, several: float | None
+) -> Hit | None:
+    """A case found by its closest photo (`hit`), scored as the engine's policy says: by its template when it has
+    several photos and the engine has a template threshold (`several`), else as found; None past its threshold."""
+    score = hit.distance
+    if several is not None and len(case_vectors) > 1:
+        score = case_distance(vector, case_vectors, metric)
+    if score > case_review(len(case_vectors), review, several):
+        return None
+    return Hit(hit.case, hit.face_index, score)
