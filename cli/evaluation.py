@@ -50,10 +50,22 @@ def eval_group() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON results (default: data dir/eval/lfw-pairs[-ENGINE].json).",
 )
+@click.option(
+    "--jitters",
+    default=1,
+    show_default=True,
+    help="Encodings averaged per face, every photo (dlib: jittered copies; arcface: 2 or more is the face and its"
+    " mirror image, the flipped copy).",
+)
 @processes_option
 @engine_option
 def eval_pairs_command(
-    folder: Path | None, pairs_file: Path | None, out: Path | None, processes: int | None, engine: str | None
+    folder: Path | None,
+    pairs_file: Path | None,
+    out: Path | None,
+    jitters: int,
+    processes: int | None,
+    engine: str | None,
 ) -> None:
     """10-fold verification accuracy on LFW pairs, embedded with the service's pipeline."""
     from evaluation import report, runs  # noqa: PLC0415 - only `homeward eval` loads them
@@ -62,7 +74,7 @@ def eval_pairs_command(
     folder = folder or settings.faces_dir / "lfw"
     pairs_file = pairs_file or settings.faces_dir / "lfw-protocol" / "pairs.txt"
     engine = chosen_engine(settings, engine)
-    result = runs.lfw_pairs(folder, pairs_file, _cache(settings, engine, processes))
+    result = runs.lfw_pairs(folder, pairs_file, _cache(settings, engine, processes), jitters)
     report.print_pairs(result)
     report.save(result, out or _out(settings, "lfw-pairs", engine))
 
