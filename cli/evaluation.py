@@ -16,6 +16,7 @@ from cli.engine import chosen_engine, engine_option
 from config import Settings
 from config.settings import engine_bands
 from core.faces.arcface import ModelMissing
+from core.faces.calibration import TEMPLATE_REVIEW
 
 if TYPE_CHECKING:
     from evaluation.embed import EmbeddingCache
@@ -49,10 +50,22 @@ def eval_group() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON results (default: data dir/eval/lfw-pairs[-ENGINE].json).",
 )
+@click.option(
+    "--jitters",
+    default=1,
+    show_default=True,
+    help="Encodings averaged per face, every photo (dlib: jittered copies; arcface: 2 or more is the face and its"
+    " mirror image, the flipped copy).",
+)
 @processes_option
 @engine_option
 def eval_pairs_command(
-    folder: Path | None, pairs_file: Path | None, out: Path | None, processes: int | None, engine: str | None
+    folder: Path | None,
+    pairs_file: Path | None,
+    out: Path | None,
+    jitters: int,
+    processes: int | None,
+    engine: str | None,
 ) -> None:
     """10-fold verification accuracy on LFW pairs, embedded with the service's pipeline."""
     from evaluation import report, runs  # noqa: PLC0415 - only `homeward eval` loads them
@@ -61,7 +74,7 @@ def eval_pairs_command(
     folder = folder or settings.faces_dir / "lfw"
     pairs_file = pairs_file or settings.faces_dir / "lfw-protocol" / "pairs.txt"
     engine = chosen_engine(settings, engine)
-    result = runs.lfw_pairs(folder, pairs_file, _cache(settings, engine, processes))
+    result = runs.lfw_pairs(folder, pairs_file, _cache(settings, engine, processes), jitters)
     report.print_pairs(result)
     report.save(result, out or _out(settings, "lfw-pairs", engine))
 
@@ -239,6 +252,35 @@ def eval_review_load_command(
         saved = sorted((settings.data_dir / "eval").glob("review-load*.json"))
         drawing.review_load_chart(saved, plot)
         click.echo(f"plot: {plot}")
+
+
+@eval_group.command("case-photos")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), help=FOLDER_HELP)
+@click.option("--counts", default="1,2,3", show_default=True, help="Photos per case (where the identity has them).")
+@click.option("--seed", default=7, show_default=True)
+@processes_option
+@engine_option
+def eval_case_photos_command(
+    folder: Path | None, counts: str, seed: int, processes: int | None, engine: str | None
+) -> None:
+    """Cases of several photos at the LFW gallery: closest photo, template, photos agreeing, at today's FNIR."""
+    from evaluation import case_photos, report  # noqa: PLC0415 - only `homeward eval` loads them
+
+    settings = cli_settings.load()
+    engine = chosen_engine(settings, engine)
+    cache = _cache(settings, engine, processes)
+    photos = case_photos.lfw_photos(folder or settings.faces_dir / "lfw", cache, 0.1, seed)
+    result = case_photos.case_photos(
+        photos,
+        [int(k) for k in counts.split(",")],
+        _bands(settings, engine),
+        cache.engine.metric,
+        settings.match_top_k,
+        TEMPLATE_REVIEW.get(engine),
+    )
+    result |= {"engine": engine}
+    report.print_case_photos(result)
+    report.save(result, _out(settings, "case-photos", engine))
 
 
 @eval_group.command("face-size")

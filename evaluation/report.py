@@ -122,6 +122,35 @@ def print_review_load(result: dict[str, Any]) -> None:
     print("    " + ", ".join(f"{d:.3f}: {share:.0%} ({n})" for d, share, n in result["how_sure"]))
 
 
+def print_case_photos(result: dict[str, Any]) -> None:
+    print(
+        f"Case photos ({result['engine']}): {result['cases']} cases, {result['mated_probes']} mated and"
+        f" {result['nonmated_probes']} non-mated sightings, top {result['top_k']}; each k's thresholds at the FNIR"
+        " today's bands give with `min` at that k"
+    )
+    print(f"  {'k':>2} {'policy':<26} {'band':<10} {'t':>7} {'cand./s':>8} {'false/s':>8} {'prec.':>7} {'FNIR':>7}")
+    for k, row in result["counts"].items():
+        print(f"  k={k}: {row['cases_with_k_photos']} cases with {k} photos")
+        for policy, bands in row.items():
+            if not isinstance(bands, dict) or policy == "served":
+                continue
+            for band, cell in bands.items():
+                print(
+                    f"  {k:>2} {policy:<26} {band:<10} {cell['threshold']:>7.3f} {cell['candidates_per_probe']:>8.3f}"
+                    f" {cell['false_per_probe']:>8.3f} {cell['precision']:>7.1%} {cell['fnir']:>7.2%}"
+                )
+        _print_served(k, row["served"])
+
+
+def _print_served(k: str, served: dict[str, Any]) -> None:
+    for rule, cell in served.items():
+        print(
+            f"  {k:>2} served, {rule}: review band FNIR {cell['fnir']:.2%},"
+            f" false / sighting {cell['false_per_probe']:.3f}"
+            f" ({cell['false_per_probe_from_several_photos']:.3f} from cases of several photos)"
+        )
+
+
 def print_face_size(result: dict[str, Any]) -> None:
     print(
         f"Face size ({result['engine']}): {result['probes']} probes against {result['cases']} cases,"

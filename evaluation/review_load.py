@@ -50,7 +50,7 @@ class Population:
 def lfw_population(folder: Path, cache: EmbeddingCache, nonmate_share: float, seed: int) -> Population:
     """LFW as cases and probes: mated people first in the case order, then the held-out, then everyone else."""
     people, _, held_out, order = split_identities(folder, nonmate_share, seed, False)
-    people = {n: [images[0], *_shuffled(images[1:])[: PER_IDENTITY + 2]] for n, images in people.items()}
+    people = {n: [images[0], *shuffled(images[1:])[: PER_IDENTITY + 2]] for n, images in people.items()}
     embedded = embed_all(folder, [i for n in sorted(people) for i in people[n]], "original", cache, "original")
     face = {image: subject_face(result) for image, result in embedded.items()}
     with_case = [n for n in order if face[people[n][0]] is not None]
@@ -108,7 +108,7 @@ def review_load(
         for policy in POLICIES:
             chosen = scores["distance" if policy == "fpir" else policy]
             row[policy] = {
-                band: _as_dict(
+                band: as_cell(
                     policies.queue(
                         chosen,
                         found,
@@ -180,14 +180,15 @@ def _usable(images: list[str], face: dict[str, np.ndarray | None]) -> list[str]:
     return [i for i in images if face[i] is not None]
 
 
-def _shuffled(images: list[str]) -> list[str]:
+def shuffled(images: list[str]) -> list[str]:
     """A fixed shuffle: not the first few only, as LFW orders some people's photos by event."""
     mixed = list(images)
     random.Random(len(mixed)).shuffle(mixed)
     return mixed
 
 
-def _as_dict(result: Queue) -> dict[str, float]:
+def as_cell(result: Queue) -> dict[str, float]:
+    """One band of one policy as the saved results hold it."""
     return {
         "threshold": round(result.threshold, 4),
         "candidates_per_probe": result.candidates_per_probe,

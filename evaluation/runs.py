@@ -50,11 +50,13 @@ def unusable(embedded: dict[str, Embedded]) -> dict[str, int]:
     return counts
 
 
-def lfw_pairs(folder: Path, pairs_file: Path, cache: EmbeddingCache) -> dict[str, Any]:
+def lfw_pairs(folder: Path, pairs_file: Path, cache: EmbeddingCache, jitters: int = 1) -> dict[str, Any]:
+    """10-fold accuracy; `jitters` > 1 embeds every photo so (arcface: with its mirror image, the flipped copy)."""
     metric = cache.engine.metric
     pairs = read_pairs(pairs_file)
     images = sorted({p.first for p in pairs} | {p.second for p in pairs})
-    embedded = embed_all(folder, images, "original", cache, "pairs")
+    variant = "original" if jitters == 1 else f"original@j{jitters}"
+    embedded = embed_all(folder, images, variant, cache, "pairs")
     faces = {image: subject_face(embedded[image]) for image in images}
     distances = np.array([_distance(faces[p.first], faces[p.second], metric) for p in pairs])
     same = np.array([p.same for p in pairs])
@@ -64,6 +66,7 @@ def lfw_pairs(folder: Path, pairs_file: Path, cache: EmbeddingCache) -> dict[str
     return {
         "engine": cache.engine.name,
         "metric": metric,
+        "jitters": jitters,
         "pairs": len(pairs),
         "folds": len(np.unique(folds)),
         "images": len(images),

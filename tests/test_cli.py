@@ -60,7 +60,14 @@ def test_homeward_lists_every_command_from_any_directory(tmp_path: Path) -> None
     assert top.stdout.startswith("Usage: homeward ")
     assert listed_commands(top.stdout) == sorted(COMMANDS)
     evaluation = run([str(HOMEWARD), "eval", "--help"], cwd=tmp_path)
-    assert listed_commands(evaluation.stdout) == ["face-size", "identify", "lfw-pairs", "references", "review-load"]
+    assert listed_commands(evaluation.stdout) == [
+        "case-photos",
+        "face-size",
+        "identify",
+        "lfw-pairs",
+        "references",
+        "review-load",
+    ]
 
 
 def test_python_m_admin_cli_is_still_the_same_command_line(tmp_path: Path) -> None:

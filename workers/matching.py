@@ -3,7 +3,8 @@
 A sighting face, or an open found person's face, is searched against the open cases; a new case face against
 past sightings, open found persons and other open cases (duplicates). Each candidate is recorded with the
 consistency flags its two sides raise (core/found/consistency.py, read from the records by services/consistency.py).
-Which candidates exist is the raw distance's (the review band); which are strong, the density score's
+Which candidates exist is the raw distance's (the review band; for arcface a case of several photos is scored by
+their template, within its own threshold: `_open_cases_near`); which are strong, the density score's
 (HOMEWARD_STRONG_BAND, `_band`).
 """
 
@@ -15,8 +16,19 @@ from typing import Any
 import numpy as np
 from bson import ObjectId
 
-from core.faces.calibration import DENSITY
-from core.faces.matching import CASE_NEIGHBOURS, DENSITY_MIN_CASES, Bands, Hit, density_band, keep_best
+from core.faces.calibration import DENSITY, TEMPLATE_REACH, TEMPLATE_REVIEW
+from core.faces.engines import ENGINES
+from core.faces.matching import (
+    CASE_NEIGHBOURS,
+    DENSITY_MIN_CASES,
+    Bands,
+    Hit,
+    case_templates,
+    density_band,
+    distances,
+    keep_best,
+    scored_case,
+)
 from search.gallery import CaseGallery, SeenIndex
 from search.replica import engine_of, face_vector
 from services import metrics
@@ -24,7 +36,14 @@ from services.consistency import flags_between
 from services.queue import Job, runs
 from storage.candidates import pending_distances, record_candidate
 from storage.cases import flag_possible_duplicate, is_open
-from storage.faces import MATCHED_KINDS, faces_by_ids, follow_photos, usable_faces, usable_faces_of_owner
+from storage.faces import (
+    MATCHED_KINDS,
+    faces_by_ids,
+    follow_photos,
+    usable_case_faces_of,
+    usable_faces,
+    usable_faces_of_owner,
+)
 from storage.found_persons import is_found_open
 from storage.photos import Owner, find_photo, mark_matched
 from workers.context import WorkerContext, current
@@ -34,6 +53,9 @@ log = logging.getLogger(__name__)
 # Sighting (or found-person) faces one case face can meet within the review band: far more than any real
 # person's sightings.
 PAST_SIGHTINGS_LIMIT = 1000
+# Cases asked of the gallery per candidate kept, when cases of several photos are scored by their template: one
+# whose closest photo ranks lower may have the closer template.
+TEMPLATE_WIDTH = 4
 
 
 @runs(Job.MATCH_PHOTO)
@@ -86,8 +108,8 @@ def _bands(context: WorkerContext) -> Bands:
 
 def _seen_face(context: WorkerContext, face: dict[str, Any]) -> int:
     """A sighting's or found person's face against the open cases: the top_k within the review band."""
-    db, bands, top_k = context.connections.db, _bands(context), context.settings.match_top_k
-    found = _gallery(context).search(face_vector(face), bands, top_k, engine=engine_of(face))
+    db, top_k = context.connections.db, context.settings.match_top_k
+    found = _open_cases_near(context, face)
     case_face_ids = {hit.case: case_face_id for hit, case_face_id in found}
     kept = keep_best([hit for hit, _ in found], top_k, pending_distances(db, face["_id"]))
     case_faces = faces_by_ids(db, [case_face_ids[hit.case] for hit in kept])  # with their vectors, for `_band`
@@ -99,6 +121,27 @@ def _seen_face(context: WorkerContext, face: dict[str, Any]) -> int:
     if created and face["owner"]["kind"] == "sighting":
         metrics.sighting_matched(db, face["owner"]["id"])
     return created
+
+
+def _open_cases_near(context: WorkerContext, face: dict[str, Any]) -> list[tuple[Hit, ObjectId]]:
+    """The open cases a seen face may be a candidate of (each with its closest face's id): by the closest photo,
+    or, for an engine in TEMPLATE_REVIEW, a case of several photos by its template within that threshold
+    (core scored_case; docs/evaluation/review-load.md, "Cases of several photos")."""
+    bands, top_k, engine, vector = _bands(context), context.settings.match_top_k, engine_of(face), face_vector(face)
+    several = TEMPLATE_REVIEW.get(engine)
+    if several is None:
+        return _gallery(context).search(vector, bands, top_k, engine=engine)
+    reach = Bands(bands.strong, bands.review + TEMPLATE_REACH)  # a template may be closer than any of its photos
+    wide = _gallery(context).search(vector, reach, TEMPLATE_WIDTH * top_k, engine=engine)
+    photos = usable_case_faces_of(context.connections.db, [hit.case for hit, _ in wide], engine)
+    scored = []
+    for hit, case_face_id in wide:
+        if photos[hit.case]:  # none: closed or erased since the gallery last looked
+            vectors = np.stack([face_vector(f) for f in photos[hit.case]])
+            rescored = scored_case(hit, vector, vectors, ENGINES[engine].metric, bands.review, several)
+            scored += [(rescored, case_face_id)] if rescored else []
+    kept = {hit.case for hit in keep_best([hit for hit, _ in scored], top_k)}
+    return [(hit, case_face_id) for hit, case_face_id in scored if hit.case in kept]
 
 
 def _record(
@@ -141,19 +184,18 @@ def _past_seen(context: WorkerContext, case: str, index: SeenIndex) -> int:
     case's faces.
 
     Each case face is searched in the index (the lookback window's sighting faces, or the open found
-    persons'); a seen face takes its best distance over the case's faces.
+    persons'); a seen face takes its best distance over the case's faces, or the distance from the case's
+    template (`_seen_near`).
     """
-    db, bands, settings = context.connections.db, _bands(context), context.settings
+    db, settings = context.connections.db, context.settings
     case_faces = usable_faces_of_owner(db, Owner("case", case), settings.face_engine)
-    best: dict[ObjectId, tuple[float, int]] = {}  # sighting face -> (distance, row of the closest case face)
-    for row, case_face in enumerate(case_faces):
-        near = index.within(face_vector(case_face), bands.review, PAST_SIGHTINGS_LIMIT, engine_of(case_face))
-        for sighting_face_id, _, distance in near:
-            if distance < best.get(sighting_face_id, (np.inf, 0))[0]:
-                best[sighting_face_id] = (distance, row)
+    best = _seen_near(context, case_faces, index)
     stored = faces_by_ids(db, list(best))  # one erased since the index last looked is skipped
     created = 0
-    for sighting_face_id, (distance, row) in sorted(best.items(), key=lambda item: item[1]):
+    for sighting_face_id, (distance, known_row) in sorted(best.items(), key=lambda item: item[1]):
+        row = known_row
+        if sighting_face_id in stored and row < 0:  # found by the template: shown beside the closest case face
+            row = _closest_row(case_faces, stored[sighting_face_id])
         hit = Hit(case, row, distance)
         # Within the review band, and the sighting face has fewer than top_k closer cases pending:
         if sighting_face_id in stored and keep_best(
@@ -162,6 +204,32 @@ def _past_seen(context: WorkerContext, case: str, index: SeenIndex) -> int:
             seen_face = stored[sighting_face_id]
             created += _record(context, hit, case_faces[row], seen_face, _crowd(context, seen_face))
     return created
+
+
+def _seen_near(
+    context: WorkerContext, case_faces: list[dict[str, Any]], index: SeenIndex
+) -> dict[ObjectId, tuple[float, int]]:
+    """Seen faces within the band of a case: seen face -> (distance, row of the closest case face, -1 when not yet
+    known). By the case's template for an engine in TEMPLATE_REVIEW once it has several photos (the same score
+    `_open_cases_near` gives the pair), else by the best distance over the case's faces."""
+    bands, best = _bands(context), {}
+    engine = engine_of(case_faces[0]) if case_faces else context.settings.face_engine
+    several = TEMPLATE_REVIEW.get(engine)
+    if several is not None and len(case_faces) > 1:
+        vectors = np.stack([face_vector(f) for f in case_faces])
+        template = case_templates([vectors], ENGINES[engine].metric)[0]
+        return {found: (d, -1) for found, _, d in index.within(template, several, PAST_SIGHTINGS_LIMIT, engine)}
+    for row, case_face in enumerate(case_faces):
+        near = index.within(face_vector(case_face), bands.review, PAST_SIGHTINGS_LIMIT, engine_of(case_face))
+        for sighting_face_id, _, distance in near:
+            if distance < best.get(sighting_face_id, (np.inf, 0))[0]:
+                best[sighting_face_id] = (distance, row)
+    return best
+
+
+def _closest_row(case_faces: list[dict[str, Any]], seen_face: dict[str, Any]) -> int:
+    vectors = np.stack([face_vector(f) for f in case_faces])
+    return int(np.argmin(distances(vectors, face_vector(seen_face), ENGINES[engine_of(seen_face)].metric)))
 
 
 def _flag_duplicates(context: WorkerContext, case: str, faces: list[dict[str, Any]]) -> None:

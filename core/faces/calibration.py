@@ -33,6 +33,16 @@ class Density:
 
 # 5 7xx LFW cases: dlib's strong band precision 81.4 % by distance, 98.2 % by density at the same FNIR.
 DENSITY: dict[str, Density] = {"dlib": Density(0.6076, 0.4394), "arcface": Density(0.8143, 0.5636)}
+# Cases of several photos scored by their template (core/faces/matching.py case_distance), within this threshold
+# instead of the review band's; a case of one photo keeps the band. Set on LFW (`eval case-photos`, 5 728 cases,
+# docs/evaluation/review-load.md) where the template has the FNIR the closest photo has at the band (0.39 %): the
+# false candidates that cases of several photos bring fall 0.152 -> 0.073 per sighting (2 photos) and
+# 0.187 -> 0.083 (3, with FNIR 0.39 % -> 0.31 %). dlib is not in it: not measured yet (its cached embeddings
+# were stale), so its cases keep the closest photo.
+TEMPLATE_REVIEW: dict[str, float] = {"arcface": 0.686}
+# A template can be closer than any of its photos: the gallery is asked for cases whose closest photo is within
+# the review band plus this, then each is scored by its template (on LFW none within 0.686 had a photo past 0.75).
+TEMPLATE_REACH = 0.1
 SOURCE = "in Homeward's evaluation (LFW, about 5 700 cases)"
 
 

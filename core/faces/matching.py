@@ -4,9 +4,11 @@ Distances are in the face engine's metric: Euclidean between dlib's 128-d
 encodings (face_recognition's scale: the same person is typically 0.3 to 0.45
 apart, different people 0.7 to 0.9), cosine distance (1 - cos) between
 ArcFace's 512-d vectors. Each engine has its own bands on its own scale.
-A pair's score is its best (smallest) distance over the case's faces. The
-service and the accuracy evaluation both score with the functions here, so
-the evaluation measures what runs.
+A pair's score is its best (smallest) distance over the case's faces, except
+where the evaluation showed better (`case_distance`: for an engine in
+core/faces/calibration.py TEMPLATE, a case of several photos is scored by
+their mean, `eval case-photos`). The service and the accuracy evaluation both
+score with the functions here, so the evaluation measures what runs.
 
 Which candidates exist is decided by the raw distance (the review band); which
 come first, by the density score (`density_band`): the distance scaled by how
@@ -173,3 +175,41 @@ def density_band(
     probe = crowding(np.asarray(probe_nearest), *DENSITY_RANKS)
     case = crowding(np.asarray(case_nearest[:CASE_NEIGHBOURS]))
     return "strong" if float(density_score(distance, probe, case, typical)) <= strong else "review"
+
+
+def case_templates(photos: Sequence[np.ndarray], metric: str = "euclidean") -> np.ndarray:
+    """One vector per case, the mean of its photos' vectors (rows): for cosine, each normalised first and the
+    mean again, so every photo weighs the same and the template sits on the sphere the distances measure."""
+    rows = []
+    for vectors in photos:
+        v = np.asarray(vectors, dtype=np.float64).reshape(-1, np.shape(vectors)[-1])
+        if metric == "cosine":
+            v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        mean = v.mean(axis=0)
+        rows.append(mean / max(float(np.linalg.norm(mean)), 1e-12) if metric == "cosine" else mean)
+    return np.stack(rows) if rows else np.zeros((0, 0))
+
+
+def case_distance(vector: np.ndarray, case_vectors: np.ndarray, metric: str = "euclidean") -> float:
+    """How far a face is from a case: from the case's template (`case_templates`), so a look-alike of one of the
+    case's photos is not as close as someone like all of them; with one photo, that photo's distance."""
+    return distance(vector, case_templates([case_vectors], metric)[0], metric)
+
+
+def case_review(photos: int, review: float, several: float | None) -> float:
+    """The score a case must be within to be a candidate: `several` (the engine's template threshold, None where
+    the engine keeps the closest photo) once the case has two photos or more, else the review band."""
+    return several if several is not None and photos > 1 else review
+
+
+def scored_case(
+    hit: Hit, vector: np.ndarray, case_vectors: np.ndarray, metric: str, review: float, several: float | None
+) -> Hit | None:
+    """A case found by its closest photo (`hit`), scored as the engine's policy says: by its template when it has
+    several photos and the engine has a template threshold (`several`), else as found; None past its threshold."""
+    score = hit.distance
+    if several is not None and len(case_vectors) > 1:
+        score = case_distance(vector, case_vectors, metric)
+    if score > case_review(len(case_vectors), review, several):
+        return None
+    return Hit(hit.case, hit.face_index, score)

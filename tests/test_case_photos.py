@@ -1,0 +1,71 @@
+"""Cases of several photos (issue 27): the evaluation's policies, and the template rule the service shares."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.faces.matching import case_distance, case_review, case_templates
+from evaluation.case_photos import Photos, case_photos
+
+DIM = 32
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _two_photo_people(rng: np.random.Generator, n: int = 30) -> Photos:
+    """n people, each case two photos on either side of the person; sightings of the person near the middle,
+    and strangers who look like one photo of a case only (close to it, far from its other)."""
+    centre = _unit(rng.normal(size=(n, DIM)))
+    side = _unit(rng.normal(size=(n, DIM)))
+    photos = [_unit(np.stack([c + 0.6 * s, c - 0.6 * s])).astype(np.float32) for c, s in zip(centre, side, strict=True)]
+    seen = _unit(centre + 0.25 * _unit(rng.normal(size=(n, DIM))))
+    like_one = _unit(np.stack([p[0] for p in photos]) + 0.25 * _unit(rng.normal(size=(n, DIM))))
+    return Photos(
+        np.array([f"p{i}" for i in range(n)]),
+        photos,
+        np.vstack([seen, like_one]).astype(np.float32),
+        np.array([f"p{i}" for i in range(n)] + [f"s{i}" for i in range(n)]),
+        np.array([True] * n + [False] * n),
+    )
+
+
+def test_a_cases_template_is_the_mean_of_its_photos_directions_and_one_photo_scores_as_itself() -> None:
+    a, b = np.array([2.0, 0.0]), np.array([0.0, 1.0])
+    template = case_templates([np.stack([a, b])], "cosine")[0]
+    assert template == pytest.approx(np.array([1.0, 1.0]) / np.sqrt(2))  # each photo weighs the same
+    assert case_templates([np.stack([a, b])], "euclidean")[0] == pytest.approx([1.0, 0.5])
+    face = np.array([0.3, 0.9])
+    assert case_distance(face, a[None], "cosine") == pytest.approx(1 - 0.3 / np.linalg.norm(face))
+
+
+def test_a_look_alike_of_one_photo_is_farther_from_the_case_than_the_person_like_all_of_them() -> None:
+    left, right = np.array([1.0, 0.6, 0.0]), np.array([1.0, -0.6, 0.0])
+    case = np.stack([left, right])
+    look_alike, person = np.array([1.0, 0.62, 0.1]), np.array([1.0, 0.05, 0.1])
+    closest = [float(np.min([case_distance(f, p[None], "cosine") for p in case])) for f in (look_alike, person)]
+    assert closest[0] < closest[1]  # by the closest photo, the look-alike wins
+    assert case_distance(look_alike, case, "cosine") > case_distance(person, case, "cosine")
+
+
+def test_the_template_threshold_serves_only_cases_of_several_photos() -> None:
+    assert case_review(1, 0.7, 0.686) == 0.7
+    assert case_review(2, 0.7, 0.686) == case_review(3, 0.7, 0.686) == 0.686
+    assert case_review(3, 0.7, None) == 0.7  # an engine that keeps the closest photo
+
+
+def test_with_two_photos_a_case_the_template_cuts_false_candidates_at_the_same_fnir() -> None:
+    photos = _two_photo_people(np.random.default_rng(5))
+    result = case_photos(photos, [1, 2], {"strong": 0.1, "review": 0.2}, "cosine", 5, several=0.08)
+    one, two = result["counts"]["1"], result["counts"]["2"]
+    for band in ("strong", "review"):  # one photo: nothing to average
+        assert one["template"][band]["false_per_probe"] == one["min"][band]["false_per_probe"]
+    assert two["cases_with_k_photos"] == 30
+    assert two["template"]["review"]["fnir"] <= two["min"]["review"]["fnir"]
+    assert two["template"]["review"]["false_per_probe"] < two["min"]["review"]["false_per_probe"] / 2
+    served = two["served"]
+    assert (
+        served["template"]["false_per_probe_from_several_photos"] < served["closest photo (today)"]["false_per_probe"]
+    )
