@@ -79,6 +79,18 @@ def pending_distances(db: Database, sighting_face_id: ObjectId) -> dict[str, flo
     return {str(c["case"]): float(c["distance"]) for c in found}
 
 
+def pending_of_case(db: Database, case: str) -> list[dict[str, Any]]:
+    """A case's candidates still waiting for a reviewer (their seen face's id, to score them again)."""
+    return list(db.candidates.find({"case": case, "status": "pending"}, {"sighting_face_id": 1, "distance": 1}))
+
+
+def withdraw_pending(db: Database, candidate_ids: list[ObjectId]) -> int:
+    """Remove candidates no reviewer decided yet that their case no longer supports; a decided one stays."""
+    if not candidate_ids:
+        return 0
+    return db.candidates.delete_many({"_id": {"$in": candidate_ids}, "status": "pending"}).deleted_count
+
+
 def decide(
     db: Database, candidate_id: ObjectId, status: str, user: str, reason: str = "", exact_place: bool = False
 ) -> dict[str, Any] | None:

@@ -90,6 +90,23 @@ def test_a_case_reported_after_the_sightings_scores_them_the_same_way(arcface_wo
     assert band == "strong" and distance == pytest.approx(0.50, abs=1e-3)
 
 
+def test_a_look_alike_of_the_first_photo_leaves_the_queue_when_the_second_arrives_and_a_decided_one_stays(
+    arcface_worker: context.WorkerContext,
+) -> None:
+    """Photos of one report are analysed one by one: the first alone made the look-alike a candidate."""
+    db = arcface_worker.connections.db
+    for sighting, vector in (("SG-LOOK-ALIKE", LOOK_ALIKE), ("SG-DECIDED", LOOK_ALIKE), ("SG-PERSON", PERSON)):
+        add_arcface_face(db, ("sighting", sighting), vector)
+    case = new_case(db, "family-photos-one-by-one")
+    match_photo(str(add_arcface_face(db, ("case", case), PHOTOS[0])))
+    assert candidates_of(db, "SG-LOOK-ALIKE")[case][1] == pytest.approx(0.62, abs=1e-3)  # one photo: a candidate
+    db.candidates.update_one({"sighting": "SG-DECIDED"}, {"$set": {"status": "rejected"}})  # a reviewer saw it
+    match_photo(str(add_arcface_face(db, ("case", case), PHOTOS[1])))
+    assert candidates_of(db, "SG-LOOK-ALIKE") == {}  # as if both photos had come together
+    assert case in candidates_of(db, "SG-DECIDED")  # what a reviewer decided is kept as decided
+    assert candidates_of(db, "SG-PERSON")[case][0] == "strong"
+
+
 def test_a_case_of_one_photo_keeps_its_photos_distance_and_the_review_band() -> None:
     hit, several = Hit("C-1", 0, 0.69), TEMPLATE_REVIEW["arcface"]
     one = scored_case(hit, LOOK_ALIKE, np.stack(PHOTOS[:1]), "cosine", 0.70, several)

@@ -34,7 +34,7 @@ from search.replica import engine_of, face_vector
 from services import metrics
 from services.consistency import flags_between
 from services.queue import Job, runs
-from storage.candidates import pending_distances, record_candidate
+from storage.candidates import pending_distances, pending_of_case, record_candidate, withdraw_pending
 from storage.cases import flag_possible_duplicate, is_open
 from storage.faces import (
     MATCHED_KINDS,
@@ -83,7 +83,9 @@ def _match(context: WorkerContext, photo: dict[str, Any]) -> int:
         return sum(_seen_face(context, face) for face in faces)
     if kind == "case" and is_open(db, owner):
         _flag_duplicates(context, owner, faces)
-        return _past_seen(context, owner, _sightings(context)) + _past_seen(context, owner, _found(context))
+        created = _past_seen(context, owner, _sightings(context)) + _past_seen(context, owner, _found(context))
+        _withdraw_outgrown(context, owner)
+        return created
     return 0
 
 
@@ -225,6 +227,33 @@ def _seen_near(
             if distance < best.get(sighting_face_id, (np.inf, 0))[0]:
                 best[sighting_face_id] = (distance, row)
     return best
+
+
+def _withdraw_outgrown(context: WorkerContext, case: str) -> int:
+    """A case that gained a photo: its pending candidates that one photo made and its template no longer keeps
+    (a look-alike of that photo only) leave the queue, as if the photos had come together; how many.
+
+    Run at the end of every case photo's match, each reading the case's faces again, so a photo matched while
+    another was analysed is judged once both are in.
+    """
+    db, engine = context.connections.db, context.settings.face_engine
+    several = TEMPLATE_REVIEW.get(engine)
+    case_faces = usable_faces_of_owner(db, Owner("case", case), engine) if several is not None else []
+    if several is None or len(case_faces) < 2:
+        return 0
+    metric = ENGINES[engine].metric
+    template = case_templates([np.stack([face_vector(f) for f in case_faces])], metric)[0]
+    waiting = pending_of_case(db, case)
+    seen = faces_by_ids(db, [c["sighting_face_id"] for c in waiting])
+    pending = [c for c in waiting if c["sighting_face_id"] in seen]
+    if not pending:
+        return 0
+    apart = distances(np.stack([face_vector(seen[c["sighting_face_id"]]) for c in pending]), template, metric)
+    outgrown = [c["_id"] for c, d in zip(pending, apart, strict=True) if d > several]
+    withdrawn = withdraw_pending(db, outgrown)
+    if withdrawn:
+        log.info("case %s: %d pending candidate(s) withdrawn, beyond its template", case, withdrawn)
+    return withdrawn
 
 
 def _closest_row(case_faces: list[dict[str, Any]], seen_face: dict[str, Any]) -> int:
