@@ -64,20 +64,22 @@ class Held:
         self.wake()
 
 
-def take_turns(connection: redis.Redis, key: str, what: str, work: Callable[[Held], int]) -> int:
+def take_turns(
+    connection: redis.Redis, key: str, what: str, work: Callable[[Held], int], wait_s: float = LOCK_WAIT_S
+) -> int:
     """Run `work` under the lock `key` until nothing new is left for it; return the sum of what it returned.
 
     This job's work was stored before it was queued. Its wake flag says so; whichever job holds the lock
     clears the flag just before it looks for work (`Held.looking()`), and checks it again after letting go,
     so a holder that is alive takes this job's work over: this job ends at once if the holder looked lately,
     else it waits until the flag is cleared or the lock is free (LockBusy after LOCK_WAIT_S, as for a lock
-    left by a dead worker).
+    left by a dead worker). `wait_s=0` raises LockBusy at once instead of waiting (a caller with a fallback).
     """
     # Named by a digest: the key may name a contact, and these outlive the lock (erasure leaves nothing that names one).
     turn = "turns:" + hashlib.sha256(key.encode()).hexdigest()[:24]
     wake, looked = f"{turn}:wake", f"{turn}:looked"
     connection.set(wake, 1, ex=int(WAKE_KEPT_S))
-    done, deadline = 0, time.monotonic() + LOCK_WAIT_S
+    done, deadline = 0, time.monotonic() + wait_s
     while connection.exists(wake):
         try:
             with contact_lock(connection, key, what, wait=0) as held:
@@ -87,9 +89,7 @@ def take_turns(connection: redis.Redis, key: str, what: str, work: Callable[[Hel
             if connection.exists(looked):
                 return done  # the holder is at work and looks again before it stops
             if time.monotonic() >= deadline:
-                raise LockBusy(
-                    f"another job has held this contact's {what} lock for over {LOCK_WAIT_S:.0f} s"
-                ) from None
+                raise LockBusy(f"another job has held this contact's {what} lock for over {wait_s:.0f} s") from None
             time.sleep(POLL_S)
     return done
 
