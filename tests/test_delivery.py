@@ -33,6 +33,7 @@ from tests.chat_harness import Harness
 from tests.conftest import make_environment, telegram_settings
 from tests.test_admin_access import PASSWORD, login
 from tests.test_telegram import CHAT, CITIZEN, chat, photo, post, update
+from workers import locks
 from workers.locks import Held, LockBusy, contact_lock, take_turns
 from workers.measured_worker import MeasuredWorker
 from workers.outbox import CALL_KEY, CALLING, send_outbox
@@ -217,6 +218,33 @@ def test_a_job_woken_while_another_works_leaves_its_work_to_it_at_once(redis: re
         assert second.result(timeout=1) == 0  # ends at once, not when the first lets go: it never did the work
         go_on.set()
         assert first.result(timeout=2) == 2
+
+
+def test_a_job_woken_while_the_holder_works_through_one_look_s_batch_leaves_its_work_to_it(
+    redis: redis_lib.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One look found several messages; the holder is long at them (past the "looked lately" time), so each one
+    # after the first says it is still at work, and it checks the wake flag again before it lets go.
+    monkeypatch.setattr(locks, "LOOKED_LATELY_MS", 200)
+    second_message, go_on, runs = threading.Event(), threading.Event(), []
+
+    def job(held: Held) -> int:
+        held.looking()
+        runs.append(1)
+        if len(runs) == 1:
+            time.sleep(0.4)  # the first message of the batch outlasts the "looked lately" mark
+            held.at_work()  # the batch's second message
+            second_message.set()
+            go_on.wait(5)
+        return 1
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(take_turns, redis, "lock:test:batch", "test", job)
+        assert second_message.wait(5)
+        second = pool.submit(take_turns, redis, "lock:test:batch", "test", job)
+        assert second.result(timeout=1) == 0  # ends at once instead of waiting for the lock
+        go_on.set()
+        assert first.result(timeout=2) == 2 and len(runs) == 2  # and its work was looked for once more
 
 
 def test_work_woken_after_the_last_look_is_done_after_the_lock_is_released(redis: redis_lib.Redis) -> None:

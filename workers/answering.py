@@ -58,8 +58,8 @@ MAX_ATTEMPTS = 5
 log = logging.getLogger(__name__)
 
 
-# Messages read in one look: a burst's few at once, few enough that the job looks again well within
-# workers/locks.py LOOKED_LATELY_MS, so a job woken meanwhile still leaves its message to this one.
+# Messages read in one look: a burst's few at once (each after the first says the job is still at work,
+# workers/locks.py `Held.at_work`, so a job woken meanwhile leaves its message to this one).
 BATCH = 5
 
 
@@ -103,8 +103,10 @@ def _answer(context: WorkerContext, contact: str, held: Held, answered: Answered
         while True:
             held.looking()
             docs = pending_inbound(context.connections.db, contact, BATCH)
-            for doc in docs:
+            for index, doc in enumerate(docs):
                 held.check()
+                if index:
+                    held.at_work()
                 reply = _attempt(context, doc)
                 answered.first_reply = answered.first_reply or reply
                 answered.last_received = doc.get("received_at") or answered.last_received

@@ -54,6 +54,7 @@ class Held:
     what: str
     lost: threading.Event = field(default_factory=threading.Event)
     wake: Callable[[], object] = lambda: None
+    alive: Callable[[], object] = lambda: None
 
     def check(self) -> None:
         if self.lost.is_set():
@@ -62,6 +63,11 @@ class Held:
     def looking(self) -> None:
         """Call just before each look for work: what was stored before now will be seen, so its waiting jobs end."""
         self.wake()
+
+    def at_work(self) -> None:
+        """Call before each further unit of work found by one look: a job woken meanwhile still leaves its work to
+        this holder, which checks the wake flag again before it stops (`take_turns`)."""
+        self.alive()
 
 
 def take_turns(
@@ -84,6 +90,7 @@ def take_turns(
         try:
             with contact_lock(connection, key, what, wait=0) as held:
                 held.wake = lambda: connection.pipeline().delete(wake).set(looked, 1, px=LOOKED_LATELY_MS).execute()
+                held.alive = lambda: connection.set(looked, 1, px=LOOKED_LATELY_MS)
                 done += work(held)
         except LockBusy:
             if connection.exists(looked):

@@ -54,8 +54,8 @@ CALL_KEY = "homeward:outbox:call:"
 CALLING = "calling"
 # Longer than any message stays claimed: after it, a claim without a witness is sent again.
 CALL_TTL_S = 24 * 3600
-# Messages read in one look: a reply's few at once, few enough that the sender looks again well within
-# workers/locks.py LOOKED_LATELY_MS, so a job woken meanwhile still leaves its message to it.
+# Messages read in one look: a reply's few at once (each after the first says the sender is still at work,
+# workers/locks.py `Held.at_work`, so a job woken meanwhile leaves its message to it).
 BATCH = 5
 log = logging.getLogger(__name__)
 
@@ -116,8 +116,10 @@ def _send_due(context: WorkerContext, contact: str, held: Held, last_inbound_at:
     while True:
         held.looking()
         messages = pending_outbound(db, contact, BATCH)
-        for message in messages:
+        for index, message in enumerate(messages):
             held.check()
+            if index:
+                held.at_work()
             call = _call_of(context, message)
             if (due := _due_at(message, call)) > _now():
                 _wake_at(context, message, due)  # order kept: the rest wait behind it
