@@ -90,6 +90,9 @@ CONVERSATION_RETRY = Retry(max=8, interval=[1, 3, 5, 10, 30, 60, 300, 900])
 # Our own outages (MongoDB, Redis) heal within minutes; a platform's outage is retried per message (workers/outbox.py).
 # Results are of no use after a few minutes; a failed job is kept for operators (it holds only an id).
 RESULT_KEPT_S = 600
+# A chat job's record is the stored message (answered, sent), not RQ's: its result and job hash go at once,
+# several Redis writes a message fewer (docs/evaluation/bench.md). A failure is kept like any other.
+RESULT_NOT_KEPT = frozenset({Job.ANSWER_CONVERSATION, Job.SEND_OUTBOX})
 FAILURE_KEPT_S = 30 * 24 * 3600
 OUTBOX_RETRY = Retry(max=8, interval=[5, 30, 120, 600, 1800, 3600, 3600, 3600])
 # An import is idempotent, so one more run after a passing outage completes it; a second failure is final
@@ -235,7 +238,7 @@ def _put(
         "job_id": job_id,
         "retry": retry,
         "job_timeout": timeout_s,
-        "result_ttl": RESULT_KEPT_S,
+        "result_ttl": 0 if job in RESULT_NOT_KEPT else RESULT_KEPT_S,
         "failure_ttl": FAILURE_KEPT_S,
     }
     if at is None:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import redis.connection
 from pymongo import monitoring
 
 _lock = threading.Lock()
@@ -31,6 +32,7 @@ def start(path: Path | None, process: str) -> None:
         return
     _file, _process = open(path, "a", buffering=1, encoding="utf-8"), process  # noqa: SIM115 - open for the process
     monitoring.register(_Commands())
+    _trace_redis()
 
 
 def enabled() -> bool:
@@ -44,6 +46,32 @@ def record(kind: str, **fields: Any) -> None:
     line = json.dumps({"t": round(time.time(), 4), "process": _process, "pid": os.getpid(), "kind": kind, **fields})
     with _lock:
         _file.write(line + "\n")
+
+
+def _trace_redis() -> None:
+    """Each Redis round trip as a line naming its commands (a pipeline is one trip), never their keys or values.
+
+    redis-py has no listener like pymongo's: its connection's `send_command` (one command) and `pack_commands` (a
+    pipeline) are wrapped, as every request of this process passes through one of them just before it is sent.
+    """
+    connection = redis.connection.AbstractConnection
+    one, many = connection.send_command, connection.pack_commands
+
+    def send_command(self: Any, *args: Any, **options: Any) -> Any:
+        record("redis", commands=[_name(args)])
+        return one(self, *args, **options)
+
+    def pack_commands(self: Any, commands: Any) -> Any:
+        commands = list(commands)
+        record("redis", commands=[_name(args) for args in commands])
+        return many(self, commands)
+
+    connection.send_command, connection.pack_commands = send_command, pack_commands  # type: ignore[method-assign]
+
+
+def _name(args: Any) -> str:
+    name = args[0] if args else "?"
+    return (name.decode() if isinstance(name, bytes) else str(name)).upper()
 
 
 class _Commands(monitoring.CommandListener):

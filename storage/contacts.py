@@ -21,14 +21,20 @@ def load_state(db: Database, contact: str) -> State:
     return State.from_doc(doc.get("state") if doc else None)
 
 
-def save_state(db: Database, contact: str, channel: str, chat_id: str, state: State) -> None:
+def conversation_of(db: Database, contact: str) -> dict[str, Any] | None:
+    """The contact's dialog state and the plan of the message last answered (workers/answering.py); None if new."""
+    return db.conversations.find_one({"contact": contact}, {"state": 1, "plan": 1})
+
+
+def save_state(
+    db: Database, contact: str, channel: str, chat_id: str, state: State, plan: dict[str, Any] | None = None
+) -> None:
+    """Save the dialog state, and with it (one write) the plan of the message it answers, for a retry to apply."""
     now = _now()
+    fields = {"state": state.to_doc(), "channel": channel, "chat_id": chat_id, "last_inbound_at": now}
     db.conversations.update_one(
         {"contact": contact},
-        {
-            "$set": {"state": state.to_doc(), "channel": channel, "chat_id": chat_id, "last_inbound_at": now},
-            "$setOnInsert": {"created_at": now},
-        },
+        {"$set": fields | ({"plan": plan} if plan is not None else {}), "$setOnInsert": {"created_at": now}},
         upsert=True,
     )
 

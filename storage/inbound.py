@@ -54,10 +54,10 @@ def sender_of(db: Database, inbound_id: str) -> str | None:
     return str(doc["contact"]) if doc else None
 
 
-def first_pending_inbound(db: Database, contact: str) -> dict[str, Any] | None:
-    """The contact's oldest message still to answer."""
+def pending_inbound(db: Database, contact: str, limit: int) -> list[dict[str, Any]]:
+    """The contact's oldest `limit` messages still to answer, oldest first (one read for a burst)."""
     order = [("received_at", ASCENDING), ("_id", ASCENDING)]
-    return db.inbound.find_one({"contact": contact, "status": "pending"}, sort=order)
+    return list(db.inbound.find({"contact": contact, "status": "pending"}, sort=order, limit=limit))
 
 
 def save_plan(db: Database, inbound_id: ObjectId, plan: dict[str, Any]) -> None:

@@ -52,16 +52,24 @@ def queue_outbound(
 
 
 def queue_replies(
-    db: Database, contact: str, channel: str, chat_id: str, texts: list[str], source: str, erase_after_send: bool
+    db: Database,
+    contact: str,
+    channel: str,
+    chat_id: str,
+    texts: list[str],
+    source: str,
+    erase_after_send: bool,
+    counter_new: bool = False,
 ) -> list[ObjectId]:
     """Append the replies to one inbound message, numbered `{source}:0`, `{source}:1`...; their outbox ids.
 
     Only for replies never queued before (their message's first decided plan): they are numbered with one
-    counter write and stored with one more, where `queue_outbound` looks each one up first.
+    counter write and stored with one more, where `queue_outbound` looks each one up first. `counter_new`
+    (a contact we never wrote to, most likely) creates the counter at once instead of reading it first.
     """
     if not texts:
         return []
-    first = next_number(db.counters, _counter(contact), len(texts))
+    first = next_number(db.counters, _counter(contact), len(texts), counter_new)
     docs = [
         _outbound(contact, channel, chat_id, first + index, text, f"{source}:{index}", erase_after_send)
         for index, text in enumerate(texts)
@@ -114,13 +122,14 @@ def outbox_source(db: Database, outbox_id: str) -> str | None:
     return doc.get("source") if doc else None
 
 
-def first_pending_outbound(db: Database, contact: str) -> dict[str, Any] | None:
-    """The contact's first message still to send: pending, or claimed (`sending`) but not recorded.
+def pending_outbound(db: Database, contact: str, limit: int) -> list[dict[str, Any]]:
+    """The contact's first `limit` messages still to send, in order: pending, or claimed (`sending`) but not recorded.
 
-    Whether a claimed message reached the platform is the outbox job's to decide (workers/outbox.py).
+    One read for several messages: the sender holds the contact's outbox lock, so nobody else changes them
+    meanwhile. Whether a claimed message reached the platform is the outbox job's to decide (workers/outbox.py).
     """
     query = {"contact": contact, "status": {"$in": ["pending", "sending"]}}
-    return db.outbox.find_one(query, sort=[("seq", ASCENDING)])
+    return list(db.outbox.find(query, sort=[("seq", ASCENDING)], limit=limit))
 
 
 def claim_outbound(db: Database, message: dict[str, Any]) -> int:

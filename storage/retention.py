@@ -100,11 +100,22 @@ def sweep_sent_texts(db: Database, before: datetime, limit: int = 10 * BATCH) ->
         "text": {"$ne": ""},
         "$or": [{"status": "sent", "sent_at": {"$lt": before}}, {"status": "failed", "failed_at": {"$lt": before}}],
     }
-    ids = [d["_id"] for d in db.outbox.find(done, {"_id": 1}).limit(limit)]
-    if not ids:
+    found = list(db.outbox.find(done, {"_id": 1, "contact": 1}).limit(limit))
+    if not found:
         return 0
     update: dict[str, Any] = {"$set": {"text": "", "text_dropped": True}, "$unset": {"photo_id": ""}}
-    return db.outbox.update_many({"_id": {"$in": ids}}, update).modified_count
+    emptied = db.outbox.update_many({"_id": {"$in": [d["_id"] for d in found]}}, update).modified_count
+    forget_plans(db, sorted({str(d["contact"]) for d in found}), before)
+    return emptied
+
+
+def forget_plans(db: Database, contacts: list[str], before: datetime) -> None:
+    """Drop the copy of the last answer's replies that a conversation keeps for a retry (workers/answering.py), once
+    the contact has been silent since `before`: by then those replies were sent, and their texts go now."""
+    for doc in db.conversations.find({"contact": {"$in": contacts}}, {"last_inbound_at": 1, "plan": 1}):
+        last = doc.get("last_inbound_at")
+        if doc.get("plan") and last is not None and (last if last.tzinfo else last.replace(tzinfo=UTC)) < before:
+            db.conversations.update_one({"_id": doc["_id"]}, {"$unset": {"plan": ""}})
 
 
 def sweep_decided_images(db: Database, before: datetime, now: datetime, limit: int = 10 * BATCH) -> int:

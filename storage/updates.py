@@ -29,11 +29,18 @@ def update_then_read(collection: Collection, query: dict[str, Any], update: dict
     return collection.find_one({"_id": query["_id"]})
 
 
-def next_number(counters: Collection, counter_id: str, count: int = 1) -> int:
+def next_number(counters: Collection, counter_id: str, count: int = 1, new: bool = False) -> int:
     """The next number of a counter (1 for a new one), and `count - 1` after it; no two callers get the same.
 
     Read, then write only if nobody wrote since (compare and set on the value read); a loser reads again.
+    `new` (the caller expects no such counter yet) tries to create it first: one round trip instead of two.
     """
+    if new:
+        try:
+            counters.insert_one({"_id": counter_id, "seq": count})
+            return 1
+        except DuplicateKeyError:
+            pass  # there was one after all: count on from it
     for _ in range(MAX_RACES):
         counter = counters.find_one({"_id": counter_id}, {"seq": 1})
         if counter is None:

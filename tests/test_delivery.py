@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import redis as redis_lib
+from pymongo import monitoring
 from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 from rq.registry import ScheduledJobRegistry
 
@@ -23,7 +24,7 @@ from infra.embedded import EmbeddedServer
 from infra.supervisor import worker_commands
 from services.queue import FIRST_CONTACTS_QUEUE, PHOTOS_QUEUE, enqueue_photo_analysis, is_temporary, lanes, make_queue
 from standins.telegram_api import TelegramStandIn
-from storage.connections import Connections
+from storage.connections import Connections, connect
 from storage.inbound import stale_inbound
 from storage.outbox import due_outbound, queue_outbound
 from storage.photos import Owner, save_photo
@@ -32,6 +33,7 @@ from tests.chat_harness import Harness
 from tests.conftest import make_environment, telegram_settings
 from tests.test_admin_access import PASSWORD, login
 from tests.test_telegram import CHAT, CITIZEN, chat, photo, post, update
+from workers import locks
 from workers.locks import Held, LockBusy, contact_lock, take_turns
 from workers.measured_worker import MeasuredWorker
 from workers.outbox import CALL_KEY, CALLING, send_outbox
@@ -142,6 +144,62 @@ def test_a_message_whose_first_try_died_after_queueing_a_reply_sends_each_reply_
     assert bot_api.texts(CHAT) == ["first reply", "second reply"]  # the plan is not decided again, nothing twice
 
 
+def test_a_message_whose_first_try_died_after_saving_its_state_sends_the_decided_replies_once(
+    harness: Harness, bot_api: TelegramStandIn
+) -> None:
+    assert post(harness, update(CHAT, "hi")) == 200
+    inbound = inbound_of(harness, status="pending")
+    # The first try decided, saved the state with its plan in one write, and died before queueing the replies.
+    plan = {"inbound": inbound["_id"], "replies": ["decided reply"], "erased": False, "status": "done"}
+    state = {"language": "en"}
+    harness.db.conversations.insert_one({"contact": CONTACT, "state": state, "plan": plan})
+    harness.db.inbound.update_one({"_id": inbound["_id"]}, {"$set": {"attempts": 1}})
+    harness.work()
+    assert bot_api.texts(CHAT) == ["decided reply"]  # not the welcome: the dialog is not asked again
+    assert inbound_of(harness)["status"] == "done"
+    assert post(harness, update(CHAT, "help")) == 200  # the next message is decided afresh
+    harness.work()
+    assert len(bot_api.texts(CHAT)) == 2 and bot_api.texts(CHAT)[1] != "decided reply"
+
+
+class Commands(monitoring.CommandListener):
+    """Each MongoDB command sent while `on`."""
+
+    def __init__(self) -> None:
+        self.on, self.seen = False, []  # type: list[str]
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self.on:
+            self.seen.append(f"{event.command_name} {event.command.get(event.command_name)}")
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def test_a_first_message_is_answered_and_sent_by_one_job_in_a_dozen_round_trips(
+    settings: Settings, connections: Connections, bot_api: TelegramStandIn
+) -> None:
+    """The chat path's cost (docs/evaluation/bench.md): every round trip more is paid by every message of a surge."""
+    commands = Commands()
+    monitoring.register(commands)  # for clients made from now on: this test's own
+    counted = connect(settings.mongodb_uri or "", settings.mongodb_database, settings.redis_url or "")
+    try:
+        harness = Harness(settings, counted)
+        assert post(harness, update(CHAT, "hi")) == 200
+        commands.on = True
+        assert harness.worker.work(burst=True, max_jobs=1)
+        commands.on = False
+        assert bot_api.texts(CHAT) == [MESSAGES["welcome"]]  # answered and sent by that one job
+        assert not any(queue.count for queue in lanes(counted.redis))  # and nothing left for another
+        assert len(commands.seen) <= 11, commands.seen  # 22 before issue 24's step 2
+    finally:
+        commands.on = False
+        counted.close()
+
+
 def test_a_job_woken_while_another_works_leaves_its_work_to_it_at_once(redis: redis_lib.Redis) -> None:
     # A burst of messages wakes one job each: the first answers them all, the others must not hold a worker.
     looked, go_on = threading.Event(), threading.Event()
@@ -160,6 +218,33 @@ def test_a_job_woken_while_another_works_leaves_its_work_to_it_at_once(redis: re
         assert second.result(timeout=1) == 0  # ends at once, not when the first lets go: it never did the work
         go_on.set()
         assert first.result(timeout=2) == 2
+
+
+def test_a_job_woken_while_the_holder_works_through_one_look_s_batch_leaves_its_work_to_it(
+    redis: redis_lib.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One look found several messages; the holder is long at them (past the "looked lately" time), so each one
+    # after the first says it is still at work, and it checks the wake flag again before it lets go.
+    monkeypatch.setattr(locks, "LOOKED_LATELY_MS", 200)
+    second_message, go_on, runs = threading.Event(), threading.Event(), []
+
+    def job(held: Held) -> int:
+        held.looking()
+        runs.append(1)
+        if len(runs) == 1:
+            time.sleep(0.4)  # the first message of the batch outlasts the "looked lately" mark
+            held.at_work()  # the batch's second message
+            second_message.set()
+            go_on.wait(5)
+        return 1
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(take_turns, redis, "lock:test:batch", "test", job)
+        assert second_message.wait(5)
+        second = pool.submit(take_turns, redis, "lock:test:batch", "test", job)
+        assert second.result(timeout=1) == 0  # ends at once instead of waiting for the lock
+        go_on.set()
+        assert first.result(timeout=2) == 2 and len(runs) == 2  # and its work was looked for once more
 
 
 def test_work_woken_after_the_last_look_is_done_after_the_lock_is_released(redis: redis_lib.Redis) -> None:
@@ -375,7 +460,7 @@ def test_a_family_already_talking_is_answered_before_people_writing_for_the_firs
     assert post(harness, update(family, "yes")) == 200  # written after every newcomer
     assert make_queue(harness.worker.connection, FIRST_CONTACTS_QUEUE).count == len(newcomers)
     worker = MeasuredWorker(lanes(harness.worker.connection, chat_only=True), connection=harness.worker.connection)
-    worker.work(burst=True, max_jobs=2)  # the family's answer, then sending it (both on the chat lane)
+    worker.work(burst=True, max_jobs=1)  # the family's answer, sent by the same job
     assert len(bot_api.texts(family)) > answered_before, "the family's answer came first"
     assert not any(bot_api.texts(newcomer) for newcomer in newcomers)
     harness.work()

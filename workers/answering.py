@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,12 +33,12 @@ from core.conversation.state import Context, State
 from services.appeals import scan_status
 from services.queue import Job, enqueue_outbox, is_temporary, runs
 from storage.cases import case_summaries, draft_owner
-from storage.contacts import load_state, save_state
+from storage.contacts import conversation_of, save_state
 from storage.inbound import (
     fail_inbound,
     finish_inbound,
-    first_pending_inbound,
     note_inbound_error,
+    pending_inbound,
     save_plan,
     sender_of,
     start_attempt,
@@ -48,6 +49,7 @@ from storage.volunteers import is_volunteer
 from workers.context import WorkerContext, current
 from workers.effects import execute
 from workers.locks import Held, take_turns
+from workers.outbox import send_now
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,38 +58,67 @@ MAX_ATTEMPTS = 5
 log = logging.getLogger(__name__)
 
 
+# Messages read in one look: a burst's few at once (each after the first says the job is still at work,
+# workers/locks.py `Held.at_work`, so a job woken meanwhile leaves its message to this one).
+BATCH = 5
+
+
+@dataclass
+class Answered:
+    """What a conversation job did: its first queued reply (what a send job is named by) and the latest message."""
+
+    first_reply: Any = None
+    last_received: datetime | None = None
+
+
 @runs(Job.ANSWER_CONVERSATION)
 def process_conversation(inbound_id: str) -> int:
-    """Handle every pending message of this message's contact, oldest first; return how many.
+    """Handle every pending message of this message's contact, oldest first, then send the replies; return how many.
 
     One job at a time answers a contact. A job woken while another answers ends as soon as that one has
     taken its message over (workers/locks.py `take_turns`), so a burst from one person holds one worker.
+    The replies go out in the same job (workers/outbox.py `send_now`): one job a message, not two.
     """
     context = current()
     contact = sender_of(context.connections.db, inbound_id)
     if contact is None:
         return 0  # erased meanwhile, or already handled and tidied
-    key = f"lock:conversation:{contact}"
-    return take_turns(context.connections.redis, key, "conversation", lambda held: _answer(context, contact, held))
+    key, answered = f"lock:conversation:{contact}", Answered()
+    handled = take_turns(
+        context.connections.redis, key, "conversation", lambda held: _answer(context, contact, held, answered)
+    )
+    if answered.first_reply is not None:
+        send_now(context, contact, str(answered.first_reply), answered.last_received or _now())
+    return handled
 
 
-def _answer(context: WorkerContext, contact: str, held: Held) -> int:
-    """Answer the contact's pending messages one at a time, looking again before each; return how many."""
-    handled, first_reply = 0, None
+def _answer(context: WorkerContext, contact: str, held: Held, answered: Answered) -> int:
+    """Answer the contact's pending messages in order, a few read at once; return how many.
+
+    After a batch shorter than BATCH nothing is left that this job was told of: a message stored after the
+    look wakes a job that sets the wake flag, and `take_turns` looks again for it once this returns.
+    """
+    handled = 0
     try:
         while True:
             held.looking()
-            doc = first_pending_inbound(context.connections.db, contact)
-            if doc is None:
+            docs = pending_inbound(context.connections.db, contact, BATCH)
+            for index, doc in enumerate(docs):
+                held.check()
+                if index:
+                    held.at_work()
+                reply = _attempt(context, doc)
+                answered.first_reply = answered.first_reply or reply
+                answered.last_received = doc.get("received_at") or answered.last_received
+                handled += 1
+            if len(docs) < BATCH:
                 return handled
-            held.check()
-            reply = _attempt(context, doc)
-            first_reply = first_reply or reply
-            handled += 1
-    finally:
-        if first_reply is not None:  # replies already queued go out even if a later message waits for a retry
+    except BaseException:
+        if answered.first_reply is not None:  # replies already queued go out even if a later message waits for a retry
             assert context.queue is not None
-            enqueue_outbox(context.queue, str(first_reply))
+            enqueue_outbox(context.queue, str(answered.first_reply))
+            answered.first_reply = None
+        raise
 
 
 def _attempt(context: WorkerContext, doc: dict[str, Any]) -> Any:
@@ -98,6 +129,8 @@ def _attempt(context: WorkerContext, doc: dict[str, Any]) -> Any:
     """
     db = context.connections.db
     attempts = start_attempt(db, doc)
+    if attempts == 0:
+        return None  # gone since the look (an erasure asked for by a message before it): nothing to answer
     if attempts > MAX_ATTEMPTS:
         return _give_up(context, doc, f"gave up after {MAX_ATTEMPTS} attempts; last: {doc.get('error') or 'unknown'}")
     try:
@@ -147,12 +180,19 @@ def _relative(filename: str) -> str:
 
 
 def _handle(context: WorkerContext, doc: dict[str, Any]) -> Any:
-    """Apply one message's plan; return the id of its first queued reply, if any."""
-    message = inbound_from_doc(doc)
-    replayed = doc.get("plan")  # decided by an earlier try, which may have queued some of its replies
-    plan = replayed or _decide(context, doc["_id"], message)
+    """Apply one message's plan; return the id of its first queued reply, if any.
+
+    A plan that changes the state is kept with it, in the one write that saves the state; one that does not
+    (rate limited, a group, an erasure) on the message. A retry finds either and queues what is missing of its
+    replies without asking the dialog again.
+    """
     db = context.connections.db
-    if plan["state"] is not None:
+    message = inbound_from_doc(doc)
+    conversation = conversation_of(db, message.contact)
+    kept = (conversation or {}).get("plan")
+    replayed = doc.get("plan") or (kept if kept and kept.get("inbound") == doc["_id"] else None)
+    plan = replayed or _decide(context, doc["_id"], message, conversation)
+    if doc.get("plan") and plan["state"] is not None:  # kept on the message by an older version: save it now
         save_state(db, message.contact, message.channel, message.chat_id, State.from_doc(plan["state"]))
     where = (message.contact, message.channel, message.chat_id)
     if replayed:
@@ -161,15 +201,19 @@ def _handle(context: WorkerContext, doc: dict[str, Any]) -> Any:
             for index, text in enumerate(plan["replies"])
         ]
     else:
-        queued = queue_replies(db, *where, plan["replies"], str(doc["_id"]), plan["erased"])
+        counter_new = conversation is None  # a first message: its contact has no outbox counter either, mostly
+        queued = queue_replies(db, *where, plan["replies"], str(doc["_id"]), plan["erased"], counter_new)
     finish_inbound(db, doc["_id"], plan["status"])
     return queued[0] if queued else None
 
 
-def _decide(context: WorkerContext, inbound_id: Any, message: Inbound) -> dict[str, Any]:
+def _decide(
+    context: WorkerContext, inbound_id: Any, message: Inbound, conversation: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Ask the dialog (its effects run here, each safe to repeat) and keep its plan before any of it is applied."""
     db, settings = context.connections.db, context.settings
     verdict = rate_decision(_count_last_minute(context, message.contact, inbound_id), settings.chat_rate_per_minute)
-    state = load_state(db, message.contact)
+    state = State.from_doc((conversation or {}).get("state"))
     if verdict != "process":
         replies = [render(Reply("rate_limited"), _language(state))] if verdict == "notice" else []
         plan = {"state": None, "replies": replies, "erased": False, "status": "rate_limited"}
@@ -178,23 +222,31 @@ def _decide(context: WorkerContext, inbound_id: Any, message: Inbound) -> dict[s
         reply = render(Reply("private_chat_only"), detect_language(message) or DEFAULT_LANGUAGE)
         plan = {"state": None, "replies": [reply], "erased": False, "status": "refused"}
     else:
-        now = datetime.now(ZoneInfo(settings.timezone))
-        dialog_context = Context(
-            now=now,
-            cases=case_summaries(db, contacts_acting_as(message.contact)),
-            max_photo_bytes=settings.max_photo_bytes,
-            photo_place=state.flow == "sighting" and has_location(db, draft_owner(message.contact)),
-            scanned=_scanned(db, message.text),
-            volunteer=is_volunteer(db, message.contact),
-        )
-        outcome = step(state, message, dialog_context)
+        outcome = step(state, message, _dialog_context(context, message, state))
         results = execute(context, message, outcome.effects)
         language = _language(outcome.state)  # the outcome's: a language command is answered in the new one
         replies = [render(reply, language, results.values) for reply in outcome.replies + results.extra_replies]
         saved = None if results.erased else outcome.state.to_doc()
         plan = {"state": saved, "replies": replies, "erased": results.erased, "status": "done"}
-    save_plan(db, inbound_id, plan)
+    if plan["state"] is None:
+        save_plan(db, inbound_id, plan)
+    else:  # the state and the plan in one write (the replies without the state, which is saved beside them)
+        kept = {"inbound": inbound_id} | {key: value for key, value in plan.items() if key != "state"}
+        save_state(db, message.contact, message.channel, message.chat_id, State.from_doc(plan["state"]), kept)
     return plan
+
+
+def _dialog_context(context: WorkerContext, message: Inbound, state: State) -> Context:
+    """What the dialog may know besides the message and the state."""
+    db, settings = context.connections.db, context.settings
+    return Context(
+        now=datetime.now(ZoneInfo(settings.timezone)),
+        cases=lambda: case_summaries(db, contacts_acting_as(message.contact)),  # read only if the dialog asks
+        max_photo_bytes=settings.max_photo_bytes,
+        photo_place=state.flow == "sighting" and has_location(db, draft_owner(message.contact)),
+        scanned=_scanned(db, message.text),
+        volunteer=lambda: is_volunteer(db, message.contact),
+    )
 
 
 def _scanned(db: Any, text: str) -> tuple[str, str] | None:
@@ -219,3 +271,7 @@ def _count_last_minute(context: WorkerContext, contact: str, inbound_id: Any) ->
     pipe.zcard(key)
     pipe.expire(key, 61)
     return int(pipe.execute()[2])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -54,6 +54,7 @@ class Held:
     what: str
     lost: threading.Event = field(default_factory=threading.Event)
     wake: Callable[[], object] = lambda: None
+    alive: Callable[[], object] = lambda: None
 
     def check(self) -> None:
         if self.lost.is_set():
@@ -63,33 +64,39 @@ class Held:
         """Call just before each look for work: what was stored before now will be seen, so its waiting jobs end."""
         self.wake()
 
+    def at_work(self) -> None:
+        """Call before each further unit of work found by one look: a job woken meanwhile still leaves its work to
+        this holder, which checks the wake flag again before it stops (`take_turns`)."""
+        self.alive()
 
-def take_turns(connection: redis.Redis, key: str, what: str, work: Callable[[Held], int]) -> int:
+
+def take_turns(
+    connection: redis.Redis, key: str, what: str, work: Callable[[Held], int], wait_s: float = LOCK_WAIT_S
+) -> int:
     """Run `work` under the lock `key` until nothing new is left for it; return the sum of what it returned.
 
     This job's work was stored before it was queued. Its wake flag says so; whichever job holds the lock
     clears the flag just before it looks for work (`Held.looking()`), and checks it again after letting go,
     so a holder that is alive takes this job's work over: this job ends at once if the holder looked lately,
     else it waits until the flag is cleared or the lock is free (LockBusy after LOCK_WAIT_S, as for a lock
-    left by a dead worker).
+    left by a dead worker). `wait_s=0` raises LockBusy at once instead of waiting (a caller with a fallback).
     """
     # Named by a digest: the key may name a contact, and these outlive the lock (erasure leaves nothing that names one).
     turn = "turns:" + hashlib.sha256(key.encode()).hexdigest()[:24]
     wake, looked = f"{turn}:wake", f"{turn}:looked"
     connection.set(wake, 1, ex=int(WAKE_KEPT_S))
-    done, deadline = 0, time.monotonic() + LOCK_WAIT_S
+    done, deadline = 0, time.monotonic() + wait_s
     while connection.exists(wake):
         try:
             with contact_lock(connection, key, what, wait=0) as held:
                 held.wake = lambda: connection.pipeline().delete(wake).set(looked, 1, px=LOOKED_LATELY_MS).execute()
+                held.alive = lambda: connection.set(looked, 1, px=LOOKED_LATELY_MS)
                 done += work(held)
         except LockBusy:
             if connection.exists(looked):
                 return done  # the holder is at work and looks again before it stops
             if time.monotonic() >= deadline:
-                raise LockBusy(
-                    f"another job has held this contact's {what} lock for over {LOCK_WAIT_S:.0f} s"
-                ) from None
+                raise LockBusy(f"another job has held this contact's {what} lock for over {wait_s:.0f} s") from None
             time.sleep(POLL_S)
     return done
 

@@ -18,8 +18,10 @@ the panel's overview) and the messages after it go on.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,21 +30,21 @@ from core.redaction import without_numbers
 from services import metrics
 from services.appeals import poster_link, poster_of
 from services.media_links import photo_link
-from services.queue import VOLUNTEERS_QUEUE, Job, enqueue_outbox_at, is_temporary, runs
+from services.queue import VOLUNTEERS_QUEUE, Job, enqueue_outbox, enqueue_outbox_at, is_temporary, runs
 from storage.contacts import find_contact
 from storage.outbox import (
     SENDING_STALE,
     claim_outbound,
-    first_pending_outbound,
     forget_sent,
     mark_outbound,
+    pending_outbound,
     recipient_of,
     retry_outbound,
 )
 from storage.photos import find_photo, photo_bytes
 from storage.volunteers import is_alert
 from workers.context import WorkerContext, current
-from workers.locks import Held, take_turns
+from workers.locks import Held, LockBusy, take_turns
 
 # Seconds to wait after the 1st, 2nd, ... failed try; the last figure repeats.
 BACKOFF_S = (5, 30, 120, 600, 1800, 3600)
@@ -52,6 +54,9 @@ CALL_KEY = "homeward:outbox:call:"
 CALLING = "calling"
 # Longer than any message stays claimed: after it, a claim without a witness is sent again.
 CALL_TTL_S = 24 * 3600
+# Messages read in one look: a reply's few at once (each after the first says the sender is still at work,
+# workers/locks.py `Held.at_work`, so a job woken meanwhile leaves its message to it).
+BATCH = 5
 log = logging.getLogger(__name__)
 
 
@@ -65,32 +70,79 @@ def send_outbox(outbox_id: str) -> int:
     contact = recipient_of(context.connections.db, outbox_id)
     if contact is None:
         return 0  # erased meanwhile
-    key = f"lock:outbox:{contact}"
-    return take_turns(context.connections.redis, key, "outbox", lambda held: _send_due(context, contact, held))
+    return take_turns(
+        context.connections.redis, _lock_key(contact), "outbox", lambda held: _send_due(context, contact, held)
+    )
 
 
-def _send_due(context: WorkerContext, contact: str, held: Held) -> int:
-    """Send the contact's messages in order, looking again before each, until one must wait; return how many."""
+def send_now(context: WorkerContext, contact: str, outbox_id: str, last_inbound_at: datetime) -> int:
+    """Send the replies a conversation job has just queued, in that job, instead of a send job; how many were sent.
+
+    The same turns under the same lock as `send_outbox`, so the order holds whoever sends. Should another job hold
+    the contact's outbox lock, or anything go wrong, a send job is queued as before and this job goes on. The
+    contact wrote at `last_inbound_at`, so WhatsApp's window is known without a read.
+    """
+    try:
+        return take_turns(
+            context.connections.redis,
+            _lock_key(contact),
+            "outbox",
+            lambda held: _send_due(context, contact, held, last_inbound_at),
+            wait_s=0,
+        )
+    except BaseException as exc:
+        if not isinstance(exc, LockBusy):
+            log.warning("sending a reply in its conversation's job failed (%s); a send job will", type(exc).__name__)
+        assert context.queue is not None
+        enqueue_outbox(context.queue, outbox_id)  # the stored reply is the truth: a job sends it (or the reconciler)
+        if isinstance(exc, Exception):
+            return 0
+        raise  # the job's time is up, or the worker is stopping: the send job is queued all the same
+
+
+def _lock_key(contact: str) -> str:
+    return f"lock:outbox:{contact}"
+
+
+def _send_due(context: WorkerContext, contact: str, held: Held, last_inbound_at: datetime | None = None) -> int:
+    """Send the contact's messages in order, a few read at once, until one must wait or none is left; how many.
+
+    After a batch shorter than BATCH nothing is left that this job was told of: a message queued after the look
+    wakes a job that sets the wake flag, and `take_turns` looks again for it once this returns.
+    """
     db = context.connections.db
-    last_inbound_at = (find_contact(db, contact) or {}).get("last_inbound_at")
+    last_inbound = _last_inbound(context, contact, last_inbound_at)
     sent = 0
     while True:
         held.looking()
-        message = first_pending_outbound(db, contact)
-        if message is None:
+        messages = pending_outbound(db, contact, BATCH)
+        for index, message in enumerate(messages):
+            held.check()
+            if index:
+                held.at_work()
+            call = _call_of(context, message)
+            if (due := _due_at(message, call)) > _now():
+                _wake_at(context, message, due)  # order kept: the rest wait behind it
+                return sent
+            outcome = _record_lost_send(context, message, call) or _send(context, message, last_inbound)
+            if outcome == "wait":
+                return sent
+            sent += outcome == "sent"
+        if len(messages) < BATCH:
             return sent
-        held.check()
-        call = _call_of(context, message)
-        if (due := _due_at(message, call)) > _now():
-            _wake_at(context, message, due)  # order kept: the rest wait behind it
-            return sent
-        outcome = _record_lost_send(context, message, call) or _send(context, message, last_inbound_at)
-        if outcome == "wait":
-            return sent
-        sent += outcome == "sent"
 
 
-def _send(context: WorkerContext, message: dict[str, Any], last_inbound_at: datetime | None) -> str:
+def _last_inbound(context: WorkerContext, contact: str, known: datetime | None) -> Callable[[], datetime | None]:
+    """When the contact last wrote, read once and only if a channel with a reply window asks (WhatsApp)."""
+
+    @functools.cache
+    def read() -> datetime | None:
+        return known or (find_contact(context.connections.db, contact) or {}).get("last_inbound_at")
+
+    return read
+
+
+def _send(context: WorkerContext, message: dict[str, Any], last_inbound: Callable[[], datetime | None]) -> str:
     """Try one message: 'sent', 'failed' (given up, go on) or 'wait' (due again later, the queue waits)."""
     db = context.connections.db
     channel = context.channels.get(message["channel"])
@@ -108,7 +160,7 @@ def _send(context: WorkerContext, message: dict[str, Any], last_inbound_at: date
         message["chat_id"],
         message["text"],
         picture,
-        _window_open(last_inbound_at, channel.reply_window),
+        _window_open(last_inbound, channel.reply_window),
         media_url=_media_url(context, message) if channel.fetches_media_by_url else None,
         document=document,
         document_name=f"homeward-{message['poster']['appeal']}.pdf" if document is not None else "",
@@ -221,11 +273,11 @@ def _media_url(context: WorkerContext, message: dict[str, Any]) -> str | None:
     return photo_link(settings.public_base_url, settings.secret_key, str(message["photo_id"]))
 
 
-def _window_open(last_inbound_at: datetime | None, window: timedelta | None) -> bool:
+def _window_open(last_inbound: Callable[[], datetime | None], window: timedelta | None) -> bool:
     """Whether the channel lets us write freely now: always without a window, else within it of their last word."""
     if window is None:
         return True
-    if last_inbound_at is None:
+    if (last_inbound_at := last_inbound()) is None:
         return False
     return datetime.now(UTC) - _aware(last_inbound_at) < window
 

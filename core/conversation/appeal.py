@@ -111,7 +111,7 @@ def _summary(state: State) -> Reply:
 
 def withdraw(state: State, context: Context) -> Outcome:
     """`withdraw appeal`: every appeal of the contact's cases is taken down."""
-    running = [case.appeal for case in context.cases if case.appeal]
+    running = [case.appeal for case in context.own_cases() if case.appeal]
     if not running:
         return Outcome(state, [Reply("appeal_none")])
     replies = [Reply("appeal_withdrawn", {"appeal": appeal}) for appeal in running]

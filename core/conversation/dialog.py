@@ -74,7 +74,7 @@ def step(state: State, message: Inbound, context: Context) -> Outcome:
         return _erase(state, words)
     if words in appeal.WITHDRAW:
         return appeal.withdraw(state, context)
-    if words in volunteer.STOP and (context.volunteer or state.flow in ("volunteer", None)):
+    if words in volunteer.STOP and (context.is_volunteer() or state.flow in ("volunteer", None)):
         return volunteer.stop(state, context)  # in another flow, a non-volunteer's 'stop' is that flow's answer
     if state.flow == "volunteer":
         return volunteer.advance(state, message, words)
@@ -185,11 +185,11 @@ def _menu(state: State, message: Inbound, words: str, context: Context) -> Outco
 
 
 def _list_cases(context: Context) -> Reply:
-    if not context.cases:
+    if not context.own_cases():
         return Reply("cases_none")
     lines = [
         Reply("case_line", {"reference": c.reference, "name": c.name, "status": Reply(f"status_{c.shown_status}")})
-        for c in context.cases
+        for c in context.own_cases()
     ]
     return Reply("cases_list", {"lines": lines})
 

@@ -8,6 +8,7 @@ values (a new reference) that replies then show.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -77,17 +78,33 @@ class Context:
     """What the dialog may know besides the message: the time, the contact's own reports, their draft's photos."""
 
     now: datetime
-    cases: tuple[CaseSummary, ...] = ()
+    # The contact's reports, or how to look them up: most messages never need them, so the worker passes a lookup
+    # that runs only when the dialog asks (`own_cases()`), once.
+    cases: tuple[CaseSummary, ...] | Callable[[], tuple[CaseSummary, ...]] = ()
     max_photo_bytes: int = 15 * 1024 * 1024
     photo_place: bool = False  # a photo of the sighting being written carries the GPS place where it was taken
     text_only: bool = False  # the channel carries no photos (SMS): a report is kept awaiting one
     scanned: tuple[str, str] | None = (
         None  # an appeal named in the message (AP-…) and its state: active, ended, unknown
     )
-    volunteer: bool = False  # the contact gets alerts of appeals near them (`stop` ends them)
+    # The contact gets alerts of appeals near them (`stop` ends them); or how to look it up, as for `cases`.
+    volunteer: bool | Callable[[], bool] = False
+    _looked_up: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def own_cases(self) -> tuple[CaseSummary, ...]:
+        return self._look_up("cases")  # type: ignore[no-any-return]
+
+    def is_volunteer(self) -> bool:
+        return bool(self._look_up("volunteer"))
 
     def case(self, reference: str) -> CaseSummary | None:
-        return next((c for c in self.cases if c.reference == reference), None)
+        return next((c for c in self.own_cases() if c.reference == reference), None)
+
+    def _look_up(self, name: str) -> Any:
+        if name not in self._looked_up:
+            given = getattr(self, name)
+            self._looked_up[name] = given() if callable(given) else given
+        return self._looked_up[name]
 
 
 # Effects -------------------------------------------------------------------

@@ -26,7 +26,7 @@ def start(state: State) -> Outcome:
 def stop(state: State, context: Context) -> Outcome:
     """`stop`: no more alerts, from this moment (pending ones are dropped too)."""
     following = state.idle() if state.flow == "volunteer" else state
-    if not context.volunteer and state.flow != "volunteer":
+    if not context.is_volunteer() and state.flow != "volunteer":
         return Outcome(state, [Reply("volunteer_not")])
     return Outcome(following, [Reply("volunteer_stopped")], [StopVolunteering()])
 
