@@ -167,6 +167,14 @@ def enqueue_outbox(queue: Queue, outbox_id: str, lane: str | None = None) -> Non
     _put(queue, Job.SEND_OUTBOX, outbox_id, OUTBOX_RETRY, 300, lane=lane)
 
 
+def enqueue_outboxes(queue: Queue, outbox_ids: list[str], lane: str) -> None:
+    """`enqueue_outbox` for many messages in one Redis pipeline (a volunteers' appeal: a chunk of alerts at once)."""
+    if outbox_ids:
+        target = queue if queue.name == lane else make_queue(queue.connection, lane)
+        options = _options(OUTBOX_RETRY, 300, None)
+        target.enqueue_many([Queue.prepare_data(Job.SEND_OUTBOX.value, (item,), **options) for item in outbox_ids])
+
+
 def enqueue_outbox_at(queue: Queue, outbox_id: str, when: datetime, attempt: int, lane: str | None = None) -> None:
     """Wake this contact's outbox when its first message is due again; queued once per message and attempt."""
     job_id = f"outbox-retry-{outbox_id}-{attempt}"
@@ -231,13 +239,19 @@ def _put(
     lane = lane or LANE[job]
     if queue.name != lane:
         queue = make_queue(queue.connection, lane)
-    options: dict[str, Any] = {
-        "job_id": job_id,
-        "retry": retry,
-        "job_timeout": timeout_s,
-        "result_ttl": RESULT_KEPT_S,
-        "failure_ttl": FAILURE_KEPT_S,
-    }
+    options = _options(retry, timeout_s, job_id)
+    options["job_timeout"] = options.pop("timeout")
     if at is None:
         return queue.enqueue(job.value, item_id, **options)
     return queue.enqueue_at(at, job.value, item_id, **options)
+
+
+def _options(retry: Retry, timeout_s: int, job_id: str | None) -> dict[str, Any]:
+    """Every job's options: its id if it has one, retries, timeout, and failures kept 30 days for operators."""
+    return {
+        "job_id": job_id,
+        "retry": retry,
+        "timeout": timeout_s,
+        "result_ttl": RESULT_KEPT_S,
+        "failure_ttl": FAILURE_KEPT_S,
+    }
