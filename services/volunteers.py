@@ -91,7 +91,7 @@ def _alert_chunk(
     contacts = find_contacts(db, [v["contact"] for v in going])
     page = page_link(settings.public_base_url, appeal["token"])
     messages = [_message(appeal, v, contact, page) for v in going if (contact := contacts.get(v["contact"]))]
-    outbox_ids = queue_outbound_many(db, messages)
+    outbox_ids = queue_outbound_many(db, messages)  # those queued before were woken then (or by the reconciler)
     enqueue_outboxes(queue, [str(outbox_id) for outbox_id in outbox_ids], lane=VOLUNTEERS_QUEUE)
     reach.alerted += len(messages)
 

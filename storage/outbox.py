@@ -88,14 +88,13 @@ def queue_replies(
 def queue_outbound_many(db: Database, messages: list[Outgoing]) -> list[ObjectId]:
     """Queue one message each for many contacts in five round trips whatever their number; the ids to wake.
 
-    `queue_outbound`'s guarantees in bulk (a volunteers' appeal: thousands of alerts): a source queued before (a
-    run twice) is not queued again and its id is given back to be woken again; one another process queued
-    meanwhile (its duplicate key) is that process's to wake. Numbers come from the contacts' counters at once.
+    `queue_outbound`'s guarantee in bulk (a volunteers' appeal: thousands of alerts): a source queued before (a
+    run twice) or by another process meanwhile (its duplicate key) is not queued again, nor given back: its wake-up
+    was queued with it, or the reconciler queues it again (`due_outbound`). Numbers come from the contacts'
+    counters at once.
     """
-    queued = {
-        doc["source"]: doc["_id"]
-        for doc in db.outbox.find({"source": {"$in": [m.source for m in messages]}}, {"source": 1})
-    }
+    sources = [message.source for message in messages]
+    queued = {doc["source"] for doc in db.outbox.find({"source": {"$in": sources}}, {"source": 1})}
     new = [message for message in messages if message.source not in queued]
     if len({message.contact for message in new}) != len(new):
         raise ValueError("queue_outbound_many takes one message per contact: queue the others with queue_outbound")
@@ -106,7 +105,7 @@ def queue_outbound_many(db: Database, messages: list[Outgoing]) -> list[ObjectId
         | ({"lane": m.lane} if m.lane else {})
         for m in new
     ]
-    return list(queued.values()) + _insert_new(db, docs)
+    return _insert_new(db, docs)
 
 
 def _insert_new(db: Database, docs: list[dict[str, Any]]) -> list[ObjectId]:
