@@ -142,6 +142,14 @@ def waiting_since(connection: redis.Redis, lane: str) -> datetime | None:
     )
 
 
+def chat_backlog(connection: redis.Redis) -> int:
+    """How many chat jobs wait (both chat lanes), in one Redis round trip: bulk work gives way while it grows."""
+    pipeline = connection.pipeline(transaction=False)
+    for lane in CHAT_LANES:
+        pipeline.llen(f"{Queue.redis_queue_namespace_prefix}{lane}")
+    return sum(int(length) for length in pipeline.execute())
+
+
 def enqueue_photo_analysis(queue: Queue, photo_id: str) -> str:
     """Queue the analysis of one stored photo; the job id makes a second enqueue harmless."""
     job = _put(queue, Job.ANALYSE_PHOTO, photo_id, PHOTO_RETRY, 300, job_id=f"analyse-photo-{photo_id}")

@@ -10,6 +10,7 @@ few round trips (bulk writes, `$in` reads, one Redis pipeline), so a large appea
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,13 @@ from core.appeals.links import page_link
 from core.conversation.catalog import text
 from core.places import coordinates
 from core.volunteers import alerts_this_week, covers, in_quiet_hours, point_cells, quiet_ends
-from services.queue import VOLUNTEERS_QUEUE, enqueue_outbox, enqueue_outboxes, enqueue_volunteer_alerts
+from services.queue import (
+    VOLUNTEERS_QUEUE,
+    chat_backlog,
+    enqueue_outbox,
+    enqueue_outboxes,
+    enqueue_volunteer_alerts,
+)
 from storage.appeals import find_appeal, note_volunteers
 from storage.cases import find_case
 from storage.connections import Database
@@ -34,6 +41,11 @@ LOOK_AGAIN_WITHIN = timedelta(hours=24)  # volunteers in quiet hours are alerted
 # Volunteers handled together: each chunk costs five database round trips and one Redis pipeline, whatever its
 # size (one by one, seven round trips a volunteer: 27 s for 986 alerts); 500 keeps each `$in` and write small.
 CHUNK = 500
+# Between chunks the selection gives way to the chat: while more chat jobs wait than this (the chat's workers are
+# behind), it pauses, at most GIVE_WAY_S per chunk, so a large appeal does not hold the database and the cores
+# while people wait for an answer (the alerts' sending gives way already: workers take the chat lanes first).
+CHAT_BACKLOG = 5
+GIVE_WAY_S = 10.0
 
 
 @dataclass
@@ -63,6 +75,7 @@ def alert(db: Database, queue: Queue, reference: str, settings: Settings, chunk:
     now = datetime.now(ZoneInfo(settings.timezone))
     chosen = [v for v in recipients(db, place) if v["contact"] != appeal["contact"]]  # the family has its posters
     for first in range(0, len(chosen), chunk):
+        _give_way(queue)
         _alert_chunk(db, queue, appeal, chosen[first : first + chunk], now, reach, settings)
     note_volunteers(db, reference, {"alerted": reach.alerted, "quiet": reach.quiet, "capped": reach.capped})
     approved_at = appeal.get("decided_at") or now
@@ -94,6 +107,13 @@ def _alert_chunk(
     outbox_ids = queue_outbound_many(db, messages)  # those queued before were woken then (or by the reconciler)
     enqueue_outboxes(queue, [str(outbox_id) for outbox_id in outbox_ids], lane=VOLUNTEERS_QUEUE)
     reach.alerted += len(messages)
+
+
+def _give_way(queue: Queue) -> None:
+    """Wait while the chat has a backlog, up to GIVE_WAY_S: the appeal goes out a little later, nobody waits longer."""
+    deadline = time.monotonic() + GIVE_WAY_S
+    while chat_backlog(queue.connection) > CHAT_BACKLOG and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def _message(appeal: dict[str, Any], volunteer: dict[str, Any], contact: dict[str, Any], page: str) -> Outgoing:

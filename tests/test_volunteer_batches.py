@@ -4,14 +4,16 @@ alerted twice when the selection runs twice, and a volunteer who stops after bei
 from __future__ import annotations
 
 import dataclasses
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from bson import ObjectId
 
 from services import volunteers as alerting
-from services.queue import QUEUE_NAME, VOLUNTEERS_QUEUE, enqueue_outboxes, make_queue
+from services.queue import QUEUE_NAME, VOLUNTEERS_QUEUE, enqueue_outbox, enqueue_outboxes, make_queue
 from services.volunteers import alert
 from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections, Database
@@ -114,3 +116,17 @@ def test_alerts_in_their_own_line_are_not_queued_again_while_a_lost_reply_is(
     assert reconcile(harness.context, later())["outbox"] == 1
     harness.work()
     assert [bot_api.texts(chat_id) for chat_id in NEAR] == [["An appeal near you"]] * len(NEAR)
+
+
+def test_the_alerts_give_way_while_the_chat_has_a_backlog(
+    harness: Harness, bot_api: TelegramStandIn, appeal: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(alerting, "GIVE_WAY_S", 0.5)
+    for _ in range(alerting.CHAT_BACKLOG + 1):  # people waiting for answers (jobs of messages since erased)
+        enqueue_outbox(harness.context.queue, str(ObjectId()))
+    started = time.monotonic()
+    reach = alert(harness.db, harness.context.queue, appeal, harness.context.settings, chunk=2)
+    assert time.monotonic() - started >= 3 * 0.5  # each of the three chunks waited its turn, then went on
+    assert reach.alerted == len(NEAR)
+    harness.work()
+    assert [len(alerts_to(bot_api, chat_id)) for chat_id in NEAR] == [1] * len(NEAR)
