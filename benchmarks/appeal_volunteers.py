@@ -10,13 +10,15 @@ outbox and on the volunteers' lane (target ≤ 60 s), and how many jobs the chat
 0: alerts never wait in front of a chat). No worker runs: sending is measured with `--chat-rate R`, which
 runs the whole stack as `make run` does (benchmarks/chat_load.py, the Telegram stand-in): first messages at
 R a second for `--chat-seconds` while the alerts are queued and SENT by the real workers, and prints the
-chat's answer p50/p95 (target p95 ≤ 3 s) with the alerts' sending time and rate.
+chat's answer p50/p95 (target p95 ≤ 3 s; also by phase: before, while the alerts were queued, after) with
+the alerts' sending time and rate.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import sys
@@ -150,9 +152,32 @@ def with_chat(args: argparse.Namespace) -> dict[str, Any]:
             figures |= _sending(telegram, figures["queued"], queued_at, args.drain_timeout)
             connections.close()
         chat = chat_load.figures(telegram, load)
+        queueing = (queued_at, queued_at + figures["all_queued_s"])
+        phases = _chat_phases(telegram, load, queueing)
     keep = ("offered_per_s", "sent", "answered", "answer_p50_s", "answer_p95_s", "answer_p99_s", "answer_max_s")
     head = {"volunteers": args.volunteers, "storing_s": round(stored, 1), "workers": args.workers}
-    return head | figures | {f"chat_{key}": chat[key] for key in keep}
+    return head | figures | {f"chat_{key}": chat[key] for key in keep} | phases
+
+
+def _chat_phases(telegram: TelegramStandIn, load: chat_load.Load, queueing: tuple[float, float]) -> dict[str, Any]:
+    """The chat's answer p50/p95 for messages sent before, while and after the alerts were queued (then sent)."""
+    first = {chat: replies[0]["at"] for chat, replies in list(telegram.by_chat.items()) if replies}
+    phases: dict[str, list[float]] = {"before": [], "queueing": [], "sending": []}
+    for message in load.messages:
+        if message.chat in first:
+            phase = (
+                "before" if message.posted < queueing[0] else "queueing" if message.posted < queueing[1] else "sending"
+            )
+            phases[phase].append(first[message.chat] - message.posted)
+    figures: dict[str, Any] = {}
+    for phase, waits in phases.items():
+        waits.sort()
+        figures[f"chat_{phase}_n"] = len(waits)
+        for name, q in (("p50_s", 0.50), ("p95_s", 0.95)):
+            figures[f"chat_{phase}_{name}"] = (
+                round(waits[min(len(waits) - 1, int(len(waits) * q))], 3) if waits else None
+            )
+    return figures
 
 
 def _render(db: Database, reference: str, settings: Settings) -> None:
@@ -194,6 +219,7 @@ def main() -> int:
     parser.add_argument("--senders", type=int, default=64, help="threads posting the chat's webhooks (default 64)")
     parser.add_argument("--drain-timeout", type=float, default=600, help="seconds to wait for answers and alerts")
     args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the stand-in's request lines would bury the figures
     load_before = round(os.getloadavg()[0], 2)
     result = with_chat(args) if args.chat_rate else queued_only(args)
     print(json.dumps(result | {"cores": os.cpu_count(), "load_before": load_before}))
