@@ -5,7 +5,8 @@ selection on the volunteers' lane. Each volunteer's alert is counted against the
 (storage/volunteers.py `reserve_alerts`, against the record as read, so a `stop` or another appeal's alert in
 between wins) and queued once (the outbox source names appeal and volunteer), so running it twice alerts nobody
 twice. Volunteers in their quiet hours are looked at again when those end. Recipients go in chunks, each in a
-few round trips (bulk writes, `$in` reads, one Redis pipeline), so a large appeal is queued within a minute.
+few round trips (bulk writes, `$in` reads, one Redis pipeline), and between chunks the selection gives way
+while the chat has a backlog: a large appeal is queued in a minute or two, and never ahead of an answer.
 """
 
 from __future__ import annotations
