@@ -145,6 +145,14 @@ def waiting_since(connection: redis.Redis, lane: str) -> datetime | None:
     )
 
 
+def chat_backlog(connection: redis.Redis) -> int:
+    """How many chat jobs wait (both chat lanes), in one Redis round trip: bulk work gives way while it grows."""
+    pipeline = connection.pipeline(transaction=False)
+    for lane in CHAT_LANES:
+        pipeline.llen(f"{Queue.redis_queue_namespace_prefix}{lane}")
+    return sum(int(length) for length in pipeline.execute())
+
+
 def enqueue_photo_analysis(queue: Queue, photo_id: str) -> str:
     """Queue the analysis of one stored photo; the job id makes a second enqueue harmless."""
     job = _put(queue, Job.ANALYSE_PHOTO, photo_id, PHOTO_RETRY, 300, job_id=f"analyse-photo-{photo_id}")
@@ -168,6 +176,14 @@ def enqueue_conversation(queue: Queue, inbound_id: str, first_contact: bool = Fa
 def enqueue_outbox(queue: Queue, outbox_id: str, lane: str | None = None) -> None:
     """Send the pending messages of this outbox message's contact, in order (volunteers' alerts on their lane)."""
     _put(queue, Job.SEND_OUTBOX, outbox_id, OUTBOX_RETRY, 300, lane=lane)
+
+
+def enqueue_outboxes(queue: Queue, outbox_ids: list[str], lane: str) -> None:
+    """`enqueue_outbox` for many messages in one Redis pipeline (a volunteers' appeal: a chunk of alerts at once)."""
+    if outbox_ids:
+        target = queue if queue.name == lane else make_queue(queue.connection, lane)
+        options = _options(Job.SEND_OUTBOX, OUTBOX_RETRY, 300, None)
+        target.enqueue_many([Queue.prepare_data(Job.SEND_OUTBOX.value, (item,), **options) for item in outbox_ids])
 
 
 def enqueue_outbox_at(queue: Queue, outbox_id: str, when: datetime, attempt: int, lane: str | None = None) -> None:
@@ -234,13 +250,20 @@ def _put(
     lane = lane or LANE[job]
     if queue.name != lane:
         queue = make_queue(queue.connection, lane)
-    options: dict[str, Any] = {
-        "job_id": job_id,
-        "retry": retry,
-        "job_timeout": timeout_s,
-        "result_ttl": 0 if job in RESULT_NOT_KEPT else RESULT_KEPT_S,
-        "failure_ttl": FAILURE_KEPT_S,
-    }
+    options = _options(job, retry, timeout_s, job_id)
+    options["job_timeout"] = options.pop("timeout")
     if at is None:
         return queue.enqueue(job.value, item_id, **options)
     return queue.enqueue_at(at, job.value, item_id, **options)
+
+
+def _options(job: Job, retry: Retry, timeout_s: int, job_id: str | None) -> dict[str, Any]:
+    """Every job's options: its id if it has one, retries, timeout, its result kept a while (not a chat job's: the
+    stored record is the truth), and failures kept 30 days for operators."""
+    return {
+        "job_id": job_id,
+        "retry": retry,
+        "timeout": timeout_s,
+        "result_ttl": 0 if job in RESULT_NOT_KEPT else RESULT_KEPT_S,
+        "failure_ttl": FAILURE_KEPT_S,
+    }

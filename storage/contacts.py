@@ -77,6 +77,11 @@ def find_contact(db: Database, contact: str) -> dict[str, Any] | None:
     return db.conversations.find_one({"contact": contact})
 
 
+def find_contacts(db: Database, contacts: list[str]) -> dict[str, dict[str, Any]]:
+    """Many contacts' records at once (one `$in` on the unique index), by contact; those gone are absent."""
+    return {doc["contact"]: doc for doc in db.conversations.find({"contact": {"$in": contacts}})}
+
+
 def erase_conversation(db: Database, contact: str) -> None:
     """Forget the contact's messages both ways and their dialog state."""
     erase_inbound(db, contact)

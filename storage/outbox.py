@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from storage.updates import next_number
+from storage.updates import next_number, next_numbers
 
 # A message claimed this long ago whose platform call began but was never recorded is sent again: its worker
 # is dead. Longer than a platform call may take (Twilio's client gives up after 15 s, Telegram's after 5 s) and
 # than the contact's lock outlives a dead worker (30 s), so a message still on its way is not sent twice; short,
 # because the person waits for it.
 SENDING_STALE = timedelta(seconds=45)
+DUPLICATE_KEY = 11000
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message of a batch (`queue_outbound_many`): whom, on which chat, what, and the `source` that keys it."""
+
+    contact: str
+    channel: str
+    chat_id: str
+    text: str
+    source: str
+    about: str | None = None
+    poster: dict[str, str] | None = None
+    lane: str | None = None  # the queue it is sent on, when not the chat's (`due_outbound` asks each lane apart)
 
 
 def queue_outbound(
@@ -75,6 +91,43 @@ def queue_replies(
         for index, text in enumerate(texts)
     ]
     return list(db.outbox.insert_many(docs).inserted_ids)
+
+
+def queue_outbound_many(db: Database, messages: list[Outgoing]) -> list[ObjectId]:
+    """Queue one message each for many contacts in five round trips whatever their number; the ids to wake.
+
+    `queue_outbound`'s guarantee in bulk (a volunteers' appeal: thousands of alerts): a source queued before (a
+    run twice) or by another process meanwhile (its duplicate key) is not queued again, nor given back: its wake-up
+    was queued with it, or the reconciler queues it again (`due_outbound`). Numbers come from the contacts'
+    counters at once.
+    """
+    sources = [message.source for message in messages]
+    queued = {doc["source"] for doc in db.outbox.find({"source": {"$in": sources}}, {"source": 1})}
+    new = [message for message in messages if message.source not in queued]
+    if len({message.contact for message in new}) != len(new):
+        raise ValueError("queue_outbound_many takes one message per contact: queue the others with queue_outbound")
+    numbers = next_numbers(db.counters, [_counter(message.contact) for message in new])
+    docs = [
+        _outbound(m.contact, m.channel, m.chat_id, numbers[_counter(m.contact)], m.text, m.source, False)
+        | {"photo_id": None, **({"about": m.about} if m.about else {}), **({"poster": m.poster} if m.poster else {})}
+        | ({"lane": m.lane} if m.lane else {})
+        for m in new
+    ]
+    return _insert_new(db, docs)
+
+
+def _insert_new(db: Database, docs: list[dict[str, Any]]) -> list[ObjectId]:
+    """Insert the messages; the ids of those inserted (a duplicate source was queued by another process)."""
+    if not docs:
+        return []
+    try:
+        return list(db.outbox.insert_many(docs, ordered=False).inserted_ids)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors") or []
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        lost = {int(error["index"]) for error in errors}
+        return [doc["_id"] for index, doc in enumerate(docs) if index not in lost]
 
 
 def _outbound(
@@ -152,19 +205,21 @@ def mark_outbound(db: Database, message_id: ObjectId, status: str, **fields: Any
     db.outbox.update_one({"_id": message_id}, {"$set": {"status": status, f"{status}_at": _now(), **fields}})
 
 
-def due_outbound(db: Database, now: datetime, limit: int = 100) -> list[str]:
-    """Ids of messages due by `now` (pending, or claimed `sending` before it), one per contact.
+def due_outbound(db: Database, now: datetime, limit: int = 100, lane: str | None = None) -> list[str]:
+    """Ids of one lane's messages due by `now` (pending, or claimed `sending` before it), one per contact.
 
     Its job sends the rest, and decides about a claim: sent at once if its platform call never happened, or
-    once SENDING_STALE has passed if a worker may have died during the call.
+    once SENDING_STALE has passed if a worker may have died during the call. Each lane is asked apart (chat
+    messages have none), so a volunteers' backlog of thousands neither hides a chat message nor is judged by
+    the chat's pace.
     """
-    # Two queries, each exactly an index's fields (status_due, status_sending): as one `$or` SecantusDB scanned
+    # Two queries, each exactly an index's fields (lane_due, lane_sending): as one `$or` SecantusDB scanned
     # every message of the last week, every reconciler period.
     # Each contact's earliest due message names it (its job sends the rest in order).
     first: dict[str, ObjectId] = {}
     for query in (
-        {"status": "pending", "next_attempt_at": {"$lte": now}},
-        {"status": "sending", "sending_at": {"$lt": now}},
+        {"status": "pending", "lane": lane, "next_attempt_at": {"$lte": now}},
+        {"status": "sending", "lane": lane, "sending_at": {"$lt": now}},
     ):
         for doc in db.outbox.find(query, {"contact": 1}).limit(limit * 10):
             first[doc["contact"]] = min(first.get(doc["contact"], doc["_id"]), doc["_id"])
@@ -193,7 +248,8 @@ def sms_usage(db: Database, since: datetime) -> tuple[int, int, float]:
 
 def date_pending_outbound(db: Database) -> None:
     """Messages queued before `next_attempt_at` existed are due since they were created."""
-    for doc in db.outbox.find({"status": "pending", "next_attempt_at": {"$exists": False}}, {"created_at": 1}):
+    query = {"status": "pending", "lane": None, "next_attempt_at": {"$exists": False}}  # lane_due's fields
+    for doc in db.outbox.find(query, {"created_at": 1}):
         db.outbox.update_one({"_id": doc["_id"]}, {"$set": {"next_attempt_at": doc.get("created_at") or _now()}})
 
 

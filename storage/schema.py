@@ -136,9 +136,10 @@ INDEXES: dict[str, list[IndexModel]] = (
             IndexModel([("contact", ASCENDING), ("seq", ASCENDING)], unique=True, name="contact_seq_unique"),
             IndexModel([("contact", ASCENDING), ("status", ASCENDING), ("seq", ASCENDING)], name="contact_pending"),
             IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),  # the reconciler
-            # Due for (another) try, stuck in `sending`, and the panel's failed deliveries.
-            IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"),
-            IndexModel([("status", ASCENDING), ("sending_at", ASCENDING)], name="status_sending"),
+            # Due for (another) try and stuck in `sending`, each lane's apart (the reconciler judges a volunteers'
+            # backlog by its own lane: storage/outbox.py due_outbound); a chat message has no `lane` (null).
+            IndexModel([("status", ASCENDING), ("lane", ASCENDING), ("next_attempt_at", ASCENDING)], name="lane_due"),
+            IndexModel([("status", ASCENDING), ("lane", ASCENDING), ("sending_at", ASCENDING)], name="lane_sending"),
             IndexModel([("status", ASCENDING), ("failed_at", DESCENDING)], name="status_failed"),
             # SMS segments and cost of the last day and week, on the overview (sms_usage).
             IndexModel([("channel", ASCENDING), ("status", ASCENDING), ("sent_at", ASCENDING)], name="channel_sent"),
@@ -275,8 +276,15 @@ INDEXES: dict[str, list[IndexModel]] = (
 )  # GridFS's own: storage/buckets.py
 
 
+# Indexes an older version made that no query uses any more: dropped, as each costs every write.
+RETIRED = {"outbox": ("status_due", "status_sending")}  # now lane_due and lane_sending
+
+
 def ensure_indexes(db: Database) -> None:
     retire_partial_indexes(db)
+    for collection, names in RETIRED.items():
+        for name in set(names) & set(db[collection].index_information()):
+            db[collection].drop_index(name)
     for collection, indexes in INDEXES.items():
         if indexes:
             db[collection].create_indexes(indexes)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from bson import ObjectId
+from pymongo import UpdateOne
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 # Two writers racing for one counter both retry; a hundred losses in a row means something is wrong.
 MAX_RACES = 100
@@ -52,3 +54,35 @@ def next_number(counters: Collection, counter_id: str, count: int = 1, new: bool
         elif counters.update_one({"_id": counter_id, "seq": counter["seq"]}, {"$inc": {"seq": count}}).modified_count:
             return int(counter["seq"]) + 1
     raise RuntimeError(f"lost the race for counter {counter_id!r} {MAX_RACES} times in a row")
+
+
+def next_numbers(counters: Collection, counter_ids: list[str]) -> dict[str, int]:
+    """The next number of each of many counters in three or four round trips, whatever their count.
+
+    `next_number`'s rule in bulk: one read, one insert of the counters not there yet and one compare-and-set of
+    the others, each write marked with this call's token. When a write lost a race (counted short), the counters
+    are read back: one without the token (lost, or overtaken since by another such call) takes `next_number`
+    alone. No two callers get the same number; an overtaken one is skipped, which the outbox's order allows.
+    """
+    ids = list(dict.fromkeys(counter_ids))
+    if not ids:
+        return {}
+    seen = {doc["_id"]: int(doc["seq"]) for doc in counters.find({"_id": {"$in": ids}}, {"seq": 1})}
+    token = ObjectId()
+    fresh = [{"_id": key, "seq": 1, "by": token} for key in ids if key not in seen]
+    changes = [
+        UpdateOne({"_id": key, "seq": seq}, {"$inc": {"seq": 1}, "$set": {"by": token}}) for key, seq in seen.items()
+    ]
+    written = 0
+    if fresh:
+        try:
+            written += len(counters.insert_many(fresh, ordered=False).inserted_ids)
+        except BulkWriteError as exc:
+            written += int(exc.details.get("nInserted") or 0)
+    if changes:
+        written += counters.bulk_write(changes, ordered=False).modified_count
+    numbers = {key: seen.get(key, 0) + 1 for key in ids}
+    if written == len(ids):
+        return numbers
+    won = {doc["_id"] for doc in counters.find({"_id": {"$in": ids}}, {"by": 1}) if doc.get("by") == token}
+    return {key: number if key in won else next_number(counters, key) for key, number in numbers.items()}

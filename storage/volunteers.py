@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
+from pymongo import UpdateOne
 from pymongo.database import Database
 
 from core.volunteers import WEEK, area_cells
@@ -62,17 +63,33 @@ def volunteers_in_cells(db: Database, cells: list[str]) -> list[dict[str, Any]]:
     return found
 
 
-def still_volunteer(db: Database, volunteer_id: ObjectId) -> bool:
-    """Whether a volunteer has not stopped (or been erased) since they were selected."""
-    return db.volunteers.find_one({"_id": volunteer_id}, {"_id": 1}) is not None
+def reserve_alerts(db: Database, volunteers: list[dict[str, Any]], appeal: str, now: datetime) -> int:
+    """Count this appeal's alert against each volunteer's week, if their record is as read, in one round trip.
+
+    Each change is made against the version read, so one made in between (`stop`, another appeal's alert) wins.
+    How many took it; `alerted_of` tells which.
+    """
+    if not volunteers:
+        return 0
+    writes = [UpdateOne(*_reservation(v, appeal, now)) for v in volunteers]
+    return db.volunteers.bulk_write(writes, ordered=False).modified_count
 
 
-def reserve_alert(db: Database, volunteer: dict[str, Any], appeal: str, now: datetime) -> bool:
-    """Count this appeal's alert against the volunteer's week, if the record is as read; False if it changed."""
+def alerted_of(db: Database, volunteer_ids: list[ObjectId], appeal: str) -> set[ObjectId]:
+    """Those of these volunteers still enrolled whose alerts hold this appeal (reserved now or by an earlier run).
+
+    One `$in` read after the reservations: a record that changed in between (`stop`, another appeal's alert,
+    a new area) did not take it, and a stopped volunteer is gone.
+    """
+    found = db.volunteers.find({"_id": {"$in": volunteer_ids}}, {"alerts": 1})
+    return {doc["_id"] for doc in found if any(a.get("appeal") == appeal for a in doc.get("alerts") or [])}
+
+
+def _reservation(volunteer: dict[str, Any], appeal: str, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The filter (the record as read: contact and version) and update that count an alert against the week."""
     recent = [alert for alert in volunteer.get("alerts") or [] if now - _aware(alert["at"]) < WEEK]
     update = {"$set": {"alerts": [*recent, {"appeal": appeal, "at": now}]}, "$inc": {"version": 1}}
-    query = {"contact": volunteer["contact"], "version": volunteer.get("version", 0)}
-    return db.volunteers.update_one(query, update).modified_count == 1
+    return {"contact": volunteer["contact"], "version": volunteer.get("version", 0)}, update
 
 
 def stop_volunteer(db: Database, contact: str) -> int:

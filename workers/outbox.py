@@ -42,7 +42,7 @@ from storage.outbox import (
     retry_outbound,
 )
 from storage.photos import find_photo, photo_bytes
-from storage.volunteers import is_alert
+from storage.volunteers import is_alert, is_volunteer
 from workers.context import WorkerContext, current
 from workers.locks import Held, LockBusy, take_turns
 
@@ -151,9 +151,11 @@ def _send(context: WorkerContext, message: dict[str, Any], last_inbound: Callabl
         mark_outbound(db, message["_id"], "failed", error=f"channel {message['channel']} is not configured")
         return "failed"
     picture, document = _photo(context, message), None
-    if picture is None and is_alert(message.get("source")) and message.get("poster"):
+    if is_alert(message.get("source")) and (
+        (picture is None and message.get("poster")) or not is_volunteer(db, message["contact"])
+    ):
         forget_sent(db, message["_id"], message["contact"])  # never sent, and nothing of it kept
-        return "failed"  # a volunteer hears nothing of an appeal taken down; the messages after it go on
+        return "failed"  # nothing of an appeal taken down, nor to one who stopped; the messages after it go on
     if picture is not None and picture.startswith(b"%PDF"):  # an appeal's poster to print: kept as a file
         picture, document = None, picture
     outgoing = Outgoing(

@@ -90,7 +90,8 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
         "inbound": _requeue(context, "inbound", stale_inbound(db, chats, BATCH), enqueue_conversation),
         "photos": _requeue(context, "analyse", pending_photos(db, photos, BATCH), enqueue_photo_analysis),
         "matching": _requeue(context, "match", unmatched_photos(db, photos, BATCH), enqueue_matching),
-        "outbox": _requeue(context, "outbox", due_outbound(db, replies, BATCH), partial(requeue_outbox, db)),
+        "outbox": _requeue(context, "outbox", due_outbound(db, replies, BATCH), partial(requeue_outbox, db))
+        + _requeue(context, "outbox", due_outbound(db, alerts, BATCH, VOLUNTEERS_QUEUE), partial(requeue_outbox, db)),
         "partner_deliveries": _requeue(context, "partner", due_deliveries(db, hooks, BATCH), enqueue_partner_delivery),
         "partner_events": _partner_events(context, now),
         "approvals": _tell_families(context, cutoff),
@@ -117,6 +118,8 @@ def _cutoff(context: WorkerContext, now: datetime, lanes: tuple[str, ...]) -> da
     During a backlog (a viral appeal) every job queued after the oldest waiting one is still in line: queuing
     its work again would only add a duplicate job per item, each costing its round trips, so throughput would
     fall as the backlog grows (issue 24). Work whose job really was lost is queued once the line reaches it.
+    Each lane is judged by its own line: an hour of volunteers' alerts waiting says nothing of the chat's, and
+    a chat's short line must not make alerts still in theirs look lost (they would be queued a second time).
     """
     waiting = [when for lane in lanes if (when := waiting_since(context.connections.redis, lane)) is not None]
     return min([now, *waiting]) - GRACE
