@@ -16,6 +16,7 @@ from core.conversation.state import CaseSummary
 from storage.candidates import erase_candidates
 from storage.faces import follow_photos
 from storage.gallery_changes import bump_gallery
+from storage.organisations import find_organisation
 from storage.photos import Owner, delete_photos
 from storage.places import open_place, seal_place
 from storage.sealing import keyring
@@ -158,13 +159,16 @@ def flag_possible_duplicate(db: Database, case: str, other: str, distance: float
     return db.cases.update_one(not_yet, {"$push": {"possible_duplicates": flag}}).modified_count == 1
 
 
+SUMMARY_FIELDS = {"reference": 1, "name": 1, "status": 1, "created_at": 1}
+
+
 def case_summaries(db: Database, contacts: tuple[str, ...]) -> tuple[CaseSummary, ...]:
-    """The cases these contacts reported (a chat sees its own, and on WhatsApp the same number's SMS ones)."""
+    """The cases these contacts reported (a chat sees its own, and on WhatsApp the same number's SMS ones), then
+    those an organisation registered that this family agreed to follow (storage/partner_cases.py)."""
     cases = list(
-        db.cases.find({"reporter": {"$in": list(contacts)}}, {"reference": 1, "name": 1, "status": 1, "created_at": 1})
-        .sort("created_at", DESCENDING)
-        .limit(50)
+        db.cases.find({"reporter": {"$in": list(contacts)}}, SUMMARY_FIELDS).sort("created_at", DESCENDING).limit(50)
     )
+    cases += _followed_cases(db, contacts)
     if not cases:
         return ()  # most contacts report no case: no count to make
     counts = {
@@ -187,9 +191,22 @@ def case_summaries(db: Database, contacts: tuple[str, ...]) -> tuple[CaseSummary
             counts.get(c["reference"], 0),
             faces.get(c["reference"], 0),
             appeals.get(c["reference"]),
+            c.get("by"),
         )
         for c in cases
     )
+
+
+def _followed_cases(db: Database, contacts: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Organisations' cases whose family agreed, from one of these chats, to hear of them; `by` names the
+    organisation. By `family.contact` alone (its index), the consent judged here."""
+    named = db.cases.find(
+        {"family.contact": {"$in": list(contacts)}}, SUMMARY_FIELDS | {"family": 1, "organisation": 1}
+    )
+    followed = [case for case in named if (case.get("family") or {}).get("consent") == "agreed"]
+    for case in followed:
+        case["by"] = (find_organisation(db, case["organisation"]) or {}).get("name") or "?"
+    return followed
 
 
 def _usable_face_counts(db: Database, references: list[str]) -> dict[str, int]:

@@ -221,3 +221,20 @@ def test_a_family_that_never_answers_is_forgotten_after_its_period_and_a_late_ye
     chat(harness, FAMILY, "yes")  # a late answer starts a fresh conversation, following nothing
     assert police.call("GET", f"/cases/{reference}").get_json()["family_chat"] == "unanswered"
     assert not any(reference in text for text in to_family(twilio_api)[1:])
+
+
+def test_a_following_family_sees_the_case_in_its_chat_but_closing_it_is_the_organisations(
+    harness: Harness, twilio_api: TwilioStandIn
+) -> None:
+    police, _ = police_of(harness)
+    reference = police.call("POST", "/cases", CASE | {"family_whatsapp": FAMILY}).get_json()["reference"]
+    harness.work()
+    chat(harness, FAMILY, "yes", "my reports")
+    assert reference in to_family(twilio_api)[-1] and "Asha Verma" in to_family(twilio_api)[-1]
+    chat(harness, FAMILY, f"status {reference}")
+    assert reference in to_family(twilio_api)[-1]
+    for command in (f"found {reference}", f"appeal {reference}"):
+        chat(harness, FAMILY, command)
+        assert "Saket Police Station" in to_family(twilio_api)[-1], command  # who to tell instead
+    assert police.call("GET", f"/cases/{reference}").get_json()["status"] == "open"  # nothing closed it
+    assert harness.db.appeals.count_documents({}) == 0

@@ -47,6 +47,8 @@ def start(state: State, text: str, context: Context) -> Outcome:
 
 def _refusal(case: CaseSummary) -> Reply | None:
     params = {"reference": case.reference, "appeal": case.appeal}
+    if case.organisation:  # an appeal of the organisation's case is the organisation's to make
+        return Reply("followed_case_theirs", {"reference": case.reference, "organisation": case.organisation})
     if case.status != "open":
         return Reply("appeal_case_closed", params)
     if case.appeal:

@@ -203,9 +203,13 @@ def _case_command(state: State, command: str, text: str, context: Context) -> Ou
         return Outcome(state, [Reply("case_unknown", {"reference": reference})])
     if command == "status":
         replies = [Reply("case_status", {**vars(case), "status": Reply(f"status_{case.shown_status}")})]
-        if case.shown_status == "awaiting_photo" and context.text_only:
+        if case.shown_status == "awaiting_photo" and context.text_only and not case.organisation:
             replies.append(Reply("how_to_add_photo", {"reference": reference}))
         return Outcome(state, replies)
+    if case.organisation:  # the organisation's record: closing it or adding photos is theirs
+        return Outcome(
+            state, [Reply("followed_case_theirs", {"reference": reference, "organisation": case.organisation})]
+        )
     if case.status == "closed":
         key = "case_already_closed" if command == "found" else "add_photo_closed"
         return Outcome(state, [Reply(key, {"reference": reference})])

@@ -66,6 +66,7 @@ class CaseSummary:
     photos: int
     faces: int = 0  # photos in which a usable face was found: an appeal needs one
     appeal: str | None = None  # the appeal asked for or running (AP-…), if any
+    organisation: str | None = None  # an organisation registered it and this family follows it: theirs to change
 
     @property
     def shown_status(self) -> str:

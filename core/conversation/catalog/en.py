@@ -110,6 +110,10 @@ MESSAGES: dict[str, str] = {
         "A sighting needs a photo, and SMS cannot carry one. Please send the photo to Homeward on WhatsApp or Telegram."
     ),
     "sms_shortened": "(Shortened for SMS. Write 'status' and your reference for the essentials.)",
+    "followed_case_theirs": (
+        "{reference} was registered by {organisation}, who keep it: please tell them of any news, a new photo or an "
+        "appeal. You will still hear here when a reviewer confirms a possible match."
+    ),
     "case_unknown": "I can't find {reference} among your reports. Write 'my reports' to list them.",
     "need_reference": "Please include the reference, for example '{command} HW-7K3P'.",
     "case_closed": "{reference} is closed. We are so glad {name} has been found. The photos no longer take part in searches.",
