@@ -9,7 +9,8 @@ the case's. The gallery is the whole of LFW (one case per identity, as
 
 Each policy turns a sighting's distances to a case's photos into one score:
 
-- `min`: the closest photo (closest_per_case: the service's rule before this measurement, dlib's still);
+- `min`: the closest photo (closest_per_case: the service's rule before this measurement, dlib's still: its template
+  cut its review band by a third, not half);
 - `template`: the distance to the mean of the case's photos (each normalised
   first, and the mean again, for cosine);
 - `agree`: the candidate's second-nearest photo of the case must be within
