@@ -141,10 +141,12 @@ def volunteers_due(db: Database, before: datetime, limit: int = 100) -> list[str
     return [doc["reference"] for doc in db.appeals.find(query, {"reference": 1}).limit(limit)]
 
 
-def unsent_approved(db: Database, limit: int = 100) -> list[str]:
-    """Approved appeals whose posters were never sent (a crash between the decision and the job)."""
-    docs = db.appeals.find({"status": "approved", "sent": False}, {"reference": 1}).limit(limit)
-    return [doc["reference"] for doc in docs]
+def unsent_approved(db: Database, before: datetime, limit: int = 100) -> list[str]:
+    """Approved appeals decided before `before` whose posters were never sent (a crash between the decision and
+    the job); one decided since still has its job in line. By status and `sent` (their index), the time judged
+    here: few are ever waiting."""
+    docs = db.appeals.find({"status": "approved", "sent": False}, {"reference": 1, "decided_at": 1}).limit(limit)
+    return [doc["reference"] for doc in docs if _utc(doc.get("decided_at")) < _utc(before)]
 
 
 def running_appeal_cases(db: Database, limit: int = 500) -> list[tuple[str, str]]:
@@ -215,3 +217,10 @@ def _delete_files(db: Database, ids: list[ObjectId]) -> None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _utc(moment: datetime | None) -> datetime:
+    """MongoDB gives naive UTC back: comparable with an aware time (none: long ago)."""
+    if moment is None:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

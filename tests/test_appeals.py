@@ -188,7 +188,8 @@ def test_an_approval_whose_render_job_was_lost_is_finished_by_the_reconciler(
     case = report(harness, bot_api, faces_dir)
     appeal = ask_for_appeal(harness, bot_api, case)
     assert decide_appeal(harness.db, appeal, "approved", "rita", "checked")  # the panel stopped before queueing
-    reconcile(harness.context, datetime.now(UTC))
+    assert reconcile(harness.context, datetime.now(UTC))["appeals_rendered"] == 0  # its job may still be in line
+    assert reconcile(harness.context, datetime.now(UTC) + timedelta(minutes=2))["appeals_rendered"] == 1
     harness.work()
     assert [m for m in bot_api.sent if int(m["chat_id"]) == FAMILY and m["method"] == "sendDocument"]
     assert harness.db.appeals.find_one({"reference": appeal})["sent"] is True

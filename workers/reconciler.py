@@ -100,7 +100,7 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
         "abandoned_imports": bulk.end_abandoned_imports(context, now),
         "api_reads_sealed": seal_api_reads(db, now),
         "appeals_tidied": appeals.tidy(db, queue),
-        "appeals_rendered": _requeue(context, "appeal", unsent_approved(db, BATCH), enqueue_appeal_render),
+        "appeals_rendered": _requeue(context, "appeal", unsent_approved(db, photos, BATCH), enqueue_appeal_render),
         "volunteer_alerts": _requeue(
             context, "volunteers", volunteers_due(db, alerts, BATCH), enqueue_volunteer_alerts
         ),
