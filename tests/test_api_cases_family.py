@@ -64,6 +64,14 @@ def police_of(harness: Harness) -> tuple[Partner, ObjectId]:
     return Partner(harness.app.test_client(), key), organisation
 
 
+def asked(harness: Harness) -> tuple[Partner, str]:
+    """The police register a case with the family's number, and the question goes out."""
+    police, _ = police_of(harness)
+    reference = police.call("POST", "/cases", CASE | {"family_whatsapp": FAMILY}).get_json()["reference"]
+    harness.work()
+    return police, reference
+
+
 def register_with_photo(police: Partner, photo: bytes, **fields: str) -> dict:  # type: ignore[type-arg]
     form = {"record": json.dumps(CASE | fields), "photos": [(io.BytesIO(photo), "asha.jpg")]}
     made = police.http.post(
@@ -146,9 +154,7 @@ def test_the_family_is_asked_in_its_language_and_an_approval_reaches_it_the_poli
 def test_a_family_that_declines_is_written_to_no_more_and_its_number_is_dropped(
     harness: Harness, twilio_api: TwilioStandIn
 ) -> None:
-    police, _ = police_of(harness)
-    reference = police.call("POST", "/cases", CASE | {"family_whatsapp": FAMILY}).get_json()["reference"]
-    harness.work()
+    police, reference = asked(harness)
     assert len(to_family(twilio_api)) == 1
     chat(harness, FAMILY, "no")
     assert police.call("GET", f"/cases/{reference}").get_json()["family_chat"] == "declined"
@@ -161,9 +167,7 @@ def test_a_family_that_declines_is_written_to_no_more_and_its_number_is_dropped(
 def test_delete_my_data_unlinks_the_family_but_keeps_the_organisations_case(
     harness: Harness, twilio_api: TwilioStandIn
 ) -> None:
-    police, _ = police_of(harness)
-    reference = police.call("POST", "/cases", CASE | {"family_whatsapp": FAMILY}).get_json()["reference"]
-    harness.work()
+    police, reference = asked(harness)
     chat(harness, FAMILY, "yes", "delete my data", "yes")
     case = police.call("GET", f"/cases/{reference}").get_json()
     assert case["family_chat"] == "withdrawn" and case["status"] == "open"
@@ -189,9 +193,7 @@ def test_a_question_a_crash_kept_from_the_outbox_is_asked_by_the_reconciler_once
 def test_a_family_following_an_open_case_is_kept_through_silence_and_forgotten_after_it_closes(
     harness: Harness, twilio_api: TwilioStandIn
 ) -> None:
-    police, _ = police_of(harness)
-    reference = police.call("POST", "/cases", CASE | {"family_whatsapp": FAMILY}).get_json()["reference"]
-    harness.work()
+    police, reference = asked(harness)
     chat(harness, FAMILY, "yes")
     a_year_on = datetime.now(UTC) + timedelta(days=harness.context.settings.retention.inactive_contacts_days + 1)
     assert sweep_inactive_contacts(harness.db, a_year_on) == 0  # it still waits for news of the open case
@@ -204,9 +206,7 @@ def test_a_family_following_an_open_case_is_kept_through_silence_and_forgotten_a
 def test_a_family_that_never_answers_is_forgotten_after_its_period_and_a_late_yes_links_nothing(
     harness: Harness, twilio_api: TwilioStandIn
 ) -> None:
-    police, _ = police_of(harness)
-    reference = police.call("POST", "/cases", CASE | {"family_whatsapp": FAMILY}).get_json()["reference"]
-    harness.work()
+    police, reference = asked(harness)
     assert len(to_family(twilio_api)) == 1
     days = harness.context.settings.retention.unanswered_consent_days
     keep = harness.context.settings.retention
@@ -226,9 +226,7 @@ def test_a_family_that_never_answers_is_forgotten_after_its_period_and_a_late_ye
 def test_a_following_family_sees_the_case_in_its_chat_but_closing_it_is_the_organisations(
     harness: Harness, twilio_api: TwilioStandIn
 ) -> None:
-    police, _ = police_of(harness)
-    reference = police.call("POST", "/cases", CASE | {"family_whatsapp": FAMILY}).get_json()["reference"]
-    harness.work()
+    police, reference = asked(harness)
     chat(harness, FAMILY, "yes", "my reports")
     assert reference in to_family(twilio_api)[-1] and "Asha Verma" in to_family(twilio_api)[-1]
     chat(harness, FAMILY, f"status {reference}")
