@@ -19,6 +19,7 @@ from openpyxl import Workbook
 from admin.auth import current_user, require
 from admin.context import homeward
 from core.faces.calibration import how_sure
+from core.times import as_utc
 from storage.audit import audit
 from storage.connections import Database
 from storage.reports import CANDIDATE_EXPORT_FIELDS, CASE_EXPORT_FIELDS, candidates_for_export, cases_for_export
@@ -58,7 +59,7 @@ def _timings(db: Database, start: datetime | None, end: datetime | None, status:
     for c in candidates_for_export(db, start, end, status):
         if not (c.get("decided_at") and c.get("created_at")):
             continue  # not decided yet: no timing to report
-        waited = (_aware(c["decided_at"]) - _aware(c["created_at"])).total_seconds() / 60
+        waited = (as_utc(c["decided_at"]) - as_utc(c["created_at"])).total_seconds() / 60
         rows.append(
             [str(c["_id"]), c.get("band"), c.get("status"), _time(c["created_at"]), _time(c["decided_at"]),
              round(waited, 1), c.get("decided_by")]
@@ -161,8 +162,4 @@ def _safe(value: Any) -> Any:
 
 def _time(moment: datetime | None) -> datetime | None:
     """Times in UTC without a zone: what spreadsheets (and openpyxl) accept."""
-    return _aware(moment).astimezone(UTC).replace(tzinfo=None, microsecond=0) if moment else None
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return as_utc(moment).astimezone(UTC).replace(tzinfo=None, microsecond=0) if moment else None

@@ -16,6 +16,7 @@ from flask import Blueprint, jsonify
 from rq import Worker
 
 from admin.context import homeward
+from core.times import as_utc
 from infra.embedded import pid_alive
 from infra.status import read_status
 from services.maintenance import last_run, last_sweep
@@ -73,7 +74,7 @@ def _workers(connection: Any) -> dict[str, Any]:
     alive = [
         w
         for w in workers
-        if w.last_heartbeat and (now - _aware(w.last_heartbeat)).total_seconds() < w.worker_ttl + 60 and not _gone(w)
+        if w.last_heartbeat and (now - as_utc(w.last_heartbeat)).total_seconds() < w.worker_ttl + 60 and not _gone(w)
     ]
     return {"ok": bool(alive), "count": len(alive)}
 
@@ -81,7 +82,3 @@ def _workers(connection: Any) -> dict[str, Any]:
 def _gone(worker: Worker) -> bool:
     """A worker on this machine whose process is dead: killed workers leave a fresh heartbeat behind for minutes."""
     return worker.hostname == socket.gethostname() and worker.pid is not None and not pid_alive(worker.pid)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

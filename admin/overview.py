@@ -17,6 +17,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 
 from admin.health import _workers
 from core.faces.matching import BAND_ORDER
+from core.times import as_utc
 from services.queue import lanes
 from storage.connections import Database
 from storage.outbox import sms_usage
@@ -52,7 +53,7 @@ def service_health(db: Database, queue: Queue) -> ServiceHealth:
         failed=sum(FailedJobRegistry(queue=q).count for q in queues),
         scheduled=sum(ScheduledJobRegistry(queue=q).count for q in queues),
         running=sum(StartedJobRegistry(queue=q).count for q in queues),
-        oldest_pending_s=(datetime.now(UTC) - _aware(oldest)).total_seconds() if oldest else None,
+        oldest_pending_s=(datetime.now(UTC) - as_utc(oldest)).total_seconds() if oldest else None,
         workers=int(_workers(connection)["count"]),
         reconciler_at=at,
         reconciler_counts=counts,
@@ -69,7 +70,7 @@ def last_reconciler_run(connection: redis.Redis) -> tuple[datetime | None, dict[
         return None, {}
     if at is None:
         return None, {}
-    return _aware(at), {k: v for k, v in note.items() if k != "at" and isinstance(v, int | float)}
+    return as_utc(at), {k: v for k, v in note.items() if k != "at" and isinstance(v, int | float)}
 
 
 @dataclass(frozen=True)
@@ -89,11 +90,11 @@ def review_stats(db: Database, today: date | None = None, days: int = STATS_DAYS
     per_day = dict.fromkeys((first + timedelta(days=n) for n in range(days)), 0)
     waits = []
     for row in decided:
-        day = _aware(row["decided_at"]).date()
+        day = as_utc(row["decided_at"]).date()
         if day in per_day:
             per_day[day] += 1
         if row.get("created_at"):
-            waits.append((_aware(row["decided_at"]) - _aware(row["created_at"])).total_seconds())
+            waits.append((as_utc(row["decided_at"]) - as_utc(row["created_at"])).total_seconds())
     rates: dict[str, float | None] = {}
     wrong: dict[str, int] = {}
     for band in BAND_ORDER:
@@ -133,7 +134,3 @@ def describe_duration(seconds: float | None) -> str:
     if seconds < 86400:
         return f"{seconds // 3600} h {seconds % 3600 // 60} min"
     return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -18,6 +18,7 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from rq.job import Job
 
+from core.times import as_utc
 from storage.cases import find_sighting
 from storage.connections import Database
 
@@ -58,20 +59,16 @@ def sighting_matched(db: Database, reference: str) -> None:
     """Observe how long a sighting waited for its candidates (called when a sighting face produced some)."""
     sighting = find_sighting(db, reference)
     if sighting and sighting.get("created_at"):
-        SIGHTING_TO_CANDIDATE.observe(max(0.0, (datetime.now(UTC) - _aware(sighting["created_at"])).total_seconds()))
+        SIGHTING_TO_CANDIDATE.observe(max(0.0, (datetime.now(UTC) - as_utc(sighting["created_at"])).total_seconds()))
 
 
 def review_decided(candidate: dict[str, Any]) -> None:
     """Observe how long a just-decided candidate waited for its reviewer."""
     if candidate.get("created_at") and candidate.get("decided_at"):
-        waited = (_aware(candidate["decided_at"]) - _aware(candidate["created_at"])).total_seconds()
+        waited = (as_utc(candidate["decided_at"]) - as_utc(candidate["created_at"])).total_seconds()
         REVIEW_WAIT.labels(candidate.get("band") or "review").observe(max(0.0, waited))
 
 
 def job_name(job: Job) -> str:
     """`workers.jobs.analyse_photo` -> `analyse_photo`: a short, fixed label (never the arguments)."""
     return (job.func_name or "unknown").rsplit(".", 1)[-1]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

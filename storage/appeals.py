@@ -21,6 +21,7 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 
 from core.conversation.references import APPEAL_PREFIX
+from core.times import as_utc
 from storage.buckets import store_file
 from storage.cases import insert_with_reference
 from storage.schema import POSTER_BUCKET
@@ -146,7 +147,7 @@ def unsent_approved(db: Database, before: datetime, limit: int = 100) -> list[st
     the job); one decided since still has its job in line. By status and `sent` (their index), the time judged
     here: few are ever waiting."""
     docs = db.appeals.find({"status": "approved", "sent": False}, {"reference": 1, "decided_at": 1}).limit(limit)
-    return [doc["reference"] for doc in docs if _utc(doc.get("decided_at")) < _utc(before)]
+    return [doc["reference"] for doc in docs if doc.get("decided_at") and as_utc(doc["decided_at"]) < as_utc(before)]
 
 
 def running_appeal_cases(db: Database, limit: int = 500) -> list[tuple[str, str]]:
@@ -217,10 +218,3 @@ def _delete_files(db: Database, ids: list[ObjectId]) -> None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _utc(moment: datetime | None) -> datetime:
-    """MongoDB gives naive UTC back: comparable with an aware time (none: long ago)."""
-    if moment is None:
-        return datetime.min.replace(tzinfo=UTC)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

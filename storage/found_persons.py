@@ -20,6 +20,7 @@ from pymongo.errors import DuplicateKeyError
 
 from core.conversation.references import FOUND_PREFIX
 from core.found.record import CLOSED_REASONS, FoundPerson
+from core.times import as_utc
 from storage.cases import insert_with_reference, open_references
 from storage.gallery_changes import bump_gallery
 from storage.photos import Owner
@@ -142,7 +143,7 @@ def page_of_organisation(
             for row in records.find({"organisation": organisation, "external_id": query.external_id})
             if all(row.get(k) == v for k, v in base.items())
             and _changed_at(row) >= (query.updated_since or NEVER)
-            and (after is None or (_changed_at(row), row["_id"]) > (_aware(after[0]), after[1]))
+            and (after is None or (_changed_at(row), row["_id"]) > (as_utc(after[0]), after[1]))
         ]
         return sorted(rows, key=lambda row: (_changed_at(row), row["_id"]))[:limit]
     order = [("updated_at", ASCENDING), ("_id", ASCENDING)]
@@ -151,12 +152,12 @@ def page_of_organisation(
         return list(records.find(base | {"updated_at": {"$gte": since}}).sort(order).limit(limit))
     moment, last = after
     same = list(records.find(base | {"updated_at": moment, "_id": {"$gt": last}}).sort(order).limit(limit))
-    later = records.find(base | {"updated_at": {"$gt": max(_aware(moment), since)}}).sort(order)
+    later = records.find(base | {"updated_at": {"$gt": max(as_utc(moment), since)}}).sort(order)
     return (same + list(later.limit(limit)))[:limit]
 
 
 def _changed_at(row: dict[str, Any]) -> datetime:
-    return _aware(row.get("updated_at") or row["created_at"])
+    return as_utc(row.get("updated_at") or row["created_at"])
 
 
 def close_found_person(db: Database, reference: str, reason: str, by: str) -> bool:
@@ -218,13 +219,9 @@ def notes_since(
     query: dict[str, Any] = {"organisation": organisation, latest: {"$gt": since or NEVER}}
     found = records.find(query, {"reference": 1, notes: 1, "status": 1}).sort(latest, DESCENDING)
     rows = [
-        ({"reference": r["reference"], "status": r.get("status")}, note | {"at": _aware(note["at"])})
+        ({"reference": r["reference"], "status": r.get("status")}, note | {"at": as_utc(note["at"])})
         for r in found.limit(NOTIFICATIONS_SHOWN)
         for note in r.get(notes, [])
     ]
-    later = [row for row in rows if since is None or row[1]["at"] > _aware(since)]
+    later = [row for row in rows if since is None or row[1]["at"] > as_utc(since)]
     return sorted(later, key=lambda row: row[1]["at"], reverse=True)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

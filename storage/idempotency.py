@@ -16,6 +16,8 @@ from bson import ObjectId
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from core.times import as_utc
+
 STALE_S = 60  # a first request still unanswered after this is taken to have died
 KEEP_HOURS = 24  # an answer is replayed this long; after it the key may be used afresh
 
@@ -32,8 +34,8 @@ def claim(db: Database, api_key: ObjectId, key: str, fingerprint: str) -> dict[s
             existing = db.api_requests.find_one({"api_key": api_key, "key": key})
         if existing is None:
             continue  # released between the two: claim again
-        claimed = _aware(existing["claimed_at"])
-        expired = _aware(existing.get("created_at", claimed)) < now - timedelta(hours=KEEP_HOURS)
+        claimed = as_utc(existing["claimed_at"])
+        expired = as_utc(existing.get("created_at", claimed)) < now - timedelta(hours=KEEP_HOURS)
         stale = existing["state"] == "running" and claimed < now - timedelta(seconds=STALE_S)
         if not (expired or stale):
             return existing
@@ -54,10 +56,6 @@ def finish(db: Database, api_key: ObjectId, key: str, response: dict[str, Any]) 
 def release(db: Database, api_key: ObjectId, key: str) -> None:
     """The request failed on our side: forget the claim, so a retry runs it again."""
     db.api_requests.delete_one({"api_key": api_key, "key": key, "state": "running"})
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def sweep_api_requests(db: Database, before: datetime) -> int:

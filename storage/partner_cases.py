@@ -18,6 +18,7 @@ from pymongo.database import Database
 
 from core.conversation.references import CASE_PREFIX
 from core.partner_cases import PartnerCase
+from core.times import as_utc
 from storage.cases import insert_with_reference
 from storage.contacts import erase_conversation
 from storage.found_persons import FoundQuery, notes_since, page_of_organisation
@@ -106,7 +107,7 @@ def note_family_asked(db: Database, reference: str) -> None:
 def unasked_families(db: Database, before: datetime, limit: int) -> list[dict[str, Any]]:
     """Cases registered before `before` whose family's question never reached the outbox (a crash between)."""
     waiting = db.cases.find({"family.pending": True}).limit(limit)
-    return [case for case in waiting if _aware(case["created_at"]) < before]
+    return [case for case in waiting if as_utc(case["created_at"]) < before]
 
 
 def forget_family(db: Database, contact: str) -> int:
@@ -164,7 +165,3 @@ def case_approvals(db: Database, organisation: ObjectId, since: datetime | None 
 
 def _dropped(consent: str, now: datetime) -> dict[str, Any]:
     return {"consent": consent, "answered_at": now}
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -17,6 +17,7 @@ from bson.errors import InvalidId
 from pymongo import ASCENDING
 from pymongo.database import Database
 
+from core.times import as_utc
 from storage.sealing import Keyring, keyring
 
 HOOK_SECRET = b"partner-hook-secret"
@@ -62,7 +63,7 @@ def signing_secrets(endpoint: dict[str, Any], now: datetime | None = None) -> li
     """The secrets a delivery is signed with: the current one, and the previous while a rotation lasts."""
     found = [_open(endpoint["secret"], endpoint["_id"])]
     until = endpoint.get("previous_until")
-    if until is not None and _aware(until) > (now or _now()):
+    if until is not None and as_utc(until) > (now or _now()):
         found.append(_open(endpoint["previous_secret"], endpoint["_id"]))
     return found
 
@@ -127,10 +128,6 @@ def _seal(secret: str, endpoint_id: ObjectId) -> Binary:
 
 def _open(sealed: bytes, endpoint_id: ObjectId) -> str:
     return keyring().open(bytes(sealed), HOOK_SECRET, str(endpoint_id)).decode()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _now() -> datetime:

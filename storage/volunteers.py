@@ -16,6 +16,7 @@ from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.database import Database
 
+from core.times import as_utc
 from core.volunteers import WEEK, area_cells
 from storage.places import open_place, seal_place
 from storage.sealing import keyring
@@ -87,7 +88,7 @@ def alerted_of(db: Database, volunteer_ids: list[ObjectId], appeal: str) -> set[
 
 def _reservation(volunteer: dict[str, Any], appeal: str, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
     """The filter (the record as read: contact and version) and update that count an alert against the week."""
-    recent = [alert for alert in volunteer.get("alerts") or [] if now - _aware(alert["at"]) < WEEK]
+    recent = [alert for alert in volunteer.get("alerts") or [] if now - as_utc(alert["at"]) < WEEK]
     update = {"$set": {"alerts": [*recent, {"appeal": appeal, "at": now}]}, "$inc": {"version": 1}}
     return {"contact": volunteer["contact"], "version": volunteer.get("version", 0)}, update
 
@@ -100,7 +101,3 @@ def stop_volunteer(db: Database, contact: str) -> int:
     if unsent:
         db.outbox.delete_many({"_id": {"$in": unsent}})
     return deleted
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

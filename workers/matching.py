@@ -218,8 +218,7 @@ def _seen_near(
     engine = engine_of(case_faces[0]) if case_faces else context.settings.face_engine
     several = TEMPLATE_REVIEW.get(engine)
     if several is not None and len(case_faces) > 1:
-        vectors = np.stack([face_vector(f) for f in case_faces])
-        template = case_templates([vectors], ENGINES[engine].metric)[0]
+        template = _template(case_faces, engine)
         return {found: (d, -1) for found, _, d in index.within(template, several, PAST_SIGHTINGS_LIMIT, engine)}
     for row, case_face in enumerate(case_faces):
         near = index.within(face_vector(case_face), bands.review, PAST_SIGHTINGS_LIMIT, engine_of(case_face))
@@ -242,7 +241,7 @@ def _withdraw_outgrown(context: WorkerContext, case: str) -> int:
     if several is None or len(case_faces) < 2:
         return 0
     metric = ENGINES[engine].metric
-    template = case_templates([np.stack([face_vector(f) for f in case_faces])], metric)[0]
+    template = _template(case_faces, engine)
     waiting = pending_of_case(db, case)
     seen = faces_by_ids(db, [c["sighting_face_id"] for c in waiting])
     pending = [c for c in waiting if c["sighting_face_id"] in seen]
@@ -254,6 +253,11 @@ def _withdraw_outgrown(context: WorkerContext, case: str) -> int:
     if withdrawn:
         log.info("case %s: %d pending candidate(s) withdrawn, beyond its template", case, withdrawn)
     return withdrawn
+
+
+def _template(case_faces: list[dict[str, Any]], engine: str) -> np.ndarray:
+    """The mean of a case's faces (core `case_templates`): what a case of several photos is scored by."""
+    return case_templates([np.stack([face_vector(f) for f in case_faces])], ENGINES[engine].metric)[0]
 
 
 def _closest_row(case_faces: list[dict[str, Any]], seen_face: dict[str, Any]) -> int:

@@ -27,6 +27,7 @@ from typing import Any
 
 from bot.channels import Outgoing, SendError, Sent
 from core.redaction import without_numbers
+from core.times import as_utc
 from services import metrics
 from services.appeals import poster_link, poster_of
 from services.media_links import photo_link
@@ -219,7 +220,7 @@ def _failed_try(context: WorkerContext, message: dict[str, Any], attempts: int, 
     # any other error is named, not quoted.
     error = without_numbers(str(exc)) if isinstance(exc, SendError) else type(exc).__name__
     permanent = isinstance(exc, SendError) and exc.permanent
-    created = _aware(message.get("created_at") or _now())
+    created = as_utc(message.get("created_at") or _now())
     if permanent or attempts >= MAX_SEND_ATTEMPTS or _now() - created >= MAX_SEND_AGE:
         log.warning("gave up sending a %s message after %d attempt(s): %s", message["channel"], attempts, error)
         mark_outbound(db, message["_id"], "failed", error=error)
@@ -234,15 +235,15 @@ def _failed_try(context: WorkerContext, message: dict[str, Any], attempts: int, 
 def _wake_at(context: WorkerContext, message: dict[str, Any], when: datetime) -> None:
     assert context.queue is not None
     lane = VOLUNTEERS_QUEUE if is_alert(message.get("source")) else None  # a volunteer's alert: never the chat lane
-    enqueue_outbox_at(context.queue, str(message["_id"]), _aware(when), int(message.get("attempts") or 0), lane)
+    enqueue_outbox_at(context.queue, str(message["_id"]), as_utc(when), int(message.get("attempts") or 0), lane)
 
 
 def _due_at(message: dict[str, Any], call: str | None) -> datetime:
     """When a message may be tried: at its next_attempt_at, or once its claim is stale if a call may be under way."""
     if call == CALLING:
-        return _aware(message["sending_at"]) + SENDING_STALE
+        return as_utc(message["sending_at"]) + SENDING_STALE
     # A second's slack: the scheduler's clock may run a little ahead of this one.
-    return _aware(message.get("next_attempt_at") or _now()) - timedelta(seconds=1)
+    return as_utc(message.get("next_attempt_at") or _now()) - timedelta(seconds=1)
 
 
 def _after_send(context: WorkerContext, message: dict[str, Any], result: Sent) -> None:
@@ -281,12 +282,7 @@ def _window_open(last_inbound: Callable[[], datetime | None], window: timedelta 
         return True
     if (last_inbound_at := last_inbound()) is None:
         return False
-    return datetime.now(UTC) - _aware(last_inbound_at) < window
-
-
-def _aware(moment: datetime) -> datetime:
-    """MongoDB hands datetimes back without a timezone unless asked; they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return datetime.now(UTC) - as_utc(last_inbound_at) < window
 
 
 def _now() -> datetime:

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from core.partner_hooks import SIGNATURE_HEADER, HookRefused, next_try, signature
+from core.times import as_utc
 from services.partner_events import refuse_private_host
 from services.queue import Job, enqueue_partner_delivery_at, is_temporary, runs
 from storage.partner_events import (
@@ -62,7 +63,7 @@ def _deliver_due(context: WorkerContext, stream: str, held: Held) -> int:
         if delivery is None:
             return done
         held.check()
-        due = _aware(delivery.get("next_attempt_at") or _now())
+        due = as_utc(delivery.get("next_attempt_at") or _now())
         wait = (due - _now()).total_seconds() if delivery["status"] == "pending" else 0
         if wait > WAIT_HERE_S:
             _wake_at(context, delivery, due)  # the stream waits behind it
@@ -143,7 +144,7 @@ def _connection(scheme: str, host: str, port: int, addresses: list[str] | None) 
 
 def _failed(context: WorkerContext, delivery: dict[str, Any], attempts: int, error: str) -> str:
     db = context.connections.db
-    first = _aware(delivery.get("first_try_at") or _now())
+    first = as_utc(delivery.get("first_try_at") or _now())
     when = next_try(attempts, first, _now())
     if when is None:
         log.warning("gave up a partner delivery after %d attempt(s) over a day: %s", attempts, error)
@@ -168,10 +169,6 @@ def _error_of(exc: Exception) -> str:
 def _wake_at(context: WorkerContext, delivery: dict[str, Any], when: datetime) -> None:
     assert context.queue is not None
     enqueue_partner_delivery_at(context.queue, str(delivery["_id"]), when, int(delivery.get("attempts") or 0))
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _now() -> datetime:
