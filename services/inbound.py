@@ -22,7 +22,7 @@ from rq import Queue
 
 from core.conversation.messages import Inbound, inbound_from_doc, inbound_to_doc
 from services import metrics
-from services.queue import enqueue_conversation
+from services.queue import enqueue_conversation, wake_first_contact
 from storage.connections import Database, DatabaseUnavailable, within
 from storage.contacts import is_known
 from storage.inbound import pending_id_of, store_inbound
@@ -55,7 +55,10 @@ def accept(db: Database, queue: Queue, message: Inbound) -> str:
         return "repeat"
     metrics.MESSAGES_IN.labels(message.channel).inc()
     try:
-        enqueue_conversation(queue, str(inbound_id), first_contact)
+        if first_contact:
+            wake_first_contact(queue, str(inbound_id))  # answered ten at a time when many write at once
+        else:
+            enqueue_conversation(queue, str(inbound_id))
     except redis.RedisError as exc:
         log.warning("stored an inbound message but could not queue it (%s); the reconciler will", type(exc).__name__)
         return "stored"

@@ -32,6 +32,9 @@ PARTNERS_QUEUE = "homeward-partners"
 # Appeals to volunteers near the last-seen place (services/volunteers.py): thousands of messages for one appeal,
 # choosing them and sending them, served after chats and partners so a large appeal never delays a chat.
 VOLUNTEERS_QUEUE = "homeward-volunteers"
+# First contacts' messages waiting for a batch job (`wake_first_contact`), and how many one job answers at most.
+FIRST_CONTACTS_LINE = "homeward:first-contacts:line"
+FIRST_CONTACTS_BATCH = 10
 
 
 class Job(StrEnum):
@@ -39,6 +42,7 @@ class Job(StrEnum):
 
     ANALYSE_PHOTO = "workers.jobs.analyse_photo"
     ANSWER_CONVERSATION = "workers.answering.process_conversation"
+    ANSWER_FIRST_CONTACTS = "workers.first_contacts.answer_first_contacts"
     SEND_OUTBOX = "workers.outbox.send_outbox"
     MATCH_PHOTO = "workers.matching.match_photo"
     IMPORT_FOUND = "workers.bulk.import_found"
@@ -52,6 +56,7 @@ class Job(StrEnum):
 # then bulk work (an import holds its worker for minutes: never one that chats only).
 LANE = {
     Job.ANSWER_CONVERSATION: QUEUE_NAME,
+    Job.ANSWER_FIRST_CONTACTS: FIRST_CONTACTS_QUEUE,
     Job.SEND_OUTBOX: QUEUE_NAME,
     Job.ANALYSE_PHOTO: PHOTOS_QUEUE,
     Job.MATCH_PHOTO: PHOTOS_QUEUE,
@@ -92,7 +97,7 @@ CONVERSATION_RETRY = Retry(max=8, interval=[1, 3, 5, 10, 30, 60, 300, 900])
 RESULT_KEPT_S = 600
 # A chat job's record is the stored message (answered, sent), not RQ's: its result and job hash go at once,
 # several Redis writes a message fewer (docs/evaluation/bench.md). A failure is kept like any other.
-RESULT_NOT_KEPT = frozenset({Job.ANSWER_CONVERSATION, Job.SEND_OUTBOX})
+RESULT_NOT_KEPT = frozenset({Job.ANSWER_CONVERSATION, Job.ANSWER_FIRST_CONTACTS, Job.SEND_OUTBOX})
 FAILURE_KEPT_S = 30 * 24 * 3600
 OUTBOX_RETRY = Retry(max=8, interval=[5, 30, 120, 600, 1800, 3600, 3600, 3600])
 # An import is idempotent, so one more run after a passing outage completes it; a second failure is final
@@ -171,6 +176,19 @@ def enqueue_conversation(queue: Queue, inbound_id: str, first_contact: bool = Fa
     """
     lane = FIRST_CONTACTS_QUEUE if first_contact else None
     _put(queue, Job.ANSWER_CONVERSATION, inbound_id, CONVERSATION_RETRY, 600, lane=lane)
+
+
+def wake_first_contact(queue: Queue, inbound_id: str) -> None:
+    """Put a first contact's message in line for a batch (workers/first_contacts.py), in two Redis round trips.
+
+    The line is a Redis list of message ids; a batch job takes up to FIRST_CONTACTS_BATCH from its head. One
+    job is queued for every FIRST_CONTACTS_BATCH messages put in line (the 1st, the 11th... of a line that does
+    not empty), so there are always enough jobs for what waits, and at a burst's peak one job answers ten
+    people instead of each taking one. Should the line or a job be lost (Redis restarted, a worker killed), the
+    stored message is the truth: the reconciler wakes its conversation once it has waited GRACE.
+    """
+    if (int(queue.connection.rpush(FIRST_CONTACTS_LINE, inbound_id)) - 1) % FIRST_CONTACTS_BATCH == 0:
+        _put(queue, Job.ANSWER_FIRST_CONTACTS, inbound_id, CONVERSATION_RETRY, 600)
 
 
 def enqueue_outbox(queue: Queue, outbox_id: str, lane: str | None = None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.database import Database
 
 from core.conversation.catalog import DEFAULT_LANGUAGE
@@ -30,13 +31,24 @@ def save_state(
     db: Database, contact: str, channel: str, chat_id: str, state: State, plan: dict[str, Any] | None = None
 ) -> None:
     """Save the dialog state, and with it (one write) the plan of the message it answers, for a retry to apply."""
+    db.conversations.update_one(*_state_write(contact, channel, chat_id, state.to_doc(), plan), upsert=True)
+
+
+def save_states(db: Database, saves: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]]) -> None:
+    """`save_state` for many contacts in one write: each (contact, channel, chat id, state doc, plan)."""
+    if saves:
+        db.conversations.bulk_write([UpdateOne(*_state_write(*save), upsert=True) for save in saves], ordered=False)
+
+
+def _state_write(
+    contact: str, channel: str, chat_id: str, state: dict[str, Any], plan: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     now = _now()
-    fields = {"state": state.to_doc(), "channel": channel, "chat_id": chat_id, "last_inbound_at": now}
-    db.conversations.update_one(
-        {"contact": contact},
-        {"$set": fields | ({"plan": plan} if plan is not None else {}), "$setOnInsert": {"created_at": now}},
-        upsert=True,
-    )
+    fields = {"state": state, "channel": channel, "chat_id": chat_id, "last_inbound_at": now}
+    return {"contact": contact}, {
+        "$set": fields | ({"plan": plan} if plan is not None else {}),
+        "$setOnInsert": {"created_at": now},
+    }
 
 
 def language_of(db: Database, contact: str) -> str:

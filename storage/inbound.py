@@ -60,6 +60,41 @@ def pending_inbound(db: Database, contact: str, limit: int) -> list[dict[str, An
     return list(db.inbound.find({"contact": contact, "status": "pending"}, sort=order, limit=limit))
 
 
+def pending_by_ids(db: Database, inbound_ids: list[str]) -> list[dict[str, Any]]:
+    """Those of these messages still to answer, and whom each is from: a batch's first look."""
+    # By `_id` alone: SecantusDB scans for `_id` with another field (no index holds both).
+    docs = db.inbound.find({"_id": {"$in": [ObjectId(item) for item in inbound_ids]}}, {"contact": 1, "status": 1})
+    return [doc for doc in docs if doc.get("status") == "pending"]
+
+
+def pending_of_contacts(db: Database, contacts: list[str]) -> list[dict[str, Any]]:
+    """Every message still to answer from these contacts, oldest first, in one read (index `pending_contact`)."""
+    order = [("received_at", ASCENDING), ("_id", ASCENDING)]
+    return list(db.inbound.find({"status": "pending", "contact": {"$in": contacts}}, sort=order))
+
+
+def start_attempts(db: Database, docs: list[dict[str, Any]]) -> None:
+    """`start_attempt` for many messages in one write; each doc's `attempts` becomes this try's number.
+
+    The caller holds every one's contact lock, so nobody else counts meanwhile.
+    """
+    if docs:
+        db.inbound.update_many({"_id": {"$in": [doc["_id"] for doc in docs]}}, {"$inc": {"attempts": 1}})
+    for doc in docs:
+        doc["attempts"] = int(doc.get("attempts") or 0) + 1
+
+
+def finish_many(db: Database, inbound_ids: list[ObjectId], status: str) -> None:
+    """`finish_inbound` for many messages of one outcome, in one write."""
+    if inbound_ids:
+        db.inbound.update_many({"_id": {"$in": inbound_ids}}, _finished(status))
+
+
+def _finished(status: str) -> dict[str, Any]:
+    unset = {"text": "", "location": "", "attachments": "", "plan": ""}
+    return {"$set": {"status": status, "handled_at": _now()}, "$unset": unset}
+
+
 def save_plan(db: Database, inbound_id: ObjectId, plan: dict[str, Any]) -> None:
     """Write the dialog's decision on the message, so a retry applies it without asking the dialog twice."""
     db.inbound.update_one({"_id": inbound_id}, {"$set": {"plan": plan}})
@@ -67,8 +102,7 @@ def save_plan(db: Database, inbound_id: ObjectId, plan: dict[str, Any]) -> None:
 
 def finish_inbound(db: Database, inbound_id: ObjectId, status: str = "done") -> None:
     """Mark a message handled and drop its content: the dialog state holds what matters."""
-    unset = {"text": "", "location": "", "attachments": "", "plan": ""}
-    db.inbound.update_one({"_id": inbound_id}, {"$set": {"status": status, "handled_at": _now()}, "$unset": unset})
+    db.inbound.update_one({"_id": inbound_id}, _finished(status))
 
 
 def start_attempt(db: Database, doc: dict[str, Any]) -> int:

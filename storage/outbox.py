@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -91,6 +91,47 @@ def queue_replies(
         for index, text in enumerate(texts)
     ]
     return list(db.outbox.insert_many(docs).inserted_ids)
+
+
+def queue_first_replies(db: Database, replies: list[tuple[str, str, str, list[str], str]]) -> list[dict[str, Any]]:
+    """Queue the replies to many contacts' first messages at once, claimed for sending by the caller; those stored.
+
+    Each (contact, channel, chat id, texts, source): `queue_replies` for many contacts, whose counters are most
+    likely new (one insert for all; one already there counts on alone). The messages are stored `sending`,
+    their first try counted, because the caller holds each contact's outbox lock and sends them next: should it
+    die first, they are due like any claim whose platform call never began (workers/outbox.py). A source queued
+    before (a replay) is not queued again.
+    """
+    replies = [reply for reply in replies if reply[3]]
+    if not replies:
+        return []
+    fresh = [{"_id": _counter(contact), "seq": len(texts)} for contact, _, _, texts, _ in replies]
+    try:
+        db.counters.insert_many(fresh, ordered=False)
+        taken = set()
+    except BulkWriteError as exc:
+        taken = {fresh[int(error["index"])]["_id"] for error in exc.details.get("writeErrors") or []}
+    docs, now = [], _now()
+    for contact, channel, chat_id, texts, source in replies:
+        counter = _counter(contact)
+        first = next_number(db.counters, counter, len(texts)) if counter in taken else 1
+        docs += [
+            _outbound(contact, channel, chat_id, first + index, text, f"{source}:{index}", False)
+            | {"photo_id": None, "status": "sending", "sending_at": now, "attempts": 1}
+            for index, text in enumerate(texts)
+        ]
+    stored = set(_insert_new(db, docs))
+    return [doc for doc in docs if doc["_id"] in stored]
+
+
+def mark_sent_many(db: Database, sent: list[tuple[ObjectId, dict[str, Any]]]) -> None:
+    """`mark_outbound(..., "sent", **fields)` for many messages in one write."""
+    if sent:
+        now = _now()
+        changes = [
+            UpdateOne({"_id": _id}, {"$set": {"status": "sent", "sent_at": now, **fields}}) for _id, fields in sent
+        ]
+        db.outbox.bulk_write(changes, ordered=False)
 
 
 def queue_outbound_many(db: Database, messages: list[Outgoing]) -> list[ObjectId]:

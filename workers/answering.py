@@ -211,8 +211,27 @@ def _decide(
     context: WorkerContext, inbound_id: Any, message: Inbound, conversation: dict[str, Any] | None
 ) -> dict[str, Any]:
     """Ask the dialog (its effects run here, each safe to repeat) and keep its plan before any of it is applied."""
-    db, settings = context.connections.db, context.settings
-    verdict = rate_decision(_count_last_minute(context, message.contact, inbound_id), settings.chat_rate_per_minute)
+    plan = decide(context, message, conversation, _count_last_minute(context, message.contact, inbound_id))
+    db = context.connections.db
+    if plan["state"] is None:
+        save_plan(db, inbound_id, plan)
+    else:  # the state and the plan in one write (the replies without the state, which is saved beside them)
+        save_state(
+            db, message.contact, message.channel, message.chat_id, State.from_doc(plan["state"]), kept(plan, inbound_id)
+        )
+    return plan
+
+
+def kept(plan: dict[str, Any], inbound_id: Any) -> dict[str, Any]:
+    """What of a plan is kept with the state it saves: which message it answers, and its replies."""
+    return {"inbound": inbound_id} | {key: value for key, value in plan.items() if key != "state"}
+
+
+def decide(
+    context: WorkerContext, message: Inbound, conversation: dict[str, Any] | None, recent: int
+) -> dict[str, Any]:
+    """The dialog's plan for a message, `recent` being the contact's messages in the last minute; nothing kept yet."""
+    verdict = rate_decision(recent, context.settings.chat_rate_per_minute)
     state = State.from_doc((conversation or {}).get("state"))
     if verdict != "process":
         replies = [render(Reply("rate_limited"), _language(state))] if verdict == "notice" else []
@@ -228,11 +247,6 @@ def _decide(
         replies = [render(reply, language, results.values) for reply in outcome.replies + results.extra_replies]
         saved = None if results.erased else outcome.state.to_doc()
         plan = {"state": saved, "replies": replies, "erased": results.erased, "status": "done"}
-    if plan["state"] is None:
-        save_plan(db, inbound_id, plan)
-    else:  # the state and the plan in one write (the replies without the state, which is saved beside them)
-        kept = {"inbound": inbound_id} | {key: value for key, value in plan.items() if key != "state"}
-        save_state(db, message.contact, message.channel, message.chat_id, State.from_doc(plan["state"]), kept)
     return plan
 
 
@@ -264,13 +278,20 @@ def _count_last_minute(context: WorkerContext, contact: str, inbound_id: Any) ->
 
     A sliding minute, not the clock's: a flood across a minute's turn would otherwise get twice the limit through.
     """
-    now, key = time.time(), rate_key(contact)
-    pipe = context.connections.redis.pipeline()
-    pipe.zadd(key, {str(inbound_id): now}, nx=True)
-    pipe.zremrangebyscore(key, "-inf", now - 60)
-    pipe.zcard(key)
-    pipe.expire(key, 61)
-    return int(pipe.execute()[2])
+    return count_last_minute(context, [(contact, inbound_id)])[0]
+
+
+def count_last_minute(context: WorkerContext, messages: list[tuple[str, Any]]) -> list[int]:
+    """`_count_last_minute` for many (contact, message id) pairs in one Redis round trip."""
+    now, pipe = time.time(), context.connections.redis.pipeline()
+    for contact, inbound_id in messages:
+        key = rate_key(contact)
+        pipe.zadd(key, {str(inbound_id): now}, nx=True)
+        pipe.zremrangebyscore(key, "-inf", now - 60)
+        pipe.zcard(key)
+        pipe.expire(key, 61)
+    answers = pipe.execute()
+    return [int(answers[4 * index + 2]) for index in range(len(messages))]
 
 
 def _now() -> datetime:

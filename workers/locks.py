@@ -20,6 +20,7 @@ import hashlib
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -81,9 +82,7 @@ def take_turns(
     else it waits until the flag is cleared or the lock is free (LockBusy after LOCK_WAIT_S, as for a lock
     left by a dead worker). `wait_s=0` raises LockBusy at once instead of waiting (a caller with a fallback).
     """
-    # Named by a digest: the key may name a contact, and these outlive the lock (erasure leaves nothing that names one).
-    turn = "turns:" + hashlib.sha256(key.encode()).hexdigest()[:24]
-    wake, looked = f"{turn}:wake", f"{turn}:looked"
+    wake, looked = turn_keys(key)
     connection.set(wake, 1, ex=int(WAKE_KEPT_S))
     done, deadline = 0, time.monotonic() + wait_s
     while connection.exists(wake):
@@ -99,6 +98,64 @@ def take_turns(
                 raise LockBusy(f"another job has held this contact's {what} lock for over {wait_s:.0f} s") from None
             time.sleep(POLL_S)
     return done
+
+
+def turn_keys(key: str) -> tuple[str, str]:
+    """A lock's wake flag and its "looked lately" mark (`take_turns`).
+
+    Named by a digest: the key may name a contact, and these outlive the lock (erasure leaves nothing that names one).
+    """
+    turn = "turns:" + hashlib.sha256(key.encode()).hexdigest()[:24]
+    return f"{turn}:wake", f"{turn}:looked"
+
+
+@dataclass
+class HeldMany:
+    """Many contacts' locks taken at once by one job (workers/first_contacts.py), each under a token of its own."""
+
+    connection: redis.Redis
+    tokens: dict[str, str]
+    since: float = field(default_factory=time.monotonic)
+
+    def fresh(self) -> bool:
+        """Whether the locks are surely still this job's: no heartbeat renews them, so a job past half their life
+        leaves what is left to the one-contact jobs, which take turns as usual."""
+        return time.monotonic() - self.since < LOCK_TTL_S / 2
+
+    def looking(self) -> None:
+        """`Held.looking` for every lock held: jobs woken for these contacts leave their work to this job."""
+        pipeline = self.connection.pipeline(transaction=False)
+        for key in self.tokens:
+            wake, looked = turn_keys(key)
+            pipeline.delete(wake).set(looked, 1, px=LOOKED_LATELY_MS)
+        pipeline.execute()
+
+    def release(self) -> list[str]:
+        """Let go of every lock; the keys whose wake flag was set meanwhile (a job left its work to this one)."""
+        pipeline = self.connection.pipeline(transaction=False)
+        for key, token in self.tokens.items():
+            pipeline.eval(_RELEASE, 1, key, token)
+        for key in self.tokens:
+            pipeline.exists(turn_keys(key)[0])
+        answers = pipeline.execute(raise_on_error=False)[len(self.tokens) :]
+        return [key for key, woken in zip(self.tokens, answers, strict=True) if woken is True or woken == 1]
+
+
+# Delete the lock only if it is still this holder's (redis-py's Lock releases the same way).
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+def hold_many(connection: redis.Redis, keys: list[str]) -> HeldMany:
+    """Take each lock that is free now, in one round trip, for LOCK_TTL_S; the ones taken (a busy one is skipped).
+
+    The same locks as `contact_lock` (a key and a token, set if absent), so one-contact jobs wait for these.
+    """
+    tokens = {key: uuid.uuid4().hex for key in keys}
+    pipeline = connection.pipeline(transaction=False)
+    for key, token in tokens.items():
+        pipeline.set(key, token, nx=True, px=int(LOCK_TTL_S * 1000))
+    taken = pipeline.execute()
+    return HeldMany(connection, {key: token for (key, token), ok in zip(tokens.items(), taken, strict=True) if ok})
 
 
 @contextmanager
