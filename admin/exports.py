@@ -49,9 +49,10 @@ def _candidates(db: Database, start: datetime | None, end: datetime | None, stat
 
 
 def _sure(candidate: dict[str, Any], engine: str) -> float | None:
-    """How sure: the share of candidates this close that were the person in the evaluation (blank if unmeasured)."""
+    """How sure: the share of candidates this close that were the person in the evaluation (blank if unmeasured),
+    from the template's table for a candidate scored by its case's template."""
     distance = candidate.get("distance")
-    return None if distance is None else how_sure(engine, distance)
+    return None if distance is None else how_sure(engine, distance, bool(candidate.get("template")))
 
 
 def _timings(db: Database, start: datetime | None, end: datetime | None, status: str | None) -> list[list[Any]]:

@@ -114,11 +114,15 @@ def candidate(candidate_id: str) -> str:
 
 
 def _how_sure(found: dict[str, Any]) -> str | None:
-    """'about 9 in 10 candidates this close were the same person …', or None where the engine was not measured."""
-    share = calibration.how_sure(homeward().settings.face_engine, found["distance"])
+    """'about 9 in 10 candidates this close were the same person …', or None where the engine was not measured.
+    A candidate scored by its case's template is read against the template's table, and the sentence says so."""
+    template = bool(found.get("template"))
+    share = calibration.how_sure(homeward().settings.face_engine, found["distance"], template)
     if share is None:
         return None
-    return f"{calibration.in_words(share)} candidates this close were the same person, {calibration.SOURCE}"
+    close = "this close to a case's several photos together" if template else "this close"
+    source = calibration.SOURCE_TEMPLATE if template else calibration.SOURCE
+    return f"{calibration.in_words(share)} candidates {close} were the same person, {source}"
 
 
 def _sighting_side(found: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,11 @@ Each policy turns a sighting's distances to a case's photos into one score:
 
 At every k each policy's thresholds give the FNIR that today's bands give at
 that k with `min`, so only the false candidates (and precision) differ.
+
+With the engine's template threshold, "how sure" for the candidates the service
+scores by a template (core/faces/calibration.py HOW_SURE_TEMPLATE): each
+sighting's top 5 as served, the candidates of cases of k photos at k = 2 and 3
+pooled, the share that were the person per bin of template distance.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ MOST_PHOTOS = 3
 AGREE_SLACK = {"euclidean": (0.0, 0.05, 0.1), "cosine": (0.0, 0.05, 0.1)}  # measured slacks, in the engine's distance
 FNIR_POINTS = (0.005, 0.01, 0.02)  # the curve beyond today's band: its FNIR rests on a handful of sightings
 BLOCK = 256
+CALIBRATION_BIN = 0.025  # as `eval review-load`'s how sure
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ def case_photos(
     `several`: the engine's review threshold for a case of several photos scored by its template, as the service
     runs it (core/faces/calibration.py TEMPLATE_REVIEW), measured as its own row."""
     rows: dict[str, Any] = {}
+    by_template: list[tuple[np.ndarray, np.ndarray]] = []
     for k in counts:
         cases = [p[:k] for p in photos.photos]
         scores, templates = _scores(photos, cases, metric)
@@ -116,6 +123,8 @@ def case_photos(
             "closest photo (today)": _as_served(found["min"], cases, photos, bands, None, top_k),
             "template": _as_served(found["template"], cases, photos, bands, several, top_k),
         }
+        if several is not None and k > 1:
+            by_template.append(_template_candidates(found["template"], cases, bands, several, top_k, k))
         rows[str(k)] = row
     return {
         "metric": metric,
@@ -126,6 +135,7 @@ def case_photos(
         "bands": bands,
         "agree_slack": AGREE_SLACK[metric],
         "counts": rows,
+        "how_sure_template": _how_sure(by_template, several, top_k),
     }
 
 
@@ -183,16 +193,49 @@ def _as_served(
     """The review band with each case's own threshold (case_review), scores rescaled so one threshold serves;
     with the false candidates that cases of several photos bring apart: the ones a deployment whose families
     send two or three photos would see (LFW gives most cases one photo, whichever the policy)."""
-    count = np.array([len(c) for c in cases])
-    limit = np.array([case_review(n, bands["review"], several) for n in count])
-    scaled = found.distances * bands["review"] / limit[found.cases]
-    order = np.argsort(scaled, axis=1, kind="stable")[:, :top_k]
-    shown = np.take_along_axis(scaled, order, axis=1) <= bands["review"]
+    count, scaled, order, shown = _served(found, cases, bands, several, top_k)
     wrong = shown & ~np.take_along_axis(found.is_mate, order, axis=1)
     several_photos = count[np.take_along_axis(found.cases, order, axis=1)] > 1
     return as_cell(policies.queue(scaled, found, photos.mated, bands["review"], top_k)) | {
         "false_per_probe_from_several_photos": float((wrong & several_photos).sum() / len(scaled))
     }
+
+
+def _served(
+    found: Neighbours, cases: list[np.ndarray], bands: dict[str, float], several: float | None, top_k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """As the service serves them: photos per case, scores rescaled so one threshold serves every case, each
+    sighting's top_k cases by it (columns of `found`), and which of those are candidates."""
+    count = np.array([len(c) for c in cases])
+    limit = np.array([case_review(n, bands["review"], several) for n in count])
+    scaled = found.distances * bands["review"] / limit[found.cases]
+    order = np.argsort(scaled, axis=1, kind="stable")[:, :top_k]
+    return count, scaled, order, np.take_along_axis(scaled, order, axis=1) <= bands["review"]
+
+
+def _template_candidates(
+    found: Neighbours, cases: list[np.ndarray], bands: dict[str, float], several: float, top_k: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The served candidates of cases of exactly k photos (scored by their template): their template distances
+    (inf for every other column) and whether each was the person, one row per sighting."""
+    count, _, order, shown = _served(found, cases, bands, several, top_k)
+    own = shown & (count[np.take_along_axis(found.cases, order, axis=1)] == k)
+    distances = np.where(own, np.take_along_axis(found.distances, order, axis=1), np.inf)
+    return distances, np.take_along_axis(found.is_mate, order, axis=1)
+
+
+def _how_sure(
+    by_template: list[tuple[np.ndarray, np.ndarray]], several: float | None, top_k: int
+) -> list[tuple[float, float, int]] | None:
+    """policies.calibration over the template-scored candidates of every k pooled, in bins up to the template
+    threshold (rounded up to a whole bin); None when the engine keeps the closest photo or no k was > 1."""
+    if several is None or not by_template:
+        return None
+    distances = np.vstack([d for d, _ in by_template])
+    is_mate = np.vstack([m for _, m in by_template])
+    upto = float(np.ceil(round(several / CALIBRATION_BIN, 6)) * CALIBRATION_BIN)
+    pooled = Neighbours(distances, np.zeros(distances.shape, dtype=np.int64), is_mate)
+    return policies.calibration(distances, pooled, top_k, upto, CALIBRATION_BIN)
 
 
 def _curve(found: Neighbours, mated: np.ndarray, top_k: int) -> dict[str, dict[str, float]]:

@@ -119,7 +119,11 @@ def print_review_load(result: dict[str, Any]) -> None:
                     f" {cell['precision']:>7.1%} {cell['fnir']:>7.2%} {minutes:>8.0f}"
                 )
     print(f"  How sure, at {result['reference_size']} cases (distance up to: share that were the person, n):")
-    print("    " + ", ".join(f"{d:.3f}: {share:.0%} ({n})" for d, share, n in result["how_sure"]))
+    _print_how_sure(result["how_sure"])
+
+
+def _print_how_sure(rows: list[tuple[float, float, int]]) -> None:
+    print("    " + ", ".join(f"{d:.3f}: {share:.1%} ({n})" for d, share, n in rows))
 
 
 def print_case_photos(result: dict[str, Any]) -> None:
@@ -140,6 +144,12 @@ def print_case_photos(result: dict[str, Any]) -> None:
                     f" {cell['false_per_probe']:>8.3f} {cell['precision']:>7.1%} {cell['fnir']:>7.2%}"
                 )
         _print_served(k, row["served"])
+    if result.get("how_sure_template"):
+        print(
+            "  How sure, cases of 2 and 3 photos scored by their template, pooled (template distance up to:"
+            " share that were the person, n):"
+        )
+        _print_how_sure(result["how_sure_template"])
 
 
 def _print_served(k: str, served: dict[str, Any]) -> None:

@@ -35,6 +35,7 @@ def record_candidate(
     distance: float,
     band: str,
     flags: list[dict[str, str]] | None = None,
+    template: bool = False,
 ) -> bool:
     """Create the pair or improve its score; False when nothing changed.
 
@@ -42,11 +43,14 @@ def record_candidate(
     changes. Which pairs to record (the top-k cap) is the caller's policy.
     The band's rank is stored with it: the review queue sorts on it.
     The seen face's owner kind ("sighting" or "found") is the candidate's kind.
+    `template`: the distance is to the case's template (several photos), which "how sure" reads against its own
+    table; it changes with the score (candidates stored before it have none: their closest photo's).
     """
     fields = {
         "case_face_id": case_face["_id"],
         "case_photo_id": case_face["photo_id"],
         "distance": round(distance, 4),
+        "template": template,
         "band": band,
         "band_rank": band_rank(band),
     }

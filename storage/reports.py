@@ -69,7 +69,7 @@ def candidates_for_export(
     db: Database, start: datetime | None, end: datetime | None, status: str | None
 ) -> list[dict[str, Any]]:
     """Candidates created in [start, end), optionally of one status, with their decision and its reason."""
-    fields = {"_id": 1} | {name: 1 for name in CANDIDATE_EXPORT_FIELDS}
+    fields = {"_id": 1, "template": 1} | {name: 1 for name in CANDIDATE_EXPORT_FIELDS}  # template: for how_sure
     return list(db.candidates.find(_filter(start, end, status), fields).sort("created_at", ASCENDING))
 
 

@@ -69,3 +69,16 @@ def test_with_two_photos_a_case_the_template_cuts_false_candidates_at_the_same_f
     assert (
         served["template"]["false_per_probe_from_several_photos"] < served["closest photo (today)"]["false_per_probe"]
     )
+
+
+def test_how_sure_for_template_scored_candidates_pools_cases_of_several_photos_only() -> None:
+    photos = _two_photo_people(np.random.default_rng(5))
+    bands = {"strong": 0.1, "review": 0.3}
+    table = case_photos(photos, [1, 2], bands, "cosine", 5, several=0.2)["how_sure_template"]
+    uppers, shares, counts = zip(*table, strict=True)
+    assert uppers[-1] == pytest.approx(0.2)  # bins up to the template threshold
+    assert list(shares) == sorted(shares, reverse=True) and shares[0] == 1.0
+    assert shares[-1] < 1.0  # strangers like one photo, farther from the template than the person
+    assert sum(counts) >= 30  # every person's sighting found
+    assert case_photos(photos, [2], bands, "cosine", 5, several=0.2)["how_sure_template"] == table  # k=1 adds none
+    assert case_photos(photos, [1, 2], bands, "cosine", 5)["how_sure_template"] is None  # closest photo: no table

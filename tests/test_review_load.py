@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from config.settings import engine_bands
-from core.faces.calibration import HOW_SURE, how_sure, in_words
+from core.faces.calibration import HOW_SURE, HOW_SURE_TEMPLATE, TEMPLATE_REVIEW, how_sure, in_words
 from evaluation import policies
 from evaluation.review_load import Population, grown, review_load
 
@@ -119,3 +119,15 @@ def test_how_sure_reads_the_table_in_words_a_reviewer_reads_at_a_glance() -> Non
     assert in_words(how_sure("arcface", 0.2)) == "almost all (99 in 100)"  # type: ignore[arg-type]
     assert in_words(how_sure("arcface", 0.69)) == "about 1 in 100"  # type: ignore[arg-type]
     assert how_sure("arcface", 0.71) is None  # past the review band: never a candidate, never measured
+    assert in_words(0.979) == "about 98 in 100" and in_words(0.0) == "fewer than 1 in 100"
+
+
+@pytest.mark.parametrize("engine", sorted(HOW_SURE_TEMPLATE))
+def test_each_template_table_runs_past_the_template_threshold_never_rising_and_less_sure_than_one_photo(
+    engine: str,
+) -> None:
+    table = HOW_SURE_TEMPLATE[engine]
+    uppers, shares = [d for d, _ in table], [s for _, s in table]
+    assert uppers == sorted(uppers) and shares == sorted(shares, reverse=True)
+    assert uppers[-2] < TEMPLATE_REVIEW[engine] <= uppers[-1]  # measured up to the threshold's bin
+    assert how_sure(engine, 0.625, template=True) < how_sure(engine, 0.625)  # type: ignore[operator]

@@ -153,7 +153,7 @@ def _record(
     db = context.connections.db
     band = _band(context, hit, case_face, sighting_face, crowd)
     flags = flags_between(db, hit.case, sighting_face["owner"]["kind"], sighting_face["owner"]["id"])
-    return record_candidate(db, hit.case, case_face, sighting_face, hit.distance, band, flags)
+    return record_candidate(db, hit.case, case_face, sighting_face, hit.distance, band, flags, hit.template)
 
 
 def _crowd(context: WorkerContext, seen_face: dict[str, Any]) -> list[float]:
@@ -198,7 +198,7 @@ def _past_seen(context: WorkerContext, case: str, index: SeenIndex) -> int:
         row = known_row
         if sighting_face_id in stored and row < 0:  # found by the template: shown beside the closest case face
             row = _closest_row(case_faces, stored[sighting_face_id])
-        hit = Hit(case, row, distance)
+        hit = Hit(case, row, distance, template=known_row < 0)  # no row known: found by the template
         # Within the review band, and the sighting face has fewer than top_k closer cases pending:
         if sighting_face_id in stored and keep_best(
             [hit], settings.match_top_k, pending_distances(db, sighting_face_id)

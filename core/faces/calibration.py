@@ -4,7 +4,8 @@ Measured by `homeward eval review-load` (docs/evaluation/review-load.md): LFW, o
 identity a case (about 5 700), each sighting's top 5 candidates up to the engine's review band, in bins of 0.025,
 made never to rise with distance. Each row is (up to this distance, share that were the person). It is a
 rate among the evaluation's sightings, six in ten of whom were in the register; where fewer sightings show
-someone missing, fewer candidates are right, so the panel says where the figure comes from.
+someone missing, fewer candidates are right, so the panel says where the figure comes from. A candidate scored
+by its case's template has its own table (HOW_SURE_TEMPLATE, `homeward eval case-photos`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ HOW_SURE: dict[str, tuple[tuple[float, float], ...]] = {
         (0.65, 0.31), (0.675, 0.094), (0.7, 0.012),
     ),
 }  # fmt: skip
+# The same for candidates scored by their case's template (a case of several photos, TEMPLATE_REVIEW), whose
+# distances run shorter for everyone: `homeward eval case-photos --engine arcface` (docs/evaluation/review-load.md),
+# cases of 2 and 3 photos pooled (1402 and 810 of the 5728 cases), 1291 mated and 1038 non-mated sightings, top 5
+# as served, 2205 candidates, bins of 0.025 never rising with distance. No candidate past 0.686 (the threshold).
+HOW_SURE_TEMPLATE: dict[str, tuple[tuple[float, float], ...]] = {
+    "arcface": ((0.45, 1.0), (0.575, 0.979), (0.6, 0.667), (0.625, 0.25), (0.65, 0.091), (0.675, 0.036), (0.7, 0.0)),
+}
 
 
 @dataclass(frozen=True)
@@ -45,11 +53,15 @@ TEMPLATE_REVIEW: dict[str, float] = {"arcface": 0.686}
 # the review band plus this, then each is scored by its template (on LFW none within 0.686 had a photo past 0.75).
 TEMPLATE_REACH = 0.1
 SOURCE = "in Homeward's evaluation (LFW, about 5 700 cases)"
+SOURCE_TEMPLATE = "in Homeward's evaluation (LFW, about 5 700 cases, 2 200 of them of 2 or 3 photos)"
 
 
-def how_sure(engine: str, distance: float) -> float | None:
-    """The share of candidates this close that were the same person; None past the measured range."""
-    for upto, share in HOW_SURE.get(engine, ()):
+def how_sure(engine: str, distance: float, template: bool = False) -> float | None:
+    """The share of candidates this close that were the same person; None past the measured range.
+
+    `template`: the distance is to a case's template (several photos), read against HOW_SURE_TEMPLATE, because the
+    same distance from a template is less sure than from one photo (0.625: 1 in 4, against 2 in 3)."""
+    for upto, share in (HOW_SURE_TEMPLATE if template else HOW_SURE).get(engine, ()):
         if distance <= upto:
             return share
     return None
@@ -59,6 +71,10 @@ def in_words(share: float) -> str:
     """'about 9 in 10' for a reviewer who reads a ratio faster than a percentage."""
     if share >= 0.985:
         return "almost all (99 in 100)"
+    if share >= 0.95:  # not "about 10 in 10"
+        return f"about {round(share * 100)} in 100"
+    if share < 0.005:  # none of those measured
+        return "fewer than 1 in 100"
     if share >= 0.095:
         return f"about {round(share * 10)} in 10"
     return f"about {max(1, round(share * 100))} in 100"

@@ -51,6 +51,7 @@ class Hit:
     case: str  # case reference
     face_index: int  # row of the best face of that case in the searched matrix
     distance: float
+    template: bool = False  # scored by the case's template (several photos), not its closest photo
 
 
 def band_rank(band: str) -> int:
@@ -207,9 +208,9 @@ def scored_case(
 ) -> Hit | None:
     """A case found by its closest photo (`hit`), scored as the engine's policy says: by its template when it has
     several photos and the engine has a template threshold (`several`), else as found; None past its threshold."""
-    score = hit.distance
-    if several is not None and len(case_vectors) > 1:
+    score, template = hit.distance, several is not None and len(case_vectors) > 1
+    if template:
         score = case_distance(vector, case_vectors, metric)
     if score > case_review(len(case_vectors), review, several):
         return None
-    return Hit(hit.case, hit.face_index, score)
+    return Hit(hit.case, hit.face_index, score, template)
