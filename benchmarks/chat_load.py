@@ -10,8 +10,11 @@ reply at the stand-in, waits for the backlog to drain (or --drain-timeout),
 and prints one JSON line per rate: offered rate, sent, acknowledged, answered,
 answer p50/p95/p99/max, throughput (answers per second from the first send to
 the last answer), drain (seconds from the last send to the last answer) and
-the webhook's ack p50/p99. `--sweep` runs 15, 30, 60, 120 and 240 msg/s, each
-on a fresh stack. The figures mean little on a busy machine: the load average
+the webhook's ack p50/p99, the fewest answers in any 5 s while people were
+still writing (`slowest_5s_per_s`: no collapse under a backlog), and how long a
+family already in a conversation waited for the answer to a message it sent
+half-way through (`family_answer_s`). `--sweep` runs 15, 30, 60, 120 and 240
+msg/s, each on a fresh stack. The figures mean little on a busy machine: the load average
 before the run is printed with them.
 """
 
@@ -41,6 +44,8 @@ from standins.telegram_api import TelegramStandIn
 
 SWEEP = (15, 30, 60, 120, 240)
 FIRST_CHAT = 900_000_000
+FAMILY_CHAT = FIRST_CHAT - 1  # someone already talking to the bot (an open case's family) when the surge comes
+WINDOW_S = 5.0
 
 
 @dataclass
@@ -100,15 +105,44 @@ def offer(port: int, load: Load, senders: int) -> None:
         list(pool.map(send, load.messages))
 
 
-def _update(chat: int) -> bytes:
+def _update(chat: int, text: str = "hi", update_id: int | None = None) -> bytes:
     message = {
         "message_id": 1,
         "date": int(time.time()),
         "chat": {"id": chat, "type": "private"},
         "from": {"id": chat, "is_bot": False, "first_name": "Viral"},
-        "text": "hi",
+        "text": text,
     }
-    return json.dumps({"update_id": chat, "message": message}).encode()
+    return json.dumps({"update_id": update_id or chat, "message": message}).encode()
+
+
+class Family:
+    """A family already in a conversation: answered once before the surge, then writes once in its middle."""
+
+    def __init__(self, port: int, telegram: TelegramStandIn) -> None:
+        self.port, self.telegram, self.posted = port, telegram, 0.0
+        self._say("hi", 1)  # update ids below the surge's (each person's is their chat id)
+        deadline = time.monotonic() + 60
+        while not telegram.by_chat.get(FAMILY_CHAT) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def write_at(self, when: float) -> threading.Thread:
+        """Send "help" at `when` (time.time()), from a thread of its own."""
+        thread = threading.Thread(target=lambda: (time.sleep(max(0.0, when - time.time())), self._write()))
+        thread.start()
+        return thread
+
+    def _write(self) -> None:
+        self.posted = time.time()
+        self._say("help", 2)
+
+    def _say(self, text: str, update_id: int) -> None:
+        _post(http.client.HTTPConnection("127.0.0.1", self.port, timeout=30), _update(FAMILY_CHAT, text, update_id))
+
+    def waited(self) -> float | None:
+        """Seconds from its message to its answer; None if it was never answered."""
+        replies = [reply["at"] for reply in self.telegram.by_chat.get(FAMILY_CHAT, []) if reply["at"] >= self.posted]
+        return round(replies[0] - self.posted, 3) if self.posted and replies else None
 
 
 def _post(connection: http.client.HTTPConnection, body: bytes) -> bool:
@@ -137,6 +171,10 @@ def figures(telegram: TelegramStandIn, load: Load) -> dict[str, Any]:
     acks = sorted(m.acked - m.posted for m in load.messages if m.acked is not None)
     sent_from, sent_to = load.messages[0].posted, max(m.posted for m in load.messages)
     last_answer = max((first_reply[m.chat] for m in load.messages if m.chat in first_reply), default=None)
+    windows = [
+        sum(start <= first_reply.get(m.chat, -1.0) < start + WINDOW_S for m in load.messages) / WINDOW_S
+        for start in _window_starts(sent_from, sent_to)
+    ]
     return {
         "offered_per_s": load.rate,
         "seconds": load.seconds,
@@ -152,7 +190,17 @@ def figures(telegram: TelegramStandIn, load: Load) -> dict[str, Any]:
         "drain_s": round(last_answer - sent_to, 2) if last_answer else None,
         "ack_p50_s": _quantile(acks, 0.50),
         "ack_p99_s": _quantile(acks, 0.99),
+        "slowest_5s_per_s": min(windows) if windows else None,
     }
+
+
+def _window_starts(sent_from: float, sent_to: float) -> list[float]:
+    """The 5 s windows after the first second (the line's start) that end while people are still writing."""
+    starts, start = [], sent_from + 1.0
+    while start + WINDOW_S <= sent_to:
+        starts.append(start)
+        start += WINDOW_S
+    return starts
 
 
 def _quantile(values: list[float], q: float) -> float | None:
@@ -162,10 +210,13 @@ def _quantile(values: list[float], q: float) -> float | None:
 def measure(rate: float, args: argparse.Namespace) -> dict[str, Any]:
     """One rate on a fresh stack: nothing left over from a previous rate slows this one."""
     with running_stack(args.workers, args.data_dir) as (port, telegram, _, _):
-        load = Load(rate, args.seconds)
+        load, family = Load(rate, args.seconds), Family(port, telegram)
+        writing = family.write_at(time.time() + 0.5 + args.seconds / 2)
         offer(port, load, args.senders)
+        writing.join()
         wait_for_answers(telegram, load, args.drain_timeout)
-        return figures(telegram, load) | {"workers": args.workers, "load_before": args.load_before}
+        found = figures(telegram, load) | {"family_answer_s": family.waited()}
+        return found | {"workers": args.workers, "load_before": args.load_before}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -173,7 +224,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=30, help="first messages per second (default 30)")
     parser.add_argument("--seconds", type=float, default=30, help="how long to send (default 30)")
     parser.add_argument("--sweep", action="store_true", help=f"run each of {', '.join(map(str, SWEEP))} msg/s")
-    parser.add_argument("--workers", type=int, default=2, help="HOMEWARD_WORKERS for the stack (default 2)")
+    parser.add_argument(
+        "--workers", type=int, default=4, help="HOMEWARD_WORKERS for the stack (default 4, as make run)"
+    )
     parser.add_argument("--senders", type=int, default=64, help="threads posting webhooks (default 64)")
     parser.add_argument("--drain-timeout", type=float, default=300, help="seconds to wait for the backlog")
     parser.add_argument("--data-dir", type=Path, help="keep the data dir (run.log, the database) here")

@@ -63,8 +63,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "HOMEWARD_WORKERS",
-        "2",
-        "How many worker processes `make run` starts. With two or more the first serves the chat lane only (`python -m workers --chat-only`), so a chat is answered while the others analyse photos and clips; each holds its own copy of the face index.",
+        "4",
+        "How many worker processes `make run` starts. With two or more the first half serve the chat lanes only (`python -m workers --chat-only`, no face model or index loaded), so chats are answered while the others analyse photos and clips, each of which holds its own copy of the face index. Workers wait on the database most of the time: on 2 cores, 4 answer a viral appeal's 100 first messages a second where 2 answer about 90 (docs/evaluation/bench.md).",
     ),
     Setting("HOMEWARD_MAX_PHOTO_MB", "15", "Largest photo file accepted, in megabytes."),
     Setting(

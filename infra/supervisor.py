@@ -163,9 +163,11 @@ def _start_children(settings: Settings, urls: ServiceUrls, open_chat: bool = Fal
 
 
 def worker_commands(workers: int) -> dict[str, list[str]]:
-    """The workers' commands: with two or more, the first answers chats only, so a clip or an import never holds all."""
+    """The workers' commands: with two or more, the first half answer chats only, so a clip or an import never holds
+    all, and a viral appeal's chats have workers of their own (each waits on the database most of the time)."""
+    chat_only = workers // 2
     return {
-        f"worker-{number}": [sys.executable, "-m", "workers", *(["--chat-only"] if number == 1 < workers else [])]
+        f"worker-{number}": [sys.executable, "-m", "workers", *(["--chat-only"] if number <= chat_only else [])]
         for number in range(1, workers + 1)
     }
 

@@ -10,11 +10,12 @@ from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError
 
 from core.conversation.catalog import DEFAULT_LANGUAGE
 from core.conversation.state import State
 from storage.inbound import erase_inbound
-from storage.outbox import erase_outbox
+from storage.outbox import DUPLICATE_KEY, erase_outbox
 
 
 def load_state(db: Database, contact: str) -> State:
@@ -38,6 +39,25 @@ def save_states(db: Database, saves: list[tuple[str, str, str, dict[str, Any], d
     """`save_state` for many contacts in one write: each (contact, channel, chat id, state doc, plan)."""
     if saves:
         db.conversations.bulk_write([UpdateOne(*_state_write(*save), upsert=True) for save in saves], ordered=False)
+
+
+def save_new_states(db: Database, saves: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]]) -> None:
+    """`save_states` for contacts with no record yet (first messages): one insert, far cheaper than as many upserts
+    on SecantusDB; a contact whose record appeared meanwhile (its unique key) is saved by `save_states`."""
+    now = _now()
+    docs = [
+        {"contact": contact, "channel": channel, "chat_id": chat_id, "state": state, "plan": plan}
+        | {"last_inbound_at": now, "created_at": now}
+        for contact, channel, chat_id, state, plan in saves
+    ]
+    try:
+        if docs:
+            db.conversations.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors") or []
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        save_states(db, [saves[int(error["index"])] for error in errors])
 
 
 def _state_write(

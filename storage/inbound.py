@@ -73,17 +73,6 @@ def pending_of_contacts(db: Database, contacts: list[str]) -> list[dict[str, Any
     return list(db.inbound.find({"status": "pending", "contact": {"$in": contacts}}, sort=order))
 
 
-def start_attempts(db: Database, docs: list[dict[str, Any]]) -> None:
-    """`start_attempt` for many messages in one write; each doc's `attempts` becomes this try's number.
-
-    The caller holds every one's contact lock, so nobody else counts meanwhile.
-    """
-    if docs:
-        db.inbound.update_many({"_id": {"$in": [doc["_id"] for doc in docs]}}, {"$inc": {"attempts": 1}})
-    for doc in docs:
-        doc["attempts"] = int(doc.get("attempts") or 0) + 1
-
-
 def finish_many(db: Database, inbound_ids: list[ObjectId], status: str) -> None:
     """`finish_inbound` for many messages of one outcome, in one write."""
     if inbound_ids:

@@ -348,6 +348,8 @@ def test_a_chat_is_answered_by_the_chat_worker_while_photos_wait_their_lane(
     assert harness.db.photos.find_one({"_id": saved.id})["status"] == "pending"
     assert worker_commands(2)["worker-1"][-1] == "--chat-only" and "--chat-only" not in worker_commands(2)["worker-2"]
     assert "--chat-only" not in worker_commands(1)["worker-1"]  # one worker serves both lanes
+    four = [command[-1] == "--chat-only" for command in worker_commands(4).values()]
+    assert four == [True, True, False, False]  # make run's default: half for chats, half for photos and chats
 
 
 def test_a_family_already_talking_is_answered_before_people_writing_for_the_first_time(

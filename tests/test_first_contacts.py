@@ -122,7 +122,7 @@ def test_a_batch_killed_before_keeping_anything_is_answered_once_by_the_reconcil
     def killed(*args: object) -> None:
         raise Died
 
-    monkeypatch.setattr(first_contacts, "save_states", killed)
+    monkeypatch.setattr(first_contacts, "save_new_states", killed)
     head = harness.context.connections.redis.lindex(first_contacts.FIRST_CONTACTS_LINE, 0)
     with pytest.raises(Died):
         first_contacts.answer_first_contacts(head.decode())

@@ -129,7 +129,7 @@ def test_make_run_starts_healthy_and_stops_cleanly_keeping_its_data(tmp_path: Pa
         assert "open without a login (HOMEWARD_SIMULATOR=open" in banner  # a newcomer chats at once
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/simulator/", timeout=10) as page:
             assert page.status == 200 and "csrf-token" in page.read().decode()
-        state = all_workers_up(port, 2)
+        state = all_workers_up(port, 4)
         processes, reconciler, retention = state.pop("processes"), state.pop("reconciler"), state.pop("retention")
         assert set(reconciler) == {"last_run_s_ago", "recovered"}  # shown, never part of `ok`
         assert set(retention) == {"last_run_s_ago", "removed"}
@@ -137,11 +137,11 @@ def test_make_run_starts_healthy_and_stops_cleanly_keeping_its_data(tmp_path: Pa
             "ok": True,
             "mongodb": {"ok": True},
             "redis": {"ok": True},
-            "workers": {"ok": True, "count": 2},
+            "workers": {"ok": True, "count": 4},
         }
         started = descendants(first.pid)
-        assert len(started) >= 6  # supervisor, SecantusDB, valkey, web, two workers
-        assert set(processes) == {"mongodb", "redis", "web", "worker-1", "worker-2"}
+        assert len(started) >= 8  # supervisor, SecantusDB, valkey, web, four workers (HOMEWARD_WORKERS's default)
+        assert set(processes) == {"mongodb", "redis", "web", "worker-1", "worker-2", "worker-3", "worker-4"}
         assert all(p["up"] and p["restarts"] == 0 and p["pid"] in started for p in processes.values())
     except BaseException:
         os.killpg(first.pid, signal.SIGTERM)  # a failed check leaves no service running behind the suite

@@ -1,4 +1,4 @@
-"""A worker process: `python -m workers [--chat-only]`. Loads the face models once, then serves jobs.
+"""A worker process: `python -m workers [--chat-only]`. Loads the face models once (unless chat-only), then serves jobs.
 
 It serves the chat lanes first, then the photo lane, then the bulk lane (services/queue.py LANE); with
 `--chat-only` only chats, so answers go out while other workers analyse long clips or run an organisation's
@@ -37,17 +37,19 @@ def main() -> int:
     context = WorkerContext(settings, connections)
     install(context)
     reconciler.start(context)
-    try:
-        context.engine.load()  # the configured face engine's models, once, before the first job
-    except ModelMissing as exc:
-        print(f"worker: {exc}", file=sys.stderr)
-        return 2
-    assert context.gallery is not None and context.sightings is not None and context.found is not None
-    # The face indexes load while the first chats are answered.
-    warm_up([context.gallery, context.sightings, context.found])
+    chat_only = "--chat-only" in sys.argv[1:]
+    if not chat_only:  # a chat-only worker never looks at a face: it loads no model and no index (~200 MB less)
+        try:
+            context.engine.load()  # the configured face engine's models, once, before the first job
+        except ModelMissing as exc:
+            print(f"worker: {exc}", file=sys.stderr)
+            return 2
+        assert context.gallery is not None and context.sightings is not None and context.found is not None
+        # The face indexes load while the first chats are answered.
+        warm_up([context.gallery, context.sightings, context.found])
     # Maintenance (which restarts RQ's scheduler after a Redis restart) runs every 30 s, not RQ's 10 min,
     # so retries and delayed sends resume within half a minute.
-    queues = lanes(connections.redis, chat_only="--chat-only" in sys.argv[1:])
+    queues = lanes(connections.redis, chat_only=chat_only)
     worker = MeasuredWorker(queues, connection=connections.redis, maintenance_interval=MAINTENANCE_INTERVAL_S)
     worker.work(with_scheduler=True, logging_level=settings.log_level)
     return 0

@@ -6,8 +6,10 @@ ten of them share each read and write, so the database (the first thing to satur
 third of the work per person (docs/evaluation/bench.md).
 
 It is only a faster road to the same place. The job takes each contact's locks (conversation and outbox) at
-once and keeps the one-contact job's steps and records: the attempt counted, the plan saved with the state,
-the replies stored claimed before they are sent, the witness of each platform call. Whatever is not plain
+once and keeps the one-contact job's steps and records: the plan saved with the state, the replies stored
+claimed before they are sent, the witness of each platform call. It counts no attempt: a message comes
+through here once (taken from the line), and should it kill the job, the reconciler gives it to the
+one-contact job, which counts its tries and gives up on it after MAX_ATTEMPTS. Whatever is not plain
 (a contact who is known after all, a photo, a second message, a plan without a state, a lock taken by
 another job, an error) goes to the one-contact job, which answers it in order as it always did. Should
 this job die anywhere, its messages are pending or its replies claimed, and the reconciler wakes them.
@@ -20,8 +22,8 @@ from typing import Any
 
 from core.conversation.messages import inbound_from_doc
 from services.queue import FIRST_CONTACTS_BATCH, FIRST_CONTACTS_LINE, Job, enqueue_conversation, enqueue_outbox, runs
-from storage.contacts import find_contacts, save_states
-from storage.inbound import finish_many, pending_by_ids, pending_of_contacts, save_plan, start_attempts
+from storage.contacts import find_contacts, save_new_states
+from storage.inbound import finish_many, pending_by_ids, pending_of_contacts, save_plan
 from storage.outbox import pending_outbound, queue_first_replies
 from workers.answering import MAX_ATTEMPTS, count_last_minute, decide, kept, process_conversation
 from workers.context import WorkerContext, current
@@ -98,9 +100,8 @@ def _answer(context: WorkerContext, contacts: list[str], held: HeldMany, left: d
             firsts[doc["contact"]] = doc
     plain = [doc for doc in firsts.values() if _plain(doc)]
     left |= {doc["contact"]: doc["_id"] for doc in firsts.values() if not _plain(doc)}
-    start_attempts(db, plain)
     plans = _decide_all(context, plain, left)
-    save_states(db, [(*_where(doc), plan["state"], kept(plan, doc["_id"])) for doc, plan in plans])
+    save_new_states(db, [(*_where(doc), plan["state"], kept(plan, doc["_id"])) for doc, plan in plans])
     replies = queue_first_replies(db, [(*_where(doc), plan["replies"], str(doc["_id"])) for doc, plan in plans])
     finish_many(db, [doc["_id"] for doc, _ in plans], "done")
     for outbox_id in send_claimed(context, replies, held.fresh):
@@ -125,7 +126,7 @@ def _decide_all(
 
 
 def _plain(doc: dict[str, Any]) -> bool:
-    """A message this job answers: text alone, in a private chat, not yet tried too often."""
+    """A message this job answers: text alone, in a private chat, never tried too often by a one-contact job."""
     return not (doc.get("attachments") or doc.get("location") or doc.get("group") or doc.get("plan")) and (
         int(doc.get("attempts") or 0) < MAX_ATTEMPTS
     )

@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             "HOMEWARD_CASE_PHOTO_JITTERS": "1",
             "HOMEWARD_CHAT_RATE_PER_MINUTE": "1000",
             "HOMEWARD_FACES_DIR": str(faces),
+            # Two workers, one of them chat-only: the fewest that keep chats apart from clips, so the hardest case.
+            "HOMEWARD_WORKERS": "2",
         }
         with supervised(data_dir, port, env):
             world = World(port, telegram, twilio, args)
