@@ -137,7 +137,6 @@ INDEXES: dict[str, list[IndexModel]] = (
         "outbox": [
             IndexModel([("contact", ASCENDING), ("seq", ASCENDING)], unique=True, name="contact_seq_unique"),
             IndexModel([("contact", ASCENDING), ("status", ASCENDING), ("seq", ASCENDING)], name="contact_pending"),
-            IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),  # the reconciler
             # Due for (another) try and stuck in `sending`, each lane's apart (the reconciler judges a volunteers'
             # backlog by its own lane: storage/outbox.py due_outbound); a chat message has no `lane` (null).
             IndexModel([("status", ASCENDING), ("lane", ASCENDING), ("next_attempt_at", ASCENDING)], name="lane_due"),
@@ -280,7 +279,8 @@ INDEXES: dict[str, list[IndexModel]] = (
 
 # Indexes an older version made that no query uses any more: dropped, as each costs every write.
 # Replaced: outbox status_due/status_sending by lane_due/lane_sending; inbound contact_pending by pending_contact.
-RETIRED = {"outbox": ("status_due", "status_sending"), "inbound": ("contact_pending",)}
+# Unused: outbox status_created (the reconciler asks lane_due and lane_sending).
+RETIRED = {"outbox": ("status_due", "status_sending", "status_created"), "inbound": ("contact_pending",)}
 
 
 def ensure_indexes(db: Database) -> None:
