@@ -2,7 +2,8 @@
 
 Every adapter raises SendError with a `permanent` flag: temporary failures
 (timeouts, 5xx, rate limits) are retried by the outbox worker, permanent ones
-(blocked bot, bad number) are recorded where a reviewer can see them.
+(blocked bot, bad number) are recorded where a reviewer can see them. A rate
+limit says how long to wait (`retry_after`), and the reply waits that long.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from core.conversation.messages import Attachment
 
 
 class SendError(Exception):
-    def __init__(self, message: str, permanent: bool) -> None:
+    """`retry_after`: the platform asked us to wait this many seconds (HTTP 429): a pace, not the message's fault."""
+
+    def __init__(self, message: str, permanent: bool, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
 class MediaTooLarge(Exception):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import Awaitable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from telegram import Bot, InputFile, Message, Update
@@ -127,7 +128,9 @@ class TelegramChannel:
             return self._run(deliver())
         except (Forbidden, BadRequest) as exc:  # blocked by the user, chat gone, bad request: retrying won't help
             raise SendError(f"telegram: {exc}", permanent=True) from None
-        except (RetryAfter, TimedOut, NetworkError, TelegramError) as exc:
+        except RetryAfter as exc:  # Telegram's flood control: "retry after N seconds"
+            raise SendError(f"telegram: {exc}", permanent=False, retry_after=_seconds(exc.retry_after)) from None
+        except (TimedOut, NetworkError, TelegramError) as exc:
             raise SendError(f"telegram: {exc}", permanent=False) from None
 
     def set_webhook(self, url: str, secret: str) -> bool:
@@ -142,3 +145,8 @@ class TelegramChannel:
             self._loop.run_until_complete(self._bot.initialize())
             self._ready = True
         return self._loop.run_until_complete(call)
+
+
+def _seconds(wait: float | timedelta) -> float:
+    """python-telegram-bot gives the wait in seconds or, in newer versions, as a timedelta."""
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)

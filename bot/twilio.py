@@ -25,6 +25,8 @@ from config.settings import TwilioSettings
 from core.conversation.messages import Attachment, Inbound, Location
 
 # Twilio error codes that retrying won't fix: invalid or unreachable numbers, blocked, outside the window.
+# Twilio answers 429 when an account's send queue is full and says nothing of how long to wait.
+TOO_MANY_WAIT_S = 1.0
 PERMANENT_CODES = {21211, 21408, 21610, 21614, 63003, 63016, 63024}
 
 
@@ -137,6 +139,9 @@ class TwilioChannel:
             return str(self._client.messages.create(**fields).sid)
         except TwilioRestException as exc:
             permanent = exc.code in PERMANENT_CODES or (400 <= (exc.status or 500) < 500 and exc.status != 429)
-            raise SendError(f"twilio {exc.status} {exc.code}: {exc.msg}", permanent=permanent) from None
+            wait = TOO_MANY_WAIT_S if exc.status == 429 else None  # Twilio's queue is full: a pace, not a fault
+            raise SendError(
+                f"twilio {exc.status} {exc.code}: {exc.msg}", permanent=permanent, retry_after=wait
+            ) from None
         except (OSError, httpx.HTTPError) as exc:
             raise SendError(f"twilio: {exc}", permanent=False) from None

@@ -17,6 +17,7 @@ class TelegramStandIn:
         self.by_chat: dict[int, list[dict[str, Any]]] = {}  # the same records, per chat
         self.files: dict[str, bytes] = {}  # file_id -> bytes, served through getFile
         self.fail_next: list[int] = []  # HTTP statuses to answer the next sends with
+        self.retry_after = 3  # seconds a 429 asks to wait
         self.updates: list[dict[str, Any]] = []  # served once by getUpdates
         self._lock = threading.Lock()
         self.app = self._build()
@@ -71,6 +72,10 @@ class TelegramStandIn:
         with self._lock:
             if self.fail_next:
                 status = self.fail_next.pop(0)
+                if status == 429:  # flood control, as Telegram says it: how long to wait
+                    wait = {"retry_after": self.retry_after}
+                    description = f"Too Many Requests: retry after {self.retry_after}"
+                    return jsonify(ok=False, error_code=429, description=description, parameters=wait), 429
                 description = "Forbidden: bot was blocked by the user" if status == 403 else "Internal Server Error"
                 return jsonify(ok=False, error_code=status, description=description), status
             record = {"method": method, **params, "has_photo": "photo" in request.files, "at": time.time()}

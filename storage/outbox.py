@@ -237,9 +237,11 @@ def claim_outbound(db: Database, message: dict[str, Any]) -> int:
     return int(message.get("attempts") or 0) + 1
 
 
-def retry_outbound(db: Database, message_id: ObjectId, when: datetime, error: str) -> None:
-    """Put a message back in the queue after a temporary failure, due again at `when`."""
-    db.outbox.update_one({"_id": message_id}, {"$set": {"status": "pending", "next_attempt_at": when, "error": error}})
+def retry_outbound(db: Database, message_id: ObjectId, when: datetime, error: str, uncount: bool = False) -> None:
+    """Put a message back in the queue after a temporary failure, due again at `when`; `uncount` takes back the
+    try its claim counted (the platform only asked us to wait)."""
+    update: dict[str, Any] = {"$set": {"status": "pending", "next_attempt_at": when, "error": error}}
+    db.outbox.update_one({"_id": message_id}, update | ({"$inc": {"attempts": -1}} if uncount else {}))
 
 
 def mark_outbound(db: Database, message_id: ObjectId, status: str, **fields: Any) -> None:

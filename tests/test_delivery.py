@@ -239,6 +239,29 @@ def test_a_platform_outage_waits_in_order_then_gives_up_and_goes_on(harness: Har
     assert harness.db.outbox.count_documents({"contact": CONTACT, "status": "pending"}) == 0
 
 
+def test_a_platform_asking_to_slow_down_is_waited_out_as_asked_without_counting_a_try(
+    harness: Harness, bot_api: TelegramStandIn
+) -> None:
+    bot_api.fail_next, bot_api.retry_after = [429], 7  # Telegram's flood control: "retry after 7"
+    chat(harness, CHAT, "hi")
+    waiting = harness.db.outbox.find_one({"contact": CONTACT})
+    assert waiting["status"] == "pending" and waiting["attempts"] == 0 and "Retry in 7 seconds" in waiting["error"]
+    delay = waiting["next_attempt_at"] - datetime.now(UTC)
+    assert timedelta(seconds=5) < delay <= timedelta(seconds=7)  # as long as asked: not the 5 s of a failure
+    scheduled = ScheduledJobRegistry(queue=make_queue(harness.worker.connection)).get_job_ids()
+    assert any(job.startswith(f"outbox-retry-{waiting['_id']}-") for job in scheduled)  # no worker waits meanwhile
+    # Many tries later the platform still asks to wait: the reply waits again, never given up for it.
+    harness.db.outbox.update_one(
+        {"_id": waiting["_id"]}, {"$set": {"attempts": 7, "next_attempt_at": datetime.now(UTC)}}
+    )
+    bot_api.fail_next = [429]
+    send_outbox(str(waiting["_id"]))
+    assert harness.db.outbox.find_one({"_id": waiting["_id"]})["status"] == "pending"
+    harness.db.outbox.update_one({"_id": waiting["_id"]}, {"$set": {"next_attempt_at": datetime.now(UTC)}})
+    assert send_outbox(str(waiting["_id"])) == 1
+    assert bot_api.texts(CHAT) == [MESSAGES["welcome"]]  # once
+
+
 def claim(harness: Harness, message_id: object) -> None:
     """The message as a worker leaves it just before calling the platform: claimed, `sending`, one attempt."""
     claimed = {"status": "sending", "sending_at": datetime.now(UTC), "attempts": 1}

@@ -272,14 +272,27 @@ def _failed_try(context: WorkerContext, message: dict[str, Any], attempts: int, 
     # any other error is named, not quoted.
     error = without_numbers(str(exc)) if isinstance(exc, SendError) else type(exc).__name__
     permanent = isinstance(exc, SendError) and exc.permanent
+    paced = exc.retry_after if isinstance(exc, SendError) and exc.retry_after is not None else None
     created = as_utc(message.get("created_at") or _now())
-    if permanent or attempts >= MAX_SEND_ATTEMPTS or _now() - created >= MAX_SEND_AGE:
+    if permanent or (attempts >= MAX_SEND_ATTEMPTS and paced is None) or _now() - created >= MAX_SEND_AGE:
         log.warning("gave up sending a %s message after %d attempt(s): %s", message["channel"], attempts, error)
         mark_outbound(db, message["_id"], "failed", error=error)
         return "failed"
+    if paced is not None:  # the platform's pace (HTTP 429): waited out as asked, and not counted as a failed try
+        return _wait_for_pace(context, message, attempts, paced, error)
     when = _now() + timedelta(seconds=BACKOFF_S[min(attempts, len(BACKOFF_S)) - 1])
     log.warning("sending a %s message failed (attempt %d, next at %s): %s", message["channel"], attempts, when, error)
     retry_outbound(db, message["_id"], when, error)
+    _wake_at(context, {**message, "attempts": attempts}, when)
+    return "wait"
+
+
+def _wait_for_pace(context: WorkerContext, message: dict[str, Any], attempts: int, wait_s: float, error: str) -> str:
+    """Put the message back to wait as long as the platform asked (at least a second), its try not counted; the
+    contact's later messages wait behind it, and no worker waits: a job is scheduled for then."""
+    when = _now() + timedelta(seconds=max(1.0, wait_s))
+    log.info("a %s message waits %.0f s: the platform asked us to slow down", message["channel"], wait_s)
+    retry_outbound(context.connections.db, message["_id"], when, error, uncount=True)
     _wake_at(context, {**message, "attempts": attempts}, when)
     return "wait"
 
