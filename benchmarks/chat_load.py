@@ -14,7 +14,9 @@ the webhook's ack p50/p99, the fewest answers in any 5 s while people were
 still writing (`slowest_5s_per_s`: no collapse under a backlog), and how long a
 family already in a conversation waited for the answer to a message it sent
 half-way through (`family_answer_s`). `--sweep` runs 15, 30, 60, 120 and 240
-msg/s, each on a fresh stack. The figures mean little on a busy machine: the load average
+msg/s, each on a fresh stack. `--photos F`: a share F of the people send a
+complete sighting with a photo instead (benchmarks/chat_sightings.py), and the
+line also has photo-to-candidate p50/p95/max. The figures mean little on a busy machine: the load average
 before the run is printed with them.
 """
 
@@ -37,7 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.chaos.people import BOT_TOKEN, SECRET, telegram_env
+from benchmarks.chat_sightings import Sightings
 from benchmarks.supervised import supervised
+from config import load_settings
 from infra.embedded import free_port
 from standins.server import BackgroundServer
 from standins.telegram_api import TelegramStandIn
@@ -64,7 +68,9 @@ class Load:
 
 
 @contextmanager
-def running_stack(workers: int, data_dir: Path | None) -> Iterator[tuple[int, TelegramStandIn, Path, int]]:
+def running_stack(
+    workers: int, data_dir: Path | None, extra: dict[str, str] | None = None
+) -> Iterator[tuple[int, TelegramStandIn, Path, int]]:
     """`make run` with the Telegram stand-in, in a fresh data dir: (web port, stand-in, data dir, supervisor's pid)."""
     with ExitStack() as stack:
         if data_dir is None:
@@ -73,10 +79,14 @@ def running_stack(workers: int, data_dir: Path | None) -> Iterator[tuple[int, Te
         telegram = TelegramStandIn(BOT_TOKEN)
         telegram_url = stack.enter_context(BackgroundServer(telegram.app)).url
         port = free_port()
-        env = telegram_env(telegram_url) | {
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            "HOMEWARD_WORKERS": str(workers),
-        }
+        env = (
+            telegram_env(telegram_url)
+            | {
+                "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+                "HOMEWARD_WORKERS": str(workers),
+            }
+            | (extra or {})
+        )
         with supervised(data_dir, port, env) as supervisor:
             yield port, telegram, data_dir, supervisor.pid
 
@@ -209,13 +219,21 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 def measure(rate: float, args: argparse.Namespace) -> dict[str, Any]:
     """One rate on a fresh stack: nothing left over from a previous rate slows this one."""
-    with running_stack(args.workers, args.data_dir) as (port, telegram, _, _):
-        load, family = Load(rate, args.seconds), Family(port, telegram)
+    extra = {"HOMEWARD_SIMULATOR": "open"} if args.photos else {}
+    with running_stack(args.workers, args.data_dir, extra) as (port, telegram, data_dir, _):
+        sightings = None
+        if args.photos:  # a share of the people send a sighting with a photo (through the simulator)
+            count = round(rate * args.seconds * args.photos)
+            sightings = Sightings(port, data_dir, load_settings().faces_dir, count)
+            sightings.start(time.time() + 0.5, rate * args.photos)
+        load, family = Load(rate * (1 - args.photos), args.seconds), Family(port, telegram)
         writing = family.write_at(time.time() + 0.5 + args.seconds / 2)
         offer(port, load, args.senders)
         writing.join()
         wait_for_answers(telegram, load, args.drain_timeout)
         found = figures(telegram, load) | {"family_answer_s": family.waited()}
+        if sightings is not None:
+            found |= sightings.figures(args.drain_timeout)
         return found | {"workers": args.workers, "load_before": args.load_before}
 
 
@@ -228,6 +246,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--workers", type=int, default=4, help="HOMEWARD_WORKERS for the stack (default 4, as make run)"
     )
     parser.add_argument("--senders", type=int, default=64, help="threads posting webhooks (default 64)")
+    parser.add_argument(
+        "--photos", type=float, default=0.0, help="share of people who send a sighting with a photo (e.g. 0.2)"
+    )
     parser.add_argument("--drain-timeout", type=float, default=300, help="seconds to wait for the backlog")
     parser.add_argument("--data-dir", type=Path, help="keep the data dir (run.log, the database) here")
     return parser.parse_args(argv)
