@@ -40,6 +40,19 @@ class Died(BaseException):
     """A worker killed mid-job (not an error the job could catch)."""
 
 
+def kill_the_batch_in(harness: Harness, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
+    """Run the batch job as its worker is killed when it reaches `step` (nothing after it happens)."""
+
+    def killed(*args: object) -> None:
+        raise Died
+
+    monkeypatch.setattr(first_contacts, step, killed)
+    head = harness.context.connections.redis.lindex(first_contacts.FIRST_CONTACTS_LINE, 0)
+    with pytest.raises(Died):
+        first_contacts.answer_first_contacts(head.decode())
+    monkeypatch.undo()
+
+
 def write_first(harness: Harness, chats: list[int], text: str = "hi") -> None:
     for chat_id in chats:
         assert post(harness, update(chat_id, text)) == 200
@@ -96,14 +109,7 @@ def test_a_batch_killed_before_sending_is_sent_once_by_the_reconciler(
 ) -> None:
     write_first(harness, NEWCOMERS[:4])
 
-    def killed(*args: object) -> list[str]:
-        raise Died
-
-    monkeypatch.setattr(first_contacts, "send_claimed", killed)
-    head = harness.context.connections.redis.lindex(first_contacts.FIRST_CONTACTS_LINE, 0)
-    with pytest.raises(Died):
-        first_contacts.answer_first_contacts(head.decode())
-    monkeypatch.undo()
+    kill_the_batch_in(harness, monkeypatch, "send_claimed")
     assert bot_api.sent == []
     assert harness.db.outbox.count_documents({"status": "sending"}) == 4  # stored, claimed, never sent
     make_queue(harness.context.connections.redis, FIRST_CONTACTS_QUEUE).empty()  # the job died with its worker
@@ -119,14 +125,7 @@ def test_a_batch_killed_before_keeping_anything_is_answered_once_by_the_reconcil
 ) -> None:
     write_first(harness, NEWCOMERS[:3])
 
-    def killed(*args: object) -> None:
-        raise Died
-
-    monkeypatch.setattr(first_contacts, "save_new_states", killed)
-    head = harness.context.connections.redis.lindex(first_contacts.FIRST_CONTACTS_LINE, 0)
-    with pytest.raises(Died):
-        first_contacts.answer_first_contacts(head.decode())
-    monkeypatch.undo()
+    kill_the_batch_in(harness, monkeypatch, "save_new_states")
     make_queue(harness.context.connections.redis, FIRST_CONTACTS_QUEUE).empty()
     assert reconcile(harness.context, datetime.now(UTC) + timedelta(minutes=2))["inbound"] == 3
     harness.work()
