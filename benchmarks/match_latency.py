@@ -92,12 +92,13 @@ def main() -> int:
     parser.add_argument("--sightings", type=int, default=25)
     parser.add_argument("--gallery", type=int, default=0, help="synthetic open case faces stored first")
     parser.add_argument("--found", type=int, default=0, help="found persons registered instead of sightings")
+    parser.add_argument("--case-photos", type=int, default=1, help="photos of the reported case (2+: its template)")
     args = parser.parse_args()
     args.sightings = args.found or args.sightings
     faces = load_settings().faces_dir / "lfw" / PERSON
     photos = sorted(faces.glob("*.jpg"))
-    if len(photos) < args.sightings + 1:
-        print(f"need {args.sightings + 1} photos in {faces}; set HOMEWARD_FACES_DIR", file=sys.stderr)
+    if len(photos) < args.sightings + args.case_photos:
+        print(f"need {args.sightings + args.case_photos} photos in {faces}; set HOMEWARD_FACES_DIR", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as data_dir:
         port = free_port()
@@ -129,7 +130,7 @@ def main() -> int:
             if args.found:
                 _measure_found(sim, db, env, servers, photos, args.found)
             else:
-                _measure(sim, db, photos, args.sightings)
+                _measure(sim, db, photos, args.sightings, args.case_photos)
         finally:
             service.send_signal(signal.SIGINT)
             service.wait(60)
@@ -212,11 +213,13 @@ def _digits(number: int) -> bytes:
     return bytes((number // 30**place) % 30 for place in range(4))
 
 
-def _report_case(sim: Simulator, db: pymongo.database.Database, photo: Path) -> dict[str, Any]:
-    """The family's report through the simulator, once its photo's matching ran (which loads the indexes)."""
+def _report_case(sim: Simulator, db: pymongo.database.Database, *photos: Path) -> dict[str, Any]:
+    """The family's report through the simulator (several photos: scored by their template with arcface), once its
+    photos' matching ran (which loads the indexes)."""
     for text in ("hi", "yes", "1", "George Bush", "60", "male", "Texas", "yesterday", "skip"):
         sim.send("family", text)
-    sim.send("family", photo=photo)
+    for photo in photos:
+        sim.send("family", photo=photo)
     sim.send("family", "done")
     sim.send("family", "yes")
     case = _wait(lambda: db.cases.find_one({"reporter": "simulator:family"}), 60)
@@ -225,7 +228,12 @@ def _report_case(sim: Simulator, db: pymongo.database.Database, photo: Path) -> 
     # The case photo's matching job builds the worker's index first: wait for it, it is not a sighting's cost.
     # (By the owner index's fields only: a filter naming more scans every photo on SecantusDB.)
     photos_of_case = {"owner.kind": "case", "owner.id": case["reference"]}
-    _wait(lambda: any("matched_at" in photo for photo in db.photos.find(photos_of_case, {"matched_at": 1})), 300)
+    _wait(
+        lambda: (
+            sum("matched_at" in photo for photo in db.photos.find(photos_of_case, {"matched_at": 1})) >= len(photos)
+        ),
+        300,
+    )
     return case
 
 
@@ -271,8 +279,11 @@ def _measure_found(
     connections.close()
 
 
-def _measure(sim: Simulator, db: pymongo.database.Database, photos: list[Path], count: int) -> None:
-    _report_case(sim, db, photos[0])
+def _measure(
+    sim: Simulator, db: pymongo.database.Database, photos: list[Path], count: int, case_photos: int = 1
+) -> None:
+    _report_case(sim, db, *photos[:case_photos])
+    photos = photos[case_photos - 1 :]  # the sightings' photos follow the case's
     from_photo, from_complete, missed = [], [], 0
     stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
     settings = load_settings()
