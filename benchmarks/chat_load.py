@@ -233,7 +233,14 @@ def measure(rate: float, args: argparse.Namespace) -> dict[str, Any]:
         wait_for_answers(telegram, load, args.drain_timeout)
         found = figures(telegram, load) | {"family_answer_s": family.waited()}
         if sightings is not None:
-            found |= sightings.figures(args.drain_timeout)
+            waits = sightings.waits(args.drain_timeout)
+            found |= {
+                "sightings": len(sightings.posted),
+                "sightings_with_candidate": len(waits),
+                "photo_to_candidate_p50_s": _quantile(waits, 0.50),
+                "photo_to_candidate_p95_s": _quantile(waits, 0.95),
+                "photo_to_candidate_max_s": round(waits[-1], 3) if waits else None,
+            }
         return found | {"workers": args.workers, "load_before": args.load_before}
 
 

@@ -14,7 +14,6 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pymongo
 
@@ -55,23 +54,15 @@ class Sightings:
         for text in SIGHTING:
             sim.send(citizen, text)
 
-    def figures(self, timeout: float) -> dict[str, Any]:
-        """Photo post to candidate, p50/p95/max, once every sighting has its candidate (or `timeout` passed)."""
+    def waits(self, timeout: float) -> list[float]:
+        """Seconds from each photo to its candidate, sorted, once every sighting has one (or `timeout` passed)."""
         for thread in self.threads:
             thread.join()
         deadline, waits = time.monotonic() + timeout, {}
         while time.monotonic() < deadline and len(waits) < len(self.posted):
             waits = {citizen: found for citizen in self.posted if (found := self._waited(citizen)) is not None}
             time.sleep(1.0)
-        ordered = sorted(waits.values())
-        quantile = lambda q: round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 3) if ordered else None  # noqa: E731
-        return {
-            "sightings": len(self.posted),
-            "sightings_with_candidate": len(ordered),
-            "photo_to_candidate_p50_s": quantile(0.5),
-            "photo_to_candidate_p95_s": quantile(0.95),
-            "photo_to_candidate_max_s": round(ordered[-1], 3) if ordered else None,
-        }
+        return sorted(waits.values())
 
     def _waited(self, citizen: str) -> float | None:
         sighting = self.db.sightings.find_one({"reporter": f"simulator:{citizen}"}, {"reference": 1})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -175,25 +177,31 @@ class Commands(monitoring.CommandListener):
         pass
 
 
+@contextmanager
+def counted(settings: Settings) -> Iterator[tuple[Harness, Commands]]:
+    """A harness on connections of its own, whose MongoDB commands are listed while `commands.on`."""
+    commands = Commands()
+    monitoring.register(commands)  # for clients made from now on: this test's own
+    connections = connect(settings.mongodb_uri or "", settings.mongodb_database, settings.redis_url or "")
+    try:
+        yield Harness(settings, connections), commands
+    finally:
+        commands.on = False
+        connections.close()
+
+
 def test_a_first_message_is_answered_and_sent_by_one_job_in_a_dozen_round_trips(
     settings: Settings, connections: Connections, bot_api: TelegramStandIn
 ) -> None:
     """The chat path's cost (docs/evaluation/bench.md): every round trip more is paid by every message of a surge."""
-    commands = Commands()
-    monitoring.register(commands)  # for clients made from now on: this test's own
-    counted = connect(settings.mongodb_uri or "", settings.mongodb_database, settings.redis_url or "")
-    try:
-        harness = Harness(settings, counted)
+    with counted(settings) as (harness, commands):
         assert post(harness, update(CHAT, "hi")) == 200
         commands.on = True
         assert harness.worker.work(burst=True, max_jobs=1)
         commands.on = False
         assert bot_api.texts(CHAT) == [MESSAGES["welcome"]]  # answered and sent by that one job
-        assert not any(queue.count for queue in lanes(counted.redis))  # and nothing left for another
+        assert not any(queue.count for queue in lanes(harness.worker.connection))  # and nothing left for another
         assert len(commands.seen) <= 11, commands.seen  # 22 before issue 24's step 2
-    finally:
-        commands.on = False
-        counted.close()
 
 
 @pytest.mark.parametrize("permanent", [False, True])

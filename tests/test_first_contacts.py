@@ -6,17 +6,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pymongo import monitoring
 
 from config import Settings
 from core.conversation.catalog.en import MESSAGES
 from infra.embedded import EmbeddedServer
 from services.queue import FIRST_CONTACTS_QUEUE, lanes, make_queue
 from standins.telegram_api import TelegramStandIn
-from storage.connections import Connections, connect
+from storage.connections import Connections
 from tests.chat_harness import Harness
 from tests.conftest import make_environment, telegram_settings
-from tests.test_delivery import Commands
+from tests.test_delivery import counted
 from tests.test_telegram import CHAT, post, update
 from workers import first_contacts
 from workers.reconciler import reconcile
@@ -61,25 +60,18 @@ def write_first(harness: Harness, chats: list[int], text: str = "hi") -> None:
 def test_ten_people_writing_at_once_are_answered_by_one_job_in_a_dozen_round_trips(
     settings: Settings, connections: Connections, bot_api: TelegramStandIn
 ) -> None:
-    commands = Commands()
-    monitoring.register(commands)  # for clients made from now on: this test's own
-    counted = connect(settings.mongodb_uri or "", settings.mongodb_database, settings.redis_url or "")
-    try:
-        harness = Harness(settings, counted)
+    with counted(settings) as (harness, commands):
         write_first(harness, NEWCOMERS)
-        assert make_queue(counted.redis, FIRST_CONTACTS_QUEUE).count == 1  # one job for the ten
+        assert make_queue(harness.worker.connection, FIRST_CONTACTS_QUEUE).count == 1  # one job for the ten
         commands.on = True
         assert harness.worker.work(burst=True, max_jobs=1)
         commands.on = False
         for chat_id in NEWCOMERS:
             assert bot_api.texts(chat_id) == [MESSAGES["welcome"]]  # each answered once, by that one job
-        assert not any(queue.count for queue in lanes(counted.redis))
-        assert counted.db.inbound.count_documents({"status": "done"}) == len(NEWCOMERS)
-        assert counted.db.outbox.count_documents({"status": "sent"}) == len(NEWCOMERS)
+        assert not any(queue.count for queue in lanes(harness.worker.connection))
+        assert harness.db.inbound.count_documents({"status": "done"}) == len(NEWCOMERS)
+        assert harness.db.outbox.count_documents({"status": "sent"}) == len(NEWCOMERS)
         assert len(commands.seen) <= 12, commands.seen  # one person alone takes 9 or so
-    finally:
-        commands.on = False
-        counted.close()
 
 
 def test_a_newcomer_writing_twice_is_answered_in_order_beside_the_others(

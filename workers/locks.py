@@ -88,7 +88,7 @@ def take_turns(
     while connection.exists(wake):
         try:
             with contact_lock(connection, key, what, wait=0) as held:
-                held.wake = lambda: connection.pipeline().delete(wake).set(looked, 1, px=LOOKED_LATELY_MS).execute()
+                held.wake = lambda: _looking(connection.pipeline(), key).execute()
                 held.alive = lambda: connection.set(looked, 1, px=LOOKED_LATELY_MS)
                 done += work(held)
         except LockBusy:
@@ -109,6 +109,12 @@ def turn_keys(key: str) -> tuple[str, str]:
     return f"{turn}:wake", f"{turn}:looked"
 
 
+def _looking(pipeline: redis.client.Pipeline, key: str) -> redis.client.Pipeline:
+    """The holder of `key` is about to look for work: clear its wake flag, mark it as having looked lately."""
+    wake, looked = turn_keys(key)
+    return pipeline.delete(wake).set(looked, 1, px=LOOKED_LATELY_MS)
+
+
 @dataclass
 class HeldMany:
     """Many contacts' locks taken at once by one job (workers/first_contacts.py), each under a token of its own."""
@@ -126,8 +132,7 @@ class HeldMany:
         """`Held.looking` for every lock held: jobs woken for these contacts leave their work to this job."""
         pipeline = self.connection.pipeline(transaction=False)
         for key in self.tokens:
-            wake, looked = turn_keys(key)
-            pipeline.delete(wake).set(looked, 1, px=LOOKED_LATELY_MS)
+            _looking(pipeline, key)
         pipeline.execute()
 
     def release(self) -> list[str]:

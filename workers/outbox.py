@@ -210,13 +210,10 @@ def send_claimed(context: WorkerContext, messages: list[dict[str, Any]], still_o
     The same witness as `_send`, each written in one round trip for all, and the sent recorded in one write.
     """
     redis_client, db = context.connections.redis, context.connections.db
-    keys = [_call_key(message) for message in messages]
-    if keys:
-        redis_client.mset(dict.fromkeys(keys, CALLING))
-        pipeline = redis_client.pipeline(transaction=False)
-        for key in keys:
-            pipeline.expire(key, CALL_TTL_S)
-        pipeline.execute()
+    pipeline = redis_client.pipeline(transaction=False)
+    for message in messages:
+        pipeline.set(_call_key(message), CALLING, ex=CALL_TTL_S)
+    pipeline.execute()
     sent: list[tuple[Any, dict[str, Any]]] = []
     left: list[str] = []
     for message in messages:
