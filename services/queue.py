@@ -32,7 +32,11 @@ PARTNERS_QUEUE = "homeward-partners"
 # Appeals to volunteers near the last-seen place (services/volunteers.py): thousands of messages for one appeal,
 # choosing them and sending them, served after chats and partners so a large appeal never delays a chat.
 VOLUNTEERS_QUEUE = "homeward-volunteers"
-# First contacts' messages waiting for a batch job (`wake_first_contact`), and how many one job answers at most.
+# Every accepted message waits here (JSON, oldest first) until the intake job stores it in MongoDB
+# (services/inbound.py); it first held them while MongoDB was down, hence its key. One job per INTAKE_WAKE_EVERY.
+INTAKE_LINE = "homeward:inbound:spool"
+INTAKE_WAKE_EVERY = 10
+# First contacts' messages waiting for a batch job (`wake_first_contacts`), and how many one job answers at most.
 FIRST_CONTACTS_LINE = "homeward:first-contacts:line"
 FIRST_CONTACTS_BATCH = 10
 
@@ -41,6 +45,7 @@ class Job(StrEnum):
     """Every job RQ runs, by the dotted path of its function in workers/ (marked there with `@runs`)."""
 
     ANALYSE_PHOTO = "workers.jobs.analyse_photo"
+    TAKE_IN = "workers.intake.take_in"
     ANSWER_CONVERSATION = "workers.answering.process_conversation"
     ANSWER_FIRST_CONTACTS = "workers.first_contacts.answer_first_contacts"
     SEND_OUTBOX = "workers.outbox.send_outbox"
@@ -55,6 +60,7 @@ class Job(StrEnum):
 # (workers/__main__.py --chat-only, which `make run` gives its first worker), the others chat first, then photos,
 # then bulk work (an import holds its worker for minutes: never one that chats only).
 LANE = {
+    Job.TAKE_IN: QUEUE_NAME,
     Job.ANSWER_CONVERSATION: QUEUE_NAME,
     Job.ANSWER_FIRST_CONTACTS: FIRST_CONTACTS_QUEUE,
     Job.SEND_OUTBOX: QUEUE_NAME,
@@ -97,7 +103,7 @@ CONVERSATION_RETRY = Retry(max=8, interval=[1, 3, 5, 10, 30, 60, 300, 900])
 RESULT_KEPT_S = 600
 # A chat job's record is the stored message (answered, sent), not RQ's: its result and job hash go at once,
 # several Redis writes a message fewer (docs/evaluation/bench.md). A failure is kept like any other.
-RESULT_NOT_KEPT = frozenset({Job.ANSWER_CONVERSATION, Job.ANSWER_FIRST_CONTACTS, Job.SEND_OUTBOX})
+RESULT_NOT_KEPT = frozenset({Job.TAKE_IN, Job.ANSWER_CONVERSATION, Job.ANSWER_FIRST_CONTACTS, Job.SEND_OUTBOX})
 FAILURE_KEPT_S = 30 * 24 * 3600
 OUTBOX_RETRY = Retry(max=8, interval=[5, 30, 120, 600, 1800, 3600, 3600, 3600])
 # An import is idempotent, so one more run after a passing outage completes it; a second failure is final
@@ -178,8 +184,20 @@ def enqueue_conversation(queue: Queue, inbound_id: str, first_contact: bool = Fa
     _put(queue, Job.ANSWER_CONVERSATION, inbound_id, CONVERSATION_RETRY, 600, lane=lane)
 
 
-def wake_first_contact(queue: Queue, inbound_id: str) -> None:
-    """Put a first contact's message in line for a batch (workers/first_contacts.py), in two Redis round trips.
+def line_up(queue: Queue, message: str) -> None:
+    """Put an accepted message (JSON) in the intake line, and queue the intake job for every INTAKE_WAKE_EVERY.
+
+    One round trip, two for every tenth: the webhook answers the platform without waiting for MongoDB, which is the
+    first thing to saturate in a surge (issue 24). The intake job stores what waits in batches, in order. The 1st
+    message of a line that was empty wakes it, so one message alone is stored at once; should a job die, the next
+    tenth wakes another, and the reconciler takes in what waits on its next run.
+    """
+    if (int(queue.connection.rpush(INTAKE_LINE, message)) - 1) % INTAKE_WAKE_EVERY == 0:
+        _put(queue, Job.TAKE_IN, "intake", CONVERSATION_RETRY, 600)
+
+
+def wake_first_contacts(queue: Queue, inbound_ids: list[str]) -> None:
+    """Put first contacts' messages in line for a batch (workers/first_contacts.py), in one or two round trips.
 
     The line is a Redis list of message ids; a batch job takes up to FIRST_CONTACTS_BATCH from its head. One
     job is queued for every FIRST_CONTACTS_BATCH messages put in line (the 1st, the 11th... of a line that does
@@ -187,8 +205,17 @@ def wake_first_contact(queue: Queue, inbound_id: str) -> None:
     people instead of each taking one. Should the line or a job be lost (Redis restarted, a worker killed), the
     stored message is the truth: the reconciler wakes its conversation once it has waited GRACE.
     """
-    if (int(queue.connection.rpush(FIRST_CONTACTS_LINE, inbound_id)) - 1) % FIRST_CONTACTS_BATCH == 0:
-        _put(queue, Job.ANSWER_FIRST_CONTACTS, inbound_id, CONVERSATION_RETRY, 600)
+    if not inbound_ids:
+        return
+    last = int(queue.connection.rpush(FIRST_CONTACTS_LINE, *inbound_ids))
+    first = last - len(inbound_ids) + 1
+    due = [item for place, item in enumerate(inbound_ids, first) if (place - 1) % FIRST_CONTACTS_BATCH == 0]
+    _put_many(queue, Job.ANSWER_FIRST_CONTACTS, due, CONVERSATION_RETRY, 600)
+
+
+def enqueue_conversations(queue: Queue, inbound_ids: list[str]) -> None:
+    """`enqueue_conversation` for many messages (of different contacts) in one Redis pipeline: the intake's batch."""
+    _put_many(queue, Job.ANSWER_CONVERSATION, inbound_ids, CONVERSATION_RETRY, 600)
 
 
 def enqueue_outbox(queue: Queue, outbox_id: str, lane: str | None = None) -> None:
@@ -199,9 +226,7 @@ def enqueue_outbox(queue: Queue, outbox_id: str, lane: str | None = None) -> Non
 def enqueue_outboxes(queue: Queue, outbox_ids: list[str], lane: str) -> None:
     """`enqueue_outbox` for many messages in one Redis pipeline (a volunteers' appeal: a chunk of alerts at once)."""
     if outbox_ids:
-        target = queue if queue.name == lane else make_queue(queue.connection, lane)
-        options = _options(Job.SEND_OUTBOX, OUTBOX_RETRY, 300, None)
-        target.enqueue_many([Queue.prepare_data(Job.SEND_OUTBOX.value, (item,), **options) for item in outbox_ids])
+        _put_many(queue, Job.SEND_OUTBOX, outbox_ids, OUTBOX_RETRY, 300, lane)
 
 
 def enqueue_outbox_at(queue: Queue, outbox_id: str, when: datetime, attempt: int, lane: str | None = None) -> None:
@@ -273,6 +298,17 @@ def _put(
     if at is None:
         return queue.enqueue(job.value, item_id, **options)
     return queue.enqueue_at(at, job.value, item_id, **options)
+
+
+def _put_many(
+    queue: Queue, job: Job, item_ids: list[str], retry: Retry, timeout_s: int, lane: str | None = None
+) -> None:
+    """`_put` for many items of one job, in one Redis pipeline (RQ's `enqueue_many`)."""
+    if item_ids:
+        lane = lane or LANE[job]
+        target = queue if queue.name == lane else make_queue(queue.connection, lane)
+        options = _options(job, retry, timeout_s, None)
+        target.enqueue_many([Queue.prepare_data(job.value, (item,), **options) for item in item_ids])
 
 
 def _options(job: Job, retry: Retry, timeout_s: int, job_id: str | None) -> dict[str, Any]:

@@ -104,6 +104,11 @@ def is_known(db: Database, contact: str) -> bool:
     return db.conversations.find_one({"contact": contact}, {"_id": 1}) is not None
 
 
+def known_among(db: Database, contacts: list[str]) -> set[str]:
+    """`is_known` for many contacts in one read (the intake's batch)."""
+    return {doc["contact"] for doc in db.conversations.find({"contact": {"$in": contacts}}, {"contact": 1})}
+
+
 def find_contact(db: Database, contact: str) -> dict[str, Any] | None:
     """The contact's record: channel and chat id to answer on, when they last wrote, consent."""
     return db.conversations.find_one({"contact": contact})

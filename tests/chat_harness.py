@@ -19,7 +19,7 @@ from admin.app import create_app
 from config import Settings
 from services.queue import lanes
 from storage.connections import Connections
-from workers import context
+from workers import context, intake
 from workers.measured_worker import MeasuredWorker
 
 # Every collection that may hold something of a contact; erasure must empty them of it.
@@ -36,6 +36,10 @@ class Harness:
         self.context = context.WorkerContext(settings, connections)
         context.install(self.context)
         self.worker = MeasuredWorker(lanes(connections.redis), connection=connections.redis)
+
+    def take_in(self) -> int:
+        """Store what the webhooks put in the intake line, as the intake job does a moment after them; how many."""
+        return intake.drain(self.context)
 
     def simulator_send(self, user: str, text: str = "", photo: Path | None = None) -> int:
         """Post as the simulator page does, CSRF token in the header."""

@@ -40,13 +40,14 @@ def says(url: str, db: Any, *messages: str | dict[str, Any], chat: int = FAMILY)
     for item in messages:
         body = {"message_id": next(_ids), "date": 1_700_000_000, "chat": {"id": chat, "type": "private"}}
         body |= {"text": item} if isinstance(item, str) else item
+        update_id = next(_ids)
         request = urllib.request.Request(
             f"{url}/webhooks/telegram",
-            json.dumps({"update_id": next(_ids), "message": body}).encode(),
+            json.dumps({"update_id": update_id, "message": body}).encode(),
             {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET},
         )
         assert urllib.request.urlopen(request, timeout=10).status == 200
-        wait_until(settled(db, f"telegram:{chat}"), "the message to be answered")
+        wait_until(settled(db, "telegram", str(update_id)), "the message to be answered")
 
 
 def said(bot_api: TelegramStandIn, pattern: str) -> str:

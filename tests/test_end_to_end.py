@@ -90,21 +90,24 @@ def wait_until(check: Callable[[], Any], what: str, timeout: float = 90) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def settled(db: Database, contact: str) -> Callable[[], bool]:
-    return lambda: db.inbound.count_documents({"contact": contact, "status": "pending"}) == 0
+def settled(db: Database, channel: str, message_id: str) -> Callable[[], bool]:
+    """Whether this platform message was stored and handled (the intake stores it a moment after its webhook)."""
+    handled = {"channel": channel, "message_id": message_id, "status": {"$ne": "pending"}}
+    return lambda: db.inbound.count_documents(handled) == 1
 
 
 def family_says(world: dict[str, Any], *messages: str | dict[str, Any]) -> None:
     for item in messages:
         body = {"message_id": next(_ids), "date": 1_700_000_000, "chat": {"id": FAMILY_CHAT, "type": "private"}}
         body |= {"text": item} if isinstance(item, str) else item
+        update_id = next(_ids)
         request = urllib.request.Request(
             f"{world['url']}/webhooks/telegram",
-            json.dumps({"update_id": next(_ids), "message": body}).encode(),
+            json.dumps({"update_id": update_id, "message": body}).encode(),
             {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET},
         )
         assert urllib.request.urlopen(request, timeout=10).status == 200
-        wait_until(settled(world["db"], f"telegram:{FAMILY_CHAT}"), "the family's message to be handled")
+        wait_until(settled(world["db"], "telegram", str(update_id)), "the family's message to be handled")
 
 
 def citizen_says(world: dict[str, Any], number: str, *messages: str | dict[str, str]) -> None:
@@ -122,7 +125,7 @@ def citizen_says(world: dict[str, Any], number: str, *messages: str | dict[str, 
             f"{world['url']}/webhooks/twilio", urllib.parse.urlencode(form).encode(), {"X-Twilio-Signature": signature}
         )
         assert urllib.request.urlopen(request, timeout=10).status == 200
-        wait_until(settled(world["db"], f"whatsapp:{number}"), "the citizen's message to be handled")
+        wait_until(settled(world["db"], "whatsapp", form["MessageSid"]), "the citizen's message to be handled")
 
 
 def lfw_photo(world: dict[str, Any], name: str) -> bytes:

@@ -16,8 +16,7 @@ from twilio.request_validator import RequestValidator
 from admin.context import Homeward
 from config import Settings
 from infra.embedded import EmbeddedServer, free_port
-from services.inbound import SPOOL_KEY
-from services.queue import make_queue
+from services.queue import INTAKE_LINE, make_queue
 from standins.telegram_api import TelegramStandIn
 from standins.twilio_api import TwilioStandIn
 from storage.connections import Connections, redis_client
@@ -85,11 +84,11 @@ def test_with_mongodb_down_messages_are_spooled_then_stored_and_answered(
     assert post_both(harness, "hi") == [200, 200]
     took = (time.monotonic() - started) / 2
     print(f"\nwebhook answer with MongoDB down: {took:.2f} s per message (Twilio gives up after 15 s)")
-    assert connections.redis.llen(SPOOL_KEY) == 2 and harness.db.inbound.count_documents({}) == 0
+    assert connections.redis.llen(INTAKE_LINE) == 2 and harness.db.inbound.count_documents({}) == 0
 
     counts = reconcile(harness.context, later())  # MongoDB is back: the worker's own connections reach it
     harness.work()
-    assert counts["spooled"] == 2 and connections.redis.llen(SPOOL_KEY) == 0
+    assert counts["spooled"] == 2 and connections.redis.llen(INTAKE_LINE) == 0
     assert harness.db.inbound.count_documents({"status": "done"}) == 2
     assert len(bot_api.texts(CHAT)) == 1 and len(twilio_api.texts(PHONE)) == 1
 
@@ -135,7 +134,7 @@ def test_with_both_down_the_platforms_are_asked_to_deliver_again(
 ) -> None:
     serve_with(harness.app, settings, dead_mongodb(), settings.mongodb_database, dead_redis())
     assert post_both(harness, "hi") == [503, 503]
-    assert connections.redis.llen(SPOOL_KEY) == 0 and harness.db.inbound.count_documents({}) == 0
+    assert connections.redis.llen(INTAKE_LINE) == 0 and harness.db.inbound.count_documents({}) == 0
 
 
 def test_with_both_down_polling_fetches_the_same_update_again(

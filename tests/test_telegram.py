@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import json
 import logging
 import os
 import re
@@ -15,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis as redis_lib
 from rq.registry import FailedJobRegistry
 
 from config import Settings
 from config.process import quiet_libraries
 from infra.embedded import EmbeddedServer
-from services.queue import make_queue
+from services.queue import INTAKE_LINE, make_queue
 from standins.telegram_api import TelegramStandIn
 from storage.audit_verify import verify_chain
 from storage.connections import Connections
@@ -289,9 +291,13 @@ def test_a_blocked_bot_is_recorded_and_a_server_error_is_retried(harness: Harnes
 
 
 def test_polling_mode_feeds_the_same_path(
-    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn, db: Any
+    servers: tuple[EmbeddedServer, EmbeddedServer],
+    tmp_path: Path,
+    bot_api: TelegramStandIn,
+    db: Any,
+    redis: redis_lib.Redis,
 ) -> None:
-    """TELEGRAM_MODE=polling: the real polling process takes updates from getUpdates into the inbound store."""
+    """TELEGRAM_MODE=polling: the real polling process takes updates from getUpdates into the intake line."""
     env = make_environment(
         servers, tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_MODE="polling", TELEGRAM_API_BASE_URL=bot_api.url
     )  # type: ignore[attr-defined]
@@ -302,12 +308,13 @@ def test_polling_mode_feeds_the_same_path(
     )
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and db.inbound.count_documents({}) < 2:
+        while time.monotonic() < deadline and redis.llen(INTAKE_LINE) < 2:
             time.sleep(0.2)
     finally:
         process.terminate()
         assert process.wait(20) == 0
-    assert db.inbound.count_documents({"contact": f"telegram:{CHAT}"}) == 2
+    lined_up = [json.loads(entry) for entry in redis.lrange(INTAKE_LINE, 0, -1)]
+    assert [(entry["chat_id"], entry["text"]) for entry in lined_up] == [(str(CHAT), "hi"), (str(CHAT), "yes")]
 
 
 def test_a_family_reports_in_hindi_from_consent_to_a_case_reference(

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 def answer_first_contacts(inbound_id: str) -> int:
     """Answer up to FIRST_CONTACTS_BATCH first messages waiting in line (this one's among them); how many here.
 
-    The line holds message ids (services/queue.py `wake_first_contact`); a job that finds it empty ends.
+    The line holds message ids (services/queue.py `wake_first_contacts`); a job that finds it empty ends.
     """
     context = current()
     taken = context.connections.redis.lpop(FIRST_CONTACTS_LINE, FIRST_CONTACTS_BATCH) or []

@@ -72,7 +72,12 @@ class Held:
 
 
 def take_turns(
-    connection: redis.Redis, key: str, what: str, work: Callable[[Held], int], wait_s: float = LOCK_WAIT_S
+    connection: redis.Redis,
+    key: str,
+    what: str,
+    work: Callable[[Held], int],
+    wait_s: float = LOCK_WAIT_S,
+    ttl: float = LOCK_TTL_S,
 ) -> int:
     """Run `work` under the lock `key` until nothing new is left for it; return the sum of what it returned.
 
@@ -80,14 +85,15 @@ def take_turns(
     clears the flag just before it looks for work (`Held.looking()`), and checks it again after letting go,
     so a holder that is alive takes this job's work over: this job ends at once if the holder looked lately,
     else it waits until the flag is cleared or the lock is free (LockBusy after LOCK_WAIT_S, as for a lock
-    left by a dead worker). `wait_s=0` raises LockBusy at once instead of waiting (a caller with a fallback).
+    left by a dead worker). `wait_s=0` raises LockBusy at once instead of waiting (a caller with a fallback);
+    a short `ttl` frees a dead holder's lock sooner (the lock everyone's messages wait on, workers/intake.py).
     """
     wake, looked = turn_keys(key)
     connection.set(wake, 1, ex=int(WAKE_KEPT_S))
     done, deadline = 0, time.monotonic() + wait_s
     while connection.exists(wake):
         try:
-            with contact_lock(connection, key, what, wait=0) as held:
+            with contact_lock(connection, key, what, ttl=ttl, wait=0) as held:
                 held.wake = lambda: _looking(connection.pipeline(), key).execute()
                 held.alive = lambda: connection.set(looked, 1, px=LOOKED_LATELY_MS)
                 done += work(held)

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 from services import appeals
 from services.approval import tell_family
-from services.inbound import drain_spool
 from services.maintenance import RECONCILER_LAST_KEY, record_run
 from services.partner_cases import ask_unasked
 from services.partner_events import record_missed
@@ -56,7 +55,7 @@ from storage.inbound import stale_inbound
 from storage.outbox import due_outbound
 from storage.partner_events import due_deliveries
 from storage.recovery import pending_photos, sweep_orphan_faces, unmatched_photos, untold_approvals
-from workers import bulk, retention
+from workers import bulk, intake, retention
 
 if TYPE_CHECKING:  # the context is only passed in: its type, not its import (search indexes, engines)
     from workers.context import WorkerContext
@@ -86,7 +85,7 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
     replies, hooks = _cutoff(context, now, (QUEUE_NAME,)), _cutoff(context, now, (PARTNERS_QUEUE,))
     alerts = _cutoff(context, now, (VOLUNTEERS_QUEUE,))
     counts = {
-        "spooled": drain_spool(db, queue),
+        "spooled": intake.drain(context),  # what a lost intake job left in line, or what waited for MongoDB
         "inbound": _requeue(context, "inbound", stale_inbound(db, chats, BATCH), enqueue_conversation),
         "photos": _requeue(context, "analyse", pending_photos(db, photos, BATCH), enqueue_photo_analysis),
         "matching": _requeue(context, "match", unmatched_photos(db, photos, BATCH), enqueue_matching),
