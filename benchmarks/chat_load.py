@@ -201,6 +201,7 @@ def figures(telegram: TelegramStandIn, load: Load) -> dict[str, Any]:
         "ack_p50_s": _quantile(acks, 0.50),
         "ack_p99_s": _quantile(acks, 0.99),
         "slowest_5s_per_s": min(windows) if windows else None,
+        "per_5s": [round(window, 1) for window in windows],
     }
 
 

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 import redis
 from redis.exceptions import LockError
@@ -93,7 +94,11 @@ def take_turns(
     done, deadline = 0, time.monotonic() + wait_s
     while connection.exists(wake):
         try:
-            with contact_lock(connection, key, what, ttl=ttl, wait=0) as held:
+            # The heartbeat marks the holder alive too: a batch that waits seconds on a saturated database must
+            # not look dead, or every job woken meanwhile would hold a worker waiting for its lock.
+            often = ttl / 3 < LOOKED_LATELY_MS / 1000  # a 30 s lock beats every 10 s: too seldom to tell
+            beat = partial(connection.set, looked, 1, px=LOOKED_LATELY_MS) if often else None
+            with contact_lock(connection, key, what, ttl=ttl, wait=0, beat=beat) as held:
                 held.wake = lambda: _looking(connection.pipeline(), key).execute()
                 held.alive = lambda: connection.set(looked, 1, px=LOOKED_LATELY_MS)
                 done += work(held)
@@ -171,9 +176,15 @@ def hold_many(connection: redis.Redis, keys: list[str]) -> HeldMany:
 
 @contextmanager
 def contact_lock(
-    connection: redis.Redis, key: str, what: str, ttl: float = LOCK_TTL_S, wait: float = LOCK_WAIT_S
+    connection: redis.Redis,
+    key: str,
+    what: str,
+    ttl: float = LOCK_TTL_S,
+    wait: float = LOCK_WAIT_S,
+    beat: Callable[[], object] | None = None,
 ) -> Iterator[Held]:
-    """Hold `key` for the duration of the block, renewed every ttl/3 seconds; LockBusy after `wait` seconds.
+    """Hold `key` for the duration of the block, renewed every ttl/3 seconds (then `beat` is called too);
+    LockBusy after `wait` seconds.
 
     `what` names the lock in errors and logs ("conversation"); the key may name a contact, so it is never logged.
     """
@@ -181,25 +192,31 @@ def contact_lock(
     if not lock.acquire(blocking=wait > 0):
         raise LockBusy(f"another job has held this contact's {what} lock for over {wait:.0f} s; retry later")
     held, stop = Held(what), threading.Event()
-    beat = threading.Thread(target=_heartbeat, args=(lock, held, stop, ttl / 3), name=f"{what}-lock", daemon=True)
-    beat.start()
+    heart = threading.Thread(
+        target=_heartbeat, args=(lock, held, stop, ttl / 3, beat), name=f"{what}-lock", daemon=True
+    )
+    heart.start()
     try:
         yield held
     finally:
         stop.set()
-        beat.join()
+        heart.join()
         try:
             lock.release()
         except LockError:
             log.warning("the %s lock had expired before its job ended", what)
 
 
-def _heartbeat(lock: redis.lock.Lock, held: Held, stop: threading.Event, every: float) -> None:
+def _heartbeat(
+    lock: redis.lock.Lock, held: Held, stop: threading.Event, every: float, beat: Callable[[], object] | None
+) -> None:
     renewed = time.monotonic()
     while not stop.wait(every):
         try:
             lock.reacquire()
             renewed = time.monotonic()
+            if beat is not None:
+                beat()
         except LockError:  # expired and perhaps taken by another job
             held.lost.set()
         except redis.RedisError:  # Redis unreachable for a moment: the lock lasts until its ttl
