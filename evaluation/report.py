@@ -33,7 +33,8 @@ def print_pairs(result: dict[str, Any]) -> None:
 def print_identify(result: dict[str, Any]) -> None:
     print(
         f"Open-set identification: {result['identities']} identities, {result['held_out_identities']} give"
-        f" non-mated searches; candidates per search: top {result['top_k']}"
+        f" non-mated searches; candidates per search: top {result['top_k']}, ranked and thresholded by"
+        f" {result.get('score', 'distance')} (thresholds t and the bands' are in that score)"
     )
     print_aliases(result)
     for label, gallery in result["galleries"].items():
