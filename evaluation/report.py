@@ -159,6 +159,11 @@ def _print_served(k: str, served: dict[str, Any]) -> None:
             f"  {k:>2} served, {rule}: review band FNIR {cell['fnir']:.2%},"
             f" false / sighting {cell['false_per_probe']:.3f}"
             f" ({cell['false_per_probe_from_several_photos']:.3f} from cases of several photos)"
+            + (
+                f"; thresholds {cell['one_photo_threshold']:.3f} (one photo), {cell['several_threshold']:.3f} (several)"
+                if "several_threshold" in cell
+                else ""
+            )
         )
 
 
