@@ -22,6 +22,13 @@ Each policy turns a sighting's distances to a case's photos into one score:
 At every k each policy's thresholds give the FNIR that today's bands give at
 that k with `min`, so only the false candidates (and precision) differ.
 
+As served, a threshold per kind of case (evaluation/density_review.py): the
+closest photo within the band (today), the template within the engine's own
+threshold, the template re-thresholded to the closest photo's FNIR, and the
+review band by density: a case of one photo by its density score, a case of
+several by its template's, each within its own threshold at the same FNIR
+(and at the first k > 1's thresholds, kept for the next k as a service would).
+
 With the engine's template threshold, "how sure" for the candidates the service
 scores by a template (core/faces/calibration.py HOW_SURE_TEMPLATE): each
 sighting's top 5 as served, the candidates of cases of k photos at k = 2 and 3
@@ -127,13 +134,14 @@ def case_photos(
             CLOSEST: _as_served(found["min"], cases, photos, bands, None, top_k),
             "template": _as_served(found["template"], cases, photos, bands, several, top_k),
         }
-        row["served"] |= _density_served(found, photos, cases, (one, bands["review"]), row["served"], top_k)
+        closest = np.take_along_axis(scores["min"], found["template"].cases, axis=1)  # as served_at's `closest`
+        row["served"] |= _density_served(found, photos, cases, (one, bands["review"]), row["served"], top_k, closest)
         row["density_typical"] = float(np.median(crowding(found["template"].distances, *DENSITY_RANKS)))
         if k > 1:  # the first k > 1 sets the several photos' threshold; later k keep it, as a service would
             fixed = fixed or (k, row["served"][f"{DENSITY_SERVED} at the FNIR of {CLOSEST}"]["several_threshold"])
-            row["served"] |= _kept(found["template+density"], photos, cases, (one, *fixed), top_k)
-        if several is not None and k > 1:
-            by_template.append(_template_candidates(found["template"], cases, bands, several, top_k, k))
+            row["served"] |= _kept(found["template+density"], photos, cases, (one, *fixed), top_k, closest)
+            if several is not None:
+                by_template.append(_template_candidates(found["template"], cases, bands, several, top_k, k))
         rows[str(k)] = row
     return {
         "metric": metric,
@@ -221,13 +229,19 @@ def _as_served(
 
 
 def _kept(
-    found: Neighbours, photos: Photos, cases: list[np.ndarray], kept: tuple[float, int, float], top_k: int
+    found: Neighbours,
+    photos: Photos,
+    cases: list[np.ndarray],
+    kept: tuple[float, int, float],
+    top_k: int,
+    closest: np.ndarray,
 ) -> dict[str, Any]:
     """The review band by density with a case of one photo's threshold and the one that k (of `kept`) set for a
-    case of several photos: whether a k = 2 figure serves three photos too."""
+    case of several photos: whether a k = 2 figure serves three photos too. `closest`: as served_at's."""
     one, k, several = kept
     count = np.array([len(c) for c in cases])
-    return {f"{DENSITY_SERVED} at k={k}'s thresholds": served_at(found, count, photos.mated, (one, several), top_k)}
+    cell = served_at(found, count, photos.mated, (one, several), top_k, closest)
+    return {f"{DENSITY_SERVED} at k={k}'s thresholds": cell}
 
 
 def _density_served(
@@ -237,21 +251,23 @@ def _density_served(
     thresholds: tuple[float, float],
     served: dict[str, Any],
     top_k: int,
+    closest: np.ndarray,
 ) -> dict[str, Any]:
     """The review band by density (density_review.py; `thresholds`: one photo's by density, and the band) at the
     FNIR of each rule served (closest photo, template: a handful of sightings apart, and the threshold follows);
-    and the template rule itself, one photo keeping the band, re-thresholded to the closest photo's FNIR."""
+    and the template rule itself, one photo keeping the band, re-thresholded to the closest photo's FNIR.
+    `closest`: each neighbour's closest photo distance (density_review.served_at)."""
     (one, review), count = thresholds, np.array([len(c) for c in cases])
     out = {
         f"{DENSITY_SERVED} at the FNIR of {rule}": served_at_fnir(
-            found["template+density"], count, photos.mated, one, served[rule]["fnir"], top_k
+            found["template+density"], count, photos.mated, one, served[rule]["fnir"], top_k, closest
         )
         for rule in (CLOSEST, "template")
     }
     if count.max() > 1:
         fnir = served[CLOSEST]["fnir"]
         out[f"template at the FNIR of {CLOSEST}"] = served_at_fnir(
-            found["template"], count, photos.mated, review, fnir, top_k
+            found["template"], count, photos.mated, review, fnir, top_k, closest
         )
     return out
 

@@ -160,7 +160,8 @@ def _print_served(k: str, served: dict[str, Any]) -> None:
             f" false / sighting {cell['false_per_probe']:.3f}"
             f" ({cell['false_per_probe_from_several_photos']:.3f} from cases of several photos)"
             + (
-                f"; thresholds {cell['one_photo_threshold']:.3f} (one photo), {cell['several_threshold']:.3f} (several)"
+                f"; thresholds {cell['one_photo_threshold']:.3f} (one photo), {cell['several_threshold']:.3f}"
+                f" (several); farthest closest photo {cell['farthest_closest_photo']:.3f}"
                 if "several_threshold" in cell
                 else ""
             )
