@@ -105,7 +105,7 @@ def case_photos(
     runs it (core/faces/calibration.py TEMPLATE_REVIEW), measured as its own row."""
     rows: dict[str, Any] = {}
     by_template: list[tuple[np.ndarray, np.ndarray]] = []
-    one, fixed = _one_photo_density(photos, bands, metric, top_k), None  # fixed: (k, several photos' threshold)
+    (one, typical), fixed = _one_photo_density(photos, bands, metric, top_k), None  # fixed: (k, its threshold)
     for k in counts:
         cases = [p[:k] for p in photos.photos]
         scores, templates = _scores(photos, cases, metric)
@@ -135,8 +135,8 @@ def case_photos(
             "template": _as_served(found["template"], cases, photos, bands, several, top_k),
         }
         closest = np.take_along_axis(scores["min"], found["template"].cases, axis=1)  # as served_at's `closest`
+        found["template+density"], row["density_typical"] = _in_units(found, typical)
         row["served"] |= _density_served(found, photos, cases, (one, bands["review"]), row["served"], top_k, closest)
-        row["density_typical"] = float(np.median(crowding(found["template"].distances, *DENSITY_RANKS)))
         if k > 1:  # the first k > 1 sets the several photos' threshold; later k keep it, as a service would
             fixed = fixed or (k, row["served"][f"{DENSITY_SERVED} at the FNIR of {CLOSEST}"]["several_threshold"])
             row["served"] |= _kept(found["template+density"], photos, cases, (one, *fixed), top_k, closest)
@@ -156,14 +156,29 @@ def case_photos(
     }
 
 
-def _one_photo_density(photos: Photos, bands: dict[str, float], metric: str, top_k: int) -> float:
+def _one_photo_density(photos: Photos, bands: dict[str, float], metric: str, top_k: int) -> tuple[float, float]:
     """The review threshold by density for a case of one photo: with every case its first photo, the density
-    score that gives the FNIR today's review band gives (as `eval review-load` sets its `density` band)."""
+    score that gives the FNIR today's review band gives (as `eval review-load` sets its `density` band); and the
+    typical crowding (the sightings' median) its scores are in units of."""
     scores, firsts = _scores(photos, [p[:1] for p in photos.photos], metric)  # as k = 1 scores them, bit for bit
     found = _nearest(scores["template"], photos)
     dense = _reordered(found, policies.density_scores(found, firsts, metric))
     fnir = policies.queue(found.distances, found, photos.mated, bands["review"], top_k).fnir
-    return policies.threshold_for_fnir(dense.distances, dense, photos.mated, fnir, top_k)
+    return policies.threshold_for_fnir(dense.distances, dense, photos.mated, fnir, top_k), _typical(found)
+
+
+def _typical(found: Neighbours) -> float:
+    """The median crowding of the sightings (policies.density_scores' `typical`)."""
+    return float(np.median(crowding(found.distances, *DENSITY_RANKS)))
+
+
+def _in_units(found: dict[str, Neighbours], typical: float) -> tuple[Neighbours, float]:
+    """`template+density` in the units of k = 1's typical crowding, as a service keeps one (calibration.py DENSITY):
+    at k > 1 the templates make everyone's neighbourhood more crowded, so each run's own median would loosen the
+    one-photo threshold set at k = 1. And this k's own typical crowding."""
+    own = _typical(found["template"])
+    dense = found["template+density"]
+    return _reordered(dense, dense.distances * typical / own), own
 
 
 def _scores(photos: Photos, cases: list[np.ndarray], metric: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
