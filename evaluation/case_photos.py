@@ -178,7 +178,7 @@ def _in_units(found: dict[str, Neighbours], typical: float) -> tuple[Neighbours,
     one-photo threshold set at k = 1. And this k's own typical crowding."""
     own = _typical(found["template"])
     dense = found["template+density"]
-    return _reordered(dense, dense.distances * typical / own), own
+    return _reordered(dense, dense.distances * (typical / own)), own  # k = 1: times exactly 1, bit for bit
 
 
 def _scores(photos: Photos, cases: list[np.ndarray], metric: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
