@@ -102,6 +102,14 @@ def eval_pairs_command(
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON results (default: data dir/eval/identify[-ENGINE].json).",
 )
+@click.option(
+    "--score",
+    type=click.Choice(["distance", "density"]),
+    default="distance",
+    show_default=True,
+    help="What ranks and thresholds a search: the raw distance, or the density score the service's strong band uses"
+    " (the distance scaled by how crowded both faces' neighbourhoods are).",
+)
 @lfw_names_option
 @processes_option
 @engine_option
@@ -113,6 +121,7 @@ def eval_identify_command(
     seed: int,
     case_jitters: int,
     out: Path | None,
+    score: str,
     lfw_names: bool,
     processes: int | None,
     engine: str | None,
@@ -138,6 +147,7 @@ def eval_identify_command(
         seed,
         case_jitters,
         lfw_names,
+        score,
     )
     report.print_identify(result)
     report.save(result, out or _out(settings, "identify", engine))

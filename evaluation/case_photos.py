@@ -22,6 +22,13 @@ Each policy turns a sighting's distances to a case's photos into one score:
 At every k each policy's thresholds give the FNIR that today's bands give at
 that k with `min`, so only the false candidates (and precision) differ.
 
+As served, a threshold per kind of case (evaluation/density_review.py): the
+closest photo within the band (today), the template within the engine's own
+threshold, the template re-thresholded to the closest photo's FNIR, and the
+review band by density: a case of one photo by its density score, a case of
+several by its template's, each within its own threshold at the same FNIR
+(and at the first k > 1's thresholds, kept for the next k as a service would).
+
 With the engine's template threshold, "how sure" for the candidates the service
 scores by a template (core/faces/calibration.py HOW_SURE_TEMPLATE): each
 sighting's top 5 as served, the candidates of cases of k photos at k = 2 and 3
@@ -36,8 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from core.faces.matching import case_review, case_templates, pairwise_distances
+from core.faces.matching import DENSITY_RANKS, case_review, case_templates, crowding, pairwise_distances
 from evaluation import policies
+from evaluation.density_review import served_at, served_at_fnir
 from evaluation.embed import EmbeddingCache, embed_all
 from evaluation.policies import Neighbours
 from evaluation.review_load import DEPTH, MATED_IDENTITIES, PER_IDENTITY, as_cell, shuffled
@@ -48,6 +56,8 @@ AGREE_SLACK = {"euclidean": (0.0, 0.05, 0.1), "cosine": (0.0, 0.05, 0.1)}  # mea
 FNIR_POINTS = (0.005, 0.01, 0.02)  # the curve beyond today's band: its FNIR rests on a handful of sightings
 BLOCK = 256
 CALIBRATION_BIN = 0.025  # as `eval review-load`'s how sure
+CLOSEST = "closest photo (today)"
+DENSITY_SERVED = "density, template+density if several"  # served row: one photo by density, several by template's
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,7 @@ def case_photos(
     runs it (core/faces/calibration.py TEMPLATE_REVIEW), measured as its own row."""
     rows: dict[str, Any] = {}
     by_template: list[tuple[np.ndarray, np.ndarray]] = []
+    (one, typical), fixed = _one_photo_density(photos, bands, metric, top_k), None  # fixed: (k, its threshold)
     for k in counts:
         cases = [p[:k] for p in photos.photos]
         scores, templates = _scores(photos, cases, metric)
@@ -120,11 +131,17 @@ def case_photos(
             for band, t in bands.items()
         }
         row["served"] = {
-            "closest photo (today)": _as_served(found["min"], cases, photos, bands, None, top_k),
+            CLOSEST: _as_served(found["min"], cases, photos, bands, None, top_k),
             "template": _as_served(found["template"], cases, photos, bands, several, top_k),
         }
-        if several is not None and k > 1:
-            by_template.append(_template_candidates(found["template"], cases, bands, several, top_k, k))
+        closest = np.take_along_axis(scores["min"], found["template"].cases, axis=1)  # as served_at's `closest`
+        found["template+density"], row["density_typical"] = _in_units(found, typical)
+        row["served"] |= _density_served(found, photos, cases, (one, bands["review"]), row["served"], top_k, closest)
+        if k > 1:  # the first k > 1 sets the several photos' threshold; later k keep it, as a service would
+            fixed = fixed or (k, row["served"][f"{DENSITY_SERVED} at the FNIR of {CLOSEST}"]["several_threshold"])
+            row["served"] |= _kept(found["template+density"], photos, cases, (one, *fixed), top_k, closest)
+            if several is not None:
+                by_template.append(_template_candidates(found["template"], cases, bands, several, top_k, k))
         rows[str(k)] = row
     return {
         "metric": metric,
@@ -137,6 +154,31 @@ def case_photos(
         "counts": rows,
         "how_sure_template": _how_sure(by_template, several, top_k),
     }
+
+
+def _one_photo_density(photos: Photos, bands: dict[str, float], metric: str, top_k: int) -> tuple[float, float]:
+    """The review threshold by density for a case of one photo: with every case its first photo, the density
+    score that gives the FNIR today's review band gives (as `eval review-load` sets its `density` band); and the
+    typical crowding (the sightings' median) its scores are in units of."""
+    scores, firsts = _scores(photos, [p[:1] for p in photos.photos], metric)  # as k = 1 scores them, bit for bit
+    found = _nearest(scores["template"], photos)
+    dense = _reordered(found, policies.density_scores(found, firsts, metric))
+    fnir = policies.queue(found.distances, found, photos.mated, bands["review"], top_k).fnir
+    return policies.threshold_for_fnir(dense.distances, dense, photos.mated, fnir, top_k), _typical(found)
+
+
+def _typical(found: Neighbours) -> float:
+    """The median crowding of the sightings (policies.density_scores' `typical`)."""
+    return float(np.median(crowding(found.distances, *DENSITY_RANKS)))
+
+
+def _in_units(found: dict[str, Neighbours], typical: float) -> tuple[Neighbours, float]:
+    """`template+density` in the units of k = 1's typical crowding, as a service keeps one (calibration.py DENSITY):
+    at k > 1 the templates make everyone's neighbourhood more crowded, so each run's own median would loosen the
+    one-photo threshold set at k = 1. And this k's own typical crowding."""
+    own = _typical(found["template"])
+    dense = found["template+density"]
+    return _reordered(dense, dense.distances * (typical / own)), own  # k = 1: times exactly 1, bit for bit
 
 
 def _scores(photos: Photos, cases: list[np.ndarray], metric: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -199,6 +241,50 @@ def _as_served(
     return as_cell(policies.queue(scaled, found, photos.mated, bands["review"], top_k)) | {
         "false_per_probe_from_several_photos": float((wrong & several_photos).sum() / len(scaled))
     }
+
+
+def _kept(
+    found: Neighbours,
+    photos: Photos,
+    cases: list[np.ndarray],
+    kept: tuple[float, int, float],
+    top_k: int,
+    closest: np.ndarray,
+) -> dict[str, Any]:
+    """The review band by density with a case of one photo's threshold and the one that k (of `kept`) set for a
+    case of several photos: whether a k = 2 figure serves three photos too. `closest`: as served_at's."""
+    one, k, several = kept
+    count = np.array([len(c) for c in cases])
+    cell = served_at(found, count, photos.mated, (one, several), top_k, closest)
+    return {f"{DENSITY_SERVED} at k={k}'s thresholds": cell}
+
+
+def _density_served(
+    found: dict[str, Neighbours],
+    photos: Photos,
+    cases: list[np.ndarray],
+    thresholds: tuple[float, float],
+    served: dict[str, Any],
+    top_k: int,
+    closest: np.ndarray,
+) -> dict[str, Any]:
+    """The review band by density (density_review.py; `thresholds`: one photo's by density, and the band) at the
+    FNIR of each rule served (closest photo, template: a handful of sightings apart, and the threshold follows);
+    and the template rule itself, one photo keeping the band, re-thresholded to the closest photo's FNIR.
+    `closest`: each neighbour's closest photo distance (density_review.served_at)."""
+    (one, review), count = thresholds, np.array([len(c) for c in cases])
+    out = {
+        f"{DENSITY_SERVED} at the FNIR of {rule}": served_at_fnir(
+            found["template+density"], count, photos.mated, one, served[rule]["fnir"], top_k, closest
+        )
+        for rule in (CLOSEST, "template")
+    }
+    if count.max() > 1:
+        fnir = served[CLOSEST]["fnir"]
+        out[f"template at the FNIR of {CLOSEST}"] = served_at_fnir(
+            found["template"], count, photos.mated, review, fnir, top_k, closest
+        )
+    return out
 
 
 def _served(

@@ -33,7 +33,8 @@ def print_pairs(result: dict[str, Any]) -> None:
 def print_identify(result: dict[str, Any]) -> None:
     print(
         f"Open-set identification: {result['identities']} identities, {result['held_out_identities']} give"
-        f" non-mated searches; candidates per search: top {result['top_k']}"
+        f" non-mated searches; candidates per search: top {result['top_k']}, ranked and thresholded by"
+        f" {result.get('score', 'distance')} (thresholds t and the bands' are in that score)"
     )
     print_aliases(result)
     for label, gallery in result["galleries"].items():
@@ -158,6 +159,12 @@ def _print_served(k: str, served: dict[str, Any]) -> None:
             f"  {k:>2} served, {rule}: review band FNIR {cell['fnir']:.2%},"
             f" false / sighting {cell['false_per_probe']:.3f}"
             f" ({cell['false_per_probe_from_several_photos']:.3f} from cases of several photos)"
+            + (
+                f"; thresholds {cell['one_photo_threshold']:.3f} (one photo), {cell['several_threshold']:.3f}"
+                f" (several); farthest closest photo {cell['farthest_closest_photo']:.3f}"
+                if "several_threshold" in cell
+                else ""
+            )
         )
 
 

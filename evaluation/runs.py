@@ -14,8 +14,10 @@ from evaluation.dataset import identities, read_pairs
 from evaluation.degrade import VARIANTS
 from evaluation.embed import Embedded, EmbeddingCache, embed_all
 from evaluation.metrics import MISSING, identification_summary, kfold_accuracy, roc_points, search
+from evaluation.scored_search import density_search
 
 FPIR_TARGETS = (0.003, 0.01, 0.05)
+SCORES = ("distance", "density")  # what ranks and thresholds a search: the raw distance, or the density score
 
 
 def subject_face(embedded: Embedded) -> np.ndarray | None:
@@ -94,6 +96,7 @@ def identify(
     seed: int,
     case_jitters: int = 1,
     lfw_names: bool = False,
+    score: str = "distance",
 ) -> dict[str, Any]:
     """Open-set identification: the first photo of each identity is its case; every other photo is a sighting.
 
@@ -101,7 +104,8 @@ def identify(
     identity absent from the gallery. A partial gallery never contains them; the full gallery
     (all identities) contains them, masked out of their own searches, so it really holds every
     LFW identity while each non-mated search still has no mate. Unless `lfw_names`, LFW's known
-    aliases are merged first (evaluation/aliases.py): one person is one identity.
+    aliases are merged first (evaluation/aliases.py): one person is one identity. `score`: `distance` ranks and
+    thresholds by the raw distance, `density` by the service's density score (evaluation/scored_search.py).
     """
     people, merged, held_out, order = split_identities(folder, nonmate_share, seed, lfw_names)
     names = sorted(people)
@@ -116,11 +120,14 @@ def identify(
         "seed": seed,
         "top_k": top_k,
         "case_jitters": case_jitters,
+        "score": score,
         "galleries": {},
     }
     for size in gallery_sizes:
         chosen = names if size is None else order[:size]
-        found = _one_gallery(folder, cache, people, chosen, held_out, original, variants, bands, top_k, case_jitters)
+        found = _one_gallery(
+            folder, cache, people, chosen, held_out, original, variants, bands, top_k, case_jitters, score
+        )
         results["galleries"][f"{len(chosen)} identities"] = {"gallery_identities": len(chosen)} | found
     return results
 
@@ -136,6 +143,7 @@ def _one_gallery(
     bands: dict[str, float],
     top_k: int,
     case_jitters: int,
+    score: str = "distance",
 ) -> dict[str, Any]:
     """Enrol the first photo of each chosen identity, then search every other photo under each variant."""
     enrolment = (
@@ -156,7 +164,7 @@ def _one_gallery(
             original if variant == "original" else embed_all(folder, [p[0] for p in probes], variant, cache, variant)
         )
         vectors = [subject_face(embedded[p[0]]) for p in probes]
-        searches = search(
+        searches = (search if score == "distance" else density_search)(
             gallery,
             np.array(gallery_names),
             vectors,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.faces.matching import case_distance, case_review, case_templates
-from evaluation.case_photos import Photos, case_photos
+from evaluation.case_photos import DENSITY_SERVED, Photos, case_photos
 
 DIM = 32
 
@@ -82,3 +82,23 @@ def test_how_sure_for_template_scored_candidates_pools_cases_of_several_photos_o
     assert sum(counts) >= 30  # every person's sighting found
     assert case_photos(photos, [2], bands, "cosine", 5, several=0.2)["how_sure_template"] == table  # k=1 adds none
     assert case_photos(photos, [1, 2], bands, "cosine", 5)["how_sure_template"] is None  # closest photo: no table
+
+
+def test_served_by_density_keeps_todays_fnir_with_a_threshold_per_kind_of_case() -> None:
+    photos = _two_photo_people(np.random.default_rng(5))
+    for several in (0.08, None):  # arcface's rule (template within its own threshold) and dlib's (closest photo)
+        result = case_photos(photos, [1, 2], {"strong": 0.1, "review": 0.2}, "cosine", 5, several=several)
+        one, two = result["counts"]["1"], result["counts"]["2"]
+        today = "template" if several is not None else "closest photo (today)"
+        density = f"{DENSITY_SERVED} at the FNIR of {today}"
+        again = two["served"]["template at the FNIR of closest photo (today)"]
+        assert again["fnir"] <= two["served"]["closest photo (today)"]["fnir"]
+        assert not any(rule.startswith("template at") for rule in one["served"])  # one photo a case: no template
+        for row in (one, two):
+            served = row["served"][density]
+            assert served["target_fnir"] == row["served"][today]["fnir"]
+            assert served["fnir"] <= served["target_fnir"]
+            # a case of one photo: the density threshold that gives today's band's FNIR with one photo a case
+            assert served["one_photo_threshold"] == pytest.approx(one["min+density"]["review"]["threshold"], abs=1e-4)
+        false = {rule: cell["false_per_probe"] for rule, cell in two["served"].items()}
+        assert false[density] <= false[today] and false[density] < false["closest photo (today)"]
