@@ -17,6 +17,7 @@ from standins.server import BackgroundServer
 from standins.telegram_api import TelegramStandIn
 from standins.twilio_api import TwilioStandIn
 from storage.connections import Connections, connect
+from tests.chat_harness import Harness
 from tests.live import browser  # noqa: F401 - the headless Chromium fixture, shared by every test module
 
 
@@ -106,14 +107,25 @@ def twilio_settings(twilio_api: TwilioStandIn) -> dict[str, str]:
 
 
 @pytest.fixture
-def environment(servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path) -> dict[str, str]:
-    """Override in a test module to add settings (chat channels, limits)."""
+def environment(
+    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, request: pytest.FixtureRequest
+) -> dict[str, str]:
+    """Override in a test module to add settings (chat channels, limits). A module marked `telegram`
+    (`pytestmark = pytest.mark.telegram`) talks to the Bot API stand-in (`bot_api`)."""
+    if request.node.get_closest_marker("telegram"):
+        return make_environment(servers, tmp_path, **telegram_settings(request.getfixturevalue("bot_api")))
     return make_environment(servers, tmp_path)
 
 
 @pytest.fixture
 def settings(environment: dict[str, str]) -> Settings:
     return load_settings(environment)
+
+
+@pytest.fixture
+def harness(settings: Settings, connections: Connections) -> Harness:
+    """The web app and a real worker on this test's servers, as the platforms and `make run` drive them."""
+    return Harness(settings, connections)
 
 
 @pytest.fixture

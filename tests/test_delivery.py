@@ -8,7 +8,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,6 @@ from rq.registry import ScheduledJobRegistry
 from bot.channels import SendError
 from config import Settings
 from core.conversation.catalog.en import MESSAGES
-from infra.embedded import EmbeddedServer
 from infra.supervisor import worker_commands
 from services.queue import FIRST_CONTACTS_QUEUE, PHOTOS_QUEUE, enqueue_photo_analysis, is_temporary, lanes, make_queue
 from standins.telegram_api import TelegramStandIn
@@ -30,26 +28,15 @@ from storage.outbox import due_outbound, queue_outbound
 from storage.photos import Owner, save_photo
 from storage.users import create_user
 from tests.chat_harness import Harness
-from tests.conftest import make_environment, telegram_settings
 from tests.test_admin_access import PASSWORD, login
 from tests.test_telegram import CHAT, CITIZEN, chat, photo, post, update
 from workers.measured_worker import MeasuredWorker
 from workers.outbox import CALL_KEY, CALLING, send_outbox
 
+pytestmark = pytest.mark.telegram  # the Bot API stand-in answers (tests/conftest.py `environment`)
+
 CONTACT = f"telegram:{CHAT}"
 APOLOGY = MESSAGES["message_failed"]
-
-
-@pytest.fixture
-def environment(
-    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn
-) -> dict[str, str]:
-    return make_environment(servers, tmp_path, **telegram_settings(bot_api))
-
-
-@pytest.fixture
-def harness(settings: Settings, connections: Connections) -> Harness:
-    return Harness(settings, connections)
 
 
 def inbound_of(harness: Harness, **query: object) -> dict[str, Any]:

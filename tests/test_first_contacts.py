@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from config import Settings
 from core.conversation.catalog.en import MESSAGES
-from infra.embedded import EmbeddedServer
 from services.queue import FIRST_CONTACTS_QUEUE, lanes, make_queue
 from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
 from tests.chat_harness import Harness
-from tests.conftest import make_environment, telegram_settings
 from tests.test_delivery import counted
 from tests.test_telegram import CHAT, post, update
 from workers import first_contacts
 from workers.reconciler import reconcile
 
+pytestmark = pytest.mark.telegram  # the Bot API stand-in answers (tests/conftest.py `environment`)
+
 NEWCOMERS = [CHAT + 100 + n for n in range(10)]
-
-
-@pytest.fixture
-def environment(
-    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn
-) -> dict[str, str]:
-    return make_environment(servers, tmp_path, **telegram_settings(bot_api))
-
-
-@pytest.fixture
-def harness(settings: Settings, connections: Connections) -> Harness:
-    return Harness(settings, connections)
 
 
 class Died(BaseException):

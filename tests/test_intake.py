@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import redis
 
 from config import Settings
 from core.conversation.catalog.en import MESSAGES
-from infra.embedded import EmbeddedServer
 from services.queue import INTAKE_LINE
 from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
 from tests.chat_harness import Harness
-from tests.conftest import make_environment, telegram_settings
 from tests.test_delivery import counted
 from tests.test_telegram import CHAT, post, update
 
+pytestmark = pytest.mark.telegram  # the Bot API stand-in answers (tests/conftest.py `environment`)
+
 PEOPLE = [CHAT + 200 + n for n in range(5)]
-
-
-@pytest.fixture
-def environment(
-    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn
-) -> dict[str, str]:
-    return make_environment(servers, tmp_path, **telegram_settings(bot_api))
-
-
-@pytest.fixture
-def harness(settings: Settings, connections: Connections) -> Harness:
-    return Harness(settings, connections)
 
 
 class Died(BaseException):

@@ -29,7 +29,6 @@ from tests.conftest import make_environment, telegram_settings
 from tests.test_admin_access import PASSWORD, login
 from tests.test_matching import SAME_PERSON, lfw, report_case, report_sighting
 from tests.test_telegram import CHAT, CITIZEN, chat, photo
-from tests.test_telegram import harness as telegram_harness  # noqa: F401 - fixture
 
 OFF_LOOPBACK = {"REMOTE_ADDR": "203.0.113.7"}
 TOKEN = "metrics-token-0123456789"
@@ -65,8 +64,7 @@ def moved(before: dict, after: dict, name: str, **labels: str) -> float:  # type
     return after.get(key, 0.0) - before.get(key, 0.0)
 
 
-def test_metrics_count_a_report_and_a_sighting(telegram_harness: Harness, bot_api, faces_dir: Path) -> None:  # noqa: F811 - the fixture imported above
-    harness = telegram_harness
+def test_metrics_count_a_report_and_a_sighting(harness: Harness, bot_api: TelegramStandIn, faces_dir: Path) -> None:
     before = scrape(harness.client)
     bot_api.add_file("case-1", (faces_dir / "lfw/Colin_Powell/Colin_Powell_0001.jpg").read_bytes())
     bot_api.add_file("seen-1", (faces_dir / "lfw/Colin_Powell/Colin_Powell_0002.jpg").read_bytes())

@@ -13,10 +13,8 @@ import pytest
 from bson import ObjectId
 
 from bot.telegram import parse_update
-from config import Settings
 from core.faces.analysis import analyse_photo
 from core.faces.sender import PhotoSender
-from infra.embedded import EmbeddedServer
 from services.approval import tell_family
 from services.maintenance import RECONCILER_LAST_KEY
 from services.queue import (
@@ -30,31 +28,19 @@ from services.queue import (
 from standins.telegram_api import TelegramStandIn
 from storage.candidates import decide
 from storage.cases import create_sighting, erase_contact
-from storage.connections import Connections
 from storage.inbound import store_inbound
 from storage.outbox import queue_outbound, retry_outbound
 from storage.photos import Owner, save_photo
 from tests.chat_harness import Harness
-from tests.conftest import make_environment, telegram_settings
 from tests.test_telegram import photo, post, update
 from workers import jobs, reconciler
 from workers.jobs import record_analysis
 from workers.reconciler import reconcile
 
+pytestmark = pytest.mark.telegram  # the Bot API stand-in answers (tests/conftest.py `environment`)
+
 FAMILY, CITIZEN = 4001, 4002
 COLIN = "lfw/Colin_Powell/Colin_Powell_000{}.jpg"
-
-
-@pytest.fixture
-def environment(
-    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn
-) -> dict[str, str]:
-    return make_environment(servers, tmp_path, **telegram_settings(bot_api))
-
-
-@pytest.fixture
-def harness(settings: Settings, connections: Connections) -> Harness:
-    return Harness(settings, connections)
 
 
 def later() -> datetime:

@@ -19,32 +19,20 @@ import pytest
 import redis as redis_lib
 from rq.registry import FailedJobRegistry
 
-from config import Settings
 from config.process import quiet_libraries
 from infra.embedded import EmbeddedServer
 from services.queue import INTAKE_LINE, make_queue
 from standins.telegram_api import TelegramStandIn
 from storage.audit_verify import verify_chain
-from storage.connections import Connections
 from storage.users import create_user
 from tests.chat_harness import Harness
-from tests.conftest import SECRET, TOKEN, make_environment, telegram_settings
+from tests.conftest import SECRET, TOKEN, make_environment
 from tests.test_admin_access import login
+
+pytestmark = pytest.mark.telegram  # the Bot API stand-in answers (tests/conftest.py `environment`)
 
 CHAT, CITIZEN = 1001, 2002
 ERASED = 739_216_458  # long enough never to occur by chance in a hash or an id that is searched
-
-
-@pytest.fixture
-def environment(
-    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, bot_api: TelegramStandIn
-) -> dict[str, str]:
-    return make_environment(servers, tmp_path, **telegram_settings(bot_api))
-
-
-@pytest.fixture
-def harness(settings: Settings, connections: Connections) -> Harness:
-    return Harness(settings, connections)
 
 
 _ids = itertools.count(50_000)
