@@ -32,7 +32,7 @@ from services import metrics
 from services.queue import INTAKE_LINE, enqueue_conversations, line_up, wake_first_contacts
 from storage.connections import Database, DatabaseUnavailable, within
 from storage.contacts import known_among
-from storage.inbound import pending_id_of, store_inbound, store_many
+from storage.inbound import mark_queued, pending_id_of, store_inbound, store_many, unqueued_inbound
 
 # The platforms wait for the answer (Twilio gives up after 15 s and never redelivers).
 STORE_TIMEOUT_S = 2.0
@@ -61,12 +61,21 @@ def accept(db: Database, queue: Queue, message: Inbound) -> str:
 def _store(db: Database, message: Inbound, cause: Exception) -> None:
     try:
         with within(STORE_TIMEOUT_S):
-            stored = store_inbound(db, message)
+            stored = store_inbound(db, message, unqueued=True)
     except DatabaseUnavailable as exc:
         raise NotKept(f"Redis ({type(cause).__name__}) and MongoDB ({exc}) are both unreachable") from exc
     if stored is not None:
         metrics.MESSAGES_IN.labels(message.channel).inc()
     log.warning("Redis unreachable (%s): an inbound message is stored for the reconciler to wake", type(cause).__name__)
+
+
+def wake_unqueued(db: Database, queue: Queue) -> int:
+    """Queue the conversations of messages stored while Redis was down (the reconciler, once it reaches Redis again);
+    how many messages. Their contacts' jobs answer every pending message in order, so one job a contact."""
+    docs = unqueued_inbound(db)
+    enqueue_conversations(queue, list({doc["contact"]: str(doc["_id"]) for doc in docs}.values()))
+    mark_queued(db, [doc["_id"] for doc in docs])
+    return len(docs)
 
 
 def take_in(db: Database, queue: Queue, looking: Callable[[], Any] = lambda: None) -> int:

@@ -23,19 +23,23 @@ from core.conversation.messages import Inbound, inbound_to_doc
 from storage.outbox import DUPLICATE_KEY
 
 
-def store_inbound(db: Database, message: Inbound, received_at: datetime | None = None) -> ObjectId | None:
+def store_inbound(db: Database, message: Inbound, unqueued: bool = False) -> ObjectId | None:
     """Keep an inbound message as `pending`; None when this platform id was seen before.
 
-    `received_at` is when the platform delivered it, if earlier than now (a message spooled while MongoDB was down).
+    `unqueued`: no job could be queued for it (Redis is down), so the reconciler's next run wakes it.
     """
     if db.replay_markers.find_one({"_id": replay_marker(message.channel, message.message_id)}, {"_id": 1}):
         return None
     try:
-        doc = inbound_to_doc(message) | {
-            "contact": message.contact,
-            "status": "pending",
-            "received_at": received_at or _now(),
-        }
+        doc = (
+            inbound_to_doc(message)
+            | {
+                "contact": message.contact,
+                "status": "pending",
+                "received_at": _now(),
+            }
+            | ({"unqueued": True} if unqueued else {})
+        )
         return db.inbound.insert_one(doc).inserted_id
     except DuplicateKeyError:
         return None
@@ -107,8 +111,19 @@ def finish_many(db: Database, inbound_ids: list[ObjectId], status: str) -> None:
         db.inbound.update_many({"_id": {"$in": inbound_ids}}, _finished(status))
 
 
+def unqueued_inbound(db: Database, limit: int = 100) -> list[dict[str, Any]]:
+    """Messages stored while Redis was down, never queued (index `unqueued`): their ids and contacts."""
+    return list(db.inbound.find({"unqueued": True}, {"contact": 1}).limit(limit))
+
+
+def mark_queued(db: Database, inbound_ids: list[ObjectId]) -> None:
+    """These messages' jobs are queued now: the reconciler leaves them to the usual grace from here."""
+    if inbound_ids:
+        db.inbound.update_many({"_id": {"$in": inbound_ids}}, {"$unset": {"unqueued": ""}})
+
+
 def _finished(status: str) -> dict[str, Any]:
-    unset = {"text": "", "location": "", "attachments": "", "plan": ""}
+    unset = {"text": "", "location": "", "attachments": "", "plan": "", "unqueued": ""}
     return {"$set": {"status": status, "handled_at": _now()}, "$unset": unset}
 
 
@@ -139,7 +154,7 @@ def note_inbound_error(db: Database, inbound_id: ObjectId, error: str) -> None:
 
 def fail_inbound(db: Database, inbound_id: ObjectId, error: str) -> None:
     """Give up on a message that cannot be handled: keep why for operators, drop what the person wrote."""
-    unset = {"text": "", "location": "", "attachments": "", "plan": ""}
+    unset = {"text": "", "location": "", "attachments": "", "plan": "", "unqueued": ""}
     update = {"$set": {"status": "failed", "failed_at": _now(), "error": error}, "$unset": unset}
     db.inbound.update_one({"_id": inbound_id}, update)
 

@@ -129,6 +129,8 @@ INDEXES: dict[str, list[IndexModel]] = (
             ),
             # The reconciler's "pending for too long" across contacts.
             IndexModel([("status", ASCENDING), ("received_at", ASCENDING)], name="status_received"),
+            # Stored while Redis was down, never queued: the reconciler wakes them without waiting out its grace.
+            IndexModel([("unqueued", ASCENDING)], name="unqueued"),
         ],
         "conversations": [
             IndexModel([("contact", ASCENDING)], unique=True, name="contact_unique"),

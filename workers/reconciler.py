@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from services import appeals
 from services.approval import tell_family
+from services.inbound import wake_unqueued
 from services.maintenance import RECONCILER_LAST_KEY, record_run
 from services.partner_cases import ask_unasked
 from services.partner_events import record_missed
@@ -86,6 +87,7 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
     alerts = _cutoff(context, now, (VOLUNTEERS_QUEUE,))
     counts = {
         "spooled": intake.drain(context),  # what a lost intake job left in line, or what waited for MongoDB
+        "unqueued": wake_unqueued(db, queue),  # stored while Redis was down: no grace to wait out
         "inbound": _requeue(context, "inbound", stale_inbound(db, chats, BATCH), enqueue_conversation),
         "photos": _requeue(context, "analyse", pending_photos(db, photos, BATCH), enqueue_photo_analysis),
         "matching": _requeue(context, "match", unmatched_photos(db, photos, BATCH), enqueue_matching),
