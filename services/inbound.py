@@ -124,8 +124,3 @@ def _wake(db: Database, queue: Queue, stored: list[tuple[Inbound, ObjectId | Non
     for message, item in stored:
         if item is not None:
             metrics.MESSAGES_IN.labels(message.channel).inc()
-
-
-def waiting(connection: redis.Redis) -> int:
-    """How many accepted messages wait in the intake line to be stored in MongoDB."""
-    return int(connection.llen(INTAKE_LINE))

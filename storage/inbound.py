@@ -31,15 +31,7 @@ def store_inbound(db: Database, message: Inbound, unqueued: bool = False) -> Obj
     if db.replay_markers.find_one({"_id": replay_marker(message.channel, message.message_id)}, {"_id": 1}):
         return None
     try:
-        doc = (
-            inbound_to_doc(message)
-            | {
-                "contact": message.contact,
-                "status": "pending",
-                "received_at": _now(),
-            }
-            | ({"unqueued": True} if unqueued else {})
-        )
+        doc = _pending(message, _now()) | ({"unqueued": True} if unqueued else {})
         return db.inbound.insert_one(doc).inserted_id
     except DuplicateKeyError:
         return None
@@ -58,8 +50,7 @@ def store_many(db: Database, messages: list[tuple[Inbound, datetime]]) -> list[O
     for index, (message, received_at) in enumerate(messages):
         if markers[index] not in replayed:
             ids[index] = ObjectId()
-            fields = {"_id": ids[index], "contact": message.contact, "status": "pending", "received_at": received_at}
-            docs.append((index, inbound_to_doc(message) | fields))
+            docs.append((index, _pending(message, received_at) | {"_id": ids[index]}))
     try:
         if docs:
             db.inbound.insert_many([doc for _, doc in docs], ordered=False)
@@ -70,6 +61,10 @@ def store_many(db: Database, messages: list[tuple[Inbound, datetime]]) -> list[O
         for error in errors:
             ids[docs[int(error["index"])][0]] = None
     return ids
+
+
+def _pending(message: Inbound, received_at: datetime) -> dict[str, Any]:
+    return inbound_to_doc(message) | {"contact": message.contact, "status": "pending", "received_at": received_at}
 
 
 def pending_id_of(db: Database, message: Inbound) -> ObjectId | None:
@@ -122,9 +117,12 @@ def mark_queued(db: Database, inbound_ids: list[ObjectId]) -> None:
         db.inbound.update_many({"_id": {"$in": inbound_ids}}, {"$unset": {"unqueued": ""}})
 
 
+# What a handled or failed message no longer keeps: what the person wrote, the plan, the never-queued mark.
+DROPPED_WHEN_HANDLED = {"text": "", "location": "", "attachments": "", "plan": "", "unqueued": ""}
+
+
 def _finished(status: str) -> dict[str, Any]:
-    unset = {"text": "", "location": "", "attachments": "", "plan": "", "unqueued": ""}
-    return {"$set": {"status": status, "handled_at": _now()}, "$unset": unset}
+    return {"$set": {"status": status, "handled_at": _now()}, "$unset": DROPPED_WHEN_HANDLED}
 
 
 def save_plan(db: Database, inbound_id: ObjectId, plan: dict[str, Any]) -> None:
@@ -154,8 +152,7 @@ def note_inbound_error(db: Database, inbound_id: ObjectId, error: str) -> None:
 
 def fail_inbound(db: Database, inbound_id: ObjectId, error: str) -> None:
     """Give up on a message that cannot be handled: keep why for operators, drop what the person wrote."""
-    unset = {"text": "", "location": "", "attachments": "", "plan": "", "unqueued": ""}
-    update = {"$set": {"status": "failed", "failed_at": _now(), "error": error}, "$unset": unset}
+    update = {"$set": {"status": "failed", "failed_at": _now(), "error": error}, "$unset": DROPPED_WHEN_HANDLED}
     db.inbound.update_one({"_id": inbound_id}, update)
 
 

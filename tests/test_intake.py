@@ -12,15 +12,12 @@ from standins.telegram_api import TelegramStandIn
 from storage.connections import Connections
 from tests.chat_harness import Harness
 from tests.test_delivery import counted
+from tests.test_first_contacts import Died
 from tests.test_telegram import CHAT, post, update
 
 pytestmark = pytest.mark.telegram  # the Bot API stand-in answers (tests/conftest.py `environment`)
 
 PEOPLE = [CHAT + 200 + n for n in range(5)]
-
-
-class Died(BaseException):
-    """A worker killed mid-job (not an error the job could catch)."""
 
 
 def test_a_burst_is_stored_in_one_pass_in_each_persons_order_and_a_repeated_delivery_once(

@@ -97,10 +97,10 @@ def take_turns(
             # The heartbeat marks the holder alive too: a batch that waits seconds on a saturated database must
             # not look dead, or every job woken meanwhile would hold a worker waiting for its lock.
             often = ttl / 3 < LOOKED_LATELY_MS / 1000  # a 30 s lock beats every 10 s: too seldom to tell
-            beat = partial(connection.set, looked, 1, px=LOOKED_LATELY_MS) if often else None
-            with contact_lock(connection, key, what, ttl=ttl, wait=0, beat=beat) as held:
+            alive = partial(connection.set, looked, 1, px=LOOKED_LATELY_MS)
+            with contact_lock(connection, key, what, ttl=ttl, wait=0, beat=alive if often else None) as held:
                 held.wake = lambda: _looking(connection.pipeline(), key).execute()
-                held.alive = lambda: connection.set(looked, 1, px=LOOKED_LATELY_MS)
+                held.alive = alive
                 done += work(held)
         except LockBusy:
             if connection.exists(looked):
