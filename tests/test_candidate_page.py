@@ -77,9 +77,9 @@ def test_the_page_says_how_sure_a_candidate_this_close_is_and_nothing_past_what_
     harness: Harness,  # noqa: F811 - the fixtures imported above, asked for by name
     candidate: ObjectId,  # noqa: F811 - the fixtures imported above, asked for by name
 ) -> None:
-    for distance, words in ((0.31, "almost all (99 in 100)"), (0.39, "about 8 in 10"), (0.54, "about 3 in 100")):
+    for distance, words in ((0.31, "almost all (99 in 100)"), (0.39, "about 8 in 10"), (0.54, "about 7 in 100")):
         harness.db.candidates.update_one({"_id": candidate}, {"$set": {"distance": distance}})
         sure = re.search(r'<span id="how-sure">How sure: (.*?)\.</span>', page(harness, candidate))
         assert sure is not None and sure.group(1).startswith(f"{words} candidates this close were the same person")
-    harness.db.candidates.update_one({"_id": candidate}, {"$set": {"distance": 0.61}})  # beyond dlib's review band
+    harness.db.candidates.update_one({"_id": candidate}, {"$set": {"distance": 0.66}})  # beyond any dlib candidate
     assert 'id="how-sure"' not in page(harness, candidate)

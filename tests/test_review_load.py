@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from config.settings import engine_bands
-from core.faces.calibration import HOW_SURE, HOW_SURE_TEMPLATE, TEMPLATE_REVIEW, how_sure, in_words
+from core.faces.calibration import HOW_SURE, HOW_SURE_TEMPLATE, REACH, TEMPLATE_REVIEW, how_sure, in_words
 from evaluation import policies
 from evaluation.review_load import Population, grown, review_load
 
@@ -111,13 +111,15 @@ def test_each_engines_how_sure_table_runs_to_its_review_band_never_rising_with_d
     table = HOW_SURE[engine]
     uppers, shares = [d for d, _ in table], [s for _, s in table]
     assert uppers == sorted(uppers) and shares == sorted(shares, reverse=True)
-    assert uppers[-1] == engine_bands(engine)[1]  # measured up to the band reviewers see
+    # Measured at least up to the band, and at most as far as the gallery is asked (dlib's density lets a loner's
+    # candidate past the band's distance).
+    assert engine_bands(engine)[1] <= uppers[-1] <= engine_bands(engine)[1] + REACH
 
 
 def test_how_sure_reads_the_table_in_words_a_reviewer_reads_at_a_glance() -> None:
     assert how_sure("arcface", 0.55) == 0.938 and in_words(0.938) == "about 9 in 10"
     assert in_words(how_sure("arcface", 0.2)) == "almost all (99 in 100)"  # type: ignore[arg-type]
-    assert in_words(how_sure("arcface", 0.69)) == "about 1 in 100"  # type: ignore[arg-type]
+    assert in_words(how_sure("arcface", 0.69)) == "about 3 in 100"  # type: ignore[arg-type]
     assert how_sure("arcface", 0.71) is None  # past the review band: never a candidate, never measured
     assert in_words(0.979) == "about 98 in 100" and in_words(0.0) == "fewer than 1 in 100"
 

@@ -3,30 +3,35 @@
 A sighting face, or an open found person's face, is searched against the open cases; a new case face against
 past sightings, open found persons and other open cases (duplicates). Each candidate is recorded with the
 consistency flags its two sides raise (core/found/consistency.py, read from the records by services/consistency.py).
-Which candidates exist is the raw distance's (the review band; for arcface a case of several photos is scored by
-their template, within its own threshold: `_open_cases_near`); which are strong, the density score's
+Which candidates exist is one rule both ways (`_open_cases_near`): the engine's review score within its threshold
+(the raw distance within the review band; for arcface a case of several photos by its template; for dlib the density
+score), and within a margin of the seen face's best candidate. Which are strong, the density score's
 (HOMEWARD_STRONG_BAND, `_band`).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from bson import ObjectId
 
-from core.faces.calibration import DENSITY, TEMPLATE_REACH, TEMPLATE_REVIEW
+from core.faces.calibration import DENSITY, MARGIN, REACH, TEMPLATE_REVIEW, Density
 from core.faces.engines import ENGINES
 from core.faces.matching import (
     CASE_NEIGHBOURS,
     DENSITY_MIN_CASES,
+    DENSITY_RANKS,
     Bands,
     Hit,
     case_templates,
     density_band,
     distances,
     keep_best,
+    near_the_best,
+    pair_density,
     scored_case,
 )
 from search.gallery import CaseGallery, SeenIndex
@@ -115,7 +120,7 @@ def _seen_face(context: WorkerContext, face: dict[str, Any]) -> int:
     case_face_ids = {hit.case: case_face_id for hit, case_face_id in found}
     kept = keep_best([hit for hit, _ in found], top_k, pending_distances(db, face["_id"]))
     case_faces = faces_by_ids(db, [case_face_ids[hit.case] for hit in kept])  # with their vectors, for `_band`
-    created, crowd = 0, _crowd(context, face) if kept else []
+    created, crowd = 0, _crowd(context, face) if any(hit.score is None for hit in kept) else []
     for hit in kept:
         case_face = case_faces.get(case_face_ids[hit.case])
         if case_face and _record(context, hit, case_face, face, crowd):
@@ -126,14 +131,61 @@ def _seen_face(context: WorkerContext, face: dict[str, Any]) -> int:
 
 
 def _open_cases_near(context: WorkerContext, face: dict[str, Any]) -> list[tuple[Hit, ObjectId]]:
-    """The open cases a seen face may be a candidate of (each with its closest face's id): by the closest photo,
-    or, for an engine in TEMPLATE_REVIEW, a case of several photos by its template within that threshold
-    (core scored_case; docs/evaluation/review-load.md, "Cases of several photos")."""
+    """The open cases a seen face is a candidate of, each with its closest face's id, whether the face is new or
+    a case is (`_past_seen`): the top_k within the engine's review threshold by its review score (`_scored`),
+    then those within MARGIN of the best of them (core near_the_best; docs/evaluation/review-load.md)."""
+    found = _scored(context, face)
+    kept = {hit.case for hit in near_the_best([hit for hit, _ in found], MARGIN.get(engine_of(face)))}
+    return [(hit, case_face_id) for hit, case_face_id in found if hit.case in kept]
+
+
+def _scored(context: WorkerContext, face: dict[str, Any]) -> list[tuple[Hit, ObjectId]]:
+    """The top_k open cases by the engine's review score, within its threshold: by the density score
+    (`_by_density`), by the template for a case of several photos (`_by_template`), else by the closest photo."""
     bands, top_k, engine, vector = _bands(context), context.settings.match_top_k, engine_of(face), face_vector(face)
-    several = TEMPLATE_REVIEW.get(engine)
-    if several is None:
+    density = _density_review(context, engine)
+    if density is not None:
+        return _by_density(context, face, density)
+    if TEMPLATE_REVIEW.get(engine) is not None:
+        return _by_template(context, face)
+    return _gallery(context).search(vector, bands, top_k, engine=engine)
+
+
+def _density_review(context: WorkerContext, engine: str) -> Density | None:
+    """The engine's density rule when its candidates are decided by the density score (dlib), else None."""
+    density = DENSITY.get(engine)
+    if context.settings.strong_band != "density" or density is None or density.review is None:
+        return None
+    return density
+
+
+def _by_density(context: WorkerContext, face: dict[str, Any], density: Density) -> list[tuple[Hit, ObjectId]]:
+    """The seen face's nearest cases by their density score (core pair_density) within the engine's density
+    threshold, top_k by score; in a gallery too small to say how crowded it is, by the distance."""
+    bands, top_k, engine, vector = _bands(context), context.settings.match_top_k, engine_of(face), face_vector(face)
+    crowd = _crowd(context, face)
+    if len(crowd) < DENSITY_MIN_CASES:
         return _gallery(context).search(vector, bands, top_k, engine=engine)
-    reach = Bands(bands.strong, bands.review + TEMPLATE_REACH)  # a template may be closer than any of its photos
+    reach = Bands(bands.strong, bands.review + REACH)  # a loner's candidate can be past the band's distance
+    near = _gallery(context).search(vector, reach, DENSITY_RANKS[0], engine=engine)
+    case_faces = faces_by_ids(context.connections.db, [case_face_id for _, case_face_id in near])
+    scored = []
+    for hit, case_face_id in near:
+        if case_face_id in case_faces:  # else erased since the gallery last looked
+            case_vector = face_vector(case_faces[case_face_id])
+            case_crowd = _gallery(context).nearest_cases(case_vector, CASE_NEIGHBOURS, hit.case, engine)
+            score = pair_density(hit.distance, crowd, case_crowd, density.typical)
+            if score is not None and score <= density.review:
+                scored.append((replace(hit, score=score), case_face_id))
+    return sorted(scored, key=lambda pair: pair[0].review_score)[:top_k]
+
+
+def _by_template(context: WorkerContext, face: dict[str, Any]) -> list[tuple[Hit, ObjectId]]:
+    """For an engine in TEMPLATE_REVIEW: a case of several photos scored by its template within that threshold,
+    a case of one by its photo within the band (core scored_case; review-load.md, "Cases of several photos")."""
+    bands, top_k, engine, vector = _bands(context), context.settings.match_top_k, engine_of(face), face_vector(face)
+    several = TEMPLATE_REVIEW[engine]
+    reach = Bands(bands.strong, bands.review + REACH)  # a template may be closer than any of its photos
     wide = _gallery(context).search(vector, reach, TEMPLATE_WIDTH * top_k, engine=engine)
     photos = usable_case_faces_of(context.connections.db, [hit.case for hit, _ in wide], engine)
     scored = []
@@ -171,61 +223,57 @@ def _band(
 
     The density score needs neighbourhoods: with fewer than DENSITY_MIN_CASES open cases of the engine (`crowd`
     shorter), or HOMEWARD_STRONG_BAND=distance, today's rule decides (distance within MATCH_STRONG_DISTANCE).
+    A hit scored by density already (`_by_density`) is judged by its score.
     """
-    bands = _bands(context)
+    bands, engine = _bands(context), engine_of(seen_face)
+    if hit.score is not None:
+        return "strong" if hit.score <= DENSITY[engine].strong else "review"
     if len(crowd) < DENSITY_MIN_CASES:
         return bands.band(hit.distance) or "review"
-    engine = engine_of(seen_face)
     case_crowd = _gallery(context).nearest_cases(face_vector(case_face), CASE_NEIGHBOURS, hit.case, engine)
     density = DENSITY[engine]
     return density_band(hit.distance, crowd, case_crowd, bands, density.typical, density.strong) or "review"
 
 
 def _past_seen(context: WorkerContext, case: str, index: SeenIndex) -> int:
-    """Retroactive search: a case reported after a sighting (or a finding) still meets it. Scores use all the
-    case's faces.
-
-    Each case face is searched in the index (the lookback window's sighting faces, or the open found
-    persons'); a seen face takes its best distance over the case's faces, or the distance from the case's
-    template (`_seen_near`).
-    """
-    db, settings = context.connections.db, context.settings
-    case_faces = usable_faces_of_owner(db, Owner("case", case), settings.face_engine)
-    best = _seen_near(context, case_faces, index)
-    stored = faces_by_ids(db, list(best))  # one erased since the index last looked is skipped
+    """Retroactive search: a case reported after a sighting (or a finding) meets it as if the sighting came after
+    the case. Each seen face near the case (`_seen_near`) is searched against the open cases again, by the rule a
+    new seen face meets (`_open_cases_near`), and the case becomes its candidate if it is among those chosen."""
+    db, top_k = context.connections.db, context.settings.match_top_k
+    case_faces = {f["_id"]: f for f in usable_faces_of_owner(db, Owner("case", case), context.settings.face_engine)}
+    near = _seen_near(context, list(case_faces.values()), index)
+    stored = faces_by_ids(db, near)  # one erased since the index last looked is skipped
     created = 0
-    for sighting_face_id, (distance, known_row) in sorted(best.items(), key=lambda item: item[1]):
-        row = known_row
-        if sighting_face_id in stored and row < 0:  # found by the template: shown beside the closest case face
-            row = _closest_row(case_faces, stored[sighting_face_id])
-        hit = Hit(case, row, distance, template=known_row < 0)  # no row known: found by the template
-        # Within the review band, and the sighting face has fewer than top_k closer cases pending:
-        if sighting_face_id in stored and keep_best(
-            [hit], settings.match_top_k, pending_distances(db, sighting_face_id)
-        ):
-            seen_face = stored[sighting_face_id]
-            created += _record(context, hit, case_faces[row], seen_face, _crowd(context, seen_face))
+    for seen_face in (stored[face_id] for face_id in near if face_id in stored):
+        for hit, case_face_id in _open_cases_near(context, seen_face):
+            # The case is chosen, and the seen face has fewer than top_k closer cases pending:
+            if (
+                hit.case == case
+                and case_face_id in case_faces
+                and keep_best([hit], top_k, pending_distances(db, seen_face["_id"]))
+            ):
+                crowd = _crowd(context, seen_face) if hit.score is None else []
+                created += _record(context, hit, case_faces[case_face_id], seen_face, crowd)
     return created
 
 
-def _seen_near(
-    context: WorkerContext, case_faces: list[dict[str, Any]], index: SeenIndex
-) -> dict[ObjectId, tuple[float, int]]:
-    """Seen faces within the band of a case: seen face -> (distance, row of the closest case face, -1 when not yet
-    known). By the case's template for an engine in TEMPLATE_REVIEW once it has several photos (the same score
-    `_open_cases_near` gives the pair), else by the best distance over the case's faces."""
-    bands, best = _bands(context), {}
-    engine = engine_of(case_faces[0]) if case_faces else context.settings.face_engine
+def _seen_near(context: WorkerContext, case_faces: list[dict[str, Any]], index: SeenIndex) -> list[ObjectId]:
+    """The seen faces that may become the case's candidates, closest first: within its template's threshold (an
+    engine in TEMPLATE_REVIEW, a case of several photos), else within the review band of one of its faces, plus
+    REACH where candidates are scored by density (a loner's can be past the band's distance)."""
+    if not case_faces:
+        return []
+    bands, engine, best = _bands(context), engine_of(case_faces[0]), {}
     several = TEMPLATE_REVIEW.get(engine)
     if several is not None and len(case_faces) > 1:
-        template = _template(case_faces, engine)
-        return {found: (d, -1) for found, _, d in index.within(template, several, PAST_SIGHTINGS_LIMIT, engine)}
-    for row, case_face in enumerate(case_faces):
-        near = index.within(face_vector(case_face), bands.review, PAST_SIGHTINGS_LIMIT, engine_of(case_face))
-        for sighting_face_id, _, distance in near:
-            if distance < best.get(sighting_face_id, (np.inf, 0))[0]:
-                best[sighting_face_id] = (distance, row)
-    return best
+        vectors, limit = [_template(case_faces, engine)], several
+    else:
+        vectors = [face_vector(f) for f in case_faces]
+        limit = bands.review + (REACH if _density_review(context, engine) else 0.0)
+    for vector in vectors:
+        for seen_face_id, _, distance in index.within(vector, limit, PAST_SIGHTINGS_LIMIT, engine):
+            best[seen_face_id] = min(distance, best.get(seen_face_id, np.inf))
+    return sorted(best, key=best.__getitem__)
 
 
 def _withdraw_outgrown(context: WorkerContext, case: str) -> int:
@@ -258,11 +306,6 @@ def _withdraw_outgrown(context: WorkerContext, case: str) -> int:
 def _template(case_faces: list[dict[str, Any]], engine: str) -> np.ndarray:
     """The mean of a case's faces (core `case_templates`): what a case of several photos is scored by."""
     return case_templates([np.stack([face_vector(f) for f in case_faces])], ENGINES[engine].metric)[0]
-
-
-def _closest_row(case_faces: list[dict[str, Any]], seen_face: dict[str, Any]) -> int:
-    vectors = np.stack([face_vector(f) for f in case_faces])
-    return int(np.argmin(distances(vectors, face_vector(seen_face), ENGINES[engine_of(seen_face)].metric)))
 
 
 def _flag_duplicates(context: WorkerContext, case: str, faces: list[dict[str, Any]]) -> None:

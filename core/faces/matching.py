@@ -10,10 +10,13 @@ core/faces/calibration.py TEMPLATE, a case of several photos is scored by
 their mean, `eval case-photos`). The service and the accuracy evaluation both
 score with the functions here, so the evaluation measures what runs.
 
-Which candidates exist is decided by the raw distance (the review band); which
-come first, by the density score (`density_band`): the distance scaled by how
-crowded both faces' neighbourhoods are, so a face near everyone stops being
-everyone's strong candidate (docs/evaluation/review-load.md).
+Which candidates come first is decided by the density score (`density_band`):
+the distance scaled by how crowded both faces' neighbourhoods are, so a face
+near everyone stops being everyone's strong candidate. Which exist, by the
+engine's review score (the raw distance, or for dlib the density score) within
+its threshold, and within a margin of the sighting's best (`near_the_best`): at
+most one case can be the person, so a case well behind the best is a
+look-alike (docs/evaluation/review-load.md).
 """
 
 from __future__ import annotations
@@ -52,6 +55,12 @@ class Hit:
     face_index: int  # row of the best face of that case in the searched matrix
     distance: float
     template: bool = False  # scored by the case's template (several photos), not its closest photo
+    score: float | None = None  # the density score, where the engine's candidates are decided by it
+
+    @property
+    def review_score(self) -> float:
+        """What the review threshold and the margin are applied to: the density score, else the distance."""
+        return self.distance if self.score is None else self.score
 
 
 def band_rank(band: str) -> int:
@@ -156,6 +165,32 @@ def density_score(
     return np.asarray(distance, dtype=np.float64) * typical / np.sqrt(np.multiply(probe_crowding, case_crowding))
 
 
+def pair_density(
+    distance: float, probe_nearest: Sequence[float], case_nearest: Sequence[float], typical: float
+) -> float | None:
+    """One pair's density score (`density_score`); None when the gallery is too small to say how crowded the
+    probe's neighbourhood is (fewer than DENSITY_MIN_CASES nearest cases) or the case has no other case near it.
+
+    `probe_nearest`: the distances from the sighting's (or found person's) face to its nearest cases, closest
+    first; `case_nearest`: from the matched case's face to its nearest other cases."""
+    if len(probe_nearest) < DENSITY_MIN_CASES or len(case_nearest) == 0:
+        return None
+    probe = crowding(np.asarray(probe_nearest), *DENSITY_RANKS)
+    case = crowding(np.asarray(case_nearest[:CASE_NEIGHBOURS]))
+    return float(density_score(distance, probe, case, typical))
+
+
+def near_the_best(hits: Sequence[Hit], margin: float | None) -> list[Hit]:
+    """The hits of one sighting face whose review score is within `margin` of its best (all with no margin).
+
+    At most one case can be the person: a case well behind the sighting's best candidate is a look-alike far
+    more often than the person (halves the false candidates at the same misses, `eval review-load`)."""
+    if margin is None or not hits:
+        return list(hits)
+    best = min(hit.review_score for hit in hits)
+    return [hit for hit in hits if hit.review_score <= best + margin]
+
+
 def density_band(
     distance: float,
     probe_nearest: Sequence[float],
@@ -164,18 +199,13 @@ def density_band(
     typical: float,
     strong: float,
 ) -> str | None:
-    """The band of a candidate: created by the raw distance (review band), strong only by its density score.
-
-    `probe_nearest`: the distances from the sighting's (or found person's) face to its nearest cases, closest
-    first, at least DENSITY_MIN_CASES of them or the gallery is too small and the raw distance decides
-    (`bands.band`); `case_nearest`: from the matched case's face to its nearest other cases.
-    """
+    """The band of a candidate created by the raw distance (review band): strong only by its density score
+    (`pair_density`), or by the distance where the gallery is too small to say (`bands.band`)."""
     band = bands.band(distance)
-    if band is None or len(probe_nearest) < DENSITY_MIN_CASES or len(case_nearest) == 0:
+    score = pair_density(distance, probe_nearest, case_nearest, typical)
+    if band is None or score is None:
         return band
-    probe = crowding(np.asarray(probe_nearest), *DENSITY_RANKS)
-    case = crowding(np.asarray(case_nearest[:CASE_NEIGHBOURS]))
-    return "strong" if float(density_score(distance, probe, case, typical)) <= strong else "review"
+    return "strong" if score <= strong else "review"
 
 
 def case_templates(photos: Sequence[np.ndarray], metric: str = "euclidean") -> np.ndarray:
