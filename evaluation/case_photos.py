@@ -29,6 +29,9 @@ review band by density: a case of one photo by its density score, a case of
 several by its template's, each within its own threshold at the same FNIR
 (and at the first k > 1's thresholds, kept for the next k as a service would).
 
+The template rule with a margin (`template+margin`): a candidate only within review_load.MARGIN of the
+sighting's best case (template distance, the photo's for a case of one), at the template rule's thresholds.
+
 With the engine's template threshold, "how sure" for the candidates the service
 scores by a template (core/faces/calibration.py HOW_SURE_TEMPLATE): each
 sighting's top 5 as served, the candidates of cases of k photos at k = 2 and 3
@@ -48,7 +51,7 @@ from evaluation import policies
 from evaluation.density_review import served_at, served_at_fnir
 from evaluation.embed import EmbeddingCache, embed_all
 from evaluation.policies import Neighbours
-from evaluation.review_load import DEPTH, MATED_IDENTITIES, PER_IDENTITY, as_cell, shuffled
+from evaluation.review_load import DEPTH, MARGIN, MATED_IDENTITIES, PER_IDENTITY, as_cell, shuffled
 from evaluation.runs import split_identities, subject_face
 
 MOST_PHOTOS = 3
@@ -135,6 +138,9 @@ def case_photos(
             "template": _as_served(found["template"], cases, photos, bands, several, top_k),
         }
         closest = np.take_along_axis(scores["min"], found["template"].cases, axis=1)  # as served_at's `closest`
+        row["served"] |= _margin_served(
+            found["template"], cases, photos, (bands, several), row["served"], top_k, closest
+        )
         found["template+density"], row["density_typical"] = _in_units(found, typical)
         row["served"] |= _density_served(found, photos, cases, (one, bands["review"]), row["served"], top_k, closest)
         if k > 1:  # the first k > 1 sets the several photos' threshold; later k keep it, as a service would
@@ -241,6 +247,29 @@ def _as_served(
     return as_cell(policies.queue(scaled, found, photos.mated, bands["review"], top_k)) | {
         "false_per_probe_from_several_photos": float((wrong & several_photos).sum() / len(scaled))
     }
+
+
+def _margin_served(
+    found: Neighbours,
+    cases: list[np.ndarray],
+    photos: Photos,
+    thresholds: tuple[dict[str, float], float | None],
+    served: dict[str, Any],
+    top_k: int,
+    closest: np.ndarray,
+) -> dict[str, Any]:
+    """The template rule with the margin (review_load.MARGIN over each sighting's template distances, the closest
+    photo's for a case of one): at the template rule's own thresholds, and with the several photos' threshold
+    re-set to the template rule's FNIR (a case of one photo keeping the band). `closest`: as served_at's."""
+    (bands, several), count = thresholds, np.array([len(c) for c in cases])
+    kept = _reordered(found, policies.within_margin(found.distances, MARGIN))
+    out = {"template+margin": _as_served(kept, cases, photos, bands, several, top_k)}
+    if count.max() > 1:
+        fnir = served["template"]["fnir"]
+        out["template+margin at the FNIR of template"] = served_at_fnir(
+            kept, count, photos.mated, bands["review"], fnir, top_k, closest
+        )
+    return out
 
 
 def _kept(
