@@ -154,6 +154,9 @@ def print_case_photos(result: dict[str, Any]) -> None:
             " share that were the person, n):"
         )
         _print_how_sure(result["how_sure_template"])
+    if result.get("how_sure_template_margin"):
+        print("  The same, the template rule with the margin:")
+        _print_how_sure(result["how_sure_template_margin"])
 
 
 def _print_served(k: str, served: dict[str, Any]) -> None:
