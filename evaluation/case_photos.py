@@ -29,6 +29,9 @@ review band by density: a case of one photo by its density score, a case of
 several by its template's, each within its own threshold at the same FNIR
 (and at the first k > 1's thresholds, kept for the next k as a service would).
 
+The template rule with a margin (`template+margin`): a candidate only within review_load.MARGIN of the
+sighting's best case (template distance, the photo's for a case of one), at the template rule's thresholds.
+
 With the engine's template threshold, "how sure" for the candidates the service
 scores by a template (core/faces/calibration.py HOW_SURE_TEMPLATE): each
 sighting's top 5 as served, the candidates of cases of k photos at k = 2 and 3
@@ -48,7 +51,7 @@ from evaluation import policies
 from evaluation.density_review import served_at, served_at_fnir
 from evaluation.embed import EmbeddingCache, embed_all
 from evaluation.policies import Neighbours
-from evaluation.review_load import DEPTH, MATED_IDENTITIES, PER_IDENTITY, as_cell, shuffled
+from evaluation.review_load import DEPTH, MARGIN, MATED_IDENTITIES, PER_IDENTITY, as_cell, shuffled
 from evaluation.runs import split_identities, subject_face
 
 MOST_PHOTOS = 3
@@ -104,7 +107,7 @@ def case_photos(
     `several`: the engine's review threshold for a case of several photos scored by its template, as the service
     runs it (core/faces/calibration.py TEMPLATE_REVIEW), measured as its own row."""
     rows: dict[str, Any] = {}
-    by_template: list[tuple[np.ndarray, np.ndarray]] = []
+    by_template: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"template": [], "template+margin": []}
     (one, typical), fixed = _one_photo_density(photos, bands, metric, top_k), None  # fixed: (k, its threshold)
     for k in counts:
         cases = [p[:k] for p in photos.photos]
@@ -130,18 +133,18 @@ def case_photos(
             band: as_cell(policies.queue(found["template"].distances, found["template"], photos.mated, t, top_k))
             for band, t in bands.items()
         }
-        row["served"] = {
-            CLOSEST: _as_served(found["min"], cases, photos, bands, None, top_k),
-            "template": _as_served(found["template"], cases, photos, bands, several, top_k),
-        }
         closest = np.take_along_axis(scores["min"], found["template"].cases, axis=1)  # as served_at's `closest`
+        found["template+margin"] = _reordered(
+            found["template"], policies.within_margin(found["template"].distances, MARGIN)
+        )
+        row["served"] = _template_served(found, cases, photos, (bands, several), top_k, closest)
         found["template+density"], row["density_typical"] = _in_units(found, typical)
         row["served"] |= _density_served(found, photos, cases, (one, bands["review"]), row["served"], top_k, closest)
         if k > 1:  # the first k > 1 sets the several photos' threshold; later k keep it, as a service would
             fixed = fixed or (k, row["served"][f"{DENSITY_SERVED} at the FNIR of {CLOSEST}"]["several_threshold"])
             row["served"] |= _kept(found["template+density"], photos, cases, (one, *fixed), top_k, closest)
-            if several is not None:
-                by_template.append(_template_candidates(found["template"], cases, bands, several, top_k, k))
+            for name, pooled in by_template.items() if several is not None else ():
+                pooled.append(_template_candidates(found[name], cases, bands, several, top_k, k))
         rows[str(k)] = row
     return {
         "metric": metric,
@@ -152,7 +155,8 @@ def case_photos(
         "bands": bands,
         "agree_slack": AGREE_SLACK[metric],
         "counts": rows,
-        "how_sure_template": _how_sure(by_template, several, top_k),
+        "how_sure_template": _how_sure(by_template["template"], several, top_k),
+        "how_sure_template_margin": _how_sure(by_template["template+margin"], several, top_k),
     }
 
 
@@ -241,6 +245,31 @@ def _as_served(
     return as_cell(policies.queue(scaled, found, photos.mated, bands["review"], top_k)) | {
         "false_per_probe_from_several_photos": float((wrong & several_photos).sum() / len(scaled))
     }
+
+
+def _template_served(
+    found: dict[str, Neighbours],
+    cases: list[np.ndarray],
+    photos: Photos,
+    thresholds: tuple[dict[str, float], float | None],
+    top_k: int,
+    closest: np.ndarray,
+) -> dict[str, Any]:
+    """The review band as served by the closest photo (today), the template rule, and the template rule with the
+    margin (`template+margin`: review_load.MARGIN over each sighting's template distances, the closest photo's for
+    a case of one) at the template rule's thresholds and with the several photos' threshold re-set to the template
+    rule's FNIR (a case of one photo keeping the band). `closest`: as served_at's."""
+    (bands, several), count = thresholds, np.array([len(c) for c in cases])
+    out = {
+        CLOSEST: _as_served(found["min"], cases, photos, bands, None, top_k),
+        "template": _as_served(found["template"], cases, photos, bands, several, top_k),
+        "template+margin": _as_served(found["template+margin"], cases, photos, bands, several, top_k),
+    }
+    if count.max() > 1:
+        out["template+margin at the FNIR of template"] = served_at_fnir(
+            found["template+margin"], count, photos.mated, bands["review"], out["template"]["fnir"], top_k, closest
+        )
+    return out
 
 
 def _kept(

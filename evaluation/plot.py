@@ -9,18 +9,24 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from evaluation.review_load import SERVED
+
 WIDTH, HEIGHT, MARGIN = 900, 560, 70
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f"]
+ROLES = ("distance", "density", "served", "fpir")  # one colour each, the same for both engines
 DASHED = {"arcface"}  # one engine solid, the other dashed, so the lines read in grey too
 
 
 def review_load_chart(results: list[Path], out: Path, band: str = "review") -> None:
-    """One line per engine and policy: false candidates per sighting (y) against cases in the gallery (x, log)."""
+    """One line per engine and policy: false candidates per sighting (y) against cases in the gallery (x, log).
+
+    Only today's rule, density, the engine's served rule (SERVED) and fpir: eight lines are as many as read."""
     lines = {}
     for path in results:
         result = json.loads(path.read_text())
+        drawn = ("distance", "density", SERVED.get(result["engine"], "density"), "fpir")
         for policy in next(iter(result["sizes"].values())):
-            if policy in ("cases", "synthetic"):
+            if policy not in drawn:
                 continue
             points = [(int(s), row[policy][band]["false_per_probe"]) for s, row in result["sizes"].items()]
             lines[(result["engine"], policy)] = points
@@ -32,10 +38,12 @@ def review_load_chart(results: list[Path], out: Path, band: str = "review") -> N
     y_of = lambda y: HEIGHT - MARGIN - (HEIGHT - 2 * MARGIN) * y / top  # noqa: E731 - a one-line scale
     _axes(draw, min(xs), max(xs), top, x_of, y_of, band)
     for n, ((engine, policy), points) in enumerate(sorted(lines.items())):
-        colour = COLOURS[n % len(COLOURS)]
+        served = policy == SERVED.get(engine)
+        colour = COLOURS[ROLES.index("served" if served else policy)]
         xy = [(x_of(x), y_of(y)) for x, y in points]
         _polyline(draw, xy, colour, dashed=engine in DASHED)
-        draw.text((MARGIN + 20, MARGIN + 16 * n), f"{engine} · {policy}", fill=colour)
+        label = f"{engine} · {policy}" + (" (served)" if served else "")
+        draw.text((MARGIN + 20, MARGIN + 16 * n), label + (" - - -" if engine in DASHED else ""), fill=colour)
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
 
@@ -59,7 +67,9 @@ def _axes(draw: ImageDraw.ImageDraw, low: int, high: int, top: float, x_of, y_of
         draw.text((10, y_of(y) - 6), f"{y:.2f}", fill="black")
     draw.text((WIDTH / 2 - 120, HEIGHT - 30), "cases in the gallery (log scale)", fill="black")
     title = f"false candidates per sighting, {band} band"
-    draw.text((10, 20), title + " (density, reciprocal: at today's FNIR; fpir: strangers' rate held)", fill="black")
+    draw.text(
+        (10, 20), title + " (distance: today; the others at today's FNIR; fpir: strangers' rate held)", fill="black"
+    )
 
 
 def _polyline(draw: ImageDraw.ImageDraw, xy: list[tuple[float, float]], colour: str, dashed: bool) -> None:

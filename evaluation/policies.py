@@ -14,6 +14,9 @@ sighting adds to the queue, and how many real sightings are missed (FNIR).
 - `reciprocal`: a candidate is kept only if the probe is also among the case's
   R nearest sightings: a hub sighting that is close to many cases is close to
   none of them in particular.
+- `+margin` (`within_margin`, over any of these scores): a candidate is kept only
+  if its score is within a margin of the probe's best score, because at most
+  one case can be the person: a far second or third candidate is mostly noise.
 """
 
 from __future__ import annotations
@@ -98,6 +101,24 @@ def reciprocal_scores(found: Neighbours, probes: np.ndarray, cases: np.ndarray, 
         rows = np.array([position[int(c)] for c in found.cases[:, j]])
         keep[:, j] = found.distances[:, j] <= limit[rows]
     return np.where(keep, found.distances, np.inf)
+
+
+def within_margin(scores: np.ndarray, margin: float) -> np.ndarray:
+    """The scores within `margin` of each probe's best (its nearest cases'); the rest never a candidate.
+
+    At most one case can be the person, so a candidate much farther than the probe's best is seldom it."""
+    best = scores.min(axis=1, keepdims=True)
+    return np.where(scores <= best + margin, scores, np.inf)
+
+
+def shown_distances(scores: np.ndarray, found: Neighbours, threshold: float, top_k: int) -> np.ndarray:
+    """The raw distance of each candidate a policy shows (its top_k by score at or under `threshold`), else inf.
+
+    So `calibration` can say how sure a candidate is at the distance the panel shows, whatever chose it."""
+    order = np.argsort(scores, axis=1, kind="stable")[:, :top_k]
+    shown = np.zeros(scores.shape, dtype=bool)
+    np.put_along_axis(shown, order, np.take_along_axis(scores, order, axis=1) <= threshold, axis=1)
+    return np.where(shown, found.distances, np.inf)
 
 
 def _case_density(chosen: np.ndarray, cases: np.ndarray, metric: str) -> np.ndarray:

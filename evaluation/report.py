@@ -103,7 +103,7 @@ def print_review_load(result: dict[str, Any]) -> None:
         f" {result['sightings_per_day']} sightings at {result['seconds_per_candidate']:.0f} s a candidate"
     )
     print(
-        f"  {'cases':>7} {'policy':<11} {'band':<7} {'t':>7} {'cand./s':>8} {'false/s':>8} {'prec.':>7}"
+        f"  {'cases':>7} {'policy':<15} {'band':<7} {'t':>7} {'cand./s':>8} {'false/s':>8} {'prec.':>7}"
         f" {'FNIR':>7} {'min/day':>8}"
     )
     for size, row in result["sizes"].items():
@@ -115,12 +115,15 @@ def print_review_load(result: dict[str, Any]) -> None:
                     cell["false_per_probe"], result["sightings_per_day"], result["seconds_per_candidate"]
                 )
                 print(
-                    f"  {size:>7} {policy:<11} {band:<7} {cell['threshold']:>7.3f}"
+                    f"  {size:>7} {policy:<15} {band:<7} {cell['threshold']:>7.3f}"
                     f" {cell['candidates_per_probe']:>8.3f} {cell['false_per_probe']:>8.3f}"
                     f" {cell['precision']:>7.1%} {cell['fnir']:>7.2%} {minutes:>8.0f}"
                 )
     print(f"  How sure, at {result['reference_size']} cases (distance up to: share that were the person, n):")
     _print_how_sure(result["how_sure"])
+    for policy, rows in result.get("how_sure_margin", {}).items():
+        print(f"  How sure, candidates shown by {policy} (raw distance up to: share that were the person, n):")
+        _print_how_sure(rows)
 
 
 def _print_how_sure(rows: list[tuple[float, float, int]]) -> None:
@@ -151,6 +154,9 @@ def print_case_photos(result: dict[str, Any]) -> None:
             " share that were the person, n):"
         )
         _print_how_sure(result["how_sure_template"])
+    if result.get("how_sure_template_margin"):
+        print("  The same, the template rule with the margin:")
+        _print_how_sure(result["how_sure_template_margin"])
 
 
 def _print_served(k: str, served: dict[str, Any]) -> None:

@@ -14,7 +14,8 @@ today's bands give there; then the same settings are measured at every size,
 as a deployment would keep them. The `fpir` policy instead moves its
 threshold with the gallery size, from the gallery's own case-to-case
 distances, to hold the strangers' chance of a candidate where today's band
-has it at the smallest gallery.
+has it at the smallest gallery. The `+margin` policies keep a candidate only
+within MARGIN of the sighting's best score (at most one case is the person).
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ from evaluation.runs import split_identities, subject_face
 MATED_IDENTITIES = 600
 PER_IDENTITY = 10  # a few people have hundreds of photos; they would weigh as much as everyone else
 DEPTH = 60  # neighbours kept per search: enough for the density policy's 10th-50th
-POLICIES = ("distance", "density", "reciprocal", "fpir")
+MARGIN = 0.05  # in score units (distance units for both scores): a candidate this much past the best is dropped
+POLICIES = ("distance", "density", "reciprocal", "distance+margin", "density+margin", "fpir")
+# The review rule the service runs per engine (issue 27): the line drawn beside today's in the plot.
+SERVED = {"dlib": "density+margin", "arcface": "distance+margin"}
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ def review_load(
     found, scores = _searched(at_reference, metric)
     settings = _settings(found, scores, at_reference.mated, bands, top_k)
     how_sure = policies.calibration(scores["distance"], found, top_k, bands["review"])
+    how_sure_margin = _how_sure_shown(found, scores, settings, top_k)
     smallest = grown(population, min(sizes), metric, seed)
     fpir = _stranger_rate(smallest, bands, metric)
     rows: dict[str, Any] = {}
@@ -131,8 +136,10 @@ def review_load(
         "reference_size": reference,
         "bands": bands,
         "settings": settings,
+        "margin": MARGIN,
         "fpir_held": fpir,
         "how_sure": how_sure,
+        "how_sure_margin": how_sure_margin,
         "sizes": rows,
     }
 
@@ -148,12 +155,27 @@ def _settings(
     """Each policy's thresholds: today's bands for `distance`, the same FNIR for the others."""
     targets = {band: policies.queue(scores["distance"], found, mated, t, top_k).fnir for band, t in bands.items()}
     chosen = {"distance": dict(bands)}
-    for policy in ("density", "reciprocal"):
+    for policy in ("density", "reciprocal", "distance+margin", "density+margin"):
         chosen[policy] = {
             band: policies.threshold_for_fnir(scores[policy], found, mated, fnir, top_k)
             for band, fnir in targets.items()
         }
     return chosen
+
+
+def _how_sure_shown(
+    found: Neighbours, scores: dict[str, np.ndarray], settings: dict[str, dict[str, float]], top_k: int
+) -> dict[str, list[tuple[float, float, int]]]:
+    """How sure per raw distance (what the panel shows) of the candidates each margin policy's review band shows.
+
+    A density score can keep a candidate past the distance band, so the bins run to the farthest one shown."""
+    width, out = 0.025, {}
+    for policy in ("distance+margin", "density+margin"):
+        shown = policies.shown_distances(scores[policy], found, settings[policy]["review"], top_k)
+        finite = shown[np.isfinite(shown)]
+        upto = float(np.ceil(finite.max() / width - 1e-9) * width) if len(finite) else width
+        out[policy] = policies.calibration(shown, found, top_k, upto, width)
+    return out
 
 
 def _stranger_rate(gallery: Population, bands: dict[str, float], metric: str) -> dict[str, float]:
@@ -169,11 +191,14 @@ def _searched(gallery: Population, metric: str) -> tuple[Neighbours, dict[str, n
     found = policies.nearest_cases(
         gallery.probes, gallery.probe_ids, gallery.mated, gallery.cases, gallery.case_ids, metric, DEPTH
     )
-    return found, {
+    scores = {
         "distance": policies.distance_scores(found),
         "density": policies.density_scores(found, gallery.cases, metric),
         "reciprocal": policies.reciprocal_scores(found, gallery.probes, gallery.cases, metric),
     }
+    for policy in ("distance", "density"):
+        scores[f"{policy}+margin"] = policies.within_margin(scores[policy], MARGIN)
+    return found, scores
 
 
 def _usable(images: list[str], face: dict[str, np.ndarray | None]) -> list[str]:

@@ -69,6 +69,7 @@ def test_with_two_photos_a_case_the_template_cuts_false_candidates_at_the_same_f
     assert (
         served["template"]["false_per_probe_from_several_photos"] < served["closest photo (today)"]["false_per_probe"]
     )
+    assert served["template+margin"]["false_per_probe"] <= served["template"]["false_per_probe"]  # fewer, never more
 
 
 def test_how_sure_for_template_scored_candidates_pools_cases_of_several_photos_only() -> None:

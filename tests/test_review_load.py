@@ -68,6 +68,22 @@ def test_density_stops_a_stranger_in_a_crowd_matching_everyone_at_the_same_fnir(
     assert density.false_per_probe < today.false_per_probe / 2
 
 
+def test_the_margin_drops_a_far_second_candidate_and_keeps_a_near_one() -> None:
+    found = policies.Neighbours(
+        distances=np.array([[0.40, 0.43, 0.52], [0.30, 0.50, 0.51]]),
+        cases=np.array([[0, 1, 2], [1, 0, 2]]),
+        is_mate=np.array([[False, True, False], [True, False, False]]),
+    )
+    kept = policies.within_margin(found.distances, 0.05)
+    assert kept.tolist() == [[0.40, 0.43, np.inf], [0.30, np.inf, np.inf]]
+    mated = np.array([True, True])
+    today, margin = (policies.queue(s, found, mated, threshold=0.55, top_k=5) for s in (found.distances, kept))
+    assert today.fnir == margin.fnir == 0.0  # the near second (0.43) was the person: still shown
+    assert (today.false_per_probe, margin.false_per_probe) == (2.0, 0.5)
+    shown = policies.shown_distances(kept, found, threshold=0.42, top_k=1)
+    assert shown.tolist() == [[0.40, np.inf, np.inf], [0.30, np.inf, np.inf]]
+
+
 def test_a_threshold_for_a_stranger_rate_tightens_as_the_gallery_grows() -> None:
     impostor = np.linspace(0.0, 1.0, 100_001)  # one comparison in a thousand falls under 0.001
     assert policies.threshold_for_fpir(impostor, 1, 0.01) == pytest.approx(0.01, abs=1e-4)
@@ -90,8 +106,9 @@ def test_review_load_reports_every_policy_at_every_size_with_bands_set_to_todays
     assert set(result["sizes"]) == {"50", "70", "300"}
     assert result["sizes"]["300"]["synthetic"] == 230 and result["reference_size"] == 70
     at_reference = result["sizes"]["70"]
-    for policy in ("density", "reciprocal"):
+    for policy in ("density", "reciprocal", "distance+margin", "density+margin"):
         assert at_reference[policy]["review"]["fnir"] <= at_reference["distance"]["review"]["fnir"]
+    assert set(result["how_sure_margin"]) == {"distance+margin", "density+margin"}
     assert at_reference["density"]["review"]["false_per_probe"] < at_reference["distance"]["review"]["false_per_probe"]
 
 
