@@ -91,9 +91,16 @@ def wait_until(check: Callable[[], Any], what: str, timeout: float = 90) -> Any:
 
 
 def settled(db: Database, channel: str, message_id: str) -> Callable[[], bool]:
-    """Whether this platform message was stored and handled (the intake stores it a moment after its webhook)."""
+    """Whether this platform message was stored and handled (the intake stores it a moment after its webhook), and
+    the replies to its sender sent (the delivery job sends them a moment after they are decided)."""
     handled = {"channel": channel, "message_id": message_id, "status": {"$ne": "pending"}}
-    return lambda: db.inbound.count_documents(handled) == 1
+
+    def check() -> bool:
+        message = db.inbound.find_one(handled, {"contact": 1})
+        unsent = {"contact": message and message["contact"], "status": {"$in": ["pending", "sending"]}}
+        return message is not None and db.outbox.count_documents(unsent) == 0
+
+    return check
 
 
 def family_says(world: dict[str, Any], *messages: str | dict[str, Any]) -> None:
