@@ -31,6 +31,9 @@ several by its template's, each within its own threshold at the same FNIR
 
 The template rule with a margin (`template+margin`): a candidate only within review_load.MARGIN of the
 sighting's best case (template distance, the photo's for a case of one), at the template rule's thresholds.
+With the engine's template threshold, the margin rules a service could run (`_mixed_served`, the margin over the
+candidates as workers/matching.py applies it): MIXED, a case of one photo by its density score, of several by its
+template distance; BOTH, the template by its density score too; thresholds held from seed 7 (MIXED_ONE, BOTH_SEVERAL).
 
 With the engine's template threshold, "how sure" for the candidates the service
 scores by a template (core/faces/calibration.py HOW_SURE_TEMPLATE): each
@@ -48,7 +51,7 @@ import numpy as np
 
 from core.faces.matching import DENSITY_RANKS, case_review, case_templates, crowding, pairwise_distances
 from evaluation import policies
-from evaluation.density_review import served_at, served_at_fnir
+from evaluation.density_review import margin_served_at, served_at, served_at_fnir, threshold_for_fnir_margin
 from evaluation.embed import EmbeddingCache, embed_all
 from evaluation.policies import Neighbours
 from evaluation.review_load import DEPTH, MARGIN, MATED_IDENTITIES, PER_IDENTITY, as_cell, shuffled
@@ -61,6 +64,12 @@ BLOCK = 256
 CALIBRATION_BIN = 0.025  # as `eval review-load`'s how sure
 CLOSEST = "closest photo (today)"
 DENSITY_SERVED = "density, template+density if several"  # served row: one photo by density, several by template's
+MIXED = "density if one photo, template if several, +margin"  # arcface's candidate rule, issue 27
+BOTH = "density, template+density if several, +margin"
+# Held thresholds, set at seed 7 (`eval case-photos --engine arcface`): a case of one photo's density score at k = 1
+# where MIXED misses what the closest photo within the band does; BOTH's template density score at k = 2 likewise.
+MIXED_ONE = 0.7149
+BOTH_SEVERAL = 0.6922
 
 
 @dataclass(frozen=True)
@@ -137,9 +146,12 @@ def case_photos(
         found["template+margin"] = _reordered(
             found["template"], policies.within_margin(found["template"].distances, MARGIN)
         )
-        row["served"] = _template_served(found, cases, photos, (bands, several), top_k, closest)
         found["template+density"], row["density_typical"] = _in_units(found, typical)
+        row["served"] = _template_served(found, cases, photos, (bands, several), top_k, closest)
         row["served"] |= _density_served(found, photos, cases, (one, bands["review"]), row["served"], top_k, closest)
+        if several is not None:
+            today = (bands["review"], several, row["served"][CLOSEST]["fnir"])
+            row["served"] |= _mixed_served(found, cases, photos, today, top_k, closest)
         if k > 1:  # the first k > 1 sets the several photos' threshold; later k keep it, as a service would
             fixed = fixed or (k, row["served"][f"{DENSITY_SERVED} at the FNIR of {CLOSEST}"]["several_threshold"])
             row["served"] |= _kept(found["template+density"], photos, cases, (one, *fixed), top_k, closest)
@@ -269,6 +281,41 @@ def _template_served(
         out["template+margin at the FNIR of template"] = served_at_fnir(
             found["template+margin"], count, photos.mated, bands["review"], out["template"]["fnir"], top_k, closest
         )
+    return out
+
+
+def _mixed_served(
+    found: dict[str, Neighbours],
+    cases: list[np.ndarray],
+    photos: Photos,
+    today: tuple[float, float, float],
+    top_k: int,
+    closest: np.ndarray,
+) -> dict[str, Any]:
+    """The margin rules a service could run (density_review.margin_served_at; `today`: the band, the template
+    threshold, the closest photo's FNIR): the template rule with the margin among its candidates, as
+    workers/matching.py applies it; MIXED, a case of one photo by its density score within MIXED_ONE and of several
+    by its template distance within the template threshold, one margin over both units; BOTH, the template's
+    density score within BOTH_SEVERAL. Each at its held thresholds, and MIXED's one-photo threshold (k = 1) or
+    BOTH's several-photo one (k > 1) set here to the closest photo's FNIR."""
+    (review, several, fnir), count, mated = today, np.array([len(c) for c in cases]), photos.mated
+    template, both = found["template"], found["template+density"]
+    mixed = _reordered(template, np.where(count[template.cases] > 1, template.distances, both.distances))
+    out = {
+        "template+margin, among candidates": margin_served_at(
+            template, count, mated, (review, several, MARGIN), top_k, closest
+        ),
+        MIXED: margin_served_at(mixed, count, mated, (MIXED_ONE, several, MARGIN), top_k, closest),
+        BOTH: margin_served_at(both, count, mated, (MIXED_ONE, BOTH_SEVERAL, MARGIN), top_k, closest),
+    }
+    if count.max() == 1:
+        rule = (MIXED_ONE, several, MARGIN)
+        one = threshold_for_fnir_margin(mixed, count, mated, rule, fnir, top_k)
+        out[f"{MIXED}, set here"] = margin_served_at(mixed, count, mated, (one, several, MARGIN), top_k, closest)
+    else:
+        rule = (MIXED_ONE, BOTH_SEVERAL, MARGIN)
+        other = threshold_for_fnir_margin(both, count, mated, rule, fnir, top_k, several=True)
+        out[f"{BOTH}, set here"] = margin_served_at(both, count, mated, (MIXED_ONE, other, MARGIN), top_k, closest)
     return out
 
 

@@ -93,3 +93,76 @@ def _queue(
     candidates = np.zeros(share.shape, dtype=bool)
     np.put_along_axis(candidates, order, shown, axis=1)
     return replace(policies.queue(share, found, mated, 1.0, top_k), threshold=one), from_several, candidates
+
+
+def margin_served_at(
+    found: Neighbours,
+    count: np.ndarray,
+    mated: np.ndarray,
+    rule: tuple[float, float, float],
+    top_k: int,
+    closest: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """As `served_at` with the margin as the service applies it (workers/matching.py): each case within its own
+    threshold (`rule`: one photo's, several's, then the margin), the top_k by score, then only those within the
+    margin of the best of them; the scores may be in different units per kind of case, as served."""
+    one, several, margin = rule
+    result, from_several, shown = _margin_queue(found, count, mated, rule, top_k)
+    far = {} if closest is None else {"farthest_closest_photo": float(np.max(closest[shown], initial=0.0))}
+    missed = round(result.fnir * int(mated.sum()))
+    return (
+        as_cell(replace(result, threshold=one))
+        | far
+        | {
+            "one_photo_threshold": round(one, 4),
+            "several_threshold": round(several, 4),
+            "margin": margin,
+            "missed": missed,
+            "false_per_probe_from_several_photos": from_several,
+        }
+    )
+
+
+def threshold_for_fnir_margin(
+    found: Neighbours,
+    count: np.ndarray,
+    mated: np.ndarray,
+    rule: tuple[float, float, float],
+    target_fnir: float,
+    top_k: int,
+    several: bool = False,
+) -> float:
+    """The lowest threshold for a case of one photo (or of several, `several`) at which the margin rule (`rule`
+    as `margin_served_at`'s, the other threshold kept) misses no more than `target_fnir`, rounded up as configured.
+    A higher threshold only adds candidates behind the ones there were, so FNIR never rises with it."""
+    kind = count[found.cases] > 1 if several else count[found.cases] == 1
+    tried = np.unique(found.distances[found.is_mate & kind & np.isfinite(found.distances)])
+    low, high = 0, len(tried) - 1
+    while low < high:
+        middle = (low + high) // 2
+        at = (rule[0], float(tried[middle]), rule[2]) if several else (float(tried[middle]), *rule[1:])
+        if _margin_queue(found, count, mated, at, top_k)[0].fnir <= target_fnir:
+            high = middle
+        else:
+            low = middle + 1
+    return float(np.ceil(float(tried[low]) * 1e4) / 1e4) if len(tried) else float("nan")
+
+
+def _margin_queue(
+    found: Neighbours, count: np.ndarray, mated: np.ndarray, rule: tuple[float, float, float], top_k: int
+) -> tuple[Queue, float, np.ndarray]:
+    """The queue of the margin rule (`margin_served_at`), the false candidates per sighting that cases of several
+    photos bring, and which neighbours (as `found`) are candidates."""
+    one, several, margin = rule
+    limit = np.where(count > 1, several, one)
+    within = np.where(found.distances <= limit[found.cases], found.distances, np.inf)
+    best = within.min(axis=1, keepdims=True)
+    kept = np.where(within <= best + margin, within, np.inf)
+    result = policies.queue(kept, found, mated, float(np.finfo(np.float64).max), top_k)
+    order = np.argsort(kept, axis=1, kind="stable")[:, :top_k]
+    shown = np.isfinite(np.take_along_axis(kept, order, axis=1))
+    wrong = shown & ~np.take_along_axis(found.is_mate, order, axis=1)
+    from_several = float((wrong & (count[np.take_along_axis(found.cases, order, axis=1)] > 1)).sum() / len(kept))
+    candidates = np.zeros(kept.shape, dtype=bool)
+    np.put_along_axis(candidates, order, shown, axis=1)
+    return result, from_several, candidates

@@ -171,6 +171,7 @@ def _print_served(k: str, served: dict[str, Any]) -> None:
                 if "several_threshold" in cell
                 else ""
             )
+            + (f"; missed {cell['missed']}" if "missed" in cell else "")
         )
 
 

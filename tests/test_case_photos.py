@@ -7,6 +7,8 @@ import pytest
 
 from core.faces.matching import case_distance, case_review, case_templates
 from evaluation.case_photos import DENSITY_SERVED, Photos, case_photos
+from evaluation.density_review import margin_served_at, threshold_for_fnir_margin
+from evaluation.policies import Neighbours
 
 DIM = 32
 
@@ -103,3 +105,30 @@ def test_served_by_density_keeps_todays_fnir_with_a_threshold_per_kind_of_case()
             assert served["one_photo_threshold"] == pytest.approx(one["min+density"]["review"]["threshold"], abs=1e-4)
         false = {rule: cell["false_per_probe"] for rule, cell in two["served"].items()}
         assert false[density] <= false[today] and false[density] < false["closest photo (today)"]
+
+
+def test_the_margin_as_served_counts_only_candidates_within_their_own_threshold() -> None:
+    """A sighting's best case past its own threshold does not set the margin (workers/matching.py near_the_best
+    runs over the candidates), and a case of several photos is held to its own threshold."""
+    found = Neighbours(
+        np.array([[0.66, 0.70, 0.74], [0.50, 0.60, 0.90]]),
+        np.array([[1, 0, 2], [0, 1, 2]]),
+        np.array([[False, True, False], [True, False, False]]),
+    )
+    count, mated = np.array([1, 2, 1]), np.array([True, True])
+    cell = margin_served_at(found, count, mated, (0.72, 0.65, 0.05), 5)
+    assert cell["fnir"] == 0.0 and cell["missed"] == 0  # 0.66 (several, past 0.65) leaves 0.70 the best
+    assert cell["false_per_probe"] == 0.0
+    assert margin_served_at(found, count, mated, (0.72, 0.70, 0.05), 5)["false_per_probe"] == 0.5
+    assert margin_served_at(found, count, mated, (0.72, 0.70, 0.03), 5)["missed"] == 1
+
+
+def test_the_one_photo_threshold_for_an_fnir_under_the_margin_is_the_lowest_that_keeps_it() -> None:
+    found = Neighbours(
+        np.array([[0.60, 0.70], [0.65, 0.90], [0.71, 0.95]]),
+        np.array([[0, 1], [1, 0], [0, 1]]),
+        np.array([[True, False], [True, False], [True, False]]),
+    )
+    count, mated = np.ones(2, dtype=int), np.ones(3, dtype=bool)
+    assert threshold_for_fnir_margin(found, count, mated, (0.0, 0.6, 0.05), 0.0, 5) == pytest.approx(0.71, abs=1e-4)
+    assert threshold_for_fnir_margin(found, count, mated, (0.0, 0.6, 0.05), 0.34, 5) == pytest.approx(0.65, abs=1e-4)
