@@ -137,12 +137,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MATCH_REVIEW_DISTANCE",
         "(engine)",
-        "Face distance at or below which a candidate is created for review; above it nothing is (dlib with HOMEWARD_STRONG_BAND=density: its density score decides instead, within 0.574). Either way only the cases within 0.05 of a sighting's best are kept: at most one is the person. Unset: the engine's (dlib 0.55, arcface 0.70): see docs/reviewers/candidates.md.",
+        "Face distance at or below which a candidate is created for review; above it nothing is. With HOMEWARD_STRONG_BAND=density and 60 open cases or more, the density score decides instead (dlib within 0.574; arcface within 0.727 for a case of one photo, a case of several by its template). Either way only the cases within 0.05 of a sighting's best are kept: at most one is the person. Unset: the engine's (dlib 0.55, arcface 0.70): see docs/reviewers/candidates.md.",
     ),
     Setting(
         "HOMEWARD_STRONG_BAND",
         "density",
-        "Which candidates are strong (reviewed first): `density` (the distance scaled by how crowded both faces' neighbourhoods of cases are, against the engine's density threshold: dlib's strong band 98 % precise instead of 81 % at the same misses, see docs/evaluation/review-load.md; with fewer than 60 cases of the engine, the distance decides) or `distance` (MATCH_STRONG_DISTANCE, as before). With `density`, dlib's candidates also exist by their density score (half the false candidates, with the margin, at the same misses); with `distance`, by MATCH_REVIEW_DISTANCE.",
+        "Which candidates are strong (reviewed first): `density` (the distance scaled by how crowded both faces' neighbourhoods of cases are, against the engine's density threshold: dlib's strong band 98 % precise instead of 81 % at the same misses, see docs/evaluation/review-load.md; with fewer than 60 cases of the engine, the distance decides) or `distance` (MATCH_STRONG_DISTANCE, as before). With `density`, which candidates exist is the density score's too (half the false candidates, with the margin, at the same misses); with `distance`, MATCH_REVIEW_DISTANCE's.",
     ),
     Setting("MATCH_TOP_K", "5", "Candidates kept per sighting face (the closest cases)."),
     Setting("MATCH_LOOKBACK_DAYS", "90", "How far back a new case searches past sightings."),

@@ -38,7 +38,7 @@ DEPTH = 60  # neighbours kept per search: enough for the density policy's 10th-5
 MARGIN = 0.05  # in score units (distance units for both scores): a candidate this much past the best is dropped
 POLICIES = ("distance", "density", "reciprocal", "distance+margin", "density+margin", "fpir")
 # The review rule the service runs per engine (issue 27): the line drawn beside today's in the plot.
-SERVED = {"dlib": "density+margin", "arcface": "distance+margin"}
+SERVED = {"dlib": "density+margin", "arcface": "density+margin"}
 
 
 @dataclass(frozen=True)

@@ -81,3 +81,17 @@ def test_arcface_keeps_the_cases_near_the_best_and_drops_one_far_behind(
     found = {c["case"]: c["distance"] for c in db.candidates.find({"sighting": "SG-ARC"})}
     assert set(found) == {best, near_it}  # 0.62 is within the band (0.70), 0.17 behind the best
     assert found[best] == pytest.approx(0.45, abs=1e-3)
+
+
+def test_arcface_in_a_gallery_of_60_cases_shows_a_loners_one_photo_case_a_little_past_the_band(
+    arcface_worker: context.WorkerContext,  # noqa: F811 - the fixture imported above
+) -> None:
+    """Over 60 open cases, arcface's one-photo cases are judged by their density score (within 0.727): far from
+    everyone, 0.72 apart is close. In a smaller gallery the band (0.70) decides, as the test above."""
+    db = arcface_worker.connections.db
+    for n in range(60):  # strangers: every one 1.0 from the sighting and from each other
+        add_arcface_face(db, ("case", new_case(db, f"family-far-{n}")), E[100 + n])
+    alone = arcface_case(db, 0.72, 20)
+    match_photo(str(add_arcface_face(db, ("sighting", "SG-ALONE"), E[0])))
+    found = {c["case"]: c["band"] for c in db.candidates.find({"sighting": "SG-ALONE"})}
+    assert found == {alone: "review"}

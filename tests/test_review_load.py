@@ -136,8 +136,8 @@ def test_each_engines_how_sure_table_runs_to_its_review_band_never_rising_with_d
 def test_how_sure_reads_the_table_in_words_a_reviewer_reads_at_a_glance() -> None:
     assert how_sure("arcface", 0.55) == 0.938 and in_words(0.938) == "about 9 in 10"
     assert in_words(how_sure("arcface", 0.2)) == "almost all (99 in 100)"  # type: ignore[arg-type]
-    assert in_words(how_sure("arcface", 0.69)) == "about 3 in 100"  # type: ignore[arg-type]
-    assert how_sure("arcface", 0.71) is None  # past the review band: never a candidate, never measured
+    assert in_words(how_sure("arcface", 0.69)) == "about 4 in 100"  # type: ignore[arg-type]
+    assert how_sure("arcface", 0.73) is None  # past any candidate served: never measured
     assert in_words(0.979) == "about 98 in 100" and in_words(0.0) == "fewer than 1 in 100"
 
 

@@ -140,62 +140,53 @@ def _open_cases_near(context: WorkerContext, face: dict[str, Any]) -> list[tuple
 
 
 def _scored(context: WorkerContext, face: dict[str, Any]) -> list[tuple[Hit, ObjectId]]:
-    """The top_k open cases by the engine's review score, within its threshold: by the density score
-    (`_by_density`), by the template for a case of several photos (`_by_template`), else by the closest photo."""
+    """The top_k open cases by the engine's review score, each within its threshold: a case of several photos by its
+    template (an engine in TEMPLATE_REVIEW, core scored_case), one of the seen face's 10 nearest by its density score
+    (an engine with a density review threshold, in a gallery where crowding can be told: `_by_density`), else by its
+    closest photo within the review band (docs/evaluation/review-load.md)."""
     bands, top_k, engine, vector = _bands(context), context.settings.match_top_k, engine_of(face), face_vector(face)
-    density = _density_review(context, engine)
-    if density is not None:
-        return _by_density(context, face, density)
-    if TEMPLATE_REVIEW.get(engine) is not None:
-        return _by_template(context, face)
-    return _gallery(context).search(vector, bands, top_k, engine=engine)
+    several, density = TEMPLATE_REVIEW.get(engine), _density_review(context, engine)
+    crowd = _crowd(context, face) if density is not None else []
+    if len(crowd) < DENSITY_MIN_CASES:
+        density = None
+    if several is None and density is None:
+        return _gallery(context).search(vector, bands, top_k, engine=engine)
+    reach = Bands(bands.strong, bands.review + REACH)  # a review score can be closer than the closest photo's distance
+    width = TEMPLATE_WIDTH * top_k if several is not None else DENSITY_RANKS[0]
+    near = _gallery(context).search(vector, reach, width, engine=engine)
+    photos = usable_case_faces_of(context.connections.db, [hit.case for hit, _ in near], engine)
+    scored = []
+    for rank, (hit, case_face_id) in enumerate(near):
+        faces = photos[hit.case]  # none: closed or erased since the gallery last looked
+        if several is not None and len(faces) > 1:
+            vectors = np.stack([face_vector(f) for f in faces])
+            rescored = scored_case(hit, vector, vectors, ENGINES[engine].metric, bands.review, several)
+        elif density is not None and rank < DENSITY_RANKS[0]:
+            case_face = next((f for f in faces if f["_id"] == case_face_id), None)
+            rescored = _by_density(context, hit, case_face, crowd, density) if case_face else None
+        else:
+            rescored = hit if faces and hit.distance <= bands.review else None
+        scored += [(rescored, case_face_id)] if rescored else []
+    return sorted(scored, key=lambda pair: pair[0].review_score)[:top_k]
 
 
 def _density_review(context: WorkerContext, engine: str) -> Density | None:
-    """The engine's density rule when its candidates are decided by the density score (dlib), else None."""
+    """The engine's density rule when its candidates are decided by the density score, else None."""
     density = DENSITY.get(engine)
     if context.settings.strong_band != "density" or density is None or density.review is None:
         return None
     return density
 
 
-def _by_density(context: WorkerContext, face: dict[str, Any], density: Density) -> list[tuple[Hit, ObjectId]]:
-    """The seen face's nearest cases by their density score (core pair_density) within the engine's density
-    threshold, top_k by score; in a gallery too small to say how crowded it is, by the distance."""
-    bands, top_k, engine, vector = _bands(context), context.settings.match_top_k, engine_of(face), face_vector(face)
-    crowd = _crowd(context, face)
-    if len(crowd) < DENSITY_MIN_CASES:
-        return _gallery(context).search(vector, bands, top_k, engine=engine)
-    reach = Bands(bands.strong, bands.review + REACH)  # a loner's candidate can be past the band's distance
-    near = _gallery(context).search(vector, reach, DENSITY_RANKS[0], engine=engine)
-    case_faces = faces_by_ids(context.connections.db, [case_face_id for _, case_face_id in near])
-    scored = []
-    for hit, case_face_id in near:
-        if case_face_id in case_faces:  # else erased since the gallery last looked
-            case_vector = face_vector(case_faces[case_face_id])
-            case_crowd = _gallery(context).nearest_cases(case_vector, CASE_NEIGHBOURS, hit.case, engine)
-            score = pair_density(hit.distance, crowd, case_crowd, density.typical)
-            if score is not None and score <= density.review:
-                scored.append((replace(hit, score=score), case_face_id))
-    return sorted(scored, key=lambda pair: pair[0].review_score)[:top_k]
-
-
-def _by_template(context: WorkerContext, face: dict[str, Any]) -> list[tuple[Hit, ObjectId]]:
-    """For an engine in TEMPLATE_REVIEW: a case of several photos scored by its template within that threshold,
-    a case of one by its photo within the band (core scored_case; review-load.md, "Cases of several photos")."""
-    bands, top_k, engine, vector = _bands(context), context.settings.match_top_k, engine_of(face), face_vector(face)
-    several = TEMPLATE_REVIEW[engine]
-    reach = Bands(bands.strong, bands.review + REACH)  # a template may be closer than any of its photos
-    wide = _gallery(context).search(vector, reach, TEMPLATE_WIDTH * top_k, engine=engine)
-    photos = usable_case_faces_of(context.connections.db, [hit.case for hit, _ in wide], engine)
-    scored = []
-    for hit, case_face_id in wide:
-        if photos[hit.case]:  # none: closed or erased since the gallery last looked
-            vectors = np.stack([face_vector(f) for f in photos[hit.case]])
-            rescored = scored_case(hit, vector, vectors, ENGINES[engine].metric, bands.review, several)
-            scored += [(rescored, case_face_id)] if rescored else []
-    kept = {hit.case for hit in keep_best([hit for hit, _ in scored], top_k)}
-    return [(hit, case_face_id) for hit, case_face_id in scored if hit.case in kept]
+def _by_density(
+    context: WorkerContext, hit: Hit, case_face: dict[str, Any], crowd: list[float], density: Density
+) -> Hit | None:
+    """The hit scored by its density score (core pair_density: `crowd` is the seen face's nearest cases, the case's
+    crowding is its face's 10 nearest other cases), None past the engine's density review threshold."""
+    engine = engine_of(case_face)
+    case_crowd = _gallery(context).nearest_cases(face_vector(case_face), CASE_NEIGHBOURS, hit.case, engine)
+    score = pair_density(hit.distance, crowd, case_crowd, density.typical)
+    return replace(hit, score=score) if score is not None and score <= density.review else None
 
 
 def _record(
