@@ -16,7 +16,7 @@ from cli.engine import chosen_engine, engine_option
 from config import Settings
 from config.settings import engine_bands
 from core.faces.arcface import ModelMissing
-from core.faces.calibration import TEMPLATE_REVIEW
+from core.faces.calibration import DENSITY, TEMPLATE_REVIEW
 
 if TYPE_CHECKING:
     from evaluation.embed import EmbeddingCache
@@ -206,6 +206,12 @@ def _bands(settings: Settings, engine: str) -> dict[str, float]:
     return {"strong": strong, "review": review}
 
 
+def _served(engine: str) -> dict[str, float] | None:
+    """The service's density thresholds for this engine (strong, review), where its candidates are decided so."""
+    density = DENSITY.get(engine)
+    return {"strong": density.strong, "review": density.review} if density and density.review else None
+
+
 def _out(settings: Settings, name: str, engine: str) -> Path:
     """dlib keeps the file names it always had; another engine's results sit beside them."""
     return settings.data_dir / "eval" / (f"{name}.json" if engine == "dlib" else f"{name}-{engine}.json")
@@ -254,6 +260,7 @@ def eval_review_load_command(
         cache.engine.metric,
         settings.match_top_k,
         seed,
+        _served(engine),
     )
     result |= {"engine": engine, "sightings_per_day": sightings_per_day, "seconds_per_candidate": seconds_per_candidate}
     report.print_review_load(result)

@@ -93,9 +93,18 @@ def grown(population: Population, size: int, metric: str, seed: int) -> Populati
 
 
 def review_load(
-    population: Population, sizes: list[int], bands: dict[str, float], metric: str, top_k: int, seed: int
+    population: Population,
+    sizes: list[int],
+    bands: dict[str, float],
+    metric: str,
+    top_k: int,
+    seed: int,
+    served: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Every policy at every gallery size: candidates, false candidates, precision and FNIR per band."""
+    """Every policy at every gallery size: candidates, false candidates, precision and FNIR per band.
+
+    `served`: the service's own density thresholds per band (core/faces/calibration.py DENSITY), measured as the
+    policy `served` (density + margin at those thresholds, not re-set to today's FNIR): what the service runs."""
     reference = min(population.real_cases, max(sizes))
     at_reference = grown(population, reference, metric, seed)
     found, scores = _searched(at_reference, metric)
@@ -110,20 +119,13 @@ def review_load(
         found, scores = _searched(gallery, metric)
         impostor = policies.impostor_distances(gallery.cases, metric, 2_000_000, seed)
         row: dict[str, Any] = {"cases": size, "synthetic": max(0, size - population.real_cases)}
-        for policy in POLICIES:
-            chosen = scores["distance" if policy == "fpir" else policy]
+        chosen = settings | ({"served": served} if served else {})
+        for policy in POLICIES + (("served",) if served else ()):
+            if policy == "fpir":
+                chosen["fpir"] = {band: policies.threshold_for_fpir(impostor, size, fpir[band]) for band in bands}
+            score = scores[{"fpir": "distance", "served": "density+margin"}.get(policy, policy)]
             row[policy] = {
-                band: as_cell(
-                    policies.queue(
-                        chosen,
-                        found,
-                        gallery.mated,
-                        policies.threshold_for_fpir(impostor, size, fpir[band])
-                        if policy == "fpir"
-                        else settings[policy][band],
-                        top_k,
-                    )
-                )
+                band: as_cell(policies.queue(score, found, gallery.mated, chosen[policy][band], top_k))
                 for band in bands
             }
         rows[str(size)] = row

@@ -248,21 +248,27 @@ def mark_outbound(db: Database, message_id: ObjectId, status: str, **fields: Any
     db.outbox.update_one({"_id": message_id}, {"$set": {"status": status, f"{status}_at": _now(), **fields}})
 
 
-def due_outbound(db: Database, now: datetime, limit: int = 100, lane: str | None = None) -> list[str]:
-    """Ids of one lane's messages due by `now` (pending, or claimed `sending` before it), one per contact.
+def due_outbound(
+    db: Database, now: datetime, limit: int = 100, lane: str | None = None, stale_before: datetime | None = None
+) -> list[str]:
+    """Ids of one lane's messages due by `now` (pending, or claimed `sending` before it and before `stale_before`),
+    one per contact.
 
     Its job sends the rest, and decides about a claim: sent at once if its platform call never happened, or
-    once SENDING_STALE has passed if a worker may have died during the call. Each lane is asked apart (chat
-    messages have none), so a volunteers' backlog of thousands neither hides a chat message nor is judged by
-    the chat's pace.
+    once SENDING_STALE has passed if a worker may have died during the call. The reconciler asks for claims
+    only once stale (`stale_before`): a job it queued earlier would only put the claim back on RQ's scheduler,
+    which a Redis restart stops for up to a minute and a half, and the reconciler queues an item once in five
+    minutes. Each lane is asked apart (chat messages have none), so a volunteers' backlog of thousands neither
+    hides a chat message nor is judged by the chat's pace.
     """
+    claimed_before = min(now, stale_before) if stale_before else now
     # Two queries, each exactly an index's fields (lane_due, lane_sending): as one `$or` SecantusDB scanned
     # every message of the last week, every reconciler period.
     # Each contact's earliest due message names it (its job sends the rest in order).
     first: dict[str, ObjectId] = {}
     for query in (
         {"status": "pending", "lane": lane, "next_attempt_at": {"$lte": now}},
-        {"status": "sending", "lane": lane, "sending_at": {"$lt": now}},
+        {"status": "sending", "lane": lane, "sending_at": {"$lt": claimed_before}},
     ):
         for doc in db.outbox.find(query, {"contact": 1}).limit(limit * 10):
             first[doc["contact"]] = min(first.get(doc["contact"], doc["_id"]), doc["_id"])

@@ -112,6 +112,17 @@ def test_review_load_reports_every_policy_at_every_size_with_bands_set_to_todays
     assert at_reference["density"]["review"]["false_per_probe"] < at_reference["distance"]["review"]["false_per_probe"]
 
 
+def test_the_served_rule_is_measured_at_the_services_own_thresholds_not_re_set() -> None:
+    population, bands = _population(np.random.default_rng(4)), {"strong": 0.1, "review": 0.3}
+    assert "served" not in review_load(population, [70], bands, "euclidean", 5, seed=1)["sizes"]["70"]
+    loose = review_load(population, [70], bands, "euclidean", 5, seed=1, served={"strong": 0.12, "review": 0.4})
+    tight = review_load(population, [70], bands, "euclidean", 5, seed=1, served={"strong": 0.12, "review": 0.2})
+    loose_cell, tight_cell = loose["sizes"]["70"]["served"]["review"], tight["sizes"]["70"]["served"]["review"]
+    assert (loose_cell["threshold"], tight_cell["threshold"]) == (0.4, 0.2)
+    assert tight_cell["candidates_per_probe"] < loose_cell["candidates_per_probe"]
+    assert tight_cell["fnir"] >= loose_cell["fnir"]
+
+
 def test_how_sure_is_the_share_of_candidates_that_were_the_person_never_rising_with_distance() -> None:
     found = policies.Neighbours(
         distances=np.array([[0.01, 0.04], [0.03, 0.06], [0.035, 0.07]]),

@@ -53,7 +53,7 @@ from services.volunteers import requeue_outbox
 from storage.appeals import unsent_approved, volunteers_due
 from storage.audit import seal_api_reads
 from storage.inbound import stale_inbound
-from storage.outbox import due_outbound
+from storage.outbox import SENDING_STALE, due_outbound
 from storage.partner_events import due_deliveries
 from storage.recovery import pending_photos, sweep_orphan_faces, unmatched_photos, untold_approvals
 from workers import bulk, intake, retention
@@ -85,14 +85,19 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
     chats, photos = _cutoff(context, now, CHAT_LANES), _cutoff(context, now, (PHOTOS_QUEUE,))
     replies, hooks = _cutoff(context, now, (QUEUE_NAME,)), _cutoff(context, now, (PARTNERS_QUEUE,))
     alerts = _cutoff(context, now, (VOLUNTEERS_QUEUE,))
+    stale = now - SENDING_STALE  # a claim whose worker may have died during the call is sent again from then
     counts = {
         "spooled": intake.drain(context),  # what a lost intake job left in line, or what waited for MongoDB
         "unqueued": wake_unqueued(db, queue),  # stored while Redis was down: no grace to wait out
         "inbound": _requeue(context, "inbound", stale_inbound(db, chats, BATCH), enqueue_conversation),
         "photos": _requeue(context, "analyse", pending_photos(db, photos, BATCH), enqueue_photo_analysis),
         "matching": _requeue(context, "match", unmatched_photos(db, photos, BATCH), enqueue_matching),
-        "outbox": _requeue(context, "outbox", due_outbound(db, replies, BATCH), partial(requeue_outbox, db))
-        + _requeue(context, "outbox", due_outbound(db, alerts, BATCH, VOLUNTEERS_QUEUE), partial(requeue_outbox, db)),
+        "outbox": _requeue(
+            context, "outbox", due_outbound(db, replies, BATCH, None, stale), partial(requeue_outbox, db)
+        )
+        + _requeue(
+            context, "outbox", due_outbound(db, alerts, BATCH, VOLUNTEERS_QUEUE, stale), partial(requeue_outbox, db)
+        ),
         "partner_deliveries": _requeue(context, "partner", due_deliveries(db, hooks, BATCH), enqueue_partner_delivery),
         "partner_events": _partner_events(context, now),
         "approvals": _tell_families(context, cutoff),
