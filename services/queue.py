@@ -9,7 +9,7 @@ and must not load the workers' code (face engines, indexes).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -136,6 +136,28 @@ def make_queue(connection: redis.Redis, name: str = QUEUE_NAME) -> Queue:
 def lanes(connection: redis.Redis, chat_only: bool = False) -> list[Queue]:
     """The queues a worker serves, chat first: RQ takes from the first that has work."""
     return [make_queue(connection, name) for name in (CHAT_LANES if chat_only else LANES)]
+
+
+# A scheduled job this late was not queued by RQ's scheduler (which queues it within a second): after a Redis
+# restart the dead scheduler's lock keeps a new one from starting for up to a minute and a half.
+OVERDUE = timedelta(seconds=10)
+
+
+def enqueue_overdue(connection: redis.Redis, now: datetime) -> int:
+    """Queue the delayed jobs (retries, paced sends) due OVERDUE before `now` that RQ's scheduler left; how many.
+
+    Every job is idempotent, so one the scheduler queues at the same moment too only runs twice."""
+    moved = 0
+    for queue in lanes(connection):
+        registry = queue.scheduled_job_registry
+        job_ids = registry.get_jobs_to_schedule(int((now - OVERDUE).timestamp()))
+        for job in RqJob.fetch_many(job_ids, connection=connection):
+            if job is not None:
+                queue.enqueue_job(job)
+        for job_id in job_ids:
+            registry.remove(job_id)
+        moved += len(job_ids)
+    return moved
 
 
 def waiting_since(connection: redis.Redis, lane: str) -> datetime | None:

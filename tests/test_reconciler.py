@@ -23,6 +23,7 @@ from services.queue import (
     enqueue_conversation,
     enqueue_matching,
     enqueue_outbox,
+    enqueue_outbox_at,
     enqueue_photo_analysis,
 )
 from standins.telegram_api import TelegramStandIn
@@ -118,6 +119,22 @@ def test_a_reply_never_sent_is_sent_and_a_failed_one_waits_for_its_retry(
     assert reconcile(harness.context, later())["outbox"] == 1
     harness.work()
     assert bot_api.texts(FAMILY) == ["hello again"] and bot_api.texts(CITIZEN) == []
+
+
+def test_a_delayed_send_a_stopped_scheduler_left_is_queued_and_sent(harness: Harness, bot_api: TelegramStandIn) -> None:
+    """After a Redis restart RQ's scheduler stays down for up to a minute and a half (its dead lock outlives it):
+    a send booked for 20 s ago, still within the reconciler's grace for the outbox, goes at its next run."""
+    now = datetime.now(UTC)
+    booked = queue_outbound(harness.db, f"telegram:{FAMILY}", "telegram", str(FAMILY), "after the pause")
+    later_one = queue_outbound(harness.db, f"telegram:{CITIZEN}", "telegram", str(CITIZEN), "not yet")
+    retry_outbound(harness.db, booked, now - timedelta(seconds=20), "Telegram answered 502")
+    retry_outbound(harness.db, later_one, now + timedelta(minutes=1), "Telegram answered 502")
+    enqueue_outbox_at(harness.context.queue, str(booked), now - timedelta(seconds=20), 1)
+    enqueue_outbox_at(harness.context.queue, str(later_one), now + timedelta(minutes=1), 1)
+    counts = reconcile(harness.context, now)
+    assert (counts["overdue_jobs"], counts["outbox"]) == (1, 0)
+    harness.work()
+    assert bot_api.texts(FAMILY) == ["after the pause"] and bot_api.texts(CITIZEN) == []
 
 
 def test_a_lost_match_and_an_untold_approval_are_recovered(

@@ -44,6 +44,7 @@ from services.queue import (
     enqueue_appeal_render,
     enqueue_conversation,
     enqueue_matching,
+    enqueue_overdue,
     enqueue_partner_delivery,
     enqueue_photo_analysis,
     enqueue_volunteer_alerts,
@@ -88,6 +89,7 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
     stale = now - SENDING_STALE  # a claim whose worker may have died during the call is sent again from then
     counts = {
         "spooled": intake.drain(context),  # what a lost intake job left in line, or what waited for MongoDB
+        "overdue_jobs": enqueue_overdue(connection, now),  # delayed jobs a stopped RQ scheduler left
         "unqueued": wake_unqueued(db, queue),  # stored while Redis was down: no grace to wait out
         "inbound": _requeue(context, "inbound", stale_inbound(db, chats, BATCH), enqueue_conversation),
         "photos": _requeue(context, "analyse", pending_photos(db, photos, BATCH), enqueue_photo_analysis),
