@@ -31,9 +31,9 @@ several by its template's, each within its own threshold at the same FNIR
 
 The template rule with a margin (`template+margin`): a candidate only within review_load.MARGIN of the
 sighting's best case (template distance, the photo's for a case of one), at the template rule's thresholds.
-With the engine's template threshold, the margin rules a service could run (`_mixed_served`, the margin over the
-candidates as workers/matching.py applies it): MIXED, a case of one photo by its density score, of several by its
-template distance; BOTH, the template by its density score too; thresholds held from seed 7 (MIXED_ONE, BOTH_SEVERAL).
+With the engine's template threshold, the margin rules a service could run (evaluation/served_rows.py, the margin
+over the candidates as workers/matching.py applies it): MIXED, a case of one photo by its density score, of several
+by its template distance; BOTH, the template by its density score too, at held thresholds.
 
 With the engine's template threshold, "how sure" for the candidates the service
 scores by a template (core/faces/calibration.py HOW_SURE_TEMPLATE): each
@@ -49,29 +49,19 @@ from typing import Any
 
 import numpy as np
 
-from core.faces.matching import DENSITY_RANKS, case_review, case_templates, crowding, pairwise_distances
+from core.faces.matching import DENSITY_RANKS, case_templates, crowding, pairwise_distances
 from evaluation import policies
-from evaluation.density_review import margin_served_at, served_at, served_at_fnir, threshold_for_fnir_margin
 from evaluation.embed import EmbeddingCache, embed_all
-from evaluation.policies import Neighbours
+from evaluation.policies import Neighbours, reordered
 from evaluation.review_load import DEPTH, MARGIN, MATED_IDENTITIES, PER_IDENTITY, as_cell, shuffled
 from evaluation.runs import split_identities, subject_face
+from evaluation.served_rows import CLOSEST, DENSITY_SERVED, kept_row, served_rows, template_candidates
 
 MOST_PHOTOS = 3
 AGREE_SLACK = {"euclidean": (0.0, 0.05, 0.1), "cosine": (0.0, 0.05, 0.1)}  # measured slacks, in the engine's distance
 FNIR_POINTS = (0.005, 0.01, 0.02)  # the curve beyond today's band: its FNIR rests on a handful of sightings
 BLOCK = 256
 CALIBRATION_BIN = 0.025  # as `eval review-load`'s how sure
-CLOSEST = "closest photo (today)"
-DENSITY_SERVED = "density, template+density if several"  # served row: one photo by density, several by template's
-MIXED = "density if one photo, template if several, +margin"  # arcface's candidate rule, issue 27
-BOTH = "density, template+density if several, +margin"
-# Held thresholds. MIXED_ONE, the service's rule (core/faces/calibration.py DENSITY, 0.727 in `eval review-load`'s
-# crowding units): the lowest density score of a case of one photo at which MIXED misses no more at k = 1 than the
-# closest photo within the band, at seeds 7, 8 and 9 (0.7149 at seed 7 alone, 0.7252 at seed 9). BOTH's template
-# density score at k = 2 likewise, at seed 7.
-MIXED_ONE = 0.7252
-BOTH_SEVERAL = 0.6922
 
 
 @dataclass(frozen=True)
@@ -126,7 +116,7 @@ def case_photos(
         found = {name: _nearest(s, photos) for name, s in scores.items()}
         for name in list(found):
             dense = policies.density_scores(found[name], templates, metric)
-            found[f"{name}+density"] = _reordered(found[name], dense)
+            found[f"{name}+density"] = reordered(found[name], dense)
         base = found["min"]
         targets = {b: policies.queue(base.distances, base, photos.mated, t, top_k).fnir for b, t in bands.items()}
         row: dict[str, Any] = {"cases_with_k_photos": sum(len(c) == k for c in cases)}
@@ -145,20 +135,16 @@ def case_photos(
             for band, t in bands.items()
         }
         closest = np.take_along_axis(scores["min"], found["template"].cases, axis=1)  # as served_at's `closest`
-        found["template+margin"] = _reordered(
+        found["template+margin"] = reordered(
             found["template"], policies.within_margin(found["template"].distances, MARGIN)
         )
         found["template+density"], row["density_typical"] = _in_units(found, typical)
-        row["served"] = _template_served(found, cases, photos, (bands, several), top_k, closest)
-        row["served"] |= _density_served(found, photos, cases, (one, bands["review"]), row["served"], top_k, closest)
-        if several is not None:
-            today = (bands["review"], several, row["served"][CLOSEST]["fnir"])
-            row["served"] |= _mixed_served(found, cases, photos, today, top_k, closest)
+        row["served"] = served_rows(found, cases, photos.mated, (bands, several, one), top_k, closest)
         if k > 1:  # the first k > 1 sets the several photos' threshold; later k keep it, as a service would
             fixed = fixed or (k, row["served"][f"{DENSITY_SERVED} at the FNIR of {CLOSEST}"]["several_threshold"])
-            row["served"] |= _kept(found["template+density"], photos, cases, (one, *fixed), top_k, closest)
+            row["served"] |= kept_row(found["template+density"], photos.mated, cases, (one, *fixed), top_k, closest)
             for name, pooled in by_template.items() if several is not None else ():
-                pooled.append(_template_candidates(found[name], cases, bands, several, top_k, k))
+                pooled.append(template_candidates(found[name], cases, bands, several, top_k, k))
         rows[str(k)] = row
     return {
         "metric": metric,
@@ -180,7 +166,7 @@ def _one_photo_density(photos: Photos, bands: dict[str, float], metric: str, top
     typical crowding (the sightings' median) its scores are in units of."""
     scores, firsts = _scores(photos, [p[:1] for p in photos.photos], metric)  # as k = 1 scores them, bit for bit
     found = _nearest(scores["template"], photos)
-    dense = _reordered(found, policies.density_scores(found, firsts, metric))
+    dense = reordered(found, policies.density_scores(found, firsts, metric))
     fnir = policies.queue(found.distances, found, photos.mated, bands["review"], top_k).fnir
     return policies.threshold_for_fnir(dense.distances, dense, photos.mated, fnir, top_k), _typical(found)
 
@@ -196,7 +182,7 @@ def _in_units(found: dict[str, Neighbours], typical: float) -> tuple[Neighbours,
     one-photo threshold set at k = 1. And this k's own typical crowding."""
     own = _typical(found["template"])
     dense = found["template+density"]
-    return _reordered(dense, dense.distances * (typical / own)), own  # k = 1: times exactly 1, bit for bit
+    return reordered(dense, dense.distances * (typical / own)), own  # k = 1: times exactly 1, bit for bit
 
 
 def _scores(photos: Photos, cases: list[np.ndarray], metric: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -235,157 +221,6 @@ def _nearest(scores: np.ndarray, photos: Photos) -> Neighbours:
     rows = np.take_along_axis(part, order, axis=1)
     is_mate = (photos.case_ids[rows] == photos.probe_ids[:, None]) & photos.mated[:, None]
     return Neighbours(np.take_along_axis(s, rows, axis=1), rows, is_mate)
-
-
-def _reordered(found: Neighbours, scores: np.ndarray) -> Neighbours:
-    """The same neighbours under another score (queue and thresholds read the score, not the order)."""
-    return Neighbours(scores, found.cases, found.is_mate)
-
-
-def _as_served(
-    found: Neighbours,
-    cases: list[np.ndarray],
-    photos: Photos,
-    bands: dict[str, float],
-    several: float | None,
-    top_k: int,
-) -> dict[str, float]:
-    """The review band with each case's own threshold (case_review), scores rescaled so one threshold serves;
-    with the false candidates that cases of several photos bring apart: the ones a deployment whose families
-    send two or three photos would see (LFW gives most cases one photo, whichever the policy)."""
-    count, scaled, order, shown = _served(found, cases, bands, several, top_k)
-    wrong = shown & ~np.take_along_axis(found.is_mate, order, axis=1)
-    several_photos = count[np.take_along_axis(found.cases, order, axis=1)] > 1
-    return as_cell(policies.queue(scaled, found, photos.mated, bands["review"], top_k)) | {
-        "false_per_probe_from_several_photos": float((wrong & several_photos).sum() / len(scaled))
-    }
-
-
-def _template_served(
-    found: dict[str, Neighbours],
-    cases: list[np.ndarray],
-    photos: Photos,
-    thresholds: tuple[dict[str, float], float | None],
-    top_k: int,
-    closest: np.ndarray,
-) -> dict[str, Any]:
-    """The review band as served by the closest photo (today), the template rule, and the template rule with the
-    margin (`template+margin`: review_load.MARGIN over each sighting's template distances, the closest photo's for
-    a case of one) at the template rule's thresholds and with the several photos' threshold re-set to the template
-    rule's FNIR (a case of one photo keeping the band). `closest`: as served_at's."""
-    (bands, several), count = thresholds, np.array([len(c) for c in cases])
-    out = {
-        CLOSEST: _as_served(found["min"], cases, photos, bands, None, top_k),
-        "template": _as_served(found["template"], cases, photos, bands, several, top_k),
-        "template+margin": _as_served(found["template+margin"], cases, photos, bands, several, top_k),
-    }
-    if count.max() > 1:
-        out["template+margin at the FNIR of template"] = served_at_fnir(
-            found["template+margin"], count, photos.mated, bands["review"], out["template"]["fnir"], top_k, closest
-        )
-    return out
-
-
-def _mixed_served(
-    found: dict[str, Neighbours],
-    cases: list[np.ndarray],
-    photos: Photos,
-    today: tuple[float, float, float],
-    top_k: int,
-    closest: np.ndarray,
-) -> dict[str, Any]:
-    """The margin rules a service could run (density_review.margin_served_at; `today`: the band, the template
-    threshold, the closest photo's FNIR): the template rule with the margin among its candidates, as
-    workers/matching.py applies it; MIXED, a case of one photo by its density score within MIXED_ONE and of several
-    by its template distance within the template threshold, one margin over both units; BOTH, the template's
-    density score within BOTH_SEVERAL. Each at its held thresholds, and MIXED's one-photo threshold (k = 1) or
-    BOTH's several-photo one (k > 1) set here to the closest photo's FNIR."""
-    (review, several, fnir), count, mated = today, np.array([len(c) for c in cases]), photos.mated
-    template, both = found["template"], found["template+density"]
-    mixed = _reordered(template, np.where(count[template.cases] > 1, template.distances, both.distances))
-    out = {
-        "template+margin, among candidates": margin_served_at(
-            template, count, mated, (review, several, MARGIN), top_k, closest
-        ),
-        MIXED: margin_served_at(mixed, count, mated, (MIXED_ONE, several, MARGIN), top_k, closest),
-        BOTH: margin_served_at(both, count, mated, (MIXED_ONE, BOTH_SEVERAL, MARGIN), top_k, closest),
-    }
-    if count.max() == 1:
-        rule = (MIXED_ONE, several, MARGIN)
-        one = threshold_for_fnir_margin(mixed, count, mated, rule, fnir, top_k)
-        out[f"{MIXED}, set here"] = margin_served_at(mixed, count, mated, (one, several, MARGIN), top_k, closest)
-    else:
-        rule = (MIXED_ONE, BOTH_SEVERAL, MARGIN)
-        other = threshold_for_fnir_margin(both, count, mated, rule, fnir, top_k, several=True)
-        out[f"{BOTH}, set here"] = margin_served_at(both, count, mated, (MIXED_ONE, other, MARGIN), top_k, closest)
-    return out
-
-
-def _kept(
-    found: Neighbours,
-    photos: Photos,
-    cases: list[np.ndarray],
-    kept: tuple[float, int, float],
-    top_k: int,
-    closest: np.ndarray,
-) -> dict[str, Any]:
-    """The review band by density with a case of one photo's threshold and the one that k (of `kept`) set for a
-    case of several photos: whether a k = 2 figure serves three photos too. `closest`: as served_at's."""
-    one, k, several = kept
-    count = np.array([len(c) for c in cases])
-    cell = served_at(found, count, photos.mated, (one, several), top_k, closest)
-    return {f"{DENSITY_SERVED} at k={k}'s thresholds": cell}
-
-
-def _density_served(
-    found: dict[str, Neighbours],
-    photos: Photos,
-    cases: list[np.ndarray],
-    thresholds: tuple[float, float],
-    served: dict[str, Any],
-    top_k: int,
-    closest: np.ndarray,
-) -> dict[str, Any]:
-    """The review band by density (density_review.py; `thresholds`: one photo's by density, and the band) at the
-    FNIR of each rule served (closest photo, template: a handful of sightings apart, and the threshold follows);
-    and the template rule itself, one photo keeping the band, re-thresholded to the closest photo's FNIR.
-    `closest`: each neighbour's closest photo distance (density_review.served_at)."""
-    (one, review), count = thresholds, np.array([len(c) for c in cases])
-    out = {
-        f"{DENSITY_SERVED} at the FNIR of {rule}": served_at_fnir(
-            found["template+density"], count, photos.mated, one, served[rule]["fnir"], top_k, closest
-        )
-        for rule in (CLOSEST, "template")
-    }
-    if count.max() > 1:
-        fnir = served[CLOSEST]["fnir"]
-        out[f"template at the FNIR of {CLOSEST}"] = served_at_fnir(
-            found["template"], count, photos.mated, review, fnir, top_k, closest
-        )
-    return out
-
-
-def _served(
-    found: Neighbours, cases: list[np.ndarray], bands: dict[str, float], several: float | None, top_k: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """As the service serves them: photos per case, scores rescaled so one threshold serves every case, each
-    sighting's top_k cases by it (columns of `found`), and which of those are candidates."""
-    count = np.array([len(c) for c in cases])
-    limit = np.array([case_review(n, bands["review"], several) for n in count])
-    scaled = found.distances * bands["review"] / limit[found.cases]
-    order = np.argsort(scaled, axis=1, kind="stable")[:, :top_k]
-    return count, scaled, order, np.take_along_axis(scaled, order, axis=1) <= bands["review"]
-
-
-def _template_candidates(
-    found: Neighbours, cases: list[np.ndarray], bands: dict[str, float], several: float, top_k: int, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The served candidates of cases of exactly k photos (scored by their template): their template distances
-    (inf for every other column) and whether each was the person, one row per sighting."""
-    count, _, order, shown = _served(found, cases, bands, several, top_k)
-    own = shown & (count[np.take_along_axis(found.cases, order, axis=1)] == k)
-    distances = np.where(own, np.take_along_axis(found.distances, order, axis=1), np.inf)
-    return distances, np.take_along_axis(found.is_mate, order, axis=1)
 
 
 def _how_sure(

@@ -65,6 +65,11 @@ def nearest_cases(
     return Neighbours(distances, rows, is_mate)
 
 
+def reordered(found: Neighbours, scores: np.ndarray) -> Neighbours:
+    """The same neighbours under another score (queue and thresholds read the score, not the order)."""
+    return Neighbours(scores, found.cases, found.is_mate)
+
+
 def distance_scores(found: Neighbours) -> np.ndarray:
     return found.distances
 

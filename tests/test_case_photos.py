@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from core.faces.matching import case_distance, case_review, case_templates
-from evaluation.case_photos import DENSITY_SERVED, Photos, case_photos
+from evaluation.case_photos import Photos, case_photos
 from evaluation.density_review import margin_served_at, threshold_for_fnir_margin
 from evaluation.policies import Neighbours
+from evaluation.served_rows import DENSITY_SERVED
 
 DIM = 32
 

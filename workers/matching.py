@@ -116,11 +116,12 @@ def _bands(context: WorkerContext) -> Bands:
 def _seen_face(context: WorkerContext, face: dict[str, Any]) -> int:
     """A sighting's or found person's face against the open cases: the top_k within the review band."""
     db, top_k = context.connections.db, context.settings.match_top_k
-    found = _open_cases_near(context, face)
+    crowd = _crowd(context, face)  # for the density scores and bands, asked once
+    found = _open_cases_near(context, face, crowd)
     case_face_ids = {hit.case: case_face_id for hit, case_face_id in found}
     kept = keep_best([hit for hit, _ in found], top_k, pending_distances(db, face["_id"]))
     case_faces = faces_by_ids(db, [case_face_ids[hit.case] for hit in kept])  # with their vectors, for `_band`
-    created, crowd = 0, _crowd(context, face) if any(hit.score is None for hit in kept) else []
+    created = 0
     for hit in kept:
         case_face = case_faces.get(case_face_ids[hit.case])
         if case_face and _record(context, hit, case_face, face, crowd):
@@ -130,24 +131,24 @@ def _seen_face(context: WorkerContext, face: dict[str, Any]) -> int:
     return created
 
 
-def _open_cases_near(context: WorkerContext, face: dict[str, Any]) -> list[tuple[Hit, ObjectId]]:
+def _open_cases_near(context: WorkerContext, face: dict[str, Any], crowd: list[float]) -> list[tuple[Hit, ObjectId]]:
     """The open cases a seen face is a candidate of, each with its closest face's id, whether the face is new or
     a case is (`_past_seen`): the top_k within the engine's review threshold by its review score (`_scored`),
-    then those within MARGIN of the best of them (core near_the_best; docs/evaluation/review-load.md)."""
-    found = _scored(context, face)
+    then those within MARGIN of the best of them (core near_the_best; docs/evaluation/review-load.md).
+    `crowd`: the face's nearest cases (`_crowd`)."""
+    found = _scored(context, face, crowd)
     kept = {hit.case for hit in near_the_best([hit for hit, _ in found], MARGIN.get(engine_of(face)))}
     return [(hit, case_face_id) for hit, case_face_id in found if hit.case in kept]
 
 
-def _scored(context: WorkerContext, face: dict[str, Any]) -> list[tuple[Hit, ObjectId]]:
+def _scored(context: WorkerContext, face: dict[str, Any], crowd: list[float]) -> list[tuple[Hit, ObjectId]]:
     """The top_k open cases by the engine's review score, each within its threshold: a case of several photos by its
     template (an engine in TEMPLATE_REVIEW, core scored_case), one of the seen face's 10 nearest by its density score
     (an engine with a density review threshold, in a gallery where crowding can be told: `_by_density`), else by its
     closest photo within the review band (docs/evaluation/review-load.md)."""
     bands, top_k, engine, vector = _bands(context), context.settings.match_top_k, engine_of(face), face_vector(face)
     several, density = TEMPLATE_REVIEW.get(engine), _density_review(context, engine)
-    crowd = _crowd(context, face) if density is not None else []
-    if len(crowd) < DENSITY_MIN_CASES:
+    if len(crowd) < DENSITY_MIN_CASES:  # crowding cannot be told
         density = None
     if several is None and density is None:
         return _gallery(context).search(vector, bands, top_k, engine=engine)
@@ -236,14 +237,14 @@ def _past_seen(context: WorkerContext, case: str, index: SeenIndex) -> int:
     stored = faces_by_ids(db, near)  # one erased since the index last looked is skipped
     created = 0
     for seen_face in (stored[face_id] for face_id in near if face_id in stored):
-        for hit, case_face_id in _open_cases_near(context, seen_face):
+        crowd = _crowd(context, seen_face)
+        for hit, case_face_id in _open_cases_near(context, seen_face, crowd):
             # The case is chosen, and the seen face has fewer than top_k closer cases pending:
             if (
                 hit.case == case
                 and case_face_id in case_faces
                 and keep_best([hit], top_k, pending_distances(db, seen_face["_id"]))
             ):
-                crowd = _crowd(context, seen_face) if hit.score is None else []
                 created += _record(context, hit, case_faces[case_face_id], seen_face, crowd)
     return created
 

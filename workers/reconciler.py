@@ -95,10 +95,13 @@ def reconcile(context: WorkerContext, now: datetime) -> dict[str, int]:
         "photos": _requeue(context, "analyse", pending_photos(db, photos, BATCH), enqueue_photo_analysis),
         "matching": _requeue(context, "match", unmatched_photos(db, photos, BATCH), enqueue_matching),
         "outbox": _requeue(
-            context, "outbox", due_outbound(db, replies, BATCH, None, stale), partial(requeue_outbox, db)
+            context, "outbox", due_outbound(db, replies, BATCH, stale_before=stale), partial(requeue_outbox, db)
         )
         + _requeue(
-            context, "outbox", due_outbound(db, alerts, BATCH, VOLUNTEERS_QUEUE, stale), partial(requeue_outbox, db)
+            context,
+            "outbox",
+            due_outbound(db, alerts, BATCH, VOLUNTEERS_QUEUE, stale_before=stale),
+            partial(requeue_outbox, db),
         ),
         "partner_deliveries": _requeue(context, "partner", due_deliveries(db, hooks, BATCH), enqueue_partner_delivery),
         "partner_events": _partner_events(context, now),
