@@ -29,13 +29,19 @@ def claim(harness: Harness, message_id: object) -> None:
     harness.db.outbox.update_one({"_id": message_id}, {"$set": claimed})
 
 
-def test_a_message_left_sending_by_a_dead_worker_is_sent_again_in_order(
-    harness: Harness, bot_api: TelegramStandIn
-) -> None:
+def first_of_two_left_claimed(harness: Harness, witness: str) -> object:
+    """ "first" and "second" queued, "first" claimed with this witness of its platform call; first's id."""
     first = queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "first")
     queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "second")
     claim(harness, first)
-    harness.context.connections.redis.set(f"{CALL_KEY}{first}", CALLING)  # the worker died during the call
+    harness.context.connections.redis.set(f"{CALL_KEY}{first}", witness)
+    return first
+
+
+def test_a_message_left_sending_by_a_dead_worker_is_sent_again_in_order(
+    harness: Harness, bot_api: TelegramStandIn
+) -> None:
+    first = first_of_two_left_claimed(harness, CALLING)  # the worker died during the call
     assert send_outbox(str(first)) == 0  # just claimed: maybe still on its way, so nothing overtakes it
     assert bot_api.texts(CHAT) == []
     harness.db.outbox.update_one({"_id": first}, {"$set": {"sending_at": datetime.now(UTC) - timedelta(minutes=3)}})
@@ -51,10 +57,7 @@ def test_a_claim_left_during_the_call_is_queued_again_by_the_reconciler_once_sta
     """Queued before it is stale, the job would only hand the claim to RQ's scheduler (stopped for a minute or
     more after a Redis restart), and the reconciler queues an item once in five minutes: the chaos run saw a
     reply wait behind such a claim past the person's patience."""
-    first = queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "first")
-    queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "second")
-    claim(harness, first)
-    harness.context.connections.redis.set(f"{CALL_KEY}{first}", CALLING)  # the worker died during the call
+    first = first_of_two_left_claimed(harness, CALLING)  # the worker died during the call
 
     def claimed_ago(seconds: float) -> None:
         since = datetime.now(UTC) - timedelta(seconds=seconds)
@@ -81,10 +84,7 @@ def test_a_claim_whose_platform_call_never_happened_is_sent_at_once(harness: Har
 def test_a_reply_the_platform_took_but_whose_record_was_lost_is_not_sent_twice(
     harness: Harness, bot_api: TelegramStandIn
 ) -> None:
-    first = queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "first")
-    queue_outbound(harness.db, CONTACT, "telegram", str(CHAT), "second")
-    claim(harness, first)
-    harness.context.connections.redis.set(f"{CALL_KEY}{first}", '["42", "text"]')  # taken; MongoDB then went away
+    first = first_of_two_left_claimed(harness, '["42", "text"]')  # taken; MongoDB then went away
     assert send_outbox(str(first)) == 2
     assert bot_api.texts(CHAT) == ["second"]  # "first" already reached the person
     recorded = harness.db.outbox.find_one({"_id": first})
